@@ -1,0 +1,46 @@
+"""The bundle of canonical tables a scoring run reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from connectors.schema import TABLES, conform
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Canonical tables as lazy frames, full schema each.
+
+    A table the source lacks is present as an empty frame and listed in `missing`,
+    so metrics that need it can say "not available" instead of crashing.
+    """
+
+    frames: Mapping[str, pl.LazyFrame]
+    missing: frozenset[str] = frozenset()
+
+    def __getattr__(self, name: str) -> pl.LazyFrame:
+        frames = object.__getattribute__(self, "frames")
+        if name in frames:
+            return frames[name]
+        raise AttributeError(name)
+
+    def has(self, *names: str) -> bool:
+        return not (set(names) & self.missing)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> Tables:
+        """Bundle frames by table name; absent tables become empty and are marked missing."""
+        out: dict[str, pl.LazyFrame] = {}
+        missing: set[str] = set()
+        for name, schema in TABLES.items():
+            frame = frames.get(name)
+            if frame is None:
+                out[name] = schema.empty().lazy()
+                missing.add(name)
+            else:
+                df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+                out[name] = conform(name, df).lazy()
+        return cls(frames=out, missing=frozenset(missing))
