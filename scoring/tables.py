@@ -44,3 +44,30 @@ class Tables:
                 df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
                 out[name] = conform(name, df).lazy()
         return cls(frames=out, missing=frozenset(missing))
+
+
+UNASSIGNED_TEAM = "(no team)"
+
+
+def opportunities_with_team(tables: Tables) -> pl.LazyFrame:
+    """Opportunities with the owner's `team` and the stage's `position` and `owner_function`.
+
+    Deals whose owner is unknown or has no team get team ``(no team)``.
+    """
+    users = tables.users.select("user_id", pl.col("team").alias("team"))
+    stages = tables.stages.select(
+        "stage", "position", pl.col("owner_function").alias("stage_owner_function")
+    )
+    return (
+        tables.opportunities.join(users, left_on="owner_id", right_on="user_id", how="left")
+        .join(stages, on="stage", how="left")
+        .with_columns(pl.col("team").fill_null(UNASSIGNED_TEAM))
+    )
+
+
+def leads_with_team(tables: Tables) -> pl.LazyFrame:
+    """Leads with their current owner's `team` (the receiving team) and `owner_function`."""
+    users = tables.users.select("user_id", "team", pl.col("function").alias("owner_function"))
+    return tables.leads.join(
+        users, left_on="owner_id", right_on="user_id", how="left"
+    ).with_columns(pl.col("team").fill_null(UNASSIGNED_TEAM))
