@@ -1,0 +1,64 @@
+"""Reconstruct what the pipeline looked like at an earlier moment, from `stage_history`.
+
+`stage_history` (Salesforce OpportunityHistory) carries the then-current stage, amount,
+close date and forecast category on every row, so the state of a deal at time *t* is its
+last history row at or before *t*. Ties on `entered_at` are broken by stage position, then
+amount, so the result never depends on input row order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import polars as pl
+
+from scoring.tables import Tables, opportunities_with_team
+
+STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
+
+
+def end_of_day(day: date) -> datetime:
+    """The last microsecond of `day` in UTC, as the instant an as-of date stands for."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def _ordered_history(tables: Tables) -> pl.LazyFrame:
+    positions = tables.stages.select("stage", "position")
+    return (
+        tables.stage_history.join(positions, on="stage", how="left")
+        .sort("opp_id", "entered_at", "position", "amount", nulls_last=False)
+        .drop("position")
+    )
+
+
+def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
+    """One row per opportunity that existed at `at`, with its stage, amount, close date and
+    forecast category as they were then, plus `team`, `is_closed` and `is_won` of that stage.
+
+    A deal with no history row at or before `at` takes its earliest history row (history
+    often starts a little after creation); a deal with no history at all takes its current
+    values.
+    """
+    history = _ordered_history(tables)
+    before = (
+        history.filter(pl.col("entered_at") <= at)
+        .group_by("opp_id")
+        .agg(pl.col(list(STATE_COLUMNS)).last().name.suffix("_before"))
+    )
+    earliest = history.group_by("opp_id").agg(
+        pl.col(list(STATE_COLUMNS)).first().name.suffix("_first")
+    )
+    stages = tables.stages.select("stage", "is_closed", "is_won")
+    opps = (
+        opportunities_with_team(tables)
+        .filter(pl.col("created_at") <= at)
+        .select("opp_id", "name", "owner_id", "team", "created_at", "sourced_by", *STATE_COLUMNS)
+    )
+    return (
+        opps.join(before, on="opp_id", how="left")
+        .join(earliest, on="opp_id", how="left")
+        .with_columns(pl.coalesce(f"{c}_before", f"{c}_first", c).alias(c) for c in STATE_COLUMNS)
+        .drop(pl.selectors.ends_with("_before", "_first"))
+        .join(stages, on="stage", how="left")
+        .sort("opp_id")
+    )
