@@ -37,11 +37,16 @@ class Column:
 
 @dataclass(frozen=True)
 class ForeignKey:
-    """`column` of this table must exist in `table.ref_column` (nulls allowed)."""
+    """`column` of this table must exist in `table.ref_column` (nulls allowed).
+
+    A strict reference that dangles rejects the data; a lenient one is reported as a
+    warning, because exports often omit the referenced records (inactive users, old campaigns).
+    """
 
     column: str
     table: str
     ref_column: str
+    strict: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,10 @@ USERS = TableSchema(
     grain="one row per CRM user (or queue)",
     columns={
         "user_id": _c(pl.String(), nullable=False),
-        "name": _c(pl.String()),
+        "name": _c(pl.String(), required=False),
         "team": _c(pl.String()),
         "function": _c(Function),
-        "manager_id": _c(pl.String()),
+        "manager_id": _c(pl.String(), required=False),
         "is_queue": _c(pl.Boolean(), required=False),
     },
     primary_key=("user_id",),
@@ -104,8 +109,8 @@ OPPORTUNITIES = TableSchema(
     grain="one row per opportunity, as it is now",
     columns={
         "opp_id": _c(pl.String(), nullable=False),
-        "name": _c(pl.String()),
-        "account_id": _c(pl.String()),
+        "name": _c(pl.String(), required=False),
+        "account_id": _c(pl.String(), required=False),
         "owner_id": _c(pl.String()),
         "stage": _c(pl.String(), nullable=False),
         "amount": _c(pl.Float64()),
@@ -113,17 +118,17 @@ OPPORTUNITIES = TableSchema(
         "close_date": _c(pl.Date()),
         "is_closed": _c(pl.Boolean(), nullable=False),
         "is_won": _c(pl.Boolean(), nullable=False),
-        "forecast_category": _c(OppForecastCategory),
-        "lead_source": _c(pl.String()),
-        "campaign_id": _c(pl.String()),
-        "sourced_by": _c(SourcedBy),
+        "forecast_category": _c(OppForecastCategory, required=False),
+        "lead_source": _c(pl.String(), required=False),
+        "campaign_id": _c(pl.String(), required=False),
+        "sourced_by": _c(SourcedBy, required=False),
         "segment": _c(pl.String(), required=False),
     },
     primary_key=("opp_id",),
     foreign_keys=(
-        ForeignKey("owner_id", "users", "user_id"),
+        ForeignKey("owner_id", "users", "user_id", strict=False),
         ForeignKey("stage", "stages", "stage"),
-        ForeignKey("campaign_id", "campaigns", "campaign_id"),
+        ForeignKey("campaign_id", "campaigns", "campaign_id", strict=False),
     ),
     required_table=True,
 )
@@ -135,9 +140,9 @@ STAGE_HISTORY = TableSchema(
         "opp_id": _c(pl.String(), nullable=False),
         "stage": _c(pl.String(), nullable=False),
         "entered_at": _c(UTC_DATETIME, nullable=False),
-        "amount": _c(pl.Float64()),
-        "close_date": _c(pl.Date()),
-        "forecast_category": _c(OppForecastCategory),
+        "amount": _c(pl.Float64(), required=False),
+        "close_date": _c(pl.Date(), required=False),
+        "forecast_category": _c(OppForecastCategory, required=False),
     },
     foreign_keys=(
         ForeignKey("opp_id", "opportunities", "opp_id"),
@@ -153,21 +158,21 @@ LEADS = TableSchema(
         "created_at": _c(UTC_DATETIME, nullable=False),
         "owner_id": _c(pl.String()),
         "source": _c(pl.String()),
-        "campaign_id": _c(pl.String()),
-        "status": _c(pl.String()),
-        "mql_at": _c(UTC_DATETIME),
-        "sal_at": _c(UTC_DATETIME),
-        "sql_at": _c(UTC_DATETIME),
-        "converted_at": _c(UTC_DATETIME),
-        "converted_opp_id": _c(pl.String()),
-        "disqualified_at": _c(UTC_DATETIME),
-        "first_touch_at": _c(UTC_DATETIME),
+        "campaign_id": _c(pl.String(), required=False),
+        "status": _c(pl.String(), required=False),
+        "mql_at": _c(UTC_DATETIME, required=False),
+        "sal_at": _c(UTC_DATETIME, required=False),
+        "sql_at": _c(UTC_DATETIME, required=False),
+        "converted_at": _c(UTC_DATETIME, required=False),
+        "converted_opp_id": _c(pl.String(), required=False),
+        "disqualified_at": _c(UTC_DATETIME, required=False),
+        "first_touch_at": _c(UTC_DATETIME, required=False),
     },
     primary_key=("lead_id",),
     foreign_keys=(
-        ForeignKey("converted_opp_id", "opportunities", "opp_id"),
-        ForeignKey("campaign_id", "campaigns", "campaign_id"),
-        ForeignKey("owner_id", "users", "user_id"),
+        ForeignKey("converted_opp_id", "opportunities", "opp_id", strict=False),
+        ForeignKey("campaign_id", "campaigns", "campaign_id", strict=False),
+        ForeignKey("owner_id", "users", "user_id", strict=False),
     ),
 )
 
@@ -188,11 +193,11 @@ CAMPAIGNS = TableSchema(
     grain="one row per marketing campaign",
     columns={
         "campaign_id": _c(pl.String(), nullable=False),
-        "name": _c(pl.String()),
+        "name": _c(pl.String(), required=False),
         "channel": _c(pl.String()),
-        "start_date": _c(pl.Date()),
-        "end_date": _c(pl.Date()),
-        "cost": _c(pl.Float64()),
+        "start_date": _c(pl.Date(), required=False),
+        "end_date": _c(pl.Date(), required=False),
+        "cost": _c(pl.Float64(), required=False),
     },
     primary_key=("campaign_id",),
 )
