@@ -1,0 +1,132 @@
+"""The snapshot store: atomic writes, current pointer, history kept, retention."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from connectors.schema import conform
+from connectors.store import NoSnapshot, Store, StoreError
+from connectors.validate import validate_tables
+
+AS_OF = date(2026, 3, 1)
+
+
+def _write(store: Store, org, minute: int = 0):
+    frames = validate_tables(org).frames
+    now = datetime(2026, 3, 1, 12, minute, tzinfo=UTC)
+    return store.write(frames, source="test", data_as_of=AS_OF, now=now)
+
+
+def test_empty_store_says_so(tmp_path: Path):
+    store = Store(tmp_path)
+    assert store.list() == []
+    with pytest.raises(NoSnapshot, match="run a refresh first"):
+        store.current()
+
+
+def test_write_then_read_round_trip(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    snap = _write(store, tiny_org)
+    assert store.current().id == snap.id
+    manifest = json.loads((snap.path / "manifest.json").read_text())
+    assert manifest["source"] == "test"
+    assert manifest["schema_version"] == 1
+    assert manifest["tables"]["opportunities"] == {"rows": 2}
+    assert "forecasts" in manifest["missing_tables"]
+    assert manifest["data_as_of"] == "2026-03-01"
+    for name, frame in snap.read_all().items():
+        assert_frame_equal(frame, conform(name, tiny_org[name]))
+
+
+def test_second_write_keeps_the_first(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    first = _write(store, tiny_org, minute=0)
+    second = _write(store, tiny_org, minute=1)
+    assert [s.id for s in store.list()] == [second.id, first.id]
+    assert store.current().id == second.id
+    assert second.manifest["previous_snapshot"] == first.id
+    assert store.previous(second).id == first.id
+
+
+def test_failure_midway_leaves_previous_snapshot_current(tmp_path: Path, tiny_org, monkeypatch):
+    store = Store(tmp_path)
+    good = _write(store, tiny_org, minute=0)
+    calls = {"n": 0}
+    real = pl.DataFrame.write_parquet
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", failing)
+    with pytest.raises(OSError, match="disk full"):
+        _write(store, tiny_org, minute=5)
+    monkeypatch.undo()
+    assert store.current().id == good.id
+    assert [s.id for s in store.list()] == [good.id]
+    assert not [p for p in store.snapshots_dir.iterdir() if p.name.startswith(".")]
+    assert store.current().read_all()["opportunities"].height == 2
+
+
+def test_killed_writer_leaves_previous_snapshot_current(tmp_path: Path, tiny_org):
+    """A process killed while writing (SIGKILL, no cleanup) never exposes its snapshot."""
+    store = Store(tmp_path)
+    good = _write(store, tiny_org)
+    script = textwrap.dedent(
+        f"""
+        import os, signal, polars as pl
+        from datetime import date
+        from connectors.store import Store
+        real = pl.DataFrame.write_parquet
+        def dying(self, *a, **k):
+            real(self, *a, **k)
+            os.kill(os.getpid(), signal.SIGKILL)
+        pl.DataFrame.write_parquet = dying
+        frames = {{"users": pl.read_parquet({str(good.path / "users.parquet")!r})}}
+        Store({str(tmp_path)!r}).write(frames, source="x", data_as_of=date(2026, 3, 2))
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", script], cwd=root, env={**os.environ}, check=False)
+    assert proc.returncode == -9
+    assert store.current().id == good.id
+    assert [s.id for s in store.list()] == [good.id]
+    leftovers = [p for p in store.snapshots_dir.iterdir() if p.name.startswith(".")]
+    assert len(leftovers) == 1  # hidden, never listed; cleaned by retention once old
+
+
+def test_corrupt_manifest_is_reported(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    snap = _write(store, tiny_org)
+    (snap.path / "manifest.json").write_text("{not json")
+    with pytest.raises(StoreError, match=r"manifest\.json is not valid JSON"):
+        store.current()
+
+
+def test_retention_keeps_newest_and_current(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    ids = [_write(store, tiny_org, minute=m).id for m in range(5)]
+    deleted = store.apply_retention(keep=2, now=datetime(2026, 3, 1, 13, tzinfo=UTC))
+    assert sorted(deleted) == ids[:3]
+    assert [s.id for s in store.list()] == [ids[4], ids[3]]
+
+
+def test_retention_by_age_never_deletes_current(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    ids = [_write(store, tiny_org, minute=m).id for m in range(3)]
+    later = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=30)
+    deleted = store.apply_retention(keep=10, max_age_days=7, now=later)
+    assert sorted(deleted) == ids[:2]
+    assert store.current().id == ids[2]
