@@ -1,0 +1,32 @@
+"""Empty store: offer the demo org or point to a source."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from connectors.refresh import RefreshError, refresh
+from pages import _data
+
+st.title("Revenue Alignment Scorecard")
+st.info("No data yet: the snapshot store is empty.", icon=":material/inventory_2:")
+left, right = st.columns(2)
+with left:
+    st.subheader("Look around with the demo org")
+    st.write(
+        "A generated company with four sales teams, an SDR team and marketing channels over "
+        "eight quarters, with known problems planted for the scorecard to find."
+    )
+    if st.button("Load the demo org", type="primary", key="load_demo"):
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            refresh(_data.settings(), "demo", progress=lambda m, f: bar.progress(f, text=m))
+        except RefreshError as exc:
+            st.error(f"The demo org could not be built: {exc}")
+        else:
+            st.rerun()
+with right:
+    st.subheader("Connect your own data")
+    st.write(
+        "Configure a source in `scorecard.toml` (credentials in `.env`), then run "
+        "`python -m connectors refresh --source <name>` or use **Data & refresh**."
+    )

@@ -1,0 +1,17 @@
+"""The app starts as a real server and serves its health endpoint on a stored snapshot."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from tests.appserver import running_app
+
+
+def test_server_health_and_page(tiny_store):
+    with running_app(tiny_store) as url:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
+            assert resp.status == 200
+            assert resp.read().decode().strip() == "ok"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert resp.status == 200
+            assert "<html" in resp.read().decode().lower()
