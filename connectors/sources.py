@@ -49,4 +49,20 @@ def pull_demo(settings: Settings, progress: Progress, **options: Any) -> Pulled:
     return Pulled(frames=frames, data_as_of=as_of, detail={"seed": seed})
 
 
-SOURCES: dict[str, Source] = {"demo": pull_demo}
+def _lazy(module: str, attribute: str = "pull") -> Source:
+    """A source whose module is imported only when it is used."""
+
+    def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
+        import importlib
+
+        return getattr(importlib.import_module(module), attribute)(settings, progress, **options)
+
+    pull.__doc__ = f"{module}.{attribute}"
+    return pull
+
+
+SOURCES: dict[str, Source] = {
+    "demo": pull_demo,
+    "files": _lazy("connectors.files"),
+    "salesforce": _lazy("connectors.salesforce"),
+}
