@@ -70,3 +70,39 @@ def registry() -> dict[str, MetricDefinition]:
                 raise ValueError(f"metric id {definition.id} is defined twice")
             out[definition.id] = definition
     return dict(sorted(out.items()))
+
+
+def render_markdown(definitions: dict[str, MetricDefinition]) -> str:
+    """`docs/metrics.md`: every definition grouped by the structural question it answers."""
+    lines = [
+        "# Metric definitions",
+        "",
+        "Generated from the definitions registry (`scoring/definitions.py` and the",
+        "`DEFINITIONS` of each scoring module) by `python -m scoring docs`; do not edit by hand.",
+        "Where the usual tools disagree on a definition, the variants are listed side by side",
+        "and the Data trust page computes them on the same data.",
+        "",
+    ]
+    for key, question in QUESTIONS.items():
+        group = [d for d in definitions.values() if d.question == key]
+        if not group:
+            continue
+        lines += [f"## {question}", ""]
+        for d in group:
+            direction = {True: "higher is better", False: "lower is better", None: "neither"}
+            lines += [
+                f"### {d.name} (`{d.id}`)",
+                "",
+                f"- **Formula:** {d.formula}",
+                f"- **Unit:** {d.unit} ({direction[d.higher_is_better]})",
+                f"- **Grain:** {d.grain}",
+                f"- **Date anchor:** {d.date_anchor}",
+                f"- **Good looks like:** {d.good}",
+                f"- **Owner:** {d.owner_team}",
+            ]
+            if d.filters:
+                lines.append(f"- **Filters:** {d.filters}")
+            if d.variants:
+                lines.append("- **Variants:** " + ", ".join(f"`{v}`" for v in d.variants))
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,400 @@
+"""Data trust: quality checks on the canonical tables, table freshness and a 0–100 score.
+
+A revenue leader can only trust a shared number if the records behind it are sound: deals
+with owners and amounts, a stage history that makes sense, leads whose conversion points at a
+real opportunity. Each check flags the records that break one rule (`quality_check_rows`
+lists them); `quality_checks` counts them; `data_quality_score` rolls the checks into one
+severity-weighted score for the ops page; `freshness` says how current each table is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+
+import polars as pl
+
+from connectors.schema import TABLES, UTC_DATETIME
+from scoring.definitions import MetricDefinition
+from scoring.tables import Tables
+
+SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
+
+CHECKS_SCHEMA = pl.Schema(
+    {
+        "check_id": pl.String(),
+        "table": pl.String(),
+        "description": pl.String(),
+        "severity": pl.String(),
+        "available": pl.Boolean(),
+        "failing": pl.Int64(),
+        "total": pl.Int64(),
+        "share": pl.Float64(),
+    }
+)
+
+
+class UnknownCheckError(ValueError):
+    """A check id that `quality_check_rows` does not know."""
+
+
+# A check's population: the rows it judges, each with a boolean `failing` column.
+Population = Callable[[Tables, date], pl.LazyFrame]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One data-quality rule over one table; `needs` are the tables it reads."""
+
+    id: str
+    table: str
+    description: str
+    severity: str
+    needs: tuple[str, ...]
+    population: Population
+    key: tuple[str, ...]
+
+
+def _opps(tables: Tables, failing: pl.Expr) -> pl.LazyFrame:
+    return tables.opportunities.with_columns(failing=failing.fill_null(False))
+
+
+def _open_past_close(tables: Tables, as_of: date) -> pl.LazyFrame:
+    open_deals = tables.opportunities.filter(~pl.col("is_closed"))
+    return open_deals.with_columns(failing=(pl.col("close_date") < as_of).fill_null(False))
+
+
+def _unknown_owner(tables: Tables, as_of: date) -> pl.LazyFrame:
+    known = tables.users.select("user_id").unique().with_columns(known=True)
+    return (
+        tables.opportunities.join(known, left_on="owner_id", right_on="user_id", how="left")
+        .with_columns(failing=pl.col("owner_id").is_not_null() & pl.col("known").is_null())
+        .drop("known")
+    )
+
+
+def _no_history(tables: Tables, as_of: date) -> pl.LazyFrame:
+    with_rows = tables.stage_history.select("opp_id").unique().with_columns(has_rows=True)
+    return (
+        tables.opportunities.join(with_rows, on="opp_id", how="left")
+        .with_columns(failing=pl.col("has_rows").is_null())
+        .drop("has_rows")
+    )
+
+
+def _history_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
+    """History rows dated before their opportunity was created, or a stage regression logged
+    less than a second after the previous change (an import or automation artefact).
+
+    Rows are ordered by `entered_at`, ties by stage position ascending, so an exact tie is
+    read as forward movement rather than flagged.
+    """
+    created = tables.opportunities.select("opp_id", opp_created_at="created_at")
+    positions = tables.stages.select("stage", "position")
+    return (
+        tables.stage_history.join(positions, on="stage", how="left")
+        .join(created, on="opp_id", how="left")
+        .sort("opp_id", "entered_at", "position", nulls_last=True)
+        .with_columns(
+            prev_at=pl.col("entered_at").shift().over("opp_id"),
+            prev_position=pl.col("position").shift().over("opp_id"),
+        )
+        .with_columns(
+            failing=(pl.col("entered_at") < pl.col("opp_created_at")).fill_null(False)
+            | (
+                (pl.col("entered_at") - pl.col("prev_at") < timedelta(seconds=1))
+                & (pl.col("position") < pl.col("prev_position"))
+            ).fill_null(False)
+        )
+        .drop("prev_at", "prev_position")
+    )
+
+
+def _converted_without_opp(tables: Tables, as_of: date) -> pl.LazyFrame:
+    opp_ids = tables.opportunities.select("opp_id").unique().with_columns(found=True)
+    return (
+        tables.leads.filter(pl.col("converted_at").is_not_null())
+        .join(opp_ids, left_on="converted_opp_id", right_on="opp_id", how="left")
+        .with_columns(failing=pl.col("found").is_null())
+        .drop("found")
+    )
+
+
+FUNNEL_STEPS = ("created_at", "mql_at", "sal_at", "sql_at", "converted_at")
+
+
+def _funnel_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
+    """A later funnel step stamped before an earlier one (any pair, nulls skipped)."""
+    pairs = [
+        (pl.col(later) < pl.col(earlier)).fill_null(False)
+        for i, earlier in enumerate(FUNNEL_STEPS)
+        for later in FUNNEL_STEPS[i + 1 :]
+    ]
+    return tables.leads.with_columns(failing=pl.any_horizontal(pairs))
+
+
+def _duplicate_opps(tables: Tables, as_of: date) -> pl.LazyFrame:
+    """Opportunities sharing an account and a name (trimmed, case-insensitive)."""
+    name = pl.col("name").str.strip_chars().str.to_lowercase()
+    both = pl.col("account_id").is_not_null() & pl.col("name").is_not_null()
+    return tables.opportunities.with_columns(failing=both & (pl.len().over("account_id", name) > 1))
+
+
+_OPP_KEY = ("opp_id",)
+_LEAD_KEY = ("lead_id",)
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "open_past_close_date",
+        "opportunities",
+        "Open opportunities whose close date is already past",
+        "medium",
+        ("opportunities",),
+        _open_past_close,
+        _OPP_KEY,
+    ),
+    Check(
+        "opp_missing_owner",
+        "opportunities",
+        "Opportunities with no owner",
+        "high",
+        ("opportunities",),
+        lambda t, d: _opps(t, pl.col("owner_id").is_null()),
+        _OPP_KEY,
+    ),
+    Check(
+        "opp_missing_amount",
+        "opportunities",
+        "Opportunities with no amount",
+        "medium",
+        ("opportunities",),
+        lambda t, d: _opps(t, pl.col("amount").is_null()),
+        _OPP_KEY,
+    ),
+    Check(
+        "opp_unknown_owner",
+        "opportunities",
+        "Opportunities owned by a user id not in users",
+        "high",
+        ("opportunities", "users"),
+        _unknown_owner,
+        _OPP_KEY,
+    ),
+    Check(
+        "opp_no_stage_history",
+        "opportunities",
+        "Opportunities with no stage-history rows",
+        "medium",
+        ("opportunities", "stage_history"),
+        _no_history,
+        _OPP_KEY,
+    ),
+    Check(
+        "stage_history_out_of_order",
+        "stage_history",
+        "History rows before the deal was created, or a stage regression within one second",
+        "low",
+        ("opportunities", "stage_history", "stages"),
+        _history_out_of_order,
+        ("opp_id", "entered_at", "stage"),
+    ),
+    Check(
+        "lead_converted_without_opp",
+        "leads",
+        "Converted leads with no opportunity, or one that does not exist",
+        "high",
+        ("leads", "opportunities"),
+        _converted_without_opp,
+        _LEAD_KEY,
+    ),
+    Check(
+        "lead_funnel_out_of_order",
+        "leads",
+        "Leads with a funnel step stamped before an earlier step (e.g. SQL before MQL)",
+        "medium",
+        ("leads",),
+        _funnel_out_of_order,
+        _LEAD_KEY,
+    ),
+    Check(
+        "duplicate_opportunities",
+        "opportunities",
+        "Opportunities sharing an account and a name with another opportunity",
+        "low",
+        ("opportunities",),
+        _duplicate_opps,
+        _OPP_KEY,
+    ),
+)
+_CHECKS_BY_ID = {check.id: check for check in CHECKS}
+
+
+def _check_row(tables: Tables, as_of: date, check: Check) -> pl.LazyFrame:
+    """One result row for `check`; counts are null when a table it needs is missing."""
+    available = tables.has(*check.needs)
+    counts: pl.LazyFrame = (
+        check.population(tables, as_of).select(
+            failing=pl.col("failing").sum().cast(pl.Int64), total=pl.len().cast(pl.Int64)
+        )
+        if available
+        else pl.LazyFrame(
+            {"failing": [None], "total": [None]}, schema={"failing": pl.Int64, "total": pl.Int64}
+        )
+    )
+    return counts.with_columns(
+        check_id=pl.lit(check.id),
+        table=pl.lit(check.table),
+        description=pl.lit(check.description),
+        severity=pl.lit(check.severity),
+        available=pl.lit(available),
+        share=pl.when(pl.col("total") > 0).then(pl.col("failing") / pl.col("total")),
+    ).select(list(CHECKS_SCHEMA))
+
+
+def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
+    """One row per data-quality check (`CHECKS_SCHEMA`), sorted by `check_id`: how many
+    records break each rule, out of how many, and how severe that is. A check whose table is
+    missing has `available` False and null counts."""
+    rows = [_check_row(tables, as_of, check) for check in CHECKS]
+    return pl.concat(rows).collect().sort("check_id")
+
+
+def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.DataFrame:
+    """The records failing check `check_id`: the checked table's rows, sorted by its key
+    (empty when a table the check needs is missing)."""
+    check = _CHECKS_BY_ID.get(check_id)
+    if check is None:
+        known = ", ".join(sorted(_CHECKS_BY_ID))
+        raise UnknownCheckError(f"unknown data-quality check {check_id!r}; known: {known}")
+    rows = check.population(tables, as_of).filter("failing", pl.lit(tables.has(*check.needs)))
+    return rows.drop("failing").collect().sort(check.key)
+
+
+def data_quality_score(checks: pl.DataFrame, *, partial_credit: bool = False) -> float | None:
+    """Severity-weighted share of checks passing, 0–100 (100 = no check finds a problem).
+
+    A check passes when it finds no failing record; with `partial_credit` it counts instead
+    for the share of its records that pass. Weights: `SEVERITY_WEIGHTS`. Checks that are
+    unavailable or have nothing to check are left out; None when none is left.
+    """
+    scored = checks.filter(pl.col("available"), pl.col("total") > 0)
+    weight = pl.col("severity").replace_strict(SEVERITY_WEIGHTS, default=1.0)
+    passed = 1 - pl.col("share") if partial_credit else (pl.col("failing") == 0).cast(pl.Float64)
+    result = scored.select(weighted=(weight * passed).sum(), weights=weight.sum(), n=pl.len()).row(
+        0, named=True
+    )
+    return None if result["n"] == 0 else 100.0 * result["weighted"] / result["weights"]
+
+
+# --- freshness -----------------------------------------------------------------------------
+
+FRESHNESS_SCHEMA = pl.Schema(
+    {
+        "table": pl.String(),
+        "missing": pl.Boolean(),
+        "status": pl.String(),
+        "rows": pl.Int64(),
+        "latest_at": UTC_DATETIME,
+        "days_since_latest": pl.Int64(),
+        "refreshed_at": UTC_DATETIME,
+        "days_since_refresh": pl.Int64(),
+    }
+)
+
+
+def _latest_record(frame: pl.LazyFrame, cutoff: datetime) -> pl.Expr:
+    """Latest `*_at` / `*_date` value in `frame` up to `cutoff` (later ones are plans, such
+    as future close dates, not evidence the data is current)."""
+    schema = frame.collect_schema()
+    stamps = [
+        pl.col(name).cast(UTC_DATETIME)
+        for name in schema.names()
+        if name.endswith(("_at", "_date"))
+    ]
+    if not stamps:
+        return pl.lit(None, dtype=UTC_DATETIME)
+    return pl.max_horizontal([s.filter(s <= cutoff).max() for s in stamps])
+
+
+def _table_freshness(tables: Tables, name: str, cutoff: datetime) -> pl.LazyFrame:
+    frame: pl.LazyFrame = getattr(tables, name)
+    missing = name in tables.missing
+    return frame.select(
+        table=pl.lit(name),
+        missing=pl.lit(missing),
+        rows=pl.len().cast(pl.Int64),
+        latest_at=_latest_record(frame, cutoff),
+    )
+
+
+def freshness(tables: Tables, *, as_of: date, refreshed_at: datetime | None) -> pl.DataFrame:
+    """Per canonical table (`FRESHNESS_SCHEMA`, sorted by table): how many rows, the latest
+    record date up to `as_of`, how many days old that is at `as_of`, and when the data was
+    last refreshed. `status` is "not available" for a table the source lacks, "empty" for
+    one with no rows, else "ok"."""
+    cutoff = datetime.combine(as_of, time.max, tzinfo=UTC)
+    as_of_at = pl.lit(datetime.combine(as_of, time.min, tzinfo=UTC), dtype=UTC_DATETIME)
+    refreshed = pl.lit(refreshed_at, dtype=UTC_DATETIME)
+    return (
+        pl.concat([_table_freshness(tables, name, cutoff) for name in TABLES])
+        .with_columns(
+            status=pl.when("missing")
+            .then(pl.lit("not available"))
+            .when(pl.col("rows") == 0)
+            .then(pl.lit("empty"))
+            .otherwise(pl.lit("ok")),
+            days_since_latest=(as_of_at - pl.col("latest_at").dt.truncate("1d")).dt.total_days(),
+            refreshed_at=refreshed,
+            days_since_refresh=(as_of_at - refreshed.dt.truncate("1d")).dt.total_days(),
+        )
+        .select(list(FRESHNESS_SCHEMA))
+        .collect()
+        .sort("table")
+    )
+
+
+# --- definitions ---------------------------------------------------------------------------
+
+_shared = partial(
+    MetricDefinition,
+    question="shared_data",
+    owner_team="ops",
+    date_anchor="as_of",
+)
+
+DEFINITIONS: tuple[MetricDefinition, ...] = (
+    _shared(
+        id="data_quality.score",
+        name="Data-quality score",
+        formula="100 × Σ_checks weight × passed / Σ weight; passed = 1 if no failing record "
+        "(partial credit: 1 − failing share); weight high 3, medium 2, low 1",
+        unit="score",
+        grain="snapshot",
+        good="100; below 80 the shared numbers need a caveat",
+        filters="checks whose tables are missing or empty are left out",
+    ),
+    _shared(
+        id="data_freshness.days_since_latest",
+        name="Days since latest record",
+        formula="as_of − max(*_at, *_date values ≤ as_of), per table",
+        unit="days",
+        grain="table",
+        good="0–1 days for a daily refresh",
+        higher_is_better=False,
+    ),
+    *(
+        _shared(
+            id=f"data_quality.{check.id}",
+            name=check.description,
+            formula=f"#failing / #rows of {check.table}",
+            unit="ratio",
+            grain="snapshot",
+            good="0",
+            filters=f"severity {check.severity}",
+            higher_is_better=False,
+        )
+        for check in CHECKS
+    ),
+)

@@ -1,0 +1,720 @@
+"""Stage spells and what they reveal: days in stage, stalled deals, handoff stalls and the
+stage-history data-trust KPIs (skips, regressions, reopens, close-date churn, stale dates).
+
+A **stage spell** is one uninterrupted stay of an opportunity in one stage, rebuilt from
+`stage_history` (Salesforce OpportunityHistory). History rows also fire on amount, close
+date and category changes, so consecutive rows with the same stage are collapsed into one
+spell. The opportunity's `created_at` starts its first spell, in the stage of its first
+history row (or its current stage when it has no history).
+
+As of a date: rows entered after the **end of the as-of day** (midnight that ends `as_of`
+in the reporting time zone) are ignored, as are opportunities created after it, and the
+current spell of an open deal runs to that same instant. Durations are fractional days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from scoring.calendar import local_date, period_of, previous, trailing
+from scoring.definitions import MetricDefinition
+from scoring.params import StallParams
+from scoring.tables import Tables, opportunities_with_team
+
+ALL_TEAMS = "All teams"
+
+_DAY_US = 86_400_000_000
+# Deterministic order of history events: same-instant rows fall back to pipeline position,
+# so results never depend on the row order of the input.
+_EVENT_ORDER = ("entered_at", "src", "position", "stage", "close_date", "amount")
+
+SPELL_COLUMNS = (
+    "opp_id",
+    "team",
+    "owner_id",
+    "stage",
+    "position",
+    "stage_owner_function",
+    "is_closed_stage",
+    "is_won_stage",
+    "spell_no",
+    "entered_at",
+    "left_at",
+    "days_in_stage",
+    "is_current",
+    "is_open_deal",
+    "prev_stage",
+    "is_handoff",
+    "is_skip",
+    "is_regression",
+    "is_reopen",
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------------
+
+
+def as_of_cutoff(as_of: date, timezone: str = "UTC") -> datetime:
+    """The end of the `as_of` day in `timezone`, as a UTC instant (exclusive bound)."""
+    local_midnight = datetime.combine(as_of + timedelta(days=1), time(), ZoneInfo(timezone))
+    return local_midnight.astimezone(UTC)
+
+
+def _stage_lookup(tables: Tables) -> pl.LazyFrame:
+    """Stages with `open_rank`: 1, 2, … over open stages in pipeline order (null if closed).
+
+    Skips and regressions compare `open_rank`, so gaps in `position` numbering don't matter.
+    """
+    return tables.stages.select(
+        "stage",
+        "position",
+        pl.col("owner_function").alias("stage_owner_function"),
+        pl.col("is_closed").alias("is_closed_stage"),
+        pl.col("is_won").alias("is_won_stage"),
+    ).with_columns(
+        open_rank=pl.when(~pl.col("is_closed_stage")).then(
+            pl.col("position").rank("dense").over("is_closed_stage").cast(pl.Int32)
+        )
+    )
+
+
+def _opps_as_of(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
+    """Opportunities that existed at `cutoff`, with team."""
+    return (
+        opportunities_with_team(tables)
+        .filter(pl.col("created_at") < cutoff)
+        .select("opp_id", "name", "team", "owner_id", "created_at", "stage", "amount", "close_date")
+    )
+
+
+def _history_events(tables: Tables, opps: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    """History rows of existing deals (before `cutoff`) plus one seed row per deal at created_at.
+
+    The seed carries the stage of the deal's first history row ever (so a first row later
+    than created_at still starts at created_at), or its current stage without history.
+    `src` is 0 for the seed and 1 for real history rows.
+    """
+    stages = _stage_lookup(tables)
+    hist = (
+        tables.stage_history.join(opps.select("opp_id", "created_at"), on="opp_id", how="inner")
+        .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
+        .join(stages.select("stage", "position"), on="stage", how="left")
+        .with_columns(src=pl.lit(1, pl.Int8))
+    )
+    first_stage = hist.group_by("opp_id").agg(
+        first_stage=pl.col("stage").sort_by(["entered_at", "position", "stage"]).first()
+    )
+    seed = opps.join(first_stage, on="opp_id", how="left").select(
+        "opp_id",
+        pl.coalesce("first_stage", "stage").alias("stage"),
+        pl.col("created_at").alias("entered_at"),
+        src=pl.lit(0, pl.Int8),
+    )
+    rows = hist.filter(pl.col("entered_at") < cutoff).select(
+        "opp_id", "stage", "entered_at", "src", "amount", "close_date"
+    )
+    return (
+        pl.concat([seed, rows], how="diagonal")
+        .join(stages, on="stage", how="left")
+        .sort("opp_id", *_EVENT_ORDER)
+    )
+
+
+def _collapse_to_spells(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Keep the first event of each run of equal stages: one row per spell, numbered 1, 2, …"""
+    order = list(_EVENT_ORDER)
+    prev_stage = pl.col("stage").shift(1).over("opp_id", order_by=order)
+    return (
+        events.filter(prev_stage.is_null() | (pl.col("stage") != prev_stage))
+        .with_columns(
+            spell_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("opp_id", order_by=order)
+        )
+        .drop("src", "amount", "close_date")
+    )
+
+
+def _add_durations(spells: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    """`left_at`, `days_in_stage`, `is_current`, `is_open_deal` for each spell.
+
+    The current spell of an open deal runs to `cutoff`; a terminal closed spell has no
+    duration (reaching Closed Won is an outcome, not time spent in a stage).
+    """
+    by_spell = {"partition_by": "opp_id", "order_by": "spell_no"}
+    left_at = pl.col("entered_at").shift(-1).over(**by_spell)
+    end = pl.coalesce(left_at, pl.when(~pl.col("is_closed_stage")).then(pl.lit(cutoff)))
+    return spells.with_columns(
+        left_at=left_at,
+        days_in_stage=(end - pl.col("entered_at")).dt.total_days(fractional=True),
+        is_current=left_at.is_null(),
+        is_open_deal=~pl.col("is_closed_stage").last().over(**by_spell),
+    )
+
+
+def _add_moves(spells: pl.LazyFrame) -> pl.LazyFrame:
+    """Flags on how each spell was entered: handoff, skip, regression or reopen."""
+
+    def prev(col: str) -> pl.Expr:
+        return pl.col(col).shift(1).over("opp_id", order_by="spell_no")
+
+    both_open = ~pl.col("is_closed_stage") & ~prev("is_closed_stage")
+    step = pl.col("open_rank") - prev("open_rank")
+    return spells.with_columns(
+        prev_stage=prev("stage"),
+        is_handoff=(pl.col("stage_owner_function") != prev("stage_owner_function")),
+        is_skip=both_open & (step > 1),
+        is_regression=both_open & (step < 0),
+        is_reopen=prev("is_closed_stage") & ~pl.col("is_closed_stage"),
+    ).with_columns(pl.col("is_handoff", "is_skip", "is_regression", "is_reopen").fill_null(False))
+
+
+# ---------------------------------------------------------------------------------------
+# Stage spells and days in stage
+# ---------------------------------------------------------------------------------------
+
+
+def stage_spells(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
+    """One row per opportunity per stage spell, as of the end of `as_of`.
+
+    How long each deal sat in each stage, and how it got there (handoff between functions,
+    skipped stages, moved backwards, reopened after closing). Grain: (opp_id, spell_no).
+    """
+    cutoff = as_of_cutoff(as_of, timezone)
+    opps = _opps_as_of(tables, cutoff)
+    return (
+        _history_events(tables, opps, cutoff)
+        .pipe(_collapse_to_spells)
+        .pipe(_add_durations, cutoff)
+        .pipe(_add_moves)
+        .join(opps.select("opp_id", "team", "owner_id"), on="opp_id", how="left")
+        .select(SPELL_COLUMNS)
+        .sort("opp_id", "spell_no")
+        .collect()
+    )
+
+
+def _group_with_all_teams(
+    frame: pl.LazyFrame, keys: Sequence[str], aggs: Sequence[pl.Expr]
+) -> pl.LazyFrame:
+    """Aggregate by `keys`, plus the same aggregate over all teams (team = "All teams")."""
+    per_group = frame.group_by(list(keys)).agg(aggs)
+    if "team" not in keys:
+        return per_group
+    others = [k for k in keys if k != "team"]
+    all_teams = (frame.group_by(others).agg(aggs) if others else frame.select(aggs)).with_columns(
+        team=pl.lit(ALL_TEAMS)
+    )
+    return pl.concat([per_group, all_teams], how="diagonal")
+
+
+def days_in_stage_distribution(
+    spells: pl.DataFrame,
+    *,
+    by: Sequence[str] = ("stage", "team"),
+    include_current: bool = True,
+) -> pl.DataFrame:
+    """How long deals sit in each stage: n, median, p75, p90 and mean days per group.
+
+    Open (non-closed) stages only. With `include_current`, open deals' current spells count
+    with their age so far; otherwise only finished spells. Adds "All teams" rows when
+    grouping by team. Quantiles use linear interpolation. Grain: `by`.
+    """
+    days = pl.col("days_in_stage")
+    aggs = [
+        pl.len().alias("n"),
+        days.median().alias("median_days"),
+        days.quantile(0.75, "linear").alias("p75_days"),
+        days.quantile(0.90, "linear").alias("p90_days"),
+        days.mean().alias("mean_days"),
+    ]
+    rows = spells.lazy().filter(~pl.col("is_closed_stage") & days.is_not_null())
+    if not include_current:
+        rows = rows.filter(~pl.col("is_current"))
+    return _group_with_all_teams(rows, by, aggs).select(*by, *_names(aggs)).sort(*by).collect()
+
+
+def _names(aggs: Sequence[pl.Expr]) -> list[str]:
+    return [a.meta.output_name() for a in aggs]
+
+
+# ---------------------------------------------------------------------------------------
+# Stalled deals
+# ---------------------------------------------------------------------------------------
+
+
+def won_close_window(
+    as_of: date, *, lookback_quarters: int, fiscal_start_month: int = 1
+) -> tuple[date, date]:
+    """`[start, end)` of the `lookback_quarters` full quarters before the quarter of `as_of`.
+
+    Full quarters keep thresholds stable within a quarter.
+    """
+    current = period_of(as_of, fiscal_start_month=fiscal_start_month)
+    last_full = previous(current, fiscal_start_month=fiscal_start_month)
+    quarters = trailing(last_full, lookback_quarters, fiscal_start_month=fiscal_start_month)
+    return quarters[0].start, current.start
+
+
+def _won_samples(spells: pl.LazyFrame, *, start: date, end: date, timezone: str) -> pl.LazyFrame:
+    """Open-stage spells of deals won (per history) in `[start, end)`."""
+    won_on = local_date(pl.col("entered_at"), timezone)
+    won = spells.filter(
+        pl.col("is_current") & pl.col("is_won_stage") & won_on.is_between(start, end, "left")
+    ).select("opp_id")
+    return spells.join(won, on="opp_id", how="semi").filter(
+        ~pl.col("is_closed_stage") & pl.col("days_in_stage").is_not_null()
+    )
+
+
+def stall_thresholds(
+    spells: pl.DataFrame,
+    *,
+    tables: Tables,
+    as_of: date,
+    params: StallParams,
+    fiscal_start_month: int = 1,
+    timezone: str = "UTC",
+) -> pl.DataFrame:
+    """Per open stage, how many days in it count as stalled, and why.
+
+    Default: the `params.quantile` (p75) of days-in-stage spells of deals won in the
+    trailing `params.lookback_quarters` full quarters (linear interpolation); a configured
+    value wins; with fewer than `params.min_won_samples` won deals, `params.fallback_days`.
+    Grain: stage (sorted by position).
+    """
+    start, end = won_close_window(
+        as_of, lookback_quarters=params.lookback_quarters, fiscal_start_month=fiscal_start_month
+    )
+    won = _won_quantiles(spells.lazy(), start=start, end=end, q=params.quantile, timezone=timezone)
+    configured = pl.LazyFrame(
+        {
+            "stage": list(params.thresholds_days),
+            "configured_days": list(params.thresholds_days.values()),
+        },
+        schema={"stage": pl.String, "configured_days": pl.Float64},
+    )
+    return (
+        _stage_lookup(tables)
+        .filter(~pl.col("is_closed_stage"))
+        .select("stage", "position")
+        .join(won, on="stage", how="left")
+        .join(configured, on="stage", how="left")
+        .with_columns(pl.col("n_won_deals").fill_null(0))
+        .with_columns(_threshold_and_basis(params))
+        .drop("configured_days")
+        .sort("position", "stage")
+        .collect()
+    )
+
+
+def _won_quantiles(
+    spells: pl.LazyFrame, *, start: date, end: date, q: float, timezone: str
+) -> pl.LazyFrame:
+    """Per stage: won deals in `[start, end)` that passed through it, and quantile `q` of
+    their days in it (linear interpolation, one sample per spell)."""
+    return (
+        _won_samples(spells, start=start, end=end, timezone=timezone)
+        .group_by("stage")
+        .agg(
+            n_won_deals=pl.col("opp_id").n_unique().cast(pl.Int64),
+            won_quantile_days=pl.col("days_in_stage").quantile(q, "linear"),
+        )
+    )
+
+
+def _threshold_and_basis(params: StallParams) -> list[pl.Expr]:
+    configured = pl.col("configured_days").is_not_null()
+    enough = pl.col("n_won_deals") >= params.min_won_samples
+    threshold = (
+        pl.when(configured)
+        .then(pl.col("configured_days"))
+        .when(enough)
+        .then(pl.col("won_quantile_days"))
+        .otherwise(pl.lit(float(params.fallback_days)))
+    )
+    basis = (
+        pl.when(configured)
+        .then(pl.lit("configured"))
+        .when(enough)
+        .then(pl.lit(f"p{round(params.quantile * 100)} of won deals"))
+        .otherwise(pl.lit("fallback"))
+    )
+    return [threshold.alias("threshold_days"), basis.alias("basis")]
+
+
+def open_current_spells(spells: pl.DataFrame) -> pl.DataFrame:
+    """The current spell of each open deal: where every open deal sits now and for how long."""
+    return (
+        spells.lazy().filter(pl.col("is_current") & pl.col("is_open_deal")).sort("opp_id").collect()
+    )
+
+
+def _deal_state(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
+    """Name, amount and close date of each deal as of `as_of` (last history row, else now)."""
+    cutoff = as_of_cutoff(as_of, timezone)
+    opps = _opps_as_of(tables, cutoff)
+    last = (
+        _history_events(tables, opps, cutoff)
+        .filter(pl.col("src") == 1)
+        .group_by("opp_id")
+        .agg(
+            pl.col("amount", "close_date").sort_by(list(_EVENT_ORDER)).last().name.prefix("h_"),
+            has_history=pl.lit(True),
+        )
+    )
+    from_history = pl.col("has_history").fill_null(False)
+    return opps.join(last, on="opp_id", how="left").select(
+        "opp_id",
+        "name",
+        pl.when(from_history).then("h_amount").otherwise("amount").alias("amount"),
+        pl.when(from_history).then("h_close_date").otherwise("close_date").alias("close_date"),
+    )
+
+
+def stalled_deals(
+    tables: Tables,
+    *,
+    as_of: date,
+    params: StallParams,
+    fiscal_start_month: int = 1,
+    timezone: str = "UTC",
+) -> pl.DataFrame:
+    """Open deals sitting in their stage longer than the stage's stall threshold.
+
+    Drill-down: one row per stalled deal, worst first (`times_threshold` = age / threshold),
+    with amount and close date as of `as_of`. `is_handoff` marks deals stalled right after a
+    handoff between functions.
+    """
+    spells = stage_spells(tables, as_of=as_of, timezone=timezone)
+    thresholds = stall_thresholds(
+        spells,
+        tables=tables,
+        as_of=as_of,
+        params=params,
+        fiscal_start_month=fiscal_start_month,
+        timezone=timezone,
+    )
+    state = _deal_state(tables, as_of=as_of, timezone=timezone)
+    return _over_threshold(open_current_spells(spells), thresholds, state)
+
+
+def _over_threshold(
+    open_spells: pl.DataFrame, thresholds: pl.DataFrame, state: pl.LazyFrame
+) -> pl.DataFrame:
+    """Open deals' current spells longer than their stage threshold, worst first."""
+    age = pl.col("days_in_stage")
+    return (
+        open_spells.lazy()
+        .join(thresholds.lazy().select("stage", "threshold_days"), on="stage", how="inner")
+        .filter(age > pl.col("threshold_days"))
+        .join(state, on="opp_id", how="left")
+        .select(
+            "opp_id",
+            "name",
+            "team",
+            "owner_id",
+            "stage",
+            age.alias("age_days"),
+            "threshold_days",
+            (age / pl.col("threshold_days")).alias("times_threshold"),
+            "amount",
+            "is_handoff",
+            "close_date",
+        )
+        .sort(["times_threshold", "opp_id"], descending=[True, False])
+        .collect()
+    )
+
+
+def _open_with_stall(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.LazyFrame:
+    flags = stalled.lazy().select("opp_id", "amount", is_stalled=pl.lit(True))
+    return (
+        open_current_spells(spells)
+        .lazy()
+        .join(flags, on="opp_id", how="left")
+        .with_columns(pl.col("is_stalled").fill_null(False))
+    )
+
+
+def stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
+    """Per team × open stage: how many deals are stalled, their amount, their share of the
+    team's open deals there, and how long the team's deals sit vs the company median.
+
+    Feeds drivers like "EMEA: 14 deals stalled in Negotiation, 2.1× the company median".
+    `age_vs_company` = team median current-spell age / company median in that stage.
+    Includes "All teams" rows. Grain: (team, stage).
+    """
+    stalled_now = pl.col("is_stalled")
+    aggs = [
+        pl.len().alias("open_deals"),
+        stalled_now.sum().cast(pl.Int64).alias("stalled_count"),
+        pl.col("amount").filter(stalled_now).sum().alias("stalled_amount"),
+        pl.col("days_in_stage").median().alias("median_age_days"),
+    ]
+    rows = _open_with_stall(stalled, spells)
+    company = rows.group_by("stage").agg(company_median_age_days=pl.col("days_in_stage").median())
+    return (
+        _group_with_all_teams(rows, ["team", "stage", "position"], aggs)
+        .join(company, on="stage", how="left")
+        .with_columns(
+            stalled_share=pl.col("stalled_count") / pl.col("open_deals"),
+            age_vs_company=pl.col("median_age_days") / pl.col("company_median_age_days"),
+        )
+        .sort("team", "position", "stage")
+        .collect()
+    )
+
+
+def handoff_stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
+    """Per team: open deals whose current stage was entered through a handoff between
+    functions, how many of them are stalled, and their amount. Includes "All teams".
+    Grain: team.
+    """
+    handoff_stall = pl.col("is_handoff") & pl.col("is_stalled")
+    aggs = [
+        pl.col("is_handoff").sum().cast(pl.Int64).alias("open_handoff_deals"),
+        handoff_stall.sum().cast(pl.Int64).alias("handoff_stalled_count"),
+        pl.col("amount").filter(handoff_stall).sum().alias("handoff_stalled_amount"),
+    ]
+    return (
+        _group_with_all_teams(_open_with_stall(stalled, spells), ["team"], aggs)
+        .with_columns(
+            handoff_stalled_share=pl.when(pl.col("open_handoff_deals") > 0).then(
+                pl.col("handoff_stalled_count") / pl.col("open_handoff_deals")
+            )
+        )
+        .sort("team")
+        .collect()
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Data-trust KPIs from stage history
+# ---------------------------------------------------------------------------------------
+
+TRUST_FLAGS = {
+    "stage_skip_rate": "n_skips",
+    "stage_regression_rate": "n_regressions",
+    "reopened_deals": "n_reopens",
+    "close_date_churn": "n_close_date_changes",
+    "stale_close_dates": "n_stale",
+}
+_MOVE_COUNTS = {"is_skip": "n_skips", "is_regression": "n_regressions", "is_reopen": "n_reopens"}
+
+
+def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
+    """Per deal: history rows whose close date differs from the previous row's.
+
+    A date first set (null → date) is not a change; a date cleared (date → null) is.
+    """
+    cutoff = as_of_cutoff(as_of, timezone)
+    prev = pl.col("close_date").shift(1).over("opp_id", order_by=list(_EVENT_ORDER))
+    return (
+        _history_events(tables, _opps_as_of(tables, cutoff), cutoff)
+        .filter(pl.col("src") == 1)
+        .with_columns(changed=prev.is_not_null() & pl.col("close_date").ne_missing(prev))
+        .group_by("opp_id")
+        .agg(n_close_date_changes=pl.col("changed").sum().cast(pl.Int64))
+    )
+
+
+def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
+    """One row per deal: counts of skips, regressions, reopens, close-date changes, stale."""
+    per_deal = (
+        stage_spells(tables, as_of=as_of, timezone=timezone)
+        .lazy()
+        .group_by("opp_id")
+        .agg(
+            pl.col("team").first(),
+            pl.col("is_open_deal").first(),
+            *(pl.col(f).sum().cast(pl.Int64).alias(n) for f, n in _MOVE_COUNTS.items()),
+        )
+    )
+    state = _deal_state(tables, as_of=as_of, timezone=timezone).select("opp_id", "close_date")
+    stale = pl.col("is_open_deal") & (pl.col("close_date") < as_of).fill_null(False)
+    return (
+        per_deal.join(
+            _close_date_changes(tables, as_of=as_of, timezone=timezone), on="opp_id", how="left"
+        )
+        .join(state, on="opp_id", how="left")
+        .with_columns(pl.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(pl.Int64))
+    )
+
+
+def stage_trust_flags(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
+    """Drill-down behind the trust KPIs: one row per (deal, kpi) the deal is flagged for.
+
+    `kpi` is a definition id (stage_skip_rate, stage_regression_rate, reopened_deals,
+    close_date_churn, stale_close_dates); `events` how often it happened (1 for stale).
+    Grain: (opp_id, kpi).
+    """
+    return (
+        _trust_per_deal(tables, as_of=as_of, timezone=timezone)
+        .select("opp_id", "team", "close_date", *TRUST_FLAGS.values())
+        .unpivot(index=["opp_id", "team", "close_date"], variable_name="count", value_name="events")
+        .filter(pl.col("events") > 0)
+        .with_columns(kpi=pl.col("count").replace_strict({v: k for k, v in TRUST_FLAGS.items()}))
+        .select("opp_id", "team", "kpi", "events", "close_date")
+        .sort("opp_id", "kpi")
+        .collect()
+    )
+
+
+def stage_trust_kpis(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
+    """Per team (and "All teams"): can the stage history be trusted as one version of the data?
+
+    stage_skip_rate / stage_regression_rate: share of deals with ≥1 skipped stage / backward
+    move; reopened_deals: deals moved from a closed stage back to an open one;
+    close_date_churn: mean close-date changes per deal; stale_close_date_share: open deals
+    whose close date is before `as_of`. Grain: team.
+    """
+    aggs = [
+        pl.len().cast(pl.Int64).alias("deals"),
+        pl.col("is_open_deal").sum().cast(pl.Int64).alias("open_deals"),
+        (pl.col("n_skips") > 0).mean().alias("stage_skip_rate"),
+        (pl.col("n_regressions") > 0).mean().alias("stage_regression_rate"),
+        (pl.col("n_reopens") > 0).sum().cast(pl.Int64).alias("reopened_deals"),
+        pl.col("n_close_date_changes").mean().alias("close_date_churn"),
+        pl.col("n_stale").sum().cast(pl.Int64).alias("stale_close_dates"),
+    ]
+    open_deals = pl.col("open_deals")
+    return (
+        _group_with_all_teams(
+            _trust_per_deal(tables, as_of=as_of, timezone=timezone), ["team"], aggs
+        )
+        .with_columns(
+            stale_close_date_share=pl.when(open_deals > 0).then(
+                pl.col("stale_close_dates") / open_deals
+            )
+        )
+        .sort("team")
+        .collect()
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Definitions
+# ---------------------------------------------------------------------------------------
+
+_SPELL_NOTE = (
+    "Spells rebuilt from stage history (rows that only change amount/close date/category do "
+    "not split a spell); created_at starts the first spell; as of the end of the as-of day."
+)
+
+DEFINITIONS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        id="days_in_stage",
+        name="Days in stage",
+        formula="spell end − spell start (fractional days); current spell of an open deal ends "
+        "at the end of the as-of day; n, median, p75, p90, mean per stage × team",
+        unit="days",
+        grain="stage × team (one sample per stage spell)",
+        date_anchor="spell start (stage entered)",
+        good="short and steady; close to won deals' p75",
+        question="handoff_ownership",
+        owner_team="sales",
+        filters="open (non-closed) stages only; " + _SPELL_NOTE,
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="stalled_deals",
+        name="Stalled deals",
+        formula="open deal with current-spell age > stall threshold of its stage; threshold = "
+        "configured, else p75 of won deals' days in stage (trailing 4 full quarters), else "
+        "fallback when fewer than min_won_samples won deals",
+        unit="count",
+        grain="team × stage (drill-down: one row per stalled deal)",
+        date_anchor="as-of date (won deals by the date they entered Closed Won)",
+        good="few; stalled share well under 25%",
+        question="handoff_ownership",
+        owner_team="sales",
+        filters="open deals as of the as-of date; " + _SPELL_NOTE,
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="handoff_stall",
+        name="Handoff stalls",
+        formula="stalled deals whose current stage was entered from a stage owned by another "
+        "function / open deals whose current stage was entered through such a handoff",
+        unit="count",
+        grain="team",
+        date_anchor="as-of date",
+        good="none: every handoff is picked up promptly",
+        question="handoff_ownership",
+        owner_team="ops",
+        filters="open deals; handoff = stage owner function differs from the previous spell's",
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="stage_skip_rate",
+        name="Stage skip rate",
+        formula="deals with ≥1 forward move past more than one open stage / deals",
+        unit="ratio",
+        grain="team",
+        date_anchor="opportunity created on or before the as-of date",
+        good="low: deals pass through the stages as defined",
+        question="shared_data",
+        owner_team="ops",
+        filters="moves into or out of closed stages are not skips; " + _SPELL_NOTE,
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="stage_regression_rate",
+        name="Stage regression rate",
+        formula="deals with ≥1 move to an earlier open stage / deals",
+        unit="ratio",
+        grain="team",
+        date_anchor="opportunity created on or before the as-of date",
+        good="low",
+        question="shared_data",
+        owner_team="ops",
+        filters="reopens (closed → open) are counted separately; " + _SPELL_NOTE,
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="reopened_deals",
+        name="Reopened deals",
+        formula="count of deals moved from a closed stage back to an open stage",
+        unit="count",
+        grain="team",
+        date_anchor="opportunity created on or before the as-of date",
+        good="rare",
+        question="shared_data",
+        owner_team="ops",
+        filters=_SPELL_NOTE,
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="close_date_churn",
+        name="Close-date churn",
+        formula="mean over deals of the number of history rows whose close date differs from "
+        "the previous row's",
+        unit="count",
+        grain="team",
+        date_anchor="history row on or before the as-of date",
+        good="under 1 change per deal",
+        question="shared_data",
+        owner_team="sales",
+        filters="a close date first set (null → date) is not a change; deals without history "
+        "count as 0",
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="stale_close_dates",
+        name="Stale close dates",
+        formula="open deals with close date before the as-of date / open deals",
+        unit="ratio",
+        grain="team",
+        date_anchor="as-of date (close date as of then)",
+        good="near 0%",
+        question="shared_data",
+        owner_team="sales",
+        filters="open as of the as-of date; deals without a close date are not stale",
+        higher_is_better=False,
+    ),
+)
