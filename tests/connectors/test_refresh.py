@@ -1,0 +1,100 @@
+"""The refresh command: demo snapshots, two runs keep both, failures keep the last good one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors import __main__ as cli
+from connectors.config import load_settings
+from connectors.refresh import RefreshError, refresh
+from connectors.schema import TABLES
+from connectors.sources import SOURCES, Pulled
+from connectors.store import Store
+from connectors.validate import validate_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCORECARD_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "connectors", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_demo_refresh_twice_keeps_both_valid_snapshots(tmp_path: Path):
+    data = tmp_path / "data"
+    first = _cli(data, "refresh", "--source", "demo", "--as-of", "2026-11-16")
+    assert first.returncode == 0, first.stderr
+    assert "[100%] Done" in first.stdout
+    assert "opportunities" in first.stdout and "rows" in first.stdout
+    second = _cli(data, "refresh", "--source", "demo", "--as-of", "2026-11-16")
+    assert second.returncode == 0, second.stderr
+    store = Store(data)
+    snaps = store.list()
+    assert len(snaps) == 2
+    assert store.current().id == snaps[0].id
+    for snap in snaps:
+        frames = snap.read_all()
+        assert set(frames) == set(TABLES)
+        validate_tables(frames)  # stored data is valid canonical data
+        assert snap.manifest["tables"]["opportunities"]["rows"] == frames["opportunities"].height
+        assert snap.manifest["source"] == "demo"
+        assert snap.manifest["data_as_of"] == "2026-11-16"
+    listing = _cli(data, "snapshots")
+    assert listing.stdout.splitlines()[0].startswith("* " + snaps[0].id)
+
+
+def test_unknown_source_is_refused(tmp_path: Path):
+    result = _cli(tmp_path / "data", "refresh", "--source", "nowhere")
+    assert result.returncode == 2
+    assert "invalid choice: 'nowhere'" in result.stderr
+
+
+@pytest.fixture
+def broken_source(monkeypatch: pytest.MonkeyPatch, tiny_org):
+    """A source whose opportunities have an unparseable close date."""
+
+    def pull(settings, progress, **options):
+        frames = dict(tiny_org)
+        frames["opportunities"] = frames["opportunities"].with_columns(
+            close_date=pl.Series(["2026-02-01", "someday"])
+        )
+        return Pulled(frames=frames, data_as_of=tiny_org["opportunities"]["close_date"][0])
+
+    monkeypatch.setitem(SOURCES, "broken", pull)
+    return "broken"
+
+
+def test_failed_refresh_keeps_the_previous_snapshot(data_dir: Path, broken_source, capsys):
+    settings = load_settings()
+    good = refresh(settings, "demo", as_of=None).snapshot
+    with pytest.raises(RefreshError, match=r"opportunities\.close_date: 1 value\(s\) not valid"):
+        refresh(settings, broken_source)
+    store = Store(data_dir)
+    assert store.current().id == good.id
+    assert len(store.list()) == 1
+    assert store.current().read_all()["opportunities"].height > 0
+
+
+def test_cli_reports_failure_plainly(data_dir: Path, broken_source, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["connectors"])
+    code = cli.main(["refresh", "--source", broken_source])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "refresh failed: broken: 1 problem(s)" in err
+    assert "row 2: 'someday'" in err
+    assert "Traceback" not in err
+    assert "previous snapshot, if any, is still current" in err
