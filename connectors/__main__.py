@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--source", choices=sorted(SOURCES), help="default: [sources].default")
     run.add_argument("--as-of", type=date.fromisoformat, help="demo only: the org's as-of date")
     run.add_argument("--seed", type=int, help="demo only: random seed")
+    run.add_argument("--path", help="files only: the folder holding the export files")
+    run.add_argument("--preset", help="files only: a mapping preset name or .toml file")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="files only: validate the mapping and show what would be loaded; store nothing",
+    )
     commands.add_parser("snapshots", help="list stored snapshots, newest first")
     args = parser.parse_args(argv)
     try:
@@ -35,9 +42,20 @@ def main(argv: list[str] | None = None) -> int:
                 rows = sum(t["rows"] for t in snap.manifest["tables"].values())
                 print(f"{mark} {snap.id}  {snap.source:<10} as of {snap.data_as_of}  {rows:,} rows")
             return 0
-        result = refresh(
-            settings, args.source, progress=_progress, as_of=args.as_of, seed=args.seed
-        )
+        options = {
+            key: value
+            for key, value in vars(args).items()
+            if key in {"as_of", "seed", "path", "preset"} and value is not None
+        }
+        if args.check:
+            if (args.source or settings.default_source) != "files":
+                print("--check applies to --source files only", file=sys.stderr)
+                return 2
+            from connectors.files import check
+
+            print(check(settings, **options).summary())
+            return 0
+        result = refresh(settings, args.source, progress=_progress, **options)
         print(result.summary())
         return 0
     except (RefreshError, StoreError, ConfigError) as exc:

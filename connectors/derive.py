@@ -1,0 +1,153 @@
+"""Tables the files connector builds when an export lacks them.
+
+An export of opportunities alone still yields win rate, cycle time and sourcing: the
+stage list comes from the stage values seen (ordered and owned as configured), stage
+history falls back to one row per opportunity, and users to the owner ids seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from connectors.schema import UTC_DATETIME, Function
+
+DEFAULT_OWNER = "sales"
+DEFAULT_TEAM = "Unassigned"
+
+
+def _stage_values(*frames: pl.DataFrame | None) -> pl.DataFrame:
+    values = [f.select(pl.col("stage").cast(pl.String)) for f in frames if f is not None]
+    if not values:
+        return pl.DataFrame(schema={"stage": pl.String})
+    return pl.concat(values).drop_nulls().unique()
+
+
+def _flags_seen(opps: pl.DataFrame | None) -> pl.DataFrame:
+    """A stage is closed (won) when any opportunity in it is closed (won)."""
+    schema = {"stage": pl.String, "_closed": pl.Boolean, "_won": pl.Boolean}
+    if opps is None or not {"is_closed", "is_won"} <= set(opps.columns):
+        return pl.DataFrame(schema=schema)
+    return opps.group_by("stage").agg(
+        _closed=pl.col("is_closed").any(), _won=pl.col("is_won").any()
+    )
+
+
+def _config_frame(options: Mapping[str, Any]) -> pl.DataFrame:
+    order = [str(s) for s in options.get("order", [])]
+    won = [str(s) for s in options.get("won", [])]
+    lost = [str(s) for s in options.get("lost", [])]
+    owners = {str(k): str(v) for k, v in dict(options.get("owner_function", {})).items()}
+    names = list(dict.fromkeys([*order, *won, *lost, *owners]))
+    return pl.DataFrame(
+        {
+            "stage": names,
+            "_order": [order.index(n) if n in order else None for n in names],
+            "_cfg_won": [True if n in won else (False if n in lost else None) for n in names],
+            "_cfg_owner": [owners.get(n) for n in names],
+        },
+        schema={"stage": pl.String, "_order": pl.Int32, "_cfg_won": pl.Boolean,
+                "_cfg_owner": pl.String},
+    )  # fmt: skip
+
+
+def derive_stages(
+    opps: pl.DataFrame | None,
+    history: pl.DataFrame | None,
+    base: pl.DataFrame | None,
+    options: Mapping[str, Any],
+) -> pl.DataFrame:
+    """The stage list: the stages file (`base`), every stage value seen and the stages
+    listed in ``order``, ``won`` or ``lost``.
+
+    Order: the configured ``order``, then the file's positions, then open stages by name,
+    won, lost. Closed/won: configured ``won``/``lost`` lists, else the file, else the
+    opportunities in the stage. Owner: configured ``owner_function``, else the file, else
+    ``default_owner`` (sales).
+    """
+    base = base if base is not None else pl.DataFrame(schema={"stage": pl.String})
+    config = _config_frame(options)
+    listed = config.filter(pl.col("_order").is_not_null() | pl.col("_cfg_won").is_not_null())
+    seen = _stage_values(opps, history)
+    stages = pl.concat([base.select("stage"), seen, listed.select("stage")]).unique()
+    joined = (
+        stages.join(base, on="stage", how="left")
+        .join(_flags_seen(opps), on="stage", how="left")
+        .join(config, on="stage", how="left")
+    )
+    col = joined.columns
+    default_owner = str(options.get("default_owner", DEFAULT_OWNER))
+    return (
+        joined.with_columns(
+            is_won=pl.coalesce(
+                "_cfg_won", *(["is_won"] if "is_won" in col else []), "_won", pl.lit(False)
+            ),
+            is_closed=pl.coalesce(
+                pl.when(pl.col("_cfg_won").is_not_null()).then(True),
+                *(["is_closed"] if "is_closed" in col else []),
+                "_closed",
+                pl.lit(False),
+            ),
+            owner_function=pl.coalesce(
+                "_cfg_owner",
+                *(["owner_function"] if "owner_function" in col else []),
+                pl.lit(default_owner),
+            ).cast(Function),
+            _base_pos=pl.col("position") if "position" in col else pl.lit(None, pl.Int32),
+        )
+        .sort(
+            ["_order", "_base_pos", "is_closed", "is_won", "stage"],
+            nulls_last=True,
+            descending=[False, False, False, True, False],
+        )
+        .drop("position", strict=False)
+        .with_row_index("position", offset=1)
+        .select("stage", pl.col("position").cast(pl.Int32), "owner_function", "is_closed", "is_won")
+    )
+
+
+def flags_from_stages(opps: pl.DataFrame, stages: pl.DataFrame) -> pl.DataFrame:
+    """Fill is_closed / is_won of opportunities from their stage, where the file lacks them."""
+    flags = stages.select("stage", _c=pl.col("is_closed"), _w=pl.col("is_won"))
+    out = opps.join(flags, on="stage", how="left", maintain_order="left")
+    missing = [c for c in ("is_closed", "is_won") if c not in opps.columns]
+    fill = {"is_closed": pl.col("_c"), "is_won": pl.col("_w")}
+    return out.with_columns(**{c: fill[c].fill_null(False) for c in missing}).drop("_c", "_w")
+
+
+def stage_history_from_opps(opps: pl.DataFrame) -> pl.DataFrame:
+    """One row per opportunity in its current stage, entered at the mapped stage-change
+    time, else at the close date for closed deals (never before creation), else at creation."""
+    closed_at = pl.max_horizontal(
+        "created_at", pl.col("close_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    )
+    changed = pl.col("stage_changed_at") if "stage_changed_at" in opps.columns else None
+    entered = pl.coalesce(
+        *([changed] if changed is not None else []),
+        pl.when(pl.col("is_closed")).then(closed_at),
+        pl.col("created_at"),
+    )
+    cols = [c for c in ("amount", "close_date", "forecast_category") if c in opps.columns]
+    return opps.select(
+        "opp_id", "stage", entered.cast(UTC_DATETIME).alias("entered_at"), *cols
+    ).sort("opp_id", "entered_at")
+
+
+def users_from_owners(
+    frames: Mapping[str, pl.DataFrame], options: Mapping[str, Any]
+) -> pl.DataFrame:
+    """One user per owner id seen on opportunities and leads, in the configured team."""
+    ids = [
+        frames[t].select(user_id=pl.col("owner_id").cast(pl.String))
+        for t in ("opportunities", "leads")
+        if t in frames and "owner_id" in frames[t].columns
+    ]
+    owners = pl.concat(ids).drop_nulls().unique().sort("user_id") if ids else None
+    if owners is None:
+        owners = pl.DataFrame(schema={"user_id": pl.String})
+    return owners.with_columns(
+        team=pl.lit(str(options.get("default_team", DEFAULT_TEAM))),
+        function=pl.lit(str(options.get("default_function", DEFAULT_OWNER))).cast(Function),
+    )
