@@ -88,7 +88,10 @@ def _scoring(raw: Mapping[str, Any]) -> ScoringParams:
             ),
             forecast=ForecastParams(**_section(raw, "forecast")),
             pipeline=PipelineParams(**_section(raw, "pipeline")),
-            score=ScoreParams(weights=_section(raw, "score", "weights") or ScoreParams().weights),
+            score=ScoreParams(
+                weights=_section(raw, "score", "weights") or ScoreParams().weights,
+                scales={k: tuple(v) for k, v in _section(raw, "score", "scales").items()},
+            ),
         )
     except TypeError as exc:  # an unknown key in a section
         raise ConfigError(f"scorecard.toml: {exc}") from exc

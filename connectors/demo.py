@@ -667,7 +667,13 @@ def _opportunities(opps: dict, current: pl.DataFrame, win: _Window) -> pl.DataFr
     big = pl.col("team").is_in([2, 3]) & (pl.col("amount") >= 50_000)
     return deals.select(
         opp_id=_opp_id(pl.col("opp")),
-        name=pl.format("{} – {}", _account_name(account), _lookup(_PRODUCTS, pl.col("product"))),
+        # Deal names carry the month they were opened, as most CRMs' naming rules ask.
+        name=pl.format(
+            "{} – {} ({})",
+            _account_name(account),
+            _lookup(_PRODUCTS, pl.col("product")),
+            _ts(pl.col("created"), win.origin).dt.strftime("%b %Y"),
+        ),
         account_id=pl.format("A{}", (account + 1).cast(pl.String).str.zfill(6)),
         owner_id=_lookup(_AE_IDS, pl.col("owner")),
         stage=_lookup(STAGE_NAMES, pl.col("stage")),

@@ -27,12 +27,8 @@ from scoring.calendar import Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import ForecastParams
-from scoring.tables import Tables, opportunities_with_team
+from scoring.tables import Tables, missing_message, opportunities_with_team
 
-NOT_AVAILABLE = (
-    "Forecast accuracy is not available: the source has no `forecasts` table "
-    "(forecast submissions by period, team and category)."
-)
 ALL_SOURCES = "(all)"
 BELOW_COMMIT = ("pipeline", "best_case", "most_likely", "omitted")
 _TEAM_PERIOD = ("team", "period")
@@ -42,7 +38,7 @@ _TIE_ORDER = ("entered_at", "stage", "close_date", "amount")
 
 def forecast_status(tables: Tables) -> str | None:
     """Why forecast metrics are empty, or None when the forecasts table is present."""
-    return None if tables.has("forecasts") else NOT_AVAILABLE
+    return missing_message(tables, "Forecast accuracy", ("forecasts",))
 
 
 # ---------------------------------------------------------------------------------------

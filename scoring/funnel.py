@@ -24,7 +24,13 @@ import polars as pl
 from scoring.calendar import Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.params import FunnelParams
-from scoring.tables import UNASSIGNED_TEAM, Tables, leads_with_team
+from scoring.tables import (
+    UNASSIGNED_TEAM,
+    Tables,
+    collect_available,
+    leads_with_team,
+    missing_message,
+)
 
 STEPS = ("lead", "mql", "sal", "sql", "opp", "won")
 Step = pl.Enum(STEPS)
@@ -58,23 +64,9 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def missing_message(tables: Tables, metric: str, needs: Sequence[str]) -> str | None:
-    """Why `metric` is empty ("not available: no 'lead_history' table"), or None if computable."""
-    missing = sorted(set(needs) & tables.missing)
-    if not missing:
-        return None
-    names = ", ".join(f"'{m}'" for m in missing)
-    return f"{metric} is not available: the data source provides no {names} table."
-
-
 def funnel_status(tables: Tables, metric: str) -> str | None:
     """The "not available" message for the funnel metric named `metric`, or None."""
     return missing_message(tables, metric, NEEDS[metric])
-
-
-def collect_available(frame: pl.LazyFrame, tables: Tables, needs: Sequence[str]) -> pl.DataFrame:
-    """Collect `frame`, or only its (empty) schema when a table it needs is missing."""
-    return (frame if tables.has(*needs) else frame.clear()).collect()
 
 
 # ---------------------------------------------------------------- time helpers

@@ -58,7 +58,10 @@ class PipelineParams:
 
 @dataclass(frozen=True)
 class ScoreParams:
-    """Pillar weights and the signal values mapped to 0 and 100 (linear in between)."""
+    """Pillar weights, and per-signal scales overriding the defaults in `scoring.pillars`:
+    ``{signal_id: (worst, best)}`` — the value scoring 0 and the value scoring 100."""
+
+    scales: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     weights: Mapping[str, float] = field(
         default_factory=lambda: _frozen(

@@ -20,9 +20,8 @@ from scoring.calendar import Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import PipelineParams
-from scoring.tables import Tables, opportunities_with_team
+from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
 
-ALL_TEAMS = "All teams"
 QUOTAS_MISSING = "quotas not available"
 
 BUCKETS = (

@@ -25,14 +25,13 @@ import polars as pl
 from scoring.calendar import Period, local_date
 from scoring.definitions import MetricDefinition
 from scoring.params import ScoringParams
-from scoring.tables import Tables, leads_with_team, opportunities_with_team
+from scoring.tables import ALL_TEAMS, Tables, leads_with_team, opportunities_with_team
 
 _DEFAULT_PARAMS = ScoringParams()
 
 # `opportunities.lead_source` values that mean "not from a lead" (compared case-insensitively).
 NON_LEAD_SOURCES: tuple[str, ...] = ("Outbound",)
 
-ALL_TEAMS = "(all teams)"
 MARKETING_ONLY, SALES_ONLY, MISMATCH = "marketing only", "sales only", "mismatch"
 
 # Diff-row columns; `diff` is one of MARKETING_ONLY / SALES_ONLY / MISMATCH.
@@ -412,7 +411,7 @@ def win_rate_variants(
     params: ScoringParams = _DEFAULT_PARAMS,
     by_team: bool = True,
 ) -> pl.DataFrame:
-    """Three win rates side by side, per team (or one row, team ``(all teams)``).
+    """Three win rates side by side, per team (or one row, team ``All teams``).
 
     - by count (Looker): won / (won + lost), deals closed in `period` (by `close_date`);
     - by amount (Fivetran): won $ / (won $ + lost $), same deals, null amounts ignored;

@@ -19,13 +19,12 @@ from scoring.funnel import (
     check_dims,
     collect_available,
     in_period,
-    missing_message,
     ratio,
     sorted_by,
     steps_lazy,
     summarize,
 )
-from scoring.tables import UNASSIGNED_TEAM, Tables, opportunities_with_team
+from scoring.tables import UNASSIGNED_TEAM, Tables, missing_message, opportunities_with_team
 
 # Grouping dimensions of opportunity metrics and the label used when an opp has no value.
 OPP_DIMENSIONS = {

@@ -23,9 +23,7 @@ import polars as pl
 from scoring.calendar import local_date, period_of, previous, trailing
 from scoring.definitions import MetricDefinition
 from scoring.params import StallParams
-from scoring.tables import Tables, opportunities_with_team
-
-ALL_TEAMS = "All teams"
+from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
 
 _DAY_US = 86_400_000_000
 # Deterministic order of history events: same-instant rows fall back to pipeline position,
@@ -383,14 +381,17 @@ def stalled_deals(
     params: StallParams,
     fiscal_start_month: int = 1,
     timezone: str = "UTC",
+    spells: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Open deals sitting in their stage longer than the stage's stall threshold.
 
     Drill-down: one row per stalled deal, worst first (`times_threshold` = age / threshold),
     with amount and close date as of `as_of`. `is_handoff` marks deals stalled right after a
-    handoff between functions.
+    handoff between functions. Pass `spells` (from `stage_spells` for the same as-of) to
+    avoid computing them again.
     """
-    spells = stage_spells(tables, as_of=as_of, timezone=timezone)
+    if spells is None:
+        spells = stage_spells(tables, as_of=as_of, timezone=timezone)
     thresholds = stall_thresholds(
         spells,
         tables=tables,
@@ -523,11 +524,14 @@ def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.Laz
     )
 
 
-def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
+def _trust_per_deal(
+    tables: Tables, *, as_of: date, timezone: str, spells: pl.DataFrame | None = None
+) -> pl.LazyFrame:
     """One row per deal: counts of skips, regressions, reopens, close-date changes, stale."""
+    if spells is None:
+        spells = stage_spells(tables, as_of=as_of, timezone=timezone)
     per_deal = (
-        stage_spells(tables, as_of=as_of, timezone=timezone)
-        .lazy()
+        spells.lazy()
         .group_by("opp_id")
         .agg(
             pl.col("team").first(),
@@ -546,7 +550,9 @@ def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFra
     )
 
 
-def stage_trust_flags(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
+def stage_trust_flags(
+    tables: Tables, *, as_of: date, timezone: str = "UTC", spells: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Drill-down behind the trust KPIs: one row per (deal, kpi) the deal is flagged for.
 
     `kpi` is a definition id (stage_skip_rate, stage_regression_rate, reopened_deals,
@@ -554,7 +560,7 @@ def stage_trust_flags(tables: Tables, *, as_of: date, timezone: str = "UTC") -> 
     Grain: (opp_id, kpi).
     """
     return (
-        _trust_per_deal(tables, as_of=as_of, timezone=timezone)
+        _trust_per_deal(tables, as_of=as_of, timezone=timezone, spells=spells)
         .select("opp_id", "team", "close_date", *TRUST_FLAGS.values())
         .unpivot(index=["opp_id", "team", "close_date"], variable_name="count", value_name="events")
         .filter(pl.col("events") > 0)
@@ -565,7 +571,9 @@ def stage_trust_flags(tables: Tables, *, as_of: date, timezone: str = "UTC") -> 
     )
 
 
-def stage_trust_kpis(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
+def stage_trust_kpis(
+    tables: Tables, *, as_of: date, timezone: str = "UTC", spells: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Per team (and "All teams"): can the stage history be trusted as one version of the data?
 
     stage_skip_rate / stage_regression_rate: share of deals with ≥1 skipped stage / backward
@@ -585,7 +593,7 @@ def stage_trust_kpis(tables: Tables, *, as_of: date, timezone: str = "UTC") -> p
     open_deals = pl.col("open_deals")
     return (
         _group_with_all_teams(
-            _trust_per_deal(tables, as_of=as_of, timezone=timezone), ["team"], aggs
+            _trust_per_deal(tables, as_of=as_of, timezone=timezone, spells=spells), ["team"], aggs
         )
         .with_columns(
             stale_close_date_share=pl.when(open_deals > 0).then(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -47,6 +47,21 @@ class Tables:
 
 
 UNASSIGNED_TEAM = "(no team)"
+ALL_TEAMS = "All teams"  # the label of company-wide rows in per-team results
+
+
+def missing_message(tables: Tables, metric: str, needs: Sequence[str]) -> str | None:
+    """Why `metric` is empty ("… not available: … no 'lead_history' table"), or None."""
+    missing = sorted(set(needs) & tables.missing)
+    if not missing:
+        return None
+    names = ", ".join(f"'{m}'" for m in missing)
+    return f"{metric} is not available: the data source provides no {names} table."
+
+
+def collect_available(frame: pl.LazyFrame, tables: Tables, needs: Sequence[str]) -> pl.DataFrame:
+    """Collect `frame`, or only its (empty) schema when a table it needs is missing."""
+    return (frame if tables.has(*needs) else frame.clear()).collect()
 
 
 def opportunities_with_team(tables: Tables) -> pl.LazyFrame:

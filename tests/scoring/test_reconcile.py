@@ -378,7 +378,7 @@ def test_win_rate_variants_all_teams_and_reconciliation_rows() -> None:
     # All: won w1 w3 w7, lost w2 w4 → 3/5 = 0.6; amount 150 / (150 + 400) = 3/11;
     # cohort w2 w3 w5 w7 w8 with w3 w7 won → 2/5.
     overall = win_rate_variants(win_tables(), period=Q1, by_team=False).row(0, named=True)
-    assert overall["team"] == "(all teams)"
+    assert overall["team"] == "All teams"
     assert overall["win_rate_count"] == pytest.approx(0.6)
     assert overall["win_rate_amount"] == pytest.approx(3 / 11)
     assert overall["win_rate_cohort"] == pytest.approx(0.4)

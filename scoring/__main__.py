@@ -1,0 +1,115 @@
+"""Command line: the scorecard from the current snapshot, and the metric docs.
+
+python -m scoring scorecard [--as-of YYYY-MM-DD] [--period 2026-Q3] [--teams A,B]
+                            [--format json|table]
+python -m scoring docs [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from scoring.calendar import PeriodError, parse_period, period_of
+from scoring.definitions import registry, render_markdown
+from scoring.scorecard import Scorecard, compare, compute
+from scoring.tables import Tables
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+
+
+def _table(card: Scorecard, changes: dict) -> str:
+    lines = [
+        f"Revenue alignment scorecard — {card.period.name}, as of {card.as_of}"
+        + (f" — teams: {', '.join(card.teams)}" if card.teams else ""),
+        f"Overall: {card.overall if card.overall is not None else 'n/a'}",
+        "",
+    ]
+    for p in card.pillars:
+        change = changes["pillars"].get(p.id)
+        delta = f" ({change:+.1f} since {changes['previous']})" if change is not None else ""
+        lines.append(f"{p.name}: {p.score if p.score is not None else 'n/a'}{delta}")
+        for s in p.signals:
+            value = "n/a" if s.value is None else f"{s.value:.3g}"
+            lines.append(f"    {s.label}: {value} → {s.score}")
+        lines += [f"  • {d.text}" for d in p.drivers]
+        lines += [f"  (note: {n})" for n in p.notes]
+    lines += ["", "Top drivers:", *[f"  {i}. {d.text}" for i, d in enumerate(card.drivers, 1)]]
+    with pl.Config(tbl_rows=20, tbl_cols=12, tbl_width_chars=140):
+        lines += ["", "Headline metrics by team:", str(card.headline)]
+    return "\n".join(lines)
+
+
+def _scorecard(args: argparse.Namespace) -> int:
+    from connectors.config import load_settings
+    from connectors.store import Store, StoreError
+
+    settings = load_settings()
+    store = Store(settings.data_dir)
+    try:
+        snap = store.current()
+    except StoreError as exc:
+        print(f"scorecard: {exc}", file=sys.stderr)
+        return 1
+    fsm = settings.scoring.fiscal_start_month
+    as_of = args.as_of or snap.data_as_of
+    try:
+        period = parse_period(args.period, fiscal_start_month=fsm) if args.period else None
+    except PeriodError as exc:
+        print(f"scorecard: {exc}", file=sys.stderr)
+        return 2
+    period = period or period_of(as_of, fiscal_start_month=fsm)
+    teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
+
+    def card_for(snapshot) -> Scorecard:
+        tables = Tables.from_frames(snapshot.read_all())
+        return compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
+
+    card = card_for(snap)
+    before = store.previous(snap)
+    changes = compare(card.to_dict(), card_for(before).to_dict() if before else None)
+    if args.format == "json":
+        out = {**card.to_dict(), "snapshot": snap.id, "changes": changes}
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(_table(card, changes))
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    text = render_markdown(registry())
+    if args.check:
+        if not DOCS.exists() or DOCS.read_text(encoding="utf-8") != text:
+            print("docs/metrics.md is out of date: run python -m scoring docs", file=sys.stderr)
+            return 1
+        return 0
+    DOCS.write_text(text, encoding="utf-8")
+    print(f"wrote {DOCS} ({len(registry())} definitions)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scoring",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    card = sub.add_parser("scorecard", help="print the scorecard of the current snapshot")
+    card.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
+    card.add_argument("--period", help="quarter like 2026-Q3; default: the one holding as-of")
+    card.add_argument("--teams", help="comma-separated team names; default: all")
+    card.add_argument("--format", choices=("json", "table"), default="table")
+    docs = sub.add_parser("docs", help="write docs/metrics.md from the definitions registry")
+    docs.add_argument("--check", action="store_true", help="fail if docs/metrics.md is stale")
+    args = parser.parse_args(argv)
+    return _scorecard(args) if args.command == "scorecard" else _docs(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The scorecard's building blocks: signals, their normalization, drivers and pillar scores.
+
+A **signal** is one metric value feeding a pillar (e.g. follow-up SLA compliance 0.81). Its
+**scale** maps the value linearly onto 0–100: the `worst` value scores 0, the `best` scores
+100, values beyond are clipped. A pillar's score is the weighted mean of its signals' scores
+(signals with no value are left out and named in the pillar's notes). A **driver** is a
+finding in plain words that explains a pillar's score, ranked by `severity` (0–1, higher is
+worse).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoring.definitions import QUESTIONS
+
+PILLARS = {
+    "shared_outcomes": "Shared outcomes",
+    "shared_data": "Shared metrics & data",
+    "handoff_ownership": "Handoff ownership",
+    "forecast_integrity": "Forecast integrity",
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Linear normalization: `worst` scores 0, `best` scores 100 (either order), clipped."""
+
+    worst: float
+    best: float
+
+    def __post_init__(self) -> None:
+        if self.worst == self.best:
+            raise ValueError("a scale needs two different end points")
+
+    def score(self, value: float | None) -> float | None:
+        if value is None or math.isnan(value):
+            return None
+        share = (value - self.worst) / (self.best - self.worst)
+        return round(100.0 * min(max(share, 0.0), 1.0), 1)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One metric value feeding a pillar, with how it is normalized."""
+
+    id: str
+    pillar: str
+    label: str
+    definition_id: str
+    value: float | None
+    unit: str
+    scale: Scale
+    weight: float = 1.0
+    page: str = ""
+
+    @property
+    def score(self) -> float | None:
+        return self.scale.score(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "definition_id": self.definition_id,
+            "value": _round(self.value),
+            "unit": self.unit,
+            "score": self.score,
+            "weight": self.weight,
+            "scale": {"worst": self.scale.worst, "best": self.scale.best},
+            "page": self.page,
+        }
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A finding in plain words, e.g. "EMEA: 14 deals stalled in Negotiation …"."""
+
+    pillar: str
+    text: str
+    severity: float
+    definition_id: str
+    subject: str
+    page: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pillar": self.pillar,
+            "text": self.text,
+            "severity": round(self.severity, 3),
+            "definition_id": self.definition_id,
+            "subject": self.subject,
+            "page": self.page,
+        }
+
+
+@dataclass(frozen=True)
+class PillarScore:
+    """One pillar: its score, the signals behind it and its top drivers."""
+
+    id: str
+    signals: tuple[Signal, ...]
+    drivers: tuple[Driver, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return PILLARS[self.id]
+
+    @property
+    def question(self) -> str:
+        return QUESTIONS[self.id]
+
+    @property
+    def score(self) -> float | None:
+        scored = [(s.score, s.weight) for s in self.signals if s.score is not None]
+        total = sum(w for _, w in scored)
+        if not scored or total == 0:
+            return None
+        return round(sum(v * w for v, w in scored) / total, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "question": self.question,
+            "score": self.score,
+            "signals": [s.to_dict() for s in self.signals],
+            "drivers": [d.to_dict() for d in self.drivers],
+            "notes": list(self.notes),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return round(value, 4)
+
+
+def pct(value: float | None) -> str:
+    """0.183 → "18%"."""
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def money(value: float | None) -> str:
+    """1234567 → "$1.2M"; 45600 → "$46k"."""
+    if value is None:
+        return "n/a"
+    size = abs(value)
+    if size >= 1e6:
+        return f"${value / 1e6:.1f}M"
+    if size >= 1e3:
+        return f"${value / 1e3:.0f}k"
+    return f"${value:,.0f}"

@@ -1,0 +1,185 @@
+"""The alignment scorecard: four pillar scores, their drivers and headline metrics by team.
+
+`compute` judges one snapshot's tables for an as-of date, a period and optionally a set of
+teams; `compare` says what changed against the same view of an earlier snapshot; `to_dict`
+gives the stable JSON (schema ``scorecard/1``) used by the CLI, the pre-read and automation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from scoring import forecast, pipeline, stages
+from scoring.calendar import Period
+from scoring.model import Driver, PillarScore, Scale
+from scoring.params import ScoringParams
+from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context
+from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
+
+JSON_SCHEMA = "scorecard/1"
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The scorecard for one view (as-of, period, teams)."""
+
+    as_of: date
+    period: Period
+    judged_period: Period
+    teams: tuple[str, ...]
+    pillars: tuple[PillarScore, ...]
+    headline: pl.DataFrame
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def overall(self) -> float | None:
+        scored = [
+            (p.score, self.weights.get(p.id, 1.0)) for p in self.pillars if p.score is not None
+        ]
+        total = sum(w for _, w in scored)
+        return round(sum(s * w for s, w in scored) / total, 1) if total else None
+
+    @property
+    def drivers(self) -> tuple[Driver, ...]:
+        """The three most severe drivers across all pillars."""
+        every = [d for p in self.pillars for d in p.drivers]
+        return tuple(sorted(every, key=lambda d: (-d.severity, d.text))[:3])
+
+    def pillar(self, pillar_id: str) -> PillarScore:
+        return next(p for p in self.pillars if p.id == pillar_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": JSON_SCHEMA,
+            "as_of": self.as_of.isoformat(),
+            "period": self.period.name,
+            "judged_period": self.judged_period.name,
+            "teams": list(self.teams),
+            "overall": self.overall,
+            "pillars": [p.to_dict() for p in self.pillars],
+            "drivers": [d.to_dict() for d in self.drivers],
+            "headline": self.headline.to_dicts(),
+        }
+
+
+def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
+    """Only the opportunities, history, forecasts and quotas of `teams` (all when empty).
+
+    Lead-funnel tables stay whole: leads are received by the SDR team for every sales team,
+    so the funnel signals always describe the whole company.
+    """
+    if not teams:
+        return tables
+    keep = list(teams)
+    opps = opportunities_with_team(tables).filter(pl.col("team").is_in(keep))
+    ids = opps.select("opp_id")
+    frames = dict(tables.frames)
+    frames["opportunities"] = tables.opportunities.join(ids, on="opp_id", how="semi")
+    frames["stage_history"] = tables.stage_history.join(ids, on="opp_id", how="semi")
+    frames["forecasts"] = tables.forecasts.filter(pl.col("team").is_in(keep))
+    frames["quotas"] = tables.quotas.filter(pl.col("team").is_in(keep))
+    return Tables(frames=frames, missing=tables.missing)
+
+
+def headline(ctx: Context) -> pl.DataFrame:
+    """Headline metrics by team: win rate, coverage, velocity, stalled pipeline, handoff
+    stalls, forecast accuracy and bias (locked call of the latest complete quarter)."""
+    t, p, pp, tz = ctx.tables, ctx.period, ctx.params.pipeline, ctx.params.timezone
+    stall_totals = (
+        stages.stalls_by_team(ctx.stalled, ctx.spells)
+        .group_by("team")
+        .agg(
+            stalled_deals=pl.col("stalled_count").sum(),
+            stalled_amount=pl.col("stalled_amount").sum(),
+        )
+    )
+    handoffs = stages.handoff_stalls_by_team(ctx.stalled, ctx.spells).select(
+        "team", "handoff_stalled_share"
+    )
+    acc = forecast.forecast_accuracy(
+        t, periods=[ctx.judged], as_of=ctx.as_of, params=ctx.params.forecast
+    )
+    parts = [
+        pipeline.win_rate(t, period=p).select("team", "win_rate_count"),
+        pipeline.coverage(t, period=p, as_of=ctx.as_of, params=pp).select(
+            "team", "coverage", "required_coverage"
+        ),
+        pipeline.velocity(t, period=p, as_of=ctx.as_of, params=pp, timezone=tz).select(
+            "team", "velocity"
+        ),
+        stall_totals,
+        handoffs,
+        acc.select(
+            "team",
+            pl.col("accuracy").alias("forecast_accuracy"),
+            pl.col("bias").alias("forecast_bias"),
+        ),
+    ]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.join(part, on="team", how="full", coalesce=True)
+    return out.with_columns(
+        pl.col("stalled_deals").fill_null(0), pl.col("stalled_amount").fill_null(0.0)
+    ).sort(pl.col("team") == ALL_TEAMS, "team")
+
+
+def compute(
+    tables: Tables,
+    *,
+    as_of: date,
+    period: Period,
+    params: ScoringParams | None = None,
+    teams: Sequence[str] = (),
+) -> Scorecard:
+    """The scorecard for `period` judged with the data known at the end of `as_of`."""
+    params = params or ScoringParams()
+    scales = {**DEFAULT_SCALES, **{k: Scale(*v) for k, v in params.score.scales.items()}}
+    ctx = Context(filter_teams(tables, teams), as_of, period, params, scales)
+    ctx.stalled  # noqa: B018 - shared intermediates first, so the threads below only read them
+    # Pillars are independent polars queries; polars releases the GIL, so threads overlap them.
+    with ThreadPoolExecutor(max_workers=len(PILLAR_FUNCTIONS) + 1) as pool:
+        pillars = [pool.submit(fn, ctx) for fn in PILLAR_FUNCTIONS]
+        heads = pool.submit(headline, ctx)
+        results = tuple(f.result() for f in pillars)
+    return Scorecard(
+        as_of=as_of,
+        period=period,
+        judged_period=ctx.judged,
+        teams=tuple(sorted(teams)),
+        pillars=results,
+        headline=heads.result(),
+        weights=dict(params.score.weights),
+    )
+
+
+def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """What changed between two scorecard JSONs of the same view: pillar score deltas and the
+    signals that moved most (by score points)."""
+    if previous is None:
+        return {"previous": None, "pillars": {}, "signals": []}
+    before = {p["id"]: p for p in previous["pillars"]}
+    pillars = {
+        p["id"]: _delta(p["score"], before.get(p["id"], {}).get("score"))
+        for p in current["pillars"]
+    }
+    old = {s["id"]: s for p in previous["pillars"] for s in p["signals"]}
+    moved = []
+    for p in current["pillars"]:
+        for s in p["signals"]:
+            delta = _delta(s["score"], old.get(s["id"], {}).get("score"))
+            if delta:
+                moved.append({"id": s["id"], "label": s["label"], "pillar": p["id"],
+                              "value": s["value"], "previous_value": old[s["id"]]["value"],
+                              "score_change": delta})  # fmt: skip
+    moved.sort(key=lambda m: (-abs(m["score_change"]), m["id"]))
+    return {"previous": previous.get("as_of"), "pillars": pillars, "signals": moved}
+
+
+def _delta(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else round(now - before, 1)
