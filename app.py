@@ -6,6 +6,8 @@ On an empty store it builds the embedded demo org first (turn off with SCORECARD
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from connectors.refresh import RefreshError, refresh
@@ -13,17 +15,25 @@ from pages import _data, _filters
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
 
+
+def _page(path: str, title: str, icon: str, url: str, default: bool = False) -> st.Page:
+    return st.Page(path, title=title, icon=f":material/{icon}:", url_path=url, default=default)
+
+
 PAGES = {
     "Review": [
-        st.Page("pages/scorecard.py", title="Scorecard", icon=":material/dashboard:", default=True),
+        _page("pages/scorecard.py", "Scorecard", "dashboard", "scorecard", default=True),
+        _page("pages/pipeline.py", "Pipeline flow", "water", "pipeline"),
+        _page("pages/handoffs.py", "Handoffs", "swap_horiz", "handoffs"),
+        _page("pages/forecast.py", "Forecast", "trending_up", "forecast"),
+        _page("pages/campaigns.py", "Campaigns & sourcing", "campaign", "campaigns"),
+        _page("pages/data_trust.py", "Data trust", "verified", "data_trust"),
     ],
-    "Ops": [
-        st.Page("pages/refresh.py", title="Data & refresh", icon=":material/sync:"),
-    ],
+    "Ops": [_page("pages/refresh.py", "Data & refresh", "sync", "refresh")],
 }
 EMPTY_PAGES = [
-    st.Page("pages/get_started.py", title="Get started", icon=":material/flag:", default=True),
-    st.Page("pages/refresh.py", title="Data & refresh", icon=":material/sync:"),
+    _page("pages/get_started.py", "Get started", "flag", "start", default=True),
+    _page("pages/refresh.py", "Data & refresh", "sync", "refresh"),
 ]
 
 
@@ -37,6 +47,18 @@ def build_demo_on_first_start() -> None:
     bar.empty()
 
 
+def freshness_caption(snapshot) -> str:
+    age = datetime.now(UTC) - snapshot.created_at
+    hours = age.total_seconds() / 3600
+    ago = f"{hours:.0f} h ago" if hours >= 1 else f"{age.total_seconds() / 60:.0f} min ago"
+    if hours >= 48:
+        ago = f"{hours / 24:.0f} days ago"
+    return (
+        f"Data as of **{snapshot.data_as_of}** · refreshed {ago} from **{snapshot.source}**  \n"
+        f"Snapshot `{snapshot.id}`"
+    )
+
+
 def run() -> None:
     snapshot = _data.current_snapshot()
     if snapshot is None and _data.auto_demo_enabled():
@@ -45,15 +67,23 @@ def run() -> None:
     if snapshot is None:
         st.navigation(EMPTY_PAGES).run()
         return
-    teams = _data.sales_teams(str(_data.settings().data_dir), snapshot.id)
-    st.session_state["filters"] = _filters.render(
-        snapshot, teams, fiscal_start_month=_data.settings().scoring.fiscal_start_month
+    settings = _data.settings()
+    data_dir = str(settings.data_dir)
+    teams = _data.sales_teams(data_dir, snapshot.id)
+    filters = _filters.render(
+        snapshot, teams, fiscal_start_month=settings.scoring.fiscal_start_month
     )
+    st.session_state["view"] = _data.View(
+        data_dir=data_dir,
+        snapshot_id=snapshot.id,
+        period=filters.period.name,
+        as_of=filters.as_of.isoformat(),
+        teams=filters.teams,
+        params_key=_data.params_key(settings.scoring),
+    )
+    st.session_state["all_teams"] = teams
     with st.sidebar:
-        st.caption(
-            f"Data as of **{snapshot.data_as_of}** · source **{snapshot.source}** · "
-            f"snapshot `{snapshot.id}`"
-        )
+        st.caption(freshness_caption(snapshot))
     st.navigation(PAGES).run()
 
 

@@ -1,21 +1,30 @@
-"""Cached access to the snapshot store for the pages.
+"""Cached access to snapshots and metric results for the pages.
 
-Caches are keyed by scalars (data folder, snapshot id, filter values), never by frames:
-Streamlit 1.67 hashes a polars frame by its first and last rows only, so a frame argument
-could return a stale result. A snapshot id names immutable files, so a cache keyed by it
-is exact; a new refresh produces a new id and so a fresh computation.
+Caches are keyed by scalars (data folder, snapshot id, filter values, a fingerprint of the
+scoring settings), never by frames: Streamlit 1.67 hashes a polars frame by its first and
+last rows only, so a frame argument could return a stale result. A snapshot id names
+immutable files, so a cache keyed by it is exact; a refresh makes a new id and so a fresh
+computation, and a rerun with the same view recomputes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from connectors.config import Settings, load_settings
 from connectors.store import Snapshot, Store
+from pages import _metrics
+from scoring.calendar import Period, parse_period
+from scoring.params import ScoringParams
+from scoring.scorecard import compare, compute, filter_teams
 from scoring.tables import Tables
 
 
@@ -34,6 +43,43 @@ def current_snapshot() -> Snapshot | None:
     return s.current() if s.current_id() else None
 
 
+def auto_demo_enabled() -> bool:
+    """Whether to build the demo org on first start (SCORECARD_AUTO_DEMO=0 turns it off)."""
+    return os.environ.get("SCORECARD_AUTO_DEMO", "1") not in ("0", "false", "no")
+
+
+@dataclass(frozen=True)
+class View:
+    """What a page shows: one snapshot judged for a period, as of a date, for some teams.
+
+    Only scalars, so it can key caches exactly.
+    """
+
+    data_dir: str
+    snapshot_id: str
+    period: str
+    as_of: str
+    teams: tuple[str, ...]
+    params_key: str
+
+    @property
+    def as_of_date(self) -> date:
+        return date.fromisoformat(self.as_of)
+
+    def period_obj(self, fiscal_start_month: int) -> Period:
+        return parse_period(self.period, fiscal_start_month=fiscal_start_month)
+
+
+def params_key(params: ScoringParams) -> str:
+    """A short fingerprint of the scoring settings, so a changed scorecard.toml recomputes."""
+    return hashlib.sha1(repr(params).encode()).hexdigest()[:12]
+
+
+def current_view() -> View:
+    """The view chosen in the sidebar (app.py puts the filters in session state)."""
+    return st.session_state["view"]
+
+
 @st.cache_resource(max_entries=2, show_spinner="Loading the snapshot…")
 def load_tables(data_dir: str, snapshot_id: str) -> Tables:
     """Every table of one snapshot, read once per server process and shared by all sessions.
@@ -45,16 +91,77 @@ def load_tables(data_dir: str, snapshot_id: str) -> Tables:
     return Tables.from_frames(frames)
 
 
-def auto_demo_enabled() -> bool:
-    """Whether to build the demo org on first start (SCORECARD_AUTO_DEMO=0 turns it off)."""
-    return os.environ.get("SCORECARD_AUTO_DEMO", "1") not in ("0", "false", "no")
+@st.cache_resource(max_entries=8, show_spinner=False)
+def team_tables(data_dir: str, snapshot_id: str, teams: tuple[str, ...]) -> Tables:
+    """The snapshot's tables restricted to `teams` (all when empty)."""
+    tables = load_tables(data_dir, snapshot_id)
+    if not teams:
+        return tables
+    filtered = filter_teams(tables, teams)
+    return Tables(
+        frames={k: v.collect().lazy() for k, v in filtered.frames.items()},
+        missing=filtered.missing,
+    )
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def sales_teams(data_dir: str, snapshot_id: str) -> list[str]:
-    """Teams that own opportunities in the snapshot, for the team filter."""
+    """Teams that own opportunities in the snapshot, for the team filter and the colors."""
     from scoring.tables import opportunities_with_team
 
     tables = load_tables(data_dir, snapshot_id)
     teams = opportunities_with_team(tables).select("team").unique().sort("team").collect()
     return teams["team"].to_list()
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
+def _scorecard(view: View) -> dict[str, Any]:
+    params = settings().scoring
+    card = compute(
+        load_tables(view.data_dir, view.snapshot_id),
+        as_of=view.as_of_date,
+        period=view.period_obj(params.fiscal_start_month),
+        params=params,
+        teams=view.teams,
+    )
+    return card.to_dict()
+
+
+def scorecard(view: View) -> dict[str, Any]:
+    """The scorecard JSON for a view (cached per view)."""
+    return _scorecard(view)
+
+
+@st.cache_data(max_entries=32, show_spinner="Comparing with the previous snapshot…")
+def changes(view: View) -> dict[str, Any]:
+    """What changed since the previous snapshot, for the same period, as-of and teams."""
+    s = Store(Path(view.data_dir))
+    previous = s.previous(s.get(view.snapshot_id))
+    if previous is None:
+        return compare(_scorecard(view), None)
+    before = View(view.data_dir, previous.id, view.period, view.as_of, view.teams, view.params_key)
+    result = compare(_scorecard(view), _scorecard(before))
+    result["previous_snapshot"] = previous.id
+    return result
+
+
+@st.cache_data(max_entries=256, show_spinner="Computing…")
+def _metric(name: str, view: View, options: tuple[tuple[str, Any], ...]) -> pl.DataFrame:
+    params = settings().scoring
+    tables = team_tables(view.data_dir, view.snapshot_id, view.teams)
+    context = _metrics.MetricContext(
+        as_of=view.as_of_date, period=view.period_obj(params.fiscal_start_month), params=params
+    )
+    return _metrics.METRICS[name](tables, context, **dict(options))
+
+
+def metric(name: str, view: View, **options: Any) -> pl.DataFrame:
+    """A metric's result frame for the view (cached by name, view and options).
+
+    `name` is a key of `pages._metrics.METRICS`; options must be hashable scalars/tuples.
+    """
+    return _metric(name, view, tuple(sorted(options.items())))
+
+
+def missing_tables(view: View) -> frozenset[str]:
+    return load_tables(view.data_dir, view.snapshot_id).missing

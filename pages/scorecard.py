@@ -1,18 +1,172 @@
-"""Scorecard (home): the one page executives read before a review."""
+"""Scorecard (home): the one page executives read before a review.
+
+Four pillar scores with the change since the previous snapshot, the top drivers in plain
+words, headline metrics by team, and what moved. Every figure links to the page explaining it.
+"""
 
 from __future__ import annotations
 
+import json
+
+import polars as pl
 import streamlit as st
 
-from pages import _data
+from pages import _data, _widgets
 
-snapshot = _data.current_snapshot()
-filters = st.session_state["filters"]
+PAGE_FILES = {
+    "pipeline": "pages/pipeline.py",
+    "handoffs": "pages/handoffs.py",
+    "forecast": "pages/forecast.py",
+    "campaigns": "pages/campaigns.py",
+    "data_trust": "pages/data_trust.py",
+}
+PAGE_TITLES = {
+    "pipeline": "Pipeline flow",
+    "handoffs": "Handoffs",
+    "forecast": "Forecast",
+    "campaigns": "Campaigns & sourcing",
+    "data_trust": "Data trust",
+}
+
+
+def _signal_lines(pillar: dict) -> str:
+    lines = [f"**{pillar['question']}**", ""]
+    for s in pillar["signals"]:
+        value = "n/a" if s["value"] is None else (
+            f"{s['value']:.0f}" if s["unit"] == "score" else _widgets.pct(s["value"])
+        )  # fmt: skip
+        score = "n/a" if s["score"] is None else f"{s['score']:.0f}"
+        lines.append(f"- {s['label']}: {value} → {score}/100")
+    return "\n".join(lines)
+
+
+def _link(page: str, label: str, key: str) -> None:
+    if page in PAGE_FILES:
+        st.page_link(PAGE_FILES[page], label=label, icon=":material/arrow_forward:")
+
+
+view = _data.current_view()
+card = _data.scorecard(view)
+changes = _data.changes(view)
+teams_label = ", ".join(view.teams) or "all teams"
+
 st.title("Revenue alignment scorecard")
-st.caption(
-    f"{filters.period.name} · as of {filters.as_of} · {', '.join(filters.teams) or 'all teams'}"
+since = (
+    f" · changes since snapshot of {changes['previous']}"
+    if changes.get("previous")
+    else " · first snapshot: no changes to show yet"
 )
-rows = {name: info["rows"] for name, info in snapshot.manifest["tables"].items()}
-cols = st.columns(4)
-for col, (name, count) in zip(cols * 3, rows.items(), strict=False):
-    col.metric(name.replace("_", " "), f"{count:,}")
+st.caption(f"{card['period']} · as of {card['as_of']} · {teams_label}{since}")
+
+overall_col, *pillar_cols = st.columns([1, 1, 1, 1, 1])
+overall_col.metric(
+    "Alignment score",
+    "n/a" if card["overall"] is None else f"{card['overall']:.0f}",
+    help="Weighted mean of the four pillar scores (weights in scorecard.toml).",
+    border=True,
+)
+for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
+    delta = changes["pillars"].get(pillar["id"])
+    col.metric(
+        pillar["name"],
+        "n/a" if pillar["score"] is None else f"{pillar['score']:.0f}",
+        delta=None if delta is None else f"{delta:+.1f}",
+        help=_signal_lines(pillar),
+        border=True,
+    )
+
+st.subheader("Top drivers")
+drivers = card["drivers"]
+if not drivers:
+    st.success("No driver stands out: every signal is within its normal range.")
+for i, driver in enumerate(drivers, 1):
+    text_col, link_col = st.columns([5, 1])
+    text_col.markdown(f"**{i}.** {driver['text']}", help=_widgets.help_for(driver["definition_id"]))
+    with link_col:
+        _link(driver["page"], PAGE_TITLES.get(driver["page"], "Explain"), f"driver{i}")
+
+with st.expander("Drivers by pillar", expanded=False):
+    for pillar in card["pillars"]:
+        st.markdown(f"**{pillar['name']}** — {pillar['question']}")
+        for driver in pillar["drivers"]:
+            st.markdown(f"- {driver['text']}")
+        for note in pillar["notes"]:
+            st.caption(f"Not available: {note}")
+        if not pillar["drivers"] and not pillar["notes"]:
+            st.caption("Nothing stands out.")
+
+st.subheader("Headline metrics by team")
+headline = pl.DataFrame(card["headline"])
+deltas = changes.get("headline", {})
+if headline.is_empty():
+    st.info("No team owns opportunities in this view.")
+else:
+    st.dataframe(
+        headline,
+        key="headline",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "team": st.column_config.TextColumn("Team", pinned=True),
+            "win_rate_count": st.column_config.NumberColumn(
+                "Win rate", format="percent", help=_widgets.help_for("win_rate.count")
+            ),
+            "coverage": st.column_config.NumberColumn(
+                "Coverage", format="%.1f×", help=_widgets.help_for("coverage")
+            ),
+            "required_coverage": st.column_config.NumberColumn(
+                "Needed", format="%.1f×", help=_widgets.help_for("required_coverage")
+            ),
+            "velocity": st.column_config.NumberColumn(
+                "Velocity $/day", format="dollar", help=_widgets.help_for("pipeline_velocity")
+            ),
+            "stalled_deals": st.column_config.NumberColumn(
+                "Stalled deals", help=_widgets.help_for("stalled_deals")
+            ),
+            "stalled_amount": st.column_config.NumberColumn("Stalled $", format="compact"),
+            "handoff_stalled_share": st.column_config.NumberColumn(
+                "Handoff stalls", format="percent", help=_widgets.help_for("handoff_stall")
+            ),
+            "forecast_accuracy": st.column_config.NumberColumn(
+                f"Accuracy {card['judged_period']}",
+                format="percent",
+                help=_widgets.help_for("forecast_accuracy"),
+            ),
+            "forecast_bias": st.column_config.NumberColumn(
+                f"Bias {card['judged_period']}",
+                format="percent",
+                help=_widgets.help_for("forecast_bias"),
+            ),
+        },
+    )
+    _widgets.csv_button(headline, f"headline_{card['period']}", key="headline")
+    links = st.columns(3)
+    with links[0]:
+        _link("pipeline", "Stalls, coverage and win rate", "h1")
+    with links[1]:
+        _link("forecast", "Forecast accuracy and bias", "h2")
+    with links[2]:
+        _link("handoffs", "Handoff SLA and conversion", "h3")
+
+st.subheader("What changed since the last snapshot")
+moved = changes.get("signals", [])
+if not changes.get("previous"):
+    st.caption("This is the first snapshot: run another refresh to see what changes.")
+elif not moved:
+    st.caption("No signal moved.")
+else:
+    for m in moved[:6]:
+        arrow = "▲" if m["score_change"] > 0 else "▼"
+        st.markdown(
+            f"{arrow} **{m['label']}**: {m['previous_value']} → {m['value']} "
+            f"({m['score_change']:+.1f} points)"
+        )
+
+st.download_button(
+    "Download the scorecard (JSON)",
+    data=json.dumps({**card, "changes": changes}, indent=2, default=str),
+    file_name=f"scorecard_{card['period']}_{card['as_of']}.json",
+    mime="application/json",
+    key="download_json",
+    on_click="ignore",
+)

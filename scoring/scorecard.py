@@ -162,7 +162,7 @@ def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[st
     """What changed between two scorecard JSONs of the same view: pillar score deltas and the
     signals that moved most (by score points)."""
     if previous is None:
-        return {"previous": None, "pillars": {}, "signals": []}
+        return {"previous": None, "pillars": {}, "signals": [], "headline": {}}
     before = {p["id"]: p for p in previous["pillars"]}
     pillars = {
         p["id"]: _delta(p["score"], before.get(p["id"], {}).get("score"))
@@ -178,8 +178,27 @@ def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[st
                               "value": s["value"], "previous_value": old[s["id"]]["value"],
                               "score_change": delta})  # fmt: skip
     moved.sort(key=lambda m: (-abs(m["score_change"]), m["id"]))
-    return {"previous": previous.get("as_of"), "pillars": pillars, "signals": moved}
+    return {
+        "previous": previous.get("as_of"),
+        "pillars": pillars,
+        "signals": moved,
+        "headline": _headline_deltas(current.get("headline", []), previous.get("headline", [])),
+    }
+
+
+def _headline_deltas(now: list[dict], before: list[dict]) -> dict[str, dict[str, float | None]]:
+    """Per team, the change of each numeric headline metric (None where either is missing)."""
+    old = {row["team"]: row for row in before}
+    out: dict[str, dict[str, float | None]] = {}
+    for row in now:
+        prior = old.get(row["team"], {})
+        out[row["team"]] = {
+            k: _delta(v, prior.get(k)) if isinstance(v, int | float) else None
+            for k, v in row.items()
+            if k != "team"
+        }
+    return out
 
 
 def _delta(now: float | None, before: float | None) -> float | None:
-    return None if now is None or before is None else round(now - before, 1)
+    return None if now is None or before is None else round(now - before, 4)

@@ -10,17 +10,20 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from connectors.demo import generate_demo_org
 from connectors.store import Store
 from connectors.validate import validate_tables
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO_AS_OF = date(2026, 11, 16)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
+@pytest.fixture
+def fresh_caches():
+    """Empty Streamlit's caches (they are keyed by data folder and snapshot id, so tests do
+    not see each other's results; clear only to measure what a cold start computes)."""
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield
 
 
 @pytest.fixture
@@ -37,10 +40,27 @@ def tiny_store(data_dir: Path, tiny_org) -> Path:
     return data_dir
 
 
+@pytest.fixture(scope="session")
+def demo_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo-org snapshot (as of 2026-11-16) shared by the app tests; do not write to it."""
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    frames = validate_tables(generate_demo_org(as_of=DEMO_AS_OF)).frames
+    Store(folder).write(frames, source="demo", data_as_of=DEMO_AS_OF)
+    return folder
+
+
+@pytest.fixture
+def demo_store(demo_store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the app at the shared demo snapshot."""
+    monkeypatch.setenv("SCORECARD_DATA_DIR", str(demo_store_dir))
+    return demo_store_dir
+
+
 @pytest.fixture
 def app() -> Callable[..., AppTest]:
     def make(**query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        """The whole app (sidebar filters + navigation); query params seed the URL."""
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         for key, value in query.items():
             at.query_params[key] = value
         return at

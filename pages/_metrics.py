@@ -1,0 +1,212 @@
+"""The metric results pages can ask for, by name: thin adapters from a view to `scoring/`.
+
+Each entry takes the (team-filtered) tables, a `MetricContext` and keyword options, and
+returns a frame. Pages call them through `pages._data.metric`, which caches by scalars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from scoring import forecast, funnel, pipeline, quality, reconcile, sourcing, stages
+from scoring.calendar import Period, previous
+from scoring.params import ScoringParams
+from scoring.tables import Tables
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """The dates and settings of a view."""
+
+    as_of: date
+    period: Period
+    params: ScoringParams
+
+    @property
+    def tz(self) -> str:
+        return self.params.timezone
+
+    @property
+    def judged(self) -> Period:
+        """The latest period complete by as-of (the selected one if it is complete)."""
+        if self.period.end <= self.as_of:
+            return self.period
+        return previous(self.period, fiscal_start_month=self.params.fiscal_start_month)
+
+    def recent(self, n: int = 4) -> list[Period]:
+        """`n` periods ending with the selected one, oldest first."""
+        fsm = self.params.fiscal_start_month
+        return [previous(self.period, k, fiscal_start_month=fsm) for k in range(n - 1, -1, -1)]
+
+
+Metric = Callable[..., pl.DataFrame]
+
+
+def _spells(t: Tables, c: MetricContext) -> pl.DataFrame:
+    return stages.stage_spells(t, as_of=c.as_of, timezone=c.tz)
+
+
+def _stalled(t: Tables, c: MetricContext) -> pl.DataFrame:
+    fsm = c.params.fiscal_start_month
+    return stages.stalled_deals(
+        t, as_of=c.as_of, params=c.params.stall, fiscal_start_month=fsm, timezone=c.tz
+    )
+
+
+def _stall_thresholds(t: Tables, c: MetricContext) -> pl.DataFrame:
+    fsm = c.params.fiscal_start_month
+    return stages.stall_thresholds(
+        _spells(t, c), tables=t, as_of=c.as_of, params=c.params.stall, fiscal_start_month=fsm,
+        timezone=c.tz,
+    )  # fmt: skip
+
+
+def _quality_rows(t: Tables, c: MetricContext, *, check_id: str) -> pl.DataFrame:
+    return quality.quality_check_rows(t, as_of=c.as_of, check_id=check_id)
+
+
+def _conversion(t: Tables, c: MetricContext, *, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return funnel.conversion(t, period=c.period, as_of=c.as_of, by=by, timezone=c.tz)
+
+
+def _conversion_leads(
+    t: Tables, c: MetricContext, *, step: str | None = None, group: tuple[Any, ...] | None = None
+) -> pl.DataFrame:
+    kwargs: dict[str, Any] = {"step": step}
+    if group:
+        kwargs["group"] = dict(group)
+    return funnel.conversion_leads(t, period=c.period, as_of=c.as_of, timezone=c.tz, **kwargs)
+
+
+METRICS: dict[str, Metric] = {
+    # pipeline flow
+    "spells": _spells,
+    "days_in_stage": lambda t, c, by=("stage", "team"): stages.days_in_stage_distribution(
+        _spells(t, c), by=by
+    ),
+    "stall_thresholds": _stall_thresholds,
+    "stalled_deals": _stalled,
+    "stalls_by_team": lambda t, c: stages.stalls_by_team(_stalled(t, c), _spells(t, c)),
+    "handoff_stalls": lambda t, c: stages.handoff_stalls_by_team(_stalled(t, c), _spells(t, c)),
+    "waterfall": lambda t, c, by=("team",): pipeline.pipeline_waterfall(
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, by=by
+    ),
+    "waterfall_rows": lambda t, c: pipeline.waterfall_rows(
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline
+    ),
+    "win_rate": lambda t, c: pipeline.win_rate(t, period=c.period),
+    "closed_deals": lambda t, c: pipeline.closed_deals(t, period=c.period, timezone=c.tz),
+    "sales_cycle": lambda t, c: pipeline.sales_cycle(t, period=c.period, timezone=c.tz),
+    "coverage": lambda t, c: pipeline.coverage(
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline
+    ),
+    "open_pipeline": lambda t, c: pipeline.open_pipeline_rows(
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline
+    ),
+    "velocity": lambda t, c: pipeline.velocity(
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
+    ),
+    # handoffs
+    "conversion": _conversion,
+    "conversion_leads": _conversion_leads,
+    "conversion_compare": lambda t, c: funnel.conversion_compare(
+        t, period=c.period, as_of=c.as_of, timezone=c.tz
+    ),
+    "funnel_skip_rate": lambda t, c: funnel.funnel_skip_rate(t, as_of=c.as_of, timezone=c.tz),
+    "follow_up_sla": lambda t, c, by=("source",): funnel.follow_up_sla(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
+    ),
+    "follow_up_sla_leads": lambda t, c: funnel.follow_up_sla_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    ),
+    "leakage": lambda t, c, by=("source", "team"): funnel.leakage(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
+    ),
+    "leakage_leads": lambda t, c: funnel.leakage_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    ),
+    "bounce_backs": lambda t, c, by=("team", "source"): funnel.bounce_backs(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
+    ),
+    "bounce_back_leads": lambda t, c: funnel.bounce_back_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    ),
+    "ownership_by_team": lambda t, c: funnel.ownership_by_team(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    ),
+    "goal_conflict": lambda t, c: funnel.goal_conflict(
+        t, periods=c.recent(4), as_of=c.as_of, timezone=c.tz
+    ),
+    # forecast
+    "forecast_variance": lambda t, c: forecast.forecast_variance(
+        t, periods=c.recent(4), as_of=c.as_of, params=c.params.forecast
+    ),
+    "forecast_accuracy": lambda t, c: forecast.forecast_accuracy(
+        t, periods=c.recent(8), as_of=c.as_of, params=c.params.forecast
+    ),
+    "wape": lambda t, c: forecast.wape(
+        t, periods=c.recent(8), as_of=c.as_of, params=c.params.forecast
+    ),
+    "forecast_trend": lambda t, c: forecast.forecast_trend(
+        t, periods=c.recent(8), as_of=c.as_of, params=c.params.forecast
+    ),
+    "actuals": lambda t, c: forecast.actuals(t, periods=c.recent(4), as_of=c.as_of),
+    "slipped_deals": lambda t, c: forecast.slipped_deals(t, period=c.judged, as_of=c.as_of),
+    "slip_summary": lambda t, c: forecast.slip_summary(t, period=c.judged, as_of=c.as_of),
+    "late_risk": lambda t, c: forecast.late_risk(
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+    ),
+    "late_risk_summary": lambda t, c: forecast.late_risk_summary(
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+    ),
+    "forecast_miss": lambda t, c: forecast.forecast_miss_decomposition(
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+    ),
+    "forecast_miss_deals": lambda t, c: forecast.forecast_miss_deals(
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+    ),
+    # campaigns & sourcing
+    "sourced_pipeline": lambda t, c, by=("sourced_by",): sourcing.sourced_pipeline(
+        t, period=c.period, as_of=c.as_of, by=by, timezone=c.tz
+    ),
+    "sourced_pipeline_opps": lambda t, c: sourcing.sourced_pipeline_opps(
+        t, period=c.period, as_of=c.as_of, timezone=c.tz
+    ),
+    "campaign_funnel": lambda t, c: sourcing.campaign_funnel(
+        t, period=c.period, as_of=c.as_of, timezone=c.tz
+    ),
+    "campaign_funnel_leads": lambda t, c: sourcing.campaign_funnel_leads(
+        t, period=c.period, as_of=c.as_of, timezone=c.tz
+    ),
+    # data trust
+    "reconciliations": lambda t, c: reconcile.reconciliations(
+        t, period=c.period, as_of=c.as_of, params=c.params
+    ),
+    "marketing_sourced_rows": lambda t, c: (
+        reconcile.marketing_sourced_pipeline(
+            t, period=c.period, as_of=c.as_of, params=c.params
+        ).rows
+    ),
+    "converted_rows": lambda t, c: (
+        reconcile.converted_leads_vs_opportunities(
+            t, period=c.period, as_of=c.as_of, params=c.params
+        ).rows
+    ),
+    "win_rate_variants": lambda t, c: reconcile.win_rate_variants(
+        t, period=c.period, params=c.params
+    ),
+    "quality_checks": lambda t, c: quality.quality_checks(t, as_of=c.as_of),
+    "quality_check_rows": _quality_rows,
+    "stage_trust_kpis": lambda t, c: stages.stage_trust_kpis(t, as_of=c.as_of, timezone=c.tz),
+    "stage_trust_flags": lambda t, c: stages.stage_trust_flags(t, as_of=c.as_of, timezone=c.tz),
+    "freshness": lambda t, c, refreshed_at=None: quality.freshness(
+        t,
+        as_of=c.as_of,
+        refreshed_at=datetime.fromisoformat(refreshed_at) if refreshed_at else None,
+    ),
+}

@@ -1,0 +1,105 @@
+"""Shared page widgets: metric help from the registry, tables with CSV download and
+drill-down, team colors, and the "not available" notice. Pages lay out; they never compute."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from scoring.definitions import MetricDefinition, registry
+from scoring.model import money, pct
+
+__all__ = ["money", "pct"]  # re-exported for pages
+
+# One palette for teams across every page and the pre-read (Tableau 10, color-blind aware).
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+ALL_TEAMS_COLOR = "#555555"
+
+
+@cache
+def definitions() -> dict[str, MetricDefinition]:
+    return registry()
+
+
+def help_for(definition_id: str) -> str:
+    """The metric's definition as help text (formula, unit, what good looks like)."""
+    d = definitions().get(definition_id)
+    if d is None:
+        return ""
+    return (
+        f"**{d.name}** (`{d.id}`)\n\n{d.formula}\n\nGood: {d.good}\n\n"
+        f"Grain: {d.grain}. Date anchor: {d.date_anchor}. Owner: {d.owner_team}."
+    )
+
+
+def team_scale(teams: Sequence[str]) -> alt.Scale:
+    """Team → color, stable for a snapshot's team list (sorted), "All teams" in grey."""
+    ordered = sorted(t for t in teams if t != "All teams")
+    domain = [*ordered, "All teams"]
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(ordered))] + [ALL_TEAMS_COLOR]
+    return alt.Scale(domain=domain, range=colors)
+
+
+def not_available(message: str | None) -> bool:
+    """Show why a metric is not available; True when it is not."""
+    if message:
+        st.info(message, icon=":material/block:")
+        return True
+    return False
+
+
+def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:
+    st.download_button(
+        "Download CSV",
+        data=frame.write_csv(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv_{key}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def table(
+    frame: pl.DataFrame,
+    *,
+    key: str,
+    name: str,
+    select: bool = False,
+    column_config: dict | None = None,
+    height: int | None = None,
+) -> pl.DataFrame | None:
+    """A table with a CSV download; with `select`, returns the selected row (or None)."""
+    if frame.is_empty():
+        st.caption("No records for this view.")
+        return None
+    event = st.dataframe(
+        frame,
+        key=key,
+        hide_index=True,
+        on_select="rerun" if select else "ignore",
+        selection_mode="single-row",
+        column_config=column_config,
+        height=height or "auto",
+        width="stretch",
+    )
+    csv_button(frame, name, key=key)
+    if select and event and event.selection.rows:
+        return frame[event.selection.rows[0]]
+    return None
+
+
+def selected_value(state: object, field: str) -> str | None:
+    """The `field` value picked in an Altair point selection named "pick", if any."""
+    picks = getattr(state, "selection", {}).get("pick") if state else None
+    if isinstance(picks, list) and picks:
+        value = picks[0].get(field)
+        return None if value is None else str(value)
+    return None

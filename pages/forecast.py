@@ -1,0 +1,6 @@
+"""forecast (placeholder until its page lands)."""
+
+import streamlit as st
+
+st.title("forecast")
+st.info("This page is being built.")
