@@ -30,7 +30,7 @@ PAGE_TITLES = {
 
 
 def _signal_lines(pillar: dict) -> str:
-    lines = [f"**{pillar['question']}**", ""]
+    lines = [f"**{pillar['name']}: {pillar['question']}**", ""]
     for s in pillar["signals"]:
         value = "n/a" if s["value"] is None else (
             f"{s['value']:.0f}" if s["unit"] == "score" else _widgets.pct(s["value"])
@@ -65,10 +65,11 @@ overall_col.metric(
     help="Weighted mean of the four pillar scores (weights in scorecard.toml).",
     border=True,
 )
+SHORT_NAMES = {"shared_data": "Shared data"}  # fits the card; the help names it in full
 for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
     delta = changes["pillars"].get(pillar["id"])
     col.metric(
-        pillar["name"],
+        SHORT_NAMES.get(pillar["id"], pillar["name"]),
         "n/a" if pillar["score"] is None else f"{pillar['score']:.0f}",
         delta=None if delta is None else f"{delta:+.1f}",
         help=_signal_lines(pillar),
@@ -118,7 +119,7 @@ else:
                 "Needed", format="%.1f×", help=_widgets.help_for("required_coverage")
             ),
             "velocity": st.column_config.NumberColumn(
-                "Velocity $/day", format="dollar", help=_widgets.help_for("pipeline_velocity")
+                "Velocity $/day", format="$%.0f", help=_widgets.help_for("pipeline_velocity")
             ),
             "stalled_deals": st.column_config.NumberColumn(
                 "Stalled deals", help=_widgets.help_for("stalled_deals")

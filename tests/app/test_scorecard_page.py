@@ -22,7 +22,7 @@ def test_renders_pillars_drivers_and_headline(demo_store, app):
     assert not at.exception
     metrics = _metrics(at)
     assert set(metrics) == {
-        "Alignment score", "Shared outcomes", "Shared metrics & data", "Handoff ownership",
+        "Alignment score", "Shared outcomes", "Shared data", "Handoff ownership",
         "Forecast integrity",
     }  # fmt: skip
     assert all(0 <= int(v) <= 100 for v in metrics.values())

@@ -1,0 +1,43 @@
+"""The Scorecard page in a real browser: loads, filters live in the URL and survive navigation,
+a CSV download works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import screenshot, wait_for_app
+
+
+def test_scorecard_loads_with_its_key_elements(page, app_url):
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_text("Revenue alignment scorecard").first.wait_for()
+    for label in ("Alignment score", "Handoff ownership", "Forecast integrity"):
+        assert page.get_by_test_id("stMetric").filter(has_text=label).count() == 1
+    assert page.get_by_text("Top drivers").is_visible()
+    assert page.get_by_text("Paid Social").first.is_visible()
+    screenshot(page, "scorecard")
+
+
+def test_filter_goes_into_the_url_and_survives_navigation(page, app_url):
+    page.goto(f"{app_url}/?period=2026-Q2")
+    wait_for_app(page)
+    assert page.get_by_text("2026-Q2 · as of 2026-11-16").first.is_visible()
+    page.get_by_test_id("stSidebarNav").get_by_text("Data & refresh").click()
+    wait_for_app(page)
+    assert "/refresh" in page.url and "period=2026-Q2" in page.url
+    page.get_by_test_id("stSidebarNav").get_by_text("Scorecard").click()
+    wait_for_app(page)
+    assert "period=2026-Q2" in page.url
+    assert page.get_by_text("2026-Q2 · as of 2026-11-16").first.is_visible()
+
+
+def test_csv_download(page, app_url):
+    page.goto(app_url)
+    wait_for_app(page)
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV").first.click()
+    download = info.value
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith("team,win_rate_count")
+    assert "NA Mid-Market" in text
