@@ -6,8 +6,9 @@ import argparse
 import sys
 from datetime import date
 
-from connectors.config import ConfigError, load_settings
-from connectors.refresh import RefreshError, refresh
+from connectors.config import ConfigError, Settings, load_settings
+from connectors.jobs import run_refresh
+from connectors.refresh import RefreshError
 from connectors.sources import SOURCES
 from connectors.store import Store, StoreError
 
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         help="files only: validate the mapping and show what would be loaded; store nothing",
     )
     commands.add_parser("snapshots", help="list stored snapshots, newest first")
+    sched = commands.add_parser("schedule", help="run the [schedule] jobs until interrupted")
+    sched.add_argument("--list", action="store_true", help="show the next runs and exit")
+    runs = commands.add_parser("runs", help="show the run log, newest first")
+    runs.add_argument("--limit", type=int, default=20)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -42,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows = sum(t["rows"] for t in snap.manifest["tables"].values())
                 print(f"{mark} {snap.id}  {snap.source:<10} as of {snap.data_as_of}  {rows:,} rows")
             return 0
+        if args.command in ("schedule", "runs"):
+            return _schedule_or_runs(settings, args)
         options = {
             key: value
             for key, value in vars(args).items()
@@ -55,13 +62,47 @@ def main(argv: list[str] | None = None) -> int:
 
             print(check(settings, **options).summary())
             return 0
-        result = refresh(settings, args.source, progress=_progress, **options)
-        print(result.summary())
+        record = run_refresh(settings, args.source, trigger="cli", progress=_progress, **options)
+        if record.outcome == "skipped-locked":
+            print(f"refresh skipped: {record.error}", file=sys.stderr)
+            return 1
+        if not record.ok:
+            raise RefreshError(record.error or "unknown error")
+        print(record.result.summary())
         return 0
     except (RefreshError, StoreError, ConfigError) as exc:
         print(f"refresh failed: {exc}", file=sys.stderr)
         print("The previous snapshot, if any, is still current.", file=sys.stderr)
         return 1
+
+
+def _schedule_or_runs(settings: Settings, args: argparse.Namespace) -> int:
+    """`schedule [--list]` and `runs [--limit N]` (see connectors/schedule.py, runlog.py)."""
+    from connectors import schedule
+    from connectors.jobs import utc_now
+    from connectors.runlog import recent_runs
+
+    if args.command == "runs":
+        runs = recent_runs(settings.data_dir, args.limit)
+        if runs.height == 0:
+            print(f"no refresh recorded in {settings.data_dir} yet")
+        for run in runs.iter_rows(named=True):
+            rows = f"{run['total_rows']:,} rows" if run["total_rows"] is not None else ""
+            print(
+                f"{run['run_id']:>5}  {run['started_at']:%Y-%m-%d %H:%M:%S} UTC"
+                f"  {run['source']:<10} {run['trigger']:<8} {run['outcome']:<14} {rows:>14}"
+                f"  {run['error'] or ''}"
+            )
+        return 0
+    try:
+        if args.list:
+            print(schedule.describe(settings, utc_now()))
+        else:
+            schedule.serve(settings)
+    except ConfigError as exc:
+        print(f"schedule: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

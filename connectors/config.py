@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
@@ -42,6 +43,42 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleJob:
+    """One `[[schedule.jobs]]` entry: refresh `source` at the times of the 5-field `cron`."""
+
+    source: str
+    cron: str
+    full: bool = False  # ask the source for a full refresh (incremental sources)
+    id: str = ""  # stable name in the run log; default "<source> <cron>[ full]"
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """`[schedule]`: when `python -m connectors schedule` refreshes, and how runs retry."""
+
+    timezone: str = "UTC"
+    jobs: tuple[ScheduleJob, ...] = ()
+    retries: int = 2  # transient source errors, every trigger
+    backoff_seconds: float = 30.0  # doubled on each retry
+    misfire_grace_seconds: int = 3600
+
+
+ROLES = ("exec", "lead", "ops")
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """`[access]`: roles of signed-in users (sign-in itself is `[auth]` in secrets.toml)."""
+
+    role_claim: str = "roles"  # ID-token claim holding roles or groups; "" = table only
+    team_claim: str = ""  # ID-token claim holding a lead's team; "" = table only
+    default_role: str = ""  # role of a signed-in user found nowhere; "" = no access
+    claim_roles: Mapping[str, str] = field(default_factory=dict)  # claim value -> role
+    users: Mapping[str, str] = field(default_factory=dict)  # email (lower case) -> role
+    teams: Mapping[str, str] = field(default_factory=dict)  # email (lower case) -> team
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the refresh command and the app read from configuration."""
 
@@ -53,6 +90,8 @@ class Settings:
     demo: DemoSettings = field(default_factory=DemoSettings)
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scoring: ScoringParams = field(default_factory=ScoringParams)
+    schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
 
 def _section(raw: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -97,6 +136,57 @@ def _scoring(raw: Mapping[str, Any]) -> ScoringParams:
         raise ConfigError(f"scorecard.toml: {exc}") from exc
 
 
+def _schedule_job(entry: Any) -> ScheduleJob:
+    if not isinstance(entry, Mapping) or not {"source", "cron"} <= set(entry):
+        raise ConfigError("each [[schedule.jobs]] needs source and cron")
+    if len(str(entry["cron"]).split()) != 5:
+        raise ConfigError(f"[[schedule.jobs]] cron {entry['cron']!r}: expected 5 fields")
+    try:
+        job = ScheduleJob(**entry)
+    except TypeError as exc:
+        raise ConfigError(f"[[schedule.jobs]]: {exc}") from exc
+    default_id = f"{job.source} {job.cron}{' full' if job.full else ''}"
+    return replace(job, id=job.id or default_id, full=bool(job.full))
+
+
+def _schedules(raw: Mapping[str, Any]) -> ScheduleSettings:
+    section = _section(raw, "schedule")
+    jobs = tuple(_schedule_job(e) for e in section.pop("jobs", []))
+    if jobs and "timezone" not in section:
+        raise ConfigError('[schedule] timezone is required, e.g. timezone = "Europe/Berlin"')
+    try:
+        ZoneInfo(str(section.get("timezone", "UTC")))
+        return ScheduleSettings(jobs=jobs, **section)
+    except (TypeError, ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigError(f"[schedule]: {exc}") from exc
+
+
+def _role(value: Any, where: str) -> str:
+    if value not in ROLES:
+        raise ConfigError(f"[access] {where}: role {value!r} is not one of {ROLES}")
+    return str(value)
+
+
+def _access(raw: Mapping[str, Any]) -> AccessSettings:
+    """`[access.users]` entries are a role or a table {role, team}; emails compare lower-cased."""
+    section = _section(raw, "access")
+    entries = section.pop("users", {})
+    users = {
+        str(k).lower(): v if isinstance(v, Mapping) else {"role": v} for k, v in entries.items()
+    }
+    default = str(section.pop("default_role", ""))
+    try:
+        return AccessSettings(
+            default_role=_role(default, "default_role") if default else "",
+            claim_roles={str(k): _role(v, k) for k, v in section.pop("claim_roles", {}).items()},
+            users={email: _role(u.get("role"), email) for email, u in users.items()},
+            teams={email: str(u["team"]) for email, u in users.items() if u.get("team")},
+            **section,
+        )
+    except TypeError as exc:
+        raise ConfigError(f"[access]: {exc}") from exc
+
+
 def load_settings(
     path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -134,4 +224,6 @@ def load_settings(
         ),
         sources={k: v for k, v in sources.items() if isinstance(v, Mapping)},
         scoring=_scoring(raw),
+        schedules=_schedules(raw),
+        access=_access(raw),
     )

@@ -1,0 +1,155 @@
+"""`run_refresh`: the one way a refresh runs, whoever asks (cli, page, schedule, manual).
+
+It takes the data folder's refresh lock, records the run in the run log, calls
+`connectors.refresh.refresh` (retrying transient source errors with backoff), records the
+outcome and applies snapshot retention. A refresh that finds the lock taken is not queued: it is
+recorded as ``skipped-locked`` with a message naming the running refresh.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.config import Settings
+from connectors.lock import LockHeld, refresh_lock
+from connectors.refresh import RefreshError, RefreshResult, refresh
+from connectors.runlog import RunRecord, abandon_stale, finish_run, start_run
+from connectors.sources import Progress, no_progress
+from connectors.store import Store, StoreError
+
+Clock = Callable[[], datetime]
+# Errors worth another try: the network or the source was briefly unavailable. A source marks
+# its own such errors with a class attribute `transient = True` on a RefreshError subclass.
+TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+# Failures a refresh reports and survives; anything else is a bug and is re-raised after logging.
+EXPECTED: tuple[type[BaseException], ...] = (RefreshError, StoreError, *TRANSIENT)
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.I)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` may go away on retry; a validation error never does."""
+    return isinstance(exc, TRANSIENT) or getattr(exc, "transient", False) is True
+
+
+def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`text` with the values of secret-looking environment variables replaced by ***."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if _SECRET_NAME.search(name) and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def run_refresh(
+    settings: Settings,
+    source: str | None = None,
+    *,
+    trigger: str,
+    progress: Progress = no_progress,
+    clock: Clock = utc_now,
+    job: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **options: Any,
+) -> RunRecord:
+    """Refresh `source` under the lock and record it; returns the run log row.
+
+    The outcome is ``ok`` (with `.result`, the `RefreshResult`), ``failed`` (with `.error`, a
+    message without credentials; the previous snapshot stays current) or ``skipped-locked``.
+    `options` go to the source (e.g. ``full=True``, ``as_of=...``).
+    """
+    name = source or settings.default_source
+    try:
+        with refresh_lock(settings.data_dir, source=name, now=clock()):
+            return _locked_run(settings, name, trigger, job, progress, clock, sleep, options)
+    except LockHeld as exc:
+        run_id = start_run(settings.data_dir, source=name, trigger=trigger, now=clock(), job=job)
+        return finish_run(
+            settings.data_dir,
+            run_id,
+            outcome="skipped-locked",
+            now=clock(),
+            attempts=0,
+            error=str(exc),
+        )
+
+
+def _locked_run(
+    settings: Settings,
+    name: str,
+    trigger: str,
+    job: str | None,
+    progress: Progress,
+    clock: Clock,
+    sleep: Callable[[float], None],
+    options: dict[str, Any],
+) -> RunRecord:
+    data_dir = settings.data_dir
+    abandon_stale(data_dir, now=clock())
+    run_id = start_run(data_dir, source=name, trigger=trigger, now=clock(), job=job)
+    result, attempts, error = _try_refresh(settings, name, progress, sleep, options)
+    if error is not None:
+        record = finish_run(
+            data_dir,
+            run_id,
+            outcome="failed",
+            now=clock(),
+            attempts=attempts,
+            error=_message(error, attempts),
+        )
+        if not isinstance(error, EXPECTED):
+            raise error  # a bug: the caller's log gets the traceback, the run log the outcome
+        return record
+    assert result is not None
+    rows = {table: info["rows"] for table, info in result.snapshot.manifest["tables"].items()}
+    record = finish_run(
+        data_dir,
+        run_id,
+        outcome="ok",
+        now=clock(),
+        attempts=attempts,
+        rows=rows,
+        snapshot_id=result.snapshot.id,
+    )
+    Store(data_dir).apply_retention(
+        keep=settings.keep_snapshots, max_age_days=settings.max_age_days, now=clock()
+    )
+    return replace(record, result=result)
+
+
+def _try_refresh(
+    settings: Settings,
+    name: str,
+    progress: Progress,
+    sleep: Callable[[float], None],
+    options: dict[str, Any],
+) -> tuple[RefreshResult | None, int, Exception | None]:
+    """Refresh, retrying transient errors with doubling backoff: (result, attempts, error)."""
+    policy = settings.schedules
+    attempt = 1
+    while True:
+        try:
+            return refresh(settings, name, progress=progress, **options), attempt, None
+        except Exception as exc:
+            if not is_transient(exc) or attempt > policy.retries:
+                return None, attempt, exc
+            wait = policy.backoff_seconds * 2 ** (attempt - 1)
+            progress(f"{name}: {type(exc).__name__}, retry {attempt} in {wait:g} s", 0.0)
+            sleep(wait)
+            attempt += 1
+
+
+def _message(exc: Exception, attempts: int) -> str:
+    text = str(exc) if isinstance(exc, RefreshError) else f"{type(exc).__name__}: {exc}"
+    if not isinstance(exc, EXPECTED):
+        text = f"unexpected error, see the process log: {text}"
+    tail = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+    return redact(text + tail)

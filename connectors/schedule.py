@@ -1,0 +1,220 @@
+"""Scheduled refreshes: the `[[schedule.jobs]]` of `scorecard.toml`, fired by APScheduler.
+
+`python -m connectors schedule` runs a long-lived `BlockingScheduler` whose jobs call
+`run_refresh(..., trigger="schedule")`. Cron expressions are read in `[schedule] timezone`, so
+"0 6 * * mon-fri" stays 06:00 local time across daylight-saving changes. Two fixes on top of
+APScheduler 3:
+
+- day-of-week numbers mean what they mean in crontab (0 and 7 = Sunday; APScheduler 3 reads
+  0 as Monday), and a time repeated when clocks go back fires once, not twice;
+- a run missed while the scheduler was not running (machine off) runs once at start: the
+  in-memory job store forgets everything across restarts, so the run log decides.
+
+As in APScheduler (unlike crontab), day-of-month and day-of-week restrict together (AND).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from connectors.config import ConfigError, ScheduleJob, Settings
+from connectors.jobs import run_refresh, utc_now
+from connectors.runlog import RunRecord, job_first_seen, last_attempt_of_job
+from connectors.sources import SOURCES
+
+log = logging.getLogger("connectors.schedule")
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NUMERIC_DAYS = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
+# Look-back windows for the latest past fire time: short first, so frequent jobs stay cheap.
+_WINDOWS = tuple(timedelta(days=d) for d in (1 / 24, 1, 8, 32, 367))
+
+
+class WallClockCronTrigger(CronTrigger):
+    """A cron trigger firing once per wall-clock time: APScheduler 3 fires a time twice in the
+    hour repeated when clocks go back (e.g. 02:30 on 2026-10-25 in Berlin); the repeat is skipped.
+    A time skipped when clocks go forward fires at the same instant an hour later on the clock."""
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        fire = super().get_next_fire_time(previous_fire_time, now)
+        while (
+            fire is not None
+            and fire.fold == 1
+            and fire.replace(fold=0).utcoffset() != fire.utcoffset()
+        ):
+            fire = super().get_next_fire_time(fire, fire)
+        return fire
+
+
+def cron_weekdays(field: str) -> str:
+    """A crontab day-of-week field in APScheduler 3 terms: numeric parts become day names."""
+    parts: list[str] = []
+    for part in field.lower().split(","):
+        match = _NUMERIC_DAYS.fullmatch(part)
+        if part == "*" or match is None:
+            parts.append(part)
+            continue
+        first, last, step = match.groups()
+        low = 0 if first == "*" else int(first)
+        high = 6 if first == "*" or (step and not last) else int(last or first)
+        if high > 7 or low > high:
+            raise ConfigError(f"day of week {part!r}: days are 0-7 (0 and 7 = Sunday)")
+        parts.extend(_CRON_DAYS[d] for d in range(low, high + 1, int(step or 1)))
+    return ",".join(dict.fromkeys(parts))
+
+
+def trigger_for(job: ScheduleJob, timezone: str) -> CronTrigger:
+    """The APScheduler trigger of `job`'s 5-field cron expression, in `timezone`."""
+    minute, hour, day, month, weekday = job.cron.split()
+    try:
+        return WallClockCronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=cron_weekdays(weekday),
+            timezone=ZoneInfo(timezone),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"[[schedule.jobs]] {job.id}: cron {job.cron!r}: {exc}") from exc
+
+
+def fire_times(job: ScheduleJob, timezone: str, now: datetime, n: int) -> list[datetime]:
+    """The next `n` times `job` fires at or after `now`."""
+    trigger = trigger_for(job, timezone)
+    times: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, now)
+    while fire is not None and len(times) < n:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire)
+    return times
+
+
+def last_fire_before(job: ScheduleJob, timezone: str, now: datetime) -> datetime | None:
+    """The latest time at or before `now` that `job` fired (or should have), within a year."""
+    trigger = trigger_for(job, timezone)
+    for window in _WINDOWS:
+        latest = None
+        fire = trigger.get_next_fire_time(None, now - window)
+        while fire is not None and fire <= now:
+            latest, fire = fire, trigger.get_next_fire_time(fire, fire)
+        if latest is not None:
+            return latest
+    return None
+
+
+def next_runs(settings: Settings, now: datetime, n: int = 5) -> pl.DataFrame:
+    """The next `n` scheduled refreshes over all jobs, soonest first (one row per firing).
+
+    Columns: fire_at (in the schedule's time zone), job, source, full, cron.
+    """
+    tz = settings.schedules.timezone
+    rows = [
+        {"fire_at": at, "job": job.id, "source": job.source, "full": job.full, "cron": job.cron}
+        for job in settings.schedules.jobs
+        for at in fire_times(job, tz, now, n)
+    ]
+    schema = {
+        "fire_at": pl.Datetime("us", tz),
+        "job": pl.String,
+        "source": pl.String,
+        "full": pl.Boolean,
+        "cron": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema).sort("fire_at", "job").head(n)
+
+
+def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
+    """Jobs whose latest fire time passed with no attempt since, to run once now.
+
+    A fire time before the scheduler first saw the job is not missed. Several missed jobs of one
+    source run once (the full one, if any).
+    """
+    chosen: dict[str, ScheduleJob] = {}
+    for job in settings.schedules.jobs:
+        seen = job_first_seen(settings.data_dir, job.id, now=now)
+        fired = last_fire_before(job, settings.schedules.timezone, now)
+        attempted = last_attempt_of_job(settings.data_dir, job.id)
+        if fired is None or fired <= seen or (attempted is not None and attempted >= fired):
+            continue
+        if job.source not in chosen or job.full:
+            chosen[job.source] = job
+    return list(chosen.values())
+
+
+def fire(settings: Settings, job: ScheduleJob) -> RunRecord:
+    """One scheduled run: refresh the job's source, recorded with trigger "schedule"."""
+    options = {"full": True} if job.full else {}
+    record = run_refresh(settings, job.source, trigger="schedule", job=job.id, **options)
+    log.info("%s: %s%s", job.id, record.outcome, f" ({record.error})" if record.error else "")
+    return record
+
+
+def build_scheduler(
+    settings: Settings,
+    *,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+    now: datetime | None = None,
+) -> BaseScheduler:
+    """A scheduler holding every job, plus a one-off run now for each missed job.
+
+    One worker: jobs due together run one after the other rather than skipping for the lock.
+    `coalesce` folds fire times missed while running into one run.
+    """
+    schedules = settings.schedules
+    for job in schedules.jobs:
+        if job.source not in SOURCES:
+            raise ConfigError(f"[[schedule.jobs]] {job.id}: unknown source {job.source!r}")
+    scheduler = scheduler_class(
+        timezone=ZoneInfo(schedules.timezone),
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": schedules.misfire_grace_seconds,
+        },
+    )
+    for job in schedules.jobs:
+        scheduler.add_job(
+            fire, trigger_for(job, schedules.timezone), args=(settings, job), id=job.id, name=job.id
+        )
+    now = now or utc_now()
+    for job in missed_jobs(settings, now):
+        log.info("%s: missed its run at %s; running it once now", job.id, now)
+        missed = f"{job.id} (missed)"
+        scheduler.add_job(fire, "date", run_date=now, args=(settings, job), id=missed, name=missed)
+    return scheduler
+
+
+def describe(settings: Settings, now: datetime) -> str:
+    """The jobs and their next runs, for the terminal."""
+    upcoming = next_runs(settings, now, n=6)
+    lines = [f"{len(settings.schedules.jobs)} job(s), times in {settings.schedules.timezone}:"]
+    lines += [f"  {job.id}" for job in settings.schedules.jobs]
+    lines += ["Next runs:"] + [
+        f"  {row['fire_at']:%a %Y-%m-%d %H:%M %Z}  {row['job']}"
+        for row in upcoming.iter_rows(named=True)
+    ]
+    return "\n".join(lines)
+
+
+def serve(settings: Settings) -> None:
+    """Run the scheduler until interrupted (Ctrl-C or SIGTERM)."""
+    if not settings.schedules.jobs:
+        raise ConfigError("no [[schedule.jobs]] in the configuration: nothing to schedule")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    scheduler = build_scheduler(settings)
+    print(describe(settings, utc_now()), flush=True)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
