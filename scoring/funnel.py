@@ -31,6 +31,7 @@ from scoring.tables import (
     leads_with_team,
     missing_message,
 )
+from scoring.windows import any_before, forward_fill_in, shift_in
 
 STEPS = ("lead", "mql", "sal", "sql", "opp", "won")
 Step = pl.Enum(STEPS)
@@ -554,28 +555,27 @@ def leakage_leads(
 # ---------------------------------------------------------------- bounce-backs
 
 
-_PER_LEAD = {"partition_by": "lead_id", "order_by": "entered_at"}
-
-
 def _history(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
-    """lead_history rows before cutoff. A row without owner_id keeps the lead's last known owner
+    """lead_history rows before cutoff, sorted by lead and time (ties by status, so the order
+    never depends on the input's). A row without owner_id keeps the lead's last known owner
     (status rows need not repeat it); before any owner is known the owner is null (nobody)."""
-    return tables.lead_history.filter(pl.col("entered_at") < cutoff).with_columns(
-        pl.col("owner_id").forward_fill().over(**_PER_LEAD)
+    return (
+        tables.lead_history.filter(pl.col("entered_at") < cutoff)
+        .sort("lead_id", "entered_at", "status", "owner_id", nulls_last=False)
+        .with_columns(forward_fill_in("owner_id", "lead_id"))
     )
 
 
 def _status_rows(tables: Tables, cutoff: datetime, params: FunnelParams) -> pl.LazyFrame:
     """lead_history up to cutoff: each status row's end, and whether sales had the lead before."""
-    per_lead = _PER_LEAD
     is_sales = pl.col("status").is_in(params.sales_statuses)
     return (
-        _history(tables, cutoff)
+        _history(tables, cutoff)  # sorted by lead_id, entered_at
         .with_columns(
-            left_at=pl.col("entered_at").shift(-1).over(**per_lead),
+            left_at=shift_in("entered_at", "lead_id", -1),
             is_sales=is_sales,
-            sales_before=is_sales.cum_max().shift(1, fill_value=False).over(**per_lead),
-            sales_owner_id=pl.when(is_sales).then("owner_id").forward_fill().over(**per_lead),
+            sales_before=any_before(is_sales, "lead_id"),
+            sales_owner_id=forward_fill_in(pl.when(is_sales).then("owner_id"), "lead_id"),
         )
         .with_columns(
             bounce=pl.col("status").is_in(params.recycle_statuses) & pl.col("sales_before")
@@ -668,13 +668,13 @@ def _owner_rows(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
     """lead_history owner rows up to cutoff: is the owner a person, and did the owner change
     (from one known owner to another; a first assignment is not a change)."""
     queues = tables.users.select("user_id", "is_queue")
-    previous = pl.col("owner_id").shift(1).over(**_PER_LEAD)
+    previous = shift_in("owner_id", "lead_id")  # _history is sorted by lead_id, entered_at
     return (
         _history(tables, cutoff)
-        .join(queues, left_on="owner_id", right_on="user_id", how="left")
+        .with_columns(changed=previous.is_not_null() & (pl.col("owner_id") != previous))
+        .join(queues, left_on="owner_id", right_on="user_id", how="left")  # order not needed
         .with_columns(
-            is_person=pl.col("owner_id").is_not_null() & ~pl.col("is_queue").fill_null(False),
-            changed=previous.is_not_null() & (pl.col("owner_id") != previous),
+            is_person=pl.col("owner_id").is_not_null() & ~pl.col("is_queue").fill_null(False)
         )
     )
 

@@ -19,6 +19,7 @@ import polars as pl
 from connectors.schema import TABLES, UTC_DATETIME
 from scoring.definitions import MetricDefinition
 from scoring.tables import Tables
+from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
 
@@ -98,8 +99,8 @@ def _history_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
         .join(created, on="opp_id", how="left")
         .sort("opp_id", "entered_at", "position", nulls_last=True)
         .with_columns(
-            prev_at=pl.col("entered_at").shift().over("opp_id"),
-            prev_position=pl.col("position").shift().over("opp_id"),
+            prev_at=shift_in("entered_at", "opp_id"),
+            prev_position=shift_in("position", "opp_id"),
         )
         .with_columns(
             failing=(pl.col("entered_at") < pl.col("opp_created_at")).fill_null(False)
@@ -139,7 +140,9 @@ def _duplicate_opps(tables: Tables, as_of: date) -> pl.LazyFrame:
     """Opportunities sharing an account and a name (trimmed, case-insensitive)."""
     name = pl.col("name").str.strip_chars().str.to_lowercase()
     both = pl.col("account_id").is_not_null() & pl.col("name").is_not_null()
-    return tables.opportunities.with_columns(failing=both & (pl.len().over("account_id", name) > 1))
+    return tables.opportunities.with_columns(
+        failing=both & pl.struct(pl.col("account_id"), name).is_duplicated()
+    )
 
 
 _OPP_KEY = ("opp_id",)

@@ -24,6 +24,7 @@ from scoring.calendar import local_date, period_of, previous, trailing
 from scoring.definitions import MetricDefinition
 from scoring.params import StallParams
 from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
+from scoring.windows import last_in_group, row_number, shift_in
 
 _DAY_US = 86_400_000_000
 # Deterministic order of history events: same-instant rows fall back to pipeline position,
@@ -126,13 +127,10 @@ def _history_events(tables: Tables, opps: pl.LazyFrame, cutoff: datetime) -> pl.
 
 def _collapse_to_spells(events: pl.LazyFrame) -> pl.LazyFrame:
     """Keep the first event of each run of equal stages: one row per spell, numbered 1, 2, …"""
-    order = list(_EVENT_ORDER)
-    prev_stage = pl.col("stage").shift(1).over("opp_id", order_by=order)
+    prev_stage = shift_in("stage", "opp_id")  # events arrive sorted by opp_id, event order
     return (
         events.filter(prev_stage.is_null() | (pl.col("stage") != prev_stage))
-        .with_columns(
-            spell_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("opp_id", order_by=order)
-        )
+        .with_columns(spell_no=row_number("opp_id").cast(pl.Int32))
         .drop("src", "amount", "close_date")
     )
 
@@ -143,14 +141,13 @@ def _add_durations(spells: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
     The current spell of an open deal runs to `cutoff`; a terminal closed spell has no
     duration (reaching Closed Won is an outcome, not time spent in a stage).
     """
-    by_spell = {"partition_by": "opp_id", "order_by": "spell_no"}
-    left_at = pl.col("entered_at").shift(-1).over(**by_spell)
+    left_at = shift_in("entered_at", "opp_id", -1)  # spells are sorted by opp_id, spell_no
     end = pl.coalesce(left_at, pl.when(~pl.col("is_closed_stage")).then(pl.lit(cutoff)))
     return spells.with_columns(
         left_at=left_at,
         days_in_stage=(end - pl.col("entered_at")).dt.total_days(fractional=True),
         is_current=left_at.is_null(),
-        is_open_deal=~pl.col("is_closed_stage").last().over(**by_spell),
+        is_open_deal=~last_in_group("is_closed_stage", "opp_id"),
     )
 
 
@@ -158,7 +155,7 @@ def _add_moves(spells: pl.LazyFrame) -> pl.LazyFrame:
     """Flags on how each spell was entered: handoff, skip, regression or reopen."""
 
     def prev(col: str) -> pl.Expr:
-        return pl.col(col).shift(1).over("opp_id", order_by="spell_no")
+        return shift_in(col, "opp_id")  # spells are sorted by opp_id, spell_no
 
     both_open = ~pl.col("is_closed_stage") & ~prev("is_closed_stage")
     step = pl.col("open_rank") - prev("open_rank")
@@ -514,7 +511,7 @@ def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.Laz
     A date first set (null → date) is not a change; a date cleared (date → null) is.
     """
     cutoff = as_of_cutoff(as_of, timezone)
-    prev = pl.col("close_date").shift(1).over("opp_id", order_by=list(_EVENT_ORDER))
+    prev = shift_in("close_date", "opp_id")  # events arrive sorted by opp_id, event order
     return (
         _history_events(tables, _opps_as_of(tables, cutoff), cutoff)
         .filter(pl.col("src") == 1)

@@ -1,0 +1,66 @@
+"""Group-sequence expressions agree with polars window expressions (by hand and at random)."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from scoring.windows import any_before, forward_fill_in, last_in_group, row_number, shift_in
+
+
+def _frame() -> pl.DataFrame:
+    # Two groups, a and b, sorted by key then t; v has gaps to fill.
+    return pl.DataFrame(
+        {"k": ["a", "a", "a", "b", "b"], "t": [1, 2, 3, 1, 2], "v": [10, None, 30, None, 50]}
+    )
+
+
+def test_by_hand():
+    out = _frame().with_columns(
+        prev=shift_in("v", "k"),
+        nxt=shift_in("t", "k", -1),
+        n=row_number("k"),
+        filled=forward_fill_in("v", "k"),
+        seen_30=any_before(pl.col("v") == 30, "k"),
+        last_t=last_in_group("t", "k"),
+    )
+    assert out["prev"].to_list() == [None, 10, None, None, None]
+    assert out["nxt"].to_list() == [2, 3, None, 2, None]
+    assert out["n"].to_list() == [1, 2, 3, 1, 2]
+    # b's first value is null and must not inherit a's 30
+    assert out["filled"].to_list() == [10, 10, 30, None, 50]
+    assert out["seen_30"].to_list() == [False, False, False, False, False]
+    assert out["last_t"].to_list() == [3, 3, 3, 2, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcd"), st.one_of(st.none(), st.integers(0, 5))), max_size=30
+    )
+)
+def test_agree_with_over(rows):
+    frame = pl.DataFrame(
+        {"k": [r[0] for r in rows], "v": [r[1] for r in rows]},
+        schema={"k": pl.String, "v": pl.Int64},
+    ).with_row_index("t")
+    frame = frame.sort("k", "t")
+    ours = frame.with_columns(
+        prev=shift_in("v", "k"),
+        nxt=shift_in("v", "k", -1),
+        n=row_number("k").cast(pl.UInt32),
+        filled=forward_fill_in("v", "k"),
+        seen=any_before(pl.col("v") == 3, "k"),
+        last=last_in_group("v", "k"),
+    )
+    by_over = frame.with_columns(
+        prev=pl.col("v").shift(1).over("k"),
+        nxt=pl.col("v").shift(-1).over("k"),
+        n=(pl.int_range(pl.len()) + 1).over("k").cast(pl.UInt32),
+        filled=pl.col("v").forward_fill().over("k"),
+        seen=(pl.col("v") == 3).fill_null(False).cum_max().shift(1, fill_value=False).over("k"),
+        last=pl.col("v").last().over("k"),
+    )
+    assert_frame_equal(ours, by_over)
