@@ -1,0 +1,182 @@
+"""Benchmark runner: ``python -m benchmarks [--sizes S,M] [--quick]``.
+
+For each size it writes the scaled org once (Parquet and CSV, canonical layout, under
+``data/benchmarks/<size>/``), then runs every measurement in a fresh subprocess that reports
+its wall time and its own peak RSS (``ru_maxrss``; polars allocates in Rust, so tracemalloc
+would miss it). Results go to ``benchmarks/results/<timestamp>.json`` and a Markdown table
+is printed (paste it into ``benchmarks/RESULTS.md``).
+
+Measurements: refresh from files (files connector pull + validate + store write), the full
+scorecard (`scoring.scorecard.compute`, best of `repeat`), and the covered signals computed by
+the project and by the pandas reference (`benchmarks.reference_pandas`), with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data" / "benchmarks"
+RESULTS = Path(__file__).resolve().parent / "results"
+TASKS = ("refresh_parquet", "refresh_csv", "scorecard", "signals_polars", "signals_pandas")
+
+
+# ---------------------------------------------------------------- child side
+def _prepare(size: str) -> dict:
+    from benchmarks import scale
+
+    frames = scale.generate(size)
+    for fmt in ("parquet", "csv"):
+        scale.write_org(frames, DATA / size / fmt, fmt)
+    counts = scale.row_counts(frames)
+    (DATA / size / "rows.json").write_text(json.dumps(counts), encoding="utf-8")
+    return {"rows": counts}
+
+
+def _load(size: str) -> dict:
+    import polars as pl
+
+    from connectors.schema import TABLES
+
+    folder = DATA / size / "parquet"
+    return {n: pl.read_parquet(folder / f"{n}.parquet") for n in TABLES}
+
+
+def _refresh(size: str, fmt: str) -> float:
+    from benchmarks.scale import AS_OF
+    from connectors.config import Settings
+    from connectors.files import pull
+    from connectors.store import Store
+    from connectors.validate import validate_tables
+
+    folder = DATA / size / fmt
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        pulled = pull(Settings(data_dir=Path(tmp)), path=folder,
+                      preset=str(folder / "canonical.toml"), as_of=AS_OF)  # fmt: skip
+        valid = validate_tables(pulled.frames, source="files")
+        Store(tmp).write(valid.frames, source="files", data_as_of=pulled.data_as_of)
+        return time.perf_counter() - started
+
+
+def _best(fn, repeat: int) -> tuple[float, float]:
+    """(first run, best run) seconds of `fn`."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times[0], min(times)
+
+
+def _child(task: str, size: str, repeat: int) -> dict:
+    from benchmarks import reference_pandas as ref
+    from benchmarks.scale import AS_OF
+    from scoring.calendar import period_of
+    from scoring.scorecard import compute
+    from scoring.tables import Tables
+
+    if task == "prepare":
+        return _prepare(size)
+    if task.startswith("refresh_"):
+        return {"seconds": _refresh(size, task.removeprefix("refresh_"))}
+    frames, period = _load(size), period_of(AS_OF)
+    if task == "signals_pandas":
+        t = ref.to_pandas(frames)
+        del frames
+        first, best = _best(lambda: ref.compute_all(t, as_of=AS_OF, period=period), repeat)
+    else:
+        tables = Tables.from_frames(frames)
+        fn = compute if task == "scorecard" else ref.project_all
+        first, best = _best(lambda: fn(tables, as_of=AS_OF, period=period), repeat)
+    return {"seconds": best, "first_seconds": first}
+
+
+# ---------------------------------------------------------------- parent side
+def _run(task: str, size: str, repeat: int) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks", "--child", task, "--sizes", size,
+           "--repeat", str(repeat)]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    import polars as pl
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())  # fmt: skip
+    mem = next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in ln)
+    return {"cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)),
+            "ram_gib": round(int(mem.split()[1]) / 2**20, 1), "python": platform.python_version(),
+            "polars": pl.__version__, "pandas": __import__("pandas").__version__}  # fmt: skip
+
+
+def markdown(results: dict) -> str:
+    """The results as a Markdown table: one row per size."""
+    head = ("| size | opps | history | leads | lead hist. | refresh parquet | refresh csv | "
+            "scorecard | signals polars | signals pandas | pandas / polars |")  # fmt: skip
+    lines = [head, "|" + "---|" * 11]
+    for size, r in results["sizes"].items():
+        rows = r["rows"]
+
+        def cell(task: str, r: dict = r) -> str:
+            m = r.get(task, {})
+            if "error" in m:
+                return "error"
+            return f"{m['seconds']:.2f} s / {m['peak_rss_mb'] / 1024:.2f} GB" if m else "–"
+
+        pol, pan = r.get("signals_polars", {}), r.get("signals_pandas", {})
+        ratio = (
+            f"{pan['seconds'] / pol['seconds']:.1f}×"
+            if "seconds" in pol and "seconds" in pan
+            else "–"
+        )
+        lines.append(f"| {size} | {rows['opportunities']:,} | {rows['stage_history']:,} | "
+                     f"{rows['leads']:,} | {rows['lead_history']:,} | " +
+                     " | ".join(cell(t) for t in TASKS) + f" | {ratio} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument("--sizes", default="S,M", help="comma-separated: S (demo), M, L")
+    ap.add_argument("--quick", action="store_true", help="S only, one repetition")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per in-memory measurement")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        sys.path.insert(0, str(ROOT))
+        result = _child(args.child, args.sizes, args.repeat)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({**result, "peak_rss_mb": round(peak, 1)}))
+        return
+    sizes = ["S"] if args.quick else args.sizes.split(",")
+    repeat = 1 if args.quick else args.repeat
+    results = {"machine": machine(), "started": datetime.now(UTC).isoformat(), "sizes": {}}
+    for size in sizes:
+        print(f"[{size}] generating and writing files ...", file=sys.stderr)
+        entry = {"rows": _run("prepare", size, 1)["rows"]}
+        for task in TASKS:
+            print(f"[{size}] {task} ...", file=sys.stderr)
+            entry[task] = _run(task, size, repeat)
+        results["sizes"][size] = entry
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(json.dumps(results["machine"]))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
