@@ -1,6 +1,342 @@
-"""forecast (placeholder until its page lands)."""
+"""Forecast: how good each team's call is, whether its misses are a habit (bias trend),
+when in the period the call becomes reliable, where the judged period's miss came from,
+and the deals that slipped or went bad late. Every team figure drills down to its deals.
+"""
 
+from __future__ import annotations
+
+import polars as pl
 import streamlit as st
 
-st.title("forecast")
-st.info("This page is being built.")
+from pages import _data, _metrics, _widgets
+from pages import _pipeline_charts as charts
+from scoring import forecast as scoring_forecast
+
+NUM = st.column_config.NumberColumn
+TEXT = st.column_config.TextColumn
+
+view = _data.current_view()
+params = _data.settings().scoring
+lock = params.forecast
+all_teams = st.session_state.get("all_teams", [])
+teams_label = ", ".join(view.teams) or "all teams"
+context = _metrics.MetricContext(
+    as_of=view.as_of_date, period=view.period_obj(params.fiscal_start_month), params=params
+)
+judged = context.judged.name
+
+st.title("Forecast")
+st.caption(f"{view.period} · as of {view.as_of} · {teams_label}")
+in_progress = "" if judged == view.period else f" ({view.period} is still in progress)"
+st.markdown(
+    f"**Judged period: {judged}** — the latest complete one{in_progress}. The locked call "
+    f"is each team's **{lock.category}** forecast standing at the end of **week "
+    f"{lock.lock_week}** of the period; risk that surfaces within **{lock.late_days} days** "
+    "of period end counts as late (`scorecard.toml`, `[forecast]`)."
+)
+
+status = scoring_forecast.forecast_status(
+    _data.team_tables(view.data_dir, view.snapshot_id, view.teams)
+)
+accuracy = _data.metric("forecast_accuracy", view)
+wape = _data.metric("wape", view)
+slipped = _data.metric("slipped_deals", view)
+late = _data.metric("late_risk", view)
+judged_wape = wape.filter(pl.col("period") == judged)
+
+
+def _first(frame: pl.DataFrame, column: str) -> float | None:
+    return frame[column][0] if frame.height and column in frame.columns else None
+
+
+def _fmt(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+k1, k2, k3, k4 = st.columns(4)
+k1.metric(
+    f"WAPE {judged}",
+    _fmt(_first(judged_wape, "wape"), ".1%"),
+    help=_widgets.help_for("wape"),
+    border=True,
+)
+k2.metric(
+    f"Pooled bias {judged}",
+    _fmt(_first(judged_wape, "bias"), "+.1%"),
+    help=_widgets.help_for("forecast_bias"),
+    border=True,
+)
+k3.metric(
+    f"Slipped deals {judged}",
+    f"{slipped.height}",
+    help=_widgets.help_for("slip_rate"),
+    border=True,
+)
+k4.metric(
+    f"Late-surfaced risk {judged}",
+    f"{late.filter(pl.col('late')).height} of {late.height}",
+    help=_widgets.help_for("late_risk_share"),
+    border=True,
+)
+
+chart_team: str | None = None
+if _widgets.not_available(status):
+    st.caption(
+        "Forecast vs actual, accuracy, bias, WAPE and the miss decomposition need the "
+        "`forecasts` table; slipped deals and late-surfaced risk below come from stage history."
+    )
+else:
+    # --- Forecast vs actual ------------------------------------------------------------
+    st.subheader("Forecast vs actual by team", help=_widgets.help_for("forecast_accuracy"))
+    fva = st.altair_chart(
+        charts.forecast_vs_actual_chart(accuracy, teams=all_teams),
+        key="fva_chart",
+        on_select="rerun",
+        selection_mode=["pick"],
+        width="stretch",
+    )
+    chart_team = _widgets.selected_value(fva, "team")
+    st.caption(
+        f"Dashed: the locked call ({lock.category} at the end of week {lock.lock_week}). "
+        "Solid: closed-won amount with a close date in the period (hollow points: period still "
+        "in progress, won so far). Click a point to drill into that team's deals below."
+    )
+
+    with st.expander("Locked calls vs actuals (table)"):
+        _widgets.table(
+            accuracy,
+            key="accuracy",
+            name=f"forecast_accuracy_{view.period}",
+            column_config={
+                "forecast": NUM("Call", format="dollar"),
+                "actual": NUM("Actual", format="dollar"),
+                "variance": NUM("Call − actual", format="dollar"),
+                "accuracy": NUM("Accuracy", format="percent"),
+                "bias": NUM("Bias", format="percent"),
+                "ratio": NUM("Call ÷ actual", format="%.2f"),
+                "accuracy_vs_forecast": None,
+                "variance_pct": None,
+                "submitted_at": None,
+            },
+        )
+
+    # --- Accuracy and bias trend -------------------------------------------------------
+    st.subheader("Accuracy and bias trend", help=_widgets.help_for("forecast_bias"))
+    acc_col, bias_col = st.columns(2)
+    with acc_col:
+        st.altair_chart(
+            charts.trend_chart(accuracy, field="accuracy", title="Accuracy", teams=all_teams),
+            key="accuracy_chart",
+            width="stretch",
+        )
+        st.caption("Accuracy = 1 − |call − actual| ÷ actual (100% = exact).")
+    with bias_col:
+        st.altair_chart(
+            charts.trend_chart(accuracy, field="bias", title="Bias", teams=all_teams),
+            key="bias_chart",
+            width="stretch",
+        )
+        st.caption("Bias = (call − actual) ÷ actual: above zero over-forecasts, below sandbags.")
+    trend = _data.metric("forecast_trend", view)
+    st.dataframe(
+        trend.drop("period"),
+        key="trend",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "team": TEXT("Team", pinned=True),
+            "pattern": TEXT(
+                "Pattern",
+                help="sandbagging / over_forecasting: the same sign of bias in every judged "
+                "period (at least 2); mixed otherwise.",
+            ),
+            "accuracy": st.column_config.LineChartColumn("Accuracy", y_min=0, y_max=1),
+            "bias": st.column_config.LineChartColumn("Bias", y_min=-0.5, y_max=0.5),
+            "mean_bias": NUM(
+                "Mean bias", format="percent", help=_widgets.help_for("forecast_bias")
+            ),
+            "periods_judged": NUM("Periods judged"),
+            "periods_over": NUM("Over"),
+            "periods_under": NUM("Under"),
+        },
+    )
+    _widgets.csv_button(charts.csv_safe(trend), f"forecast_trend_{view.period}", key="trend")
+
+    # --- Accuracy by week ----------------------------------------------------------------
+    st.subheader(
+        f"Accuracy by week of period — {judged}", help=_widgets.help_for("forecast_accuracy")
+    )
+    st.altair_chart(
+        charts.week_accuracy_chart(
+            _data.metric("forecast_variance", view),
+            period=judged,
+            category=lock.category,
+            lock_week=lock.lock_week,
+            teams=all_teams,
+        ),
+        key="week_chart",
+        width="stretch",
+    )
+    st.caption(
+        f"How good the {lock.category} call made in week k of {judged} was, judged against "
+        "what finally closed. The dashed rule marks the lock week."
+    )
+
+    # --- WAPE -------------------------------------------------------------------------------
+    st.subheader("WAPE by period", help=_widgets.help_for("wape"))
+    w_chart, w_table = st.columns([3, 2])
+    with w_chart:
+        st.altair_chart(charts.wape_chart(wape), key="wape_chart", width="stretch")
+    with w_table:
+        _widgets.table(
+            wape,
+            key="wape",
+            name=f"wape_{view.period}",
+            column_config={
+                "forecast": NUM("Calls", format="compact"),
+                "actual": NUM("Actual", format="compact"),
+                "abs_error": NUM("|Error|", format="compact"),
+                "period": TEXT("Period"),
+                "teams": NUM("Teams"),
+                "signed_error": None,
+                "is_complete": None,
+                "wape": NUM("WAPE", format="percent"),
+                "bias": NUM("Bias", format="percent"),
+            },
+        )
+    st.caption(
+        "WAPE = Σ|call − actual| ÷ Σ actual over the teams' locked calls (lower is "
+        "better); empty for a period still in progress."
+    )
+
+    # --- Miss decomposition ----------------------------------------------------------------
+    st.subheader(
+        f"Where the {judged} miss came from", help=_widgets.help_for("forecast_miss_decomposition")
+    )
+    miss = _data.metric("forecast_miss", view)
+    miss_pick = st.altair_chart(
+        charts.miss_chart(miss),
+        key="miss_chart",
+        on_select="rerun",
+        selection_mode=["pick"],
+        width="stretch",
+    )
+    chart_team = _widgets.selected_value(miss_pick, "team") or chart_team
+    st.caption(
+        "miss = actual − call = wins not in commit − slipped − lost − still open + amount "
+        "changes + judgement (the call above or below the deals committed at lock). Rows "
+        "by source split the team row. Select a row to list its deals."
+    )
+    miss_row = _widgets.table(
+        miss,
+        key="miss",
+        name=f"forecast_miss_{judged}",
+        select=True,
+        column_config={
+            "team": TEXT("Team", pinned=True),
+            "sourced_by": TEXT("Source"),
+            "period": None,
+            "forecast": NUM("Call", format="compact"),
+            "actual": NUM("Actual", format="compact"),
+            "miss": NUM("Miss (A − F)", format="compact"),
+            "committed_at_lock": NUM("Committed at lock", format="compact"),
+            **{c: NUM(charts.MISS_LABELS[c], format="compact") for c in charts.MISS_SIGNS},
+            "is_complete": None,
+        },
+    )
+    m_team = miss_row["team"][0] if miss_row is not None else chart_team
+    m_source = miss_row["sourced_by"][0] if miss_row is not None else None
+    if m_team:
+        source = None if m_source == charts.ALL_SOURCES else m_source
+        st.markdown(
+            f"**Deals behind the {judged} miss — {m_team}{' · ' + source if source else ''}**"
+        )
+        _widgets.table(
+            charts.drill(_data.metric("forecast_miss_deals", view), team=m_team, sourced_by=source),
+            key="miss_deals",
+            name=f"forecast_miss_deals_{m_team}_{judged}",
+            column_config={
+                "amount_at_lock": NUM("At lock", format="dollar"),
+                "amount_now": NUM("Now", format="dollar"),
+                "contribution": NUM("Contribution", format="dollar"),
+            },
+        )
+
+# --- Slipped deals ---------------------------------------------------------------------
+st.subheader(f"Slipped deals — {judged}", help=_widgets.help_for("slip_rate"))
+slip_row = _widgets.table(
+    _data.metric("slip_summary", view),
+    key="slip_summary",
+    name=f"slip_summary_{judged}",
+    select=True,
+    column_config={
+        "team": TEXT("Team", pinned=True),
+        "pipeline_count": NUM("Deals at start"),
+        "pipeline_amount": NUM("Pipeline at start", format="compact"),
+        "slipped_count": NUM("Slipped"),
+        "slipped_amount": NUM("Slipped $", format="compact"),
+        "pushes_per_deal": NUM(
+            "Pushes / slipped deal", format="%.1f", help=_widgets.help_for("pushes_per_deal")
+        ),
+        "slip_rate": NUM("Slip rate ($)", format="percent", help=_widgets.help_for("slip_rate")),
+    },
+)
+slip_team = slip_row["team"][0] if slip_row is not None else chart_team
+st.caption(
+    f"Deals open with a close date in {judged} at its start that did not close in it. "
+    f"Pushes: close-date increases in the deal's history. Select a team to list its deals"
+    f"{' (showing ' + slip_team + ')' if slip_team else ''}."
+)
+_widgets.table(
+    charts.drill(slipped, team=slip_team),
+    key="slipped",
+    name=f"slipped_deals_{judged}",
+    column_config={
+        "amount_at_start": NUM("Amount at start", format="dollar"),
+        "pushes": NUM("Pushes"),
+        "push_days": NUM("Days pushed"),
+        "close_date_at_start": st.column_config.DateColumn("Close date at start"),
+        "close_date_now": st.column_config.DateColumn("Close date now"),
+    },
+)
+
+# --- Late-surfaced risk ----------------------------------------------------------------
+st.subheader(f"Late-surfaced risk — {judged}", help=_widgets.help_for("late_risk_share"))
+late_row = _widgets.table(
+    _data.metric("late_risk_summary", view),
+    key="late_summary",
+    name=f"late_risk_summary_{judged}",
+    select=True,
+    column_config={
+        "team": TEXT("Team", pinned=True),
+        "risk_count": NUM("Went bad"),
+        "risk_amount": NUM("Amount", format="compact"),
+        "median_days_before_end": NUM("Median days before end", format="%.0f"),
+        "late_count": NUM("Late"),
+        "late_share": NUM(
+            "Late share", format="percent", help=_widgets.help_for("late_risk_share")
+        ),
+    },
+)
+late_team = late_row["team"][0] if late_row is not None else chart_team
+st.caption(
+    f"Deals in commit during {judged} that were later lost, pushed out or downgraded (or "
+    f"just missed). Late = surfaced within {lock.late_days} days of period end. Select a team "
+    f"to list its deals{' (showing ' + late_team + ')' if late_team else ''}."
+)
+_widgets.table(
+    charts.drill(late, team=late_team).sort(
+        "late", "days_before_period_end", descending=[True, False]
+    ),
+    key="late_risk",
+    name=f"late_risk_{judged}",
+    column_config={
+        "amount": NUM("Amount", format="dollar"),
+        "reason": TEXT("Reason"),
+        "surfaced_date": st.column_config.DateColumn("Surfaced"),
+        "days_before_period_end": NUM("Days before end"),
+        "late": st.column_config.CheckboxColumn("Late"),
+        "committed_at": None,
+        "surfaced_at": None,
+    },
+)

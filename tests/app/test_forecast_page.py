@@ -1,0 +1,123 @@
+"""The Forecast page on the demo org: judged period, calls vs actuals, bias trend, week
+accuracy, WAPE, the miss, slipped deals and late risk, filters and drill-downs; and the
+tiny org, which has no forecasts table."""
+
+from __future__ import annotations
+
+import pytest
+
+PAGE = "pages/forecast.py"
+
+
+def _run(app, state: dict | None = None, **query):
+    at = app(**query)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at, column: str):
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert found, f"no table with {column}"
+    return found[0]
+
+
+def _select(row: int) -> dict:
+    return {"selection": {"rows": [row], "columns": [], "cells": []}}
+
+
+@pytest.fixture
+def page(demo_store, app):
+    return _run(app)
+
+
+def test_renders_judged_period_charts_tables_and_downloads(page):
+    assert page.title[0].value == "Forecast"
+    judged = [m.value for m in page.markdown if m.value.startswith("**Judged period")]
+    assert judged and "2026-Q3" in judged[0] and "2026-Q4 is still in progress" in judged[0]
+    assert "**commit**" in judged[0] and "**week 3**" in judged[0]
+    heads = [s.value for s in page.subheader]
+    assert heads == [
+        "Forecast vs actual by team", "Accuracy and bias trend",
+        "Accuracy by week of period — 2026-Q3", "WAPE by period",
+        "Where the 2026-Q3 miss came from", "Slipped deals — 2026-Q3",
+        "Late-surfaced risk — 2026-Q3",
+    ]  # fmt: skip
+    assert len(page.get("vega_lite_chart")) == 6
+    assert {"pushes", "push_days", "stage_now"} <= set(_table(page, "push_days").columns)
+    assert {"reason", "surfaced_date", "days_before_period_end", "late"} <= set(
+        _table(page, "reason").columns
+    )
+    assert page.metric[0].label == "WAPE 2026-Q3" and page.metric[0].value.endswith("%")
+    assert len(page.get("download_button")) >= 8
+
+
+def test_planted_bias_shows_in_the_trend(page):
+    trend = _table(page, "pattern").set_index("team")
+    # APAC forecasts ~25% low every quarter; NA Mid-Market ~30% high.
+    assert trend.loc["APAC", "pattern"] == "sandbagging"
+    assert -0.3 < trend.loc["APAC", "mean_bias"] < -0.2
+    assert trend.loc["NA Mid-Market", "pattern"] == "over_forecasting"
+    assert 0.25 < trend.loc["NA Mid-Market", "mean_bias"] < 0.35
+    assert all(b < 0 for b in trend.loc["APAC", "bias"])
+
+
+def test_mid_market_pushes_and_downgrades_late(page):
+    slips = _table(page, "pushes_per_deal").set_index("team")
+    assert slips["pushes_per_deal"].idxmax() == "NA Mid-Market"
+    late = _table(page, "reason")
+    assert "downgraded" in set(late[late["team"] == "NA Mid-Market"]["reason"])
+
+
+def test_team_filter_changes_the_numbers(demo_store, app):
+    everyone = _run(app)
+    at = _run(app, teams="APAC")
+    assert set(_table(at, "push_days")["team"]) == {"APAC"}
+    assert list(_table(at, "pattern")["team"]) == ["APAC"]
+    assert at.metric[0].value != everyone.metric[0].value  # WAPE of APAC alone
+
+
+def test_complete_period_is_judged_itself(demo_store, app):
+    at = _run(app, {"period": "2026-Q2"})
+    judged = [m.value for m in at.markdown if m.value.startswith("**Judged period")]
+    assert "2026-Q2" in judged[0] and "in progress" not in judged[0]
+    assert "Slipped deals — 2026-Q2" in [s.value for s in at.subheader]
+
+
+def test_selecting_a_miss_row_lists_the_deals_behind_it(page):
+    miss = _table(page, "committed_at_lock")
+    row = int(((miss["team"] == "NA Mid-Market") & (miss["sourced_by"] == "(all)")).argmax())
+    page.session_state["miss"] = _select(row)
+    page.run()
+    assert not page.exception
+    deals = _table(page, "contribution")
+    assert set(deals["team"]) == {"NA Mid-Market"}
+    # the deal-level contributions + the residual add up to the team's miss
+    team = miss.iloc[row]
+    assert deals["contribution"].sum() + team["residual"] == pytest.approx(team["miss"])
+
+
+def test_selecting_a_team_lists_its_slipped_and_late_deals(page):
+    summary = _table(page, "slip_rate")
+    row = int((summary["team"] == "EMEA").argmax())
+    page.session_state["slip_summary"] = _select(row)
+    page.session_state["late_summary"] = _select(row)
+    page.run()
+    slipped = _table(page, "push_days")
+    assert set(slipped["team"]) == {"EMEA"}
+    assert len(slipped) == int(summary.iloc[row]["slipped_count"])
+    late_summary = _table(page, "late_share")
+    assert len(_table(page, "reason")) == int(late_summary.iloc[row]["risk_count"])
+
+
+def test_tiny_org_says_forecasts_are_not_available(tiny_store, app):
+    at = _run(app)
+    assert any("forecast" in i.value.lower() for i in at.info)
+    assert not at.get("vega_lite_chart")
+    # slipped deals and late risk come from stage history, so they still render
+    heads = [s.value for s in at.subheader]
+    assert any(h.startswith("Slipped deals — ") for h in heads)
+    assert any(h.startswith("Late-surfaced risk — ") for h in heads)

@@ -1,0 +1,127 @@
+"""The Pipeline flow page on the demo org: days in stage, stalls, handoff stalls, the
+waterfall, team health, filters and drill-downs; and on the tiny org (few tables)."""
+
+from __future__ import annotations
+
+import pytest
+
+PAGE = "pages/pipeline.py"
+
+
+def _run(app, state: dict | None = None, **query):
+    at = app(**query)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at, column: str):
+    """The first table showing `column` (pandas)."""
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert found, f"no table with {column}"
+    return found[0]
+
+
+def _select(row: int) -> dict:
+    return {"selection": {"rows": [row], "columns": [], "cells": []}}
+
+
+@pytest.fixture
+def page(demo_store, app):
+    return _run(app)
+
+
+def test_renders_sections_charts_tables_and_downloads(page):
+    assert page.title[0].value == "Pipeline flow"
+    heads = [s.value for s in page.subheader]
+    assert heads[:3] == ["Days in stage", "Stalls by team and stage",
+                         "Stalled deals — all teams and stages"]  # fmt: skip
+    assert any(h.startswith("Pipeline waterfall — 2026-Q4") for h in heads)
+    assert [m.label for m in page.metric] == [
+        "Stalled deals", "Stalled pipeline", "Stalled at a handoff", "Coverage",
+    ]  # fmt: skip
+    assert len(page.get("vega_lite_chart")) == 3  # days in stage, heatmap, waterfall
+    stalled = _table(page, "times_threshold")
+    assert {"owner", "stage", "age_days", "threshold_days", "amount", "is_handoff"} <= set(
+        stalled.columns
+    )
+    assert set(_table(page, "basis")["stage"]) >= {"Negotiation", "Qualification"}
+    assert {"win_rate_count", "coverage", "velocity", "cycle_days_median"} <= set(
+        _table(page, "win_rate_count").columns
+    )
+    assert len(page.get("download_button")) >= 6
+
+
+def test_emea_deals_sit_longest_in_negotiation(page):
+    # The demo plants EMEA deals sitting about twice as long in Negotiation.
+    stalls = _table(page, "age_vs_company")
+    negotiation = stalls[(stalls["stage"] == "Negotiation") & (stalls["team"] != "All teams")]
+    worst = negotiation.sort_values("age_vs_company").iloc[-1]
+    assert worst["team"] == "EMEA" and worst["age_vs_company"] > 1.4
+    stalled = _table(page, "times_threshold")
+    emea_neg = stalled[(stalled["team"] == "EMEA") & (stalled["stage"] == "Negotiation")]
+    other_neg = stalled[(stalled["team"] != "EMEA") & (stalled["stage"] == "Negotiation")]
+    assert len(emea_neg) > len(other_neg)
+
+
+def test_handoff_stalls_are_shown_apart(page):
+    handoff = [d.value for d in page.dataframe if "is_handoff" in d.value.columns][1]
+    assert len(handoff) > 0 and handoff["is_handoff"].all()
+    assert "handoff_stalled_share" in _table(page, "handoff_stalled_share").columns
+
+
+def test_team_filter_changes_the_numbers(demo_store, app):
+    everyone = _run(app)
+    emea = _run(app, teams="EMEA")
+    assert set(_table(emea, "times_threshold")["team"]) == {"EMEA"}
+    assert emea.metric[0].value != everyone.metric[0].value
+    assert list(_table(emea, "win_rate_count")["team"]) == ["EMEA", "All teams"]
+
+
+def test_period_filter_changes_the_waterfall_and_win_rate(demo_store, app):
+    q4 = _table(_run(app), "win_rate_count")["win_rate_count"].tolist()
+    at = _run(app, {"period": "2026-Q2"})
+    assert any(s.value == "Pipeline waterfall — 2026-Q2" for s in at.subheader)
+    assert _table(at, "win_rate_count")["win_rate_count"].tolist() != q4
+
+
+def test_selecting_a_team_stage_row_lists_its_stalled_deals(page):
+    stalls = _table(page, "age_vs_company")
+    row = int(((stalls["team"] == "EMEA") & (stalls["stage"] == "Negotiation")).argmax())
+    page.session_state["stalls_by_team"] = _select(row)
+    page.run()
+    assert not page.exception
+    assert any(s.value == "Stalled deals — EMEA · Negotiation" for s in page.subheader)
+    shown = _table(page, "times_threshold")
+    assert len(shown) == int(stalls.iloc[row]["stalled_count"]) > 0
+    assert set(zip(shown["team"], shown["stage"], strict=True)) == {("EMEA", "Negotiation")}
+
+
+def test_choosing_a_waterfall_bucket_lists_its_deals(demo_store, app):
+    at = _run(app, {"waterfall_bucket": "won"})
+    rows = _table(at, "amount_delta")
+    assert set(rows["bucket"]) == {"won"} and (rows["amount_delta"] < 0).all()
+    assert any(m.value.startswith(f"**Won — All teams: {len(rows)} deals") for m in at.markdown)
+
+
+def test_selecting_a_team_lists_its_closed_and_open_deals(page):
+    summary = _table(page, "win_rate_count")
+    row = int((summary["team"] == "APAC").argmax())
+    page.session_state["team_summary"] = _select(row)
+    page.run()
+    closed = _table(page, "cycle_days")
+    assert set(closed["team"]) == {"APAC"}
+    assert len(closed) == int(summary.iloc[row]["won"] + summary.iloc[row]["lost"])
+    open_rows = [d.value for d in page.dataframe if list(d.value.columns)[-1] == "close_date"]
+    assert open_rows and set(open_rows[-1]["team"]) == {"APAC"}
+
+
+def test_tiny_org_renders_without_error(tiny_store, app):
+    at = _run(app)
+    assert at.title[0].value == "Pipeline flow"
+    assert not at.error
+    notes = _table(at, "win_rate_count")["notes"].dropna().tolist()
+    assert notes and all("quotas" in n for n in notes)  # coverage says what is missing
