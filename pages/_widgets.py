@@ -55,10 +55,19 @@ def not_available(message: str | None) -> bool:
     return False
 
 
+def csv_text(frame: pl.DataFrame) -> str:
+    """`frame` as CSV; list columns (e.g. a trend per period) become "a; b; c"."""
+    lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    flat = frame.with_columns(
+        pl.col(c).list.eval(pl.element().cast(pl.String)).list.join("; ") for c in lists
+    )
+    return flat.write_csv()
+
+
 def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:
     st.download_button(
         "Download CSV",
-        data=frame.write_csv(),
+        data=csv_text(frame),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv_{key}",
