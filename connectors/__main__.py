@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="files only: validate the mapping and show what would be loaded; store nothing",
     )
+    run.add_argument(
+        "--trigger",
+        choices=("cli", "page", "manual"),
+        default="cli",
+        help="who asked for the refresh, as recorded in the run log (default: cli)",
+    )
     commands.add_parser("snapshots", help="list stored snapshots, newest first")
     sched = commands.add_parser("schedule", help="run the [schedule] jobs until interrupted")
     sched.add_argument("--list", action="store_true", help="show the next runs and exit")
@@ -62,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
             print(check(settings, **options).summary())
             return 0
-        record = run_refresh(settings, args.source, trigger="cli", progress=_progress, **options)
+        record = run_refresh(
+            settings, args.source, trigger=args.trigger, progress=_progress, **options
+        )
         if record.outcome == "skipped-locked":
             print(f"refresh skipped: {record.error}", file=sys.stderr)
             return 1

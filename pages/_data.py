@@ -38,8 +38,12 @@ def store() -> Store:
 
 
 def current_snapshot() -> Snapshot | None:
-    """The current snapshot (a small file read on every rerun, so a refresh shows at once)."""
+    """The snapshot the session views: the current one (a small file read on every rerun, so
+    a refresh shows at once), or an earlier one pinned on the Data & refresh page."""
     s = store()
+    pinned = st.session_state.get("pinned_snapshot")
+    if pinned and (s.snapshots_dir / pinned).exists():
+        return s.get(pinned)
     return s.current() if s.current_id() else None
 
 

@@ -34,9 +34,28 @@ def period_options(snapshot: Snapshot, fiscal_start_month: int) -> list[str]:
     return [p.name for p in reversed(periods)]
 
 
+def _follow_new_snapshot(snapshot: Snapshot, options: list[str]) -> None:
+    """When a refresh brings a newer snapshot, move the as-of date (and period) along with
+    it, unless the user had chosen other values than the old snapshot's defaults."""
+    seen = st.session_state.get("_filters_seen")
+    st.session_state["_filters_seen"] = (snapshot.id, snapshot.data_as_of, options[0])
+    if seen is None or seen[0] == snapshot.id:
+        return
+    _, old_as_of, old_period = seen
+    if st.session_state.get("as_of") in (None, old_as_of) or (
+        st.session_state["as_of"] > snapshot.data_as_of
+    ):
+        st.session_state["as_of"] = snapshot.data_as_of
+    if st.session_state.get("period") in (None, old_period) or (
+        st.session_state["period"] not in options
+    ):
+        st.session_state["period"] = options[0]
+
+
 def render(snapshot: Snapshot, teams: list[str], *, fiscal_start_month: int) -> Filters:
     """Draw the sidebar filters and return their values."""
     options = period_options(snapshot, fiscal_start_month)
+    _follow_new_snapshot(snapshot, options)
     with st.sidebar:
         st.subheader("View")
         period = st.selectbox(

@@ -1,45 +1,147 @@
-"""Data & refresh (ops): sources, snapshots with their manifests, refresh now."""
+"""Data & refresh (ops): sources, refresh now, schedules, the run log and snapshots."""
 
 from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
 
 import polars as pl
 import streamlit as st
 
-from connectors.refresh import RefreshError, refresh
+from connectors import background
+from connectors.lock import lock_holder
+from connectors.runlog import last_run, recent_runs
+from connectors.schedule import next_runs
 from connectors.sources import SOURCES
-from pages import _data
+from pages import _data, _widgets
 
-st.title("Data & refresh")
 settings = _data.settings()
 store = _data.store()
 
+st.title("Data & refresh")
+st.caption(
+    f"Data folder `{settings.data_dir}` · configuration `{settings.config_path or 'defaults'}`"
+)
+
+
+def _source_status(name: str) -> str:
+    """Whether a source is set up, without ever showing a credential."""
+    if name == "demo":
+        return "built in (generated org, no credentials)"
+    if name == "files":
+        path = settings.sources.get("files", {}).get("path")
+        return (
+            f"folder `{path}`" if path else "no folder configured (use --path or [sources.files])"
+        )
+    has_login = all(os.environ.get(k) for k in ("SF_USERNAME", "SF_PASSWORD"))
+    has_session = all(os.environ.get(k) for k in ("SF_SESSION_ID", "SF_INSTANCE_URL"))
+    return "credentials present in the environment" if has_login or has_session else (
+        "no credentials in the environment (.env): SF_USERNAME / SF_PASSWORD / SF_SECURITY_TOKEN"
+    )  # fmt: skip
+
+
+with st.expander("Sources", expanded=False):
+    st.dataframe(
+        pl.DataFrame(
+            {
+                "source": sorted(SOURCES),
+                "default": [s == settings.default_source for s in sorted(SOURCES)],
+                "status": [_source_status(s) for s in sorted(SOURCES)],
+            }
+        ),
+        hide_index=True,
+        key="sources",
+    )
+
+# ---------------------------------------------------------------- refresh now
 st.subheader("Refresh now")
+holder = lock_holder(settings.data_dir)
+choices = sorted(SOURCES)
 source = st.selectbox(
     "Source",
-    sorted(SOURCES),
-    index=sorted(SOURCES).index(settings.default_source)
-    if settings.default_source in SOURCES
-    else 0,
+    choices,
+    index=choices.index(settings.default_source) if settings.default_source in choices else 0,
     key="refresh_source",
     help="Sources are configured in scorecard.toml; credentials come from the environment.",
 )
-if st.button("Refresh now", type="primary", key="refresh_now"):
-    bar = st.progress(0.0, text="Starting…")
-    try:
-        result = refresh(settings, source, progress=lambda m, f: bar.progress(f, text=m))
-    except RefreshError as exc:
-        st.error(f"Refresh failed; the previous snapshot is still current.\n\n{exc}")
-    else:
-        st.success(f"Stored snapshot {result.snapshot.id} in {result.seconds:.1f} s.")
-        for warning in result.warnings:
-            st.warning(warning)
+job: background.BackgroundRefresh | None = st.session_state.get("refresh_job")
+busy = holder is not None or (job is not None and job.running())
+if holder is not None:
+    st.info(f"A refresh is running: {holder.describe()}.", icon=":material/sync:")
+if st.button("Refresh now", type="primary", key="refresh_now", disabled=busy):
+    st.session_state["refresh_job"] = background.start(settings, source, trigger="page")
+    st.session_state["refresh_started"] = datetime.now(UTC).isoformat()
+    st.rerun()
 
+
+@st.fragment(run_every="1s")
+def _watch() -> None:
+    """Progress of the refresh this session started; the outcome from the run log."""
+    job = st.session_state.get("refresh_job")
+    if job is None:
+        return
+    fraction, message = job.progress()
+    if job.running():
+        st.progress(fraction, text=message or "Starting…")
+        return
+    st.session_state.pop("refresh_job")
+    run = last_run(settings.data_dir, source=job.source)
+    if run is not None and run.outcome == "ok":
+        st.session_state["refresh_message"] = ("ok", f"Stored snapshot {run.snapshot_id}.")
+    else:
+        error = run.error if run is not None else "the refresh process ended without a result"
+        st.session_state["refresh_message"] = ("failed", f"Refresh failed: {error}")
+    st.rerun(scope="app")
+
+
+_watch()
+outcome = st.session_state.pop("refresh_message", None)
+if outcome is not None:
+    kind, text = outcome
+    if kind == "ok":
+        st.success(text, icon=":material/check_circle:")
+    else:
+        st.error(text + "\n\nThe previous snapshot is still current.", icon=":material/error:")
+
+# ---------------------------------------------------------------- schedules and runs
+left, right = st.columns(2)
+with left:
+    st.subheader("Next scheduled runs")
+    upcoming = next_runs(settings, datetime.now(UTC), n=5)
+    if upcoming.is_empty():
+        st.caption("No schedule configured ([schedule] in scorecard.toml).")
+    else:
+        st.dataframe(upcoming, hide_index=True, key="next_runs")
+        st.caption(
+            f"Times in {settings.schedules.timezone}. The scheduler runs as "
+            "`python -m connectors schedule` (or cron / a systemd timer, see the README)."
+        )
+with right:
+    st.subheader("Last runs")
+    runs = recent_runs(settings.data_dir, limit=50)
+    if runs.is_empty():
+        st.caption("No refresh recorded yet.")
+    else:
+        failed = runs.filter(pl.col("outcome") == "failed").head(1)
+        if not failed.is_empty() and runs["outcome"][0] == "failed":
+            st.warning(f"The last refresh failed: {failed['error'][0]}", icon=":material/warning:")
+        _widgets.table(
+            runs.select(
+                "run_id", "started_at", "source", "trigger", "outcome", "total_rows", "seconds",
+                "snapshot_id", "error",
+            ),
+            key="run_log",
+            name="run_log",
+        )  # fmt: skip
+
+# ---------------------------------------------------------------- snapshots
 st.subheader("Snapshots")
 snapshots = store.list()
 if not snapshots:
-    st.info("No snapshots yet.")
+    st.info("No snapshots yet: refresh a source above.")
 else:
     current = store.current_id()
+    pinned = st.session_state.get("pinned_snapshot")
     listing = pl.DataFrame(
         {
             "current": [s.id == current for s in snapshots],
@@ -48,8 +150,18 @@ else:
             "data as of": [s.data_as_of for s in snapshots],
             "stored at (UTC)": [s.created_at.replace(tzinfo=None) for s in snapshots],
             "rows": [sum(t["rows"] for t in s.manifest["tables"].values()) for s in snapshots],
+            "missing tables": [", ".join(s.manifest.get("missing_tables", [])) for s in snapshots],
         }
     )
-    st.dataframe(listing, hide_index=True, key="snapshot_list")
-    chosen = st.selectbox("Manifest of", [s.id for s in snapshots], key="manifest_of")
-    st.json(store.get(chosen).manifest, expanded=False)
+    chosen = _widgets.table(listing, key="snapshot_list", name="snapshots", select=True)
+    picked = chosen["snapshot"][0] if chosen is not None else (pinned or current)
+    st.markdown(f"**Manifest of** `{picked}`")
+    st.json(store.get(picked).manifest, expanded=False)
+    if picked != current and st.button(
+        "View the scorecard as of this snapshot", key="pin_snapshot"
+    ):
+        st.session_state["pinned_snapshot"] = picked
+        st.switch_page("pages/scorecard.py")
+    if pinned and st.button("Back to the current snapshot", key="unpin_snapshot"):
+        st.session_state.pop("pinned_snapshot")
+        st.rerun()

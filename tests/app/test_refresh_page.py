@@ -1,0 +1,74 @@
+"""Data & refresh page: sources, schedules, run log, snapshots, refresh now from the page."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.runlog import recent_runs
+from connectors.store import Store
+
+
+@pytest.fixture
+def own_store(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the demo store, so refreshes here do not touch the shared one."""
+    folder = tmp_path / "data"
+    shutil.copytree(demo_store_dir, folder)
+    monkeypatch.setenv("SCORECARD_DATA_DIR", str(folder))
+    return folder
+
+
+def _refresh_page(app):
+    at = app().run()
+    at.switch_page("pages/refresh.py").run()
+    assert not at.exception
+    return at
+
+
+def test_lists_sources_schedule_runs_and_snapshots(own_store, app):
+    at = _refresh_page(app)
+    assert at.title[0].value == "Data & refresh"
+    sources = at.dataframe[0].value
+    assert list(sources["source"]) == ["demo", "files", "salesforce"]
+    assert not any("SF_PASSWORD=" in str(v) for v in sources["status"])
+    assert any("No refresh recorded yet" in c.value for c in at.caption)
+    assert at.button(key="refresh_now").label == "Refresh now"
+    assert any("Times in Europe/Berlin" in c.value for c in at.caption)
+    assert any(m.value.startswith("**Manifest of**") for m in at.markdown)
+
+
+def test_refresh_now_runs_in_the_background_and_logs_the_run(own_store, app):
+    before = Store(own_store).current_id()
+    at = _refresh_page(app)
+    at.button(key="refresh_now").click().run()
+    deadline = time.monotonic() + 120
+    while not at.success and time.monotonic() < deadline:
+        assert not at.error, at.error[0].value
+        time.sleep(0.5)
+        at.run()
+    assert at.success and at.success[0].value.startswith("Stored snapshot")
+    store = Store(own_store)
+    assert store.current_id() != before and len(store.list()) == 2
+    runs = recent_runs(own_store)
+    assert runs["trigger"][0] == "page" and runs["outcome"][0] == "ok"
+
+
+def test_pin_an_earlier_snapshot(own_store, app, tiny_org):
+    from datetime import date
+
+    from connectors.validate import validate_tables
+
+    Store(own_store).write(
+        validate_tables(tiny_org).frames, source="test", data_as_of=date(2026, 3, 1)
+    )
+    at = _refresh_page(app)
+    at.session_state["snapshot_list"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    older = Store(own_store).list()[1].id
+    assert any(older in m.value for m in at.markdown)
+    at.button(key="pin_snapshot").click().run()
+    assert not at.exception
+    assert at.session_state["pinned_snapshot"] == older
