@@ -1,4 +1,4 @@
-"""The app starts as a real server and serves its health endpoint on a stored snapshot."""
+"""The app starts as a real server and serves its health endpoint on the demo store."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import urllib.request
 from tests.appserver import running_app
 
 
-def test_server_health_and_page(tiny_store):
-    with running_app(tiny_store) as url:
+def test_server_health_and_page(demo_store_dir):
+    with running_app(demo_store_dir) as url:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
             assert resp.status == 200
             assert resp.read().decode().strip() == "ok"

@@ -22,3 +22,14 @@ def test_period_from_the_url(tiny_store, app):
     at = app(period="2025-Q4").run()
     assert not at.exception
     assert at.selectbox(key="period").value == "2025-Q4"
+
+
+def test_first_start_on_an_empty_store_builds_the_demo_org(data_dir, app, monkeypatch):
+    monkeypatch.setenv("SCORECARD_AUTO_DEMO", "1")
+    at = app().run()
+    assert not at.exception
+    from connectors.store import Store
+
+    snap = Store(data_dir).current()
+    assert snap.source == "demo" and snap.manifest["tables"]["opportunities"]["rows"] > 1000
+    assert at.title[0].value == "Revenue alignment scorecard"

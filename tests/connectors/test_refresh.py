@@ -98,3 +98,47 @@ def test_cli_reports_failure_plainly(data_dir: Path, broken_source, monkeypatch,
     assert "row 2: 'someday'" in err
     assert "Traceback" not in err
     assert "previous snapshot, if any, is still current" in err
+
+
+def _bad(kind: str, org: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    frames = dict(org)
+    opps, hist = frames["opportunities"], frames["stage_history"]
+    if kind == "missing column":
+        frames["opportunities"] = opps.drop("close_date")
+    elif kind == "wrong type":
+        frames["opportunities"] = opps.with_columns(amount=pl.Series(["1,000", "x"]))
+    elif kind == "bad date":
+        frames["opportunities"] = opps.with_columns(created_at=pl.Series(["yesterday", None]))
+    elif kind == "duplicate id":
+        frames["opportunities"] = pl.concat([opps, opps.head(1)])
+    elif kind == "unknown opportunity":
+        frames["stage_history"] = pl.concat([hist, hist.head(1).with_columns(opp_id=pl.lit("X"))])
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing column", "opportunities.close_date: required column is missing"),
+        ("wrong type", "opportunities.amount: 2 value(s) not numbers"),
+        ("bad date", "opportunities.created_at: 1 value(s) not valid date-times"),
+        ("duplicate id", "opportunities.opp_id: 2 rows share a duplicate id"),
+        ("unknown opportunity", "stage_history.opp_id: 1 row(s) refer to opportunities"),
+    ],
+)
+def test_each_bad_input_is_named_and_leaves_the_store_untouched(
+    data_dir: Path, tiny_org, monkeypatch: pytest.MonkeyPatch, kind: str, message: str
+):
+    settings = load_settings()
+    good = refresh(settings, "demo").snapshot
+    files_before = sorted(p.relative_to(data_dir) for p in data_dir.rglob("*"))
+
+    def pull(settings, progress, **options):
+        return Pulled(frames=_bad(kind, tiny_org), data_as_of=good.data_as_of)
+
+    monkeypatch.setitem(SOURCES, "bad", pull)
+    with pytest.raises(RefreshError) as info:
+        refresh(settings, "bad")
+    assert message in str(info.value)
+    assert sorted(p.relative_to(data_dir) for p in data_dir.rglob("*")) == files_before
+    assert Store(data_dir).current().id == good.id
