@@ -1,0 +1,527 @@
+"""Altair charts and small display helpers for the Handoffs, Campaigns and Data trust pages.
+
+Every builder is a pure function: a metric frame in, an `alt.Chart` out (no Streamlit), so
+the charts are unit-tested through `chart.to_dict()`. Charts meant for drill-down carry a
+point selection named "pick" with explicit `fields=`, read back with `picked`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
+
+import altair as alt
+import polars as pl
+
+from pages._widgets import PALETTE, selected_value, team_scale
+from scoring.definitions import QUESTIONS, MetricDefinition
+
+STEP_LABELS = {"lead": "Lead", "mql": "MQL", "sal": "SAL", "sql": "SQL", "opp": "Opp", "won": "Won"}
+DIMENSION_LABELS = {
+    "source": "Channel",
+    "team": "Receiving team",
+    "campaign_id": "Campaign",
+    "sourced_by": "Sourced by",
+    "lead_source": "Lead source",
+}
+# Channels get their own palette (not the team colors) so a channel is never read as a team.
+CHANNEL_PALETTE = (
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+)  # fmt: skip
+SEVERITY_SCALE = alt.Scale(
+    domain=["high", "medium", "low"], range=["#c0392b", "#e67e22", "#95a5a6"]
+)
+DIFF_SCALE = alt.Scale(
+    domain=["marketing only", "sales only", "mismatch"], range=["#4e79a7", "#f28e2b", "#bab0ac"]
+)
+FLAG_COLOR, OK_COLOR, TARGET_COLOR = "#e15759", "#4e79a7", "#222222"
+_LONG_LABELS = alt.Axis(labelLimit=240)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def transitions(frame: pl.DataFrame) -> pl.DataFrame:
+    """`from_step`/`to_step` as strings (the drill-down keys) plus a readable `transition`
+    label ("MQL → SAL")."""
+    steps = [pl.col(c).cast(pl.String) for c in ("from_step", "to_step")]
+    label = [pl.col(c).replace_strict(STEP_LABELS) for c in ("from_step", "to_step")]
+    return frame.with_columns(*steps).with_columns(transition=pl.format("{} → {}", *label))
+
+
+def transition_order() -> list[str]:
+    """The transitions in funnel order, for the x axis."""
+    names = list(STEP_LABELS.values())
+    return [f"{a} → {b}" for a, b in pairwise(names)]
+
+
+def extended_team_scale(all_teams: Sequence[str], extra: Iterable[str] = ()) -> alt.Scale:
+    """The shared team scale (`_widgets.team_scale`), extended with teams outside the sales
+    team list (e.g. the Marketing and SDR teams that own leads) without moving its colors."""
+    base = team_scale(all_teams).to_dict()
+    domain, colors = list(base["domain"][:-1]), list(base["range"][:-1])
+    for team in sorted(set(extra) - set(domain) - {"All teams"}):
+        domain.append(team)
+        colors.append(PALETTE[len(colors) % len(PALETTE)])
+    return alt.Scale(domain=[*domain, "All teams"], range=[*colors, base["range"][-1]])
+
+
+def channel_scale(channels: Iterable[str]) -> alt.Scale:
+    """A stable color per channel (sorted); placeholder labels such as "(no source)" come
+    last in grey, so they do not shift the colors of the real channels between pages."""
+    values = set(channels)
+    named = sorted(v for v in values if not v.startswith("("))
+    placeholders = sorted(values - set(named))
+    colors = [CHANNEL_PALETTE[i % len(CHANNEL_PALETTE)] for i in range(len(named))]
+    return alt.Scale(
+        domain=[*named, *placeholders], range=[*colors, *["#bbbbbb"] * len(placeholders)]
+    )
+
+
+def picked(state: object, row: pl.DataFrame | None, field: str) -> str | None:
+    """The drill-down key: the value picked on the chart, else the selected table row's."""
+    value = selected_value(state, field)
+    if value is not None:
+        return value
+    if row is not None and field in row.columns and row.height:
+        cell = row[field][0]
+        return None if cell is None else str(cell)
+    return None
+
+
+def with_sla_target(
+    frame: pl.DataFrame, dim: str, default_hours: float, by_source: Mapping[str, float]
+) -> pl.DataFrame:
+    """Add `sla_hours`, the follow-up target of each row: the per-source override for a
+    channel row, else the default (a team's leads can mix channels, so it gets the default)."""
+    if dim != "source" or not by_source:
+        return frame.with_columns(sla_hours=pl.lit(float(default_hours)))
+    return frame.with_columns(
+        sla_hours=pl.col("source").replace_strict(
+            dict(by_source), default=float(default_hours), return_dtype=pl.Float64
+        )
+    )
+
+
+def _pick(fields: list[str]) -> alt.Parameter:
+    return alt.selection_point(name="pick", fields=fields, on="click", clear="dblclick")
+
+
+def _opacity(pick: alt.Parameter) -> alt.OpacityValue:
+    return alt.condition(pick, alt.value(1.0), alt.value(0.35))
+
+
+def _band_height(rows: int, per_row: int = 30, chrome: int = 100) -> int:
+    """Total chart height for `rows` bands: Streamlit sizes the element to the chart's
+    `height`, titles and axes included, so the bands need room on top of the chrome."""
+    return chrome + per_row * max(rows, 1)
+
+
+def _or_undefined(scale: alt.Scale | None) -> alt.Scale:
+    return alt.Undefined if scale is None else scale
+
+
+def _group_color(
+    dim: str | None, label: str, scale: alt.Scale | None
+) -> alt.Color | alt.ColorValue:
+    """Color by the breakdown dimension (legend on top, so the bars get the width)."""
+    if not dim:
+        return alt.value(OK_COLOR)
+    legend = alt.Legend(orient="top", columns=3, title=label)
+    return alt.Color(f"{dim}:N", scale=_or_undefined(scale), legend=legend)
+
+
+# ---------------------------------------------------------------- handoffs
+
+
+def conversion_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | None) -> alt.Chart:
+    """Cohort conversion at each handoff (bars), one bar per `dim` value within a step.
+    `frame` is `conversion(by=(dim,))`; click a bar to pick (from_step, dim)."""
+    data = transitions(frame).with_columns(pl.col("immature").cast(pl.String))
+    fields = ["from_step", *([dim] if dim else [])]
+    pick = _pick(fields)
+    label = DIMENSION_LABELS.get(dim or "", "")
+    color = _group_color(dim, label, scale)
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "transition:N",
+                sort=transition_order(),
+                title="Handoff",
+                axis=alt.Axis(labelAngle=0, labelOverlap=False),
+            ),
+            xOffset=alt.XOffset(f"{dim}:N") if dim else alt.XOffset(),
+            y=alt.Y("rate:Q", title="Cohort conversion", axis=alt.Axis(format="%")),
+            color=color,
+            opacity=_opacity(pick),
+            tooltip=[
+                *([alt.Tooltip(f"{dim}:N", title=label)] if dim else []),
+                alt.Tooltip("transition:N", title="Handoff"),
+                alt.Tooltip("cohort:Q", title="Cohort"),
+                alt.Tooltip("converted:Q", title="Converted"),
+                alt.Tooltip("rate:Q", title="Conversion", format=".0%"),
+                alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
+                alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
+                alt.Tooltip("immature:N", title="Immature cohort"),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=380, title="Cohort conversion at each handoff")
+    )
+
+
+def step_time_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | None) -> alt.Chart:
+    """Time per handoff: median days (bar) and p90 days (triangle), per `dim` value."""
+    data = transitions(frame)
+    label = DIMENSION_LABELS.get(dim or "", "")
+    color = _group_color(dim, label, scale)
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "transition:N",
+            sort=transition_order(),
+            title="Handoff",
+            axis=alt.Axis(labelAngle=0, labelOverlap=False),
+        ),
+        xOffset=alt.XOffset(f"{dim}:N") if dim else alt.XOffset(),
+        color=color,
+        tooltip=[
+            *([alt.Tooltip(f"{dim}:N", title=label)] if dim else []),
+            alt.Tooltip("transition:N", title="Handoff"),
+            alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
+            alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
+        ],
+    )
+    bars = base.mark_bar().encode(y=alt.Y("median_days:Q", title="Days (bar: median, ▼: p90)"))
+    p90 = base.mark_point(shape="triangle-down", filled=True, size=40).encode(y="p90_days:Q")
+    return alt.layer(bars, p90).properties(height=380, title="Time per handoff")
+
+
+def sla_chart(frame: pl.DataFrame, dim: str, scale: alt.Scale | None) -> alt.LayerChart:
+    """Speed to lead vs the SLA: median hours to first touch (bar), the SLA
+    target (black tick) and compliance (label), per `dim` value. `frame` is `follow_up_sla`
+    with `sla_hours` added by `with_sla_target`; click a bar to pick `dim`."""
+    label = DIMENSION_LABELS.get(dim, dim)
+    data = frame.with_columns(
+        over_sla=pl.col("median_hours_to_touch") > pl.col("sla_hours"),
+        compliance_label=pl.format(
+            "{}% in SLA", (pl.col("sla_compliance") * 100).round(0).cast(pl.Int64)
+        ),
+    )
+    pick = _pick([dim])
+    base = alt.Chart(data).encode(
+        y=alt.Y(f"{dim}:N", title=label, sort="ascending"),
+        tooltip=[
+            alt.Tooltip(f"{dim}:N", title=label),
+            alt.Tooltip("mqls:Q", title="MQLs"),
+            alt.Tooltip("due:Q", title="Due"),
+            alt.Tooltip("met:Q", title="Met"),
+            alt.Tooltip("breached:Q", title="Breached"),
+            alt.Tooltip("sla_compliance:Q", title="SLA compliance", format=".0%"),
+            alt.Tooltip("median_hours_to_touch:Q", title="Median hours", format=".1f"),
+            alt.Tooltip("p90_hours_to_touch:Q", title="p90 hours", format=".1f"),
+            alt.Tooltip("sla_hours:Q", title="SLA hours"),
+        ],
+    )
+    bars = (
+        base.mark_bar()
+        .encode(
+            x=alt.X("median_hours_to_touch:Q", title="Median hours from MQL to first touch"),
+            color=alt.condition(alt.datum.over_sla, alt.value(FLAG_COLOR), alt.value(OK_COLOR)),
+            opacity=_opacity(pick),
+        )
+        .add_params(pick)
+    )
+    target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=26).encode(x="sla_hours:Q")
+    text = base.mark_text(align="left", dx=6, color=TARGET_COLOR).encode(
+        x="median_hours_to_touch:Q", text="compliance_label:N"
+    )
+    del scale  # bars are colored by breach, not by group
+    return alt.layer(bars, target, text).properties(
+        height=_band_height(frame.height, 34), title="Speed to lead vs the follow-up SLA"
+    )
+
+
+def rate_chart(
+    frame: pl.DataFrame,
+    dim: str,
+    value: str,
+    *,
+    title: str,
+    axis_title: str,
+    scale: alt.Scale | None,
+    count: str,
+    total: str,
+) -> alt.Chart:
+    """A share per `dim` value as horizontal bars (leakage, bounce-backs); click to pick."""
+    label = DIMENSION_LABELS.get(dim, dim)
+    pick = _pick([dim])
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{dim}:N", title=label, sort="-x"),
+            x=alt.X(f"{value}:Q", title=axis_title, axis=alt.Axis(format="%")),
+            color=alt.Color(f"{dim}:N", scale=_or_undefined(scale), legend=None),
+            opacity=_opacity(pick),
+            tooltip=[
+                alt.Tooltip(f"{dim}:N", title=label),
+                alt.Tooltip(f"{count}:Q"),
+                alt.Tooltip(f"{total}:Q"),
+                alt.Tooltip(f"{value}:Q", title=axis_title, format=".1%"),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=_band_height(frame.height), title=title)
+    )
+
+
+def goal_conflict_chart(frame: pl.DataFrame, team: str) -> alt.LayerChart:
+    """One team's volume per period (bars, red when the period is flagged) next to the
+    conversion of the handoff it feeds (line): `team` "marketing" (MQLs vs MQL→SAL) or "sdr"
+    (SALs vs SAL→SQL). `frame` is `goal_conflict`."""
+    volume, rate, flag, title, vol_title = {
+        "marketing": (
+            "mqls",
+            "mql_to_sal",
+            "marketing_conflict",
+            "Marketing: MQLs vs MQL→SAL",
+            "MQLs",
+        ),
+        "sdr": ("sals", "sal_to_sql", "sdr_conflict", "SDR: SALs vs SAL→SQL", "SALs"),
+    }[team]
+    base = alt.Chart(frame).encode(
+        x=alt.X("period:N", title="Period", sort=None, axis=alt.Axis(labelAngle=0))
+    )
+    bars = base.mark_bar(opacity=0.75).encode(
+        y=alt.Y(f"{volume}:Q", title=vol_title),
+        color=alt.condition(f"datum.{flag}", alt.value(FLAG_COLOR), alt.value(OK_COLOR)),
+        tooltip=[
+            "period:N",
+            alt.Tooltip(f"{volume}:Q", title=vol_title),
+            alt.Tooltip(f"{rate}:Q", title="Next-step conversion", format=".1%"),
+            alt.Tooltip(f"{flag}:N", title="Flagged"),
+        ],
+    )
+    line = base.mark_line(point=True, color=TARGET_COLOR).encode(
+        y=alt.Y(f"{rate}:Q", title="Next-step conversion (line)", axis=alt.Axis(format="%"))
+    )
+    return alt.layer(bars, line).resolve_scale(y="independent").properties(title=title, height=300)
+
+
+# ---------------------------------------------------------------- campaigns & sourcing
+
+
+def sourced_chart(frame: pl.DataFrame, dim: str) -> alt.Chart:
+    """Pipeline created and bookings won per `dim` value (two bars each); click to pick."""
+    label = DIMENSION_LABELS.get(dim, dim)
+    pick = _pick([dim])
+    measures = {"created_amount": "Pipeline created", "won_amount": "Bookings won"}
+    return (
+        alt.Chart(frame)
+        .transform_fold(list(measures), as_=["measure", "amount"])
+        .transform_calculate(
+            measure_label="datum.measure == 'won_amount' ? 'Bookings won' : 'Pipeline created'"
+        )
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{dim}:N", title=label, sort="-x", axis=_LONG_LABELS),
+            yOffset=alt.YOffset("measure_label:N", sort=list(measures.values())),
+            x=alt.X("amount:Q", title="Amount ($)", axis=alt.Axis(format="$,.2s")),
+            color=alt.Color(
+                "measure_label:N",
+                title="Measure",
+                scale=alt.Scale(domain=list(measures.values()), range=[OK_COLOR, "#59a14f"]),
+            ),
+            opacity=_opacity(pick),
+            tooltip=[
+                alt.Tooltip(f"{dim}:N", title=label),
+                alt.Tooltip("created:Q", title="Opps created"),
+                alt.Tooltip("created_amount:Q", title="Pipeline $", format="$,.0f"),
+                alt.Tooltip("won:Q", title="Opps won"),
+                alt.Tooltip("won_amount:Q", title="Bookings $", format="$,.0f"),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=_band_height(frame.height, 40), title="Sourced pipeline and bookings")
+    )
+
+
+def campaign_funnel_chart(frame: pl.DataFrame) -> alt.Chart:
+    """Members → MQLs → opportunities → won per campaign (grouped bars, symlog scale so the
+    small won counts stay visible next to hundreds of members); click a campaign to pick it."""
+    steps = ["members", "mqls", "opportunities", "won"]
+    pick = _pick(["campaign_id"])
+    return (
+        alt.Chart(frame)
+        .transform_fold(steps, as_=["step", "records"])
+        .mark_bar()
+        .encode(
+            y=alt.Y(
+                "name:N", title="Campaign", sort=alt.SortField("campaign_id"), axis=_LONG_LABELS
+            ),
+            yOffset=alt.YOffset("step:N", sort=steps),
+            x=alt.X(
+                "records:Q",
+                title="Leads / opportunities (symlog scale)",
+                scale=alt.Scale(type="symlog"),
+            ),
+            color=alt.Color(
+                "step:N", title="Step", sort=steps, scale=alt.Scale(scheme="blues", reverse=True)
+            ),
+            opacity=_opacity(pick),
+            tooltip=["campaign_id:N", "name:N", "channel:N", "step:N", "records:Q"],
+        )
+        .add_params(pick)
+        .properties(height=_band_height(frame.height, 56), title="Campaign funnel")
+    )
+
+
+def campaign_cost_chart(frame: pl.DataFrame, channels: alt.Scale | None = None) -> alt.Chart:
+    """Cost per opportunity per campaign, colored by channel; click a campaign to pick it."""
+    pick = _pick(["campaign_id"])
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("name:N", title="Campaign", sort="-x", axis=_LONG_LABELS),
+            x=alt.X(
+                "cost_per_opportunity:Q",
+                title="Cost per opportunity ($)",
+                axis=alt.Axis(format="$,.0f"),
+            ),
+            color=alt.Color("channel:N", title="Channel", scale=channels),
+            opacity=_opacity(pick),
+            tooltip=[
+                "campaign_id:N",
+                "name:N",
+                "channel:N",
+                alt.Tooltip("cost:Q", format="$,.0f"),
+                alt.Tooltip("cost_per_mql:Q", title="Cost per MQL", format="$,.0f"),
+                alt.Tooltip("cost_per_opportunity:Q", title="Cost per opp", format="$,.0f"),
+                alt.Tooltip("cost_per_won:Q", title="Cost per won $", format=".2f"),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=_band_height(frame.height, 56), title="Cost per opportunity")
+    )
+
+
+# ---------------------------------------------------------------- data trust
+
+
+def reconciliation_diff_chart(rows: pl.DataFrame, scale: alt.Scale | None) -> alt.Chart:
+    """The records two counts disagree on: amount per direction (counted by marketing only,
+    by sales only), stacked by team; click a bar to pick a direction."""
+    pick = _pick(["diff"])
+    return (
+        alt.Chart(rows)
+        .mark_bar()
+        .encode(
+            y=alt.Y("diff:N", title="Counted by", sort=DIFF_SCALE.domain),
+            x=alt.X(
+                "sum(amount):Q", title="Amount of the records ($)", axis=alt.Axis(format="$,.2s")
+            ),
+            color=alt.Color("team:N", title="Team", scale=_or_undefined(scale)),
+            opacity=_opacity(pick),
+            tooltip=[
+                alt.Tooltip("diff:N", title="Counted by"),
+                "team:N",
+                alt.Tooltip("count():Q", title="Records"),
+                alt.Tooltip("sum(amount):Q", title="Amount", format="$,.0f"),
+            ],
+        )
+        .add_params(pick)
+        .properties(
+            height=_band_height(2, 40), title="Records behind the marketing-sourced pipeline gap"
+        )
+    )
+
+
+def quality_chart(checks: pl.DataFrame) -> alt.Chart:
+    """Share of records failing each data-quality check, colored by severity."""
+    pick = _pick(["check_id"])
+    return (
+        alt.Chart(checks.filter(pl.col("available")))
+        .mark_bar()
+        .encode(
+            y=alt.Y("check_id:N", title="Check", sort="-x", axis=_LONG_LABELS),
+            x=alt.X("share:Q", title="Records failing", axis=alt.Axis(format="%")),
+            color=alt.Color("severity:N", title="Severity", scale=SEVERITY_SCALE),
+            opacity=_opacity(pick),
+            tooltip=[
+                "check_id:N",
+                "description:N",
+                "severity:N",
+                "failing:Q",
+                "total:Q",
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=_band_height(checks.height, 28, chrome=70))
+    )
+
+
+def skip_rate_chart(frame: pl.DataFrame) -> alt.Chart:
+    """Share of leads whose funnel step was back-filled (skipped), per step."""
+    data = frame.with_columns(step=pl.col("step").cast(pl.String).replace_strict(STEP_LABELS))
+    return (
+        alt.Chart(data)
+        .mark_bar(color=OK_COLOR)
+        .encode(
+            x=alt.X(
+                "step:N",
+                title="Funnel step",
+                sort=[STEP_LABELS[s] for s in ("mql", "sal", "sql", "opp")],
+                axis=alt.Axis(labelAngle=0),
+            ),
+            y=alt.Y("skip_rate:Q", title="Leads with the step skipped", axis=alt.Axis(format="%")),
+            tooltip=["step:N", "reached:Q", "inferred:Q", alt.Tooltip("skip_rate:Q", format=".1%")],
+        )
+        .properties(height=240)
+    )
+
+
+# ---------------------------------------------------------------- metric definitions
+
+
+def definitions_frame(definitions: Mapping[str, MetricDefinition]) -> pl.DataFrame:
+    """The definitions registry as a table, one row per definition id, grouped (sorted) by
+    the structural question it answers, then by id."""
+    order = {key: i for i, key in enumerate(QUESTIONS)}
+    rows = [
+        {
+            "question": QUESTIONS[d.question],
+            "question_order": order[d.question],
+            "id": d.id,
+            "name": d.name,
+            "formula": d.formula,
+            "unit": d.unit,
+            "grain": d.grain,
+            "date_anchor": d.date_anchor,
+            "good": d.good,
+            "owner": d.owner_team,
+            "variants": ", ".join(d.variants),
+        }
+        for d in definitions.values()
+    ]
+    schema = {
+        "question": pl.String, "question_order": pl.Int64, "id": pl.String, "name": pl.String,
+        "formula": pl.String, "unit": pl.String, "grain": pl.String, "date_anchor": pl.String,
+        "good": pl.String, "owner": pl.String, "variants": pl.String,
+    }  # fmt: skip
+    return pl.DataFrame(rows, schema=schema).sort("question_order", "id").drop("question_order")
+
+
+def search_definitions(frame: pl.DataFrame, text: str) -> pl.DataFrame:
+    """Definitions whose id, name, formula, owner or variants contain `text` (any case)."""
+    needle = text.strip().lower()
+    if not needle:
+        return frame
+    columns = ("id", "name", "formula", "owner", "variants", "unit", "grain")
+    hit = pl.any_horizontal(
+        pl.col(c).str.to_lowercase().str.contains(needle, literal=True) for c in columns
+    )
+    return frame.filter(hit)
