@@ -2,6 +2,8 @@
 
 python -m scoring scorecard [--as-of YYYY-MM-DD] [--period 2026-Q3] [--teams A,B]
                             [--format json|table]
+python -m scoring preread [--as-of YYYY-MM-DD] [--period 2026-Q3] [--teams A,B]
+                          --out FILE.pdf|FILE.html
 python -m scoring docs [--check]
 """
 
@@ -81,6 +83,27 @@ def _scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preread(args: argparse.Namespace) -> int:
+    """Write the executive pre-read of the current snapshot (see scoring/preread.py)."""
+    from connectors.config import load_settings
+    from connectors.store import StoreError
+    from scoring import preread_build
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".pdf", ".html"):
+        print("preread: --out must end in .pdf or .html", file=sys.stderr)
+        return 2
+    teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
+    settings = load_settings()
+    try:
+        pre = preread_build.build(settings, as_of=args.as_of, period=args.period or "", teams=teams)
+    except (StoreError, PeriodError) as exc:
+        print(f"preread: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {preread_build.write(pre, out)}")
+    return 0
+
+
 def _docs(args: argparse.Namespace) -> int:
     text = render_markdown(registry())
     if args.check:
@@ -105,10 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     card.add_argument("--period", help="quarter like 2026-Q3; default: the one holding as-of")
     card.add_argument("--teams", help="comma-separated team names; default: all")
     card.add_argument("--format", choices=("json", "table"), default="table")
+    pre = sub.add_parser("preread", help="write the executive pre-read (PDF or HTML)")
+    pre.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
+    pre.add_argument("--period", help="quarter like 2026-Q3; default: the one holding as-of")
+    pre.add_argument("--teams", help="comma-separated team names; default: all")
+    pre.add_argument("--out", required=True, help="the file to write: .pdf or .html")
     docs = sub.add_parser("docs", help="write docs/metrics.md from the definitions registry")
     docs.add_argument("--check", action="store_true", help="fail if docs/metrics.md is stale")
     args = parser.parse_args(argv)
-    return _scorecard(args) if args.command == "scorecard" else _docs(args)
+    commands = {"scorecard": _scorecard, "preread": _preread, "docs": _docs}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ from scoring.calendar import Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import ForecastParams
-from scoring.tables import Tables, missing_message, opportunities_with_team
+from scoring.tables import ENGINE, Tables, missing_message, opportunities_with_team
+from scoring.windows import shift_in
 
 ALL_SOURCES = "(all)"
 BELOW_COMMIT = ("pipeline", "best_case", "most_likely", "omitted")
@@ -165,7 +166,7 @@ def _actuals(tables: Tables, periods: Sequence[Period], as_of: date) -> pl.LazyF
 def actuals(tables: Tables, *, periods: Sequence[Period], as_of: date) -> pl.DataFrame:
     """What each team actually closed: won amount and deal count per team × period (teams
     with nothing won are absent), and whether the period is over at `as_of`."""
-    return _actuals(tables, periods, as_of).sort(*_TEAM_PERIOD).collect()
+    return _actuals(tables, periods, as_of).sort(*_TEAM_PERIOD).collect(engine=ENGINE)
 
 
 def forecast_variance(
@@ -182,7 +183,7 @@ def forecast_variance(
     return (
         _judge(_with_actuals(weekly, tables, periods, as_of))
         .sort("team", "period", "category", "week")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -229,7 +230,7 @@ def forecast_accuracy(
     end of week `params.lock_week` vs actual, per team × period. `week` is the submission
     week actually used (latest at or before the lock week); teams that had not submitted by
     then are absent. Accuracy 1 − |F − A| / A can go below 0 (F more than 2 × A)."""
-    return _accuracy(tables, periods, as_of, params).sort(*_TEAM_PERIOD).collect()
+    return _accuracy(tables, periods, as_of, params).sort(*_TEAM_PERIOD).collect(engine=ENGINE)
 
 
 def wape(
@@ -256,7 +257,7 @@ def wape(
             bias=pl.when(judged).then(pl.col("signed_error") / pl.col("actual")),
         )
         .sort("period")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -288,7 +289,7 @@ def forecast_trend(
             .otherwise(pl.lit("mixed"))
         )
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -299,16 +300,19 @@ def forecast_trend(
 
 def _pushes(tables: Tables, as_of: date) -> pl.LazyFrame:
     """Per opportunity: number of close-date increases in its history up to `as_of`, and the
-    total days pushed (sum of the increases)."""
-    order = ["entered_at", "position", "stage", "amount"]
-    step = pl.col("close_date").sort_by(order).drop_nulls().diff().dt.total_days().drop_nulls()
+    total days pushed (sum of the increases). Rows without a close date are skipped."""
+    step = (pl.col("close_date") - shift_in("close_date", "opp_id")).dt.total_days()
     return (
-        tables.stage_history.filter(pl.col("entered_at") <= end_of_day(as_of))
+        tables.stage_history.filter(
+            pl.col("entered_at") <= end_of_day(as_of), pl.col("close_date").is_not_null()
+        )
         .join(tables.stages.select("stage", "position"), on="stage", how="left")
+        .sort("opp_id", "entered_at", "position", "stage", "amount", nulls_last=False)
+        .with_columns(step=step)
         .group_by("opp_id")
         .agg(
-            pushes=(step > 0).sum().cast(pl.Int32),
-            push_days=step.filter(step > 0).sum().cast(pl.Int64),
+            pushes=(pl.col("step") > 0).sum().cast(pl.Int32),
+            push_days=pl.col("step").filter(pl.col("step") > 0).sum().cast(pl.Int64),
         )
     )
 
@@ -357,7 +361,7 @@ def slipped_deals(tables: Tables, *, period: Period, as_of: date) -> pl.DataFram
         .filter("slipped")
         .drop("slipped")
         .sort("team", "opp_id")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -382,7 +386,7 @@ def slip_summary(tables: Tables, *, period: Period, as_of: date) -> pl.DataFrame
             )
         )
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -503,7 +507,7 @@ def late_risk(
             "won_in_period",
         )
         .sort("team", "opp_id")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -523,7 +527,7 @@ def late_risk_summary(
             late_share=pl.col("late").mean(),
         )
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -604,7 +608,7 @@ def forecast_miss_deals(
             "contribution",
         )
         .sort("team", "sourced_by", "opp_id")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -673,7 +677,7 @@ def forecast_miss_decomposition(
             "is_complete",
         )
         .sort("team", "sourced_by", nulls_last=True)
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 

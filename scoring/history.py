@@ -40,14 +40,17 @@ def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
     values.
     """
     history = _ordered_history(tables)
+    # Sorted by opp_id then time, so a deal's last (first) row is where the next (previous)
+    # row belongs to another deal: cheaper than a group_by with many groups.
+    last_row = pl.col("opp_id").ne_missing(pl.col("opp_id").shift(-1))
+    first_row = pl.col("opp_id").ne_missing(pl.col("opp_id").shift(1))
+    state = pl.col(list(STATE_COLUMNS))
     before = (
         history.filter(pl.col("entered_at") <= at)
-        .group_by("opp_id")
-        .agg(pl.col(list(STATE_COLUMNS)).last().name.suffix("_before"))
+        .filter(last_row)
+        .select("opp_id", state.name.suffix("_before"))
     )
-    earliest = history.group_by("opp_id").agg(
-        pl.col(list(STATE_COLUMNS)).first().name.suffix("_first")
-    )
+    earliest = history.filter(first_row).select("opp_id", state.name.suffix("_first"))
     stages = tables.stages.select("stage", "is_closed", "is_won")
     opps = (
         opportunities_with_team(tables)

@@ -20,7 +20,7 @@ from scoring.calendar import Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import PipelineParams
-from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
+from scoring.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 
 QUOTAS_MISSING = "quotas not available"
 
@@ -113,7 +113,7 @@ def _in_range(period: Period) -> pl.Expr:
 def closed_deals(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.DataFrame:
     """Drill-down for win rate and sales cycle: one row per deal closed in `period`
     (opp_id, team, sourced_by, is_won, amount, created_at, close_date, cycle_days)."""
-    return _closed(tables, period, timezone).sort("opp_id").collect()
+    return _closed(tables, period, timezone).sort("opp_id").collect(engine=ENGINE)
 
 
 def _win_rate(closed: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
@@ -149,7 +149,7 @@ def win_rate(tables: Tables, *, period: Period) -> pl.DataFrame:
     deals are won (or lost) more often than small ones.
     """
     closed = _closed(tables, period, "UTC")
-    return _win_rate(closed, _teams(tables)).sort("team").collect()
+    return _win_rate(closed, _teams(tables)).sort("team").collect(engine=ENGINE)
 
 
 def sales_cycle(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.DataFrame:
@@ -172,7 +172,7 @@ def sales_cycle(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.
         .join(stats, on="team", how="left")
         .with_columns(pl.col("won").fill_null(0))
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -189,7 +189,7 @@ def open_pipeline_rows(
         .filter(_in_range(period))
         .select("opp_id", "team", "sourced_by", "stage", "amount", "close_date")
         .sort("opp_id")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -283,7 +283,7 @@ def coverage(
         )
         .select(*_COVERAGE_COLUMNS[:-1], pl.col("notes").cast(pl.String))
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -324,7 +324,7 @@ def velocity(
         .with_columns(pl.col("qualified_open_opps").fill_null(0))
         .with_columns(velocity=_ratio(speed, pl.col("avg_cycle_days")))
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -411,7 +411,11 @@ def waterfall_rows(
     """Drill-down of the pipeline waterfall: one row per deal × bucket it falls in, with
     the signed `amount_delta` and its stage, amount and close date at both window ends.
     Grain: (opp_id, bucket)."""
-    return _waterfall_rows(tables, period, as_of, params).sort("opp_id", "bucket").collect()
+    return (
+        _waterfall_rows(tables, period, as_of, params)
+        .sort("opp_id", "bucket")
+        .collect(engine=ENGINE)
+    )
 
 
 def pipeline_waterfall(
@@ -465,7 +469,7 @@ def pipeline_waterfall(
         grid.join(sums, on=[*keys, "bucket"], how="left")
         .with_columns(pl.col("amount").fill_null(0.0), pl.col("deals").fill_null(0))
         .sort(*keys, "bucket")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 

@@ -18,7 +18,7 @@ import polars as pl
 
 from connectors.schema import TABLES, UTC_DATETIME
 from scoring.definitions import MetricDefinition
-from scoring.tables import Tables
+from scoring.tables import ENGINE, Tables
 from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
@@ -261,7 +261,7 @@ def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
     records break each rule, out of how many, and how severe that is. A check whose table is
     missing has `available` False and null counts."""
     rows = [_check_row(tables, as_of, check) for check in CHECKS]
-    return pl.concat(rows).collect().sort("check_id")
+    return pl.concat(rows).collect(engine=ENGINE).sort("check_id")
 
 
 def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.DataFrame:
@@ -272,7 +272,7 @@ def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.Data
         known = ", ".join(sorted(_CHECKS_BY_ID))
         raise UnknownCheckError(f"unknown data-quality check {check_id!r}; known: {known}")
     rows = check.population(tables, as_of).filter("failing", pl.lit(tables.has(*check.needs)))
-    return rows.drop("failing").collect().sort(check.key)
+    return rows.drop("failing").collect(engine=ENGINE).sort(check.key)
 
 
 def data_quality_score(checks: pl.DataFrame, *, partial_credit: bool = False) -> float | None:
@@ -353,7 +353,7 @@ def freshness(tables: Tables, *, as_of: date, refreshed_at: datetime | None) -> 
             days_since_refresh=(as_of_at - refreshed.dt.truncate("1d")).dt.total_days(),
         )
         .select(list(FRESHNESS_SCHEMA))
-        .collect()
+        .collect(engine=ENGINE)
         .sort("table")
     )
 

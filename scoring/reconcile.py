@@ -25,7 +25,7 @@ import polars as pl
 from scoring.calendar import Period, local_date
 from scoring.definitions import MetricDefinition
 from scoring.params import ScoringParams
-from scoring.tables import ALL_TEAMS, Tables, leads_with_team, opportunities_with_team
+from scoring.tables import ALL_TEAMS, ENGINE, Tables, leads_with_team, opportunities_with_team
 
 _DEFAULT_PARAMS = ScoringParams()
 
@@ -211,7 +211,7 @@ def marketing_sourced_pipeline(
     one team claims and the other does not. Rows: one per opportunity counted by one side only.
     """
     available = tables.has("leads", "campaign_members")
-    flags = _pipeline_flags(tables, period, as_of, params).collect().lazy()
+    flags = _pipeline_flags(tables, period, as_of, params).collect(engine=ENGINE).lazy()
     mkt, sales = pl.col("in_marketing_count"), pl.col("in_sales_count")
     records = (mkt != sales).sum()
     summary = pl.concat(
@@ -228,8 +228,8 @@ def marketing_sourced_pipeline(
         ]
     )
     return Reconciliation(
-        summary=summary.collect().sort("id"),
-        rows=_pipeline_diff_rows(flags, available).collect(),
+        summary=summary.collect(engine=ENGINE).sort("id"),
+        rows=_pipeline_diff_rows(flags, available).collect(engine=ENGINE),
     )
 
 
@@ -360,11 +360,12 @@ def converted_leads_vs_opportunities(
     """
     available = tables.has("leads")
     records = _converted_records(tables, period, as_of, params, non_lead_sources)
-    records = records.collect().lazy()
+    records = records.collect(engine=ENGINE).lazy()
     m, s = pl.col("marketing_count"), pl.col("sales_count")
     summary = _summary(records, _CONVERTED, m.sum(), s.sum(), (m != s).sum(), available=available)
     return Reconciliation(
-        summary=summary.collect(), rows=_converted_diff_rows(records, available).collect()
+        summary=summary.collect(engine=ENGINE),
+        rows=_converted_diff_rows(records, available).collect(engine=ENGINE),
     )
 
 
@@ -434,7 +435,7 @@ def win_rate_variants(
             win_rate_amount=_rate(won, won + lost),
             win_rate_cohort=_rate(pl.col("cohort_won_count"), pl.col("cohort_count")),
         )
-        .collect()
+        .collect(engine=ENGINE)
         .sort("team")
     )
 
@@ -507,7 +508,7 @@ def reconciliations(
     frames = [
         marketing_sourced_pipeline(tables, **kwargs).summary,
         converted_leads_vs_opportunities(tables, **kwargs).summary,
-        _win_rate_summaries(tables, period, params).collect(),
+        _win_rate_summaries(tables, period, params).collect(engine=ENGINE),
     ]
     return pl.concat(frames).sort("id")
 

@@ -24,7 +24,7 @@ from scoring.funnel import (
     steps_lazy,
     summarize,
 )
-from scoring.tables import UNASSIGNED_TEAM, Tables, missing_message, opportunities_with_team
+from scoring.tables import ENGINE, UNASSIGNED_TEAM, Tables, missing_message, opportunities_with_team
 
 # Grouping dimensions of opportunity metrics and the label used when an opp has no value.
 OPP_DIMENSIONS = {
@@ -89,7 +89,7 @@ def sourced_pipeline(
         pl.col("amount").filter(won).sum().alias("won_amount"),
     ]
     rows = _opp_rows(tables, period, as_of, timezone)
-    return summarize(rows, by, aggs).pipe(sorted_by, by).collect()
+    return summarize(rows, by, aggs).pipe(sorted_by, by).collect(engine=ENGINE)
 
 
 def sourced_pipeline_opps(
@@ -109,7 +109,7 @@ def sourced_pipeline_opps(
             "won_in_period",
         )
         .sort("opp_id")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 

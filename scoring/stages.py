@@ -23,7 +23,7 @@ import polars as pl
 from scoring.calendar import local_date, period_of, previous, trailing
 from scoring.definitions import MetricDefinition
 from scoring.params import StallParams
-from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
+from scoring.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.windows import last_in_group, row_number, shift_in
 
 _DAY_US = 86_400_000_000
@@ -189,7 +189,7 @@ def stage_spells(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.Da
         .join(opps.select("opp_id", "team", "owner_id"), on="opp_id", how="left")
         .select(SPELL_COLUMNS)
         .sort("opp_id", "spell_no")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -230,7 +230,12 @@ def days_in_stage_distribution(
     rows = spells.lazy().filter(~pl.col("is_closed_stage") & days.is_not_null())
     if not include_current:
         rows = rows.filter(~pl.col("is_current"))
-    return _group_with_all_teams(rows, by, aggs).select(*by, *_names(aggs)).sort(*by).collect()
+    return (
+        _group_with_all_teams(rows, by, aggs)
+        .select(*by, *_names(aggs))
+        .sort(*by)
+        .collect(engine=ENGINE)
+    )
 
 
 def _names(aggs: Sequence[pl.Expr]) -> list[str]:
@@ -303,7 +308,7 @@ def stall_thresholds(
         .with_columns(_threshold_and_basis(params))
         .drop("configured_days")
         .sort("position", "stage")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -345,7 +350,10 @@ def _threshold_and_basis(params: StallParams) -> list[pl.Expr]:
 def open_current_spells(spells: pl.DataFrame) -> pl.DataFrame:
     """The current spell of each open deal: where every open deal sits now and for how long."""
     return (
-        spells.lazy().filter(pl.col("is_current") & pl.col("is_open_deal")).sort("opp_id").collect()
+        spells.lazy()
+        .filter(pl.col("is_current") & pl.col("is_open_deal"))
+        .sort("opp_id")
+        .collect(engine=ENGINE)
     )
 
 
@@ -425,7 +433,7 @@ def _over_threshold(
             "close_date",
         )
         .sort(["times_threshold", "opp_id"], descending=[True, False])
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -464,7 +472,7 @@ def stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
             age_vs_company=pl.col("median_age_days") / pl.col("company_median_age_days"),
         )
         .sort("team", "position", "stage")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -487,7 +495,7 @@ def handoff_stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.Da
             )
         )
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -564,7 +572,7 @@ def stage_trust_flags(
         .with_columns(kpi=pl.col("count").replace_strict({v: k for k, v in TRUST_FLAGS.items()}))
         .select("opp_id", "team", "kpi", "events", "close_date")
         .sort("opp_id", "kpi")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -598,7 +606,7 @@ def stage_trust_kpis(
             )
         )
         .sort("team")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 

@@ -41,10 +41,14 @@ class Tables:
                 out[name] = schema.empty().lazy()
                 missing.add(name)
             else:
-                df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+                df = frame.collect(engine=ENGINE) if isinstance(frame, pl.LazyFrame) else frame
                 out[name] = conform(name, df).lazy()
         return cls(frames=out, missing=frozenset(missing))
 
+
+# Measured on this project's queries (benchmarks/): polars 2.1's default streaming engine is
+# 2–3× slower than the in-memory one for these join- and sort-heavy frames that fit in memory.
+ENGINE = "in-memory"
 
 UNASSIGNED_TEAM = "(no team)"
 ALL_TEAMS = "All teams"  # the label of company-wide rows in per-team results
@@ -61,7 +65,7 @@ def missing_message(tables: Tables, metric: str, needs: Sequence[str]) -> str | 
 
 def collect_available(frame: pl.LazyFrame, tables: Tables, needs: Sequence[str]) -> pl.DataFrame:
     """Collect `frame`, or only its (empty) schema when a table it needs is missing."""
-    return (frame if tables.has(*needs) else frame.clear()).collect()
+    return (frame if tables.has(*needs) else frame.clear()).collect(engine=ENGINE)
 
 
 def opportunities_with_team(tables: Tables) -> pl.LazyFrame:
