@@ -1,0 +1,131 @@
+"""Page render times with a cold and a warm cache: ``python -m benchmarks.bench_app``.
+
+Server-side: each page run in Streamlit's AppTest against a demo-org store, first with empty
+caches (cold: the page computes its metrics), then again in a new session (warm: what a
+second user, or a rerun, pays — every metric comes from the cache keyed by snapshot id and
+filters). AppTest times include its own element-tree overhead, so they are an upper bound
+of what the server spends. Browser: the real server and Debian's Chromium (Playwright),
+time from navigation until the script has finished and the page is drawn, first and second
+visit.
+
+Prints a Markdown table; the numbers in benchmarks/RESULTS.md come from here.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {
+    "Scorecard": ("pages/scorecard.py", ""),
+    "Pipeline flow": ("pages/pipeline.py", "pipeline"),
+    "Handoffs": ("pages/handoffs.py", "handoffs"),
+    "Forecast": ("pages/forecast.py", "forecast"),
+    "Campaigns & sourcing": ("pages/campaigns.py", "campaigns"),
+    "Data trust": ("pages/data_trust.py", "data_trust"),
+}
+AS_OF = date(2026, 11, 16)
+
+
+def _store(folder: Path) -> Path:
+    from connectors.demo import generate_demo_org
+    from connectors.store import Store
+    from connectors.validate import validate_tables
+
+    frames = validate_tables(generate_demo_org(as_of=AS_OF)).frames
+    Store(folder).write(frames, source="demo", data_as_of=AS_OF)
+    return folder
+
+
+def _server_side(repeat: int) -> dict[str, tuple[float, float]]:
+    """Per page: (cold seconds, median warm seconds) of a full AppTest run."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    def run(script: str) -> float:
+        """One session opening `script`: the app (sidebar, scorecard home) runs first, then
+        the page; only the page's own run is timed (the home page times its first run)."""
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        started = time.perf_counter()
+        at.run()
+        elapsed = time.perf_counter() - started
+        if script != "pages/scorecard.py":
+            at.switch_page(script)
+            started = time.perf_counter()
+            at.run()
+            elapsed = time.perf_counter() - started
+        if at.exception:
+            raise RuntimeError(f"{script}: {at.exception[0].value}")
+        return elapsed
+
+    out = {}
+    for title, (script, _) in PAGES.items():
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        cold = run(script)
+        warm = statistics.median(run(script) for _ in range(repeat))
+        out[title] = (cold, warm)
+    return out
+
+
+def _browser(data_dir: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Per page: (first visit seconds, median later visit seconds) in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.appserver import running_app
+
+    def visit(page, url: str) -> float:
+        started = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+        page.wait_for_selector("[data-testid='stMain'] h1")
+        return time.perf_counter() - started
+
+    out = {}
+    with running_app(data_dir) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        for title, (_, path) in PAGES.items():
+            first = visit(page, f"{base}/{path}")
+            later = statistics.median(visit(page, f"{base}/{path}") for _ in range(repeat))
+            out[title] = (first, later)
+        browser.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    repeat = int((argv or sys.argv[1:] or ["3"])[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = _store(Path(tmp) / "data")
+        import os
+
+        os.environ["SCORECARD_DATA_DIR"] = str(data_dir)
+        server = _server_side(repeat)
+        browser = _browser(data_dir, repeat) if Path("/usr/bin/chromium").exists() else {}
+    lines = [
+        "| page | server cold | server warm | browser first | browser warm |",
+        "|---|---|---|---|---|",
+    ]
+    for title in PAGES:
+        cold, warm = server[title]
+        first, later = browser.get(title, (float("nan"), float("nan")))
+        lines.append(
+            f"| {title} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms | "
+            f"{first * 1000:.0f} ms | {later * 1000:.0f} ms |"
+        )
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
