@@ -2,6 +2,9 @@
 
 Builds the page list, draws the shared sidebar (filters, data freshness) and runs the page.
 On an empty store it builds the embedded demo org first (turn off with SCORECARD_AUTO_DEMO=0).
+With sign-in configured (`[auth]` in .streamlit/secrets.toml) a signed-out visitor gets only the
+sign-in page and the page list is built per role (pages/_auth.py); otherwise a banner says the
+app is open.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from connectors.refresh import RefreshError, refresh
-from pages import _data, _filters
+from pages import _auth, _data, _filters
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
 
@@ -60,16 +63,22 @@ def freshness_caption(snapshot) -> str:
 
 
 def run() -> None:
+    user = _auth.current_user()
+    _auth.sidebar(user)
+    if not user.may_view:
+        st.navigation([_auth.gate_page(user)]).run()
+        return
     snapshot = _data.current_snapshot()
-    if snapshot is None and _data.auto_demo_enabled():
+    if snapshot is None and _data.auto_demo_enabled() and user.may_refresh:
         build_demo_on_first_start()
         snapshot = _data.current_snapshot()
     if snapshot is None:
-        st.navigation(EMPTY_PAGES).run()
+        st.navigation(_auth.no_data_pages(user, EMPTY_PAGES)).run()
         return
     settings = _data.settings()
     data_dir = str(settings.data_dir)
     teams = _data.sales_teams(data_dir, snapshot.id)
+    _auth.seed_team_filter(user, teams)
     filters = _filters.render(
         snapshot, teams, fiscal_start_month=settings.scoring.fiscal_start_month
     )
@@ -84,7 +93,8 @@ def run() -> None:
     st.session_state["all_teams"] = teams
     with st.sidebar:
         st.caption(freshness_caption(snapshot))
-    st.navigation(PAGES).run()
+    pages = {section: _auth.visible(user, entries) for section, entries in PAGES.items()}
+    st.navigation({section: entries for section, entries in pages.items() if entries}).run()
 
 
 run()

@@ -53,11 +53,33 @@ class ScheduleJob:
 
 
 @dataclass(frozen=True)
+class PrereadJob:
+    """One `[[schedule.preread]]` entry: write the executive pre-read (scoring/preread.py) into
+    `out_dir` at the times of `cron`, and mail it to `recipients` when SMTP is configured."""
+
+    cron: str
+    out_dir: Path
+    recipients: tuple[str, ...] = ()
+    period: str = ""  # a quarter like 2026-Q3; "" = the one holding the snapshot's date
+    teams: tuple[str, ...] = ()  # () = all teams
+    formats: tuple[str, ...] = ("pdf",)  # pdf and/or html
+    id: str = ""  # stable name in the run log; default "preread <cron>"
+
+
+@dataclass(frozen=True)
+class PrereadSettings:
+    """`[preread]`: where the pre-read's "open the live view" link points."""
+
+    app_url: str = "http://localhost:8501"
+
+
+@dataclass(frozen=True)
 class ScheduleSettings:
     """`[schedule]`: when `python -m connectors schedule` refreshes, and how runs retry."""
 
     timezone: str = "UTC"
     jobs: tuple[ScheduleJob, ...] = ()
+    prereads: tuple[PrereadJob, ...] = ()  # [[schedule.preread]]
     retries: int = 2  # transient source errors, every trigger
     backoff_seconds: float = 30.0  # doubled on each retry
     misfire_grace_seconds: int = 3600
@@ -92,6 +114,7 @@ class Settings:
     scoring: ScoringParams = field(default_factory=ScoringParams)
     schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    preread: PrereadSettings = field(default_factory=PrereadSettings)
 
 
 def _section(raw: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -149,14 +172,50 @@ def _schedule_job(entry: Any) -> ScheduleJob:
     return replace(job, id=job.id or default_id, full=bool(job.full))
 
 
-def _schedules(raw: Mapping[str, Any]) -> ScheduleSettings:
+def _preread_job(entry: Any, base: Path) -> PrereadJob:
+    """`out` is a folder, relative to the config file; `format` "pdf", "html" or a list."""
+    if not isinstance(entry, Mapping) or not {"cron", "out"} <= set(entry):
+        raise ConfigError("each [[schedule.preread]] needs cron and out (a folder)")
+    entry = dict(entry)
+    cron = str(entry.pop("cron"))
+    if len(cron.split()) != 5:
+        raise ConfigError(f"[[schedule.preread]] cron {cron!r}: expected 5 fields")
+    formats = entry.pop("format", ["pdf"])
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
+    if not formats or set(formats) - {"pdf", "html"}:
+        raise ConfigError(f"[[schedule.preread]] format {formats!r}: use pdf and/or html")
+    out = Path(str(entry.pop("out")))
+    try:
+        return PrereadJob(
+            cron=cron,
+            out_dir=out if out.is_absolute() else base / out,
+            recipients=tuple(str(r) for r in entry.pop("recipients", ())),
+            period=str(entry.pop("period", "")),
+            teams=tuple(str(t) for t in entry.pop("teams", ())),
+            formats=formats,
+            id=str(entry.pop("id", "")) or f"preread {cron}",
+            **entry,
+        )
+    except TypeError as exc:
+        raise ConfigError(f"[[schedule.preread]]: {exc}") from exc
+
+
+def _preread(raw: Mapping[str, Any]) -> PrereadSettings:
+    try:
+        return PrereadSettings(**_section(raw, "preread"))
+    except TypeError as exc:
+        raise ConfigError(f"[preread]: {exc}") from exc
+
+
+def _schedules(raw: Mapping[str, Any], base: Path) -> ScheduleSettings:
     section = _section(raw, "schedule")
     jobs = tuple(_schedule_job(e) for e in section.pop("jobs", []))
-    if jobs and "timezone" not in section:
+    prereads = tuple(_preread_job(e, base) for e in section.pop("preread", []))
+    if (jobs or prereads) and "timezone" not in section:
         raise ConfigError('[schedule] timezone is required, e.g. timezone = "Europe/Berlin"')
     try:
         ZoneInfo(str(section.get("timezone", "UTC")))
-        return ScheduleSettings(jobs=jobs, **section)
+        return ScheduleSettings(jobs=jobs, prereads=prereads, **section)
     except (TypeError, ValueError, ZoneInfoNotFoundError) as exc:
         raise ConfigError(f"[schedule]: {exc}") from exc
 
@@ -207,8 +266,9 @@ def load_settings(
             raise ConfigError(f"{config_path}: {exc}") from exc
     store = _section(raw, "store")
     data_dir = Path(environ.get("SCORECARD_DATA_DIR") or store.get("data_dir", "data"))
+    base = config_path.parent if config_path.exists() else Path.cwd()
     if not data_dir.is_absolute():
-        data_dir = (config_path.parent if config_path.exists() else Path.cwd()) / data_dir
+        data_dir = base / data_dir
     sources = _section(raw, "sources")
     demo = dict(sources.get("demo", {}))
     as_of = demo.pop("as_of", None)
@@ -224,6 +284,7 @@ def load_settings(
         ),
         sources={k: v for k, v in sources.items() if isinstance(v, Mapping)},
         scoring=_scoring(raw),
-        schedules=_schedules(raw),
+        schedules=_schedules(raw, base),
         access=_access(raw),
+        preread=_preread(raw),
     )

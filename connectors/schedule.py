@@ -11,6 +11,10 @@ APScheduler 3:
   in-memory job store forgets everything across restarts, so the run log decides.
 
 As in APScheduler (unlike crontab), day-of-month and day-of-week restrict together (AND).
+
+`[[schedule.preread]]` entries write the executive pre-read (scoring/preread.py) into a folder on
+their own cron, mail it when SMTP is configured (connectors/deliver.py) and are recorded in the
+run log with source "preread" (no missed-run catch-up: a late pre-read is not worth sending).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import contextlib
 import logging
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -27,16 +33,22 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from connectors.config import ConfigError, ScheduleJob, Settings
-from connectors.jobs import run_refresh, utc_now
-from connectors.runlog import RunRecord, job_first_seen, last_attempt_of_job
+from connectors.config import ConfigError, PrereadJob, ScheduleJob, Settings
+from connectors.deliver import Attachment, message, send, smtp_from_env
+from connectors.jobs import Clock, redact, run_refresh, utc_now
+from connectors.runlog import RunRecord, finish_run, job_first_seen, last_attempt_of_job, start_run
 from connectors.sources import SOURCES
+
+if TYPE_CHECKING:
+    from scoring.preread import PreRead
 
 log = logging.getLogger("connectors.schedule")
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NUMERIC_DAYS = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
 # Look-back windows for the latest past fire time: short first, so frequent jobs stay cheap.
 _WINDOWS = tuple(timedelta(days=d) for d in (1 / 24, 1, 8, 32, 367))
+PREREAD_SOURCE = "preread"  # the run log's source of a scheduled pre-read
+_MIME = {"pdf": "application/pdf", "html": "text/html"}
 
 
 class WallClockCronTrigger(CronTrigger):
@@ -74,7 +86,7 @@ def cron_weekdays(field: str) -> str:
     return ",".join(dict.fromkeys(parts))
 
 
-def trigger_for(job: ScheduleJob, timezone: str) -> CronTrigger:
+def trigger_for(job: ScheduleJob | PrereadJob, timezone: str) -> CronTrigger:
     """The APScheduler trigger of `job`'s 5-field cron expression, in `timezone`."""
     minute, hour, day, month, weekday = job.cron.split()
     try:
@@ -87,10 +99,12 @@ def trigger_for(job: ScheduleJob, timezone: str) -> CronTrigger:
             timezone=ZoneInfo(timezone),
         )
     except ValueError as exc:
-        raise ConfigError(f"[[schedule.jobs]] {job.id}: cron {job.cron!r}: {exc}") from exc
+        raise ConfigError(f"[schedule] {job.id}: cron {job.cron!r}: {exc}") from exc
 
 
-def fire_times(job: ScheduleJob, timezone: str, now: datetime, n: int) -> list[datetime]:
+def fire_times(
+    job: ScheduleJob | PrereadJob, timezone: str, now: datetime, n: int
+) -> list[datetime]:
     """The next `n` times `job` fires at or after `now`."""
     trigger = trigger_for(job, timezone)
     times: list[datetime] = []
@@ -101,7 +115,9 @@ def fire_times(job: ScheduleJob, timezone: str, now: datetime, n: int) -> list[d
     return times
 
 
-def last_fire_before(job: ScheduleJob, timezone: str, now: datetime) -> datetime | None:
+def last_fire_before(
+    job: ScheduleJob | PrereadJob, timezone: str, now: datetime
+) -> datetime | None:
     """The latest time at or before `now` that `job` fired (or should have), within a year."""
     trigger = trigger_for(job, timezone)
     for window in _WINDOWS:
@@ -123,6 +139,10 @@ def next_runs(settings: Settings, now: datetime, n: int = 5) -> pl.DataFrame:
     rows = [
         {"fire_at": at, "job": job.id, "source": job.source, "full": job.full, "cron": job.cron}
         for job in settings.schedules.jobs
+        for at in fire_times(job, tz, now, n)
+    ] + [
+        {"fire_at": at, "job": job.id, "source": PREREAD_SOURCE, "full": False, "cron": job.cron}
+        for job in settings.schedules.prereads
         for at in fire_times(job, tz, now, n)
     ]
     schema = {
@@ -161,6 +181,41 @@ def fire(settings: Settings, job: ScheduleJob) -> RunRecord:
     return record
 
 
+def fire_preread(settings: Settings, job: PrereadJob, *, clock: Clock = utc_now) -> RunRecord:
+    """One scheduled pre-read of the current snapshot: written into `job.out_dir`, mailed to
+    `job.recipients` when SMTP is configured, recorded in the run log (source "preread")."""
+    from scoring import preread_build  # heavy (charts, PDF): loaded only when one runs
+
+    data_dir = settings.data_dir
+    run_id = start_run(data_dir, source=PREREAD_SOURCE, trigger="schedule", now=clock(), job=job.id)
+    try:
+        pre = preread_build.build(settings, period=job.period, teams=job.teams)
+        paths = [
+            preread_build.write(pre, job.out_dir / preread_build.file_name(pre, fmt))
+            for fmt in job.formats
+        ]
+        _mail_preread(job, pre, paths)
+    except Exception as exc:  # recorded and logged; the scheduler keeps running
+        error = redact(f"{type(exc).__name__}: {exc}")
+        log.error("%s: failed (%s)", job.id, error)
+        return finish_run(data_dir, run_id, outcome="failed", now=clock(), error=error)
+    log.info("%s: wrote %s", job.id, ", ".join(str(p) for p in paths))
+    return finish_run(data_dir, run_id, outcome="ok", now=clock(), snapshot_id=pre.snapshot_id)
+
+
+def _mail_preread(job: PrereadJob, pre: PreRead, paths: list[Path]) -> None:
+    """Mail the written files to the job's recipients, if any and if SMTP is configured."""
+    if not job.recipients:
+        return
+    smtp = smtp_from_env()
+    if smtp is None:
+        log.info("%s: SMTP_HOST not set, so the pre-read is not mailed", job.id)
+        return
+    files = [Attachment(p.name, p.read_bytes(), _MIME[p.suffix.lstrip(".")]) for p in paths]
+    body = "\n\n".join([pre.subtitle, *pre.drivers, f"Live view: {pre.link}"])
+    send(smtp, message(smtp, job.recipients, pre.title, body, files))
+
+
 def build_scheduler(
     settings: Settings,
     *,
@@ -189,6 +244,9 @@ def build_scheduler(
         scheduler.add_job(
             fire, trigger_for(job, schedules.timezone), args=(settings, job), id=job.id, name=job.id
         )
+    for pre in schedules.prereads:
+        trigger = trigger_for(pre, schedules.timezone)
+        scheduler.add_job(fire_preread, trigger, args=(settings, pre), id=pre.id, name=pre.id)
     now = now or utc_now()
     for job in missed_jobs(settings, now):
         log.info("%s: missed its run at %s; running it once now", job.id, now)
@@ -200,8 +258,9 @@ def build_scheduler(
 def describe(settings: Settings, now: datetime) -> str:
     """The jobs and their next runs, for the terminal."""
     upcoming = next_runs(settings, now, n=6)
-    lines = [f"{len(settings.schedules.jobs)} job(s), times in {settings.schedules.timezone}:"]
-    lines += [f"  {job.id}" for job in settings.schedules.jobs]
+    jobs = [*settings.schedules.jobs, *settings.schedules.prereads]
+    lines = [f"{len(jobs)} job(s), times in {settings.schedules.timezone}:"]
+    lines += [f"  {job.id}" for job in jobs]
     lines += ["Next runs:"] + [
         f"  {row['fire_at']:%a %Y-%m-%d %H:%M %Z}  {row['job']}"
         for row in upcoming.iter_rows(named=True)
@@ -211,8 +270,10 @@ def describe(settings: Settings, now: datetime) -> str:
 
 def serve(settings: Settings) -> None:
     """Run the scheduler until interrupted (Ctrl-C or SIGTERM)."""
-    if not settings.schedules.jobs:
-        raise ConfigError("no [[schedule.jobs]] in the configuration: nothing to schedule")
+    if not settings.schedules.jobs and not settings.schedules.prereads:
+        raise ConfigError(
+            "no [[schedule.jobs]] or [[schedule.preread]] in the configuration: nothing to schedule"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     scheduler = build_scheduler(settings)
     print(describe(settings, utc_now()), flush=True)

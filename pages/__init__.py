@@ -10,6 +10,8 @@ here. Importing this package during such a run switches the legacy mode off and 
 
 from __future__ import annotations
 
+import sys
+
 
 def _leave_legacy_pages_mode() -> None:
     from streamlit.runtime.pages_manager import PagesManager
@@ -23,4 +25,5 @@ def _leave_legacy_pages_mode() -> None:
     st.rerun()
 
 
-_leave_legacy_pages_mode()
+if "streamlit" in sys.modules:  # outside the app (pre-read, tests) there is nothing to leave
+    _leave_legacy_pages_mode()

@@ -3,24 +3,18 @@ drill-down, team colors, and the "not available" notice. Pages lay out; they nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
+from pages import _auth
+from pages._colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
 from scoring.definitions import MetricDefinition, registry
 from scoring.model import money, pct
 
-__all__ = ["money", "pct"]  # re-exported for pages
-
-# One palette for teams across every page and the pre-read (Tableau 10, color-blind aware).
-PALETTE = (
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-)  # fmt: skip
-ALL_TEAMS_COLOR = "#555555"
+# re-exported for pages
+__all__ = ["ALL_TEAMS_COLOR", "PALETTE", "money", "pct", "selected_value", "team_scale"]
 
 
 @cache
@@ -37,14 +31,6 @@ def help_for(definition_id: str) -> str:
         f"**{d.name}** (`{d.id}`)\n\n{d.formula}\n\nGood: {d.good}\n\n"
         f"Grain: {d.grain}. Date anchor: {d.date_anchor}. Owner: {d.owner_team}."
     )
-
-
-def team_scale(teams: Sequence[str]) -> alt.Scale:
-    """Team → color, stable for a snapshot's team list (sorted), "All teams" in grey."""
-    ordered = sorted(t for t in teams if t != "All teams")
-    domain = [*ordered, "All teams"]
-    colors = [PALETTE[i % len(PALETTE)] for i in range(len(ordered))] + [ALL_TEAMS_COLOR]
-    return alt.Scale(domain=domain, range=colors)
 
 
 def not_available(message: str | None) -> bool:
@@ -72,7 +58,8 @@ def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:
         mime="text/csv",
         key=f"csv_{key}",
         icon=":material/download:",
-        on_click="ignore",
+        on_click=_auth.record_export,  # the audit log records who exported what
+        args=(f"{name}.csv",),
     )
 
 
@@ -102,13 +89,4 @@ def table(
     csv_button(frame, name, key=key)
     if select and event and event.selection.rows:
         return frame[event.selection.rows[0]]
-    return None
-
-
-def selected_value(state: object, field: str) -> str | None:
-    """The `field` value picked in an Altair point selection named "pick", if any."""
-    picks = getattr(state, "selection", {}).get("pick") if state else None
-    if isinstance(picks, list) and picks:
-        value = picks[0].get(field)
-        return None if value is None else str(value)
     return None

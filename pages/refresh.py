@@ -13,8 +13,9 @@ from connectors.lock import lock_holder
 from connectors.runlog import last_run, recent_runs
 from connectors.schedule import next_runs
 from connectors.sources import SOURCES
-from pages import _data, _widgets
+from pages import _auth, _data, _widgets
 
+_auth.require(_auth.Role.OPS)  # defence in depth: the page is only registered for ops
 settings = _data.settings()
 store = _data.store()
 
@@ -70,6 +71,7 @@ if holder is not None:
     st.info(f"A refresh is running: {holder.describe()}.", icon=":material/sync:")
 if st.button("Refresh now", type="primary", key="refresh_now", disabled=busy):
     st.session_state["refresh_job"] = background.start(settings, source, trigger="page")
+    _auth.record_refresh(source, outcome="started")
     st.session_state["refresh_started"] = datetime.now(UTC).isoformat()
     st.rerun()
 
@@ -86,6 +88,7 @@ def _watch() -> None:
         return
     st.session_state.pop("refresh_job")
     run = last_run(settings.data_dir, source=job.source)
+    _auth.record_refresh(job.source, run.run_id if run else None, run.outcome if run else "lost")
     if run is not None and run.outcome == "ok":
         st.session_state["refresh_message"] = ("ok", f"Stored snapshot {run.snapshot_id}.")
     else:

@@ -11,7 +11,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from pages import _data, _widgets
+from pages import _auth, _data, _widgets
 
 PAGE_FILES = {
     "pipeline": "pages/pipeline.py",
@@ -169,5 +169,38 @@ st.download_button(
     file_name=f"scorecard_{card['period']}_{card['as_of']}.json",
     mime="application/json",
     key="download_json",
-    on_click="ignore",
+    on_click=_auth.record_export,
+    args=(f"scorecard_{card['period']}_{card['as_of']}.json",),
+)
+
+
+def _preread_pdf() -> bytes:
+    """The pre-read of this view as PDF: built only when the button is clicked."""
+    from scoring import preread_build
+
+    settings, store = _data.settings(), _data.store()
+    snapshot = store.get(view.snapshot_id)
+    pre = preread_build.for_view(
+        card,
+        changes,
+        tables=_data.team_tables(view.data_dir, view.snapshot_id, view.teams),
+        snapshot=snapshot,
+        previous=store.previous(snapshot),
+        params=settings.scoring,
+        app_url=settings.preread.app_url,
+        all_teams=st.session_state.get("all_teams", []),
+    )
+    return preread_build.render(pre, "pdf")
+
+
+st.download_button(
+    "Download pre-read (PDF)",
+    data=_preread_pdf,
+    file_name=f"preread_{card['period']}_{card['as_of']}.pdf",
+    mime="application/pdf",
+    key="download_preread",
+    icon=":material/picture_as_pdf:",
+    on_click=_auth.record_export,
+    args=(f"preread_{card['period']}_{card['as_of']}.pdf",),
+    help="The scorecard of this view as a printable PDF: summary, one page per pillar, charts.",
 )

@@ -36,9 +36,15 @@ def wait_for_health(url: str, *, timeout: float = 90.0) -> None:
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, **env: str) -> Iterator[str]:
-    """Run `streamlit run app.py` against `data_dir`; yield its base URL; stop it after."""
-    port = free_port()
+def running_app(
+    data_dir: Path, *, port: int | None = None, secrets: Path | None = None, **env: str
+) -> Iterator[str]:
+    """Run `streamlit run app.py` against `data_dir`; yield its base URL; stop it after.
+
+    `secrets`: a secrets.toml read instead of the usual ones (e.g. with `[auth]`); `port`: a
+    port chosen beforehand (its redirect URI must name it).
+    """
+    port = port or free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
         "--server.headless", "true",
@@ -48,6 +54,8 @@ def running_app(data_dir: Path, **env: str) -> Iterator[str]:
         "--server.fileWatcherType", "none",
         "--global.developmentMode", "false",
     ]  # fmt: skip
+    if secrets is not None:
+        cmd += ["--secrets.files", str(secrets)]
     environment = {**os.environ, "SCORECARD_DATA_DIR": str(data_dir), **env}
     log = open(data_dir.parent / f"app-{port}.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)

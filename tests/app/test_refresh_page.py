@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.audit import recent
 from connectors.runlog import recent_runs
 from connectors.store import Store
 
@@ -54,6 +55,11 @@ def test_refresh_now_runs_in_the_background_and_logs_the_run(own_store, app):
     assert store.current_id() != before and len(store.list()) == 2
     runs = recent_runs(own_store)
     assert runs["trigger"][0] == "page" and runs["outcome"][0] == "ok"
+    events = recent(own_store, action="refresh")
+    # newest first: the outcome (with the run id), then the start
+    details = events["detail"].to_list()
+    assert details[1] == "demo · started" and details[0].startswith("demo")
+    assert "ok" in details[0] and events.height == 2
 
 
 def test_pin_an_earlier_snapshot(own_store, app, tiny_org):

@@ -76,11 +76,13 @@ def page(browser, tmp_path: Path) -> Iterator[object]:
 
 
 def wait_for_app(page) -> None:
-    """Wait until Streamlit is connected and the script has finished running."""
+    """Wait until Streamlit is connected and the script has finished running (twice, since a
+    run can end in a rerun, e.g. the first request of a fresh server)."""
     page.wait_for_selector("[data-testid='stAppViewContainer']")
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
-    page.wait_for_timeout(300)
+    for _ in range(2):
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+        page.wait_for_timeout(400)
 
 
 def screenshot(page, name: str) -> Path:

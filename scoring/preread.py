@@ -1,0 +1,215 @@
+"""The executive pre-read: what a leader reads before a review, assembled from the scorecard.
+
+Pure: `assemble` takes the scorecard JSON (`Scorecard.to_dict()`), the changes against the
+previous snapshot (`scorecard.compare`), the snapshot's freshness and the key charts as
+Vega-Lite specs, and returns a `PreRead` whose text is already formatted. The PDF and HTML
+renderers (`scoring.preread_render`) lay that text out and nothing else, so both show the same
+numbers as the app, which reads the same JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from scoring.model import money, pct
+
+# The app's URL query keys for the sidebar filters (pages/_filters.py, bind="query-params"):
+# a multiselect is written as one repeated key per chosen value (?teams=A&teams=B).
+QUERY_KEYS = ("period", "as_of", "teams")
+NOT_AVAILABLE = "n/a"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One key chart: a Vega-Lite spec built by the pages' chart builders, placed on a pillar's
+    page (`pillar`), with a caption saying how to read it without color."""
+
+    pillar: str
+    title: str
+    caption: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Where the numbers come from and how fresh they are."""
+
+    snapshot_id: str
+    source: str
+    refreshed_at: str  # when the snapshot was written (ISO, UTC)
+    data_as_of: str  # the date the source data describes
+    missing_tables: tuple[str, ...] = ()
+    previous: str = ""  # when the previous snapshot (the one compared with) was written
+
+
+@dataclass(frozen=True)
+class PillarPage:
+    """A pillar's page: score with its change, the signals behind it, drivers, notes, charts."""
+
+    id: str
+    name: str
+    question: str
+    score: str
+    change: str
+    signals: tuple[tuple[str, str, str], ...]  # (label, value, score/100)
+    drivers: tuple[str, ...]
+    notes: tuple[str, ...]
+    charts: tuple[Chart, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreRead:
+    """Everything the PDF and the HTML pre-read show, as formatted text (plus chart specs)."""
+
+    title: str
+    subtitle: str
+    overall: str
+    since: str  # "since the snapshot of …" or the first-snapshot notice
+    pillars: tuple[PillarPage, ...]
+    drivers: tuple[str, ...]
+    headline_columns: tuple[str, ...]
+    headline_rows: tuple[tuple[str, ...], ...]
+    changes: tuple[str, ...]
+    freshness: tuple[tuple[str, str], ...]
+    link: str
+    snapshot_id: str = ""
+    card: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def score_text(value: float | None) -> str:
+    """A 0–100 score as the scorecard JSON holds it (one decimal), or "n/a"."""
+    return NOT_AVAILABLE if value is None else f"{value:.1f}"
+
+
+def change_text(delta: float | None) -> str:
+    """A score change in points, signed ("+2.5"); "–" when there is nothing to compare."""
+    return "–" if delta is None else f"{delta:+.1f}"
+
+
+def signal_value(value: float | None, unit: str) -> str:
+    """A signal's value as the app's Scorecard page shows it (scores as is, ratios in %)."""
+    if value is None:
+        return NOT_AVAILABLE
+    return f"{value:.0f}" if unit == "score" else pct(value)
+
+
+def _times(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None else f"{value:.1f}×"
+
+
+def _count(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None else f"{value:,.0f}"
+
+
+def _per_day(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None else f"{money(value)}/day"
+
+
+# Headline columns in the app's order and labels (pages/scorecard.py), with their formats.
+HEADLINE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("win_rate_count", "Win rate", pct),
+    ("coverage", "Coverage", _times),
+    ("required_coverage", "Needed", _times),
+    ("velocity", "Velocity", _per_day),
+    ("stalled_deals", "Stalled deals", _count),
+    ("stalled_amount", "Stalled $", money),
+    ("handoff_stalled_share", "Handoff stalls", pct),
+    ("forecast_accuracy", "Accuracy", pct),
+    ("forecast_bias", "Bias", pct),
+)
+
+
+def live_url(app_url: str, *, period: str, as_of: str, teams: Sequence[str]) -> str:
+    """The live view with the same filters: the app reads period, as_of and teams (one
+    repeated key per team) from its URL."""
+    query = urlencode({"period": period, "as_of": as_of, "teams": list(teams)}, doseq=True)
+    return f"{app_url.rstrip('/')}/?{query}"
+
+
+def _pillar_page(
+    pillar: dict[str, Any], delta: float | None, charts: Sequence[Chart]
+) -> PillarPage:
+    signals = tuple(
+        (s["label"], signal_value(s["value"], s["unit"]), score_text(s["score"]))
+        for s in pillar["signals"]
+    )
+    return PillarPage(
+        id=pillar["id"],
+        name=pillar["name"],
+        question=pillar["question"],
+        score=score_text(pillar["score"]),
+        change=change_text(delta),
+        signals=signals,
+        drivers=tuple(d["text"] for d in pillar["drivers"]),
+        notes=tuple(pillar["notes"]),
+        charts=tuple(c for c in charts if c.pillar == pillar["id"]),
+    )
+
+
+def headline_rows(card: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """One row per team (All teams last, as in the JSON): the team and its formatted metrics."""
+    return tuple(
+        (row["team"], *(fmt(row.get(key)) for key, _, fmt in HEADLINE)) for row in card["headline"]
+    )
+
+
+def change_lines(changes: dict[str, Any], card: dict[str, Any], limit: int = 6) -> tuple[str, ...]:
+    """The signals that moved most since the previous snapshot, in plain words (up = better)."""
+    if not changes.get("previous"):
+        return ("First snapshot: there is nothing earlier to compare with yet.",)
+    moved = changes.get("signals", [])[:limit]
+    if not moved:
+        return ("No signal moved.",)
+    units = {s["id"]: s["unit"] for p in card["pillars"] for s in p["signals"]}
+    return tuple(
+        f"{'▲ up' if m['score_change'] > 0 else '▼ down'} {abs(m['score_change']):.1f} points: "
+        f"{m['label']} ({signal_value(m['previous_value'], units.get(m['id'], ''))} → "
+        f"{signal_value(m['value'], units.get(m['id'], ''))})"
+        for m in moved
+    )
+
+
+def _freshness_rows(fresh: Freshness) -> tuple[tuple[str, str], ...]:
+    missing = ", ".join(fresh.missing_tables) or "none"
+    return (
+        ("Snapshot", fresh.snapshot_id),
+        ("Source", fresh.source),
+        ("Refreshed at", fresh.refreshed_at),
+        ("Data as of", fresh.data_as_of),
+        ("Tables not provided by the source", missing),
+    )
+
+
+def assemble(
+    card: dict[str, Any],
+    changes: dict[str, Any],
+    *,
+    freshness: Freshness,
+    app_url: str,
+    charts: Sequence[Chart] = (),
+) -> PreRead:
+    """The pre-read of one view: `card` is the scorecard JSON, `changes` its comparison with
+    the previous snapshot's scorecard of the same view."""
+    teams = ", ".join(card["teams"]) or "All teams"
+    previous = changes.get("previous")
+    deltas = changes.get("pillars", {})
+    return PreRead(
+        title=f"Revenue alignment pre-read — {card['period']}",
+        subtitle=f"As of {card['as_of']} · {teams} · forecast judged on {card['judged_period']}",
+        overall=score_text(card["overall"]),
+        since=f"change since the snapshot of {freshness.previous or previous}"
+        if previous
+        else "first snapshot: no change to show yet",
+        pillars=tuple(_pillar_page(p, deltas.get(p["id"]), charts) for p in card["pillars"]),
+        drivers=tuple(d["text"] for d in card["drivers"]),
+        headline_columns=("Team", *(label for _, label, _ in HEADLINE)),
+        headline_rows=headline_rows(card),
+        changes=change_lines(changes, card),
+        freshness=_freshness_rows(freshness),
+        link=live_url(app_url, period=card["period"], as_of=card["as_of"], teams=card["teams"]),
+        snapshot_id=freshness.snapshot_id,
+        card=card,
+    )

@@ -1,0 +1,231 @@
+"""Builds the pre-read of a stored snapshot: scorecard, changes, freshness and the key charts.
+
+The I/O edge of the pre-read (like the `python -m scoring` CLI): it reads the store and the
+settings, computes what `scoring.preread.assemble` needs and writes the files.
+
+The key charts come from the pages' own chart builders (`pages/_pipeline_charts.py`,
+`pages/_funnel_charts.py`) fed by the pages' metric adapters (`pages/_metrics.py`), so their
+specs are the pages'. Those three modules import no Streamlit (a test checks it), so the
+pre-read can be built by the CLI and the scheduler without the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from datetime import date
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import altair as alt
+import polars as pl
+
+from scoring.calendar import Period, parse_period, period_of
+from scoring.params import ScoringParams
+from scoring.preread import Chart, Freshness, PreRead, assemble
+from scoring.preread_render import to_html, to_pdf
+from scoring.scorecard import compare, compute, filter_teams
+from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
+
+if TYPE_CHECKING:
+    from connectors.config import Settings
+    from connectors.store import Snapshot
+
+FORMATS = ("pdf", "html")
+PAGE_MODULES = ("_metrics", "_pipeline_charts", "_funnel_charts")
+
+
+@cache
+def page_modules() -> dict[str, ModuleType]:
+    """The pages' metric adapters and chart builders (none of them imports Streamlit)."""
+    return {n: importlib.import_module(f"pages.{n}") for n in PAGE_MODULES}
+
+
+def sales_teams(tables: Tables) -> list[str]:
+    """Teams that own opportunities (the app's team filter and color domain)."""
+    teams = opportunities_with_team(tables).select("team").unique().sort("team").collect()
+    return teams["team"].to_list()
+
+
+def key_charts(
+    tables: Tables, *, as_of: date, period: Period, params: ScoringParams, all_teams: Sequence[str]
+) -> tuple[Chart, ...]:
+    """One key chart per pillar, built by the pages' chart functions from the same metric
+    adapters (`pages._metrics`), for `tables` already restricted to the view's teams."""
+    mods = page_modules()
+    ctx = mods["_metrics"].MetricContext(as_of=as_of, period=period, params=params)
+
+    def metric(name: str, **options: Any) -> pl.DataFrame:
+        return mods["_metrics"].METRICS[name](tables, ctx, **options)
+
+    pipe, funnel = mods["_pipeline_charts"], mods.get("_funnel_charts")
+    charts = [
+        _waterfall(pipe, metric("waterfall"), period),
+        _stalls(pipe, metric("stalls_by_team"), metric("stall_thresholds")),
+        _forecast(pipe, metric("forecast_accuracy"), all_teams),
+    ]
+    if funnel is not None:
+        charts.append(_quality(funnel, metric("quality_checks")))
+    return tuple(c for c in charts if c is not None)
+
+
+def _waterfall(pipe: ModuleType, waterfall: pl.DataFrame, period: Period) -> Chart | None:
+    rows = waterfall.filter(pl.col("team") == ALL_TEAMS)
+    if rows.is_empty():
+        return None
+    return Chart(
+        "shared_outcomes",
+        f"Pipeline waterfall — {period.name}, all teams in view",
+        "Qualified pipeline closing in the period: start, what came in and went out, and what "
+        "is left. Every bar is labelled with its amount (negative = taken away).",
+        pipe.waterfall_chart(rows).to_dict(),
+    )
+
+
+def _stalls(pipe: ModuleType, by_team: pl.DataFrame, thresholds: pl.DataFrame) -> Chart | None:
+    if by_team.filter(pl.col("team") != ALL_TEAMS).is_empty():
+        return None
+    chart = pipe.stall_heatmap(by_team, stage_order=thresholds["stage"].to_list())
+    return Chart(
+        "handoff_ownership",
+        "Where open deals sit too long (team × stage)",
+        "Each cell is labelled with how long the team's open deals sit in the stage versus the "
+        "company median (1.0× = the same) and how many are stalled; darker = further from 1.0×.",
+        chart.to_dict(),
+    )
+
+
+def _forecast(pipe: ModuleType, accuracy: pl.DataFrame, teams: Sequence[str]) -> Chart | None:
+    if accuracy.is_empty():
+        return None
+    # One panel per team, titled with its name, so the chart reads without color; the lines
+    # are the page's spec (dashed = locked call, solid = actual).
+    chart = pipe.forecast_vs_actual_chart(accuracy, teams=teams).properties(width=500, height=90)
+    return Chart(
+        "forecast_integrity",
+        "Locked call vs actual, by team",
+        "Dashed line = the call locked in week 3, solid = what closed; hollow points = period "
+        "still in progress. One panel per team.",
+        chart.facet(facet=alt.Facet("team:N", title=None), columns=1).to_dict(),
+    )
+
+
+def _quality(funnel: ModuleType, checks: pl.DataFrame) -> Chart | None:
+    if checks.filter(pl.col("available")).is_empty():
+        return None
+    return Chart(
+        "shared_data",
+        "Records failing each data-quality check",
+        "Share of records failing each check (longest bar first), the check named on its row; "
+        "severity is shaded (the Data trust page lists each check's severity).",
+        funnel.quality_chart(checks).to_dict(),
+    )
+
+
+def _written(snapshot: Snapshot) -> str:
+    return snapshot.created_at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def freshness(snapshot: Snapshot, previous: Snapshot | None = None) -> Freshness:
+    """Where the numbers come from: the snapshot, its source and dates."""
+    return Freshness(
+        snapshot_id=snapshot.id,
+        source=snapshot.source,
+        refreshed_at=_written(snapshot),
+        data_as_of=snapshot.data_as_of.isoformat(),
+        missing_tables=tuple(snapshot.manifest.get("missing_tables", ())),
+        previous=_written(previous) if previous else "",
+    )
+
+
+def for_view(
+    card: dict[str, Any],
+    changes: dict[str, Any],
+    *,
+    tables: Tables,
+    snapshot: Snapshot,
+    previous: Snapshot | None,
+    params: ScoringParams,
+    app_url: str,
+    all_teams: Sequence[str],
+) -> PreRead:
+    """The pre-read of a view whose scorecard JSON and changes are already computed (the app's
+    cached ones); `tables` are the snapshot's tables restricted to the view's teams."""
+    as_of = date.fromisoformat(card["as_of"])
+    period = parse_period(card["period"], fiscal_start_month=params.fiscal_start_month)
+    charts = key_charts(tables, as_of=as_of, period=period, params=params, all_teams=all_teams)
+    return assemble(
+        card, changes, freshness=freshness(snapshot, previous), app_url=app_url, charts=charts
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    period: str = "",
+    teams: Sequence[str] = (),
+    snapshot_id: str | None = None,
+) -> PreRead:
+    """The pre-read of the current (or given) snapshot for a view, with the changes against
+    the previous snapshot's scorecard of the same view (as `python -m scoring scorecard`)."""
+    from connectors.store import Store
+
+    store = Store(settings.data_dir)
+    snap = store.get(snapshot_id) if snapshot_id else store.current()
+    params, fsm = settings.scoring, settings.scoring.fiscal_start_month
+    as_of = as_of or snap.data_as_of
+    chosen = (
+        parse_period(period, fiscal_start_month=fsm)
+        if period
+        else period_of(as_of, fiscal_start_month=fsm)
+    )
+    teams = tuple(sorted(teams))
+
+    def card_of(snapshot: Snapshot) -> tuple[Tables, dict[str, Any]]:
+        tables = Tables.from_frames(snapshot.read_all())
+        card = compute(tables, as_of=as_of, period=chosen, params=params, teams=teams)
+        return tables, card.to_dict()
+
+    tables, card = card_of(snap)
+    before = store.previous(snap)
+    changes = compare(card, card_of(before)[1] if before else None)
+    return for_view(
+        card,
+        changes,
+        tables=filter_teams(tables, teams),
+        snapshot=snap,
+        previous=before,
+        params=params,
+        app_url=settings.preread.app_url,
+        all_teams=sales_teams(tables),
+    )
+
+
+def render(pre: PreRead, fmt: str) -> bytes:
+    """The pre-read as PDF or HTML bytes."""
+    if fmt == "pdf":
+        return to_pdf(pre)
+    if fmt == "html":
+        return to_html(pre).encode("utf-8")
+    raise ValueError(f"unknown pre-read format {fmt!r}: use one of {FORMATS}")
+
+
+def file_name(pre: PreRead, fmt: str) -> str:
+    """E.g. preread_2026-Q4_2026-11-16_all-teams.pdf."""
+    teams = "-".join(pre.card["teams"]).replace(" ", "_") or "all-teams"
+    return f"preread_{pre.card['period']}_{pre.card['as_of']}_{teams}.{fmt}"
+
+
+def write(pre: PreRead, out: Path) -> Path:
+    """Write the pre-read to `out` (.pdf or .html), atomically; returns the path."""
+    fmt = out.suffix.lower().lstrip(".")
+    data = render(pre, fmt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,197 @@
+"""The executive pre-read: the PDF and the HTML show the scorecard JSON's numbers.
+
+Two demo-org snapshots (data as of 2026-11-09, then 2026-11-16) in a temporary store, so the
+"what changed" section has content; the view is EMEA + APAC in 2026-Q4, as of 2026-11-16.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pypdf import PdfReader
+
+from connectors.config import PrereadSettings, Settings
+from connectors.demo import generate_demo_org
+from connectors.store import Store
+from connectors.validate import validate_tables
+from scoring import preread_build
+from scoring.calendar import parse_period
+from scoring.preread import Freshness, assemble, live_url
+from scoring.preread_render import plain
+from scoring.scorecard import compare, compute
+from scoring.tables import Tables
+
+AS_OF = date(2026, 11, 16)
+TEAMS = ("EMEA", "APAC")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("preread") / "data"
+    for day in (date(2026, 11, 9), AS_OF):
+        frames = validate_tables(generate_demo_org(as_of=day)).frames
+        written = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
+        Store(folder).write(frames, source="demo", data_as_of=day, now=written)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def card(store: Path) -> dict:
+    """The scorecard JSON for the same view, computed directly (as the app does)."""
+    tables = Tables.from_frames(Store(store).current().read_all())
+    period = parse_period("2026-Q4", fiscal_start_month=1)
+    return compute(tables, as_of=AS_OF, period=period, teams=TEAMS).to_dict()
+
+
+@pytest.fixture(scope="module")
+def pre(store: Path):
+    settings = Settings(data_dir=store, preread=PrereadSettings(app_url="http://scorecard.test/"))
+    return preread_build.build(settings, teams=TEAMS)
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(pre) -> list[str]:
+    reader = PdfReader(io.BytesIO(preread_build.render(pre, "pdf")))
+    return [_flat(page.extract_text()) for page in reader.pages]
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.svgs = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.svgs += tag == "svg"
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+@pytest.fixture(scope="module")
+def html_parsed(pre) -> _Text:
+    parser = _Text()
+    parser.feed(preread_build.render(pre, "html").decode("utf-8"))
+    return parser
+
+
+def _flat(text: str) -> str:
+    """Whitespace collapsed (PDF lines wrap anywhere) and the core font's ASCII spellings, so
+    the comparison holds whichever font the PDF was written with."""
+    return " ".join(plain(text).split())
+
+
+def _score_after(text: str, name: str) -> str:
+    match = re.search(re.escape(_flat(name)) + r" (\d+\.\d|n/a)", text)
+    assert match, f"no score after {name!r}"
+    return match.group(1)
+
+
+def _json_score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def test_the_view_is_the_one_asked_for(card: dict, pre):
+    assert pre.card == card  # the very JSON the app computes for these filters
+    assert card["teams"] == ["APAC", "EMEA"] and card["period"] == "2026-Q4"
+
+
+def test_pdf_summary_page_has_the_pillar_scores_and_drivers_of_the_json(card, pdf_pages):
+    summary = pdf_pages[0]
+    for pillar in card["pillars"]:
+        assert _score_after(summary, pillar["name"]) == _json_score(pillar["score"])
+    assert card["drivers"], "the demo org plants findings: the view must have drivers"
+    for i, driver in enumerate(card["drivers"], 1):
+        assert _flat(f"{i}. {driver['text']}") in summary
+    assert f"Alignment score {_json_score(card['overall'])}" in summary
+
+
+def test_pdf_has_one_page_per_pillar_after_the_summary(card, pdf_pages):
+    starts = [next(i for i, t in enumerate(pdf_pages) if t.startswith(_flat(p["name"])))
+              for p in card["pillars"]]  # fmt: skip
+    assert starts == sorted(starts) and starts[0] == 1  # summary alone on page 1
+    for pillar, start in zip(card["pillars"], starts, strict=True):
+        page = pdf_pages[start]
+        assert page.startswith(_flat(f"{pillar['name']} — {_json_score(pillar['score'])}"))
+        for driver in pillar["drivers"]:
+            assert _flat(driver["text"]) in page
+        for signal in pillar["signals"]:
+            assert f"{_flat(signal['label'])} " in page
+
+
+def test_html_has_the_same_scores_drivers_and_inline_charts(card, html_parsed):
+    text = _flat(" ".join(html_parsed.parts))
+    for pillar in card["pillars"]:
+        assert _score_after(text, pillar["name"]) == _json_score(pillar["score"])
+        for driver in pillar["drivers"]:
+            assert _flat(driver["text"]) in text
+    for driver in card["drivers"]:
+        assert _flat(driver["text"]) in text
+    assert html_parsed.svgs == 4  # one key chart per pillar, inline
+
+
+def test_html_is_self_contained(pre):
+    page = preread_build.render(pre, "html").decode("utf-8")
+    assert "<script" not in page and 'src="http' not in page and "<link" not in page
+    assert "@media print" in page
+
+
+def test_changes_and_freshness_are_shown(pre, pdf_pages):
+    assert pre.changes[0].startswith(("▲", "▼"))  # the two snapshots differ
+    assert "change since the snapshot of 2026-11-09 06:00 UTC" in pdf_pages[0]
+    assert _flat(pre.changes[0]) in pdf_pages[0]
+    assert "Data as of 2026-11-16" in pdf_pages[0]
+
+
+def test_link_opens_the_live_view_with_the_same_filters(pre, pdf_pages):
+    url = urlsplit(pre.link)
+    assert (url.scheme, url.netloc, url.path) == ("http", "scorecard.test", "/")
+    assert parse_qs(url.query) == {
+        "period": ["2026-Q4"],
+        "as_of": ["2026-11-16"],
+        "teams": ["APAC", "EMEA"],
+    }
+    assert pre.link in pdf_pages[0].replace(" ", "")
+
+
+def test_live_url_repeats_the_teams_key_like_the_apps_multiselect():
+    # Streamlit writes a bound multiselect as one key per value (urlencode with doseq).
+    url = live_url("http://x:8501", period="2026-Q3", as_of="2026-09-30", teams=["NA East", "B"])
+    assert url == "http://x:8501/?period=2026-Q3&as_of=2026-09-30&teams=NA+East&teams=B"
+    assert live_url("http://x", period="P", as_of="D", teams=[]) == "http://x/?period=P&as_of=D"
+
+
+def test_first_snapshot_says_there_is_nothing_to_compare(card):
+    fresh = Freshness("s1", "demo", "2026-11-16 06:00 UTC", "2026-11-16")
+    pre = assemble(card, compare(card, None), freshness=fresh, app_url="http://x")
+    assert pre.since.startswith("first snapshot")
+    assert pre.changes == ("First snapshot: there is nothing earlier to compare with yet.",)
+    assert {p.change for p in pre.pillars} == {"–"}
+
+
+def test_unknown_format_is_refused(pre):
+    with pytest.raises(ValueError, match="unknown pre-read format"):
+        preread_build.render(pre, "docx")
+
+
+def test_chart_builders_load_without_streamlit():
+    code = (
+        "import sys; from scoring import preread_build as b; m = b.page_modules(); "
+        "assert 'streamlit' not in sys.modules, 'streamlit imported'; "
+        "print(sorted(m), m['_pipeline_charts'].team_scale(['B', 'A']).to_dict()['range'][:2])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    # The pages' own team palette (pages/_widgets.py PALETTE), first two colors for A, B.
+    assert "['#4e79a7', '#f28e2b']" in done.stdout
