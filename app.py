@@ -62,6 +62,24 @@ def freshness_caption(snapshot) -> str:
     )
 
 
+def data_notices(snapshot, settings) -> None:
+    """Warn when the newest refresh failed, and say when an earlier snapshot is on view."""
+    from connectors.runlog import last_run
+
+    latest = last_run(settings.data_dir)
+    if latest is not None and latest.outcome == "failed":
+        st.warning(
+            f"The last refresh ({latest.source}, {latest.started_at:%Y-%m-%d %H:%M} UTC) failed; "
+            "the data shown is from the last good snapshot. Details on Data & refresh.",
+            icon=":material/warning:",
+        )
+    if st.session_state.get("pinned_snapshot") == snapshot.id:
+        st.info("Viewing an earlier snapshot.", icon=":material/history:")
+        if st.button("Back to the current snapshot", key="sidebar_unpin"):
+            st.session_state.pop("pinned_snapshot")
+            st.rerun()
+
+
 def run() -> None:
     user = _auth.current_user()
     _auth.sidebar(user)
@@ -93,6 +111,7 @@ def run() -> None:
     st.session_state["all_teams"] = teams
     with st.sidebar:
         st.caption(freshness_caption(snapshot))
+        data_notices(snapshot, settings)
     pages = {section: _auth.visible(user, entries) for section, entries in PAGES.items()}
     st.navigation({section: entries for section, entries in pages.items() if entries}).run()
 

@@ -33,3 +33,32 @@ def test_first_start_on_an_empty_store_builds_the_demo_org(data_dir, app, monkey
     snap = Store(data_dir).current()
     assert snap.source == "demo" and snap.manifest["tables"]["opportunities"]["rows"] > 1000
     assert at.title[0].value == "Revenue alignment scorecard"
+
+
+def test_sidebar_warns_when_the_last_refresh_failed(tiny_store, app, monkeypatch):
+    from connectors.config import load_settings
+    from connectors.jobs import run_refresh
+    from connectors.refresh import RefreshError
+    from connectors.sources import SOURCES
+
+    def broken(settings, progress, **options):
+        raise RefreshError("salesforce: login failed (bad credentials)")
+
+    monkeypatch.setitem(SOURCES, "broken", broken)
+    assert run_refresh(load_settings(), "broken", trigger="manual").outcome == "failed"
+    at = app().run()
+    assert not at.exception
+    warnings = [w.value for w in at.sidebar.warning]
+    assert warnings and warnings[0].startswith("The last refresh (broken,")
+    assert "last good snapshot" in warnings[0]
+
+
+def test_sidebar_says_when_an_earlier_snapshot_is_pinned(tiny_store, app):
+    from connectors.store import Store
+
+    at = app()
+    at.session_state["pinned_snapshot"] = Store(tiny_store).current_id()
+    at.run()
+    assert not at.exception
+    assert [i.value for i in at.sidebar.info] == ["Viewing an earlier snapshot."]
+    assert at.sidebar.button(key="sidebar_unpin").label == "Back to the current snapshot"
