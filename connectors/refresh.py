@@ -5,9 +5,13 @@ The same function serves the command line, the app's "refresh now" and the sched
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+import polars as pl
 
 from connectors.config import Settings
 from connectors.sources import SOURCES, Progress, no_progress
@@ -44,6 +48,37 @@ class RefreshResult:
         )
 
 
+SCORECARD_FILE = "scorecard.json"
+
+
+def default_view_key(data_as_of: date, settings: Settings) -> dict[str, Any]:
+    """The view everybody opens first: the quarter of the data's date, as of it, all teams."""
+    from scoring.calendar import period_of
+
+    period = period_of(data_as_of, fiscal_start_month=settings.scoring.fiscal_start_month)
+    return {"period": period.name, "as_of": data_as_of.isoformat(), "teams": []}
+
+
+def default_scorecard(
+    frames: dict[str, pl.DataFrame], settings: Settings, data_as_of: date
+) -> dict[str, Any]:
+    """The scorecard of the default view, computed once at refresh time and stored with the
+    snapshot, so the first page load after a refresh computes nothing. (The refresh job is
+    the one place in connectors/ that calls scoring: it prepares what every page needs.)"""
+    from scoring.calendar import parse_period
+    from scoring.scorecard import compute
+    from scoring.tables import Tables
+
+    key = default_view_key(data_as_of, settings)
+    card = compute(
+        Tables.from_frames(frames),
+        as_of=data_as_of,
+        period=parse_period(key["period"], fiscal_start_month=settings.scoring.fiscal_start_month),
+        params=settings.scoring,
+    ).to_dict()
+    return {"params": repr(settings.scoring), **card}
+
+
 def refresh(
     settings: Settings,
     source: str | None = None,
@@ -68,6 +103,16 @@ def refresh(
     except ValidationError as exc:
         raise RefreshError(str(exc)) from exc
     warnings = [str(w) for w in validated.warnings]
+    progress("Computing the scorecard", 0.7)
+    try:
+        artifacts = {
+            SCORECARD_FILE: json.dumps(
+                default_scorecard(validated.frames, settings, pulled.data_as_of), default=str
+            )
+        }
+    except Exception as exc:  # a precompute is an optimization: never fail a refresh on it
+        warnings.append(f"scorecard not precomputed ({type(exc).__name__}: {exc})")
+        artifacts = {}
     progress("Writing the snapshot", 0.8)
     store = Store(settings.data_dir)
     snapshot = store.write(
@@ -79,6 +124,7 @@ def refresh(
             "detail": pulled.detail,
             "pull_seconds": round(time.perf_counter() - started, 3),
         },
+        artifacts=artifacts,
     )
     deleted = store.apply_retention(
         keep=settings.keep_snapshots, max_age_days=settings.max_age_days

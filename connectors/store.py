@@ -71,6 +71,11 @@ class Snapshot:
         """Lazy scan of one table of this snapshot."""
         return pl.scan_parquet(self.path / f"{table}.parquet")
 
+    def artifact(self, file_name: str) -> str | None:
+        """A derived file stored with the snapshot, or None."""
+        path = self.path / file_name
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
     def read_all(self) -> dict[str, pl.DataFrame]:
         """Every table the snapshot holds."""
         return {name: pl.read_parquet(self.path / f"{name}.parquet") for name in self.tables}
@@ -132,11 +137,13 @@ class Store:
         data_as_of: date,
         extra: Mapping[str, Any] | None = None,
         now: datetime | None = None,
+        artifacts: Mapping[str, str] | None = None,
     ) -> Snapshot:
         """Store validated canonical `frames` as a new snapshot and make it current.
 
-        Atomic: the snapshot becomes visible only once complete; on any error nothing
-        changes and the temporary folder is removed.
+        `artifacts` are small derived files (name → text) stored with the snapshot, e.g. the
+        scorecard precomputed at refresh time. Atomic: the snapshot becomes visible only once
+        complete; on any error nothing changes and the temporary folder is removed.
         """
         now = now or datetime.now(UTC)
         snapshot_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{source}"
@@ -160,6 +167,8 @@ class Store:
                 "previous_snapshot": self.current_id(),
                 **dict(extra or {}),
             }
+            for file_name, text in (artifacts or {}).items():
+                _write_text(tmp / file_name, text)
             _write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, default=str))
             _fsync_dir(tmp)
             final = self.snapshots_dir / snapshot_id

@@ -10,6 +10,7 @@ computation, and a rerun with the same view recomputes nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,7 @@ import polars as pl
 import streamlit as st
 
 from connectors.config import Settings, load_settings
+from connectors.refresh import SCORECARD_FILE
 from connectors.store import Snapshot, Store
 from pages import _metrics
 from scoring.calendar import Period, parse_period
@@ -118,9 +120,24 @@ def sales_teams(data_dir: str, snapshot_id: str) -> list[str]:
     return teams["team"].to_list()
 
 
+def _stored_scorecard(view: View, params: ScoringParams) -> dict[str, Any] | None:
+    """The scorecard the refresh precomputed, if it is the one this view asks for."""
+    stored = Store(Path(view.data_dir)).get(view.snapshot_id).artifact(SCORECARD_FILE)
+    if stored is None:
+        return None
+    card = json.loads(stored)
+    same_view = (card["period"], card["as_of"], card["teams"]) == (
+        view.period, view.as_of, list(view.teams)
+    )  # fmt: skip
+    return card if same_view and card.pop("params", None) == repr(params) else None
+
+
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
 def _scorecard(view: View) -> dict[str, Any]:
     params = settings().scoring
+    stored = _stored_scorecard(view, params)
+    if stored is not None:
+        return stored
     card = compute(
         load_tables(view.data_dir, view.snapshot_id),
         as_of=view.as_of_date,

@@ -93,3 +93,20 @@ def test_rerun_recomputes_nothing(demo_store, app, fresh_caches, monkeypatch):
     )
     at.run()
     assert not at.exception and calls == []
+
+
+def test_the_scorecard_a_refresh_precomputed_is_served_as_is(data_dir, app, monkeypatch):
+    import pages._data
+    from connectors.config import load_settings
+    from connectors.refresh import refresh
+
+    snapshot = refresh(load_settings(), "demo", as_of=date(2026, 11, 16)).snapshot
+    assert snapshot.artifact("scorecard.json") is not None
+    calls = []
+    real = pages._data.compute
+    monkeypatch.setattr(pages._data, "compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = app().run()
+    assert not at.exception and calls == []  # default view: nothing computed on the page
+    assert at.metric[0].label == "Alignment score"
+    other = app(teams="EMEA").run()  # another view: computed, then cached
+    assert not other.exception and calls == [1]
