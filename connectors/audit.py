@@ -9,12 +9,13 @@ Times are ISO 8601 UTC text, so they sort as text. Stdlib ``sqlite3`` only; no S
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+
+from connectors.sqlite_log import connect
 
 AUDIT_DB = "audit.sqlite"
 ACTIONS = ("sign-in", "sign-out", "expired", "denied", "refresh", "export")
@@ -46,15 +47,8 @@ AUDIT_SCHEMA = {
 }
 
 
-@contextmanager
-def _connect(data_dir: Path | str) -> Iterator[sqlite3.Connection]:
-    path = Path(data_dir) / AUDIT_DB
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_DDL)
-        with conn:  # one transaction, committed on success
-            yield conn
+def _connect(data_dir: Path | str) -> AbstractContextManager[sqlite3.Connection]:
+    return connect(Path(data_dir) / AUDIT_DB, _DDL)
 
 
 def record(

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from connectors.sqlite_log import connect
 
 RUNS_DB = "runs.sqlite"
 OUTCOMES = ("running", "ok", "failed", "skipped-locked")
@@ -90,15 +92,8 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-@contextmanager
-def _connect(data_dir: Path | str) -> Iterator[sqlite3.Connection]:
-    path = Path(data_dir) / RUNS_DB
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_DDL)
-        with conn:  # one transaction, committed on success
-            yield conn
+def _connect(data_dir: Path | str) -> AbstractContextManager[sqlite3.Connection]:
+    return connect(Path(data_dir) / RUNS_DB, _DDL)
 
 
 def start_run(

@@ -22,6 +22,7 @@ import polars as pl
 
 from scoring.calendar import local_date, period_of, previous, trailing
 from scoring.definitions import MetricDefinition
+from scoring.history import opp_state_at
 from scoring.params import StallParams
 from scoring.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.windows import last_in_group, row_number, shift_in
@@ -358,25 +359,9 @@ def open_current_spells(spells: pl.DataFrame) -> pl.DataFrame:
 
 
 def _deal_state(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
-    """Name, amount and close date of each deal as of `as_of` (last history row, else now)."""
-    cutoff = as_of_cutoff(as_of, timezone)
-    opps = _opps_as_of(tables, cutoff)
-    last = (
-        _history_events(tables, opps, cutoff)
-        .filter(pl.col("src") == 1)
-        .group_by("opp_id")
-        .agg(
-            pl.col("amount", "close_date").sort_by(list(_EVENT_ORDER)).last().name.prefix("h_"),
-            has_history=pl.lit(True),
-        )
-    )
-    from_history = pl.col("has_history").fill_null(False)
-    return opps.join(last, on="opp_id", how="left").select(
-        "opp_id",
-        "name",
-        pl.when(from_history).then("h_amount").otherwise("amount").alias("amount"),
-        pl.when(from_history).then("h_close_date").otherwise("close_date").alias("close_date"),
-    )
+    """Name, amount and close date of each deal as of `as_of` (see `scoring.history`)."""
+    at = as_of_cutoff(as_of, timezone) - timedelta(microseconds=1)
+    return opp_state_at(tables, at=at).select("opp_id", "name", "amount", "close_date")
 
 
 def stalled_deals(
@@ -519,10 +504,15 @@ def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.Laz
     A date first set (null → date) is not a change; a date cleared (date → null) is.
     """
     cutoff = as_of_cutoff(as_of, timezone)
-    prev = shift_in("close_date", "opp_id")  # events arrive sorted by opp_id, event order
+    created = _opps_as_of(tables, cutoff).select("opp_id", "created_at")
+    positions = tables.stages.select("stage", "position")
+    prev = shift_in("close_date", "opp_id")
     return (
-        _history_events(tables, _opps_as_of(tables, cutoff), cutoff)
-        .filter(pl.col("src") == 1)
+        tables.stage_history.filter(pl.col("entered_at") < cutoff)
+        .join(created, on="opp_id", how="inner")
+        .join(positions, on="stage", how="left")
+        .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
+        .sort("opp_id", "entered_at", "position", "stage", "close_date", "amount", nulls_last=False)
         .with_columns(changed=prev.is_not_null() & pl.col("close_date").ne_missing(prev))
         .group_by("opp_id")
         .agg(n_close_date_changes=pl.col("changed").sum().cast(pl.Int64))
