@@ -166,42 +166,41 @@ def _label(col: str, labels: dict[str, str]) -> pl.Expr:
     return pl.col(col).cast(pl.String).replace_strict(labels, default=None)
 
 
-def write_salesforce_export(demo: dict[str, pl.DataFrame], folder: Path) -> None:
-    """The demo org as Data Loader CSVs: API names, ISO times, labels and API values."""
+def salesforce_export_files(demo: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The demo org as a Data Loader export: API names, ISO times, labels and API values."""
     u, o, h, le = (demo[t] for t in ("users", "opportunities", "stage_history", "leads"))
     files = {
-        "User.csv": u.select(
+        "User": u.select(
             Id="user_id", Name="name", ManagerId="manager_id", **{"UserRole.Name": "team"},
             Department=_label("function", FUNCTION_LABELS)),
-        "OpportunityStage.csv": demo["stages"].select(
+        "OpportunityStage": demo["stages"].select(
             MasterLabel="stage", SortOrder="position", IsClosed=_sf_flag("is_closed"),
             IsWon=_sf_flag("is_won")),
-        "Opportunity.csv": o.select(
+        "Opportunity": o.select(
             Id="opp_id", Name="name", AccountId="account_id", OwnerId="owner_id",
             StageName="stage", Amount="amount", CreatedDate=_iso("created_at"),
             CloseDate="close_date", IsClosed=_sf_flag("is_closed"), IsWon=_sf_flag("is_won"),
             ForecastCategoryName=_label("forecast_category", SF_LABELS),
             LeadSource="lead_source", CampaignId="campaign_id"),
-        "OpportunityHistory.csv": h.select(
+        "OpportunityHistory": h.select(
             OpportunityId="opp_id", StageName="stage", CreatedDate=_iso("entered_at"),
             Amount="amount", CloseDate="close_date",
             ForecastCategory=_label("forecast_category", SF_API), IsDeleted=pl.lit("false")),
-        "Lead.csv": le.select(
+        "Lead": le.select(
             Id="lead_id", CreatedDate=_iso("created_at"), OwnerId="owner_id",
             LeadSource="source", Status="status", ConvertedDate=pl.col("converted_at").dt.date(),
             ConvertedOpportunityId="converted_opp_id"),
-        "LeadHistory.csv": demo["lead_history"].select(
+        "LeadHistory": demo["lead_history"].select(
             LeadId="lead_id", Field=pl.lit("Status"), NewValue="status",
             CreatedDate=_iso("entered_at")),
-        "Campaign.csv": demo["campaigns"].select(
+        "Campaign": demo["campaigns"].select(
             Id="campaign_id", Name="name", Type="channel", StartDate="start_date",
             EndDate="end_date", ActualCost="cost"),
-        "CampaignMember.csv": demo["campaign_members"].select(
+        "CampaignMember": demo["campaign_members"].select(
             CampaignId="campaign_id", LeadId="lead_id",
             FirstRespondedDate=pl.col("responded_at").dt.date()),
     }  # fmt: skip
-    for name, frame in files.items():
-        frame.write_csv(folder / name)
+    return files
 
 
 def _naive(frame: pl.DataFrame) -> pl.DataFrame:
@@ -210,8 +209,8 @@ def _naive(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(zoned).dt.replace_time_zone(None))
 
 
-def write_fivetran_salesforce(demo: dict[str, pl.DataFrame], folder: Path) -> None:
-    """The demo org as Fivetran-synced Salesforce tables, one typed Parquet file each."""
+def fivetran_salesforce_files(demo: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The demo org as Fivetran-synced Salesforce tables (naive UTC timestamps)."""
     roles = demo["users"].select(name=pl.col("team").unique().sort()).drop_nulls()
     roles = roles.with_columns(id=pl.format("00E{}", pl.int_range(pl.len())))
     users = demo["users"].join(roles, left_on="team", right_on="name", how="left")
@@ -239,8 +238,7 @@ def write_fivetran_salesforce(demo: dict[str, pl.DataFrame], folder: Path) -> No
         "campaign_member": demo["campaign_members"].select(
             "campaign_id", "lead_id", first_responded_date="responded_at"),
     }  # fmt: skip
-    for name, frame in files.items():
-        _naive(frame).write_parquet(folder / f"{name}.parquet")
+    return {name: _naive(frame) for name, frame in files.items()}
 
 
 def _seconds(frame: pl.DataFrame) -> pl.DataFrame:
@@ -256,8 +254,8 @@ def hubspot_subset(demo: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             "stage_history": hist}  # fmt: skip
 
 
-def write_fivetran_hubspot(demo: dict[str, pl.DataFrame], folder: Path) -> None:
-    """A small slice of the demo org as Fivetran-synced HubSpot tables in .xlsx workbooks."""
+def fivetran_hubspot_files(demo: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """A slice of the demo org as Fivetran-synced HubSpot tables."""
     part = hubspot_subset(demo)
     teams = part["users"].select(name=pl.col("team").unique().sort()).drop_nulls()
     teams = teams.with_columns(id=pl.int_range(pl.len()) + 100)
@@ -280,8 +278,27 @@ def write_fivetran_hubspot(demo: dict[str, pl.DataFrame], folder: Path) -> None:
         "deal_stage": _naive(part["stage_history"].select(
             deal_id="opp_id", value="stage", date_entered="entered_at")),
     }  # fmt: skip
+    return files
+
+
+def write_files(files: dict[str, pl.DataFrame], folder: Path, fmt: str) -> None:
+    """Each frame as `<name>.<fmt>` (csv, parquet or xlsx)."""
     for name, frame in files.items():
-        frame.write_excel(folder / f"{name}.xlsx")
+        path = folder / f"{name}.{fmt}"
+        {"csv": frame.write_csv, "parquet": frame.write_parquet, "xlsx": frame.write_excel}[fmt](
+            path
+        )
+
+
+FORMATS = ("csv", "parquet", "xlsx")
+SF_FILES = {"users": "User", "stages": "OpportunityStage", "opportunities": "Opportunity",
+            "stage_history": "OpportunityHistory", "leads": "Lead", "lead_history": "LeadHistory",
+            "campaigns": "Campaign", "campaign_members": "CampaignMember"}  # fmt: skip
+
+
+def _for_format(demo: dict[str, pl.DataFrame], fmt: str) -> dict[str, pl.DataFrame]:
+    """Spreadsheets keep times to the second: compare xlsx round trips at that precision."""
+    return {t: _seconds(f) for t, f in demo.items()} if fmt == "xlsx" else demo
 
 
 def _compare(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame],
@@ -295,10 +312,13 @@ def _compare(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame],
         )
 
 
-def test_round_trip_salesforce_export_csv(demo, tmp_path: Path) -> None:
-    write_salesforce_export(demo, tmp_path)
-    frames, _ = load_valid(tmp_path, {"preset": "salesforce_export",
-                                      "tables": {"stages": DEMO_OWNERS}})  # fmt: skip
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_salesforce_export(demo, tmp_path: Path, fmt: str) -> None:
+    demo = _for_format(demo, fmt)
+    write_files(salesforce_export_files(demo), tmp_path, fmt)
+    tables = {t: {"file": f"{name}.{fmt}"} for t, name in SF_FILES.items()}
+    tables["stages"] |= DEMO_OWNERS
+    frames, _ = load_valid(tmp_path, {"preset": "salesforce_export", "tables": tables})
     want = dict(demo)
     # Salesforce keeps the conversion and response as dates: compare at day precision
     want["leads"] = demo["leads"].with_columns(pl.col("converted_at").dt.truncate("1d"))
@@ -321,8 +341,10 @@ def test_round_trip_salesforce_export_csv(demo, tmp_path: Path) -> None:
     })  # fmt: skip
 
 
-def test_round_trip_fivetran_salesforce_parquet(demo, tmp_path: Path) -> None:
-    write_fivetran_salesforce(demo, tmp_path)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_fivetran_salesforce(demo, tmp_path: Path, fmt: str) -> None:
+    demo = _for_format(demo, fmt)
+    write_files(fivetran_salesforce_files(demo), tmp_path, fmt)
     order = {"order": demo["stages"].sort("position")["stage"].to_list()}
     frames, _ = load_valid(tmp_path, {"preset": "fivetran_salesforce",
                                       "tables": {"stages": DEMO_OWNERS | order}})  # fmt: skip
@@ -341,8 +363,9 @@ def test_round_trip_fivetran_salesforce_parquet(demo, tmp_path: Path) -> None:
     })  # fmt: skip
 
 
-def test_round_trip_fivetran_hubspot_xlsx(demo, tmp_path: Path) -> None:
-    write_fivetran_hubspot(demo, tmp_path)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_fivetran_hubspot(demo, tmp_path: Path, fmt: str) -> None:
+    write_files(fivetran_hubspot_files(demo), tmp_path, fmt)
     frames, notes = load_valid(tmp_path, {"preset": "fivetran_hubspot",
                                           "tables": {"stages": DEMO_OWNERS}})  # fmt: skip
     assert not [n for n in notes if "left out" in n]
