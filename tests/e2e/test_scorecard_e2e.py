@@ -20,8 +20,15 @@ def test_scorecard_loads_with_its_key_elements(page, app_url):
 
 
 def test_filter_goes_into_the_url_and_survives_navigation(page, app_url):
-    page.goto(f"{app_url}/?period=2026-Q2")
+    page.goto(app_url)
     wait_for_app(page)
+    period = (
+        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Period")
+    )
+    period.click()
+    page.get_by_role("option", name="2026-Q2").click()
+    wait_for_app(page)
+    assert "period=2026-Q2" in page.url
     assert page.get_by_text("2026-Q2 · as of 2026-11-16").first.is_visible()
     page.get_by_test_id("stSidebarNav").get_by_text("Data & refresh").click()
     wait_for_app(page)
@@ -30,6 +37,13 @@ def test_filter_goes_into_the_url_and_survives_navigation(page, app_url):
     wait_for_app(page)
     assert "period=2026-Q2" in page.url
     assert page.get_by_text("2026-Q2 · as of 2026-11-16").first.is_visible()
+
+
+def test_a_shared_link_reproduces_the_view(page, app_url):
+    page.goto(f"{app_url}/forecast?period=2026-Q2&teams=APAC")
+    wait_for_app(page)
+    assert "/forecast" in page.url
+    assert page.get_by_text("2026-Q2 · as of 2026-11-16 · APAC").first.is_visible()
 
 
 def test_csv_download(page, app_url):
