@@ -54,7 +54,7 @@ class ScheduleJob:
 
 @dataclass(frozen=True)
 class PrereadJob:
-    """One `[[schedule.preread]]` entry: write the executive pre-read (scoring/preread.py) into
+    """One `[[schedule.preread]]` entry: write the executive pre-read (reports/) into
     `out_dir` at the times of `cron`, and mail it to `recipients` when SMTP is configured."""
 
     cron: str

@@ -12,7 +12,7 @@ APScheduler 3:
 
 As in APScheduler (unlike crontab), day-of-month and day-of-week restrict together (AND).
 
-`[[schedule.preread]]` entries write the executive pre-read (scoring/preread.py) into a folder on
+`[[schedule.preread]]` entries write the executive pre-read (reports/) into a folder on
 their own cron, mail it when SMTP is configured (connectors/deliver.py) and are recorded in the
 run log with source "preread" (no missed-run catch-up: a late pre-read is not worth sending).
 """
@@ -184,7 +184,7 @@ def fire(settings: Settings, job: ScheduleJob) -> RunRecord:
 def fire_preread(settings: Settings, job: PrereadJob, *, clock: Clock = utc_now) -> RunRecord:
     """One scheduled pre-read of the current snapshot: written into `job.out_dir`, mailed to
     `job.recipients` when SMTP is configured, recorded in the run log (source "preread")."""
-    from scoring import preread_build  # heavy (charts, PDF): loaded only when one runs
+    from reports import build as preread_build  # heavy (charts, PDF): loaded only when one runs
 
     data_dir = settings.data_dir
     run_id = start_run(data_dir, source=PREREAD_SOURCE, trigger="schedule", now=clock(), job=job.id)

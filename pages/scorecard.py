@@ -176,7 +176,7 @@ st.download_button(
 
 def _preread_pdf() -> bytes:
     """The pre-read of this view as PDF: built only when the button is clicked."""
-    from scoring import preread_build
+    from reports import build as preread_build
 
     settings, store = _data.settings(), _data.store()
     snapshot = store.get(view.snapshot_id)

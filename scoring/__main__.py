@@ -84,10 +84,10 @@ def _scorecard(args: argparse.Namespace) -> int:
 
 
 def _preread(args: argparse.Namespace) -> int:
-    """Write the executive pre-read of the current snapshot (see scoring/preread.py)."""
+    """Write the executive pre-read of the current snapshot (see reports/)."""
     from connectors.config import load_settings
     from connectors.store import StoreError
-    from scoring import preread_build
+    from reports import build as preread_build
 
     out = Path(args.out)
     if out.suffix.lower() not in (".pdf", ".html"):

@@ -3,7 +3,7 @@
 Pure: `assemble` takes the scorecard JSON (`Scorecard.to_dict()`), the changes against the
 previous snapshot (`scorecard.compare`), the snapshot's freshness and the key charts as
 Vega-Lite specs, and returns a `PreRead` whose text is already formatted. The PDF and HTML
-renderers (`scoring.preread_render`) lay that text out and nothing else, so both show the same
+renderers (`reports.render`) lay that text out and nothing else, so both show the same
 numbers as the app, which reads the same JSON.
 """
 

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import altair as alt
 import polars as pl
 
+from reports.render import to_html, to_pdf
 from scoring.calendar import Period, parse_period, period_of
 from scoring.params import ScoringParams
 from scoring.preread import Chart, Freshness, PreRead, assemble
-from scoring.preread_render import to_html, to_pdf
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
 

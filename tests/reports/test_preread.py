@@ -22,10 +22,10 @@ from connectors.config import PrereadSettings, Settings
 from connectors.demo import generate_demo_org
 from connectors.store import Store
 from connectors.validate import validate_tables
-from scoring import preread_build
+from reports import build as preread_build
+from reports.render import plain
 from scoring.calendar import parse_period
 from scoring.preread import Freshness, assemble, live_url
-from scoring.preread_render import plain
 from scoring.scorecard import compare, compute
 from scoring.tables import Tables
 
@@ -185,7 +185,7 @@ def test_unknown_format_is_refused(pre):
 
 def test_chart_builders_load_without_streamlit():
     code = (
-        "import sys; from scoring import preread_build as b; m = b.page_modules(); "
+        "import sys; from reports import build as b; m = b.page_modules(); "
         "assert 'streamlit' not in sys.modules, 'streamlit imported'; "
         "print(sorted(m), m['_pipeline_charts'].team_scale(['B', 'A']).to_dict()['range'][:2])"
     )
