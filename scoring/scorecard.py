@@ -89,7 +89,8 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
 
 def headline(ctx: Context) -> pl.DataFrame:
     """Headline metrics by team: win rate, coverage, velocity, stalled pipeline, handoff
-    stalls, forecast accuracy and bias (locked call of the latest complete quarter)."""
+    stalls, forecast accuracy and bias (locked call of the latest complete quarter; for "All
+    teams", 1 − WAPE and the pooled bias)."""
     t, p, pp, tz = ctx.tables, ctx.period, ctx.params.pipeline, ctx.params.timezone
     stall_totals = (
         stages.stalls_by_team(ctx.stalled, ctx.spells)
@@ -124,6 +125,18 @@ def headline(ctx: Context) -> pl.DataFrame:
     out = parts[0]
     for part in parts[1:]:
         out = out.join(part, on="team", how="full", coalesce=True)
+    pooled = forecast.wape(t, periods=[ctx.judged], as_of=ctx.as_of, params=ctx.params.forecast)
+    if not pooled.is_empty() and pooled["wape"][0] is not None:
+        # The company's call judged as one: 1 − WAPE and the pooled bias Σ(F − A) / ΣA.
+        company = pl.col("team") == ALL_TEAMS
+        out = out.with_columns(
+            forecast_accuracy=pl.when(company)
+            .then(pl.lit(1 - pooled["wape"][0]))
+            .otherwise("forecast_accuracy"),
+            forecast_bias=pl.when(company)
+            .then(pl.lit(pooled["bias"][0]))
+            .otherwise("forecast_bias"),
+        )
     return out.with_columns(
         pl.col("stalled_deals").fill_null(0), pl.col("stalled_amount").fill_null(0.0)
     ).sort(pl.col("team") == ALL_TEAMS, "team")

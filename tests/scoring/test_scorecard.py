@@ -209,3 +209,16 @@ def test_cli_prints_json_for_the_current_snapshot(tmp_path: Path):
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and "is not of the form YYYY-Qn" in bad.stderr
+
+
+def test_headline_judges_the_company_call_as_one(card, demo_tables):
+    from scoring import forecast
+    from scoring.params import ForecastParams
+
+    q3 = parse_period("2026-Q3")
+    pooled = forecast.wape(demo_tables, periods=[q3], as_of=AS_OF, params=ForecastParams())
+    company = card.headline.filter(team="All teams")
+    assert company["forecast_accuracy"][0] == pytest.approx(1 - pooled["wape"][0])
+    assert company["forecast_bias"][0] == pytest.approx(pooled["bias"][0])
+    apac = card.headline.filter(team="APAC")
+    assert apac["forecast_bias"][0] < -0.2  # per-team rows keep their own call
