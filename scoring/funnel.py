@@ -175,8 +175,12 @@ def _back_fill(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def steps_lazy(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.LazyFrame:
-    """Lazy `funnel_steps` (unsorted), for reuse by other metrics."""
-    return _back_fill(_raw_steps(tables, as_of, timezone))
+    """`funnel_steps` (unsorted), derived once per tables bundle and as-of, for the metrics
+    that start from it."""
+    return tables.derived(
+        ("funnel_steps", as_of, timezone),
+        lambda: _back_fill(_raw_steps(tables, as_of, timezone)),
+    )
 
 
 def funnel_steps(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:

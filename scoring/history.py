@@ -37,8 +37,12 @@ def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
 
     A deal with no history row at or before `at` takes its earliest history row (history
     often starts a little after creation); a deal with no history at all takes its current
-    values.
+    values. Derived once per tables bundle and instant.
     """
+    return tables.derived(("opp_state_at", at), lambda: _state_at(tables, at))
+
+
+def _state_at(tables: Tables, at: datetime) -> pl.LazyFrame:
     history = _ordered_history(tables)
     # Sorted by opp_id then time, so a deal's last (first) row is where the next (previous)
     # row belongs to another deal: cheaper than a group_by with many groups.

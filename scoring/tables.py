@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -20,6 +22,12 @@ class Tables:
 
     frames: Mapping[str, pl.LazyFrame]
     missing: frozenset[str] = frozenset()
+    # Intermediates several metrics derive from the same tables (lead funnel steps, deal
+    # states at an instant), computed once per bundle: see `derived`.
+    _derived: OrderedDict[Hashable, pl.DataFrame] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __getattr__(self, name: str) -> pl.LazyFrame:
         frames = object.__getattribute__(self, "frames")
@@ -29,6 +37,21 @@ class Tables:
 
     def has(self, *names: str) -> bool:
         return not (set(names) & self.missing)
+
+    def derived(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
+        """`build()` collected once per bundle and `key` (the tables never change), so
+        metrics that share an intermediate do not derive it again. Keeps the newest
+        `MAX_DERIVED` results."""
+        with self._lock:
+            if key in self._derived:
+                self._derived.move_to_end(key)
+                return self._derived[key].lazy()
+        frame = build().collect(engine=ENGINE)
+        with self._lock:
+            self._derived[key] = frame
+            while len(self._derived) > MAX_DERIVED:
+                self._derived.popitem(last=False)
+        return frame.lazy()
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> Tables:
@@ -46,6 +69,7 @@ class Tables:
         return cls(frames=out, missing=frozenset(missing))
 
 
+MAX_DERIVED = 16
 # Measured on this project's queries (benchmarks/): polars 2.1's default streaming engine is
 # 2–3× slower than the in-memory one for these join- and sort-heavy frames that fit in memory.
 ENGINE = "in-memory"
