@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from connectors.refresh import RefreshError, refresh
 from pages import _auth, _data, _filters
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
@@ -42,10 +41,9 @@ EMPTY_PAGES = [
 
 def build_demo_on_first_start() -> None:
     bar = st.progress(0.0, text="Building the demo org for a first look…")
-    try:
-        refresh(_data.settings(), "demo", progress=lambda msg, f: bar.progress(f, text=msg))
-    except RefreshError as exc:
-        st.error(f"Could not build the demo org: {exc}")
+    error = _data.build_demo(bar)
+    if error:
+        st.error(f"Could not build the demo org: {error}")
         st.stop()
     bar.empty()
 

@@ -49,6 +49,17 @@ def current_snapshot() -> Snapshot | None:
     return s.current() if s.current_id() else None
 
 
+def build_demo(bar: Any) -> str | None:
+    """Build the demo org like any refresh (lock, run log), drawing progress on `bar`;
+    returns the error message, or None when the snapshot is stored."""
+    from connectors.jobs import run_refresh
+
+    record = run_refresh(
+        settings(), "demo", trigger="page", progress=lambda m, f: bar.progress(f, text=m)
+    )
+    return None if record.ok else record.error or record.outcome
+
+
 def auto_demo_enabled() -> bool:
     """Whether to build the demo org on first start (SCORECARD_AUTO_DEMO=0 turns it off)."""
     return os.environ.get("SCORECARD_AUTO_DEMO", "1") not in ("0", "false", "no")

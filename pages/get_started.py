@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from connectors.refresh import RefreshError, refresh
 from pages import _data
 
 st.title("Revenue Alignment Scorecard")
@@ -17,11 +16,9 @@ with left:
         "eight quarters, with known problems planted for the scorecard to find."
     )
     if st.button("Load the demo org", type="primary", key="load_demo"):
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            refresh(_data.settings(), "demo", progress=lambda m, f: bar.progress(f, text=m))
-        except RefreshError as exc:
-            st.error(f"The demo org could not be built: {exc}")
+        error = _data.build_demo(st.progress(0.0, text="Starting…"))
+        if error:
+            st.error(f"The demo org could not be built: {error}")
         else:
             st.rerun()
 with right:

@@ -32,6 +32,10 @@ def test_first_start_on_an_empty_store_builds_the_demo_org(data_dir, app, monkey
 
     snap = Store(data_dir).current()
     assert snap.source == "demo" and snap.manifest["tables"]["opportunities"]["rows"] > 1000
+    from connectors.runlog import recent_runs
+
+    runs = recent_runs(data_dir)  # built like any refresh: logged, under the lock
+    assert runs["outcome"].to_list() == ["ok"] and runs["snapshot_id"][0] == snap.id
     assert at.title[0].value == "Revenue alignment scorecard"
 
 
@@ -62,3 +66,14 @@ def test_sidebar_says_when_an_earlier_snapshot_is_pinned(tiny_store, app):
     assert not at.exception
     assert [i.value for i in at.sidebar.info] == ["Viewing an earlier snapshot."]
     assert at.sidebar.button(key="sidebar_unpin").label == "Back to the current snapshot"
+
+
+def test_load_the_demo_org_from_the_empty_store(empty_store, app):
+    from connectors.runlog import recent_runs
+    from connectors.store import Store
+
+    at = app().run()
+    at.button(key="load_demo").click().run()
+    assert not at.exception
+    assert Store(empty_store).current().source == "demo"
+    assert recent_runs(empty_store)["trigger"].to_list() == ["page"]
