@@ -61,22 +61,26 @@ def default_view_key(data_as_of: date, settings: Settings) -> dict[str, Any]:
 
 def default_scorecard(
     frames: dict[str, pl.DataFrame], settings: Settings, data_as_of: date
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[tuple[dict[str, Any], pl.DataFrame]]]:
     """The scorecard of the default view, computed once at refresh time and stored with the
-    snapshot, so the first page load after a refresh computes nothing. (The refresh job is
-    the one place in connectors/ that calls scoring: it prepares what every page needs.)"""
+    snapshot, so the first page load after a refresh computes nothing; and the intermediates
+    it derived on the way (stage spells, funnel steps, ...), stored too so that other views
+    start from them. (The refresh job is the one place in connectors/ that calls scoring: it
+    prepares what every page needs.)"""
+    from scoring import intermediates
     from scoring.calendar import parse_period
     from scoring.scorecard import compute
     from scoring.tables import Tables
 
     key = default_view_key(data_as_of, settings)
+    tables = Tables.from_frames(frames)
     card = compute(
-        Tables.from_frames(frames),
+        tables,
         as_of=data_as_of,
         period=parse_period(key["period"], fiscal_start_month=settings.scoring.fiscal_start_month),
         params=settings.scoring,
     ).to_dict()
-    return {"params": repr(settings.scoring), **card}
+    return {"params": repr(settings.scoring), **card}, intermediates.export(tables)
 
 
 def refresh(
@@ -105,14 +109,11 @@ def refresh(
     warnings = [str(w) for w in validated.warnings]
     progress("Computing the scorecard", 0.7)
     try:
-        artifacts = {
-            SCORECARD_FILE: json.dumps(
-                default_scorecard(validated.frames, settings, pulled.data_as_of), default=str
-            )
-        }
+        card, derived = default_scorecard(validated.frames, settings, pulled.data_as_of)
+        artifacts = {SCORECARD_FILE: json.dumps(card, default=str)}
     except Exception as exc:  # a precompute is an optimization: never fail a refresh on it
         warnings.append(f"scorecard not precomputed ({type(exc).__name__}: {exc})")
-        artifacts = {}
+        artifacts, derived = {}, []
     progress("Writing the snapshot", 0.8)
     store = Store(settings.data_dir)
     snapshot = store.write(
@@ -125,6 +126,7 @@ def refresh(
             "pull_seconds": round(time.perf_counter() - started, 3),
         },
         artifacts=artifacts,
+        intermediates=derived,
     )
     deleted = store.apply_retention(
         keep=settings.keep_snapshots, max_age_days=settings.max_age_days

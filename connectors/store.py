@@ -9,6 +9,9 @@ Layout of the data folder::
           manifest.json            # source, times, row counts, schema version
           opportunities.parquet    # one file per canonical table the source provides
           ...
+          scorecard.json           # artifacts: the default view's scorecard, precomputed
+          intermediates/           # derived frames every page starts from (stage spells,
+            stage_spells-0.parquet #   lead funnel steps, ...), listed in the manifest
 
 A snapshot is written into a hidden temporary folder and renamed into place only when every
 file is complete; `CURRENT` is then replaced with `os.replace`. A refresh that fails at any
@@ -21,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,6 +36,7 @@ from connectors.schema import SCHEMA_VERSION, TABLES, conform
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+INTERMEDIATES = "intermediates"
 
 
 class StoreError(RuntimeError):
@@ -79,6 +83,18 @@ class Snapshot:
     def read_all(self) -> dict[str, pl.DataFrame]:
         """Every table the snapshot holds."""
         return {name: pl.read_parquet(self.path / f"{name}.parquet") for name in self.tables}
+
+    def read_intermediates(self) -> list[tuple[dict[str, Any], pl.DataFrame]]:
+        """The derived frames stored with the snapshot, each with its metadata. One that
+        cannot be read is skipped: they only save work, the tables are the data."""
+        out = []
+        for entry in self.manifest.get("intermediates", []):
+            try:
+                frame = pl.read_parquet(self.path / entry["file"])
+            except (OSError, pl.exceptions.PolarsError):
+                continue
+            out.append(({k: v for k, v in entry.items() if k not in ("file", "rows")}, frame))
+        return out
 
 
 class Store:
@@ -138,12 +154,15 @@ class Store:
         extra: Mapping[str, Any] | None = None,
         now: datetime | None = None,
         artifacts: Mapping[str, str] | None = None,
+        intermediates: Sequence[tuple[Mapping[str, Any], pl.DataFrame]] = (),
     ) -> Snapshot:
         """Store validated canonical `frames` as a new snapshot and make it current.
 
         `artifacts` are small derived files (name → text) stored with the snapshot, e.g. the
-        scorecard precomputed at refresh time. Atomic: the snapshot becomes visible only once
-        complete; on any error nothing changes and the temporary folder is removed.
+        scorecard precomputed at refresh time; `intermediates` are derived frames with their
+        metadata (see `scoring.intermediates`), listed in the manifest. Atomic: the snapshot
+        becomes visible only once complete; on any error nothing changes and the temporary
+        folder is removed.
         """
         now = now or datetime.now(UTC)
         snapshot_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{source}"
@@ -169,6 +188,14 @@ class Store:
             }
             for file_name, text in (artifacts or {}).items():
                 _write_text(tmp / file_name, text)
+            stored = []
+            for i, (meta, frame) in enumerate(intermediates):
+                file_name = f"{INTERMEDIATES}/{meta.get('kind', 'frame')}-{i}.parquet"
+                (tmp / INTERMEDIATES).mkdir(exist_ok=True)
+                frame.write_parquet(tmp / file_name, compression="zstd")
+                stored.append({"file": file_name, "rows": frame.height, **meta})
+            if stored:
+                manifest["intermediates"] = stored
             _write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, default=str))
             _fsync_dir(tmp)
             final = self.snapshots_dir / snapshot_id

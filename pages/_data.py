@@ -24,6 +24,7 @@ from connectors.config import Settings, load_settings
 from connectors.refresh import SCORECARD_FILE
 from connectors.store import Snapshot, Store
 from pages import _metrics
+from scoring import intermediates
 from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
 from scoring.scorecard import compare, compute, filter_teams
@@ -104,8 +105,7 @@ def load_tables(data_dir: str, snapshot_id: str) -> Tables:
     The frames are read-only by convention; scoring never mutates its inputs.
     """
     snap = Store(Path(data_dir)).get(snapshot_id)
-    frames = {name: pl.read_parquet(snap.path / f"{name}.parquet") for name in snap.tables}
-    return Tables.from_frames(frames)
+    return intermediates.bundle(snap.read_all(), snap.read_intermediates())
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -115,10 +115,12 @@ def team_tables(data_dir: str, snapshot_id: str, teams: tuple[str, ...]) -> Tabl
     if not teams:
         return tables
     filtered = filter_teams(tables, teams)
-    return Tables(
+    out = Tables(
         frames={k: v.collect().lazy() for k, v in filtered.frames.items()},
         missing=filtered.missing,
     )
+    intermediates.inherit(tables, out, teams)
+    return out
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -24,6 +24,7 @@ import altair as alt
 import polars as pl
 
 from reports.render import to_html, to_pdf
+from scoring import intermediates
 from scoring.calendar import Period, parse_period, period_of
 from scoring.params import ScoringParams
 from scoring.preread import Chart, Freshness, PreRead, assemble
@@ -186,7 +187,7 @@ def build(
     teams = tuple(sorted(teams))
 
     def card_of(snapshot: Snapshot) -> tuple[Tables, dict[str, Any]]:
-        tables = Tables.from_frames(snapshot.read_all())
+        tables = intermediates.bundle(snapshot.read_all(), snapshot.read_intermediates())
         card = compute(tables, as_of=as_of, period=chosen, params=params, teams=teams)
         return tables, card.to_dict()
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
+from scoring import intermediates
 from scoring.calendar import PeriodError, parse_period, period_of
 from scoring.definitions import registry, render_markdown
 from scoring.scorecard import Scorecard, compare, compute
-from scoring.tables import Tables
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 
@@ -69,7 +69,7 @@ def _scorecard(args: argparse.Namespace) -> int:
     teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
 
     def card_for(snapshot) -> Scorecard:
-        tables = Tables.from_frames(snapshot.read_all())
+        tables = intermediates.bundle(snapshot.read_all(), snapshot.read_intermediates())
         return compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
 
     card = card_for(snap)

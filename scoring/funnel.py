@@ -31,7 +31,14 @@ from scoring.tables import (
     leads_with_team,
     missing_message,
 )
-from scoring.windows import any_before, forward_fill_in, shift_in
+from scoring.windows import (
+    any_before,
+    any_so_far,
+    ends_group,
+    forward_fill_in,
+    last_index_where,
+    shift_in,
+)
 
 STEPS = ("lead", "mql", "sal", "sql", "opp", "won")
 Step = pl.Enum(STEPS)
@@ -559,30 +566,62 @@ def leakage_leads(
 # ---------------------------------------------------------------- bounce-backs
 
 
-def _history(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
+def _history(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     """lead_history rows before cutoff, sorted by lead and time (ties by status, so the order
     never depends on the input's). A row without owner_id keeps the lead's last known owner
-    (status rows need not repeat it); before any owner is known the owner is null (nobody)."""
-    return (
-        tables.lead_history.filter(pl.col("entered_at") < cutoff)
-        .sort("lead_id", "entered_at", "status", "owner_id", nulls_last=False)
-        .with_columns(forward_fill_in("owner_id", "lead_id"))
+    (status rows need not repeat it); before any owner is known the owner is null (nobody).
+    Derived once per tables bundle and cutoff (bounce-backs and the ownership ledger share it).
+    """
+    cutoff = as_of_end(as_of, timezone)
+    return tables.derived(
+        ("lead_history_sorted", as_of, timezone),
+        lambda: (
+            tables.lead_history.filter(pl.col("entered_at") < cutoff)
+            .sort("lead_id", "entered_at", "status", "owner_id", nulls_last=False)
+            .with_columns(forward_fill_in("owner_id", "lead_id"))
+        ),
     )
 
 
-def _status_rows(tables: Tables, cutoff: datetime, params: FunnelParams) -> pl.LazyFrame:
-    """lead_history up to cutoff: each status row's end, and whether sales had the lead before."""
+def _per_lead_bounces(
+    tables: Tables, period: Period, as_of: date, params: FunnelParams, tz: str
+) -> pl.LazyFrame:
+    """One row per lead with history: did sales hold it during `period` (`with_sales`), was it
+    recycled back to marketing in `period` after sales had it (`bounced`, first `recycled_at`
+    and `recycle_status`), and its last sales owner.
+
+    The history is sorted by lead and time, so each lead's answer is read off its last row
+    (running flags, indexes of the rows to take values from) instead of a group_by with
+    millions of groups.
+    """
+    start, end = instant(period.start, tz), instant(period.end, tz)
+    key = "lead_id"
     is_sales = pl.col("status").is_in(params.sales_statuses)
+    overlaps = (pl.col("entered_at") < end) & (
+        pl.col("left_at").is_null() | (pl.col("left_at") >= start)
+    )
+    bounce_in = (
+        pl.col("status").is_in(params.recycle_statuses)
+        & any_before(is_sales, key)
+        & in_period(pl.col("entered_at"), period, tz)
+    )
+    first_bounce = last_index_where(bounce_in & ~any_before(bounce_in, key), key)
+    last_sales = last_index_where(is_sales, key)
+    last = ends_group(key)
+    # Only sales and recycle rows decide the answer; the others go once each row knows when
+    # it ended (the next row's time).
+    relevant = pl.col("status").is_in((*params.sales_statuses, *params.recycle_statuses))
     return (
-        _history(tables, cutoff)  # sorted by lead_id, entered_at
-        .with_columns(
-            left_at=shift_in("entered_at", "lead_id", -1),
-            is_sales=is_sales,
-            sales_before=any_before(is_sales, "lead_id"),
-            sales_owner_id=forward_fill_in(pl.when(is_sales).then("owner_id"), "lead_id"),
-        )
-        .with_columns(
-            bounce=pl.col("status").is_in(params.recycle_statuses) & pl.col("sales_before")
+        _history(tables, as_of, tz)
+        .with_columns(left_at=shift_in("entered_at", key, -1))
+        .filter(relevant)
+        .select(
+            pl.col(key).filter(last),
+            with_sales=any_so_far(is_sales & overlaps, key).filter(last),
+            bounced=any_so_far(bounce_in, key).filter(last),
+            recycled_at=pl.col("entered_at").gather(first_bounce.filter(last)),
+            recycle_status=pl.col("status").gather(first_bounce.filter(last)),
+            sales_owner_id=pl.col("owner_id").gather(last_sales.filter(last)),
         )
     )
 
@@ -591,31 +630,13 @@ def _bounce_rows(
     tables: Tables, period: Period, as_of: date, params: FunnelParams, tz: str
 ) -> pl.LazyFrame:
     """One row per lead that sales held during `period` or that bounced back in it."""
-    start, end = instant(period.start, tz), instant(period.end, tz)
-    overlaps = (pl.col("entered_at") < end) & (
-        pl.col("left_at").is_null() | (pl.col("left_at") >= start)
-    )
-    bounce_in = pl.col("bounce") & in_period(pl.col("entered_at"), period, tz)
-    per_lead = (
-        _status_rows(tables, as_of_end(as_of, tz), params)
-        .group_by("lead_id")
-        .agg(
-            with_sales=(pl.col("is_sales") & overlaps).any(),
-            bounced=bounce_in.any(),
-            recycled_at=pl.col("entered_at").filter(bounce_in).min(),
-            recycle_status=pl.col("status")
-            .filter(bounce_in)
-            .sort_by(pl.col("entered_at").filter(bounce_in))
-            .first(),
-            sales_owner_id=pl.col("sales_owner_id").sort_by("entered_at").drop_nulls().last(),
-        )
-    )
     users = tables.users.select(pl.col("user_id").alias("team_owner_id"), "team")
     leads = tables.leads.select(
         "lead_id", "owner_id", pl.col("source").fill_null(DIMENSIONS["source"])
     )
     return (
-        per_lead.filter(pl.col("with_sales") | pl.col("bounced"))
+        _per_lead_bounces(tables, period, as_of, params, tz)
+        .filter(pl.col("with_sales") | pl.col("bounced"))
         .join(leads, on="lead_id", how="left")
         .with_columns(team_owner_id=pl.coalesce("sales_owner_id", "owner_id"))
         .join(users, on="team_owner_id", how="left")
@@ -668,13 +689,13 @@ def bounce_back_leads(
 # ---------------------------------------------------------------- ownership ledger
 
 
-def _owner_rows(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
+def _owner_rows(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     """lead_history owner rows up to cutoff: is the owner a person, and did the owner change
     (from one known owner to another; a first assignment is not a change)."""
     queues = tables.users.select("user_id", "is_queue")
     previous = shift_in("owner_id", "lead_id")  # _history is sorted by lead_id, entered_at
     return (
-        _history(tables, cutoff)
+        _history(tables, as_of, timezone)
         .with_columns(changed=previous.is_not_null() & (pl.col("owner_id") != previous))
         .join(queues, left_on="owner_id", right_on="user_id", how="left")  # order not needed
         .with_columns(
@@ -707,7 +728,7 @@ def _ledger_lazy(
 ) -> pl.LazyFrame:
     cutoff = as_of_end(as_of, tz)
     mqls = _sla_rows(tables, period, as_of, params, tz)
-    owners = _owner_rows(tables, cutoff)
+    owners = _owner_rows(tables, as_of, tz)
     available = tables.lead_history.select(
         owner_history_available=pl.col("owner_id").is_not_null().any()
     )

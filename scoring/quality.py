@@ -261,7 +261,8 @@ def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
     records break each rule, out of how many, and how severe that is. A check whose table is
     missing has `available` False and null counts."""
     rows = [_check_row(tables, as_of, check) for check in CHECKS]
-    return pl.concat(rows).collect(engine=ENGINE).sort("check_id")
+    key = ("quality_checks", as_of, None)  # derived once per bundle (or stored at refresh)
+    return tables.derived(key, lambda: pl.concat(rows).sort("check_id")).collect(engine=ENGINE)
 
 
 def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from scoring import forecast, pipeline, stages
+from scoring import forecast, intermediates, pipeline, stages
 from scoring.calendar import Period
 from scoring.model import Driver, PillarScore, Scale
 from scoring.params import ScoringParams
@@ -84,7 +84,9 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
     frames["stage_history"] = tables.stage_history.join(ids, on="opp_id", how="semi")
     frames["forecasts"] = tables.forecasts.filter(pl.col("team").is_in(keep))
     frames["quotas"] = tables.quotas.filter(pl.col("team").is_in(keep))
-    return Tables(frames=frames, missing=tables.missing)
+    filtered = Tables(frames=frames, missing=tables.missing)
+    intermediates.inherit(tables, filtered, keep)
+    return filtered
 
 
 def headline(ctx: Context) -> pl.DataFrame:

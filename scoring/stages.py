@@ -25,12 +25,12 @@ from scoring.definitions import MetricDefinition
 from scoring.history import opp_state_at
 from scoring.params import StallParams
 from scoring.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
-from scoring.windows import last_in_group, row_number, shift_in
+from scoring.windows import last_in_group, row_number, shift_in, starts_group
 
 _DAY_US = 86_400_000_000
 # Deterministic order of history events: same-instant rows fall back to pipeline position,
 # so results never depend on the row order of the input.
-_EVENT_ORDER = ("entered_at", "src", "position", "stage", "close_date", "amount")
+_EVENT_ORDER = ("entered_at", "position", "stage", "close_date", "amount")
 
 SPELL_COLUMNS = (
     "opp_id",
@@ -94,45 +94,39 @@ def _opps_as_of(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
 
 
 def _history_events(tables: Tables, opps: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
-    """History rows of existing deals (before `cutoff`) plus one seed row per deal at created_at.
+    """Stage events of existing deals before `cutoff`, contiguous per deal in event order.
 
-    The seed carries the stage of the deal's first history row ever (so a first row later
-    than created_at still starts at created_at), or its current stage without history.
-    `src` is 0 for the seed and 1 for real history rows.
+    A deal's first history row ever starts at its `created_at` (so a first row later than
+    creation still starts the first spell there, and rows before creation count from it); a
+    deal without history gets one event in its current stage at `created_at`. Sorting the
+    history is cheap when the snapshot stores it in this order (the store does).
     """
     stages = _stage_lookup(tables)
+    deal = opps.select("opp_id", "created_at", "team", "owner_id", "stage")
+    first_row = starts_group("opp_id")
     hist = (
-        tables.stage_history.join(opps.select("opp_id", "created_at"), on="opp_id", how="inner")
-        .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
+        tables.stage_history.select("opp_id", "stage", "entered_at", "close_date", "amount")
+        .join(deal.drop("stage"), on="opp_id", how="inner")
         .join(stages.select("stage", "position"), on="stage", how="left")
-        .with_columns(src=pl.lit(1, pl.Int8))
-    )
-    first_stage = hist.group_by("opp_id").agg(
-        first_stage=pl.col("stage").sort_by(["entered_at", "position", "stage"]).first()
-    )
-    seed = opps.join(first_stage, on="opp_id", how="left").select(
-        "opp_id",
-        pl.coalesce("first_stage", "stage").alias("stage"),
-        pl.col("created_at").alias("entered_at"),
-        src=pl.lit(0, pl.Int8),
-    )
-    rows = hist.filter(pl.col("entered_at") < cutoff).select(
-        "opp_id", "stage", "entered_at", "src", "amount", "close_date"
-    )
-    return (
-        pl.concat([seed, rows], how="diagonal")
-        .join(stages, on="stage", how="left")
+        .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
         .sort("opp_id", *_EVENT_ORDER)
+        .with_columns(entered_at=pl.when(first_row).then("created_at").otherwise("entered_at"))
+        .filter(pl.col("entered_at") < cutoff)
+        .select("opp_id", "team", "owner_id", "stage", "entered_at")
+    )
+    without_history = deal.join(
+        tables.stage_history.select("opp_id"), on="opp_id", how="anti"
+    ).select("opp_id", "team", "owner_id", "stage", pl.col("created_at").alias("entered_at"))
+    return pl.concat([hist, without_history]).join(
+        stages, on="stage", how="left", maintain_order="left"
     )
 
 
 def _collapse_to_spells(events: pl.LazyFrame) -> pl.LazyFrame:
     """Keep the first event of each run of equal stages: one row per spell, numbered 1, 2, …"""
-    prev_stage = shift_in("stage", "opp_id")  # events arrive sorted by opp_id, event order
-    return (
-        events.filter(prev_stage.is_null() | (pl.col("stage") != prev_stage))
-        .with_columns(spell_no=row_number("opp_id").cast(pl.Int32))
-        .drop("src", "amount", "close_date")
+    prev_stage = shift_in("stage", "opp_id")  # events are contiguous per deal, in event order
+    return events.filter(prev_stage.is_null() | (pl.col("stage") != prev_stage)).with_columns(
+        spell_no=row_number("opp_id").cast(pl.Int32)
     )
 
 
@@ -179,7 +173,13 @@ def stage_spells(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.Da
 
     How long each deal sat in each stage, and how it got there (handoff between functions,
     skipped stages, moved backwards, reopened after closing). Grain: (opp_id, spell_no).
+    Derived once per tables bundle, as-of and time zone (or precomputed at refresh time).
     """
+    key = ("stage_spells", as_of, timezone)
+    return tables.derived(key, lambda: _spells_lazy(tables, as_of, timezone)).collect(engine=ENGINE)
+
+
+def _spells_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     cutoff = as_of_cutoff(as_of, timezone)
     opps = _opps_as_of(tables, cutoff)
     return (
@@ -187,10 +187,8 @@ def stage_spells(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.Da
         .pipe(_collapse_to_spells)
         .pipe(_add_durations, cutoff)
         .pipe(_add_moves)
-        .join(opps.select("opp_id", "team", "owner_id"), on="opp_id", how="left")
         .select(SPELL_COLUMNS)
         .sort("opp_id", "spell_no")
-        .collect(engine=ENGINE)
     )
 
 
@@ -522,7 +520,17 @@ def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.Laz
 def _trust_per_deal(
     tables: Tables, *, as_of: date, timezone: str, spells: pl.DataFrame | None = None
 ) -> pl.LazyFrame:
-    """One row per deal: counts of skips, regressions, reopens, close-date changes, stale."""
+    """One row per deal: counts of skips, regressions, reopens, close-date changes, stale.
+    Derived once per bundle, as-of and time zone (or stored at refresh time)."""
+    return tables.derived(
+        ("trust_per_deal", as_of, timezone),
+        lambda: _trust_per_deal_lazy(tables, as_of=as_of, timezone=timezone, spells=spells),
+    )
+
+
+def _trust_per_deal_lazy(
+    tables: Tables, *, as_of: date, timezone: str, spells: pl.DataFrame | None
+) -> pl.LazyFrame:
     if spells is None:
         spells = stage_spells(tables, as_of=as_of, timezone=timezone)
     per_deal = (

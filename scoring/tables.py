@@ -27,6 +27,7 @@ class Tables:
     _derived: OrderedDict[Hashable, pl.DataFrame] = field(
         default_factory=OrderedDict, compare=False, repr=False
     )
+    _seeded: dict[Hashable, pl.DataFrame] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __getattr__(self, name: str) -> pl.LazyFrame:
@@ -41,8 +42,10 @@ class Tables:
     def derived(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
         """`build()` collected once per bundle and `key` (the tables never change), so
         metrics that share an intermediate do not derive it again. Keeps the newest
-        `MAX_DERIVED` results."""
+        `MAX_DERIVED` results, and every result given to `seed`."""
         with self._lock:
+            if key in self._seeded:
+                return self._seeded[key].lazy()
             if key in self._derived:
                 self._derived.move_to_end(key)
                 return self._derived[key].lazy()
@@ -52,6 +55,18 @@ class Tables:
             while len(self._derived) > MAX_DERIVED:
                 self._derived.popitem(last=False)
         return frame.lazy()
+
+    def seed(self, key: Hashable, frame: pl.DataFrame) -> None:
+        """Give the bundle an intermediate derived elsewhere (precomputed at refresh time, or
+        by the bundle this one was filtered from): `derived(key, …)` returns it as is."""
+        with self._lock:
+            self._seeded[key] = frame
+
+    def derivations(self, kind: str) -> dict[Hashable, pl.DataFrame]:
+        """The intermediates of one kind (a key's first element) derived or seeded so far."""
+        with self._lock:
+            every = {**self._derived, **self._seeded}
+        return {k: v for k, v in every.items() if isinstance(k, tuple) and k and k[0] == kind}
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> Tables:

@@ -54,3 +54,20 @@ def last_in_group(expr: pl.Expr | str, key: str) -> pl.Expr:
     ends = pl.col(key).ne_missing(pl.col(key).shift(-1))
     end_index = pl.when(ends).then(_index()).backward_fill()
     return expr.gather(end_index)
+
+
+def ends_group(key: str) -> pl.Expr:
+    """True on the last row of each group."""
+    return pl.col(key).ne_missing(pl.col(key).shift(-1))
+
+
+def any_so_far(flag: pl.Expr, key: str) -> pl.Expr:
+    """True where `flag` held on this row or an earlier one of the same group; on a group's
+    last row, whether it held anywhere in the group."""
+    return flag.fill_null(False) | any_before(flag.fill_null(False), key)
+
+
+def last_index_where(flag: pl.Expr, key: str) -> pl.Expr:
+    """Row index of the latest row (this one included) of the same group where `flag` held;
+    null before the first. Gather with it instead of forward-filling wide columns."""
+    return forward_fill_in(pl.when(flag).then(_index()), key)

@@ -126,3 +126,24 @@ def test_marketing_sourced_reconciliation_agrees(both: tuple[dict, dict]) -> Non
     assert close(s["currency"]["side_a_value"], want["marketing_amount"])
     assert close(s["currency"]["side_b_value"], want["sales_amount"])
     assert s["count"]["records"] == want["disagreeing"]
+
+
+def test_the_readme_benchmark_command_runs_and_prints_the_table() -> None:
+    """`python -m benchmarks` (here `--quick`: size S, one run) measures every task and
+    prints the results table; no measurement fails."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick"],
+        cwd=root, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    header = next(ln for ln in lines if ln.startswith("| size |"))
+    row = next(ln for ln in lines if ln.startswith("| S |"))
+    assert "scorecard, from snapshot" in header and "pandas / polars" in header
+    assert "error" not in row and "–" not in row
+    assert len(row.split("|")) == len(header.split("|"))

@@ -142,3 +142,35 @@ def test_each_bad_input_is_named_and_leaves_the_store_untouched(
     assert message in str(info.value)
     assert sorted(p.relative_to(data_dir) for p in data_dir.rglob("*")) == files_before
     assert Store(data_dir).current().id == good.id
+
+
+def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path, monkeypatch):
+    from datetime import date
+
+    from polars.testing import assert_frame_equal
+
+    from scoring import funnel, intermediates, stages
+    from scoring.calendar import parse_period
+    from scoring.scorecard import compute
+    from scoring.tables import Tables
+
+    as_of = date(2026, 11, 16)
+    snap = refresh(load_settings(), "demo", as_of=as_of).snapshot
+    entries = snap.manifest["intermediates"]
+    assert sorted(e["kind"] for e in entries) == sorted(intermediates.KINDS)
+    assert {e["as_of"] for e in entries} == {"2026-11-16"}
+    stored = {meta["kind"]: frame for meta, frame in snap.read_intermediates()}
+    plain = Tables.from_frames(snap.read_all())
+    assert_frame_equal(stored["stage_spells"], stages.stage_spells(plain, as_of=as_of))
+    # Another quarter of the same snapshot: computed from the stored intermediates, with the
+    # same result as from the bare tables.
+    q3 = parse_period("2026-Q3")
+    expected = compute(plain, as_of=as_of, period=q3).to_dict()
+    seeded = intermediates.bundle(snap.read_all(), snap.read_intermediates())
+
+    def underived(*args, **kwargs):
+        raise AssertionError("derived again although stored with the snapshot")
+
+    monkeypatch.setattr(stages, "_spells_lazy", underived)
+    monkeypatch.setattr(funnel, "_raw_steps", underived)
+    assert compute(seeded, as_of=as_of, period=q3).to_dict() == expected

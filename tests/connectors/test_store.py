@@ -130,3 +130,30 @@ def test_retention_by_age_never_deletes_current(tmp_path: Path, tiny_org):
     deleted = store.apply_retention(keep=10, max_age_days=7, now=later)
     assert sorted(deleted) == ids[:2]
     assert store.current().id == ids[2]
+
+
+def test_intermediates_are_stored_listed_and_read_back(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    derived = pl.DataFrame({"opp_id": ["O1", "O2"], "days": [1.5, 2.0]})
+    meta = {"kind": "stage_spells", "as_of": "2026-03-01", "timezone": "UTC", "code_version": "x"}
+    snap = store.write(
+        validate_tables(tiny_org).frames, source="test", data_as_of=AS_OF,
+        intermediates=[(meta, derived)],
+    )  # fmt: skip
+    [entry] = snap.manifest["intermediates"]
+    assert entry == {"file": "intermediates/stage_spells-0.parquet", "rows": 2, **meta}
+    [(read_meta, frame)] = snap.read_intermediates()
+    assert read_meta == meta
+    assert_frame_equal(frame, derived)
+
+
+def test_an_unreadable_intermediate_is_skipped(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    meta = {"kind": "funnel_steps", "as_of": "2026-03-01", "timezone": "UTC"}
+    snap = store.write(
+        validate_tables(tiny_org).frames, source="test", data_as_of=AS_OF,
+        intermediates=[(meta, pl.DataFrame({"a": [1]}))],
+    )  # fmt: skip
+    (snap.path / snap.manifest["intermediates"][0]["file"]).write_bytes(b"not parquet")
+    assert snap.read_intermediates() == []
+    assert set(snap.read_all()) == set(snap.tables)  # the tables are untouched

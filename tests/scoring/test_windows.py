@@ -7,7 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from scoring.windows import any_before, forward_fill_in, last_in_group, row_number, shift_in
+from scoring.windows import (
+    any_before,
+    any_so_far,
+    ends_group,
+    forward_fill_in,
+    last_in_group,
+    last_index_where,
+    row_number,
+    shift_in,
+)
 
 
 def _frame() -> pl.DataFrame:
@@ -35,6 +44,18 @@ def test_by_hand():
     assert out["last_t"].to_list() == [3, 3, 3, 2, 2]
 
 
+def test_group_end_and_running_flags_by_hand():
+    out = _frame().with_columns(
+        end=ends_group("k"),
+        seen_10=any_so_far(pl.col("v") == 10, "k"),
+        # index of the latest row with a value, for gathering: b's first row has none yet
+        at=last_index_where(pl.col("v").is_not_null(), "k"),
+    )
+    assert out["end"].to_list() == [False, False, True, False, True]
+    assert out["seen_10"].to_list() == [True, True, True, False, False]
+    assert out["at"].to_list() == [0, 0, 2, None, 4]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
@@ -54,6 +75,9 @@ def test_agree_with_over(rows):
         filled=forward_fill_in("v", "k"),
         seen=any_before(pl.col("v") == 3, "k"),
         last=last_in_group("v", "k"),
+        ends=ends_group("k"),
+        so_far=any_so_far(pl.col("v") == 3, "k"),
+        at_3=pl.col("t").gather(last_index_where(pl.col("v") == 3, "k")),
     )
     by_over = frame.with_columns(
         prev=pl.col("v").shift(1).over("k"),
@@ -62,5 +86,8 @@ def test_agree_with_over(rows):
         filled=pl.col("v").forward_fill().over("k"),
         seen=(pl.col("v") == 3).fill_null(False).cum_max().shift(1, fill_value=False).over("k"),
         last=pl.col("v").last().over("k"),
+        ends=(pl.int_range(pl.len()) == pl.len() - 1).over("k"),
+        so_far=(pl.col("v") == 3).fill_null(False).cum_max().over("k"),
+        at_3=pl.when(pl.col("v") == 3).then("t").forward_fill().over("k"),
     )
     assert_frame_equal(ours, by_over)

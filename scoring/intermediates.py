@@ -1,0 +1,90 @@
+"""Intermediates worth keeping with a snapshot.
+
+Stage spells, lead funnel steps, the ordered lead history, per-deal trust counts and the
+data-quality checks depend only on the tables, the as-of date and the time zone, and most
+metrics start from one of them. The refresh derives
+them once (while it precomputes the default scorecard) and stores them with the snapshot;
+every bundle read from that snapshot is seeded with them, so no page derives them again.
+
+A stored intermediate carries the fingerprint of the code that derived it; after an upgrade
+that changes that code, old ones are ignored (and derived afresh when needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from scoring.tables import Tables
+
+# Kinds of `Tables.derived` keys kept with a snapshot; each key is (kind, as_of, timezone),
+# the time zone None for what does not depend on one.
+KINDS = ("stage_spells", "funnel_steps", "lead_history_sorted", "trust_per_deal", "quality_checks")
+# Kinds still valid, as they are or restricted to the kept teams, in a bundle filtered to
+# some teams (`scorecard.filter_teams` keeps the lead tables whole and every opportunity of
+# those teams). Funnel steps are not: they read the converted opportunities of all teams.
+TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team"}
+TEAM_INDEPENDENT = ("lead_history_sorted",)
+
+_SOURCES = ("tables.py", "windows.py", "stages.py", "funnel.py", "calendar.py", "quality.py")
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in _SOURCES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CODE_VERSION = _fingerprint()
+
+
+def export(tables: Tables) -> list[tuple[dict[str, Any], pl.DataFrame]]:
+    """The bundle's derived intermediates worth storing, each with its key as JSON-able
+    metadata (kind, as_of, timezone, code_version)."""
+    out = []
+    for kind in KINDS:
+        for (_, as_of, timezone), frame in tables.derivations(kind).items():
+            meta = {"kind": kind, "as_of": as_of.isoformat(), "timezone": timezone,
+                    "code_version": CODE_VERSION}  # fmt: skip
+            out.append((meta, frame))
+    return out
+
+
+def seed(tables: Tables, items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]) -> int:
+    """Seed `tables` with stored intermediates derived by this code version; returns how
+    many were used."""
+    used = 0
+    for meta, frame in items:
+        if meta.get("kind") in KINDS and meta.get("code_version") == CODE_VERSION:
+            key = (meta["kind"], date.fromisoformat(meta["as_of"]), meta["timezone"])
+            tables.seed(key, frame)
+            used += 1
+    return used
+
+
+def bundle(
+    frames: Mapping[str, pl.DataFrame],
+    items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]] = (),
+) -> Tables:
+    """A snapshot's tables as a bundle, seeded with its stored intermediates."""
+    tables = Tables.from_frames(frames)
+    seed(tables, items)
+    return tables
+
+
+def inherit(parent: Tables, child: Tables, teams: Sequence[str]) -> None:
+    """Seed `child` (the `parent` filtered to `teams`) with the parent's intermediates that
+    stay valid there."""
+    keep = list(teams)
+    for kind, column in TEAM_SCOPED.items():
+        for key, frame in parent.derivations(kind).items():
+            child.seed(key, frame.filter(pl.col(column).is_in(keep)))
+    for kind in TEAM_INDEPENDENT:
+        for key, frame in parent.derivations(kind).items():
+            child.seed(key, frame)

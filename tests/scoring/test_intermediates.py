@@ -1,0 +1,84 @@
+"""Intermediates kept with a snapshot: exported after a scorecard, seeded into new bundles,
+inherited by team-filtered bundles; with them, every result is the same as without."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from connectors.demo import generate_demo_org
+from scoring import funnel, intermediates
+from scoring.calendar import period_of
+from scoring.intermediates import CODE_VERSION
+from scoring.scorecard import compute, filter_teams
+from scoring.stages import stage_spells, stage_trust_flags
+from scoring.tables import Tables, opportunities_with_team
+
+AS_OF = date(2026, 11, 16)
+
+
+@pytest.fixture(scope="module")
+def demo_frames() -> dict[str, pl.DataFrame]:
+    return generate_demo_org(as_of=AS_OF, scale=0.3)
+
+
+def _card(tables: Tables, teams: tuple[str, ...] = ()) -> dict:
+    return compute(tables, as_of=AS_OF, period=period_of(AS_OF), teams=teams).to_dict()
+
+
+def _meta(kind: str, version: str = CODE_VERSION) -> dict:
+    return {"kind": kind, "as_of": AS_OF.isoformat(), "timezone": "UTC", "code_version": version}
+
+
+def test_export_holds_what_the_scorecard_derived_and_seeding_changes_no_result(demo_frames):
+    tables = Tables.from_frames(demo_frames)
+    expected = _card(tables)
+    items = intermediates.export(tables)
+    assert sorted(m["kind"] for m, _ in items) == sorted(intermediates.KINDS)
+    for meta, _ in items:
+        timezone = None if meta["kind"] == "quality_checks" else "UTC"
+        assert meta == {**_meta(meta["kind"]), "timezone": timezone}
+    seeded = intermediates.bundle(demo_frames, items)
+    assert _card(seeded) == expected
+
+
+def test_a_seeded_intermediate_is_used_instead_of_derived(demo_frames):
+    marked = stage_spells(Tables.from_frames(demo_frames), as_of=AS_OF).head(3)
+    tables = intermediates.bundle(demo_frames, [(_meta("stage_spells"), marked)])
+    assert_frame_equal(stage_spells(tables, as_of=AS_OF), marked)
+    # another as-of date is not seeded: derived from the tables
+    assert stage_spells(tables, as_of=date(2026, 10, 1)).height > 3
+
+
+def test_intermediates_of_other_code_are_ignored(demo_frames):
+    marked = stage_spells(Tables.from_frames(demo_frames), as_of=AS_OF).head(3)
+    tables = Tables.from_frames(demo_frames)
+    assert intermediates.seed(tables, [(_meta("stage_spells", "older"), marked)]) == 0
+    assert intermediates.seed(tables, [({**_meta("x"), "kind": "unknown"}, marked)]) == 0
+    assert stage_spells(tables, as_of=AS_OF).height > 3
+
+
+def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames):
+    parent = Tables.from_frames(demo_frames)
+    _card(parent)  # derives spells, funnel steps and the ordered lead history
+    team = opportunities_with_team(parent).select("team").unique().sort("team").collect()[0, 0]
+    child = filter_teams(parent, [team])
+    assert set(child.derivations("stage_spells")) == {("stage_spells", AS_OF, "UTC")}
+    assert child.derivations("lead_history_sorted")
+    assert child.derivations("trust_per_deal")
+    assert not child.derivations("funnel_steps")  # depends on other teams' opportunities
+    assert not child.derivations("quality_checks")  # counts every team's records
+    direct = filter_teams(Tables.from_frames(demo_frames), [team])
+    assert not direct.derivations("stage_spells")
+    assert_frame_equal(stage_spells(child, as_of=AS_OF), stage_spells(direct, as_of=AS_OF))
+    assert_frame_equal(
+        stage_trust_flags(child, as_of=AS_OF), stage_trust_flags(direct, as_of=AS_OF)
+    )
+    assert_frame_equal(
+        funnel._history(child, AS_OF, "UTC").collect(),
+        funnel._history(direct, AS_OF, "UTC").collect(),
+    )
+    assert _card(parent, (team,)) == _card(Tables.from_frames(demo_frames), (team,))
