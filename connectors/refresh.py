@@ -80,7 +80,8 @@ def default_scorecard(
         period=parse_period(key["period"], fiscal_start_month=settings.scoring.fiscal_start_month),
         params=settings.scoring,
     ).to_dict()
-    return {"params": repr(settings.scoring), **card}, intermediates.export(tables)
+    kept = intermediates.export(tables, as_of=data_as_of, timezone=settings.scoring.timezone)
+    return {"params": repr(settings.scoring), **card}, kept
 
 
 def refresh(

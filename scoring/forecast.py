@@ -298,14 +298,16 @@ def forecast_trend(
 # ---------------------------------------------------------------------------------------
 
 
-def _pushes(tables: Tables, as_of: date) -> pl.LazyFrame:
-    """Per opportunity: number of close-date increases in its history up to `as_of`, and the
-    total days pushed (sum of the increases). Rows without a close date are skipped."""
+def _pushes(tables: Tables, as_of: date, deals: pl.LazyFrame) -> pl.LazyFrame:
+    """Per opportunity of `deals` (an opp_id column): number of close-date increases in its
+    history up to `as_of`, and the total days pushed (sum of the increases). Rows without a
+    close date are skipped."""
     step = (pl.col("close_date") - shift_in("close_date", "opp_id")).dt.total_days()
     return (
         tables.stage_history.filter(
             pl.col("entered_at") <= end_of_day(as_of), pl.col("close_date").is_not_null()
         )
+        .join(deals.select("opp_id"), on="opp_id", how="semi")
         .join(tables.stages.select("stage", "position"), on="stage", how="left")
         .sort("opp_id", "entered_at", "position", "stage", "amount", nulls_last=False)
         .with_columns(step=step)
@@ -341,7 +343,7 @@ def _slip_frame(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
     after = (pl.col("close_date_now") >= period.end).fill_null(False)
     return (
         at_start.join(now, on="opp_id", how="left")
-        .join(_pushes(tables, as_of), on="opp_id", how="left")
+        .join(_pushes(tables, as_of, at_start), on="opp_id", how="left")
         .with_columns(
             pl.col("pushes").fill_null(0),
             pl.col("push_days").fill_null(0),

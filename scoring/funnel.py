@@ -29,6 +29,7 @@ from scoring.tables import (
     Tables,
     collect_available,
     leads_with_team,
+    left_join_few,
     missing_message,
 )
 from scoring.windows import (
@@ -425,7 +426,15 @@ def _sla_hours(params: FunnelParams) -> pl.Expr:
 def _sla_rows(
     tables: Tables, period: Period, as_of: date, params: FunnelParams, timezone: str
 ) -> pl.LazyFrame:
-    """One row per lead with a recorded (not back-filled) MQL in `period`, judged by its SLA."""
+    """One row per lead with a recorded (not back-filled) MQL in `period`, judged by its SLA.
+    Derived once per bundle and view (the SLA, leakage and ownership metrics share it)."""
+    key = ("sla_rows", period, as_of, repr(params), timezone)
+    return tables.derived(key, lambda: _sla_rows_lazy(tables, period, as_of, params, timezone))
+
+
+def _sla_rows_lazy(
+    tables: Tables, period: Period, as_of: date, params: FunnelParams, timezone: str
+) -> pl.LazyFrame:
     cutoff = as_of_end(as_of, timezone)
     extra = tables.leads.select("lead_id", "first_touch_at", "disqualified_at")
     # A touch is the first sales activity or acceptance (SAL, or a later step), whichever is first.
@@ -433,7 +442,7 @@ def _sla_rows(
     rows = (
         steps_lazy(tables, as_of=as_of, timezone=timezone)
         .filter(in_period(pl.col("mql_at"), period, timezone) & ~pl.col("inferred_mql"))
-        .join(extra, on="lead_id", how="left")
+        .pipe(left_join_few, extra, "lead_id")
         .with_columns(touch_at=touch, sla_hours=_sla_hours(params))
         .with_columns(
             deadline_at=pl.col("mql_at")
@@ -611,18 +620,25 @@ def _per_lead_bounces(
     # Only sales and recycle rows decide the answer; the others go once each row knows when
     # it ended (the next row's time).
     relevant = pl.col("status").is_in((*params.sales_statuses, *params.recycle_statuses))
-    return (
+    rows = (
         _history(tables, as_of, tz)
         .with_columns(left_at=shift_in("entered_at", key, -1))
         .filter(relevant)
-        .select(
-            pl.col(key).filter(last),
-            with_sales=any_so_far(is_sales & overlaps, key).filter(last),
-            bounced=any_so_far(bounce_in, key).filter(last),
-            recycled_at=pl.col("entered_at").gather(first_bounce.filter(last)),
-            recycle_status=pl.col("status").gather(first_bounce.filter(last)),
-            sales_owner_id=pl.col("owner_id").gather(last_sales.filter(last)),
-        )
+    )
+    # Leads with a sales row overlapping the period or a recycle row in it: no other lead
+    # can have been held or bounced in the period. (Their earlier rows still count.)
+    touched = (is_sales & overlaps) | (
+        pl.col("status").is_in(params.recycle_statuses)
+        & in_period(pl.col("entered_at"), period, tz)
+    )
+    candidates = rows.filter(touched).select(key).unique()
+    return rows.join(candidates, on=key, how="semi", maintain_order="left").select(
+        pl.col(key).filter(last),
+        with_sales=any_so_far(is_sales & overlaps, key).filter(last),
+        bounced=any_so_far(bounce_in, key).filter(last),
+        recycled_at=pl.col("entered_at").gather(first_bounce.filter(last)),
+        recycle_status=pl.col("status").gather(first_bounce.filter(last)),
+        sales_owner_id=pl.col("owner_id").gather(last_sales.filter(last)),
     )
 
 
@@ -637,7 +653,7 @@ def _bounce_rows(
     return (
         _per_lead_bounces(tables, period, as_of, params, tz)
         .filter(pl.col("with_sales") | pl.col("bounced"))
-        .join(leads, on="lead_id", how="left")
+        .pipe(left_join_few, leads, "lead_id")
         .with_columns(team_owner_id=pl.coalesce("sales_owner_id", "owner_id"))
         .join(users, on="team_owner_id", how="left")
         .with_columns(pl.col("team").fill_null(UNASSIGNED_TEAM))

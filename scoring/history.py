@@ -23,11 +23,15 @@ def end_of_day(day: date) -> datetime:
 
 
 def _ordered_history(tables: Tables) -> pl.LazyFrame:
+    """The stage history in deal and time order, sorted once per bundle for every instant."""
     positions = tables.stages.select("stage", "position")
-    return (
-        tables.stage_history.join(positions, on="stage", how="left")
-        .sort("opp_id", "entered_at", "position", "amount", nulls_last=False)
-        .drop("position")
+    return tables.derived(
+        ("ordered_stage_history",),
+        lambda: (
+            tables.stage_history.join(positions, on="stage", how="left")
+            .sort("opp_id", "entered_at", "position", "amount", nulls_last=False)
+            .drop("position")
+        ),
     )
 
 

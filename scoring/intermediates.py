@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from scoring.stages import as_of_cutoff
 from scoring.tables import Tables
 
 # Kinds of `Tables.derived` keys kept with a snapshot; each key is (kind, as_of, timezone),
@@ -28,10 +29,15 @@ KINDS = ("stage_spells", "funnel_steps", "lead_history_sorted", "trust_per_deal"
 # Kinds still valid, as they are or restricted to the kept teams, in a bundle filtered to
 # some teams (`scorecard.filter_teams` keeps the lead tables whole and every opportunity of
 # those teams). Funnel steps are not: they read the converted opportunities of all teams.
-TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team"}
+TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team", "opp_state_at": "team"}
+# Deal states at an instant (`history.opp_state_at`, key (kind, at)): the one at the end of
+# the as-of day is kept (stalled deals, trust and slippage read it).
+STATES = "opp_state_at"
 TEAM_INDEPENDENT = ("lead_history_sorted",)
 
-_SOURCES = ("tables.py", "windows.py", "stages.py", "funnel.py", "calendar.py", "quality.py")
+_SOURCES = (
+    "tables.py", "windows.py", "stages.py", "funnel.py", "calendar.py", "quality.py", "history.py",
+)  # fmt: skip
 
 
 def _fingerprint() -> str:
@@ -44,15 +50,24 @@ def _fingerprint() -> str:
 CODE_VERSION = _fingerprint()
 
 
-def export(tables: Tables) -> list[tuple[dict[str, Any], pl.DataFrame]]:
-    """The bundle's derived intermediates worth storing, each with its key as JSON-able
-    metadata (kind, as_of, timezone, code_version)."""
+def export(
+    tables: Tables, *, as_of: date, timezone: str
+) -> list[tuple[dict[str, Any], pl.DataFrame]]:
+    """The bundle's derived intermediates for `as_of` worth storing, each with its key as
+    JSON-able metadata (kind, as_of, timezone, code_version; for the deal states, the
+    instant `at` that ends `as_of`)."""
     out = []
     for kind in KINDS:
-        for (_, as_of, timezone), frame in tables.derivations(kind).items():
-            meta = {"kind": kind, "as_of": as_of.isoformat(), "timezone": timezone,
-                    "code_version": CODE_VERSION}  # fmt: skip
-            out.append((meta, frame))
+        for (_, day, tz), frame in tables.derivations(kind).items():
+            if day == as_of:
+                meta = {"kind": kind, "as_of": day.isoformat(), "timezone": tz}
+                out.append(({**meta, "code_version": CODE_VERSION}, frame))
+    end = as_of_cutoff(as_of, timezone) - timedelta(microseconds=1)
+    for (_, at), frame in tables.derivations(STATES).items():
+        if at == end:
+            out.append(
+                ({"kind": STATES, "at": at.isoformat(), "code_version": CODE_VERSION}, frame)
+            )
     return out
 
 
@@ -61,10 +76,16 @@ def seed(tables: Tables, items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]
     many were used."""
     used = 0
     for meta, frame in items:
-        if meta.get("kind") in KINDS and meta.get("code_version") == CODE_VERSION:
+        if meta.get("code_version") != CODE_VERSION:
+            continue
+        if meta.get("kind") in KINDS:
             key = (meta["kind"], date.fromisoformat(meta["as_of"]), meta["timezone"])
-            tables.seed(key, frame)
-            used += 1
+        elif meta.get("kind") == STATES:
+            key = (STATES, datetime.fromisoformat(meta["at"]))
+        else:
+            continue
+        tables.seed(key, frame)
+        used += 1
     return used
 
 

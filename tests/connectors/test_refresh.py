@@ -157,8 +157,9 @@ def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path,
     as_of = date(2026, 11, 16)
     snap = refresh(load_settings(), "demo", as_of=as_of).snapshot
     entries = snap.manifest["intermediates"]
-    assert sorted(e["kind"] for e in entries) == sorted(intermediates.KINDS)
-    assert {e["as_of"] for e in entries} == {"2026-11-16"}
+    kinds = sorted(e["kind"] for e in entries)
+    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES])
+    assert {e.get("as_of", e.get("at", "")[:10]) for e in entries} == {"2026-11-16"}
     stored = {meta["kind"]: frame for meta, frame in snap.read_intermediates()}
     plain = Tables.from_frames(snap.read_all())
     assert_frame_equal(stored["stage_spells"], stages.stage_spells(plain, as_of=as_of))

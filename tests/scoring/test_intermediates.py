@@ -36,11 +36,18 @@ def _meta(kind: str, version: str = CODE_VERSION) -> dict:
 def test_export_holds_what_the_scorecard_derived_and_seeding_changes_no_result(demo_frames):
     tables = Tables.from_frames(demo_frames)
     expected = _card(tables)
-    items = intermediates.export(tables)
-    assert sorted(m["kind"] for m, _ in items) == sorted(intermediates.KINDS)
+    items = intermediates.export(tables, as_of=AS_OF, timezone="UTC")
+    kinds = sorted(m["kind"] for m, _ in items)
+    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES])
     for meta, _ in items:
-        timezone = None if meta["kind"] == "quality_checks" else "UTC"
-        assert meta == {**_meta(meta["kind"]), "timezone": timezone}
+        if meta["kind"] == intermediates.STATES:  # the deal states at the end of the as-of day
+            assert meta == {"kind": "opp_state_at", "at": "2026-11-16T23:59:59.999999+00:00",
+                            "code_version": CODE_VERSION}  # fmt: skip
+        else:
+            timezone = None if meta["kind"] == "quality_checks" else "UTC"
+            assert meta == {**_meta(meta["kind"]), "timezone": timezone}
+    # only what belongs to the as-of date is kept
+    assert intermediates.export(tables, as_of=date(2026, 10, 1), timezone="UTC") == []
     seeded = intermediates.bundle(demo_frames, items)
     assert _card(seeded) == expected
 
@@ -68,7 +75,7 @@ def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames)
     child = filter_teams(parent, [team])
     assert set(child.derivations("stage_spells")) == {("stage_spells", AS_OF, "UTC")}
     assert child.derivations("lead_history_sorted")
-    assert child.derivations("trust_per_deal")
+    assert child.derivations("trust_per_deal") and child.derivations("opp_state_at")
     assert not child.derivations("funnel_steps")  # depends on other teams' opportunities
     assert not child.derivations("quality_checks")  # counts every team's records
     direct = filter_teams(Tables.from_frames(demo_frames), [team])
