@@ -15,6 +15,7 @@ import polars as pl
 from scoring.tables import Tables, opportunities_with_team
 
 STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
+ORDERED_HISTORY = "ordered_stage_history"  # the `Tables.derived` key of `_ordered_history`
 
 
 def end_of_day(day: date) -> datetime:
@@ -26,7 +27,7 @@ def _ordered_history(tables: Tables) -> pl.LazyFrame:
     """The stage history in deal and time order, sorted once per bundle for every instant."""
     positions = tables.stages.select("stage", "position")
     return tables.derived(
-        ("ordered_stage_history",),
+        (ORDERED_HISTORY,),
         lambda: (
             tables.stage_history.join(positions, on="stage", how="left")
             .sort("opp_id", "entered_at", "position", "amount", nulls_last=False)

@@ -20,8 +20,9 @@ from typing import Any
 
 import polars as pl
 
+from scoring.history import ORDERED_HISTORY
 from scoring.stages import as_of_cutoff
-from scoring.tables import Tables
+from scoring.tables import ENGINE, Tables
 
 # Kinds of `Tables.derived` keys kept with a snapshot; each key is (kind, as_of, timezone),
 # the time zone None for what does not depend on one.
@@ -30,6 +31,8 @@ KINDS = ("stage_spells", "funnel_steps", "lead_history_sorted", "trust_per_deal"
 # some teams (`scorecard.filter_teams` keeps the lead tables whole and every opportunity of
 # those teams). Funnel steps are not: they read the converted opportunities of all teams.
 TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team", "opp_state_at": "team"}
+# The stage history in deal and time order (`history._ordered_history`, key (kind,)) is kept
+# too; a team-filtered bundle keeps its deals' rows, in the same order.
 # Deal states at an instant (`history.opp_state_at`, key (kind, at)): the one at the end of
 # the as-of day is kept (stalled deals, trust and slippage read it).
 STATES = "opp_state_at"
@@ -62,6 +65,8 @@ def export(
             if day == as_of:
                 meta = {"kind": kind, "as_of": day.isoformat(), "timezone": tz}
                 out.append(({**meta, "code_version": CODE_VERSION}, frame))
+    for _, frame in tables.derivations(ORDERED_HISTORY).items():
+        out.append(({"kind": ORDERED_HISTORY, "code_version": CODE_VERSION}, frame))
     end = as_of_cutoff(as_of, timezone) - timedelta(microseconds=1)
     for (_, at), frame in tables.derivations(STATES).items():
         if at == end:
@@ -82,6 +87,8 @@ def seed(tables: Tables, items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]
             key = (meta["kind"], date.fromisoformat(meta["as_of"]), meta["timezone"])
         elif meta.get("kind") == STATES:
             key = (STATES, datetime.fromisoformat(meta["at"]))
+        elif meta.get("kind") == ORDERED_HISTORY:
+            key = (ORDERED_HISTORY,)
         else:
             continue
         tables.seed(key, frame)
@@ -93,7 +100,17 @@ def bundle(
     frames: Mapping[str, pl.DataFrame],
     items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]] = (),
 ) -> Tables:
-    """A snapshot's tables as a bundle, seeded with its stored intermediates."""
+    """A snapshot's tables as a bundle, seeded with its stored intermediates. The stored
+    ordered stage history also stands in for the bundle's stage history (same rows, in deal
+    and time order), so keeping it costs no memory."""
+    items = list(items)
+    ordered = [
+        frame
+        for meta, frame in items
+        if meta.get("kind") == ORDERED_HISTORY and meta.get("code_version") == CODE_VERSION
+    ]
+    if ordered and "stage_history" in frames:
+        frames = {**frames, "stage_history": ordered[0]}
     tables = Tables.from_frames(frames)
     seed(tables, items)
     return tables
@@ -109,3 +126,7 @@ def inherit(parent: Tables, child: Tables, teams: Sequence[str]) -> None:
     for kind in TEAM_INDEPENDENT:
         for key, frame in parent.derivations(kind).items():
             child.seed(key, frame)
+    for key, frame in parent.derivations(ORDERED_HISTORY).items():
+        deals = child.opportunities.select("opp_id")
+        kept = frame.lazy().join(deals, on="opp_id", how="semi", maintain_order="left")
+        child.seed(key, kept.collect(engine=ENGINE))

@@ -86,6 +86,25 @@ class Context:
             spells=self.spells,
         )
 
+    @cached_property
+    def history_accuracy(self) -> pl.DataFrame:
+        """Locked-call accuracy per team × quarter of `history` (the judged one last)."""
+        return forecast.forecast_accuracy(
+            self.tables, periods=self.history, as_of=self.as_of, params=self.params.forecast
+        )
+
+    @cached_property
+    def judged_wape(self) -> pl.DataFrame:
+        return forecast.wape(
+            self.tables, periods=[self.judged], as_of=self.as_of, params=self.params.forecast
+        )
+
+    @cached_property
+    def coverage(self) -> pl.DataFrame:
+        return pipeline.coverage(
+            self.tables, period=self.period, as_of=self.as_of, params=self.params.pipeline
+        )
+
     def signal(
         self, id: str, pillar: str, label: str, definition_id: str, value: float | None,
         unit: str, page: str,
@@ -212,9 +231,9 @@ def _sla_drivers(ctx: Context, overall: pl.DataFrame) -> list[Driver]:
 def forecast_integrity(ctx: Context) -> PillarScore:
     """Does bad news surface early, and do calls hold? Bias, WAPE, slippage, late risk."""
     t, fp, judged = ctx.tables, ctx.params.forecast, ctx.judged
-    acc = forecast.forecast_accuracy(t, periods=ctx.history, as_of=ctx.as_of, params=fp)
+    acc = ctx.history_accuracy
     judged_bias = acc.filter(pl.col("bias").is_not_null())["bias"].abs()
-    errors = forecast.wape(t, periods=[judged], as_of=ctx.as_of, params=fp)
+    errors = ctx.judged_wape
     slips = forecast.slip_summary(t, period=judged, as_of=ctx.as_of)
     late = forecast.late_risk_summary(t, period=judged, as_of=ctx.as_of, params=fp)
     pillar = "forecast_integrity"
@@ -361,12 +380,12 @@ def _quality_drivers(checks: pl.DataFrame) -> list[Driver]:
 
 def shared_outcomes(ctx: Context) -> PillarScore:
     """Are teams measured on the same revenue outcomes? Goal conflicts, coverage, win rate."""
-    t, pp = ctx.tables, ctx.params.pipeline
+    t = ctx.tables
     conflicts = funnel.goal_conflict(
         t, periods=ctx.history, as_of=ctx.as_of, timezone=ctx.params.timezone
     )
     judged_conflicts = conflicts.filter(pl.col("conflict").is_not_null())
-    cover = pipeline.coverage(t, period=ctx.period, as_of=ctx.as_of, params=pp)
+    cover = ctx.coverage
     wins = pipeline.win_rate(t, period=ctx.judged)
     ratio = _coverage_ratio(cover)
     pillar = "shared_outcomes"

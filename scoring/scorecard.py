@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from scoring import forecast, intermediates, pipeline, stages
+from scoring import intermediates, pipeline, stages
 from scoring.calendar import Period
 from scoring.model import Driver, PillarScore, Scale
 from scoring.params import ScoringParams
@@ -105,14 +105,11 @@ def headline(ctx: Context) -> pl.DataFrame:
     handoffs = stages.handoff_stalls_by_team(ctx.stalled, ctx.spells).select(
         "team", "handoff_stalled_share"
     )
-    acc = forecast.forecast_accuracy(
-        t, periods=[ctx.judged], as_of=ctx.as_of, params=ctx.params.forecast
-    )
+    judged = pl.col("period") == ctx.judged.name
+    acc = ctx.history_accuracy.filter(judged)  # the same rows as computing the judged alone
     parts = [
         pipeline.win_rate(t, period=p).select("team", "win_rate_count"),
-        pipeline.coverage(t, period=p, as_of=ctx.as_of, params=pp).select(
-            "team", "coverage", "required_coverage"
-        ),
+        ctx.coverage.select("team", "coverage", "required_coverage"),
         pipeline.velocity(t, period=p, as_of=ctx.as_of, params=pp, timezone=tz).select(
             "team", "velocity"
         ),
@@ -127,7 +124,7 @@ def headline(ctx: Context) -> pl.DataFrame:
     out = parts[0]
     for part in parts[1:]:
         out = out.join(part, on="team", how="full", coalesce=True)
-    pooled = forecast.wape(t, periods=[ctx.judged], as_of=ctx.as_of, params=ctx.params.forecast)
+    pooled = ctx.judged_wape
     if not pooled.is_empty() and pooled["wape"][0] is not None:
         # The company's call judged as one: 1 − WAPE and the pooled bias Σ(F − A) / ΣA.
         company = pl.col("team") == ALL_TEAMS

@@ -151,6 +151,7 @@ def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path,
 
     from scoring import funnel, intermediates, stages
     from scoring.calendar import parse_period
+    from scoring.history import ORDERED_HISTORY
     from scoring.scorecard import compute
     from scoring.tables import Tables
 
@@ -158,8 +159,9 @@ def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path,
     snap = refresh(load_settings(), "demo", as_of=as_of).snapshot
     entries = snap.manifest["intermediates"]
     kinds = sorted(e["kind"] for e in entries)
-    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES])
-    assert {e.get("as_of", e.get("at", "")[:10]) for e in entries} == {"2026-11-16"}
+    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES, ORDERED_HISTORY])
+    dated = [e for e in entries if e["kind"] != ORDERED_HISTORY]
+    assert {e.get("as_of", e.get("at", "")[:10]) for e in dated} == {"2026-11-16"}
     stored = {meta["kind"]: frame for meta, frame in snap.read_intermediates()}
     plain = Tables.from_frames(snap.read_all())
     assert_frame_equal(stored["stage_spells"], stages.stage_spells(plain, as_of=as_of))

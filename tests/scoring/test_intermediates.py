@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 from connectors.demo import generate_demo_org
 from scoring import funnel, intermediates
 from scoring.calendar import period_of
+from scoring.history import ORDERED_HISTORY, _ordered_history
 from scoring.intermediates import CODE_VERSION
 from scoring.scorecard import compute, filter_teams
 from scoring.stages import stage_spells, stage_trust_flags
@@ -38,18 +39,27 @@ def test_export_holds_what_the_scorecard_derived_and_seeding_changes_no_result(d
     expected = _card(tables)
     items = intermediates.export(tables, as_of=AS_OF, timezone="UTC")
     kinds = sorted(m["kind"] for m, _ in items)
-    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES])
+    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES, ORDERED_HISTORY])
     for meta, _ in items:
-        if meta["kind"] == intermediates.STATES:  # the deal states at the end of the as-of day
+        if meta["kind"] == ORDERED_HISTORY:  # independent of the as-of date
+            assert meta == {"kind": ORDERED_HISTORY, "code_version": CODE_VERSION}
+        elif meta["kind"] == intermediates.STATES:  # the deal states at the end of the as-of day
             assert meta == {"kind": "opp_state_at", "at": "2026-11-16T23:59:59.999999+00:00",
                             "code_version": CODE_VERSION}  # fmt: skip
         else:
             timezone = None if meta["kind"] == "quality_checks" else "UTC"
             assert meta == {**_meta(meta["kind"]), "timezone": timezone}
-    # only what belongs to the as-of date is kept
-    assert intermediates.export(tables, as_of=date(2026, 10, 1), timezone="UTC") == []
+    # only what belongs to the as-of date is kept (and the as-of independent ordered history)
+    other_day = intermediates.export(tables, as_of=date(2026, 10, 1), timezone="UTC")
+    assert [m["kind"] for m, _ in other_day] == [ORDERED_HISTORY]
     seeded = intermediates.bundle(demo_frames, items)
     assert _card(seeded) == expected
+    # the stored ordered history stands in for the stage history: same rows, in order
+    ordered = next(f for m, f in items if m["kind"] == ORDERED_HISTORY)
+    assert_frame_equal(seeded.stage_history.collect(), ordered)
+    assert_frame_equal(
+        ordered.sort(pl.all()), demo_frames["stage_history"].select(ordered.columns).sort(pl.all())
+    )
 
 
 def test_a_seeded_intermediate_is_used_instead_of_derived(demo_frames):
@@ -76,6 +86,7 @@ def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames)
     assert set(child.derivations("stage_spells")) == {("stage_spells", AS_OF, "UTC")}
     assert child.derivations("lead_history_sorted")
     assert child.derivations("trust_per_deal") and child.derivations("opp_state_at")
+    assert child.derivations(ORDERED_HISTORY)
     assert not child.derivations("funnel_steps")  # depends on other teams' opportunities
     assert not child.derivations("quality_checks")  # counts every team's records
     direct = filter_teams(Tables.from_frames(demo_frames), [team])
@@ -88,4 +99,5 @@ def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames)
         funnel._history(child, AS_OF, "UTC").collect(),
         funnel._history(direct, AS_OF, "UTC").collect(),
     )
+    assert_frame_equal(_ordered_history(child).collect(), _ordered_history(direct).collect())
     assert _card(parent, (team,)) == _card(Tables.from_frames(demo_frames), (team,))
