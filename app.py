@@ -9,6 +9,8 @@ app is open.
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -78,19 +80,18 @@ def data_notices(snapshot, settings) -> None:
             st.rerun()
 
 
-def run() -> None:
+def run() -> str:
+    """Draw the sidebar and filters, then the page the URL asks for; returns its title."""
     user = _auth.current_user()
     _auth.sidebar(user)
     if not user.may_view:
-        st.navigation([_auth.gate_page(user)]).run()
-        return
+        return _run(st.navigation([_auth.gate_page(user)]))
     snapshot = _data.current_snapshot()
     if snapshot is None and _data.auto_demo_enabled() and user.may_refresh:
         build_demo_on_first_start()
         snapshot = _data.current_snapshot()
     if snapshot is None:
-        st.navigation(_auth.no_data_pages(user, EMPTY_PAGES)).run()
-        return
+        return _run(st.navigation(_auth.no_data_pages(user, EMPTY_PAGES)))
     settings = _data.settings()
     data_dir = str(settings.data_dir)
     teams = _data.sales_teams(data_dir, snapshot.id)
@@ -111,7 +112,30 @@ def run() -> None:
         st.caption(freshness_caption(snapshot))
         data_notices(snapshot, settings)
     pages = {section: _auth.visible(user, entries) for section, entries in PAGES.items()}
-    st.navigation({section: entries for section, entries in pages.items() if entries}).run()
+    return _run(st.navigation({section: entries for section, entries in pages.items() if entries}))
 
 
-run()
+def _run(page: st.Page) -> str:
+    page.run()
+    return page.title
+
+
+RUN_SECONDS = "run_seconds"  # session key: how long the last rerun took on the server
+
+
+def timed_run() -> None:
+    """`run`, keeping its server-side duration (the whole script: sidebar, filters, page) in
+    the session; with ``SCORECARD_TIMINGS=<file>`` also appended to that file as
+    ``<page title><TAB><seconds>`` lines (the app benchmark reads them)."""
+    started, title = time.perf_counter(), "?"
+    try:
+        title = run()
+    finally:
+        seconds = time.perf_counter() - started
+        st.session_state[RUN_SECONDS] = seconds
+        if path := os.environ.get("SCORECARD_TIMINGS"):
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(f"{title}\t{seconds:.6f}\n")
+
+
+timed_run()

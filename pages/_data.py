@@ -9,6 +9,7 @@ computation, and a rerun with the same view recomputes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from connectors.config import Settings, load_settings
+from connectors.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from connectors.refresh import SCORECARD_FILE
 from connectors.store import Snapshot, Store
 from pages import _metrics
@@ -32,7 +33,22 @@ from scoring.tables import Tables
 
 
 def settings() -> Settings:
-    """Configuration (a small TOML read; not cached so a changed environment is seen)."""
+    """Configuration, read again whenever `scorecard.toml`, `.env` or the environment
+    changes (several calls per rerun cost one read)."""
+    config = Path(os.environ.get("SCORECARD_CONFIG") or DEFAULT_CONFIG)
+    stamps = tuple(_mtime(path) for path in (config, PROJECT_ROOT / ".env"))
+    return _settings(stamps, tuple(sorted(os.environ.items())))
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _settings(stamps: tuple, environ: tuple) -> Settings:
     return load_settings()
 
 

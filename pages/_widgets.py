@@ -3,7 +3,7 @@ drill-down, team colors, and the "not available" notice. Pages lay out; they nev
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 
 import polars as pl
 import streamlit as st
@@ -51,9 +51,10 @@ def csv_text(frame: pl.DataFrame) -> str:
 
 
 def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:
+    """A CSV download of `frame`; the CSV is written only when somebody clicks."""
     st.download_button(
         "Download CSV",
-        data=csv_text(frame),
+        data=partial(csv_text, frame),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv_{key}",

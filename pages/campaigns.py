@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _data, _widgets
+from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
 from scoring import sourcing
 
@@ -81,8 +81,10 @@ st.subheader(f"Sourced pipeline and bookings by {label.lower()}")
 sourced = _data.metric("sourced_pipeline", view, by=(dim,))
 source_state = None
 if not sourced.is_empty():
-    source_state = st.altair_chart(
-        charts.sourced_chart(sourced, dim),
+    source_state = _chart_specs.chart(
+        charts.sourced_chart,
+        sourced,
+        dim,
         key="sourced_chart",
         on_select="rerun",
         selection_mode=["pick"],
@@ -125,15 +127,18 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
     else:
         left, right = st.columns(2)
         with left:
-            campaign_state = st.altair_chart(
-                charts.campaign_funnel_chart(funnel),
+            campaign_state = _chart_specs.chart(
+                charts.campaign_funnel_chart,
+                funnel,
                 key="campaign_funnel_chart",
                 on_select="rerun",
                 selection_mode=["pick"],
             )
         with right:
-            cost_state = st.altair_chart(
-                charts.campaign_cost_chart(funnel, _channel_scale(funnel)),
+            cost_state = _chart_specs.chart(
+                charts.campaign_cost_chart,
+                funnel,
+                _channel_scale(funnel),
                 key="campaign_cost_chart",
                 on_select="rerun",
                 selection_mode=["pick"],

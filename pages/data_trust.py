@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _data, _widgets
+from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
 from scoring import quality
 from scoring.definitions import QUESTIONS
@@ -136,10 +136,10 @@ summary_row = _widgets.table(
 )
 pipeline_rows = _data.metric("marketing_sourced_rows", view)
 if not pipeline_rows.is_empty():
-    diff_state = st.altair_chart(
-        charts.reconciliation_diff_chart(
-            pipeline_rows, charts.extended_team_scale(st.session_state.get("all_teams", []))
-        ),
+    diff_state = _chart_specs.chart(
+        charts.reconciliation_diff_chart,
+        pipeline_rows,
+        charts.extended_team_scale(st.session_state.get("all_teams", [])),
         key="reconciliation_diff_chart",
         on_select="rerun",
         selection_mode=["pick"],
@@ -198,8 +198,8 @@ if unavailable:
     )
 check_state = None
 if checks.filter("available").height:
-    check_state = st.altair_chart(
-        charts.quality_chart(checks), key="quality_chart", on_select="rerun",
+    check_state = _chart_specs.chart(
+        charts.quality_chart, checks, key="quality_chart", on_select="rerun",
         selection_mode=["pick"],
     )  # fmt: skip
 check_row = _widgets.table(
@@ -271,7 +271,7 @@ if skips.is_empty():
 else:
     left, right = st.columns([2, 3])
     with left:
-        st.altair_chart(charts.skip_rate_chart(skips), key="skip_rate_chart")
+        _chart_specs.chart(charts.skip_rate_chart, skips, key="skip_rate_chart")
     with right:
         st.caption(
             "A skipped step is back-filled from the next step reached, so conversion still "

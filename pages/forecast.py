@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _data, _metrics, _widgets
+from pages import _chart_specs, _data, _metrics, _widgets
 from pages import _pipeline_charts as charts
 from scoring import forecast as scoring_forecast
 
@@ -88,8 +88,10 @@ if _widgets.not_available(status):
 else:
     # --- Forecast vs actual ------------------------------------------------------------
     st.subheader("Forecast vs actual by team", help=_widgets.help_for("forecast_accuracy"))
-    fva = st.altair_chart(
-        charts.forecast_vs_actual_chart(accuracy, teams=all_teams),
+    fva = _chart_specs.chart(
+        charts.forecast_vs_actual_chart,
+        accuracy,
+        teams=all_teams,
         key="fva_chart",
         on_select="rerun",
         selection_mode=["pick"],
@@ -124,15 +126,23 @@ else:
     st.subheader("Accuracy and bias trend", help=_widgets.help_for("forecast_bias"))
     acc_col, bias_col = st.columns(2)
     with acc_col:
-        st.altair_chart(
-            charts.trend_chart(accuracy, field="accuracy", title="Accuracy", teams=all_teams),
+        _chart_specs.chart(
+            charts.trend_chart,
+            accuracy,
+            field="accuracy",
+            title="Accuracy",
+            teams=all_teams,
             key="accuracy_chart",
             width="stretch",
         )
         st.caption("Accuracy = 1 − |call − actual| ÷ actual (100% = exact).")
     with bias_col:
-        st.altair_chart(
-            charts.trend_chart(accuracy, field="bias", title="Bias", teams=all_teams),
+        _chart_specs.chart(
+            charts.trend_chart,
+            accuracy,
+            field="bias",
+            title="Bias",
+            teams=all_teams,
             key="bias_chart",
             width="stretch",
         )
@@ -166,14 +176,13 @@ else:
     st.subheader(
         f"Accuracy by week of period — {judged}", help=_widgets.help_for("forecast_accuracy")
     )
-    st.altair_chart(
-        charts.week_accuracy_chart(
-            _data.metric("forecast_variance", view),
-            period=judged,
-            category=lock.category,
-            lock_week=lock.lock_week,
-            teams=all_teams,
-        ),
+    _chart_specs.chart(
+        charts.week_accuracy_chart,
+        _data.metric("forecast_variance", view),
+        period=judged,
+        category=lock.category,
+        lock_week=lock.lock_week,
+        teams=all_teams,
         key="week_chart",
         width="stretch",
     )
@@ -186,7 +195,7 @@ else:
     st.subheader("WAPE by period", help=_widgets.help_for("wape"))
     w_chart, w_table = st.columns([3, 2])
     with w_chart:
-        st.altair_chart(charts.wape_chart(wape), key="wape_chart", width="stretch")
+        _chart_specs.chart(charts.wape_chart, wape, key="wape_chart", width="stretch")
     with w_table:
         _widgets.table(
             wape,
@@ -214,8 +223,9 @@ else:
         f"Where the {judged} miss came from", help=_widgets.help_for("forecast_miss_decomposition")
     )
     miss = _data.metric("forecast_miss", view)
-    miss_pick = st.altair_chart(
-        charts.miss_chart(miss),
+    miss_pick = _chart_specs.chart(
+        charts.miss_chart,
+        miss,
         key="miss_chart",
         on_select="rerun",
         selection_mode=["pick"],

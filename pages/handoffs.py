@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _data, _widgets
+from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
 from scoring import funnel
 
@@ -132,14 +132,17 @@ if conversion["immature"].any():
 scale = _scale(dim, conversion[dim])
 left, right = st.columns(2)
 with left:
-    conv_state = st.altair_chart(
-        charts.conversion_chart(conversion, dim, scale),
+    conv_state = _chart_specs.chart(
+        charts.conversion_chart,
+        conversion,
+        dim,
+        scale,
         key="conversion_chart",
         on_select="rerun",
         selection_mode=["pick"],
     )
 with right:
-    st.altair_chart(charts.step_time_chart(conversion, dim, scale), key="step_time_chart")
+    _chart_specs.chart(charts.step_time_chart, conversion, dim, scale, key="step_time_chart")
 st.caption(
     "Cohort conversion: of the leads that reached a step in the period, the share that reached "
     "the next one by the as-of date. A skipped step counts as reached (back-filled from the "
@@ -219,8 +222,11 @@ sla = charts.with_sla_target(
 if sla.is_empty():
     st.caption("No MQLs in this view.")
 else:
-    sla_state = st.altair_chart(
-        charts.sla_chart(sla, dim, scale),
+    sla_state = _chart_specs.chart(
+        charts.sla_chart,
+        sla,
+        dim,
+        scale,
         key="sla_chart",
         on_select="rerun",
         selection_mode=["pick"],
@@ -270,17 +276,16 @@ with leak_col:
     leakage = _data.metric("leakage", view, by=(dim,))
     leak_state = None
     if not leakage.is_empty():
-        leak_state = st.altair_chart(
-            charts.rate_chart(
-                leakage,
-                dim,
-                "leak_share",
-                title="Leaked share of MQLs",
-                axis_title="Leaked",
-                scale=scale,
-                count="leaked",
-                total="mqls",
-            ),
+        leak_state = _chart_specs.chart(
+            charts.rate_chart,
+            leakage,
+            dim,
+            "leak_share",
+            title="Leaked share of MQLs",
+            axis_title="Leaked",
+            scale=scale,
+            count="leaked",
+            total="mqls",
             key="leakage_chart",
             on_select="rerun",
             selection_mode=["pick"],
@@ -315,17 +320,16 @@ with bounce_col:
         bounces = _data.metric("bounce_backs", view, by=(dim,))
         bounce_state = None
         if not bounces.is_empty():
-            bounce_state = st.altair_chart(
-                charts.rate_chart(
-                    bounces,
-                    dim,
-                    "bounce_back_rate",
-                    title="Bounce-back rate",
-                    axis_title="Bounced back",
-                    scale=scale,
-                    count="bounced",
-                    total="leads_with_sales",
-                ),
+            bounce_state = _chart_specs.chart(
+                charts.rate_chart,
+                bounces,
+                dim,
+                "bounce_back_rate",
+                title="Bounce-back rate",
+                axis_title="Bounced back",
+                scale=scale,
+                count="bounced",
+                total="leads_with_sales",
                 key="bounce_chart",
                 on_select="rerun",
                 selection_mode=["pick"],
@@ -399,7 +403,7 @@ else:
     st.success("No period flagged: volumes did not rise at the expense of the next handoff.")
 for column, team in zip(st.columns(2), ("marketing", "sdr"), strict=True):
     with column:
-        st.altair_chart(charts.goal_conflict_chart(conflict, team), key=f"goal_conflict_{team}")
+        _chart_specs.chart(charts.goal_conflict_chart, conflict, team, key=f"goal_conflict_{team}")
 _widgets.table(
     conflict,
     key="goal_conflict_table",

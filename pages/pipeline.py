@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _data, _widgets
+from pages import _chart_specs, _data, _widgets
 from pages import _pipeline_charts as charts
 
 NUM = st.column_config.NumberColumn
@@ -80,8 +80,11 @@ st.subheader("Days in stage", help=_widgets.help_for("days_in_stage"))
 distribution = _data.metric("days_in_stage", view)
 chart_col, table_col = st.columns([5, 4])
 with chart_col:
-    picked = st.altair_chart(
-        charts.days_in_stage_chart(distribution, stage_order=stage_order, teams=all_teams),
+    picked = _chart_specs.chart(
+        charts.days_in_stage_chart,
+        distribution,
+        stage_order=stage_order,
+        teams=all_teams,
         key="days_chart",
         on_select="rerun",
         selection_mode=["pick"],
@@ -139,8 +142,10 @@ if pick_stage:
 
 # --- Stalls by team and stage ------------------------------------------------------------
 st.subheader("Stalls by team and stage", help=_widgets.help_for("stalled_deals"))
-cell = st.altair_chart(
-    charts.stall_heatmap(by_team, stage_order=stage_order),
+cell = _chart_specs.chart(
+    charts.stall_heatmap,
+    by_team,
+    stage_order=stage_order,
     key="stall_heatmap",
     on_select="rerun",
     selection_mode=["pick"],
@@ -231,8 +236,9 @@ waterfall = _data.metric("waterfall", view)
 rows = _data.metric("waterfall_rows", view)
 options = [charts.ALL_TEAMS, *sorted(set(waterfall["team"]) - {charts.ALL_TEAMS})]
 wf_team = st.selectbox("Team", options, key="waterfall_team")
-bridge = st.altair_chart(
-    charts.waterfall_chart(waterfall.filter(pl.col("team") == wf_team)),
+bridge = _chart_specs.chart(
+    charts.waterfall_chart,
+    waterfall.filter(pl.col("team") == wf_team),
     key="waterfall_chart",
     on_select="rerun",
     selection_mode=["pick"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_empty_store_offers_the_demo(empty_store, app):
     at = app().run()
@@ -77,3 +79,22 @@ def test_load_the_demo_org_from_the_empty_store(empty_store, app):
     assert not at.exception
     assert Store(empty_store).current().source == "demo"
     assert recent_runs(empty_store)["trigger"].to_list() == ["page"]
+
+
+def test_each_rerun_logs_its_server_time_when_asked(tiny_store, app, monkeypatch, tmp_path):
+    timings = tmp_path / "timings.tsv"
+    monkeypatch.setenv("SCORECARD_TIMINGS", str(timings))
+    at = app().run()
+    assert not at.exception
+    seconds = at.session_state["run_seconds"]
+    assert 0 < seconds < 120
+    [line] = timings.read_text(encoding="utf-8").splitlines()
+    title, logged = line.split("\t")
+    assert title == "Scorecard" and float(logged) == pytest.approx(seconds, abs=1e-5)
+
+
+def test_no_timing_file_unless_asked(tiny_store, app, monkeypatch, tmp_path):
+    monkeypatch.delenv("SCORECARD_TIMINGS", raising=False)
+    at = app().run()
+    assert not at.exception and at.session_state["run_seconds"] > 0
+    assert list(tmp_path.glob("*.tsv")) == []
