@@ -83,14 +83,13 @@ def _refresh(size: str, fmt: str) -> float:
 
 
 def _snapshot_bundle(size: str):
-    """The stored snapshot's tables, seeded with the intermediates its refresh stored (as
-    the app reads it), and a function giving a fresh bundle of the same."""
+    """The stored snapshot read as the app reads it (tables seeded with the intermediates its
+    refresh stored), and a function giving a fresh bundle of the same (nothing derived)."""
+    from connectors.snapshot_tables import read_bundle
     from connectors.store import Store
-    from scoring import intermediates
 
-    snap = Store(DATA / size / "store").current()
-    frames, items = snap.read_all(), snap.read_intermediates()
-    return lambda: intermediates.bundle(frames, items)
+    base = read_bundle(Store(DATA / size / "store").current())
+    return base.fresh
 
 
 def _best(fn, repeat: int) -> tuple[float, float]:

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -80,9 +80,14 @@ class Snapshot:
         path = self.path / file_name
         return path.read_text(encoding="utf-8") if path.exists() else None
 
-    def read_all(self) -> dict[str, pl.DataFrame]:
-        """Every table the snapshot holds."""
-        return {name: pl.read_parquet(self.path / f"{name}.parquet") for name in self.tables}
+    def read_all(self, *, skip: Iterable[str] = ()) -> dict[str, pl.DataFrame]:
+        """Every table the snapshot holds (but those in `skip`)."""
+        skipped = set(skip)
+        return {
+            name: pl.read_parquet(self.path / f"{name}.parquet")
+            for name in self.tables
+            if name not in skipped
+        }
 
     def read_intermediates(self) -> list[tuple[dict[str, Any], pl.DataFrame]]:
         """The derived frames stored with the snapshot, each with its metadata. One that

@@ -23,6 +23,7 @@ import streamlit as st
 
 from connectors.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from connectors.refresh import SCORECARD_FILE
+from connectors.snapshot_tables import read_bundle
 from connectors.store import Snapshot, Store
 from pages import _metrics
 from scoring import intermediates
@@ -121,7 +122,7 @@ def load_tables(data_dir: str, snapshot_id: str) -> Tables:
     The frames are read-only by convention; scoring never mutates its inputs.
     """
     snap = Store(Path(data_dir)).get(snapshot_id)
-    return intermediates.bundle(snap.read_all(), snap.read_intermediates())
+    return read_bundle(snap)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import altair as alt
 import polars as pl
 
+from connectors.snapshot_tables import read_bundle
 from reports.render import to_html, to_pdf
-from scoring import intermediates
 from scoring.calendar import Period, parse_period, period_of
 from scoring.params import ScoringParams
 from scoring.preread import Chart, Freshness, PreRead, assemble
@@ -187,7 +187,7 @@ def build(
     teams = tuple(sorted(teams))
 
     def card_of(snapshot: Snapshot) -> tuple[Tables, dict[str, Any]]:
-        tables = intermediates.bundle(snapshot.read_all(), snapshot.read_intermediates())
+        tables = read_bundle(snapshot)
         card = compute(tables, as_of=as_of, period=chosen, params=params, teams=teams)
         return tables, card.to_dict()
 

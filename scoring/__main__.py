@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from scoring import intermediates
+from connectors.snapshot_tables import read_bundle
 from scoring.calendar import PeriodError, parse_period, period_of
 from scoring.definitions import registry, render_markdown
 from scoring.scorecard import Scorecard, compare, compute
@@ -69,7 +69,7 @@ def _scorecard(args: argparse.Namespace) -> int:
     teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
 
     def card_for(snapshot) -> Scorecard:
-        tables = intermediates.bundle(snapshot.read_all(), snapshot.read_intermediates())
+        tables = read_bundle(snapshot)
         return compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
 
     card = card_for(snap)

@@ -865,22 +865,32 @@ def goal_conflict(
     Grain: period (oldest first). Columns: period, period_start, mqls, mql_to_sal, sals, sal_to_sql,
     marketing_conflict, sdr_conflict, conflict. The first period has nothing to compare (false).
     """
-    parts = [
-        _conversion_lazy(tables, p, as_of, (), timezone)
-        .filter(pl.col("from_step").is_in(["mql", "sal"]))
-        .select(
-            period=pl.lit(p.name),
-            period_start=pl.lit(p.start),
-            mqls=pl.col("cohort").filter(pl.col("from_step") == "mql").first(),
-            mql_to_sal=pl.col("rate").filter(pl.col("from_step") == "mql").first(),
-            sals=pl.col("cohort").filter(pl.col("from_step") == "sal").first(),
-            sal_to_sql=pl.col("rate").filter(pl.col("from_step") == "sal").first(),
-        )
-        for p in periods
-    ]
-    if not parts:
+    if not periods:
         raise ValueError("goal_conflict needs at least one period")
-    table = pl.concat(parts).sort("period_start")  # small: one row per period
+    # One pass over the funnel steps for every period: cohort sizes and conversions of the
+    # MQL→SAL and SAL→SQL transitions (the same numbers `conversion` gives for them).
+    sums = []
+    for i, p in enumerate(periods):
+        for step, nxt in (("mql", "sal"), ("sal", "sql")):
+            cohort = in_period(pl.col(f"{step}_at"), p, timezone)
+            converted = cohort & pl.col(f"{nxt}_at").is_not_null()
+            sums += [cohort.sum().alias(f"{step}_{i}"), converted.sum().alias(f"{step}_to_{i}")]
+    totals = steps_lazy(tables, as_of=as_of, timezone=timezone).select(sums)
+
+    def cohort_and_rate(step: str, i: int, names: tuple[str, str]) -> list[pl.Expr]:
+        n, to = pl.col(f"{step}_{i}").cast(pl.Int64), pl.col(f"{step}_to_{i}").cast(pl.Int64)
+        return [n.alias(names[0]), pl.when(n > 0).then(to / n).alias(names[1])]
+
+    rows = [
+        totals.select(
+            pl.lit(p.name).alias("period"),
+            pl.lit(p.start).alias("period_start"),
+            *cohort_and_rate("mql", i, ("mqls", "mql_to_sal")),
+            *cohort_and_rate("sal", i, ("sals", "sal_to_sql")),
+        )
+        for i, p in enumerate(periods)
+    ]
+    table = pl.concat(rows).sort("period_start")  # small: one row per period
     table = collect_available(table, tables, NEEDS["goal_conflict"])
 
     def rose_while_fell(volume: str, rate: str) -> pl.Expr:

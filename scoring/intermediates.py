@@ -36,7 +36,8 @@ TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team", "opp_state_at":
 # Deal states at an instant (`history.opp_state_at`, key (kind, at)): the one at the end of
 # the as-of day is kept (stalled deals, trust and slippage read it).
 STATES = "opp_state_at"
-TEAM_INDEPENDENT = ("lead_history_sorted",)
+LEAD_HISTORY = "lead_history_sorted"
+TEAM_INDEPENDENT = (LEAD_HISTORY,)
 
 _SOURCES = (
     "tables.py", "windows.py", "stages.py", "funnel.py", "calendar.py", "quality.py", "history.py",
@@ -64,6 +65,8 @@ def export(
         for (_, day, tz), frame in tables.derivations(kind).items():
             if day == as_of:
                 meta = {"kind": kind, "as_of": day.isoformat(), "timezone": tz}
+                if kind == LEAD_HISTORY:
+                    meta["whole_table"] = _nothing_after(tables, as_of, tz)
                 out.append(({**meta, "code_version": CODE_VERSION}, frame))
     for _, frame in tables.derivations(ORDERED_HISTORY).items():
         out.append(({"kind": ORDERED_HISTORY, "code_version": CODE_VERSION}, frame))
@@ -96,24 +99,40 @@ def seed(tables: Tables, items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]
     return used
 
 
+def stand_ins(items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """Stored intermediates that can stand in for a table, by table name, so a snapshot's
+    reader need not read (and hold) that table twice: the stage history in deal and time
+    order has the same rows; the lead history in lead and time order has the same rows when
+    nothing in it was dated after the as-of day (`whole_table`), with owners carried forward,
+    which every metric reads the same way."""
+    current = [(m, f) for m, f in items if m.get("code_version") == CODE_VERSION]
+    ordered = [f for m, f in current if m.get("kind") == ORDERED_HISTORY]
+    leads = [f for m, f in current if m.get("kind") == LEAD_HISTORY and m.get("whole_table")]
+    out = {}
+    if len(ordered) == 1:
+        out["stage_history"] = ordered[0]
+    if len(leads) == 1:
+        out["lead_history"] = leads[0]
+    return out
+
+
 def bundle(
     frames: Mapping[str, pl.DataFrame],
     items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]] = (),
 ) -> Tables:
-    """A snapshot's tables as a bundle, seeded with its stored intermediates. The stored
-    ordered stage history also stands in for the bundle's stage history (same rows, in deal
-    and time order), so keeping it costs no memory."""
+    """A snapshot's tables as a bundle, seeded with its stored intermediates (which also stand
+    in for the tables they can: `stand_ins`)."""
     items = list(items)
-    ordered = [
-        frame
-        for meta, frame in items
-        if meta.get("kind") == ORDERED_HISTORY and meta.get("code_version") == CODE_VERSION
-    ]
-    if ordered and "stage_history" in frames:
-        frames = {**frames, "stage_history": ordered[0]}
-    tables = Tables.from_frames(frames)
+    present = {name: frame for name, frame in stand_ins(items).items() if name in frames}
+    tables = Tables.from_frames({**frames, **present})
     seed(tables, items)
     return tables
+
+
+def _nothing_after(tables: Tables, as_of: date, timezone: str) -> bool:
+    """True when no lead-history row is dated after the end of `as_of`."""
+    late = tables.lead_history.filter(pl.col("entered_at") >= as_of_cutoff(as_of, timezone))
+    return late.select(pl.len()).collect(engine=ENGINE).item() == 0
 
 
 def inherit(parent: Tables, child: Tables, teams: Sequence[str]) -> None:

@@ -62,6 +62,13 @@ class Tables:
         with self._lock:
             self._seeded[key] = frame
 
+    def fresh(self) -> Tables:
+        """The same tables and seeded intermediates, with nothing derived yet (benchmarks)."""
+        out = Tables(frames=self.frames, missing=self.missing)
+        with self._lock:
+            out._seeded.update(self._seeded)
+        return out
+
     def derivations(self, kind: str) -> dict[Hashable, pl.DataFrame]:
         """The intermediates of one kind (a key's first element) derived or seeded so far."""
         with self._lock:

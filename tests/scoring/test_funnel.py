@@ -583,3 +583,19 @@ def test_conversion_rates_are_shares_and_order_free(leads: list[dict], seed: int
         assert ((rates >= 0) & (rates <= 1)).all()
         assert (got["converted"] <= got["cohort"]).all()
         assert_frame_equal(got, conversion(shuffled, period=Q1, as_of=AS_OF, by=by))
+
+
+def test_goal_conflict_counts_are_the_conversion_cohorts() -> None:
+    """The one-pass counts of goal_conflict equal `conversion`'s MQL and SAL cohorts."""
+    from connectors.demo import generate_demo_org
+
+    as_of = date(2026, 11, 16)
+    tables = Tables.from_frames(generate_demo_org(as_of=as_of, scale=0.3))
+    periods = [parse_period(q) for q in ("2026-Q1", "2026-Q2", "2026-Q3")]
+    got = goal_conflict(tables, periods=periods, as_of=as_of)
+    for p, row in zip(periods, got.iter_rows(named=True), strict=True):
+        conv = conversion(tables, period=p, as_of=as_of)
+        mql, sal = (conv.filter(from_step=s).row(0, named=True) for s in ("mql", "sal"))
+        assert (row["mqls"], row["sals"]) == (mql["cohort"], sal["cohort"]) != (0, 0)
+        assert row["mql_to_sal"] == pytest.approx(mql["rate"])
+        assert row["sal_to_sql"] == pytest.approx(sal["rate"])

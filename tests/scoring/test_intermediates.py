@@ -3,7 +3,7 @@ inherited by team-filtered bundles; with them, every result is the same as witho
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
@@ -46,6 +46,8 @@ def test_export_holds_what_the_scorecard_derived_and_seeding_changes_no_result(d
         elif meta["kind"] == intermediates.STATES:  # the deal states at the end of the as-of day
             assert meta == {"kind": "opp_state_at", "at": "2026-11-16T23:59:59.999999+00:00",
                             "code_version": CODE_VERSION}  # fmt: skip
+        elif meta["kind"] == "lead_history_sorted":  # nothing in the demo is after its as-of
+            assert meta == {**_meta("lead_history_sorted"), "whole_table": True}
         else:
             timezone = None if meta["kind"] == "quality_checks" else "UTC"
             assert meta == {**_meta(meta["kind"]), "timezone": timezone}
@@ -60,6 +62,27 @@ def test_export_holds_what_the_scorecard_derived_and_seeding_changes_no_result(d
     assert_frame_equal(
         ordered.sort(pl.all()), demo_frames["stage_history"].select(ordered.columns).sort(pl.all())
     )
+    # so does the ordered lead history for the lead history (same rows, owners carried on)
+    leads = next(f for m, f in items if m["kind"] == "lead_history_sorted")
+    assert_frame_equal(seeded.lead_history.collect(), leads)
+    assert leads.height == demo_frames["lead_history"].height
+
+
+def test_lead_history_with_rows_after_the_as_of_day_is_kept_as_it_is(demo_frames):
+    late = (
+        demo_frames["lead_history"]
+        .head(1)
+        .with_columns(entered_at=pl.lit(datetime(2026, 12, 1, tzinfo=UTC)))
+    )
+    frames = {**demo_frames, "lead_history": pl.concat([demo_frames["lead_history"], late])}
+    tables = Tables.from_frames(frames)
+    expected = _card(tables)
+    items = intermediates.export(tables, as_of=AS_OF, timezone="UTC")
+    [meta] = [m for m, _ in items if m["kind"] == "lead_history_sorted"]
+    assert meta["whole_table"] is False
+    seeded = intermediates.bundle(frames, items)
+    assert seeded.lead_history.collect().height == frames["lead_history"].height
+    assert _card(seeded) == expected
 
 
 def test_a_seeded_intermediate_is_used_instead_of_derived(demo_frames):

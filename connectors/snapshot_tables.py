@@ -1,0 +1,17 @@
+"""A stored snapshot as a scoring bundle: its tables, seeded with the intermediates its
+refresh stored (`scoring.intermediates`). Used by the app, the CLI and the pre-read."""
+
+from __future__ import annotations
+
+from connectors.store import Snapshot
+from scoring import intermediates
+from scoring.tables import Tables
+
+
+def read_bundle(snapshot: Snapshot) -> Tables:
+    """The snapshot's tables and stored intermediates; a table an intermediate stands in for
+    is not read at all (so it is never held twice)."""
+    items = snapshot.read_intermediates()
+    present = intermediates.stand_ins(items)
+    frames = {**snapshot.read_all(skip=present), **present}
+    return intermediates.bundle({k: v for k, v in frames.items() if k in snapshot.tables}, items)
