@@ -149,7 +149,7 @@ else:
         st.caption("Bias = (call − actual) ÷ actual: above zero over-forecasts, below sandbags.")
     trend = _data.metric("forecast_trend", view)
     st.dataframe(
-        trend.drop("period"),
+        trend.drop("period").to_arrow(),
         key="trend",
         hide_index=True,
         width="stretch",

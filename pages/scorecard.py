@@ -103,7 +103,7 @@ if headline.is_empty():
     st.info("No team owns opportunities in this view.")
 else:
     st.dataframe(
-        headline,
+        headline.to_arrow(),
         key="headline",
         hide_index=True,
         width="stretch",
