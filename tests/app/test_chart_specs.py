@@ -34,15 +34,15 @@ def test_key_sees_arguments_and_builder():
 def test_spec_is_the_charts_own_with_data_inline():
     spec = spec_of(_bars(FRAME))
     assert spec["mark"] == {"type": "bar"} and spec["title"] == "t"
-    [values] = spec["datasets"].values()
-    assert values == FRAME.to_dicts()
+    [values] = spec["datasets"].values()  # an Arrow table of the chart's rows
+    assert values.to_pylist() == FRAME.to_dicts()
     assert "config" not in spec  # Altair's default theme (fixed sizes) is left out
 
 
 def test_no_row_limit_on_inline_data():
     big = pl.DataFrame({"team": [f"T{i}" for i in range(6000)], "n": list(range(6000))})
     [values] = spec_of(_bars(big))["datasets"].values()
-    assert len(values) == 6000  # Altair's default transformer would refuse > 5000 rows
+    assert values.num_rows == 6000  # Altair's default transformer would refuse > 5000 rows
 
 
 def test_spec_built_once_per_content(monkeypatch):
