@@ -37,6 +37,7 @@ from connectors.schema import SCHEMA_VERSION, TABLES, conform
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 INTERMEDIATES = "intermediates"
+KEEP_INTERMEDIATES = 3  # newest snapshots that keep their intermediates (see apply_retention)
 
 
 class StoreError(RuntimeError):
@@ -216,10 +217,19 @@ class Store:
         _write_text(self.root / CURRENT, snapshot_id + "\n", atomic=True)
 
     def apply_retention(
-        self, *, keep: int, max_age_days: int | None = None, now: datetime | None = None
+        self,
+        *,
+        keep: int,
+        max_age_days: int | None = None,
+        now: datetime | None = None,
+        keep_intermediates: int = KEEP_INTERMEDIATES,
     ) -> list[str]:
         """Delete old snapshots: keep the newest `keep`, and drop those older than
-        `max_age_days`; the current snapshot is never deleted. Returns deleted ids."""
+        `max_age_days`; the current snapshot is never deleted. Returns deleted ids.
+
+        Intermediates (about as large as the tables) are kept only for the newest
+        `keep_intermediates` snapshots and the current one: older snapshots are read less
+        often, and without them their views are simply derived from the tables."""
         now = now or datetime.now(UTC)
         current = self.current_id()
         deleted = []
@@ -231,8 +241,18 @@ class Store:
             if snap.id != current and (too_many or too_old):
                 shutil.rmtree(snap.path)
                 deleted.append(snap.id)
+            elif snap.id != current and index >= keep_intermediates:
+                self._drop_intermediates(snap)
         self.clean_temporary()
         return deleted
+
+    def _drop_intermediates(self, snap: Snapshot) -> None:
+        """Unlist a snapshot's intermediates (manifest replaced atomically), then delete them."""
+        if "intermediates" not in snap.manifest:
+            return
+        manifest = {k: v for k, v in snap.manifest.items() if k != "intermediates"}
+        _write_text(snap.path / MANIFEST, json.dumps(manifest, indent=2), atomic=True)
+        shutil.rmtree(snap.path / INTERMEDIATES, ignore_errors=True)
 
     def clean_temporary(self, *, older_than: timedelta = timedelta(hours=6)) -> None:
         """Remove folders left by refreshes that died midway (never visible to readers).

@@ -157,3 +157,23 @@ def test_an_unreadable_intermediate_is_skipped(tmp_path: Path, tiny_org):
     (snap.path / snap.manifest["intermediates"][0]["file"]).write_bytes(b"not parquet")
     assert snap.read_intermediates() == []
     assert set(snap.read_all()) == set(snap.tables)  # the tables are untouched
+
+
+def test_retention_keeps_intermediates_only_for_the_newest_snapshots(tmp_path: Path, tiny_org):
+    store = Store(tmp_path)
+    meta = {"kind": "stage_spells", "as_of": "2026-03-01", "timezone": "UTC"}
+    frames = validate_tables(tiny_org).frames
+    for minute in range(4):
+        store.write(frames, source="test", data_as_of=AS_OF,
+                    now=datetime(2026, 3, 1, 12, minute, tzinfo=UTC),
+                    intermediates=[(meta, pl.DataFrame({"a": [minute]}))])  # fmt: skip
+    deleted = store.apply_retention(keep=10, keep_intermediates=2)
+    assert deleted == []
+    newest, second, *older = store.list()
+    for snap in (newest, second):
+        assert [m for m, _ in snap.read_intermediates()] == [meta]
+    for snap in older:
+        assert "intermediates" not in snap.manifest
+        assert not (snap.path / "intermediates").exists()
+        assert snap.read_intermediates() == []
+        assert set(snap.read_all()) == set(snap.tables)  # the tables stay
