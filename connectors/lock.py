@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -54,7 +55,7 @@ def refresh_lock(data_dir: Path | str, *, source: str, now: datetime) -> Iterato
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LockHeld(Path(data_dir), _read(path)) from None
+            raise LockHeld(Path(data_dir), _holder_soon(path)) from None
         holder = LockHolder(os.getpid(), source, now.isoformat(), socket.gethostname())
         _write(fd, json.dumps(asdict(holder)))
         try:
@@ -85,6 +86,15 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _holder_soon(path: Path, *, wait: float = 0.5, step: float = 0.02) -> LockHolder | None:
+    """The holder's note; a refresh that has only just taken the lock writes it within
+    moments, so wait that long before saying the holder is unknown."""
+    deadline = time.monotonic() + wait
+    while (holder := _read(path)) is None and time.monotonic() < deadline:
+        time.sleep(step)
+    return holder
 
 
 def _write(fd: int, text: str) -> None:

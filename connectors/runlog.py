@@ -151,12 +151,17 @@ def abandon_stale(data_dir: Path | str, *, now: datetime) -> list[int]:
     """
     with _connect(data_dir) as conn:
         stale = conn.execute("SELECT run_id, pid FROM runs WHERE outcome = 'running'").fetchall()
+        marked = []
         for run_id, pid in stale:
-            conn.execute(
-                "UPDATE runs SET outcome = 'failed', ended_at = ?, error = ? WHERE run_id = ?",
+            # Only if still running: a refused refresh may record its outcome meanwhile.
+            cursor = conn.execute(
+                "UPDATE runs SET outcome = 'failed', ended_at = ?, error = ?"
+                " WHERE run_id = ? AND outcome = 'running'",
                 (iso(now), f"abandoned: the refresh process (pid {pid}) ended unfinished", run_id),
             )
-    return [run_id for run_id, _ in stale]
+            if cursor.rowcount:
+                marked.append(run_id)
+    return marked
 
 
 def recent_runs(data_dir: Path | str, limit: int = 50) -> pl.DataFrame:

@@ -163,3 +163,27 @@ def test_lock_is_exclusive_and_released(tmp_path: Path):
 def test_reading_the_holder_never_takes_the_lock(tmp_path: Path):
     assert lock_holder(tmp_path) is None  # no lock file yet: nothing running
     assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_a_holder_that_has_only_just_taken_the_lock_is_still_named(tmp_path: Path):
+    """The refused refresh waits a moment for the note of a holder that is just starting
+    (it takes the lock, then writes who it is), instead of calling it unknown."""
+    import fcntl
+    import threading
+
+    path = tmp_path / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held, no note yet
+    note = {"pid": 4242, "source": "demo", "started_at": "2026-11-23T20:00:00+00:00",
+            "host": "here"}  # fmt: skip
+    writer = threading.Timer(0.15, lambda: path.write_text(json.dumps(note)))
+    writer.start()
+    try:
+        with (
+            pytest.raises(LockHeld, match="pid 4242"),
+            refresh_lock(tmp_path, source="demo", now=datetime.now(UTC)),
+        ):
+            pass
+    finally:
+        writer.join()
+        os.close(fd)
