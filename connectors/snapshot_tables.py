@@ -12,6 +12,5 @@ def read_bundle(snapshot: Snapshot) -> Tables:
     """The snapshot's tables and stored intermediates; a table an intermediate stands in for
     is not read at all (so it is never held twice)."""
     items = snapshot.read_intermediates()
-    present = intermediates.stand_ins(items)
-    frames = {**snapshot.read_all(skip=present), **present}
-    return intermediates.bundle({k: v for k, v in frames.items() if k in snapshot.tables}, items)
+    present = {k: v for k, v in intermediates.stand_ins(items).items() if k in snapshot.tables}
+    return intermediates.bundle({**snapshot.read_all(skip=present), **present}, items)

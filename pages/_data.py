@@ -26,7 +26,6 @@ from connectors.refresh import SCORECARD_FILE
 from connectors.snapshot_tables import read_bundle
 from connectors.store import Snapshot, Store
 from pages import _metrics
-from scoring import intermediates
 from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
 from scoring.scorecard import compare, compute, filter_teams
@@ -131,13 +130,7 @@ def team_tables(data_dir: str, snapshot_id: str, teams: tuple[str, ...]) -> Tabl
     tables = load_tables(data_dir, snapshot_id)
     if not teams:
         return tables
-    filtered = filter_teams(tables, teams)
-    out = Tables(
-        frames={k: v.collect().lazy() for k, v in filtered.frames.items()},
-        missing=filtered.missing,
-    )
-    intermediates.inherit(tables, out, teams)
-    return out
+    return filter_teams(tables, teams).materialized()  # keeps what the filter inherited
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -98,8 +98,9 @@ def _history_events(tables: Tables, opps: pl.LazyFrame, cutoff: datetime) -> pl.
 
     A deal's first history row ever starts at its `created_at` (so a first row later than
     creation still starts the first spell there, and rows before creation count from it); a
-    deal without history gets one event in its current stage at `created_at`. Sorting the
-    history is cheap when the snapshot stores it in this order (the store does).
+    deal without history gets one event in its current stage at `created_at`. The sort is
+    cheap on a bundle read from a snapshot: its stage history is then the stored one in deal
+    and time order (`scoring.intermediates.stand_ins`).
     """
     stages = _stage_lookup(tables)
     deal = opps.select("opp_id", "created_at", "team", "owner_id", "stage")

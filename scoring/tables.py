@@ -64,7 +64,17 @@ class Tables:
 
     def fresh(self) -> Tables:
         """The same tables and seeded intermediates, with nothing derived yet (benchmarks)."""
-        out = Tables(frames=self.frames, missing=self.missing)
+        return self._with_frames(self.frames)
+
+    def materialized(self) -> Tables:
+        """The same bundle with each lazy frame collected once (so a filtered bundle's
+        filters run once, not in every metric), keeping its seeded intermediates."""
+        return self._with_frames(
+            {k: v.collect(engine=ENGINE).lazy() for k, v in self.frames.items()}
+        )
+
+    def _with_frames(self, frames: Mapping[str, pl.LazyFrame]) -> Tables:
+        out = Tables(frames=frames, missing=self.missing)
         with self._lock:
             out._seeded.update(self._seeded)
         return out

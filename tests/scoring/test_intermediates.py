@@ -115,6 +115,12 @@ def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames)
     direct = filter_teams(Tables.from_frames(demo_frames), [team])
     assert not direct.derivations("stage_spells")
     assert_frame_equal(stage_spells(child, as_of=AS_OF), stage_spells(direct, as_of=AS_OF))
+    # the app collects a filtered bundle's frames once; what it inherited goes along
+    materialized = child.materialized()
+    assert (
+        materialized.derivations("stage_spells").keys() == child.derivations("stage_spells").keys()
+    )
+    assert_frame_equal(materialized.opportunities.collect(), child.opportunities.collect())
     assert_frame_equal(
         stage_trust_flags(child, as_of=AS_OF), stage_trust_flags(direct, as_of=AS_OF)
     )
