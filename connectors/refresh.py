@@ -60,7 +60,10 @@ def default_view_key(data_as_of: date, settings: Settings) -> dict[str, Any]:
 
 
 def default_scorecard(
-    frames: dict[str, pl.DataFrame], settings: Settings, data_as_of: date
+    frames: dict[str, pl.DataFrame],
+    settings: Settings,
+    data_as_of: date,
+    origin: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], pl.DataFrame]]]:
     """The scorecard of the default view, computed once at refresh time and stored with the
     snapshot, so the first page load after a refresh computes nothing; and the intermediates
@@ -70,10 +73,10 @@ def default_scorecard(
     from scoring import intermediates
     from scoring.calendar import parse_period
     from scoring.scorecard import compute
-    from scoring.tables import Tables
+    from scoring.tables import Tables, derived_provenance
 
     key = default_view_key(data_as_of, settings)
-    tables = Tables.from_frames(frames)
+    tables = Tables.from_frames(frames, derived_provenance(origin))
     card = compute(
         tables,
         as_of=data_as_of,
@@ -110,7 +113,9 @@ def refresh(
     warnings = [str(w) for w in validated.warnings]
     progress("Computing the scorecard", 0.7)
     try:
-        card, derived = default_scorecard(validated.frames, settings, pulled.data_as_of)
+        card, derived = default_scorecard(
+            validated.frames, settings, pulled.data_as_of, pulled.detail.get("origin")
+        )
         artifacts = {SCORECARD_FILE: json.dumps(card, default=str)}
     except Exception as exc:  # a precompute is an optimization: never fail a refresh on it
         warnings.append(f"scorecard not precomputed ({type(exc).__name__}: {exc})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from connectors.store import Snapshot
 from scoring import intermediates
-from scoring.tables import Tables
+from scoring.tables import Tables, derived_provenance
 
 
 def read_bundle(snapshot: Snapshot) -> Tables:
@@ -13,4 +13,7 @@ def read_bundle(snapshot: Snapshot) -> Tables:
     is not read at all (so it is never held twice)."""
     items = snapshot.read_intermediates()
     present = {k: v for k, v in intermediates.stand_ins(items).items() if k in snapshot.tables}
-    return intermediates.bundle({**snapshot.read_all(skip=present), **present}, items)
+    origin = (snapshot.manifest.get("detail") or {}).get("origin")
+    return intermediates.bundle(
+        {**snapshot.read_all(skip=present), **present}, items, derived_provenance(origin)
+    )

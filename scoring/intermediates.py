@@ -119,12 +119,13 @@ def stand_ins(items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]) -> dict[s
 def bundle(
     frames: Mapping[str, pl.DataFrame],
     items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]] = (),
+    provenance: Mapping[str, str] | None = None,
 ) -> Tables:
     """A snapshot's tables as a bundle, seeded with its stored intermediates (which also stand
     in for the tables they can: `stand_ins`)."""
     items = list(items)
     present = {name: frame for name, frame in stand_ins(items).items() if name in frames}
-    tables = Tables.from_frames({**frames, **present})
+    tables = Tables.from_frames({**frames, **present}, provenance)
     seed(tables, items)
     return tables
 

@@ -84,7 +84,7 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
     frames["stage_history"] = tables.stage_history.join(ids, on="opp_id", how="semi")
     frames["forecasts"] = tables.forecasts.filter(pl.col("team").is_in(keep))
     frames["quotas"] = tables.quotas.filter(pl.col("team").is_in(keep))
-    filtered = Tables(frames=frames, missing=tables.missing)
+    filtered = Tables(frames=frames, missing=tables.missing, provenance=tables.provenance)
     intermediates.inherit(tables, filtered, keep)
     return filtered
 

@@ -22,6 +22,10 @@ class Tables:
 
     frames: Mapping[str, pl.LazyFrame]
     missing: frozenset[str] = frozenset()
+    # Tables the source did not hold but the connector built from others (e.g. a stage
+    # history of one row per deal made from its current stage), with how: a metric that
+    # needs the real records says "not measured" instead of reading a reconstruction.
+    provenance: Mapping[str, str] = field(default_factory=dict)
     # Intermediates several metrics derive from the same tables (lead funnel steps, deal
     # states at an instant), computed once per bundle: see `derived`.
     _derived: OrderedDict[Hashable, pl.DataFrame] = field(
@@ -38,6 +42,10 @@ class Tables:
 
     def has(self, *names: str) -> bool:
         return not (set(names) & self.missing)
+
+    def is_derived(self, name: str) -> bool:
+        """True when table `name` was reconstructed by the connector, not read from the source."""
+        return name in self.provenance
 
     def derived(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
         """`build()` collected once per bundle and `key` (the tables never change), so
@@ -74,7 +82,7 @@ class Tables:
         )
 
     def _with_frames(self, frames: Mapping[str, pl.LazyFrame]) -> Tables:
-        out = Tables(frames=frames, missing=self.missing)
+        out = Tables(frames=frames, missing=self.missing, provenance=self.provenance)
         with self._lock:
             out._seeded.update(self._seeded)
         return out
@@ -86,8 +94,13 @@ class Tables:
         return {k: v for k, v in every.items() if isinstance(k, tuple) and k and k[0] == kind}
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> Tables:
-        """Bundle frames by table name; absent tables become empty and are marked missing."""
+    def from_frames(
+        cls,
+        frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
+        provenance: Mapping[str, str] | None = None,
+    ) -> Tables:
+        """Bundle frames by table name; absent tables become empty and are marked missing;
+        `provenance` names the tables the connector derived (see `derived_provenance`)."""
         out: dict[str, pl.LazyFrame] = {}
         missing: set[str] = set()
         for name, schema in TABLES.items():
@@ -98,7 +111,13 @@ class Tables:
             else:
                 df = frame.collect(engine=ENGINE) if isinstance(frame, pl.LazyFrame) else frame
                 out[name] = conform(name, df).lazy()
-        return cls(frames=out, missing=frozenset(missing))
+        kept = {k: v for k, v in (provenance or {}).items() if k in out and k not in missing}
+        return cls(frames=out, missing=frozenset(missing), provenance=kept)
+
+
+def derived_provenance(origin: Mapping[str, str] | None) -> dict[str, str]:
+    """The tables a connector's `origin` notes say it derived (notes starting "derived")."""
+    return {k: v for k, v in (origin or {}).items() if str(v).lower().startswith("derived")}
 
 
 MAX_DERIVED = 16
