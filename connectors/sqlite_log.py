@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -13,8 +14,28 @@ def connect(path: Path, ddl: str) -> Iterator[sqlite3.Connection]:
     """A connection to the log at `path` (created with `ddl` if new), in WAL mode so the app
     reads while a refresh writes; the block runs as one transaction, committed on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
+    with closing(sqlite3.connect(path, timeout=BUSY_SECONDS)) as conn:
+        _use_wal(conn)
         conn.executescript(ddl)
         with conn:
             yield conn
+
+
+BUSY_SECONDS = 30.0
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode. SQLite answers "database is locked" at once, without waiting
+    for the busy timeout, when two processes switch a new log file together (two refreshes
+    started at the same moment), so the switch is retried for up to `BUSY_SECONDS`."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)

@@ -224,3 +224,51 @@ def test_cli_failure_message_comes_from_the_run(data_dir, monkeypatch, tiny_org,
     assert cli.main(["refresh", "--source", "flaky"]) == 1
     assert "refresh failed: flaky: 1 problem(s)" in capsys.readouterr().err
     assert last_failure(data_dir).trigger == "cli"
+
+
+_OPENER = """
+import sys, time
+from pathlib import Path
+from connectors.sqlite_log import connect
+path, go = Path(sys.argv[1]), Path(sys.argv[2])
+Path(sys.argv[3]).touch()
+while not go.exists():
+    time.sleep(0.001)
+for _ in range(20):
+    with connect(path, "CREATE TABLE IF NOT EXISTS t (a INTEGER);") as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+"""
+
+
+def test_processes_opening_a_new_log_together_all_write(tmp_path: Path):
+    # Three processes open a log file that does not exist yet at the same moment: SQLite
+    # refuses a concurrent switch to WAL mode at once ("database is locked", no busy wait),
+    # which failed a refresh in CI. Five fresh files, 3 × 20 writes each: all 60 land.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    for k in range(5):
+        log, go = tmp_path / f"log{k}.sqlite", tmp_path / f"go{k}"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _OPENER, str(log), str(go),
+                              str(tmp_path / f"ready{k}-{i}")],
+                             cwd=root, stderr=subprocess.PIPE, text=True)
+            for i in range(3)
+        ]  # fmt: skip
+        _wait_until(lambda k=k: len(list(tmp_path.glob(f"ready{k}-*"))) == 3)
+        go.touch()
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+        with sqlite3.connect(log) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 60
+
+
+def _wait_until(condition, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
