@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--path", help="files only: the folder holding the export files")
     run.add_argument("--preset", help="files only: a mapping preset name or .toml file")
     run.add_argument(
+        "--full",
+        action="store_true",
+        help="salesforce only: pull everything, not only what changed since the last refresh",
+    )
+    run.add_argument(
         "--check",
         action="store_true",
         help="files only: validate the mapping and show what would be loaded; store nothing",
@@ -68,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(check(settings, **options).summary())
             return 0
+        if args.full:
+            options["full"] = True
         record = run_refresh(
             settings, args.source, trigger=args.trigger, progress=_progress, **options
         )

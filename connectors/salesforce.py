@@ -55,6 +55,10 @@ class SalesforceError(RefreshError):
     """A Salesforce pull failed; the message names the object and the cause in plain words."""
 
 
+class _Unanswered(Exception):
+    """A call that must not be sent twice got no answer (dropped connection or timeout)."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Secrets from the environment; `repr` never shows them."""
@@ -210,7 +214,10 @@ class BulkClient:
         )
 
     # -- one call, with retries and one re-login -----------------------------------------
-    def call(self, obj: str, what: Callable[[SalesforceBulk], T]) -> T:
+    def call(self, obj: str, what: Callable[[SalesforceBulk], T], *, resend: bool = True) -> T:
+        """`what(bulk)` with retries of server errors and dropped connections, and one
+        re-login when the session expired. `resend=False` for a call that creates something:
+        a dropped connection then raises `_Unanswered` instead of sending it again."""
         relogged, attempt = False, 0
         while True:
             assert self.bulk is not None
@@ -225,8 +232,10 @@ class BulkClient:
                 if "InvalidSessionId" in str(exc):
                     raise self.fail(_expired(self.creds)) from None
                 if (exc.status_code or 0) < 500 or attempt >= self.cfg.retries:
-                    raise self.fail(f"{obj}: {_api_problem(exc, self.cfg)}") from None
+                    raise self.fail(f"{obj}: {_api_problem(exc, self.cfg)}{_hint(obj)}") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if not resend:
+                    raise _Unanswered(_http_problem(exc, self.cfg)) from None
                 if attempt >= self.cfg.retries:
                     raise self.fail(
                         f"{obj}: {_http_problem(exc, self.cfg)} "
@@ -247,7 +256,7 @@ class BulkClient:
             obj, lambda b: b.create_queryall_job(obj, contentType="CSV", pk_chunking=chunk)
         )
         try:
-            original = self.call(obj, lambda b: b.query(job, soql))
+            original = self._add_batch(obj, job, soql)
             work = self._wait(obj, job, original, pk, progress)
         except BaseException:
             self._abort(job)
@@ -274,17 +283,55 @@ class BulkClient:
         }
         return bodies
 
+    def _add_batch(self, obj: str, job: str, soql: str) -> str:
+        """Add the query batch to the new `job`, once. A request whose answer was lost may
+        have created the batch all the same; the job's batch list says so (the job is ours
+        and new, so its first batch is this one). Sending it again would add a second batch,
+        and with PK chunking a second set of chunks: rows read twice, or a wait for the
+        first batch's chunks that never ends."""
+        attempt = 0
+        while True:
+            try:
+                return self.call(obj, lambda b: b.query(job, soql), resend=False)
+            except _Unanswered as exc:
+                problem = str(exc)
+            # The server may still be creating it: look now, and once more a poll later.
+            for pause in (0.0, self.cfg.poll_seconds):
+                time.sleep(pause)
+                batches = self._batches(obj, job)
+                if batches:
+                    log.warning("%s: the answer to a new batch was lost; using the batch", obj)
+                    return str(batches[0]["id"])
+            if attempt >= self.cfg.retries:
+                raise self.fail(f"{obj}: {problem} (gave up after {attempt + 1} attempts)")
+            attempt += 1
+            log.warning("%s: the query batch was not created, sending it again", obj)
+            time.sleep(self.cfg.backoff_seconds * 2 ** (attempt - 1))
+
+    def _batches(self, obj: str, job: str) -> list[dict[str, Any]]:
+        """The job's batches in the order they were created ([] when it has none)."""
+        try:
+            batches = self.call(obj, lambda b: b.get_batch_list(job))
+        except (KeyError, TypeError):  # an empty batchInfoList has no batchInfo element
+            return []
+        if isinstance(batches, dict):
+            return [batches]
+        return list(batches or [])
+
     def _wait(
         self, obj: str, job: str, original: str, pk: bool, progress: Callable[[str], None]
     ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + self.cfg.batch_timeout_seconds
         while True:
-            batches = self.call(obj, lambda b: b.get_batch_list(job))
+            batches = self._batches(obj, job)
             failed = [b for b in batches if b["state"] == "Failed"]
             if failed:
                 raise self.fail(_batch_problem(obj, failed[0].get("stateMessage") or ""))
             first = next(b for b in batches if b["id"] == original)
-            work = [b for b in batches if b["id"] != original] if pk else [first]
+            # With PK chunking the original batch is only split (NotProcessed); its chunks
+            # are the work.
+            chunks = [b for b in batches if b["id"] != original and b["state"] != "NotProcessed"]
+            work = chunks if pk else [first]
             if first["state"] == "NotProcessed" and not pk:
                 raise self.fail(f"{obj}: Salesforce did not process the query (job aborted?)")
             done = [b for b in work if b["state"] == "Completed"]
@@ -361,6 +408,17 @@ def _api_problem(exc: BulkApiError, cfg: SalesforceConfig) -> str:
     if code and message:
         return f"Salesforce refused the request: {code.group(1)}: {message.group(1)}"
     return f"Salesforce answered HTTP {exc.status_code}"
+
+
+def _hint(obj: str) -> str:
+    """What to set when an optional object is refused."""
+    if obj in FORECASTING:
+        return (
+            ". The forecasting objects are optional: if this org does not use Collaborative "
+            "Forecasts (or this user may not read them), set forecasting = false under "
+            "[sources.salesforce] in scorecard.toml to skip them"
+        )
+    return ""
 
 
 def _batch_problem(obj: str, message: str) -> str:
@@ -548,9 +606,7 @@ def _merge_lead_history(
         _deleted(raw["LeadHistory"]).with_columns(IsDeleted=pl.lit(False)), leads, mc
     )
     dead = _deleted(raw["Lead"])["Id"]
-    return m.merge_history(
-        old, new, gone.select("lead_id", "status", "entered_at"), dead, "lead_id"
-    )
+    return m.merge_history(old, new, gone, dead, "lead_id")
 
 
 def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:

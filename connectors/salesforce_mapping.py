@@ -281,8 +281,9 @@ def _lookup(expr: pl.Expr, table: Mapping[str, str]) -> pl.Expr:
 
 def _finish(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     schema = TABLES[name]
+    order = HISTORY_ORDER.get(name) or list(schema.primary_key) or frame.columns[:3]
     return frame.cast({c: schema.columns[c].dtype for c in frame.columns}).sort(
-        list(schema.primary_key) or frame.columns[:3], maintain_order=True
+        order, maintain_order=True
     )
 
 
@@ -397,8 +398,9 @@ def stage_history(hist: pl.DataFrame) -> pl.DataFrame:
             amount="Amount",
             close_date="CloseDate",
             forecast_category=pl.col("ForecastCategory").replace_strict(CATEGORIES, default=None),
+            history_id="Id",
         )
-        .sort("opp_id", "entered_at", maintain_order=True),
+        .sort(HISTORY_ORDER["stage_history"]),
     )
 
 
@@ -431,8 +433,8 @@ def lead_history(hist: pl.DataFrame, leads_now: pl.DataFrame, cfg: MappingConfig
     live = _live(hist)
     status = (
         live.filter(pl.col("Field") == cfg.lead_status_field)
-        .select(lead_id="LeadId", status="NewValue", entered_at="CreatedDate")
-        .sort("entered_at")
+        .select(lead_id="LeadId", status="NewValue", entered_at="CreatedDate", history_id="Id")
+        .sort("entered_at", "history_id")
     )
     moves = (
         live.filter((pl.col("Field") == "Owner") & (pl.col("DataType") == "EntityId"))
@@ -464,7 +466,8 @@ def lead_history(hist: pl.DataFrame, leads_now: pl.DataFrame, cfg: MappingConfig
             "status",
             "entered_at",
             owner_id=pl.coalesce("new", "old", "now_owner"),
-        ).sort("lead_id", "entered_at", maintain_order=True),
+            history_id="history_id",
+        ).sort(HISTORY_ORDER["lead_history"]),
     )
 
 
@@ -569,13 +572,30 @@ def merge_history(
     dead_parents: pl.Series,
     parent: str,
 ) -> pl.DataFrame:
-    """History rows are immutable and carry no key in the canonical model: drop the deleted
-    ones (matched on `deleted`'s columns) and those of deleted parents, add the new ones;
-    a row seen again (look-back window) keeps its stored version."""
-    kept = old.join(deleted, on=deleted.columns, how="anti", nulls_equal=True)
+    """History rows are immutable and keyed by their own record id (`history_id`): drop the
+    deleted ones and those of deleted parents, add the new ones; a row seen again (the
+    look-back window) is kept once. Two rows of one deal can share a second and a stage (an
+    amount change written by a flow right after a stage change): only the record id tells
+    them apart. Rows stored before ids were kept (no `history_id`) fall back to matching on
+    (parent, time, stage/status)."""
+    name = "stage_history" if parent == "opp_id" else "lead_history"
+    legacy = old.filter(pl.col("history_id").is_null())
+    if legacy.is_empty():
+        key = ["history_id"]
+    else:  # an older snapshot: its rows have no ids yet
+        key = [parent, "entered_at", "stage" if "stage" in old.columns else "status"]
+    kept = old.join(deleted.select(key), on=key, how="anti", nulls_equal=True)
     kept = kept.filter(~pl.col(parent).is_in(dead_parents.implode()))
-    key = [parent, "entered_at", "stage" if "stage" in old.columns else "status"]
     both = pl.concat([kept, new.select(old.columns)]).unique(
         subset=key, keep="first", maintain_order=True
     )
-    return both.sort(parent, "entered_at", maintain_order=True)
+    return both.sort(HISTORY_ORDER[name])
+
+
+# Both history tables in time order; rows of one instant in record-id order (Salesforce ids
+# grow with creation), so a full and an incremental refresh store the same rows in the
+# same order.
+HISTORY_ORDER = {
+    "stage_history": ["opp_id", "entered_at", "history_id"],
+    "lead_history": ["lead_id", "entered_at", "history_id"],
+}

@@ -143,6 +143,9 @@ STAGE_HISTORY = TableSchema(
         "amount": _c(pl.Float64(), required=False),
         "close_date": _c(pl.Date(), required=False),
         "forecast_category": _c(OppForecastCategory, required=False),
+        # The source's own id of the history record (OpportunityHistory.Id), where it has
+        # one: incremental refreshes merge on it (two rows can share a second and a stage).
+        "history_id": _c(pl.String(), required=False),
     },
     foreign_keys=(
         ForeignKey("opp_id", "opportunities", "opp_id"),
@@ -184,6 +187,7 @@ LEAD_HISTORY = TableSchema(
         "status": _c(pl.String(), nullable=False),
         "entered_at": _c(UTC_DATETIME, nullable=False),
         "owner_id": _c(pl.String(), required=False),
+        "history_id": _c(pl.String(), required=False),  # LeadHistory.Id, for merges
     },
     foreign_keys=(ForeignKey("lead_id", "leads", "lead_id"),),
 )

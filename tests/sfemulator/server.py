@@ -73,6 +73,8 @@ class Faults:
     never_complete: set[str] = field(default_factory=set)  # objects whose batches hang
     drop_next: int = 0  # close the next N connections without answering
     drop_path: str = ""  # ...only for paths containing this
+    lose_next: int = 0  # carry out the next N requests, then close without answering
+    lose_path: str = ""  # ...only for (method, path) where "METHOD path" contains this
     slow_seconds: float = 0.0  # wait this long before answering paths containing slow_path
     slow_path: str = ""
 
@@ -415,6 +417,14 @@ class _Handler(BaseHTTPRequestHandler):
                 status, payload, ctype = self._route(method, body)
         except Exception as exc:  # an emulator bug shows as Salesforce's "Unknown"
             status, payload, ctype = 500, error_body("Unknown", repr(exc)), "application/xml"
+        with emu.lock:
+            lose = faults.lose_next > 0 and faults.lose_path in f"{method} {self.path}"
+            if lose:
+                faults.lose_next -= 1
+        if lose:  # done, but the answer is lost on the way back
+            self.close_connection = True
+            self.connection.close()
+            return
         try:
             self._send(status, payload, ctype)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
