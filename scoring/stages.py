@@ -708,7 +708,8 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         good="few; stalled share well under 25%",
         question="handoff_ownership",
         owner_team="sales",
-        filters="open deals as of the as-of date; " + _SPELL_NOTE,
+        filters="open deals as of the as-of date; not measured when the stage history is "
+        "derived from current stage and dates, or absent (stall_status); " + _SPELL_NOTE,
         higher_is_better=False,
     ),
     MetricDefinition(
