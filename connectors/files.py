@@ -425,6 +425,8 @@ def _drop_orphans(mapping: FilesMapping, loaded: Loaded) -> None:
 
 
 def _derive_history(mapping: FilesMapping, loaded: Loaded) -> None:
+    """Without a history file: each deal open from creation, closed from its close date
+    (`derive.stage_history_from_opps`); the origin note, starting "derived", says how."""
     frames = loaded.frames
     spec = mapping.tables.get("stage_history")
     if "opportunities" not in frames:
