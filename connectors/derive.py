@@ -2,7 +2,8 @@
 
 An export of opportunities alone still yields win rate, cycle time and sourcing: the
 stage list comes from the stage values seen (ordered and owned as configured), stage
-history falls back to one row per opportunity, and users to the owner ids seen.
+history to each deal open from creation and closed from its close date
+(`stage_history_from_opps`), and users to the owner ids seen.
 """
 
 from __future__ import annotations
@@ -117,22 +118,92 @@ def flags_from_stages(opps: pl.DataFrame, stages: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(**{c: fill[c].fill_null(False) for c in missing}).drop("_c", "_w")
 
 
-def stage_history_from_opps(opps: pl.DataFrame) -> pl.DataFrame:
-    """One row per opportunity in its current stage, entered at the mapped stage-change
-    time, else at the close date for closed deals (never before creation), else at creation."""
-    closed_at = pl.max_horizontal(
-        "created_at", pl.col("close_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    )
+DERIVED_HISTORY_NOTE = (
+    "derived: no history file, so each deal is open from its creation (in {open_stage}, the "
+    "last open stage: the export does not say which) and closed from the start of its close "
+    "date; an open deal sits in its current stage from {entered}"
+)
+
+
+def last_open_stage(stages: pl.DataFrame) -> str | None:
+    """The open stage with the highest position, where a derived history puts closed deals
+    while they were open; None when every stage is closed."""
+    open_stages = stages.filter(~pl.col("is_closed")).sort("position", "stage")
+    return open_stages["stage"][-1] if open_stages.height else None
+
+
+def _day_start(column: str, timezone: str) -> pl.Expr:
+    """The UTC instant `column` (a date) starts in `timezone`; UTC midnight where that local
+    midnight does not exist (a daylight-saving jump at midnight)."""
+    midnight = pl.col(column).cast(pl.Datetime("us"))
+    local = midnight.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return pl.coalesce(
+        local.dt.convert_time_zone("UTC"), midnight.dt.replace_time_zone("UTC")
+    ).cast(UTC_DATETIME)
+
+
+def stage_history_from_opps(
+    opps: pl.DataFrame,
+    stages: pl.DataFrame | None = None,
+    *,
+    timezone: str = "UTC",
+) -> pl.DataFrame:
+    """The stage history an export of current stage, created and close dates implies.
+
+    A deal is open from its creation until its close date and closed after; nothing else is
+    known. So a closed deal gets two rows: an open row at `created_at` and its closed stage
+    at the start of its close date in `timezone` (never before creation; at the mapped stage
+    change time, else creation, when it has no close date). Which open stage it was in the
+    export does not say: the row uses the **last open stage by position** (`last_open_stage`),
+    the stage a deal leaves when it closes in a pipeline walked in order, so a deal that later
+    closed counts as qualified pipeline while it was open (with the first stage, every past
+    period's qualified pipeline would read $0). A deal closed at its creation instant (close
+    date on or before the day it was created) gets no open row; with no open stage at all,
+    neither does any deal. An open deal gets one row in its current stage from the mapped
+    stage change time (`stage_changed_at`, never before creation), else from creation.
+
+    Amount, close date and forecast category are the current ones on every row (their past
+    values are unknown), so no amount, close-date or category change is invented. The
+    stages come from `stages` (derived from the opportunities when None). Grain: one row
+    per deal per derived stage row, sorted by opp_id, entered_at, open before closed.
+    """
+    if stages is None:
+        stages = derive_stages(opps, None, None, {})
+    if not {"is_closed", "is_won"} <= set(opps.columns):
+        opps = flags_from_stages(opps, stages)
+    created = pl.col("created_at")
     changed = pl.col("stage_changed_at") if "stage_changed_at" in opps.columns else None
-    entered = pl.coalesce(
-        *([changed] if changed is not None else []),
-        pl.when(pl.col("is_closed")).then(closed_at),
-        pl.col("created_at"),
+    close_start = _day_start("close_date", timezone)
+    closed_at = pl.max_horizontal(
+        created, pl.coalesce(close_start, *([changed] if changed is not None else []))
     )
+    open_since = pl.max_horizontal(created, changed) if changed is not None else created
     cols = [c for c in ("amount", "close_date", "forecast_category") if c in opps.columns]
-    return opps.select(
-        "opp_id", "stage", entered.cast(UTC_DATETIME).alias("entered_at"), *cols
-    ).sort("opp_id", "entered_at")
+    current = opps.select(
+        "opp_id",
+        "stage",
+        pl.when(pl.col("is_closed")).then(closed_at).otherwise(open_since).alias("entered_at"),
+        *cols,
+        _closed_row=pl.col("is_closed"),
+    )
+    rows = [current]
+    open_stage = last_open_stage(stages)
+    if open_stage is not None:
+        rows.append(
+            opps.filter(pl.col("is_closed") & (closed_at > created)).select(
+                "opp_id",
+                pl.lit(open_stage, pl.String).alias("stage"),
+                created.alias("entered_at"),
+                *cols,
+                _closed_row=pl.lit(False),
+            )
+        )
+    return (
+        pl.concat(rows)
+        .with_columns(pl.col("entered_at").cast(UTC_DATETIME))
+        .sort("opp_id", "entered_at", "_closed_row")
+        .drop("_closed_row")
+    )
 
 
 def users_from_owners(

@@ -425,6 +425,8 @@ def _drop_orphans(mapping: FilesMapping, loaded: Loaded) -> None:
 
 
 def _derive_history(mapping: FilesMapping, loaded: Loaded) -> None:
+    """Without a history file: each deal open from creation, closed from its close date
+    (`derive.stage_history_from_opps`); the origin note, starting "derived", says how."""
     frames = loaded.frames
     spec = mapping.tables.get("stage_history")
     if "opportunities" not in frames:
@@ -433,8 +435,15 @@ def _derive_history(mapping: FilesMapping, loaded: Loaded) -> None:
         return
     if spec is not None and spec.options.get("derive") is False:
         return
-    frames["stage_history"] = derive.stage_history_from_opps(frames["opportunities"])
-    loaded.origin["stage_history"] = "derived: one row per opportunity (no history file)"
+    opps = frames["opportunities"]
+    frames["stage_history"] = derive.stage_history_from_opps(
+        opps, frames.get("stages"), timezone=mapping.defaults.timezone
+    )
+    changed = "stage_changed_at" in opps.columns and opps["stage_changed_at"].is_not_null().any()
+    loaded.origin["stage_history"] = derive.DERIVED_HISTORY_NOTE.format(
+        open_stage=repr(derive.last_open_stage(frames["stages"])),
+        entered="its stage change time" if changed else "its creation",
+    )
 
 
 def _derive_users(mapping: FilesMapping, loaded: Loaded) -> None:

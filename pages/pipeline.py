@@ -11,6 +11,7 @@ import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
 from pages import _pipeline_charts as charts
+from scoring import stages
 
 NUM = st.column_config.NumberColumn
 TEXT = st.column_config.TextColumn
@@ -34,6 +35,8 @@ if spells.is_empty():
     st.stop()
 
 thresholds = _data.metric("stall_thresholds", view)
+# Why stalls are not measured (a stage history derived from dates, or none), else None
+stall_note = stages.stall_status(_data.load_tables(view.data_dir, view.snapshot_id))
 stage_order = thresholds["stage"].to_list()
 stalled = charts.with_owner_names(
     _data.metric("stalled_deals", view),
@@ -45,6 +48,8 @@ headline = {r["team"]: r for r in _data.scorecard(view)["headline"]}.get(charts.
 
 
 def _kpi(key: str, fmt) -> str:
+    if stall_note and key.startswith(("stalled", "handoff_stalled")):
+        return "not measured"
     value = headline.get(key)
     return "n/a" if value is None else fmt(value)
 
@@ -77,6 +82,7 @@ k4.metric(
 
 # --- Days in stage ----------------------------------------------------------------------
 st.subheader("Days in stage", help=_widgets.help_for("days_in_stage"))
+_widgets.not_available(stall_note)
 distribution = _data.metric("days_in_stage", view)
 chart_col, table_col = st.columns([5, 4])
 with chart_col:
@@ -107,7 +113,8 @@ with table_col:
             "n_won_deals": NUM("Won deals", help="Won deals that passed through the stage."),
             "won_quantile_days": NUM(f"p{params.stall.quantile * 100:.0f} of won", format=DAYS),
             "threshold_days": NUM("Stalled after", format=DAYS),
-            "basis": TEXT("Basis"),
+            "basis": None,
+            "source": TEXT("Source", help="Where the threshold comes from."),
         },
     )
     st.caption(
@@ -187,6 +194,7 @@ STALLED_COLUMNS = {
     "age_days": NUM("Age", format=DAYS, help="Days in the current stage at the as-of date."),
     "threshold_days": NUM("Threshold", format=DAYS),
     "times_threshold": NUM("× threshold", format=TIMES),
+    "threshold_source": TEXT("Threshold from"),
     "amount": NUM("Amount", format="dollar"),
     "is_handoff": st.column_config.CheckboxColumn(
         "Handoff stall", help="Entered its stage through a handoff between functions."

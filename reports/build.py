@@ -29,6 +29,7 @@ from scoring.calendar import Period, parse_period, period_of
 from scoring.params import ScoringParams
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.scorecard import compare, compute, filter_teams
+from scoring.stages import stall_status
 from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
 
 if TYPE_CHECKING:
@@ -65,7 +66,10 @@ def key_charts(
     pipe, funnel = mods["_pipeline_charts"], mods.get("_funnel_charts")
     charts = [
         _waterfall(pipe, metric("waterfall"), period),
-        _stalls(pipe, metric("stalls_by_team"), metric("stall_thresholds")),
+        # no "sits too long" chart where time in a stage is unknown (derived or no history)
+        None
+        if stall_status(tables)
+        else _stalls(pipe, metric("stalls_by_team"), metric("stall_thresholds")),
         _forecast(pipe, metric("forecast_accuracy"), all_teams),
     ]
     if funnel is not None:

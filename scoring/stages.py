@@ -285,7 +285,11 @@ def stall_thresholds(
     Default: the `params.quantile` (p75) of days-in-stage spells of deals won in the
     trailing `params.lookback_quarters` full quarters (linear interpolation); a configured
     value wins; with fewer than `params.min_won_samples` won deals, `params.fallback_days`.
-    Grain: stage (sorted by position).
+    `basis` is the kind (configured, p75 of won deals, fallback, not measured) and `source`
+    says it in words: "p75 of 37 won deals' days in stage", "configured", "fallback 30 days:
+    only 2 won deals passed through (5 needed)". When the stage history is a reconstruction
+    (`stall_status`), won deals' days in a stage are unknown: a stage without a configured
+    value has no threshold (null, basis "not measured"). Grain: stage (sorted by position).
     """
     start, end = won_close_window(
         as_of, lookback_quarters=params.lookback_quarters, fiscal_start_month=fiscal_start_month
@@ -305,7 +309,7 @@ def stall_thresholds(
         .join(won, on="stage", how="left")
         .join(configured, on="stage", how="left")
         .with_columns(pl.col("n_won_deals").fill_null(0))
-        .with_columns(_threshold_and_basis(params))
+        .with_columns(_threshold_and_basis(params, unknown=stall_status(tables)))
         .drop("configured_days")
         .sort("position", "stage")
         .collect(engine=ENGINE)
@@ -327,12 +331,22 @@ def _won_quantiles(
     )
 
 
-def _threshold_and_basis(params: StallParams) -> list[pl.Expr]:
+def _won_deals(n: pl.Expr) -> pl.Expr:
+    return pl.when(n == 1).then(pl.lit("1 won deal")).otherwise(pl.format("{} won deals", n))
+
+
+def _threshold_and_basis(params: StallParams, unknown: str | None = None) -> list[pl.Expr]:
+    """`threshold_days`, its kind (`basis`) and where it comes from in words (`source`);
+    with `unknown` (why won deals' days in stage are unknown) only configured values hold."""
     configured = pl.col("configured_days").is_not_null()
     enough = pl.col("n_won_deals") >= params.min_won_samples
+    n = pl.col("n_won_deals")
+    quantile = f"p{round(params.quantile * 100)}"
     threshold = (
         pl.when(configured)
         .then(pl.col("configured_days"))
+        .when(pl.lit(unknown is not None))
+        .then(pl.lit(None, pl.Float64))
         .when(enough)
         .then(pl.col("won_quantile_days"))
         .otherwise(pl.lit(float(params.fallback_days)))
@@ -340,11 +354,52 @@ def _threshold_and_basis(params: StallParams) -> list[pl.Expr]:
     basis = (
         pl.when(configured)
         .then(pl.lit("configured"))
+        .when(pl.lit(unknown is not None))
+        .then(pl.lit("not measured"))
         .when(enough)
-        .then(pl.lit(f"p{round(params.quantile * 100)} of won deals"))
+        .then(pl.lit(f"{quantile} of won deals"))
         .otherwise(pl.lit("fallback"))
     )
-    return [threshold.alias("threshold_days"), basis.alias("basis")]
+    few = pl.when(n == 0).then(pl.lit("no won deal")).otherwise(pl.format("only {}", _won_deals(n)))
+    source = (
+        pl.when(configured)
+        .then(pl.lit("configured"))
+        .when(pl.lit(unknown is not None))
+        .then(pl.lit(unknown or ""))
+        .when(enough)
+        .then(pl.format(f"{quantile} of {{}}' days in stage", _won_deals(n)))
+        .otherwise(
+            pl.format(
+                f"fallback {params.fallback_days:g} days: {{}} passed through "
+                f"({params.min_won_samples} needed)",
+                few,
+            )
+        )
+    )
+    return [threshold.alias("threshold_days"), basis.alias("basis"), source.alias("source")]
+
+
+STALLS_DERIVED = (
+    "Stalls are not measured: the stage history was derived from each deal's current stage, "
+    "created and close dates (the export has no history file), so how long deals sat in a "
+    "stage is unknown."
+)
+STALLS_NO_HISTORY = (
+    "Stalls are not measured: the data source provides no 'stage_history' table, so how long "
+    "deals sat in a stage is unknown."
+)
+
+
+def stall_status(tables: Tables) -> str | None:
+    """Why stalls (and the thresholds learnt from won deals) are not measured on `tables`,
+    or None when they are: without a recorded stage history, time in an open stage is
+    unknown, and a reconstruction would call most open deals stalled (ages run from
+    creation, thresholds come from whole lifetimes)."""
+    if tables.is_derived("stage_history"):
+        return STALLS_DERIVED
+    if not tables.has("stage_history"):
+        return STALLS_NO_HISTORY
+    return None
 
 
 def open_current_spells(spells: pl.DataFrame) -> pl.DataFrame:
@@ -376,8 +431,10 @@ def stalled_deals(
 
     Drill-down: one row per stalled deal, worst first (`times_threshold` = age / threshold),
     with amount and close date as of `as_of`. `is_handoff` marks deals stalled right after a
-    handoff between functions. Pass `spells` (from `stage_spells` for the same as-of) to
-    avoid computing them again.
+    handoff between functions; `threshold_source` says where the threshold comes from (see
+    `stall_thresholds`). Pass `spells` (from `stage_spells` for the same as-of) to avoid
+    computing them again. Empty (full schema) when `stall_status` says stalls are not
+    measured: a deal is not called stalled on an age nobody recorded.
     """
     if spells is None:
         spells = stage_spells(tables, as_of=as_of, timezone=timezone)
@@ -390,7 +447,8 @@ def stalled_deals(
         timezone=timezone,
     )
     state = _deal_state(tables, as_of=as_of, timezone=timezone)
-    return _over_threshold(open_current_spells(spells), thresholds, state)
+    stalled = _over_threshold(open_current_spells(spells), thresholds, state)
+    return stalled.clear() if stall_status(tables) else stalled
 
 
 def _over_threshold(
@@ -400,7 +458,11 @@ def _over_threshold(
     age = pl.col("days_in_stage")
     return (
         open_spells.lazy()
-        .join(thresholds.lazy().select("stage", "threshold_days"), on="stage", how="inner")
+        .join(
+            thresholds.lazy().select("stage", "threshold_days", threshold_source="source"),
+            on="stage",
+            how="inner",
+        )
         .filter(age > pl.col("threshold_days"))
         .join(state, on="opp_id", how="left")
         .select(
@@ -412,6 +474,7 @@ def _over_threshold(
             age.alias("age_days"),
             "threshold_days",
             (age / pl.col("threshold_days")).alias("times_threshold"),
+            "threshold_source",
             "amount",
             "is_handoff",
             "close_date",
@@ -645,7 +708,8 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         good="few; stalled share well under 25%",
         question="handoff_ownership",
         owner_team="sales",
-        filters="open deals as of the as-of date; " + _SPELL_NOTE,
+        filters="open deals as of the as-of date; not measured when the stage history is "
+        "derived from current stage and dates, or absent (stall_status); " + _SPELL_NOTE,
         higher_is_better=False,
     ),
     MetricDefinition(

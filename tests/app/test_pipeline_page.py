@@ -3,7 +3,13 @@ waterfall, team health, filters and drill-downs; and on the tiny org (few tables
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+
+from connectors.store import Store
+from connectors.validate import validate_tables
+from scoring.stages import STALLS_DERIVED
 
 PAGE = "pages/pipeline.py"
 
@@ -125,3 +131,20 @@ def test_tiny_org_renders_without_error(tiny_store, app):
     assert not at.error
     notes = _table(at, "win_rate_count")["notes"].dropna().tolist()
     assert notes and all("quotas" in n for n in notes)  # coverage says what is missing
+
+
+def test_derived_stage_history_says_stalls_are_not_measured(data_dir, tiny_org, app):
+    # The tiny org stored as a files refresh would store an export without a history file:
+    # its stage history marked derived in the manifest. Stalls are then not measured: the
+    # KPIs say so and an info box gives the reason, instead of calling deals stalled.
+    frames = validate_tables(tiny_org).frames
+    origin = {"stage_history": "derived: no history file, so each deal is open from creation"}
+    Store(data_dir).write(
+        frames, source="files", data_as_of=date(2026, 3, 1), extra={"detail": {"origin": origin}}
+    )
+    at = _run(app)
+    values = {m.label: m.value for m in at.metric}
+    assert values["Stalled deals"] == "not measured"
+    assert values["Stalled at a handoff"] == "not measured"
+    assert any(STALLS_DERIVED in i.value for i in at.info)
+    assert set(_table(at, "source")["basis"]) <= {"not measured", "configured"}

@@ -484,11 +484,14 @@ def test_opportunities_alone_yield_stages_history_and_users(tmp_path: Path) -> N
         ("Closed Won", "sales", True, True),
         ("Closed Lost", "sales", True, False),
     ]
-    # history: closed deals enter their stage on the close date, open ones at creation
+    # history: a closed deal is open from creation (in Discovery, the last open stage) and
+    # closed from the start of its close date; an open deal is in its stage from creation
     hist = frames["stage_history"]
     assert hist.select("opp_id", "stage", "entered_at").rows() == [
+        ("D1", "Discovery", utc("2026-02-23T20:55:00")),
         ("D1", "Closed Won", utc("2026-04-15T00:00:00")),
         ("D2", "Discovery", utc("2026-02-24T09:00:00")),
+        ("D3", "Discovery", utc("2026-01-05T10:00:00")),
         ("D3", "Closed Lost", utc("2026-02-01T00:00:00")),
     ]
     assert frames["users"].select("user_id", "team").rows() == [

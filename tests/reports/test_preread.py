@@ -25,6 +25,7 @@ from connectors.validate import validate_tables
 from reports import build as preread_build
 from reports.render import plain
 from scoring.calendar import parse_period
+from scoring.params import ScoringParams
 from scoring.preread import Freshness, assemble, live_url
 from scoring.scorecard import compare, compute
 from scoring.tables import Tables
@@ -195,3 +196,23 @@ def test_chart_builders_load_without_streamlit():
     assert done.returncode == 0, done.stderr
     # The pages' own team palette (pages/_widgets.py PALETTE), first two colors for A, B.
     assert "['#4e79a7', '#f28e2b']" in done.stdout
+
+
+def test_no_stall_chart_where_time_in_stage_is_unknown(tiny_org):
+    # The tiny org has open deals, so its pre-read shows where they sit too long; the same
+    # data with a stage history derived from dates leaves that chart out (stall_status).
+    def titles(tables: Tables) -> list[str]:
+        charts = preread_build.key_charts(
+            tables,
+            as_of=date(2026, 3, 1),
+            period=parse_period("2026-Q1"),
+            params=ScoringParams(),
+            all_teams=["EMEA"],
+        )
+        return [c.title for c in charts]
+
+    stall_chart = "Where open deals sit too long (team × stage)"
+    recorded = Tables.from_frames(tiny_org)
+    assert stall_chart in titles(recorded)
+    derived = Tables.from_frames(tiny_org, {"stage_history": "derived: no history file"})
+    assert stall_chart not in titles(derived)

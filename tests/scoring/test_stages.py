@@ -20,12 +20,15 @@ from scoring.params import StallParams
 from scoring.stages import (
     ALL_TEAMS,
     DEFINITIONS,
+    STALLS_DERIVED,
+    STALLS_NO_HISTORY,
     as_of_cutoff,
     days_in_stage_distribution,
     handoff_stalls_by_team,
     stage_spells,
     stage_trust_flags,
     stage_trust_kpis,
+    stall_status,
     stall_thresholds,
     stalled_deals,
     stalls_by_team,
@@ -430,6 +433,13 @@ def test_stall_thresholds_p75_override_and_fallback():
             "won_quantile_days": [None, 7.0, 17.0, None, None],
             "threshold_days": [30.0, 7.0, 30.0, 12.0, 30.0],
             "basis": ["fallback", "p75 of won deals", "fallback", "configured", "fallback"],
+            "source": [
+                "fallback 30 days: no won deal passed through (3 needed)",
+                "p75 of 4 won deals' days in stage",
+                "fallback 30 days: only 1 won deal passed through (3 needed)",
+                "configured",
+                "fallback 30 days: no won deal passed through (3 needed)",
+            ],
         },
         schema_overrides={"position": pl.Int32, "n_won_deals": pl.Int64},
     )
@@ -438,6 +448,9 @@ def test_stall_thresholds_p75_override_and_fallback():
     # Default min_won_samples = 5: Discovery's 4 won deals are too few → fallback.
     default = stall_thresholds(spells, tables=tables, as_of=AS_OF, params=StallParams())
     assert default.filter(pl.col("stage") == "Discovery")["basis"].item() == "fallback"
+    assert default.filter(pl.col("stage") == "Discovery")["source"].item() == (
+        "fallback 30 days: only 4 won deals passed through (5 needed)"
+    )
     assert default["threshold_days"].to_list() == [30.0] * 5
 
 
@@ -456,6 +469,11 @@ def test_stalled_deals_drill_down():
             "age_days": [30.0, 15.0, 10.0],
             "threshold_days": [12.0, 7.0, 7.0],
             "times_threshold": [2.5, 15 / 7, 10 / 7],
+            "threshold_source": [
+                "configured",
+                "p75 of 4 won deals' days in stage",
+                "p75 of 4 won deals' days in stage",
+            ],
             "amount": [2500.0, 1000.0, 500.0],
             "is_handoff": [False, False, True],
             "close_date": [date(2026, 5, 31), date(2026, 5, 1), None],
@@ -684,3 +702,41 @@ def test_property_results_ignore_history_row_order(data, rnd):
     assert_frame_equal(
         stage_trust_flags(original, as_of=AS_OF), stage_trust_flags(permuted, as_of=AS_OF)
     )
+
+
+def derived(tables: Tables) -> Tables:
+    """The same tables, with the stage history marked as reconstructed by the connector."""
+    note = "derived: no history file, so each deal is open from its creation"
+    return Tables(frames=tables.frames, missing=tables.missing, provenance={"stage_history": note})
+
+
+def test_stalls_not_measured_on_a_derived_or_missing_history():
+    # The stall fixture's data, but with its stage history marked derived: the same spells
+    # would call S3, S1 and S4 stalled (see test_stalled_deals_drill_down); instead nothing
+    # is called stalled and the status says why.
+    recorded = stall_fixture()
+    tables = derived(recorded)
+    assert stall_status(recorded) is None
+    assert stall_status(tables) == STALLS_DERIVED
+    got = stalled_deals(tables, as_of=AS_OF, params=STALL)
+    assert got.is_empty()
+    assert got.schema == stalled_deals(recorded, as_of=AS_OF, params=STALL).schema
+    # Thresholds: only Negotiation's configured 12 days stands; the others have none.
+    thresholds = stall_thresholds(
+        stage_spells(tables, as_of=AS_OF), tables=tables, as_of=AS_OF, params=STALL
+    )
+    assert thresholds.select("stage", "threshold_days", "basis").rows() == [
+        ("Qualification", None, "not measured"),
+        ("Discovery", None, "not measured"),
+        ("Proposal", None, "not measured"),
+        ("Negotiation", 12.0, "configured"),
+        ("Contracting", None, "not measured"),
+    ]
+    assert set(thresholds.filter(pl.col("basis") == "not measured")["source"]) == {STALLS_DERIVED}
+    # No stage_history table at all: not measured either, and the message names the table.
+    no_history = Tables.from_frames(
+        {k: v for k, v in recorded.frames.items() if k != "stage_history"}
+    )
+    assert stall_status(no_history) == STALLS_NO_HISTORY
+    assert "'stage_history'" in STALLS_NO_HISTORY
+    assert stalled_deals(no_history, as_of=AS_OF, params=STALL).is_empty()
