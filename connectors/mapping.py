@@ -23,8 +23,11 @@ A mapping is TOML (a preset in `connectors/presets/`, plus overrides from
 
 A column spec may also hold: ``columns`` + ``separator`` (joined text), ``value``
 (a constant), ``optional`` (absent column → empty), ``otherwise`` (for values not in
-``values``), ``default`` (for empty values), ``decimal`` and ``lookup`` (steps of
-``{ file, key, value, keep_when }`` translating ids through another file).
+``values``), ``default`` (for empty values), ``decimal``, ``lookup`` (steps of
+``{ file, key, value, keep_when }`` translating ids through another file) and ``fallback``
+(another spec, read when the file lacks this one's columns).
+
+docs/mapping.md documents every key with an example (a test keeps the two in step).
 """
 
 from __future__ import annotations

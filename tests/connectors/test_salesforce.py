@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -381,3 +381,9 @@ def test_every_canonical_table_is_covered() -> None:
         "forecasts",
         "quotas",
     }
+
+
+def test_as_of_can_be_set(settings: Settings) -> None:
+    # a live org is as of today unless --as-of (refresh's as_of option) says otherwise
+    assert _refresh(settings).snapshot.data_as_of == datetime.now(UTC).date()
+    assert _refresh(settings, as_of=date(2026, 1, 31)).snapshot.data_as_of == date(2026, 1, 31)
