@@ -129,7 +129,8 @@ def _ragged_line(text: str, sep: str) -> str:
 
 def _with_lines(frame: pl.DataFrame, text: str) -> pl.DataFrame:
     """Each row's line in the file (header = 1), counting the line breaks inside values."""
-    if text.count("\n") <= frame.height + 1 or not frame.width:
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines <= frame.height + 1 or not frame.width:  # no value spans lines
         return frame.with_row_index(_ROW, offset=2)
     breaks = pl.sum_horizontal(
         pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in frame.columns

@@ -1,9 +1,10 @@
 """Validate frames against the canonical model at the boundary, with messages people can act on.
 
-Every problem names the table, the column and a sample of the bad rows (1-based row numbers
-as in the source file, and the offending values). Values are coerced to the canonical dtype
-where that is unambiguous (ISO date strings, numbers as text, "true"/"false"); anything that
-does not parse is reported, never silently nulled.
+Every problem names the table, the column and a sample of the bad rows and their values: by
+file and line ("Opportunity.csv line 5", header = line 1) when the frame carries them (the
+files connector's `__file` / `__line` columns), else as "row 3", the third data row. Values
+are coerced to the canonical dtype where that is unambiguous (ISO date strings, numbers as
+text, "true"/"false"); anything that does not parse is reported, never silently nulled.
 """
 
 from __future__ import annotations

@@ -361,3 +361,16 @@ def test_duplicate_ids_name_their_lines(settings: Settings) -> None:
         "opportunities.opp_id: 2 rows share a duplicate id (opportunity.csv line 4: '006B'; "
         "opportunity.csv line 5: '006B')"
     ) in message
+
+
+def test_line_numbers_count_line_breaks_inside_values(tmp_path: Path) -> None:
+    from connectors.files import read_file
+
+    # line 1 header; "a" spans lines 2-4; "b" line 5; "c" (no newline at the end) line 6
+    text = 'Id,Note\na,"one\ntwo\nthree"\nb,\nc,"x"'
+    (tmp_path / "notes.csv").write_text(text, encoding="utf-8")
+    frame = read_file(tmp_path / "notes.csv")
+    assert frame.select("Id", "__line").rows() == [("a", 2), ("b", 5), ("c", 6)]
+    # without breaks inside values the line is the row number + 1
+    (tmp_path / "plain.csv").write_text("Id\na\nb", encoding="utf-8")
+    assert read_file(tmp_path / "plain.csv")["__line"].to_list() == [2, 3]
