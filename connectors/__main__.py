@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("refresh", help="pull a source and store a new snapshot")
     run.add_argument("--source", choices=sorted(SOURCES), help="default: [sources].default")
-    run.add_argument("--as-of", type=date.fromisoformat, help="demo only: the org's as-of date")
+    run.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        help="the date the data is as of, YYYY-MM-DD (default: demo [sources.demo] as_of or "
+        "today; files: as_of in [sources.files] or the latest event date in the data; "
+        "salesforce: today)",
+    )
     run.add_argument("--seed", type=int, help="demo only: random seed")
     run.add_argument("--path", help="files only: the folder holding the export files")
     run.add_argument("--preset", help="files only: a mapping preset name or .toml file")

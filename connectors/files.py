@@ -5,18 +5,29 @@ reads the files named by the mapping (see `connectors.mapping`; presets for Sale
 data exports, Fivetran-synced Salesforce and Fivetran-synced HubSpot live in
 `connectors/presets/`), parses source-specific formats (Excel-style dates, `$22,700.00`,
 `1.234,50`, "Best Case"), derives the tables an export lacks (`connectors.derive`) and
-hands the frames to the refresh, which validates and stores them. Any problem raises
+validates them and hands them to the refresh, which stores them. Any problem raises
 `FilesError` naming the file, the column and sample rows; nothing is stored then.
 
-Row numbers in messages count the header as row 1, as a spreadsheet shows them.
+Rows in messages are named by their place in the file: "Opportunity.csv line 5" is the
+fifth line of the file, header = line 1 (a value spanning several lines counts them all);
+"deals.xlsx row 5" is the spreadsheet's row 5. A problem is reported once: the tables
+derived from a file with problems are not checked again until the file is fixed.
+
+File names match regardless of case (``opportunity.csv`` is ``Opportunity.csv``). Id
+columns read Salesforce's null id ``000000000000000AAA`` as empty.
+
+The data's as-of date is the latest event date in it (creation, close of closed deals,
+stage and status changes, responses; never after today), unless ``--as-of`` or ``as_of``
+says otherwise.
 """
 
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +45,19 @@ from connectors.mapping import (
     closest,
 )
 from connectors.schema import TABLE_ORDER, TABLES
-from connectors.sources import Progress, Pulled, no_progress
-from connectors.validate import ValidationError, validate_tables
+from connectors.sources import Progress, Pulled, latest_event, no_progress
+from connectors.validate import (
+    FILE_COLUMN,
+    LINE_COLUMN,
+    Validated,
+    ValidationError,
+    place,
+    validate_tables,
+)
 from connectors.values import (
     Parsed,
     normalize_category,
+    null_ids,
     parse_amount,
     parse_bool,
     parse_date,
@@ -52,7 +71,8 @@ CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE = 5
-_FILE, _ROW = "__file", "__row"
+_FILE, _ROW = FILE_COLUMN, LINE_COLUMN
+FORMAT_CODES = "%d day, %m month, %b Apr, %B April, %y 21, %Y 2021, %H:%M:%S, %I:%M %p 12:02 AM"
 
 
 @dataclass
@@ -64,6 +84,8 @@ class Loaded:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     data_as_of: date = field(default_factory=date.today)
+    as_of_from: str = "today: the data holds no dates"
+    read: set[str] = field(default_factory=set)  # tables read from files (not derived)
 
 
 # -- reading files ------------------------------------------------------------------------
@@ -105,13 +127,26 @@ def _ragged_line(text: str, sep: str) -> str:
     return "a line has more fields than the header"
 
 
+def _with_lines(frame: pl.DataFrame, text: str) -> pl.DataFrame:
+    """Each row's line in the file (header = 1), counting the line breaks inside values."""
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines <= frame.height + 1 or not frame.width:  # no value spans lines
+        return frame.with_row_index(_ROW, offset=2)
+    breaks = pl.sum_horizontal(
+        pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in frame.columns
+    )
+    line = pl.int_range(pl.len(), dtype=pl.UInt32) + 2 + breaks.cum_sum() - breaks
+    return frame.select(line.cast(pl.UInt32).alias(_ROW), pl.all())
+
+
 def _read_csv(path: Path, delimiter: str, encoding: str) -> pl.DataFrame:
     text = _decode(path.read_bytes(), encoding, path.name)
     if not text.strip():
         raise FilesError(f"{path.name}: the file is empty")
     sep = _delimiter(text, delimiter)
     try:
-        return pl.read_csv(io.BytesIO(text.encode()), separator=sep, infer_schema=False)
+        frame = pl.read_csv(io.BytesIO(text.encode()), separator=sep, infer_schema=False)
+        return _with_lines(frame, text)
     except pl.exceptions.ComputeError as exc:
         shown = {"\t": "tab"}.get(sep, sep)
         guess = _delimiter(text, "auto")
@@ -146,22 +181,23 @@ def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
 
 def read_file(path: Path, *, sheet: str | None = None, delimiter: str = "auto",
               encoding: str = "utf-8") -> pl.DataFrame:  # fmt: skip
-    """One file as a frame with its name and spreadsheet row number (`__file`, `__row`)."""
+    """One file as a frame with its name and each row's place in it (`__file`, `__line`:
+    the line of a text file or the row of a spreadsheet, header = 1; a Parquet row from 1)."""
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         frame = _read_csv(path, delimiter, encoding)
     elif suffix in EXCEL_SUFFIXES:
-        frame = _read_excel(path, sheet)
+        frame = _read_excel(path, sheet).with_row_index(_ROW, offset=2)
     elif suffix == ".parquet":
         try:
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(path).with_row_index(_ROW, offset=1)
         except Exception as exc:
             raise FilesError(f"{path.name}: not a readable Parquet file ({exc})") from exc
     else:
         raise FilesError(
             f"{path.name}: unsupported file type {suffix!r}; use .csv, .parquet or .xlsx"
         )
-    return frame.with_row_index(_ROW, offset=2).with_columns(pl.lit(path.name).alias(_FILE))
+    return frame.with_columns(pl.lit(path.name).alias(_FILE))
 
 
 def _is_glob(pattern: str) -> bool:
@@ -169,11 +205,29 @@ def _is_glob(pattern: str) -> bool:
 
 
 def _resolve(folder: Path, pattern: str) -> list[Path]:
+    """The files `pattern` names in `folder`, whatever the case of their names."""
     if not folder.is_dir():
         raise FilesError(f"folder {folder} does not exist (set path in [sources.files] or --path)")
-    if _is_glob(pattern):
-        return sorted(folder.glob(pattern))
-    return [folder / pattern] if (folder / pattern).is_file() else []
+    if "/" in pattern or "\\" in pattern:  # in a subfolder: as the file system says
+        if _is_glob(pattern):
+            return sorted(folder.glob(pattern))
+        return [folder / pattern] if (folder / pattern).is_file() else []
+    want = pattern.lower()
+    hits = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and (fnmatch.fnmatchcase(p.name.lower(), want) if _is_glob(pattern)
+                            else p.name.lower() == want)
+    )  # fmt: skip
+    seen: dict[str, str] = {}
+    for hit in hits:
+        if hit.name.lower() in seen:
+            raise FilesError(
+                f"{folder}: {seen[hit.name.lower()]} and {hit.name} differ only in case and "
+                f"both match {pattern!r}: file names are matched regardless of case, so "
+                "keep one of them"
+            )
+        seen[hit.name.lower()] = hit.name
+    return hits
 
 
 def _unknown_file(folder: Path, pattern: str, table: str) -> FilesError:
@@ -209,6 +263,7 @@ class _Context:
         return self.cache[key]
 
     def lookup(self, step: LookupStep, table: str) -> pl.DataFrame:
+        """Key → value pairs of a lookup file (the first row of each key)."""
         paths = [p for pattern in step.files for p in _resolve(self.mapping.folder, pattern)]
         if not paths:
             raise _unknown_file(self.mapping.folder, step.files[0], f"{table} (lookup)")
@@ -217,7 +272,7 @@ class _Context:
         _require(raw, [step.key, step.value], f"{table} (lookup)", paths[0].name)
         return raw.select(
             __k=pl.col(step.key).cast(pl.String), __v=pl.col(step.value).cast(pl.String)
-        ).unique("__k", keep="first")
+        ).unique("__k", keep="first", maintain_order=True)
 
 
 def _condition(raw: pl.DataFrame, conditions: dict[str, tuple[str, ...]]) -> pl.Expr:
@@ -249,7 +304,32 @@ def _require(raw: pl.DataFrame, columns: list[str], table: str, file: str) -> No
     )
 
 
+def _require_specs(raw: pl.DataFrame, spec: TableSpec, file: str) -> None:
+    """Every required column spec finds its columns (or a fallback's) in the file."""
+    present = [c for c in raw.columns if c not in (_FILE, _ROW)]
+    needed: list[str] = []
+    for cspec in spec.columns.values():
+        if cspec.optional or cspec.chosen(present) is not None:
+            continue
+        if cspec.fallback is None:
+            needed += [c for c in cspec.columns if c not in present]
+        else:  # say every alternative the mapping accepts
+            alternatives = [" + ".join(map(repr, alt)) for alt in cspec.alternatives]
+            needed.append(" or ".join(alternatives))
+    needed = list(dict.fromkeys(needed))
+    if not needed:
+        return
+    hints = "; ".join(n if "'" in n else f"{n!r}{closest(n, present)}" for n in needed)
+    single = len(present) == 1 and any(d in present[0] for d in DELIMITERS)
+    tip = " The file reads as one column: is the delimiter right?" if single else ""
+    raise FilesError(
+        f"{spec.name}: {file} has no column {hints}. Columns there: {', '.join(present)}.{tip}"
+    )
+
+
 def _source(raw: pl.DataFrame, spec: ColumnSpec, ctx: _Context, table: str) -> pl.Series:
+    """The raw values of one column spec (or of the fallback the file's columns fit)."""
+    spec = spec.chosen(raw.columns) or spec
     if spec.value is not None:
         return pl.repeat(spec.value, raw.height, eager=True, dtype=pl.String)
     columns = [c for c in spec.columns if c in raw.columns]
@@ -263,7 +343,7 @@ def _source(raw: pl.DataFrame, spec: ColumnSpec, ctx: _Context, table: str) -> p
         series = raw.select(joined).to_series()
     for step in spec.lookup:
         table_ = ctx.lookup(step, table)
-        keys = pl.DataFrame({"__k": series.cast(pl.String)})
+        keys = pl.DataFrame({"__k": null_ids(series)})
         series = keys.join(table_, on="__k", how="left", maintain_order="left")["__v"]
     return series
 
@@ -283,11 +363,11 @@ def _translate(series: pl.Series, spec: ColumnSpec, is_enum: bool) -> pl.Series:
 
 
 def _parse(series: pl.Series, dtype: pl.DataType, spec: ColumnSpec, ctx: _Context) -> Parsed:
-    tz = ctx.mapping.defaults.timezone
+    tz, order = ctx.mapping.defaults.timezone, ctx.mapping.defaults.date_order
     if isinstance(dtype, pl.Datetime):
-        return parse_datetime(series, spec.formats, tz)
+        return parse_datetime(series, spec.formats, tz, order)
     if dtype == pl.Date:
-        return parse_date(series, spec.formats)
+        return parse_date(series, spec.formats, date_order=order)
     if dtype == pl.Float64:
         return parse_amount(series, spec.decimal or ctx.mapping.defaults.decimal)
     if dtype == pl.Int32:
@@ -307,7 +387,7 @@ def _parse(series: pl.Series, dtype: pl.DataType, spec: ColumnSpec, ctx: _Contex
 def _samples(raw: pl.DataFrame, values: pl.Series, bad: pl.Series) -> str:
     rows = pl.DataFrame({"f": raw[_FILE], "r": raw[_ROW], "v": values.cast(pl.String)})
     shown = rows.filter(bad).head(SAMPLE)
-    text = "; ".join(f"{f} row {r}: {v!r}" for f, r, v in shown.iter_rows())
+    text = "; ".join(f"{place(f, r)}: {v!r}" for f, r, v in shown.iter_rows())
     more = int(bad.sum()) - shown.height
     return text + (f"; and {more} more" if more > 0 else "")
 
@@ -318,20 +398,42 @@ def _dtype(table: str, column: str) -> pl.DataType:
     return pl.Datetime("us", "UTC")  # stage_changed_at
 
 
+def _format_hint(table: str, column: str, spec: ColumnSpec, example: str | None) -> str:
+    """Where to set a date column's ``format``, with the one its values seem to use."""
+    fmt = example or "%d/%m/%Y %H:%M"
+    source = f'column = "{spec.columns[0]}", ' if len(spec.columns) == 1 else ""
+    guessed = "" if example else f" (a format is made of {FORMAT_CODES})"
+    return (
+        f'; set the format they are in: {column} = {{ {source}format = "{fmt}" }} under '
+        f"[tables.{table}.columns] (in scorecard.toml: [sources.files.tables.{table}.columns])"
+        f"{guessed}"
+    )
+
+
 def map_table(raw: pl.DataFrame, spec: TableSpec, ctx: _Context) -> tuple[pl.DataFrame, list[str]]:
-    """The canonical columns of one table from its raw rows, and every value that failed."""
+    """The canonical columns of one table from its raw rows (with each row's file and line),
+    and every value that failed."""
     out, problems = {}, []
     for column, cspec in spec.columns.items():
         dtype = _dtype(spec.name, column)
         source = _source(raw, cspec, ctx, spec.name)
+        if column.endswith("_id"):
+            source = null_ids(source)
         parsed = _parse(_translate(source, cspec, isinstance(dtype, pl.Enum)), dtype, cspec, ctx)
         if parsed.bad is not None and parsed.bad.any():
+            chosen = cspec.chosen(raw.columns) or cspec
+            hint = (
+                _format_hint(spec.name, column, chosen, parsed.example)
+                if isinstance(dtype, pl.Datetime) or dtype == pl.Date
+                else ""
+            )
             problems.append(
-                f"{spec.name}.{column} (column {cspec.label}): {int(parsed.bad.sum())} value(s) "
-                f"are not {parsed.expected} ({_samples(raw, source, parsed.bad)})"
+                f"{spec.name}.{column} (column {chosen.label}): {int(parsed.bad.sum())} "
+                f"value(s) are not {parsed.expected} ({_samples(raw, source, parsed.bad)}){hint}"
             )
         out[column] = parsed.values.alias(column)
-    return pl.DataFrame(out, height=raw.height), problems
+    frame = pl.DataFrame(out, height=raw.height).with_columns(raw.select(_FILE, _ROW))
+    return frame, problems
 
 
 def _read_table(spec: TableSpec, ctx: _Context) -> pl.DataFrame | None:
@@ -344,13 +446,10 @@ def _read_table(spec: TableSpec, ctx: _Context) -> pl.DataFrame | None:
     absent = [pat for pat in spec.files if not _is_glob(pat) and not _resolve(folder, pat)]
     if absent or not paths:
         raise _unknown_file(folder, (absent or list(spec.files))[0], spec.name)
-    needed = list(
-        dict.fromkeys(c for s in spec.columns.values() if not s.optional for c in s.columns)
-    )
     frames = []
     for path in paths:
         frame = ctx.read(path, spec)
-        _require(frame, needed, spec.name, path.name)
+        _require_specs(frame, spec, path.name)
         frames.append(frame)
     raw = pl.concat(frames, how="diagonal_relaxed")
     return _filter(raw, spec.keep_when, spec.skip_when)
@@ -372,9 +471,11 @@ def _read_all(mapping: FilesMapping, ctx: _Context, loaded: Loaded, progress: Pr
         frame, found = map_table(raw, spec, ctx)
         problems += found
         loaded.frames[name] = frame
+        loaded.read.add(name)
         loaded.origin[name] = ", ".join(sorted(set(raw[_FILE].to_list()))) or ", ".join(spec.files)
-        loaded.columns[name] = {c: s.label for c, s in spec.columns.items()}
-        empty = [c for c, s in spec.columns.items() if s.columns and not any(
+        chosen = {c: s.chosen(raw.columns) or s for c, s in spec.columns.items()}
+        loaded.columns[name] = {c: s.label for c, s in chosen.items()}
+        empty = [c for c, s in chosen.items() if s.columns and not any(
             col in raw.columns for col in s.columns)]  # fmt: skip
         if empty:
             loaded.notes.append(f"{name}: not in the file, left empty: {', '.join(empty)}")
@@ -392,6 +493,7 @@ def _derive_stages(mapping: FilesMapping, loaded: Loaded) -> None:
     spec = mapping.tables.get("stages")
     options = spec.options if spec else {}
     base = frames.get("stages")
+    read_closed = _flag_read(frames.get("opportunities"), base)
     frames["stages"] = derive.derive_stages(
         frames.get("opportunities"), frames.get("stage_history"), base, options
     )
@@ -406,6 +508,33 @@ def _derive_stages(mapping: FilesMapping, loaded: Loaded) -> None:
         frames["opportunities"] = derive.flags_from_stages(
             frames["opportunities"], frames["stages"]
         )
+        _all_open_check(frames["opportunities"], read_closed, options)
+
+
+def _flag_read(opps: pl.DataFrame | None, stages: pl.DataFrame | None) -> bool:
+    """Whether the files say which deals are closed: an is_closed/is_won value of an
+    opportunity or of a stage (as opposed to flags derived from nothing)."""
+    return any(
+        frame is not None and c in frame.columns and frame[c].is_not_null().any()
+        for frame in (opps, stages)
+        for c in ("is_closed", "is_won")
+    )
+
+
+def _all_open_check(opps: pl.DataFrame, read_closed: bool, options: dict[str, Any]) -> None:
+    """Refuse an org where every deal is open only because nothing said which stages close."""
+    if read_closed or "won" in options or "lost" in options or opps.is_empty():
+        return
+    if opps["is_closed"].any():
+        return
+    stages = opps["stage"].drop_nulls().unique().sort().head(6).to_list()
+    raise FilesError(
+        f"opportunities: every deal would be open: the files say of no stage or deal whether "
+        f"it is closed or won. Set won/lost under [tables.stages] (e.g. won = "
+        f'["Closed Won"], lost = ["Closed Lost"]; the stages seen include '
+        f"{', '.join(map(repr, stages))}), or map is_won/is_closed (IsWon/IsClosed) under "
+        f"[tables.opportunities.columns]; won = [] says that no deal is closed yet"
+    )
 
 
 def _drop_orphans(mapping: FilesMapping, loaded: Loaded) -> None:
@@ -458,12 +587,16 @@ def _derive_users(mapping: FilesMapping, loaded: Loaded) -> None:
 
 
 def load(mapping: FilesMapping, progress: Progress = no_progress,
-         as_of: date | str | None = None) -> Loaded:  # fmt: skip
+         as_of: date | str | None = None, *, timezone: str | None = None) -> Loaded:  # fmt: skip
     """Read and map every table of `mapping`, then derive what the files lack.
 
+    The data's date is `as_of`, else the mapping's ``as_of``, else the latest event date in
+    the data in `timezone` (the reporting zone; default the mapping's), never after today.
+
     Raises:
-        FilesError: unknown file or sheet, missing mapped column, unreadable text, or
-            values that do not parse (all such columns at once, with rows and samples).
+        FilesError: unknown file or sheet, missing mapped column, unreadable text, values
+            that do not parse (all such columns at once, with rows and samples), or stages
+            of which none is known to be closed.
     """
     ctx = _Context(mapping)
     loaded = Loaded(frames={})
@@ -476,12 +609,22 @@ def load(mapping: FilesMapping, progress: Progress = no_progress,
         loaded.frames["opportunities"] = loaded.frames["opportunities"].drop(
             "stage_changed_at", strict=False
         )
+    _set_as_of(loaded, mapping, as_of, timezone or mapping.defaults.timezone)
+    return loaded
+
+
+def _set_as_of(loaded: Loaded, mapping: FilesMapping, as_of: date | str | None,
+               timezone: str) -> None:  # fmt: skip
+    """The data's date: as given, else as mapped, else the latest event date in the data."""
     if as_of is not None:
         loaded.data_as_of = as_of if isinstance(as_of, date) else date.fromisoformat(as_of)
-    elif ctx.files:
-        newest = max(p.stat().st_mtime for p in ctx.files)
-        loaded.data_as_of = datetime.fromtimestamp(newest).date()
-    return loaded
+        loaded.as_of_from = "set with --as-of"
+    elif mapping.as_of is not None:
+        loaded.data_as_of, loaded.as_of_from = mapping.as_of, "set with as_of in the mapping"
+    else:
+        found = latest_event(loaded.frames, timezone)
+        if found is not None:
+            loaded.data_as_of, loaded.as_of_from = found
 
 
 def mapping_for(settings: Settings, *, path: str | Path | None = None,
@@ -495,15 +638,38 @@ def mapping_for(settings: Settings, *, path: str | Path | None = None,
 def pull(settings: Settings, progress: Progress = no_progress, **options: Any) -> Pulled:
     """The files source for `connectors.refresh`: read, map and derive; no validation here."""
     mapping = mapping_for(settings, path=options.get("path"), preset=options.get("preset"))
-    raw_as_of = options.get("as_of") or settings.sources.get("files", {}).get("as_of")
-    loaded = load(mapping, progress, raw_as_of)
+    loaded = load(mapping, progress, options.get("as_of"), timezone=settings.scoring.timezone)
+    validate_loaded(loaded)
     detail = {
         "folder": str(mapping.folder),
         "preset": mapping.preset,
         "origin": loaded.origin,
         "notes": loaded.notes,
+        "as_of_from": loaded.as_of_from,
     }
     return Pulled(frames=loaded.frames, data_as_of=loaded.data_as_of, detail=detail)
+
+
+def validate_loaded(loaded: Loaded) -> Validated:
+    """Validate the loaded frames, reporting each problem once: when the tables read from
+    files have problems, those of tables derived from them are left out (they would repeat
+    them, and are checked again once the files are fixed).
+
+    Raises:
+        FilesError: listing the problems, each naming the file and line of sample rows.
+    """
+    try:
+        return validate_tables(loaded.frames, source="files")
+    except ValidationError as exc:
+        own = [p for p in exc.problems if p.table in loaded.read]
+        shown = own or exc.problems
+        left = len(exc.problems) - len(shown)
+        tail = (
+            f"\n  ({left} problem(s) of tables derived from these files are not repeated)"
+            if left
+            else ""
+        )
+        raise FilesError(str(ValidationError(shown, source="files")) + tail) from exc
 
 
 @dataclass
@@ -518,7 +684,10 @@ class CheckResult:
         frames = self.loaded.frames
         lines = [
             f"Mapping OK (preset {self.mapping.preset or 'none'}, folder {self.mapping.folder}); "
-            "nothing was stored. A refresh would load:"
+            "nothing was stored.",
+            f"Data as of {self.loaded.data_as_of} ({self.loaded.as_of_from}; "
+            "override with --as-of or as_of in [sources.files]).",
+            "A refresh would load:",
         ]
         for name in TABLE_ORDER:
             if name not in frames:
@@ -543,9 +712,6 @@ def check(settings: Settings, **options: Any) -> CheckResult:
         FilesError: as `load`, or when the mapped data does not fit the canonical model.
     """
     mapping = mapping_for(settings, path=options.get("path"), preset=options.get("preset"))
-    loaded = load(mapping, as_of=options.get("as_of"))
-    try:
-        validated = validate_tables(loaded.frames, source="files")
-    except ValidationError as exc:
-        raise FilesError(str(exc)) from exc
+    loaded = load(mapping, as_of=options.get("as_of"), timezone=settings.scoring.timezone)
+    validated = validate_loaded(loaded)
     return CheckResult(mapping, loaded, [str(w) for w in validated.warnings])

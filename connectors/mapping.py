@@ -23,8 +23,11 @@ A mapping is TOML (a preset in `connectors/presets/`, plus overrides from
 
 A column spec may also hold: ``columns`` + ``separator`` (joined text), ``value``
 (a constant), ``optional`` (absent column → empty), ``otherwise`` (for values not in
-``values``), ``default`` (for empty values), ``decimal`` and ``lookup`` (steps of
-``{ file, key, value, keep_when }`` translating ids through another file).
+``values``), ``default`` (for empty values), ``decimal``, ``lookup`` (steps of
+``{ file, key, value, keep_when }`` translating ids through another file) and ``fallback``
+(another spec, read when the file lacks this one's columns).
+
+docs/mapping.md documents every key with an example (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +45,20 @@ from connectors.schema import TABLES
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 EXTRA_COLUMNS = {"opportunities": ("stage_changed_at",)}  # feed derivations, not stored
-_TABLE_KEYS = {
+# Every key a mapping may hold, by where it goes; docs/mapping.md documents each one (a test
+# checks that it does).
+TABLE_KEYS = {
     "file", "files", "sheet", "optional", "columns", "skip_when", "keep_when", "delimiter",
     "encoding", "derive", "drop_unknown_opps", "order", "owner_function", "default_owner",
     "won", "lost", "default_team", "default_function",
 }  # fmt: skip
-_COLUMN_KEYS = {
+COLUMN_KEYS = {
     "column", "columns", "separator", "value", "optional", "format", "decimal", "values",
-    "otherwise", "default", "lookup",
+    "otherwise", "default", "lookup", "fallback",
 }  # fmt: skip
-_DEFAULT_KEYS = {"timezone", "decimal", "delimiter", "encoding"}
-_SOURCE_KEYS = {"path", "preset", "tables", "defaults", "as_of"}
+LOOKUP_KEYS = {"file", "key", "value", "keep_when"}
+DEFAULT_KEYS = {"timezone", "decimal", "delimiter", "encoding", "date_order"}
+SOURCE_KEYS = {"path", "preset", "tables", "defaults", "as_of"}
 
 
 class FilesError(RefreshError):
@@ -95,6 +102,26 @@ class ColumnSpec:
     otherwise: str | None = None
     default: str | None = None
     lookup: tuple[LookupStep, ...] = ()
+    fallback: ColumnSpec | None = None
+
+    def chosen(self, present: list[str] | set[str]) -> ColumnSpec | None:
+        """This spec, or its first `fallback` whose source columns are all `present`; None
+        when none fits (a constant or an empty mapping always fits)."""
+        spec: ColumnSpec | None = self
+        while spec is not None:
+            if spec.value is not None or all(c in present for c in spec.columns):
+                return spec
+            spec = spec.fallback
+        return None
+
+    @property
+    def alternatives(self) -> list[tuple[str, ...]]:
+        """The source columns of this spec and of each fallback, in order."""
+        out, spec = [], self
+        while spec is not None:
+            out.append(spec.columns)
+            spec = spec.fallback
+        return out
 
     @property
     def label(self) -> str:
@@ -128,16 +155,19 @@ class Defaults:
     decimal: str = "auto"
     delimiter: str = "auto"
     encoding: str = "utf-8"
+    date_order: str = "auto"
 
 
 @dataclass(frozen=True)
 class FilesMapping:
-    """A complete mapping: the folder, defaults and one spec per table it provides."""
+    """A complete mapping: the folder, defaults and one spec per table it provides;
+    `as_of` overrides the data's date (else the latest event date in the data)."""
 
     folder: Path
     tables: dict[str, TableSpec]
     defaults: Defaults = field(default_factory=Defaults)
     preset: str | None = None
+    as_of: date | None = None
 
 
 def _text_list(raw: Any) -> tuple[str, ...]:
@@ -157,7 +187,7 @@ def parse_column(raw: Any, where: str) -> ColumnSpec:
         return ColumnSpec(columns=(raw,) if raw else ())
     if not isinstance(raw, Mapping):
         raise FilesError(f"mapping: {where} must be a column name or a table")
-    _check_keys(where, raw, _COLUMN_KEYS)
+    _check_keys(where, raw, COLUMN_KEYS)
     columns = _text_list(raw["columns"]) if "columns" in raw else ()
     if "column" in raw:
         columns = _text_list(raw["column"]) if raw["column"] else ()
@@ -174,12 +204,15 @@ def parse_column(raw: Any, where: str) -> ColumnSpec:
         otherwise=None if raw.get("otherwise") is None else str(raw["otherwise"]),
         default=None if raw.get("default") is None else str(raw["default"]),
         lookup=tuple(_lookup_step(s, f"{where}.lookup") for s in steps),
-    )
+        fallback=None if raw.get("fallback") is None else parse_column(
+            raw["fallback"], f"{where}.fallback"),
+    )  # fmt: skip
 
 
 def _lookup_step(raw: Any, where: str) -> LookupStep:
     if not isinstance(raw, Mapping) or not {"file", "key", "value"} <= set(raw):
         raise FilesError(f"mapping: each {where} step needs file, key and value")
+    _check_keys(where, raw, LOOKUP_KEYS)
     keep = _conditions(raw.get("keep_when", {}), f"{where}.keep_when")
     return LookupStep(_text_list(raw["file"]), str(raw["key"]), str(raw["value"]), keep)
 
@@ -189,7 +222,7 @@ def parse_table(name: str, raw: Mapping[str, Any]) -> TableSpec:
     where = f"[tables.{name}]"
     if name not in TABLES:
         raise FilesError(f"mapping: {name!r} is not a canonical table{closest(name, TABLES)}")
-    _check_keys(where, raw, _TABLE_KEYS)
+    _check_keys(where, raw, TABLE_KEYS)
     known = (*TABLES[name].columns, *EXTRA_COLUMNS.get(name, ()))
     columns = {}
     for column, spec in dict(raw.get("columns", {})).items():
@@ -252,19 +285,40 @@ def build_mapping(
     preset: str | None = None,
 ) -> FilesMapping:  # fmt: skip
     """The mapping from ``[sources.files]`` (`raw`), its preset, and command-line overrides."""
-    _check_keys("[sources.files]", raw, _SOURCE_KEYS)
+    _check_keys("[sources.files]", raw, SOURCE_KEYS)
     preset = preset or raw.get("preset")
     merged = read_preset(str(preset), base_dir=base_dir) if preset else {}
-    _check_keys(f"preset {preset}", merged, _SOURCE_KEYS)
+    _check_keys(f"preset {preset}", merged, SOURCE_KEYS)
     merged = merge(merged, {k: v for k, v in raw.items() if k not in {"preset", "path"}})
     folder = Path(path or raw.get("path") or ".")
     folder = folder if folder.is_absolute() else base_dir / folder
     defaults = dict(merged.get("defaults", {}))
-    _check_keys("[defaults]", defaults, _DEFAULT_KEYS)
+    _check_keys("[defaults]", defaults, DEFAULT_KEYS)
+    order = defaults.get("date_order", "auto")
+    if order not in ("auto", "month_first", "day_first"):
+        raise FilesError(
+            f'mapping: date_order = {order!r} in [defaults]; use "auto", "month_first" '
+            '(04/05/2021 is April 5) or "day_first" (4 May)'
+        )
     tables = {n: parse_table(n, t) for n, t in dict(merged.get("tables", {})).items()}
     if not tables:
         raise FilesError(
             "mapping: no tables are mapped; set preset = one of "
             f"{', '.join(preset_names())} or add [sources.files.tables.<table>] sections"
         )
-    return FilesMapping(folder, tables, Defaults(**defaults), str(preset) if preset else None)
+    return FilesMapping(folder, tables, Defaults(**defaults), str(preset) if preset else None,
+                        parse_as_of(merged.get("as_of"), "as_of in [sources.files]"))  # fmt: skip
+
+
+def parse_as_of(raw: Any, where: str) -> date | None:
+    """An as-of date from TOML (a date, or text such as "2017-12-29"); None when unset."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise FilesError(f"mapping: {where} = {raw!r} is not a date like 2017-12-29") from exc

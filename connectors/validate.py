@@ -1,9 +1,10 @@
 """Validate frames against the canonical model at the boundary, with messages people can act on.
 
-Every problem names the table, the column and a sample of the bad rows (1-based row numbers
-as in the source file, and the offending values). Values are coerced to the canonical dtype
-where that is unambiguous (ISO date strings, numbers as text, "true"/"false"); anything that
-does not parse is reported, never silently nulled.
+Every problem names the table, the column and a sample of the bad rows and their values: by
+file and line ("Opportunity.csv line 5", header = line 1) when the frame carries them (the
+files connector's `__file` / `__line` columns), else as "row 3", the third data row. Values
+are coerced to the canonical dtype where that is unambiguous (ISO date strings, numbers as
+text, "true"/"false"); anything that does not parse is reported, never silently nulled.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import polars as pl
 from connectors.schema import TABLE_ORDER, TABLES, TableSchema, conform
 
 SAMPLE = 5
+# A source that reads files keeps, per row, the file and its line there (header = line 1) in
+# these columns; messages then point at "Opportunity.csv line 5" instead of a row number.
+FILE_COLUMN, LINE_COLUMN = "__file", "__line"
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _DATETIME_FORMATS = (
@@ -61,10 +66,28 @@ class Validated:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def _sample(frame: pl.DataFrame, mask: pl.Series, column: str) -> str:
-    """Row numbers (1-based) and values of the first few rows where `mask` holds."""
+def place(file: str | None, line: int) -> str:
+    """Where a row is: "deals.csv line 4" in a text file (header = line 1), "deals.xlsx row 4"
+    in a spreadsheet; "row 3" (the third data row) when no file is known."""
+    if not file:
+        return f"row {line}"
+    return f"{file} {'line' if file.lower().endswith(TEXT_SUFFIXES) else 'row'} {line}"
+
+
+def _places(frame: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, list[str]]:
+    """The first few rows where `mask` holds, and where each is (file and line, or row)."""
+    if {FILE_COLUMN, LINE_COLUMN} <= set(frame.columns):
+        rows = frame.filter(mask).head(SAMPLE)
+        return rows, [place(f, n) for f, n in zip(rows[FILE_COLUMN], rows[LINE_COLUMN],
+                                                    strict=True)]  # fmt: skip
     rows = frame.with_row_index("_row", offset=1).filter(mask).head(SAMPLE)
-    parts = [f"row {r}: {v!r}" for r, v in zip(rows["_row"], rows[column], strict=True)]
+    return rows, [place(None, n) for n in rows["_row"]]
+
+
+def _sample(frame: pl.DataFrame, mask: pl.Series, column: str) -> str:
+    """Where the first few rows with `mask` are, and their values."""
+    rows, where = _places(frame, mask)
+    parts = [f"{w}: {v!r}" for w, v in zip(where, rows[column], strict=True)]
     more = int(mask.sum()) - rows.height
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
@@ -135,7 +158,8 @@ def validate_table(name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[P
     problems: list[Problem] = []
     missing = [c for c, col in schema.columns.items() if col.required and c not in frame.columns]
     if missing:
-        present = ", ".join(frame.columns) or "none"
+        shown = [c for c in frame.columns if c not in (FILE_COLUMN, LINE_COLUMN)]
+        present = ", ".join(shown) or "none"
         label = "column is" if len(missing) == 1 else "columns are"
         problems.append(
             Problem(
@@ -176,7 +200,8 @@ def validate_table(name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[P
                 )
         coerced[column] = value
     out = conform(name, pl.DataFrame(coerced))
-    problems.extend(_duplicate_keys(name, schema, out))
+    located = [c for c in (FILE_COLUMN, LINE_COLUMN) if c in frame.columns]
+    problems.extend(_duplicate_keys(name, schema, out.with_columns(frame.select(located))))
     return out, problems
 
 
@@ -188,10 +213,10 @@ def _duplicate_keys(name: str, schema: TableSchema, frame: pl.DataFrame) -> list
     if not dup.any():
         return []
     label = "+".join(key)
-    shown = frame.with_row_index("_row", offset=1).filter(dup).head(SAMPLE)
+    shown, where = _places(frame, dup)
     sample = "; ".join(
-        f"row {r['_row']}: " + ", ".join(repr(r[k]) for k in key)
-        for r in shown.iter_rows(named=True)
+        f"{w}: " + ", ".join(repr(r[k]) for k in key)
+        for w, r in zip(where, shown.iter_rows(named=True), strict=True)
     )
     return [Problem(name, label, f"{int(dup.sum())} rows share a duplicate id ({sample})")]
 
@@ -226,6 +251,8 @@ def validate_tables(frames: Mapping[str, pl.DataFrame], *, source: str = "") -> 
     warnings: list[Problem] = []
     if not problems:
         for name, frame in out.items():
+            located = [c for c in (FILE_COLUMN, LINE_COLUMN) if c in frames[name].columns]
+            frame = frame.with_columns(frames[name].select(located))
             for fk in TABLES[name].foreign_keys:
                 if fk.table not in out:
                     continue

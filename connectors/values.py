@@ -9,6 +9,7 @@ the user is asked to set ``format`` (dates) or ``decimal`` (amounts).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -17,6 +18,8 @@ from connectors.schema import UTC_DATETIME
 
 # Families of date(-time) formats; within a family the first format that fits a value wins.
 # Two-digit years come before four-digit ones, so "02/23/26" is 2026, not the year 26.
+# Families that read the same value differently (04/05/2021: April 5 or 4 May) are told
+# apart on the data: a day above 12 settles it, else `date_order` or the column's `format`.
 DATE_FAMILIES: dict[str, tuple[str, ...]] = {
     "ISO (2019-10-17 21:10:19)": (
         "%Y-%m-%dT%H:%M:%S%.f%z",
@@ -42,22 +45,50 @@ DATE_FAMILIES: dict[str, tuple[str, ...]] = {
         "%d/%m/%y %H:%M",
         "%d/%m/%Y %H:%M",
         "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%y %I:%M %p",
+        "%d/%m/%Y %I:%M %p",
         "%d/%m/%y",
         "%d/%m/%Y",
         "%d.%m.%Y %H:%M",
         "%d.%m.%Y %H:%M:%S",
+        "%d.%m.%y %H:%M",
         "%d.%m.%y",
         "%d.%m.%Y",
+        "%d-%m-%Y %H:%M:%S",
+        "%d-%m-%Y %H:%M",
+        "%d-%m-%Y",
     ),
-    "day month year (15 Apr, 2021)": (
+    "day month year (15 Apr, 2021 00:02:00)": (
+        "%d %b, %Y %H:%M:%S",
+        "%d %b, %Y %H:%M",
+        "%d %b, %Y %I:%M %p",
         "%d %b, %Y",
+        "%d %b %Y %H:%M:%S",
+        "%d %b %Y %H:%M",
         "%d %b %Y",
+        "%d-%b-%Y %H:%M:%S",
+        "%d-%b-%Y",
+        "%d-%b-%y",
+        "%b %d, %Y %I:%M %p",
+        "%b %d, %Y %I:%M:%S %p",
+        "%b %d, %Y %H:%M:%S",
+        "%b %d, %Y %H:%M",
         "%b %d, %Y",
+        "%d %B, %Y %H:%M:%S",
         "%d %B, %Y",
+        "%d %B %Y %H:%M",
         "%d %B %Y",
+        "%B %d, %Y %I:%M %p",
         "%B %d, %Y",
     ),
 }
+# The family `date_order` picks when day and month cannot be told apart on the data.
+DATE_ORDERS = {
+    "month_first": "month/day/year (02/23/26 08:55 PM)",
+    "day_first": "day/month/year (23/02/2026 20:55)",
+}
+# Salesforce writes an empty lookup as this "null id" in some exports (18- and 15-character).
+NULL_IDS = ("000000000000000AAA", "000000000000000")
 TRUE = ("true", "t", "yes", "y", "1", "x")
 FALSE = ("false", "f", "no", "n", "0", "")
 # Category names as CRMs write them, after lower-casing and dropping spaces, "_" and "-".
@@ -74,11 +105,13 @@ CATEGORY_SYNONYMS = {
 
 @dataclass(frozen=True)
 class Parsed:
-    """A parsed column; `bad` marks values that did not parse, `expected` says what was wanted."""
+    """A parsed column; `bad` marks values that did not parse, `expected` says what was wanted
+    and, for dates, `example` is a ``format`` that would read them (guessed from a value)."""
 
     values: pl.Series
     bad: pl.Series | None = None
     expected: str = ""
+    example: str | None = None
 
 
 def _text(col: pl.Series) -> pl.Series:
@@ -120,8 +153,10 @@ def _datetime_typed(col: pl.Series, timezone: str) -> pl.Series:
     return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
 
 
-def parse_datetime(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "UTC") -> Parsed:
-    """Date-times as UTC; text without a zone is read in `timezone`."""
+def parse_datetime(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "UTC",
+                   date_order: str = "auto") -> Parsed:  # fmt: skip
+    """Date-times as UTC; text without a zone is read in `timezone`. Without `formats` the
+    format is detected; `date_order` ("month_first" / "day_first") settles 04/05/2021."""
     if col.dtype == pl.Null:
         return Parsed(col.cast(UTC_DATETIME))
     if isinstance(col.dtype, pl.Datetime) or col.dtype == pl.Date:
@@ -130,8 +165,9 @@ def parse_datetime(col: pl.Series, formats: tuple[str, ...] = (), timezone: str 
     present = _present(col)
     if formats:
         out = _coalesce(text, formats, timezone)
-        return Parsed(out, present & out.is_null(), f"dates in the format {' or '.join(formats)}")
-    return _auto(text, present, timezone)
+        bad = present & out.is_null()
+        return Parsed(out, bad, f"dates in the format {' or '.join(formats)}", _example(col, bad))
+    return _auto(text, present, timezone, date_order)
 
 
 _SAMPLE = 2_000
@@ -151,34 +187,113 @@ def _candidate_families(text: pl.Series, present: pl.Series, timezone: str) -> l
     return fits or list(DATE_FAMILIES)
 
 
-def _auto(text: pl.Series, present: pl.Series, timezone: str) -> Parsed:
-    """Try the date families; use the one that reads every value, if the fitting ones agree."""
+def _auto(text: pl.Series, present: pl.Series, timezone: str, date_order: str) -> Parsed:
+    """Try the date families; use the one that reads every value, if the fitting ones agree
+    (or `date_order` picks one of them)."""
     families = _candidate_families(text, present, timezone)
     tries = {name: _coalesce(text, DATE_FAMILIES[name], timezone) for name in families}
     misses = {name: int((present & out.is_null()).sum()) for name, out in tries.items()}
     fits = [name for name, n in misses.items() if n == 0]
     if not fits:
         best = min(misses, key=misses.__getitem__)
-        out = tries[best]
-        return Parsed(out, present & out.is_null(), f"dates (closest format: {best})")
+        bad = present & tries[best].is_null()
+        return Parsed(tries[best], bad, "dates in a format we know", _example(text, bad))
     if any(not tries[name].equals(tries[fits[0]]) for name in fits[1:]):
+        chosen = DATE_ORDERS.get(date_order)
+        if chosen in fits:
+            return Parsed(tries[chosen])
+        example = _example(text, present, day_first=fits[0] != DATE_ORDERS["month_first"])
         return Parsed(
             tries[fits[0]],
             present,
-            f"unambiguous dates: they read as {' and as '.join(fits)}; set format = "
-            '"%m/%d/%Y" (or the format the file uses) for this column',
+            f"unambiguous dates: they read as {' and as '.join(fits)} and no day above 12 "
+            'settles it; set format for this column, or date_order = "month_first" or '
+            '"day_first" in [defaults]',
+            example,
         )
     return Parsed(tries[fits[0]])
 
 
-def parse_date(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "UTC") -> Parsed:
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_TOKENS = re.compile(r"\d+|[A-Za-z]+|[^\dA-Za-z]+")
+
+
+def guess_format(value: str, *, day_first: bool = False) -> str | None:
+    """A strptime format that reads `value` ("15 Apr, 2021 00:02" -> "%d %b, %Y %H:%M"),
+    or None. Two small numbers are month then day unless `day_first` or one is above 12."""
+    tokens = _TOKENS.findall(value.strip())
+    out: list[str] = []
+    numbers: list[int] = []  # positions of date numbers still to name
+    clock = 0  # numbers after the first ":" are hours, minutes, seconds
+    pm = any(t.lower() in ("am", "pm") for t in tokens)
+    for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok.isdigit():
+            if clock >= 3 and tokens[i - 1] == ".":
+                out[-1] = "%.f"  # fractions of a second: "%.f" holds the dot
+            elif nxt.startswith(":") or clock:
+                out.append(("%I" if pm else "%H", "%M", "%S")[min(clock, 2)])
+                clock += 1
+            elif len(tok) == 4:
+                out.append("%Y")
+            else:
+                numbers.append(len(out))
+                out.append(tok)
+        elif tok.isalpha():
+            low = tok.lower()
+            if low in ("am", "pm"):
+                out.append("%p")
+            elif low[:3] in _MONTHS and len(tok) == 3:
+                out.append("%b")
+            elif low[:3] in _MONTHS:
+                out.append("%B")
+            elif low == "t":
+                out.append("T")
+            else:
+                return None
+        else:
+            out.append(tok.replace("%", "%%"))
+    if not 1 <= len(numbers) <= 3:
+        return None
+    names = _order(numbers, out, day_first)
+    for position, name in zip(numbers, names, strict=True):
+        out[position] = name
+    fmt = "".join(out)
+    ok = pl.Series([value.strip()]).str.to_datetime(fmt, strict=False).null_count() == 0
+    return fmt if ok else None
+
+
+def _order(numbers: list[int], out: list[str], day_first: bool) -> list[str]:
+    """Names for the date numbers left after years and month names are known."""
+    values = [int(out[n]) for n in numbers]
+    has_year, has_month = "%Y" in out, any(m in out for m in ("%b", "%B"))
+    if has_month:
+        return ["%d", "%y"][: len(numbers)] if not has_year else ["%d"] * len(numbers)
+    if has_year and out.index("%Y") < numbers[0]:
+        return ["%m", "%d"][: len(numbers)]
+    first, second = ("%d", "%m") if day_first else ("%m", "%d")
+    if len(values) >= 2 and values[0] > 12:
+        first, second = "%d", "%m"
+    elif len(values) >= 2 and values[1] > 12:
+        first, second = "%m", "%d"
+    return [first, second, "%y"][: len(numbers)] if not has_year else [first, second]
+
+
+def _example(col: pl.Series, bad: pl.Series, *, day_first: bool = False) -> str | None:
+    """A format guessed from the first value `bad` marks."""
+    shown = col.cast(pl.String).filter(bad).drop_nulls().head(1).to_list()
+    return guess_format(shown[0], day_first=day_first) if shown else None
+
+
+def parse_date(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "UTC",
+               date_order: str = "auto") -> Parsed:  # fmt: skip
     """Calendar dates; a date-time keeps its date as written (no zone conversion)."""
     if col.dtype == pl.Date or col.dtype == pl.Null:
         return Parsed(col.cast(pl.Date))
     if isinstance(col.dtype, pl.Datetime):
         return Parsed(col.dt.date())
-    parsed = parse_datetime(col, formats, "UTC")
-    return Parsed(parsed.values.dt.date(), parsed.bad, parsed.expected)
+    parsed = parse_datetime(col, formats, "UTC", date_order)
+    return Parsed(parsed.values.dt.date(), parsed.bad, parsed.expected, parsed.example)
 
 
 def _decimal_mark(text: pl.Series) -> tuple[str | None, pl.Series | None]:
@@ -215,6 +330,16 @@ def parse_amount(col: pl.Series, decimal: str = "auto") -> Parsed:
     out = pl.select(pl.when(negative).then(-out).otherwise(out)).to_series().alias(col.name)
     bad = _present(col) & (out.is_null() | ~text.str.contains(r"\d"))
     return Parsed(out, bad, "amounts such as 22700, $22,700.00 or 1.234,50")
+
+
+def null_ids(col: pl.Series) -> pl.Series:
+    """Ids with Salesforce's null-id placeholders (000000000000000AAA) as null."""
+    text = col.cast(pl.String)
+    return (
+        pl.select(pl.when(~text.str.strip_chars().is_in(NULL_IDS)).then(text))
+        .to_series()
+        .alias(col.name)
+    )
 
 
 def parse_bool(col: pl.Series) -> Parsed:

@@ -604,9 +604,9 @@ def test_values_that_do_not_parse(settings: Settings) -> None:
     message = refresh_fails(settings)
     assert "2 column(s) hold values that do not parse" in message
     assert "opportunities.amount (column Value): 1 value(s) are not amounts" in message
-    assert "deals.csv row 3: 'n/a'" in message  # the header is row 1
+    assert "deals.csv line 3: 'n/a'" in message  # the header is line 1
     assert "opportunities.created_at (column Created)" in message
-    assert "deals.csv row 4: 'yesterday'" in message
+    assert "deals.csv line 4: 'yesterday'" in message
 
 
 def test_encoding_problem(settings: Settings) -> None:

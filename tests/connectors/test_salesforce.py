@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -543,3 +543,9 @@ def test_full_flag_on_the_command_line_forces_a_full_pull(
     assert cli.main(["refresh", "--source", "salesforce", "--full"]) == 0
     assert Store(settings.data_dir).current().manifest["detail"]["mode"] == "full"
     assert PASSWORD not in capsys.readouterr().out
+
+
+def test_as_of_can_be_set(settings: Settings) -> None:
+    # a live org is as of today unless --as-of (refresh's as_of option) says otherwise
+    assert _refresh(settings).snapshot.data_as_of == datetime.now(UTC).date()
+    assert _refresh(settings, as_of=date(2026, 1, 31)).snapshot.data_as_of == date(2026, 1, 31)
