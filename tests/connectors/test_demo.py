@@ -16,7 +16,7 @@ from connectors.demo import DEMO_STAGES, SALES_TEAMS, generate_demo_org
 from connectors.schema import TABLES
 
 AS_OF = date(2026, 11, 16)  # a Monday, week 7 of 2026-Q4
-CUTOFF = datetime(2026, 11, 16, tzinfo=UTC)
+CUTOFF = datetime(2026, 11, 17, tzinfo=UTC)  # the snapshot is taken at the end of AS_OF
 CURRENT = "2026-Q4"
 OTHER_CHANNELS = ("Webinar", "Paid Search", "Content Syndication", "Events")
 
@@ -58,8 +58,11 @@ def test_another_seed_gives_another_org(small):
 def test_rejects_an_empty_window():
     with pytest.raises(ValueError, match="quarters"):
         generate_demo_org(as_of=AS_OF, quarters=0)
-    with pytest.raises(ValueError, match="first day"):
-        generate_demo_org(as_of=date(2026, 10, 1), quarters=1)
+    # one quarter up to 2026-Q4: the org goes live on 2026-10-01, so Sep 30 has no data yet
+    with pytest.raises(ValueError, match="before the demo org's go-live 2026-10-01"):
+        generate_demo_org(as_of=date(2026, 9, 30), quarters=1)
+    first_day = generate_demo_org(as_of=date(2026, 10, 1), quarters=1, scale=0.2)
+    assert first_day["leads"].height > 0  # the go-live day itself is a day of data
 
 
 def test_every_table_has_the_canonical_schema(org):
@@ -220,10 +223,11 @@ def test_nothing_happens_on_or_after_as_of(org):
             if isinstance(dtype, pl.Datetime):
                 assert (frame[column].drop_nulls() < CUTOFF).all(), f"{name}.{column}"
     closed = org["opportunities"].filter("is_closed")
-    assert (closed["close_date"] < AS_OF).all()
-    assert (org["campaigns"]["start_date"] < AS_OF).all()
+    assert (closed["close_date"] <= AS_OF).all()
+    assert (org["campaigns"]["start_date"] <= AS_OF).all()
     assert (
-        org["stage_history"].filter(pl.col("stage").str.starts_with("Closed"))["close_date"] < AS_OF
+        org["stage_history"].filter(pl.col("stage").str.starts_with("Closed"))["close_date"]
+        <= AS_OF
     ).all()
 
 
@@ -266,7 +270,8 @@ def test_forecasts_are_weekly_manager_submissions_by_sales_teams(org):
     per_week = forecasts.group_by("period", "team", "submitted_at").len()
     assert (per_week["len"] == 3).all()
     current = forecasts.filter(pl.col("period") == CURRENT, pl.col("team") == "EMEA")
-    assert current["submitted_at"].n_unique() == 6  # Mondays Oct 5 .. Nov 9 (Nov 16 = as_of)
+    # Mondays Oct 5 .. Nov 16: the as-of day's submission (15:00) is before the day's end
+    assert current["submitted_at"].n_unique() == 7
     weeks = per_week.group_by("period", "team").len()
     assert weeks.filter(pl.col("period") != CURRENT)["len"].is_between(12, 13).all()
     assert set(org["quotas"]["team"]) == set(SALES_TEAMS)
