@@ -6,13 +6,15 @@ generator that loses a pattern fails here, whatever the scorecard does with it.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.demo import DEMO_STAGES, SALES_TEAMS, generate_demo_org
+from connectors.demo import DEMO_STAGES, SALES_TEAMS, cut_at, generate_demo_org
 from connectors.schema import TABLES
 
 AS_OF = date(2026, 11, 16)  # a Monday, week 7 of 2026-Q4
@@ -53,6 +55,61 @@ def test_another_seed_gives_another_org(small):
     other = generate_demo_org(as_of=AS_OF, seed=8, quarters=3, scale=0.2)
     for name in ("opportunities", "stage_history", "leads", "lead_history", "forecasts"):
         assert not small[name].equals(other[name]), name
+
+
+# --- one history ------------------------------------------------------------------------
+
+_HISTORY = {  # append-only tables: a snapshot holds the later one's rows from before its end
+    "stage_history": "entered_at",
+    "lead_history": "entered_at",
+    "campaign_members": "responded_at",
+    "forecasts": "submitted_at",
+}
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    earlier=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 3, 31)),
+    gap=st.integers(min_value=1, max_value=250),
+)
+def test_an_earlier_snapshot_is_the_later_one_cut_at_its_day(earlier: date, gap: int):
+    later = earlier + timedelta(days=gap)  # often in a later quarter: more quarters simulated
+    before = generate_demo_org(as_of=earlier, seed=7, scale=0.1)
+    after = generate_demo_org(as_of=later, seed=7, scale=0.1)
+    cut = cut_at(after, earlier)
+    for name in TABLES:
+        assert_frame_equal(cut[name], before[name])
+    # the same, without `cut_at`: the history rows and the records' origins are the later
+    # snapshot's up to the end of the earlier day
+    end = datetime.combine(earlier + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    for name, at in _HISTORY.items():
+        assert_frame_equal(after[name].filter(pl.col(at) < end), before[name])
+    origin = ["opp_id", "name", "account_id", "owner_id", "created_at", "sourced_by", "segment"]
+    opps = after["opportunities"].filter(pl.col("created_at") < end).select(origin)
+    assert_frame_equal(opps, before["opportunities"].select(origin))
+    lead_origin = ["lead_id", "created_at", "source", "campaign_id"]
+    leads = after["leads"].filter(pl.col("created_at") < end).select(lead_origin)
+    assert_frame_equal(leads, before["leads"].select(lead_origin))
+
+
+def test_a_snapshot_shows_deals_and_leads_as_they_were_that_day():
+    # A deal's fields and a lead's steps in the Nov 16 snapshot are their values at the end of
+    # that day, even where the Nov 24 snapshot shows them moved on since.
+    before = generate_demo_org(as_of=AS_OF, seed=7, quarters=3, scale=0.2)
+    after = generate_demo_org(as_of=date(2026, 11, 24), seed=7, quarters=3, scale=0.2)
+    cols = ["stage", "amount", "close_date", "forecast_category", "is_closed", "is_won"]
+    both = before["opportunities"].join(after["opportunities"], on="opp_id", suffix="_later")
+    moved = both.filter(pl.any_horizontal(pl.col(c) != pl.col(f"{c}_later") for c in cols))
+    assert moved.height > 0  # something happened in that week ...
+    last = before["stage_history"].group_by("opp_id").agg(pl.all().sort_by("entered_at").last())
+    state = moved.select("opp_id", *cols[:4]).join(last, on="opp_id", suffix="_row")
+    for c in cols[:4]:  # ... and the earlier snapshot still shows the deal as it was
+        assert (state[c] == state[f"{c}_row"]).all(), c
+    leads = before["leads"].join(after["leads"], on="lead_id", suffix="_later")
+    sal_later = leads.filter(pl.col("sal_at").is_null(), pl.col("sal_at_later").is_not_null())
+    assert sal_later.height > 0
+    assert (sal_later["sal_at_later"] >= CUTOFF).all()
+    assert (sal_later["status"] != sal_later["status_later"]).all()
 
 
 def test_rejects_an_empty_window():
@@ -413,6 +470,32 @@ def test_pattern_4_marketing_and_sales_count_different_sourced_pipeline(org):
         pl.col("responded_at") > pl.col("converted_at")
     )
     assert after.height > 50
+
+
+def test_pattern_5_each_q2_brings_more_mqls_that_convert_worse(org):
+    # MQL cohorts per quarter (complete quarters only; MQL→SAL happens within hours)
+    leads = org["leads"].filter(pl.col("mql_at") < datetime(2026, 10, 1, tzinfo=UTC))
+    per_quarter = (
+        leads.group_by(period=_period(pl.col("mql_at")))
+        .agg(
+            mqls=pl.len(),
+            mql_to_sal=pl.col("sal_at").is_not_null().mean(),
+            events=(pl.col("source") == "Events").mean(),
+        )
+        .sort("period")
+        .with_columns(
+            more=pl.col("mqls") / pl.col("mqls").shift(1),
+            fall=pl.col("mql_to_sal").shift(1) - pl.col("mql_to_sal"),
+        )
+        .drop_nulls("more")
+    )
+    q2 = per_quarter.filter(pl.col("period").str.ends_with("Q2"))
+    assert q2["period"].to_list() == ["2025-Q2", "2026-Q2"]
+    assert q2["more"].is_between(1.2, 1.6).all(), q2  # ≈ 720 badge scans on ≈ 2,200 MQLs
+    assert q2["fall"].is_between(0.06, 0.16).all(), q2
+    assert (q2["events"] > 0.3).all(), q2  # the extra MQLs are Events leads
+    others = per_quarter.filter(~pl.col("period").str.ends_with("Q2"))
+    assert others.filter(pl.col("more") > 1, pl.col("fall") > 0.05).is_empty(), others
 
 
 def test_sourced_by_and_lead_source_are_plausible(org):
