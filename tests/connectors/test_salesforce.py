@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -43,7 +43,8 @@ def demo() -> dict[str, pl.DataFrame]:
 
 @pytest.fixture
 def org(demo: dict[str, pl.DataFrame]) -> Org:
-    return org_from_canonical(demo, now=as_of_midnight(AS_OF))
+    # the demo snapshot holds the whole as-of day: the org's clock starts at its end
+    return org_from_canonical(demo, now=as_of_midnight(AS_OF + timedelta(days=1)))
 
 
 @pytest.fixture
