@@ -43,12 +43,13 @@ PLANTED PATTERNS (what the scorecard must find):
 1. **EMEA stalls in Negotiation.** A Negotiation spell lasts log-normal(median 40 days,
    σ 0.6) for EMEA deals vs median 20 days for every other team (the spell a deal is lost in
    lasts 2× longer, for every team and stage). Measured on completed spells (next spell's
-   entry − entry), EMEA's median ≈ 2× the other teams' (≈ 41 vs 21 days at seed 7); other
+   entry − entry), EMEA's median ≈ 2× the other teams' (≈ 40 vs 21 days at seed 7); other
    stages are not slower in EMEA.
 2. **Paid Social leads wait and leak.** MQL → first touch: median 80 h for "Paid Social"
    (σ 0.7, so ~96 % of touched ones breach a 24 h SLA) vs 3–6 h for other channels; 18 % of
    Paid Social MQLs are never touched (7 % elsewhere). Touched Paid Social MQLs are accepted
-   42 % of the time (78 % elsewhere), so MQL→SAL ≈ 0.34 vs ≈ 0.73; SAL→SQL is 0.22 vs 0.45.
+   42 % of the time (78 % elsewhere), so MQL→SAL ≈ 0.34 vs ≈ 0.73 (Events ≈ 0.5 over the
+   whole history: pattern 5's badge scans); SAL→SQL is 0.22 vs 0.45.
 3. **Forecast bias.** Each sales team's manager submits commit / best_case / pipeline every
    Monday of every quarter at 15:00 UTC (weeks 1..13, up to `as_of`). Commit = actual × ratio
    × (1 + noise), where actual = closed-won amount of the team's deals with close_date in the
