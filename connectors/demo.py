@@ -75,8 +75,8 @@ PLANTED PATTERNS (what the scorecard must find):
    season: from day 14 to day 59 of the quarter, ~16 × `scale` extra "Events" leads a day are
    imported as MQLs on arrival (≈ 720 per Q2), and the SDRs accept only 30 % of those they
    touch (their SAL→SQL is the usual Events 0.45). So each Q2 has ≈ 1/3 more MQLs than the
-   Q1 before it while MQL→SAL falls by ≈ 0.1 (seed 7: 2,129 → 2,948 MQLs and 0.76 → 0.65 in
-   2025; 2,212 → 2,934 and 0.72 → 0.64 in 2026); SALs rise but SAL→SQL does not fall, so
+   Q1 before it while MQL→SAL falls by ≈ 0.1 (seed 7: 2,131 → 2,972 MQLs and 0.75 → 0.62 in
+   2025; 2,194 → 3,003 and 0.75 → 0.63 in 2026); SALs rise but SAL→SQL does not fall, so
    only marketing's side conflicts. No other quarter has more MQLs with worse conversion
    beyond noise, and any four complete quarters (the scorecard's view) hold one Q2.
 """
@@ -320,12 +320,11 @@ _P_ACCEPT_SCAN = 0.30
 
 
 def _lead_arrivals(rng: np.random.Generator, win: _Window, q: int, scale: float) -> dict:
-    """The leads created in quarter `q`, numbered from `first` on, with their whole future."""
+    """The leads created in quarter `q`, with their whole future (`_history` numbers them)."""
     lo, hi = win.starts[q], win.starts[q + 1]
     n = int(rng.poisson(_LEADS_PER_DAY * scale * (hi - lo)))
-    trade_shows = win.start_date(q).month == 4
-    n_scan = int(rng.poisson(_SCANS_PER_DAY * scale * (_SCAN_DAYS[1] - _SCAN_DAYS[0])))
-    n_scan *= trade_shows
+    scans_per_quarter = _SCANS_PER_DAY * scale * (_SCAN_DAYS[1] - _SCAN_DAYS[0])
+    n_scan = int(rng.poisson(scans_per_quarter)) if win.start_date(q).month == 4 else 0
     arrivals = np.concatenate([rng.uniform(lo, hi, n), lo + rng.uniform(*_SCAN_DAYS, n_scan)])
     order = np.argsort(arrivals, kind="stable")
     created = arrivals[order]
