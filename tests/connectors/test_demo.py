@@ -143,8 +143,9 @@ def test_volumes_at_scale_one(org):
 
 
 def test_scale_multiplies_volumes(small):
-    # 3 quarters at scale 0.2 vs 8 at scale 1: 2025-Q2 start (Apr 1) → 229 days vs 684 days
-    expected = 30_000 * 0.2 * 229 / 684  # ≈ 2,009 leads
+    # 3 quarters at scale 0.2: live from 2026-04-01 to the end of Nov 16 = 230 days of 44 × 0.2
+    # leads a day, plus one Q2's badge scans (16 × 0.2 a day for 45 days)
+    expected = 0.2 * (44 * 230 + 16 * 45)  # ≈ 2,168 leads
     assert 0.85 * expected <= small["leads"].height <= 1.15 * expected
 
 
