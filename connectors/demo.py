@@ -1,11 +1,21 @@
 """The embedded demo org: a seeded, realistic B2B CRM in the canonical tables.
 
-`generate_demo_org(as_of=..., seed=...)` returns all ten canonical tables for `quarters`
-calendar quarters ending with the quarter that contains `as_of` (that one is in progress).
-The data is a snapshot taken at the start of `as_of` (00:00 UTC): every `*_at` timestamp and
-every realised date (the close date of a closed deal) is before `as_of`. Only planned dates
-may lie after it: the expected close date of an open deal and the end date of a running
-campaign. Same `(seed, as_of, quarters, scale)` → identical frames.
+One seed is one company with one history. The org goes live `quarters` quarters before the
+end of 2026-Q4 (`go_live`; 2025-01-01 at the default 8) and its history runs on from there.
+`generate_demo_org(as_of=..., seed=...)` returns that history as a CRM snapshot taken at the
+end of `as_of` (UTC) would show it (`cut_at`): records and history rows from later are
+dropped, each deal carries its stage, amount, close date and category of that instant, each
+lead its steps reached by then, its status and owner of then; forecasts submitted and
+campaigns started by then; quotas of the quarters begun by then. So the snapshot of an
+earlier day is the later snapshot cut at that day, and "what changed" between two snapshots
+is what happened in between. Only planned dates may lie after `as_of`: the expected close
+date of an open deal and the end date of a running campaign. Same
+`(seed, quarters, scale, as_of)` → identical frames.
+
+The simulation runs quarter by quarter from the go-live through the quarter that contains
+`as_of`; each quarter draws from its own generators (seeded by stream, seed and quarter) and
+simulates the whole future of what starts in it, so a quarter's events do not depend on how
+far the simulation runs.
 
 How the org is simulated (vectorised: one array of draws per step, history rows are built by
 exploding per-record arrays):
@@ -21,35 +31,36 @@ exploding per-record arrays):
 * Opportunities come from converted leads (start in Qualification), from AEs directly
   (`lead_source` "Outbound" or null, `sourced_by` "sales" or "unknown"), from partners
   (`sourced_by` "partner"), and ~350 × `scale` deals imported on day one (CRM go-live; open,
-  already in Discovery..Contracting, `sourced_by` "unknown"). Each deal walks the stages with
-  log-normal durations, may skip Proposal (7 %) or fall back once from Negotiation to Proposal
-  (8 %), is lost at each stage with a fixed probability or won after Contracting, changes its
-  amount (re-scope, discount), and pushes its close date. Closing sets the close date to the
-  closing day. Open deals whose pending pushes have not yet happened show a close date in the
-  past (stale pipeline).
+  already in Discovery..Contracting, `sourced_by` "unknown"). A deal's segment is set from its
+  team and opening amount. Each deal walks the stages with log-normal durations, may skip
+  Proposal (7 %) or fall back once from Negotiation to Proposal (8 %), is lost at each stage
+  with a fixed probability or won after Contracting, changes its amount (re-scope, discount),
+  and pushes its close date. Closing sets the close date to the closing day. Open deals whose
+  pending pushes have not yet happened show a close date in the past (stale pipeline).
 
 PLANTED PATTERNS (what the scorecard must find):
 
 1. **EMEA stalls in Negotiation.** A Negotiation spell lasts log-normal(median 40 days,
    σ 0.6) for EMEA deals vs median 20 days for every other team (the spell a deal is lost in
    lasts 2× longer, for every team and stage). Measured on completed spells (next spell's
-   entry − entry), EMEA's median ≈ 2× the other teams' (≈ 41 vs 21 days at seed 7); other
+   entry − entry), EMEA's median ≈ 2× the other teams' (≈ 40 vs 21 days at seed 7); other
    stages are not slower in EMEA.
 2. **Paid Social leads wait and leak.** MQL → first touch: median 80 h for "Paid Social"
    (σ 0.7, so ~96 % of touched ones breach a 24 h SLA) vs 3–6 h for other channels; 18 % of
    Paid Social MQLs are never touched (7 % elsewhere). Touched Paid Social MQLs are accepted
-   42 % of the time (78 % elsewhere), so MQL→SAL ≈ 0.34 vs ≈ 0.73; SAL→SQL is 0.22 vs 0.45.
+   42 % of the time (78 % elsewhere), so MQL→SAL ≈ 0.34 vs ≈ 0.73 (Events ≈ 0.5 over the
+   whole history: pattern 5's badge scans); SAL→SQL is 0.22 vs 0.45.
 3. **Forecast bias.** Each sales team's manager submits commit / best_case / pipeline every
-   Monday of every quarter (weeks 1..13, only Mondays before `as_of`). Commit = actual × ratio
+   Monday of every quarter at 15:00 UTC (weeks 1..13, up to `as_of`). Commit = actual × ratio
    × (1 + noise), where actual = closed-won amount of the team's deals with close_date in the
    quarter (team = owner's team). "APAC" sandbags: ratio 0.75 all quarter (noise ±3 %).
    "NA Mid-Market" over-forecasts: ratio 1.30 in weeks 1–10, 1.15 in week 11, 1.00 in weeks
    12–13 (noise ±3 %), and its deals push their close date ~3× as often (Poisson mean 1.6
    pushes per deal vs 0.5). "NA Enterprise" and "EMEA": ratio 1.00 (noise ±6 %).
-   For the in-progress quarter the actual is the simulation's full-quarter outcome: won
-   deals closed before `as_of` plus open deals the simulation wins later in the quarter
-   (deals not yet created are ignored). best_case ≈ 1.15–1.25 × commit, pipeline ≈
-   1.9–2.3 × commit. Quotas: one per team and quarter (owner_id null) = actual × U(0.95, 1.25).
+   For the in-progress quarter the actual is the history's full-quarter outcome (deals won
+   after `as_of` included), so every snapshot shows the same submissions. best_case ≈
+   1.15–1.25 × commit, pipeline ≈ 1.9–2.3 × commit. Quotas: one per team and quarter
+   (owner_id null) = actual × U(0.95, 1.25).
 4. **Marketing vs sales attribution disagree.** Marketing counts an opportunity when its
    originating lead (`leads.converted_opp_id`) has a `campaign_members` row responded at or
    before `converted_at`; sales counts `sourced_by == "marketing"`. The gap comes from:
@@ -60,6 +71,14 @@ PLANTED PATTERNS (what the scorecard must find):
    (d) 8 % of converted leads join another campaign after conversion (does not count).
    Net: ≈ 20 % of sales' marketing-sourced opps have no campaign touch, and ≈ 20 % of
    marketing's campaign-influenced opps are labelled something other than "marketing".
+5. **Goal conflict: marketing hits its MQL number with badge scans.** Every Q2 is trade-show
+   season: from day 14 to day 59 of the quarter, ~16 × `scale` extra "Events" leads a day are
+   imported as MQLs on arrival (≈ 720 per Q2), and the SDRs accept only 30 % of those they
+   touch (their SAL→SQL is the usual Events 0.45). So each Q2 has ≈ 1/3 more MQLs than the
+   Q1 before it while MQL→SAL falls by ≈ 0.1 (seed 7: 2,131 → 2,972 MQLs and 0.75 → 0.62 in
+   2025; 2,194 → 3,003 and 0.75 → 0.63 in 2026); SALs rise but SAL→SQL does not fall, so
+   only marketing's side conflicts. No other quarter has more MQLs with worse conversion
+   beyond noise, and any four complete quarters (the scorecard's view) hold one Q2.
 """
 
 from __future__ import annotations
@@ -158,18 +177,25 @@ def _users() -> pl.DataFrame:
 # --- calendar ----------------------------------------------------------------------------
 
 
+# The org goes live `quarters` quarters before the end of this quarter (2026-Q4), whatever the
+# as-of date: at the default 8 quarters, on 2025-01-01. Its history runs on from there.
+_REFERENCE_QUARTER = 2026 * 4 + 3
+
+
+def go_live(quarters: int = 8) -> date:
+    """The first day of the demo org's history: `quarters` quarters up to 2026-Q4 inclusive."""
+    k = _REFERENCE_QUARTER - quarters + 1
+    return date(k // 4, (k % 4) * 3 + 1, 1)
+
+
 @dataclass(frozen=True)
 class _Window:
-    """The simulation clock: float days since `origin` (the first quarter's first day)."""
+    """The simulation clock: float days since `origin` (the go-live, the first quarter's first
+    day), over the quarters from the go-live through the one that contains the as-of date."""
 
     origin: date
-    as_of: date
     starts: np.ndarray  # day offset of each quarter's start, plus the end of the last quarter
     names: tuple[str, ...]
-
-    @property
-    def cutoff(self) -> float:
-        return float((self.as_of - self.origin).days)
 
     def quarter_of(self, days: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.starts, days, side="right") - 1
@@ -178,16 +204,25 @@ class _Window:
         return self.origin + timedelta(days=int(self.starts[q]))
 
 
-def _window(as_of: date, quarters: int) -> _Window:
+def _window(origin: date, as_of: date) -> _Window:
+    first = origin.year * 4 + (origin.month - 1) // 3
     current = as_of.year * 4 + (as_of.month - 1) // 3
-    firsts = [date(k // 4, (k % 4) * 3 + 1, 1) for k in range(current - quarters + 1, current + 2)]
-    origin = firsts[0]
+    firsts = [date(k // 4, (k % 4) * 3 + 1, 1) for k in range(first, current + 2)]
     return _Window(
         origin=origin,
-        as_of=as_of,
         starts=np.array([(d - origin).days for d in firsts], dtype=float),
         names=tuple(f"{d.year}-Q{(d.month - 1) // 3 + 1}" for d in firsts[:-1]),
     )
+
+
+# Every quarter draws from its own generators, one per table family, seeded by (stream, seed,
+# quarter): what happens in a quarter does not depend on how many quarters are simulated after
+# it, so every as-of date sees the same history.
+_LEADS, _OPPS, _CAMPAIGNS, _FORECASTS, _QUOTAS = range(5)
+
+
+def _rng(seed: int, q: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([stream, seed, q])
 
 
 _US_PER_DAY = 86_400_000_000
@@ -217,11 +252,6 @@ def _lookup(values: tuple[str, ...], index: pl.Expr) -> pl.Expr:
     return pl.lit(pl.Series(values)).gather(index)
 
 
-def _keep_before(times: np.ndarray, cutoff: float) -> np.ndarray:
-    """Events at or after the snapshot have not happened yet."""
-    return np.where(times < cutoff, times, np.nan)
-
-
 # --- campaigns ---------------------------------------------------------------------------
 
 _CAMPAIGN_OFFSETS = np.array([0, 25, 50])  # campaign k of a quarter starts on day 25k ...
@@ -245,15 +275,17 @@ def _campaign_id(index: pl.Expr) -> pl.Expr:
     return pl.when(index >= 0).then(pl.format("C{}", (index + 1).cast(pl.String).str.zfill(4)))
 
 
-def _campaigns(rng: np.random.Generator, win: _Window, scale: float) -> pl.DataFrame:
+def _campaigns(seed: int, win: _Window, scale: float) -> pl.DataFrame:
+    """Each quarter's campaign grid: every channel runs `len(_CAMPAIGN_OFFSETS)` campaigns."""
     nq, nc, nk = len(win.names), len(MARKETING_CHANNELS), len(_CAMPAIGN_OFFSETS)
     q, c, k = (a.ravel() for a in np.meshgrid(range(nq), range(nc), range(nk), indexing="ij"))
     start = win.starts[q] + _CAMPAIGN_OFFSETS[k]
     end = np.where(k == nk - 1, win.starts[q + 1] - 1, start + _CAMPAIGN_DAYS - 1)
-    cost = np.round(_lognormal(rng, _CAMPAIGN_COST[c] * scale, 0.3, len(q)), -2)
+    noise = np.concatenate([_rng(seed, i, _CAMPAIGNS).normal(0.0, 0.3, nc * nk) for i in range(nq)])
+    cost = np.round(_CAMPAIGN_COST[c] * scale * np.exp(noise), -2)
     names = np.array(win.names)[q]
     channels = np.array(MARKETING_CHANNELS)[c]
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {"index": np.arange(len(q)), "start": start, "end": end, "cost": cost}
     ).with_columns(
         campaign_id=_campaign_id(pl.col("index")),
@@ -262,7 +294,6 @@ def _campaigns(rng: np.random.Generator, win: _Window, scale: float) -> pl.DataF
         start_date=_day(pl.col("start"), win.origin),
         end_date=_day(pl.col("end"), win.origin),
     )
-    return frame.filter(pl.col("start") < win.cutoff)
 
 
 # --- leads -------------------------------------------------------------------------------
@@ -280,21 +311,38 @@ _P_SQL = np.array([0.45, 0.45, 0.22, 0.45, 0.45, 0.28, 0.60])
 _P_CONVERT = 0.88
 
 
-def _lead_arrivals(rng: np.random.Generator, win: _Window, scale: float) -> dict:
-    n = int(rng.poisson(_LEADS_PER_DAY * scale * win.cutoff))
-    created = np.sort(rng.uniform(0.0, win.cutoff, n))
-    source = rng.choice(len(LEAD_SOURCES), size=n, p=_SOURCE_MIX)
-    instant = rng.random(n) < 0.4  # demo requests are MQLs on arrival
+# Pattern 5: each Q2 is trade-show season; marketing imports the badge scans as "Events"
+# MQLs on arrival, and the SDRs accept few of them.
+_EVENTS = 4
+_SCANS_PER_DAY = 16.0
+_SCAN_DAYS = (14.0, 59.0)  # days into the quarter
+_P_ACCEPT_SCAN = 0.30
+
+
+def _lead_arrivals(rng: np.random.Generator, win: _Window, q: int, scale: float) -> dict:
+    """The leads created in quarter `q`, with their whole future (`_history` numbers them)."""
+    lo, hi = win.starts[q], win.starts[q + 1]
+    n = int(rng.poisson(_LEADS_PER_DAY * scale * (hi - lo)))
+    scans_per_quarter = _SCANS_PER_DAY * scale * (_SCAN_DAYS[1] - _SCAN_DAYS[0])
+    n_scan = int(rng.poisson(scans_per_quarter)) if win.start_date(q).month == 4 else 0
+    arrivals = np.concatenate([rng.uniform(lo, hi, n), lo + rng.uniform(*_SCAN_DAYS, n_scan)])
+    order = np.argsort(arrivals, kind="stable")
+    created = arrivals[order]
+    scan = (np.arange(n + n_scan) >= n)[order]
+    n += n_scan
+    source = np.where(scan, _EVENTS, rng.choice(len(LEAD_SOURCES), size=n, p=_SOURCE_MIX))
+    instant = scan | (rng.random(n) < 0.4)  # demo requests and badge scans are MQLs on arrival
     mql_delay = np.where(instant, rng.uniform(0, 0.02, n), rng.exponential(8.0, n))
-    mql = np.where(rng.random(n) < _P_MQL[source], created + mql_delay, np.nan)
+    is_mql = scan | (rng.random(n) < _P_MQL[source])
+    mql = np.where(is_mql, created + mql_delay, np.nan)
     delay = _TOUCH_HOURS[source] * np.exp(rng.normal(0.0, 1.0, n) * _TOUCH_SIGMA[source]) / 24
     outbound = source == _OUTBOUND
     touched = (rng.random(n) < _P_TOUCH[source]) & (outbound | ~np.isnan(mql))
     touch = np.where(outbound, created, np.where(touched, mql + delay, np.nan))
-    accepted = touched & (rng.random(n) < _P_ACCEPT[source])
+    p_accept = np.where(scan, _P_ACCEPT_SCAN, _P_ACCEPT[source])
+    accepted = touched & (rng.random(n) < p_accept)
     sal_delay = np.where(outbound, rng.uniform(0.01, 0.5, n), rng.uniform(0.0, 0.1, n))
     return {
-        "lead": np.arange(n),
         "created": created,
         "source": source,
         "mql": mql,
@@ -307,8 +355,8 @@ def _lead_arrivals(rng: np.random.Generator, win: _Window, scale: float) -> dict
 
 
 def _lead_outcomes(rng: np.random.Generator, sim: dict) -> dict:
-    """SQL, conversion and disposition (Disqualified / Recycled) times, before the cutoff."""
-    n, sal, touch = len(sim["lead"]), sim["sal"], sim["touch"]
+    """SQL, conversion and disposition (Disqualified / Recycled) times."""
+    n, sal, touch = len(sim["created"]), sim["sal"], sim["touch"]
     is_sql = ~np.isnan(sal) & (rng.random(n) < _P_SQL[sim["source"]])
     sql = np.where(is_sql, sal + _lognormal(rng, 6.0, 0.7, n), np.nan)
     converted = is_sql & (rng.random(n) < _P_CONVERT)
@@ -326,18 +374,15 @@ def _lead_outcomes(rng: np.random.Generator, sim: dict) -> dict:
     recycle = (rng.random(n) < 0.45) & ~(is_sql & ~converted)
     return {
         "sql": sql,
-        "conv_future": conv,
+        "conv": conv,
         "dq": np.where(recycle, np.nan, ends),
         "rec": np.where(recycle, ends, np.nan),
     }
 
 
-def _simulate_leads(rng: np.random.Generator, win: _Window, scale: float) -> dict:
-    sim = _lead_arrivals(rng, win, scale)
+def _simulate_leads(rng: np.random.Generator, win: _Window, q: int, scale: float) -> dict:
+    sim = _lead_arrivals(rng, win, q, scale)
     sim |= _lead_outcomes(rng, sim)
-    for col in ("mql", "touch", "sal", "sql", "dq", "rec"):
-        sim[col] = _keep_before(sim[col], win.cutoff)
-    sim["conv"] = _keep_before(sim["conv_future"], win.cutoff)
     is_mkt = sim["source"] < len(MARKETING_CHANNELS)
     tracked = is_mkt & (rng.random(len(is_mkt)) < 0.8)  # pattern 4 (a): 20 % untracked
     channel = np.minimum(sim["source"], len(MARKETING_CHANNELS) - 1)
@@ -426,32 +471,36 @@ def _lead_history(frame: pl.DataFrame, win: _Window) -> pl.DataFrame:
     )
 
 
-def _campaign_members(rng: np.random.Generator, sim: dict, win: _Window) -> pl.DataFrame:
+def _campaign_responses(rng: np.random.Generator, sim: dict, win: _Window) -> pl.DataFrame:
     """Each tracked lead's source campaign, plus later responses (pattern 4 c and d)."""
-    n, created, conv = len(sim["lead"]), sim["created"], sim["conv_future"]
+    n, created, conv = len(sim["lead"]), sim["created"], sim["conv"]
     # (c) Outbound leads that respond to a Webinar or Events campaign before converting
     responds = (sim["source"] == _OUTBOUND) & (rng.random(n) < 0.3)
     span = np.where(np.isnan(conv), 20.0, conv - created)
     out_at = created + rng.uniform(0.1, 0.9, n) * span
     out_channel = np.where(rng.random(n) < 0.5, 0, 4)
     # (d) converted leads that respond to some campaign after converting
-    later = ~np.isnan(sim["conv"]) & (rng.random(n) < 0.08)
-    later_at = sim["conv"] + rng.uniform(3.0, 90.0, n)
+    later = ~np.isnan(conv) & (rng.random(n) < 0.08)
+    later_at = conv + rng.uniform(3.0, 90.0, n)
     later_channel = rng.integers(len(MARKETING_CHANNELS), size=n)
     at = np.concatenate([out_at[responds], later_at[later]])
     channel = np.concatenate([out_channel[responds], later_channel[later]])
-    responses = _campaign_index(rng, channel, np.minimum(at, win.cutoff - 1e-6), win)
+    # a response after the last simulated quarter is after any as-of date; its campaign is moot
+    responses = _campaign_index(rng, channel, np.minimum(at, win.starts[-1] - 1e-6), win)
     tracked = sim["campaign"] >= 0
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {
             "index": np.concatenate([sim["campaign"][tracked], responses]),
             "lead": np.concatenate([sim["lead"][m] for m in (tracked, responds, later)]),
             "at": np.concatenate([created[tracked], at]),
         }
     )
+
+
+def _campaign_members(responses: pl.DataFrame, win: _Window) -> pl.DataFrame:
+    """A lead's first response to each campaign."""
     return (
-        frame.filter(pl.col("at") < win.cutoff)
-        .sort("lead", "at", "index")
+        responses.sort("lead", "at", "index")
         .unique(subset=["index", "lead"], keep="first", maintain_order=True)
         .select(
             campaign_id=_campaign_id(pl.col("index")),
@@ -480,8 +529,12 @@ _PUSHES_PER_DEAL = np.array([0.5, 1.6, 0.5, 0.5])  # per sales team (pattern 3: 
 _MAX_PUSHES = 4
 
 
+_ACCOUNTS = 4_000  # × scale: accounts deals are opened for, across all quarters
+
+
 def _from_leads(rng: np.random.Generator, sim: dict) -> dict:
-    """Opportunities created when a lead converts; they start in Qualification."""
+    """Opportunities created when a lead converts (whenever it does); they start in
+    Qualification."""
     conv = ~np.isnan(sim["conv"])
     source = sim["source"][conv]
     relabelled = rng.random(len(source)) < 0.10  # pattern 4 (b)
@@ -493,23 +546,26 @@ def _from_leads(rng: np.random.Generator, sim: dict) -> dict:
         "campaign": sim["campaign"][conv],
         "sourced_by": np.select([mkt & ~relabelled, mkt | (source == _OUTBOUND)], [0, 1], 2),
         "start": np.zeros(len(source), int),
+        "imported": np.zeros(len(source), bool),
     }
 
 
-def _direct(rng: np.random.Generator, win: _Window, scale: float) -> dict:
-    """Opportunities without a lead: AE-created, partner-registered, and day-one imports."""
-    n_ae = int(rng.poisson(_DIRECT_PER_DAY * scale * win.cutoff))
-    n_partner = int(rng.poisson(_PARTNER_PER_DAY * scale * win.cutoff))
-    n_import = int(rng.poisson(_IMPORTED * scale))
+def _direct(rng: np.random.Generator, win: _Window, q: int, scale: float) -> dict:
+    """Opportunities without a lead created in quarter `q`: AE-created, partner-registered,
+    and (in the go-live quarter) the open deals imported on day one."""
+    lo, hi = win.starts[q], win.starts[q + 1]
+    n_ae = int(rng.poisson(_DIRECT_PER_DAY * scale * (hi - lo)))
+    n_partner = int(rng.poisson(_PARTNER_PER_DAY * scale * (hi - lo)))
+    n_import = int(rng.poisson(_IMPORTED * scale)) if q == 0 else 0
     outbound = rng.random(n_ae) < 0.55
     ae_sourced = np.where(outbound | (rng.random(n_ae) < 0.7), 1, 3)
     created = np.concatenate(
-        [rng.uniform(0, win.cutoff, n_ae + n_partner), rng.uniform(0.3, 0.45, n_import)]
+        [rng.uniform(lo, hi, n_ae + n_partner), rng.uniform(0.3, 0.45, n_import)]
     )
     imported_start = rng.choice(4, size=n_import, p=(0.35, 0.30, 0.25, 0.10)) + 1
     ae_start = np.where(rng.random(n_ae) < 0.1, 0, 1)
     return {
-        "created": np.minimum(created, win.cutoff - 1e-3),
+        "created": created,
         "lead": np.full(len(created), -1),
         "source": np.concatenate(
             [np.where(outbound, _OUTBOUND, -1), np.full(n_partner, _PARTNER), np.full(n_import, -1)]
@@ -521,21 +577,37 @@ def _direct(rng: np.random.Generator, win: _Window, scale: float) -> dict:
     }
 
 
-def _opp_origins(rng: np.random.Generator, sim: dict, win: _Window, scale: float) -> dict:
-    """All opportunities in creation order, with owner (a random AE) and opening amount."""
-    a, b = _from_leads(rng, sim), _direct(rng, win, scale)
-    a["imported"] = np.zeros(len(a["created"]), bool)
+def _opp_block(
+    rng: np.random.Generator, sim: dict, win: _Window, q: int, scale: float
+) -> tuple[dict, dict]:
+    """The deals that quarter `q` gives rise to (from its leads, whenever they convert, and
+    its direct deals) with owner, opening amount and every change of their lives.
+    Deals are numbered in block order here; `_number_deals` orders them by creation."""
+    a, b = _from_leads(rng, sim), _direct(rng, win, q, scale)
     opps = {k: np.concatenate([a[k], b[k]]) for k in a}
-    order = np.lexsort((opps["lead"], opps["created"]))
-    opps = {k: v[order] for k, v in opps.items()}
-    n = len(order)
+    n = len(opps["created"])
     opps["owner"] = rng.integers(len(_AE_IDS), size=n)
     opps["team"] = _AE_TEAM[opps["owner"]]
     amount = _lognormal(rng, _AMOUNT_MEDIAN[opps["team"]], 0.55, n)
     opps["amount0"] = np.maximum(np.round(amount, -2), 1_000.0)
-    opps["account"] = rng.integers(max(100, int(n * 0.7)), size=n)
+    opps["account"] = rng.integers(max(100, int(_ACCOUNTS * scale)), size=n)
     opps["product"] = rng.integers(len(_PRODUCTS), size=n)
-    return opps
+    return opps, _deal_events(rng, opps)
+
+
+def _number_deals(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """All deals in creation order (the order of their ids), and all their change events.
+    A deal created before an instant comes from a quarter up to that instant's, so the
+    numbering of the deals created by any as-of date is the same however far we simulate."""
+    offsets = np.cumsum([0] + [len(o["created"]) for o, _ in blocks])
+    opps = {k: np.concatenate([o[k] for o, _ in blocks]) for k in blocks[0][0]}
+    order = np.lexsort((np.arange(offsets[-1]), opps["created"]))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    events = {k: np.concatenate([e[k] for _, e in blocks]) for k in blocks[0][1]}
+    local = [e["opp"] + off for (_, e), off in zip(blocks, offsets[:-1], strict=True)]
+    events["opp"] = rank[np.concatenate(local)]
+    return {k: v[order] for k, v in opps.items()}, events
 
 
 def _walk_stages(rng: np.random.Generator, opps: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -614,24 +686,32 @@ def _change_events(
     return events, first_close
 
 
-def _deal_lives(rng: np.random.Generator, opps: dict) -> pl.DataFrame:
-    """Every change of every deal, past and future, each row with the then-current values."""
+def _deal_events(rng: np.random.Generator, opps: dict) -> dict:
+    """Every change of every deal, past and future (deal numbers local to `opps`)."""
     visits, days, won = _walk_stages(rng, opps)
     changes, first_close = _change_events(rng, opps, days, won)
     blocks = _stage_events(opps, visits, days, won) + changes
     columns = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
-    columns |= {
+    return columns | {
         "amount0": opps["amount0"][columns["opp"]],
         "first_close": first_close[columns["opp"]],
     }
-    events = pl.DataFrame(columns)
-    return events.sort("opp", "at").with_columns(
-        stage=pl.when(pl.col("stage") >= 0).then("stage").forward_fill().over("opp"),
-        amount=(pl.col("amount0") * pl.col("factor").cum_prod().over("opp") / 100).round() * 100,
-        close_day=pl.coalesce(
-            pl.col("closed_day").fill_nan(None).cast(pl.Int64),
-            pl.col("first_close").cast(pl.Int64) + pl.col("push").cum_sum().over("opp"),
-        ),
+
+
+def _deal_lives(events: dict) -> pl.DataFrame:
+    """Every change of every deal, each row with the then-current values."""
+    return (
+        pl.DataFrame(events)
+        .sort("opp", "at")
+        .with_columns(
+            stage=pl.when(pl.col("stage") >= 0).then("stage").forward_fill().over("opp"),
+            amount=(pl.col("amount0") * pl.col("factor").cum_prod().over("opp") / 100).round()
+            * 100,
+            close_day=pl.coalesce(
+                pl.col("closed_day").fill_nan(None).cast(pl.Int64),
+                pl.col("first_close").cast(pl.Int64) + pl.col("push").cum_sum().over("opp"),
+            ),
+        )
     )
 
 
@@ -660,11 +740,13 @@ def _account_name(account: pl.Expr) -> pl.Expr:
 
 
 def _opportunities(opps: dict, current: pl.DataFrame, win: _Window) -> pl.DataFrame:
-    """Each deal as it is at the snapshot: its origin plus its last history row."""
+    """Each deal with its origin and the values of its last history row (`_cut` replaces these
+    with the values at the as-of date)."""
     keys = ("created", "owner", "team", "source", "campaign", "sourced_by", "account", "product")
-    deals = pl.DataFrame({k: opps[k] for k in keys}).hstack(current)
+    deals = pl.DataFrame({k: opps[k] for k in keys}).hstack(current)  # current has amount0
     source, account = pl.col("source"), pl.col("account")
-    big = pl.col("team").is_in([2, 3]) & (pl.col("amount") >= 50_000)
+    # the segment is set when the deal is opened, from its opening amount
+    big = pl.col("team").is_in([2, 3]) & (pl.col("amount0") >= 50_000)
     return deals.select(
         opp_id=_opp_id(pl.col("opp")),
         # Deal names carry the month they were opened, as most CRMs' naming rules ask.
@@ -730,7 +812,7 @@ def _actuals(final: pl.DataFrame, opps: dict, win: _Window) -> pl.DataFrame:
 
 
 def _mondays(win: _Window) -> pl.DataFrame:
-    """Every Monday of every quarter before `as_of`, with its week of the quarter."""
+    """Every Monday of every quarter, with its week of the quarter."""
     nq = len(win.names)
     quarters = pl.DataFrame(
         {
@@ -742,7 +824,7 @@ def _mondays(win: _Window) -> pl.DataFrame:
     return (
         quarters.with_columns(day=pl.date_ranges("start", "end", "1d", closed="left"))
         .explode("day")
-        .filter(pl.col("day").dt.weekday() == 1, pl.col("day") < win.as_of)
+        .filter(pl.col("day").dt.weekday() == 1)
         .with_columns(week=(pl.col("day") - pl.col("start")).dt.total_days() // 7 + 1)
         .select("period", "day", "week")
     )
@@ -761,9 +843,17 @@ def _commit_ratio() -> pl.Expr:
     )
 
 
-def _forecasts(rng: np.random.Generator, win: _Window, actuals: pl.DataFrame) -> pl.DataFrame:
+def _forecasts(seed: int, win: _Window, actuals: pl.DataFrame) -> pl.DataFrame:
+    """Every Monday's submission of every quarter (`_cut` drops those after the as-of date)."""
     grid = _mondays(win).join(actuals, on="period").sort("period", "team", "day")
-    u = rng.uniform(-1.0, 1.0, (3, grid.height))
+    rows = dict(grid.group_by("period").len().iter_rows())
+    u = np.concatenate(
+        [
+            _rng(seed, q, _FORECASTS).uniform(-1.0, 1.0, (3, rows[name]))
+            for q, name in enumerate(win.names)
+        ],
+        axis=1,
+    )
     spread = pl.when(pl.col("team").is_in(["APAC", "NA Mid-Market"])).then(0.03).otherwise(0.06)
     commit = pl.col("actual") * _commit_ratio() * (1 + spread * pl.Series(u[0]))
     return (
@@ -790,8 +880,12 @@ def _forecasts(rng: np.random.Generator, win: _Window, actuals: pl.DataFrame) ->
     )
 
 
-def _quotas(rng: np.random.Generator, actuals: pl.DataFrame) -> pl.DataFrame:
-    factor = pl.Series(rng.uniform(0.95, 1.25, actuals.height))
+def _quotas(seed: int, win: _Window, actuals: pl.DataFrame) -> pl.DataFrame:
+    """One team quota per quarter; `actuals` is sorted by period and team."""
+    per_quarter = [
+        _rng(seed, q, _QUOTAS).uniform(0.95, 1.25, len(SALES_TEAMS)) for q in range(len(win.names))
+    ]
+    factor = pl.Series(np.concatenate(per_quarter))
     return actuals.select(
         "period",
         "team",
@@ -816,29 +910,31 @@ _GRAINS = {
 }
 
 
-def _finish(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+def _finish(name: str, frame: pl.DataFrame, *, sort: bool = True) -> pl.DataFrame:
     """Cast to the canonical dtypes, order the columns, sort by the grain."""
     schema = TABLES[name].polars_schema
-    frame = frame.cast({c: schema[c] for c in frame.columns if c in schema})
-    return conform(name, frame).sort(_GRAINS[name], nulls_last=True)
+    frame = conform(name, frame.cast({c: schema[c] for c in frame.columns if c in schema}))
+    return frame.sort(_GRAINS[name], nulls_last=True) if sort else frame
 
 
-def generate_demo_org(
-    *, as_of: date, seed: int = 7, quarters: int = 8, scale: float = 1.0
-) -> dict[str, pl.DataFrame]:
-    """All ten canonical tables of the demo org as of the start of `as_of` (see module doc)."""
-    if quarters < 1 or scale <= 0:
-        raise ValueError("quarters must be >= 1 and scale > 0")
-    win = _window(as_of, quarters)
-    if win.cutoff <= 0:
-        raise ValueError(f"as_of {as_of} is the first day of a 1-quarter window; use quarters >= 2")
-    rng = np.random.default_rng(seed)
-    sim = _simulate_leads(rng, win, scale)
+def _history(win: _Window, seed: int, scale: float) -> dict[str, pl.DataFrame]:
+    """The whole simulated history of the window's quarters, future events included."""
+    sims, blocks, responses = [], [], []
+    first = 0
+    for q in range(len(win.names)):
+        rng = _rng(seed, q, _LEADS)
+        sim = _simulate_leads(rng, win, q, scale)
+        sim["lead"] = first + np.arange(len(sim["created"]))
+        first += len(sim["created"])
+        responses.append(_campaign_responses(rng, sim, win))
+        blocks.append(_opp_block(_rng(seed, q, _OPPS), sim, win, q, scale))
+        sims.append(sim)
+    sim = {k: np.concatenate([s[k] for s in sims]) for k in sims[0]}
+    opps, events = _number_deals(blocks)
+    lives = _deal_lives(events)
+    final = _last_per_opp(lives)
+    actuals = _actuals(final, opps, win)
     lead_frame = _lead_frame(sim)
-    opps = _opp_origins(rng, sim, win, scale)
-    lives = _deal_lives(rng, opps)
-    history = lives.filter(pl.col("at") < win.cutoff)
-    actuals = _actuals(_last_per_opp(lives), opps, win)
     opp_of_lead = pl.DataFrame({"lead": opps["lead"], "opp": np.arange(len(opps["lead"]))})
     opp_of_lead = opp_of_lead.filter(pl.col("lead") >= 0).select(
         "lead", opp_id=_opp_id(pl.col("opp"))
@@ -846,13 +942,99 @@ def generate_demo_org(
     frames = {
         "users": _users(),
         "stages": DEMO_STAGES,
-        "opportunities": _opportunities(opps, _last_per_opp(history), win),
-        "stage_history": _stage_history(history, win),
+        "opportunities": _opportunities(opps, final, win),
+        "stage_history": _stage_history(lives, win),
         "leads": _leads(lead_frame, opp_of_lead, win),
         "lead_history": _lead_history(lead_frame, win),
-        "campaigns": _campaigns(rng, win, scale),
-        "campaign_members": _campaign_members(rng, sim, win),
-        "forecasts": _forecasts(rng, win, actuals),
-        "quotas": _quotas(rng, actuals),
+        "campaigns": _campaigns(seed, win, scale),
+        "campaign_members": _campaign_members(pl.concat(responses), win),
+        "forecasts": _forecasts(seed, win, actuals),
+        "quotas": _quotas(seed, win, actuals),
     }
     return {name: _finish(name, frames[name]) for name in TABLES}
+
+
+_STATE = ("stage", "amount", "close_date", "forecast_category")
+_LEAD_STEPS = (
+    "mql_at",
+    "sal_at",
+    "sql_at",
+    "converted_at",
+    "disqualified_at",
+    "first_touch_at",
+)
+
+
+def _last_rows(history: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Each record's last row of a history sorted by (key, entered_at)."""
+    return history.filter((pl.col(key) != pl.col(key).shift(-1)).fill_null(True))
+
+
+def cut_at(frames: dict[str, pl.DataFrame], as_of: date) -> dict[str, pl.DataFrame]:
+    """The org as a snapshot taken at the end of `as_of` (UTC) shows it: records and history
+    rows from later are dropped, each deal carries its values at that instant (its last
+    history row by then), each lead its steps reached by then and the status and owner of its
+    last status change; campaigns started, responses and forecasts submitted by then; quotas
+    of the quarters begun by then. Cutting a later snapshot gives the earlier one.
+
+    `frames` are the demo's tables sorted by their grain (as `generate_demo_org` returns
+    them); every record has a first history row at its creation."""
+    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    history = frames["stage_history"].filter(pl.col("entered_at") < end)
+    opps = frames["opportunities"].filter(pl.col("created_at") < end)
+    state = _last_rows(history, "opp_id")
+    stages = frames["stages"]
+    opps = opps.drop(*_STATE, "is_closed", "is_won").hstack(state.select(_STATE))
+    opps = opps.with_columns(
+        pl.col("stage").replace_strict(stages["stage"], stages[flag]).alias(flag)
+        for flag in ("is_closed", "is_won")
+    )
+    lead_history = frames["lead_history"].filter(pl.col("entered_at") < end)
+    leads = frames["leads"].filter(pl.col("created_at") < end)
+    status = _last_rows(lead_history, "lead_id")
+    leads = (
+        leads.drop("status", "owner_id")
+        .hstack(status.select("status", "owner_id"))
+        .with_columns(pl.when(pl.col(c) < end).then(c).alias(c) for c in _LEAD_STEPS)
+        .with_columns(
+            converted_opp_id=pl.when(pl.col("converted_at").is_not_null()).then("converted_opp_id")
+        )
+    )
+    if not (state["opp_id"].equals(opps["opp_id"]) and status["lead_id"].equals(leads["lead_id"])):
+        raise ValueError("cut_at needs the demo's tables sorted by their grain")
+    quarter = pl.col("period")
+    quarter_start = pl.date(
+        quarter.str.slice(0, 4).cast(pl.Int32), quarter.str.slice(6, 1).cast(pl.Int32) * 3 - 2, 1
+    )
+    cut = {
+        "users": frames["users"],
+        "stages": stages,
+        "opportunities": opps,
+        "stage_history": history,
+        "leads": leads,
+        "lead_history": lead_history,
+        "campaigns": frames["campaigns"].filter(pl.col("start_date") <= as_of),
+        "campaign_members": frames["campaign_members"].filter(pl.col("responded_at") < end),
+        "forecasts": frames["forecasts"].filter(pl.col("submitted_at") < end),
+        "quotas": frames["quotas"].filter(quarter_start <= as_of),
+    }
+    # filters and row-aligned stacking keep each table in the order of its grain
+    return {name: _finish(name, cut[name], sort=False) for name in TABLES}
+
+
+def generate_demo_org(
+    *, as_of: date, seed: int = 7, quarters: int = 8, scale: float = 1.0
+) -> dict[str, pl.DataFrame]:
+    """All ten canonical tables of the demo org as a snapshot taken at the end of `as_of`
+    (UTC) shows them: the one history of (`seed`, `quarters`, `scale`), cut there (see the
+    module doc)."""
+    if quarters < 1 or scale <= 0:
+        raise ValueError("quarters must be >= 1 and scale > 0")
+    origin = go_live(quarters)
+    if as_of < origin:
+        raise ValueError(
+            f"as_of {as_of} is before the demo org's go-live {origin} ({quarters} quarters up to "
+            f"2026-Q4); use a later as_of or more quarters"
+        )
+    win = _window(origin, as_of)
+    return cut_at(_history(win, seed, scale), as_of)

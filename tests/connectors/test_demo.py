@@ -6,17 +6,19 @@ generator that loses a pattern fails here, whatever the scorecard does with it.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.demo import DEMO_STAGES, SALES_TEAMS, generate_demo_org
+from connectors.demo import DEMO_STAGES, SALES_TEAMS, cut_at, generate_demo_org
 from connectors.schema import TABLES
 
 AS_OF = date(2026, 11, 16)  # a Monday, week 7 of 2026-Q4
-CUTOFF = datetime(2026, 11, 16, tzinfo=UTC)
+CUTOFF = datetime(2026, 11, 17, tzinfo=UTC)  # the snapshot is taken at the end of AS_OF
 CURRENT = "2026-Q4"
 OTHER_CHANNELS = ("Webinar", "Paid Search", "Content Syndication", "Events")
 
@@ -55,11 +57,69 @@ def test_another_seed_gives_another_org(small):
         assert not small[name].equals(other[name]), name
 
 
+# --- one history ------------------------------------------------------------------------
+
+_HISTORY = {  # append-only tables: a snapshot holds the later one's rows from before its end
+    "stage_history": "entered_at",
+    "lead_history": "entered_at",
+    "campaign_members": "responded_at",
+    "forecasts": "submitted_at",
+}
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    earlier=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 3, 31)),
+    gap=st.integers(min_value=1, max_value=250),
+)
+def test_an_earlier_snapshot_is_the_later_one_cut_at_its_day(earlier: date, gap: int):
+    later = earlier + timedelta(days=gap)  # often in a later quarter: more quarters simulated
+    before = generate_demo_org(as_of=earlier, seed=7, scale=0.1)
+    after = generate_demo_org(as_of=later, seed=7, scale=0.1)
+    cut = cut_at(after, earlier)
+    for name in TABLES:
+        assert_frame_equal(cut[name], before[name])
+    # the same, without `cut_at`: the history rows and the records' origins are the later
+    # snapshot's up to the end of the earlier day
+    end = datetime.combine(earlier + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    for name, at in _HISTORY.items():
+        assert_frame_equal(after[name].filter(pl.col(at) < end), before[name])
+    origin = ["opp_id", "name", "account_id", "owner_id", "created_at", "sourced_by", "segment"]
+    opps = after["opportunities"].filter(pl.col("created_at") < end).select(origin)
+    assert_frame_equal(opps, before["opportunities"].select(origin))
+    lead_origin = ["lead_id", "created_at", "source", "campaign_id"]
+    leads = after["leads"].filter(pl.col("created_at") < end).select(lead_origin)
+    assert_frame_equal(leads, before["leads"].select(lead_origin))
+
+
+def test_a_snapshot_shows_deals_and_leads_as_they_were_that_day():
+    # A deal's fields and a lead's steps in the Nov 16 snapshot are their values at the end of
+    # that day, even where the Nov 24 snapshot shows them moved on since.
+    before = generate_demo_org(as_of=AS_OF, seed=7, quarters=3, scale=0.2)
+    after = generate_demo_org(as_of=date(2026, 11, 24), seed=7, quarters=3, scale=0.2)
+    cols = ["stage", "amount", "close_date", "forecast_category", "is_closed", "is_won"]
+    both = before["opportunities"].join(after["opportunities"], on="opp_id", suffix="_later")
+    moved = both.filter(pl.any_horizontal(pl.col(c) != pl.col(f"{c}_later") for c in cols))
+    assert moved.height > 0  # something happened in that week ...
+    last = before["stage_history"].group_by("opp_id").agg(pl.all().sort_by("entered_at").last())
+    state = moved.select("opp_id", *cols[:4]).join(last, on="opp_id", suffix="_row")
+    for c in cols[:4]:  # ... and the earlier snapshot still shows the deal as it was
+        assert (state[c] == state[f"{c}_row"]).all(), c
+    leads = before["leads"].join(after["leads"], on="lead_id", suffix="_later")
+    sal_later = leads.filter(pl.col("sal_at").is_null(), pl.col("sal_at_later").is_not_null())
+    assert sal_later.height > 0
+    assert (sal_later["sal_at_later"] >= CUTOFF).all()
+    assert (sal_later["status"] != sal_later["status_later"]).all()
+
+
 def test_rejects_an_empty_window():
     with pytest.raises(ValueError, match="quarters"):
         generate_demo_org(as_of=AS_OF, quarters=0)
-    with pytest.raises(ValueError, match="first day"):
-        generate_demo_org(as_of=date(2026, 10, 1), quarters=1)
+    # one quarter up to 2026-Q4: the org goes live on 2026-10-01, so Sep 30 has no data yet
+    with pytest.raises(ValueError, match="before the demo org's go-live 2026-10-01"):
+        generate_demo_org(as_of=date(2026, 9, 30), quarters=1)
+    first_day = generate_demo_org(as_of=date(2026, 10, 1), quarters=1, scale=0.2)
+    assert first_day["leads"].height > 0  # the go-live day itself is a day of data
 
 
 def test_every_table_has_the_canonical_schema(org):
@@ -83,8 +143,9 @@ def test_volumes_at_scale_one(org):
 
 
 def test_scale_multiplies_volumes(small):
-    # 3 quarters at scale 0.2 vs 8 at scale 1: 2025-Q2 start (Apr 1) → 229 days vs 684 days
-    expected = 30_000 * 0.2 * 229 / 684  # ≈ 2,009 leads
+    # 3 quarters at scale 0.2: live from 2026-04-01 to the end of Nov 16 = 230 days of 44 × 0.2
+    # leads a day, plus one Q2's badge scans (16 × 0.2 a day for 45 days)
+    expected = 0.2 * (44 * 230 + 16 * 45)  # ≈ 2,168 leads
     assert 0.85 * expected <= small["leads"].height <= 1.15 * expected
 
 
@@ -220,10 +281,11 @@ def test_nothing_happens_on_or_after_as_of(org):
             if isinstance(dtype, pl.Datetime):
                 assert (frame[column].drop_nulls() < CUTOFF).all(), f"{name}.{column}"
     closed = org["opportunities"].filter("is_closed")
-    assert (closed["close_date"] < AS_OF).all()
-    assert (org["campaigns"]["start_date"] < AS_OF).all()
+    assert (closed["close_date"] <= AS_OF).all()
+    assert (org["campaigns"]["start_date"] <= AS_OF).all()
     assert (
-        org["stage_history"].filter(pl.col("stage").str.starts_with("Closed"))["close_date"] < AS_OF
+        org["stage_history"].filter(pl.col("stage").str.starts_with("Closed"))["close_date"]
+        <= AS_OF
     ).all()
 
 
@@ -266,7 +328,8 @@ def test_forecasts_are_weekly_manager_submissions_by_sales_teams(org):
     per_week = forecasts.group_by("period", "team", "submitted_at").len()
     assert (per_week["len"] == 3).all()
     current = forecasts.filter(pl.col("period") == CURRENT, pl.col("team") == "EMEA")
-    assert current["submitted_at"].n_unique() == 6  # Mondays Oct 5 .. Nov 9 (Nov 16 = as_of)
+    # Mondays Oct 5 .. Nov 16: the as-of day's submission (15:00) is before the day's end
+    assert current["submitted_at"].n_unique() == 7
     weeks = per_week.group_by("period", "team").len()
     assert weeks.filter(pl.col("period") != CURRENT)["len"].is_between(12, 13).all()
     assert set(org["quotas"]["team"]) == set(SALES_TEAMS)
@@ -408,6 +471,32 @@ def test_pattern_4_marketing_and_sales_count_different_sourced_pipeline(org):
         pl.col("responded_at") > pl.col("converted_at")
     )
     assert after.height > 50
+
+
+def test_pattern_5_each_q2_brings_more_mqls_that_convert_worse(org):
+    # MQL cohorts per quarter (complete quarters only; MQL→SAL happens within hours)
+    leads = org["leads"].filter(pl.col("mql_at") < datetime(2026, 10, 1, tzinfo=UTC))
+    per_quarter = (
+        leads.group_by(period=_period(pl.col("mql_at")))
+        .agg(
+            mqls=pl.len(),
+            mql_to_sal=pl.col("sal_at").is_not_null().mean(),
+            events=(pl.col("source") == "Events").mean(),
+        )
+        .sort("period")
+        .with_columns(
+            more=pl.col("mqls") / pl.col("mqls").shift(1),
+            fall=pl.col("mql_to_sal").shift(1) - pl.col("mql_to_sal"),
+        )
+        .drop_nulls("more")
+    )
+    q2 = per_quarter.filter(pl.col("period").str.ends_with("Q2"))
+    assert q2["period"].to_list() == ["2025-Q2", "2026-Q2"]
+    assert q2["more"].is_between(1.2, 1.6).all(), q2  # ≈ 720 badge scans on ≈ 2,200 MQLs
+    assert q2["fall"].is_between(0.06, 0.16).all(), q2
+    assert (q2["events"] > 0.3).all(), q2  # the extra MQLs are Events leads
+    others = per_quarter.filter(~pl.col("period").str.ends_with("Q2"))
+    assert others.filter(pl.col("more") > 1, pl.col("fall") > 0.05).is_empty(), others
 
 
 def test_sourced_by_and_lead_source_are_plausible(org):

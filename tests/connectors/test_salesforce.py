@@ -49,7 +49,8 @@ def demo() -> dict[str, pl.DataFrame]:
 
 @pytest.fixture
 def org(demo: dict[str, pl.DataFrame]) -> Org:
-    return org_from_canonical(demo, now=as_of_midnight(AS_OF))
+    # the demo snapshot holds the whole as-of day: the org's clock starts at its end
+    return org_from_canonical(demo, now=as_of_midnight(AS_OF + timedelta(days=1)))
 
 
 @pytest.fixture
@@ -486,7 +487,7 @@ def _changes(draw: st.DrawFn) -> list[tuple[int, int, int]]:
 def test_incremental_history_equals_full_whatever_the_timing(
     demo: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory, rounds
 ) -> None:
-    org = org_from_canonical(demo, now=as_of_midnight(AS_OF))
+    org = org_from_canonical(demo, now=as_of_midnight(AS_OF + timedelta(days=1)))
     emu = BulkEmulator(org, username=USER, password=PASSWORD, token=TOKEN).start()
     try:
         config = _settings_for(emu, demo, tmp_path_factory.mktemp("sf"))
