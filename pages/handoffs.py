@@ -1,7 +1,7 @@
 """Handoffs: where demand is lost between marketing, SDRs and sales.
 
 The demand waterfall (lead → MQL → SAL → SQL → opportunity → won) with cohort conversion and
-time per step, by channel or by receiving team; MQL follow-up against the SLA; leakage and
+time per step, by channel or by team; MQL follow-up against the SLA; leakage and
 bounce-backs; the lead ownership ledger; goal conflicts; and the leads behind every figure.
 """
 
@@ -14,7 +14,7 @@ from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
 from scoring import funnel
 
-DIMS = {"source": "Channel", "team": "Receiving team"}
+DIMS = {"source": "Channel", "team": "Team"}
 PCT = {"format": "percent"}
 
 
@@ -62,7 +62,13 @@ teams_label = ", ".join(view.teams) or "all teams"
 st.title("Handoffs")
 st.caption(
     f"{view.period} · as of {view.as_of} · {teams_label} · leads are counted in the period they "
-    "reached each step; leads are company-wide, the team filter narrows the won step"
+    "reached each step"
+    + (
+        "; the team filter keeps the leads of the selected teams: those their people owned at "
+        "some step and those converted into their deals (the same as their rows by team)"
+        if view.teams
+        else ""
+    )
 )
 
 if _widgets.not_available(funnel.funnel_status(tables, "conversion")):
@@ -75,7 +81,9 @@ dim = st.segmented_control(
     default="source",
     required=True,
     key="handoffs_dim",
-    help="Channel = the lead's source; receiving team = the team of the lead's owner.",
+    help="Channel = the lead's source. Team = every team that owned the lead at some step "
+    "(a queue counts for its team) and the team of the deal it converted into: a lead the SDRs "
+    "handed to EMEA counts for both, so team rows need not add up to the total.",
 )
 dim = dim or "source"
 label = DIMS[dim]
