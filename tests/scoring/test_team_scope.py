@@ -115,7 +115,10 @@ def test_a_team_view_equals_the_company_rows_of_its_teams(demo, teams, view, inh
     mine = _by_team(scoped, as_of, period_name)
     for name, whole in company.items():
         expected, got = _rows(whole, teams), _rows(mine[name], teams)
-        assert_frame_equal(got, expected, check_row_order=False, check_dtypes=False), name
+        try:
+            assert_frame_equal(got, expected, check_row_order=False, check_dtypes=False)
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from error
     # Lead metrics hold only the selected teams' rows (a view is its teams' leads).
     assert set(mine["conversion"]["team"]) <= set(teams)
     # One team: the view's totals are that team's row.
@@ -238,7 +241,7 @@ def _stall_org() -> dict[str, pl.DataFrame]:
         if won:
             history.append(
                 {"opp_id": opp, "stage": "Closed Won", "entered_at": ts(f"{won}T00:00:00")}
-            )  # noqa: E501
+            )
     return {
         "users": users,
         "stages": frame("stages", stage_rows),
