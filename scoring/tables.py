@@ -75,6 +75,16 @@ class Tables:
                 self._derived.popitem(last=False)
         return frame.lazy()
 
+    def kept(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
+        """`derived`, for an intermediate every view of the bundle reads (the teams of each
+        lead): kept like a seed, never dropped to make room for newer results."""
+        with self._lock:
+            if key in self._seeded:
+                return self._seeded[key].lazy()
+        frame = build().collect(engine=ENGINE)
+        self.seed(key, frame)
+        return frame.lazy()
+
     def seed(self, key: Hashable, frame: pl.DataFrame) -> None:
         """Give the bundle an intermediate derived elsewhere (precomputed at refresh time, or
         by the bundle this one was filtered from): `derived(key, …)` returns it as is."""
@@ -208,7 +218,7 @@ def lead_teams(tables: Tables) -> pl.LazyFrame:
     depend on the as-of date, so a lead stays in one team's view whatever the date.
     """
     company = tables.company
-    members = company.derived(("lead_teams",), lambda: _lead_teams(company))
+    members = company.kept(("lead_teams",), lambda: _lead_teams(company))
     if tables.team_scope:
         members = members.filter(pl.col("team").is_in(list(tables.team_scope)))
     return members
@@ -233,4 +243,4 @@ def _lead_teams(tables: Tables) -> pl.LazyFrame:
     nobody = tables.leads.select("lead_id", team=pl.lit(UNASSIGNED_TEAM)).join(
         known, on="lead_id", how="anti"
     )
-    return pl.concat([known, nobody]).unique().sort("lead_id", "team")
+    return pl.concat([known, nobody]).unique()
