@@ -128,20 +128,20 @@ METRICS: dict[str, Metric] = {
     "follow_up_sla": lambda t, c, by=("source",): funnel.follow_up_sla(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
     ),
-    "follow_up_sla_leads": lambda t, c: funnel.follow_up_sla_leads(
-        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    "follow_up_sla_leads": lambda t, c, team=None: funnel.follow_up_sla_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz, team=team
     ),
     "leakage": lambda t, c, by=("source", "team"): funnel.leakage(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
     ),
-    "leakage_leads": lambda t, c: funnel.leakage_leads(
-        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    "leakage_leads": lambda t, c, team=None: funnel.leakage_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz, team=team
     ),
     "bounce_backs": lambda t, c, by=("team", "source"): funnel.bounce_backs(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
     ),
-    "bounce_back_leads": lambda t, c: funnel.bounce_back_leads(
-        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    "bounce_back_leads": lambda t, c, team=None: funnel.bounce_back_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz, team=team
     ),
     "ownership_by_team": lambda t, c: funnel.ownership_by_team(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz

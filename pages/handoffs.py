@@ -34,6 +34,14 @@ def _scale(dim: str, values: pl.Series):
     return charts.channel_scale(values.to_list())
 
 
+def _leads_of(name: str, value: str) -> pl.DataFrame:
+    """The drill-down `name` for one row of the breakdown: a channel's leads, or a team's
+    (every lead the team owned or received, as counted in its row)."""
+    if dim == "team":
+        return _data.metric(name, view, team=value)
+    return _data.metric(name, view).filter(pl.col(dim) == value)
+
+
 def _pct_col(label: str, definition: str | None = None):
     help_text = _widgets.help_for(definition) if definition else None
     return st.column_config.NumberColumn(label, format="percent", help=help_text)
@@ -264,7 +272,7 @@ else:
     )
     sla_value = charts.picked(sla_state, sla_row, dim)
     if sla_value:
-        sla_leads = _data.metric("follow_up_sla_leads", view).filter(pl.col(dim) == sla_value)
+        sla_leads = _leads_of("follow_up_sla_leads", sla_value)
         st.markdown(f"**MQLs of {label.lower()} {sla_value}**: {sla_leads.height:,}")
         _widgets.table(
             sla_leads,
@@ -312,7 +320,7 @@ with leak_col:
     )
     leak_value = charts.picked(leak_state, leak_row, dim)
     if leak_value:
-        leaked = _data.metric("leakage_leads", view).filter(pl.col(dim) == leak_value)
+        leaked = _leads_of("leakage_leads", leak_value)
         st.markdown(f"**Leaked MQLs of {leak_value}**: {leaked.height:,}")
         _widgets.table(
             leaked,
@@ -356,9 +364,7 @@ with bounce_col:
         )
         bounce_value = charts.picked(bounce_state, bounce_row, dim)
         if bounce_value:
-            bounced = _data.metric("bounce_back_leads", view).filter(
-                pl.col(dim) == bounce_value, pl.col("bounced")
-            )
+            bounced = _leads_of("bounce_back_leads", bounce_value).filter(pl.col("bounced"))
             st.markdown(f"**Leads of {bounce_value} recycled to marketing**: {bounced.height:,}")
             _widgets.table(bounced, key="bounce_leads", name=f"bounce_back_leads_{bounce_value}")
 

@@ -211,6 +211,15 @@ def by_lead_team(rows: pl.LazyFrame, tables: Tables, by: Sequence[str]) -> pl.La
     return rows.drop("team").join(lead_teams(tables), on="lead_id", how="inner")
 
 
+def of_team(rows: pl.LazyFrame, tables: Tables, team: str | None) -> pl.LazyFrame:
+    """The drill-down `rows` of one team's row in a breakdown by team (`by_lead_team`): the
+    rows of its leads, shown under its name. All rows when `team` is None."""
+    if team is None:
+        return rows
+    members = lead_teams(tables).filter(pl.col("team") == team).select("lead_id")
+    return rows.join(members, on="lead_id", how="semi").with_columns(team=pl.lit(team))
+
+
 def funnel_steps(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
     """Each lead's journey: when it reached lead, MQL, SAL, SQL, opportunity and won.
 
@@ -355,11 +364,9 @@ def conversion_leads(
     if step is not None:
         rows = rows.filter(pl.col("from_step") == pl.lit(step, Step))
     for dim, value in (group or {}).items():
-        if dim == "team":  # the leads of that team (`by_lead_team`), shown under its name
-            members = lead_teams(tables).filter(pl.col("team") == value).select("lead_id")
-            rows = rows.join(members, on="lead_id", how="semi").with_columns(team=pl.lit(value))
-        else:
-            rows = rows.filter(pl.col(dim) == value)
+        # a team's cell holds the leads of that team (`by_lead_team`)
+        is_team = dim == "team"
+        rows = of_team(rows, tables, value) if is_team else rows.filter(pl.col(dim) == value)
     return rows.sort("from_step", "lead_id").pipe(
         collect_available, tables, NEEDS["conversion_leads"]
     )
@@ -540,11 +547,17 @@ def follow_up_sla(
 
 
 def follow_up_sla_leads(
-    tables: Tables, *, period: Period, as_of: date, params: FunnelParams, timezone: str = "UTC"
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: FunnelParams,
+    timezone: str = "UTC",
+    team: str | None = None,
 ) -> pl.DataFrame:
     """Drill-down of `follow_up_sla`: one row per MQL with hours_to_touch, deadline and status
-    (met / breached / pending). Sorted by lead_id."""
-    rows = _sla_rows(tables, period, as_of, params, timezone)
+    (met / breached / pending); with `team`, the MQLs of that team's row. Sorted by lead_id."""
+    rows = _sla_rows(tables, period, as_of, params, timezone).pipe(of_team, tables, team)
     return (
         rows.select(_SLA_COLUMNS)
         .sort("lead_id")
@@ -592,10 +605,21 @@ def leakage(
 
 
 def leakage_leads(
-    tables: Tables, *, period: Period, as_of: date, params: FunnelParams, timezone: str = "UTC"
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: FunnelParams,
+    timezone: str = "UTC",
+    team: str | None = None,
 ) -> pl.DataFrame:
-    """Drill-down of `leakage`: the leaked MQLs with how many hours they have waited untouched."""
-    rows = _leaked(tables, period, as_of, params, timezone).filter("leaked")
+    """Drill-down of `leakage`: the leaked MQLs with how many hours they have waited untouched;
+    with `team`, those of that team's row."""
+    rows = (
+        _leaked(tables, period, as_of, params, timezone)
+        .filter("leaked")
+        .pipe(of_team, tables, team)
+    )
     return (
         rows.select(*_SLA_COLUMNS, "hours_untouched")
         .sort("lead_id")
@@ -723,11 +747,18 @@ def bounce_backs(
 
 
 def bounce_back_leads(
-    tables: Tables, *, period: Period, as_of: date, params: FunnelParams, timezone: str = "UTC"
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: FunnelParams,
+    timezone: str = "UTC",
+    team: str | None = None,
 ) -> pl.DataFrame:
     """Drill-down of `bounce_backs`: one row per lead sales held in the period, with whether and
-    when it was recycled, to which status, and the sales owner. Sorted by lead_id."""
-    rows = _bounce_rows(tables, period, as_of, params, timezone)
+    when it was recycled, to which status, and the sales owner (`team`: the sales owner's
+    team; with `team` given, the leads of that team's row). Sorted by lead_id."""
+    rows = _bounce_rows(tables, period, as_of, params, timezone).pipe(of_team, tables, team)
     return rows.select(
         "lead_id", "source", "team", "sales_owner_id", "with_sales", "bounced", "recycled_at",
         "recycle_status",

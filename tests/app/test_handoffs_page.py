@@ -121,3 +121,15 @@ def test_tiny_org_without_lead_history_says_what_is_missing(tiny_store, app):
     # the one tiny lead never reached MQL: empty sections say so instead of failing
     assert any(c.value == "No MQLs in this view." for c in at.caption)
     assert "bounce_table" not in [df.key for df in at.dataframe]
+
+
+def test_a_team_rows_drill_down_lists_the_leads_it_counts(demo_store, app):
+    at = _open(app)
+    at.button_group(key="handoffs_dim").set_value("team").run()
+    sla = _frame(at, "sla_table")
+    row = int(sla.index[sla["team"] == "EMEA"][0])
+    at = _select(at, "sla_table", row)
+    assert not at.exception
+    leads = _drill(at, "deadline_at", without="hours_untouched")
+    # EMEA's MQLs: leads converted into EMEA's deals (the SDRs owned them before)
+    assert len(leads) == sla.loc[row, "mqls"] > 0 and set(leads["team"]) == {"EMEA"}

@@ -295,3 +295,32 @@ def test_emea_sees_its_negotiation_stalls_in_its_own_view():
     about = [d for d in company.pillar("handoff_ownership").drivers if d.subject == "EMEA"]
     assert about and "stalled in Negotiation" in about[0].text
     assert about[0].text in [d.text for d in emea.pillar("handoff_ownership").drivers]
+
+
+@pytest.mark.parametrize("team", ["SDR", "EMEA", "Marketing"])
+def test_the_leads_behind_a_team_row_are_the_team_views_leads(demo, team):
+    # Drill-downs of a team's row list exactly the records counted in it, and the same
+    # records the team's own view lists.
+    period, fp = parse_period("2026-Q3"), PARAMS.funnel
+    common = {"period": period, "as_of": DEMO_AS_OF, "params": fp}
+    scoped = filter_teams(demo, [team])
+    sla = funnel.follow_up_sla(demo, by=("team",), **common).filter(team=team)
+    leaks = funnel.leakage(demo, by=("team",), **common).filter(team=team)
+    bounces = funnel.bounce_backs(demo, by=("team",), **common).filter(team=team)
+    cells = {
+        "follow_up_sla_leads": (funnel.follow_up_sla_leads, sla["mqls"].sum()),
+        "leakage_leads": (funnel.leakage_leads, leaks["leaked"].sum()),
+        "bounce_back_leads": (funnel.bounce_back_leads, bounces["leads_with_sales"].sum()),
+    }
+    for name, (drill, count) in cells.items():
+        rows = drill(demo, team=team, **common)
+        assert rows.height == count, name
+        mine = drill(scoped, **common)["lead_id"]
+        assert rows["lead_id"].to_list() == mine.to_list(), name
+    assert sla["mqls"].sum() > 0
+    conv = funnel.conversion(demo, period=period, as_of=DEMO_AS_OF, by=("team",))
+    mql = conv.filter(team=team, from_step="mql")
+    leads = funnel.conversion_leads(
+        demo, period=period, as_of=DEMO_AS_OF, step="mql", group={"team": team}
+    )
+    assert leads.height == mql["cohort"].item() and set(leads["team"]) <= {team}
