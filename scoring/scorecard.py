@@ -168,6 +168,7 @@ def compute(
     scales = {**DEFAULT_SCALES, **{k: Scale(*v) for k, v in params.score.scales.items()}}
     ctx = Context(filter_teams(tables, teams), as_of, period, params, scales)
     ctx.stalled  # noqa: B018 - shared intermediates first, so the threads below only read them
+    ctx.company.stalled  # noqa: B018 - and the company's, a team view's baseline
     # Pillars are independent polars queries; polars releases the GIL, so threads overlap them.
     with ThreadPoolExecutor(max_workers=len(PILLAR_FUNCTIONS) + 1) as pool:
         pillars = [pool.submit(fn, ctx) for fn in PILLAR_FUNCTIONS]

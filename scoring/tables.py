@@ -209,13 +209,14 @@ def lead_teams(tables: Tables) -> pl.LazyFrame:
     """The teams each lead belongs to: one row per (lead_id, team).
 
     A lead belongs to the team of every owner it had (its current owner and each owner in
-    its lead history; a queue counts for the queue's own team in `users`) and to the team
-    of the opportunity it converted into: the SDR team sees every lead it worked, a sales
-    team the leads handed to it. A lead with none of these (no owner with a team, no
-    deal) belongs to ``(no team)``. Read from
-    the whole company (a lead converted into another team's deal still knows that team);
-    in a bundle filtered to some teams, only the rows of those teams. Membership does not
-    depend on the as-of date, so a lead stays in one team's view whatever the date.
+    its lead history; a queue counts for the queue's own team in `users`, which the
+    connectors map from the queue's name) and to the team of the opportunity it converted
+    into: the SDR team sees every lead it worked, a sales team the leads handed to it. A
+    lead with none of these (no owner with a team, no deal) belongs to ``(no team)``.
+
+    Read from the whole company (a lead converted into another team's deal still knows that
+    team); in a bundle filtered to some teams, only the rows of those teams. Membership does
+    not depend on the as-of date, so a lead stays in one team's view whatever the date.
     """
     company = tables.company
     members = company.kept(("lead_teams",), lambda: _lead_teams(company))
