@@ -19,7 +19,7 @@ from scoring.definitions import QUESTIONS, MetricDefinition
 STEP_LABELS = {"lead": "Lead", "mql": "MQL", "sal": "SAL", "sql": "SQL", "opp": "Opp", "won": "Won"}
 DIMENSION_LABELS = {
     "source": "Channel",
-    "team": "Receiving team",
+    "team": "Team",
     "campaign_id": "Campaign",
     "sourced_by": "Sourced by",
     "lead_source": "Lead source",

@@ -59,11 +59,18 @@ def _stalled(t: Tables, c: MetricContext) -> pl.DataFrame:
 
 
 def _stall_thresholds(t: Tables, c: MetricContext) -> pl.DataFrame:
-    fsm = c.params.fiscal_start_month
+    """The company's thresholds, which a team's view judges its deals by too."""
+    fsm, company = c.params.fiscal_start_month, t.company
     return stages.stall_thresholds(
-        _spells(t, c), tables=t, as_of=c.as_of, params=c.params.stall, fiscal_start_month=fsm,
-        timezone=c.tz,
+        _spells(company, c), tables=company, as_of=c.as_of, params=c.params.stall,
+        fiscal_start_month=fsm, timezone=c.tz,
     )  # fmt: skip
+
+
+def _stalls_by_team(t: Tables, c: MetricContext) -> pl.DataFrame:
+    """Stalls per team and stage, compared with the whole company's."""
+    company = None if t.company is t else (_stalled(t.company, c), _spells(t.company, c))
+    return stages.stalls_by_team(_stalled(t, c), _spells(t, c), company=company)
 
 
 def _quality_rows(t: Tables, c: MetricContext, *, check_id: str) -> pl.DataFrame:
@@ -91,7 +98,7 @@ METRICS: dict[str, Metric] = {
     ),
     "stall_thresholds": _stall_thresholds,
     "stalled_deals": _stalled,
-    "stalls_by_team": lambda t, c: stages.stalls_by_team(_stalled(t, c), _spells(t, c)),
+    "stalls_by_team": _stalls_by_team,
     "handoff_stalls": lambda t, c: stages.handoff_stalls_by_team(_stalled(t, c), _spells(t, c)),
     "waterfall": lambda t, c, by=("team",): pipeline.pipeline_waterfall(
         t, period=c.period, as_of=c.as_of, params=c.params.pipeline, by=by
@@ -121,20 +128,20 @@ METRICS: dict[str, Metric] = {
     "follow_up_sla": lambda t, c, by=("source",): funnel.follow_up_sla(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
     ),
-    "follow_up_sla_leads": lambda t, c: funnel.follow_up_sla_leads(
-        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    "follow_up_sla_leads": lambda t, c, team=None: funnel.follow_up_sla_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz, team=team
     ),
     "leakage": lambda t, c, by=("source", "team"): funnel.leakage(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
     ),
-    "leakage_leads": lambda t, c: funnel.leakage_leads(
-        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    "leakage_leads": lambda t, c, team=None: funnel.leakage_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz, team=team
     ),
     "bounce_backs": lambda t, c, by=("team", "source"): funnel.bounce_backs(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, by=by, timezone=c.tz
     ),
-    "bounce_back_leads": lambda t, c: funnel.bounce_back_leads(
-        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
+    "bounce_back_leads": lambda t, c, team=None: funnel.bounce_back_leads(
+        t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz, team=team
     ),
     "ownership_by_team": lambda t, c: funnel.ownership_by_team(
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz

@@ -147,6 +147,12 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
             "Campaigns running in the period; members are campaign members plus leads whose own "
             "campaign it is; MQLs, opportunities and wins are counted by the as-of date. "
             "Cost per won $ below 1 means the campaign returned more than it cost."
+            + (
+                " For the selected teams: their member leads; cost per outcome is not measured "
+                "(a campaign's cost is not divided by team)."
+                if view.teams
+                else ""
+            )
         )
     campaign_row = _widgets.table(
         funnel,

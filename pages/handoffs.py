@@ -1,7 +1,7 @@
 """Handoffs: where demand is lost between marketing, SDRs and sales.
 
 The demand waterfall (lead → MQL → SAL → SQL → opportunity → won) with cohort conversion and
-time per step, by channel or by receiving team; MQL follow-up against the SLA; leakage and
+time per step, by channel or by team; MQL follow-up against the SLA; leakage and
 bounce-backs; the lead ownership ledger; goal conflicts; and the leads behind every figure.
 """
 
@@ -14,7 +14,7 @@ from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
 from scoring import funnel
 
-DIMS = {"source": "Channel", "team": "Receiving team"}
+DIMS = {"source": "Channel", "team": "Team"}
 PCT = {"format": "percent"}
 
 
@@ -32,6 +32,14 @@ def _scale(dim: str, values: pl.Series):
     if dim == "team":
         return charts.extended_team_scale(st.session_state.get("all_teams", []), values.to_list())
     return charts.channel_scale(values.to_list())
+
+
+def _leads_of(name: str, value: str) -> pl.DataFrame:
+    """The drill-down `name` for one row of the breakdown: a channel's leads, or a team's
+    (every lead the team owned or received, as counted in its row)."""
+    if dim == "team":
+        return _data.metric(name, view, team=value)
+    return _data.metric(name, view).filter(pl.col(dim) == value)
 
 
 def _pct_col(label: str, definition: str | None = None):
@@ -62,7 +70,13 @@ teams_label = ", ".join(view.teams) or "all teams"
 st.title("Handoffs")
 st.caption(
     f"{view.period} · as of {view.as_of} · {teams_label} · leads are counted in the period they "
-    "reached each step; leads are company-wide, the team filter narrows the won step"
+    "reached each step"
+    + (
+        "; the team filter keeps the leads of the selected teams: those their people owned at "
+        "some step and those converted into their deals (the same as their rows by team)"
+        if view.teams
+        else ""
+    )
 )
 
 if _widgets.not_available(funnel.funnel_status(tables, "conversion")):
@@ -75,7 +89,9 @@ dim = st.segmented_control(
     default="source",
     required=True,
     key="handoffs_dim",
-    help="Channel = the lead's source; receiving team = the team of the lead's owner.",
+    help="Channel = the lead's source. Team = every team that owned the lead at some step "
+    "(a queue counts for its team) and the team of the deal it converted into: a lead the SDRs "
+    "handed to EMEA counts for both, so team rows need not add up to the total.",
 )
 dim = dim or "source"
 label = DIMS[dim]
@@ -256,7 +272,7 @@ else:
     )
     sla_value = charts.picked(sla_state, sla_row, dim)
     if sla_value:
-        sla_leads = _data.metric("follow_up_sla_leads", view).filter(pl.col(dim) == sla_value)
+        sla_leads = _leads_of("follow_up_sla_leads", sla_value)
         st.markdown(f"**MQLs of {label.lower()} {sla_value}**: {sla_leads.height:,}")
         _widgets.table(
             sla_leads,
@@ -304,7 +320,7 @@ with leak_col:
     )
     leak_value = charts.picked(leak_state, leak_row, dim)
     if leak_value:
-        leaked = _data.metric("leakage_leads", view).filter(pl.col(dim) == leak_value)
+        leaked = _leads_of("leakage_leads", leak_value)
         st.markdown(f"**Leaked MQLs of {leak_value}**: {leaked.height:,}")
         _widgets.table(
             leaked,
@@ -348,9 +364,7 @@ with bounce_col:
         )
         bounce_value = charts.picked(bounce_state, bounce_row, dim)
         if bounce_value:
-            bounced = _data.metric("bounce_back_leads", view).filter(
-                pl.col(dim) == bounce_value, pl.col("bounced")
-            )
+            bounced = _leads_of("bounce_back_leads", bounce_value).filter(pl.col("bounced"))
             st.markdown(f"**Leads of {bounce_value} recycled to marketing**: {bounced.height:,}")
             _widgets.table(bounced, key="bounce_leads", name=f"bounce_back_leads_{bounce_value}")
 

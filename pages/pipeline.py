@@ -178,6 +178,7 @@ row = _widgets.table(
         "median_age_days": NUM("Median age", format=DAYS),
         "company_median_age_days": NUM("Company median", format=DAYS),
         "stalled_share": NUM("Stalled share", format="percent"),
+        "company_stalled_share": NUM("Company stalled share", format="percent"),
         "age_vs_company": NUM("× company", format="%.2f×", help="Median age / company median."),
     },
 )

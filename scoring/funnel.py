@@ -28,6 +28,7 @@ from scoring.tables import (
     UNASSIGNED_TEAM,
     Tables,
     collect_available,
+    lead_teams,
     leads_with_team,
     left_join_few,
     missing_message,
@@ -184,11 +185,39 @@ def _back_fill(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 def steps_lazy(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.LazyFrame:
     """`funnel_steps` (unsorted), derived once per tables bundle and as-of, for the metrics
-    that start from it."""
+    that start from it. In a bundle filtered to some teams: the company's rows of its leads
+    (a lead may have converted into another team's deal, which the bundle does not hold)."""
+    key = ("funnel_steps", as_of, timezone)
+    company = tables.company
+    if company is tables:
+        return tables.derived(key, lambda: _back_fill(_raw_steps(tables, as_of, timezone)))
+    leads = tables.leads.select("lead_id")
     return tables.derived(
-        ("funnel_steps", as_of, timezone),
-        lambda: _back_fill(_raw_steps(tables, as_of, timezone)),
+        key,
+        lambda: steps_lazy(company, as_of=as_of, timezone=timezone).join(
+            leads, on="lead_id", how="semi"
+        ),
     )
+
+
+def by_lead_team(rows: pl.LazyFrame, tables: Tables, by: Sequence[str]) -> pl.LazyFrame:
+    """`rows` (with a lead_id) ready to group by `by`: when `by` has "team", each row once
+    per team its lead belongs to (`tables.lead_teams`: every team that owned it, and the team
+    of the deal it converted into). A lead handed from the SDR team to EMEA counts in both
+    rows, so team rows need not add up to the total; a view filtered to a team holds
+    exactly the leads of that team's row."""
+    if "team" not in by:
+        return rows
+    return rows.drop("team").join(lead_teams(tables), on="lead_id", how="inner")
+
+
+def of_team(rows: pl.LazyFrame, tables: Tables, team: str | None) -> pl.LazyFrame:
+    """The drill-down `rows` of one team's row in a breakdown by team (`by_lead_team`): the
+    rows of its leads, shown under its name. All rows when `team` is None."""
+    if team is None:
+        return rows
+    members = lead_teams(tables).filter(pl.col("team") == team).select("lead_id")
+    return rows.join(members, on="lead_id", how="semi").with_columns(team=pl.lit(team))
 
 
 def funnel_steps(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
@@ -275,7 +304,9 @@ def _grid(frame: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
 def _conversion_lazy(
     tables: Tables, period: Period, as_of: date, by: Sequence[str], timezone: str
 ) -> pl.LazyFrame:
-    cohorts = _cohorts(steps_lazy(tables, as_of=as_of, timezone=timezone), period, timezone)
+    cohorts = _cohorts(steps_lazy(tables, as_of=as_of, timezone=timezone), period, timezone).pipe(
+        by_lead_team, tables, by
+    )
     agg = cohorts.group_by(*by, "from_step").agg(
         cohort=pl.len(),
         converted=pl.col("converted").sum(),
@@ -303,7 +334,8 @@ def conversion(
 
     Grain: `by` dims (source, campaign_id, team) × from_step. Columns: *by, from_step, to_step,
     cohort, converted, rate (null for an empty cohort), median_days, p90_days, immature (the
-    period has not ended, so recent leads have not had time to convert).
+    period has not ended, so recent leads have not had time to convert). By team, a lead
+    counts for every team it belongs to (`by_lead_team`).
     """
     by = check_dims(by)
     return (
@@ -332,7 +364,9 @@ def conversion_leads(
     if step is not None:
         rows = rows.filter(pl.col("from_step") == pl.lit(step, Step))
     for dim, value in (group or {}).items():
-        rows = rows.filter(pl.col(dim) == value)
+        # a team's cell holds the leads of that team (`by_lead_team`)
+        is_team = dim == "team"
+        rows = of_team(rows, tables, value) if is_team else rows.filter(pl.col(dim) == value)
     return rows.sort("from_step", "lead_id").pipe(
         collect_available, tables, NEEDS["conversion_leads"]
     )
@@ -341,7 +375,7 @@ def conversion_leads(
 def _period_lazy(
     tables: Tables, period: Period, as_of: date, by: Sequence[str], timezone: str
 ) -> pl.LazyFrame:
-    steps = steps_lazy(tables, as_of=as_of, timezone=timezone)
+    steps = steps_lazy(tables, as_of=as_of, timezone=timezone).pipe(by_lead_team, tables, by)
     entered = (
         pl.concat(
             [
@@ -482,7 +516,7 @@ def follow_up_sla(
     untouched, sla_compliance = met / due, median_hours_to_touch, p90_hours_to_touch.
     """
     by = check_dims(by)
-    rows = _sla_rows(tables, period, as_of, params, timezone)
+    rows = _sla_rows(tables, period, as_of, params, timezone).pipe(by_lead_team, tables, by)
     counts = [pl.col(c).sum().cast(pl.Int64) for c in ("breached", "pending", "untouched")]
     aggs = [
         pl.len().cast(pl.Int64).alias("mqls"),
@@ -513,11 +547,17 @@ def follow_up_sla(
 
 
 def follow_up_sla_leads(
-    tables: Tables, *, period: Period, as_of: date, params: FunnelParams, timezone: str = "UTC"
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: FunnelParams,
+    timezone: str = "UTC",
+    team: str | None = None,
 ) -> pl.DataFrame:
     """Drill-down of `follow_up_sla`: one row per MQL with hours_to_touch, deadline and status
-    (met / breached / pending). Sorted by lead_id."""
-    rows = _sla_rows(tables, period, as_of, params, timezone)
+    (met / breached / pending); with `team`, the MQLs of that team's row. Sorted by lead_id."""
+    rows = _sla_rows(tables, period, as_of, params, timezone).pipe(of_team, tables, team)
     return (
         rows.select(_SLA_COLUMNS)
         .sort("lead_id")
@@ -553,7 +593,11 @@ def leakage(
     by = check_dims(by)
     aggs = [pl.len().cast(pl.Int64).alias("mqls"), pl.col("leaked").sum().cast(pl.Int64)]
     return (
-        summarize(_leaked(tables, period, as_of, params, timezone), by, aggs)
+        summarize(
+            _leaked(tables, period, as_of, params, timezone).pipe(by_lead_team, tables, by),
+            by,
+            aggs,
+        )
         .with_columns(leak_share=ratio("leaked", "mqls"))
         .pipe(sorted_by, by)
         .pipe(collect_available, tables, NEEDS["leakage"])
@@ -561,10 +605,21 @@ def leakage(
 
 
 def leakage_leads(
-    tables: Tables, *, period: Period, as_of: date, params: FunnelParams, timezone: str = "UTC"
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: FunnelParams,
+    timezone: str = "UTC",
+    team: str | None = None,
 ) -> pl.DataFrame:
-    """Drill-down of `leakage`: the leaked MQLs with how many hours they have waited untouched."""
-    rows = _leaked(tables, period, as_of, params, timezone).filter("leaked")
+    """Drill-down of `leakage`: the leaked MQLs with how many hours they have waited untouched;
+    with `team`, those of that team's row."""
+    rows = (
+        _leaked(tables, period, as_of, params, timezone)
+        .filter("leaked")
+        .pipe(of_team, tables, team)
+    )
     return (
         rows.select(*_SLA_COLUMNS, "hours_untouched")
         .sort("lead_id")
@@ -673,11 +728,12 @@ def bounce_backs(
     status followed later by a recycle status). A high rate means the handoff criteria are not
     agreed: marketing passes leads that sales will not work.
 
-    Grain: `by` dims (team = team of the sales owner, source). Columns: *by, leads_with_sales,
-    bounced, bounce_back_rate = bounced / leads_with_sales. Needs lead_history.
+    Grain: `by` dims (team = each team the lead belongs to, `by_lead_team`; source).
+    Columns: *by, leads_with_sales, bounced, bounce_back_rate = bounced / leads_with_sales.
+    Needs lead_history.
     """
     by = check_dims(by)
-    rows = _bounce_rows(tables, period, as_of, params, timezone)
+    rows = _bounce_rows(tables, period, as_of, params, timezone).pipe(by_lead_team, tables, by)
     aggs = [
         pl.len().cast(pl.Int64).alias("leads_with_sales"),
         pl.col("bounced").sum().cast(pl.Int64),
@@ -691,11 +747,18 @@ def bounce_backs(
 
 
 def bounce_back_leads(
-    tables: Tables, *, period: Period, as_of: date, params: FunnelParams, timezone: str = "UTC"
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: FunnelParams,
+    timezone: str = "UTC",
+    team: str | None = None,
 ) -> pl.DataFrame:
     """Drill-down of `bounce_backs`: one row per lead sales held in the period, with whether and
-    when it was recycled, to which status, and the sales owner. Sorted by lead_id."""
-    rows = _bounce_rows(tables, period, as_of, params, timezone)
+    when it was recycled, to which status, and the sales owner (`team`: the sales owner's
+    team; with `team` given, the leads of that team's row). Sorted by lead_id."""
+    rows = _bounce_rows(tables, period, as_of, params, timezone).pipe(of_team, tables, team)
     return rows.select(
         "lead_id", "source", "team", "sales_owner_id", "with_sales", "bounced", "recycled_at",
         "recycle_status",
@@ -745,7 +808,8 @@ def _ledger_lazy(
     cutoff = as_of_end(as_of, tz)
     mqls = _sla_rows(tables, period, as_of, params, tz)
     owners = _owner_rows(tables, as_of, tz)
-    available = tables.lead_history.select(
+    # Whether the source records owners at all: a property of the whole company's history.
+    available = tables.company.lead_history.select(
         owner_history_available=pl.col("owner_id").is_not_null().any()
     )
     queues = tables.users.select(pl.col("user_id").alias("owner_id"), "is_queue")
@@ -815,14 +879,16 @@ def ownership_by_team(
     params: FunnelParams | None = None,
     timezone: str = "UTC",
 ) -> pl.DataFrame:
-    """The ownership ledger summarized per owning team (team of the lead's current owner).
+    """The ownership ledger summarized per team (each team the lead belongs to: `by_lead_team`).
 
     Grain: team. Columns: team, mqls, currently_unowned, never_assigned, median_unowned_hours,
     p90_unowned_hours, owner_changes, sla_breaches, sla_breach_rate (breached / due),
     owner_history_available. Ownership columns are null when owner history is not available.
     """
     params = params or FunnelParams()
-    rows = _ledger_lazy(tables, period, as_of, params, timezone)
+    rows = _ledger_lazy(tables, period, as_of, params, timezone).pipe(
+        by_lead_team, tables, ["team"]
+    )
     known = pl.col("owner_history_available").fill_null(False).all()
     count = {"mqls": pl.len(), "currently_unowned": pl.col("currently_unowned").sum()}
     return (
@@ -966,7 +1032,7 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         formula="|leads recycled to marketing after a sales status, in period| / "
         "|leads sales held during period|",
         unit="ratio",
-        grain="team of the sales owner × source",
+        grain="team (each team the lead belonged to) × source",
         date_anchor="lead_history.entered_at of the recycle status",
         good="low and falling: sales works what marketing passes",
         question=_HANDOFF,

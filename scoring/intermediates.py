@@ -28,16 +28,18 @@ from scoring.tables import ENGINE, Tables
 # the time zone None for what does not depend on one.
 KINDS = ("stage_spells", "funnel_steps", "lead_history_sorted", "trust_per_deal", "quality_checks")
 # Kinds still valid, as they are or restricted to the kept teams, in a bundle filtered to
-# some teams (`scorecard.filter_teams` keeps the lead tables whole and every opportunity of
-# those teams). Funnel steps are not: they read the converted opportunities of all teams.
+# some teams (`scorecard.filter_teams` keeps every opportunity of those teams).
 TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team", "opp_state_at": "team"}
+# Kinds of one row (or more, in order) per lead, valid in a filtered bundle restricted to the
+# leads it keeps (the leads of its teams, `tables.lead_teams`): funnel steps read the
+# converted opportunities of all teams, so a team's are the company's rows of its leads.
+LEAD_SCOPED = ("funnel_steps", "lead_history_sorted")
 # The stage history in deal and time order (`history._ordered_history`, key (kind,)) is kept
 # too; a team-filtered bundle keeps its deals' rows, in the same order.
 # Deal states at an instant (`history.opp_state_at`, key (kind, at)): the one at the end of
 # the as-of day is kept (stalled deals, trust and slippage read it).
 STATES = "opp_state_at"
 LEAD_HISTORY = "lead_history_sorted"
-TEAM_INDEPENDENT = (LEAD_HISTORY,)
 
 _SOURCES = (
     "tables.py", "windows.py", "stages.py", "funnel.py", "calendar.py", "quality.py", "history.py",
@@ -138,14 +140,15 @@ def _nothing_after(tables: Tables, as_of: date, timezone: str) -> bool:
 
 def inherit(parent: Tables, child: Tables, teams: Sequence[str]) -> None:
     """Seed `child` (the `parent` filtered to `teams`) with the parent's intermediates that
-    stay valid there."""
+    stay valid there, restricted to the child's deals and leads."""
     keep = list(teams)
     for kind, column in TEAM_SCOPED.items():
         for key, frame in parent.derivations(kind).items():
             child.seed(key, frame.filter(pl.col(column).is_in(keep)))
-    for kind in TEAM_INDEPENDENT:
+    leads = child.leads.select("lead_id").collect(engine=ENGINE)
+    for kind in LEAD_SCOPED:
         for key, frame in parent.derivations(kind).items():
-            child.seed(key, frame)
+            child.seed(key, frame.join(leads, on="lead_id", how="semi", maintain_order="left"))
     for key, frame in parent.derivations(ORDERED_HISTORY).items():
         deals = child.opportunities.select("opp_id")
         kept = frame.lazy().join(deals, on="opp_id", how="semi", maintain_order="left")

@@ -70,6 +70,19 @@ class Context:
     def history(self) -> list[Period]:
         return [previous(self.judged, k, fiscal_start_month=self.fsm) for k in (3, 2, 1, 0)]
 
+    @cached_property
+    def company(self) -> Context:
+        """The same run over the whole company (this one when it is not filtered to teams):
+        the baseline a team's drivers are compared with."""
+        if self.tables.company is self.tables:
+            return self
+        return Context(self.tables.company, self.as_of, self.period, self.params, self.scales)
+
+    @property
+    def company_stalls(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        """The company's (stalled, spells) for `stages.stalls_by_team`, None when unfiltered."""
+        return None if self.company is self else (self.company.stalled, self.company.spells)
+
     # Intermediates several pillars read, computed once per run.
     @cached_property
     def spells(self) -> pl.DataFrame:
@@ -137,7 +150,7 @@ def handoff_ownership(ctx: Context) -> PillarScore:
     sla = funnel.follow_up_sla(t, period=p, as_of=ctx.as_of, params=fp, by=(), timezone=tz)
     leaks = funnel.leakage(t, period=p, as_of=ctx.as_of, params=fp, by=(), timezone=tz)
     bounces = funnel.bounce_backs(t, period=p, as_of=ctx.as_of, params=fp, by=(), timezone=tz)
-    by_team = stages.stalls_by_team(ctx.stalled, ctx.spells)
+    by_team = stages.stalls_by_team(ctx.stalled, ctx.spells, company=ctx.company_stalls)
     handoffs = stages.handoff_stalls_by_team(ctx.stalled, ctx.spells)
     company = by_team.filter(team=ALL_TEAMS)
     pillar = "handoff_ownership"
@@ -160,14 +173,9 @@ def handoff_ownership(ctx: Context) -> PillarScore:
 
 
 def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
-    company_share = by_team.filter(team=ALL_TEAMS).select(
-        "stage", pl.col("stalled_share").alias("company_share")
-    )
-    rows = (
-        by_team.filter(pl.col("team") != ALL_TEAMS, pl.col("stalled_count") >= 5)
-        .join(company_share, on="stage", how="left")
-        .filter(pl.col("age_vs_company") >= 1.3)
-    )
+    rows = by_team.filter(
+        pl.col("team") != ALL_TEAMS, pl.col("stalled_count") >= 5, pl.col("age_vs_company") >= 1.3
+    ).rename({"company_stalled_share": "company_share"})
     return [
         Driver(
             pillar="handoff_ownership",
@@ -251,7 +259,12 @@ def forecast_integrity(ctx: Context) -> PillarScore:
                    "forecast"),
     )  # fmt: skip
     trend = forecast.forecast_trend(t, periods=ctx.history, as_of=ctx.as_of, params=fp)
-    drivers = _bias_drivers(ctx, trend, late) + _slip_drivers(slips, judged)
+    company_slips = (
+        slips
+        if ctx.company is ctx
+        else forecast.slip_summary(ctx.company.tables, period=judged, as_of=ctx.as_of)
+    )
+    drivers = _bias_drivers(ctx, trend, late) + _slip_drivers(slips, judged, company_slips)
     notes = [m for m in (forecast.forecast_status(t),) if m]
     return PillarScore(pillar, signals, _top(drivers), tuple(notes))
 
@@ -279,8 +292,14 @@ def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list
     return out
 
 
-def _slip_drivers(slips: pl.DataFrame, judged: Period) -> list[Driver]:
-    company = _share(slips, "slipped_amount", "pipeline_amount")
+def _slip_drivers(
+    slips: pl.DataFrame, judged: Period, company_slips: pl.DataFrame | None = None
+) -> list[Driver]:
+    """Teams whose pipeline slipped far more than the whole company's (`company_slips`,
+    the same as `slips` in the company view)."""
+    company = _share(
+        slips if company_slips is None else company_slips, "slipped_amount", "pipeline_amount"
+    )
     if company is None:
         return []
     rows = slips.filter(pl.col("slipped_count") >= 5, pl.col("slip_rate") >= 1.5 * company)
@@ -400,7 +419,7 @@ def shared_outcomes(ctx: Context) -> PillarScore:
         ctx.signal("win_rate", pillar, f"Win rate by count, {ctx.judged.name}", "win_rate.count",
                    _value(wins, "win_rate_count", team=ALL_TEAMS), "ratio", "pipeline"),
     )  # fmt: skip
-    drivers = _conflict_drivers(conflicts) + _coverage_drivers(cover)
+    drivers = _conflict_drivers(conflicts) + _coverage_drivers(cover, ctx.company.coverage)
     notes = [n for n in cover.filter(team=ALL_TEAMS)["notes"].to_list() if n]
     return PillarScore(pillar, signals, _top(drivers), tuple(notes))
 
@@ -430,10 +449,13 @@ def _conflict_drivers(conflicts: pl.DataFrame) -> list[Driver]:
     return out
 
 
-def _coverage_drivers(cover: pl.DataFrame) -> list[Driver]:
+def _coverage_drivers(
+    cover: pl.DataFrame, company_cover: pl.DataFrame | None = None
+) -> list[Driver]:
     """Teams whose coverage, relative to what their win rate needs, is well below the
-    company's: they are short of pipeline compared with their peers."""
-    company = _coverage_ratio(cover)
+    company's (`company_cover`, the same as `cover` in the company view): they are short
+    of pipeline compared with their peers."""
+    company = _coverage_ratio(cover if company_cover is None else company_cover)
     if company is None:
         return []
     rows = cover.filter(

@@ -114,7 +114,9 @@ def _history_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
 
 
 def _converted_without_opp(tables: Tables, as_of: date) -> pl.LazyFrame:
-    opp_ids = tables.opportunities.select("opp_id").unique().with_columns(found=True)
+    # Looked up among the whole company's deals: in a team's view, a lead it handed to
+    # another team still has its opportunity.
+    opp_ids = tables.company.opportunities.select("opp_id").unique().with_columns(found=True)
     return (
         tables.leads.filter(pl.col("converted_at").is_not_null())
         .join(opp_ids, left_on="converted_opp_id", right_on="opp_id", how="left")

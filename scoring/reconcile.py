@@ -288,7 +288,10 @@ def _converted_records(
         .filter(pl.col("opp_id").is_not_null())
         .unique()
     )
-    opps = opportunities_with_team(tables).select(
+    # Looked up among the whole company's deals: in a team's view, a lead it converted into
+    # another team's deal points at a deal that exists, outside the view.
+    in_view = tables.opportunities.select("opp_id", in_view=pl.lit(True))
+    opps = opportunities_with_team(tables.company).select(
         "opp_id", "name", "team", "amount", "lead_source", "created_at", exists=pl.lit(True)
     )
     created = _in_period(pl.col("created_at"), period, as_of, params.timezone)
@@ -296,10 +299,11 @@ def _converted_records(
         _converted_side(tables, period, as_of, params)
         .join(sales, on="opp_id", how="full", coalesce=True)
         .join(opps, on="opp_id", how="left")
+        .join(in_view, on="opp_id", how="left")
         .join(any_lead, on="opp_id", how="left")
         .with_columns(
             pl.col("marketing_count", "sales_count").fill_null(0),
-            pl.col("exists", "has_lead").fill_null(False),
+            pl.col("exists", "in_view", "has_lead").fill_null(False),
             created_in_period=created.fill_null(False),
             team=pl.coalesce("team", "lead_team"),
         )
@@ -314,6 +318,8 @@ def _converted_reason() -> pl.Expr:
         .then(pl.lit("lead converted without an opportunity"))
         .when((m > 0) & (s == 0) & ~pl.col("exists"))
         .then(pl.lit("converted opportunity not found"))
+        .when((m > 0) & (s == 0) & ~pl.col("in_view"))
+        .then(pl.lit("opportunity of a team outside this view"))
         .when((m > 0) & (s == 0) & ~pl.col("created_in_period"))
         .then(pl.lit("opportunity created outside the period"))
         .when((m > 0) & (s == 0))

@@ -20,7 +20,7 @@ from scoring.calendar import Period
 from scoring.model import Driver, PillarScore, Scale
 from scoring.params import ScoringParams
 from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context
-from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
+from scoring.tables import ALL_TEAMS, Tables, lead_teams, opportunities_with_team
 
 JSON_SCHEMA = "scorecard/1"
 
@@ -69,23 +69,37 @@ class Scorecard:
 
 
 def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
-    """Only the opportunities, history, forecasts and quotas of `teams` (all when empty).
+    """Only the records of `teams` (all when empty): their opportunities, history, forecasts
+    and quotas, and the leads that belong to them (`tables.lead_teams`: leads a team owned
+    at some step or converted into its deals) with those leads' history and campaign
+    responses.
 
-    Lead-funnel tables stay whole: leads are received by the SDR team for every sales team,
-    so the funnel signals always describe the whole company.
+    The filtered bundle keeps the company bundle as its `baseline`: stall thresholds,
+    company medians and every "vs the company" comparison are read from there, so a team's
+    view shows the same figures as the company view's row for that team.
     """
     if not teams:
         return tables
-    keep = list(teams)
-    opps = opportunities_with_team(tables).filter(pl.col("team").is_in(keep))
+    company = tables.company
+    keep = sorted(set(teams))
+    opps = opportunities_with_team(company).filter(pl.col("team").is_in(keep))
     ids = opps.select("opp_id")
-    frames = dict(tables.frames)
-    frames["opportunities"] = tables.opportunities.join(ids, on="opp_id", how="semi")
-    frames["stage_history"] = tables.stage_history.join(ids, on="opp_id", how="semi")
-    frames["forecasts"] = tables.forecasts.filter(pl.col("team").is_in(keep))
-    frames["quotas"] = tables.quotas.filter(pl.col("team").is_in(keep))
-    filtered = Tables(frames=frames, missing=tables.missing, provenance=tables.provenance)
-    intermediates.inherit(tables, filtered, keep)
+    leads = lead_teams(company).filter(pl.col("team").is_in(keep)).select("lead_id").unique()
+    frames = dict(company.frames)
+    frames["opportunities"] = company.opportunities.join(ids, on="opp_id", how="semi")
+    frames["stage_history"] = company.stage_history.join(ids, on="opp_id", how="semi")
+    frames["forecasts"] = company.forecasts.filter(pl.col("team").is_in(keep))
+    frames["quotas"] = company.quotas.filter(pl.col("team").is_in(keep))
+    for name in ("leads", "lead_history", "campaign_members"):
+        frames[name] = company.frames[name].join(leads, on="lead_id", how="semi")
+    filtered = Tables(
+        frames=frames,
+        missing=company.missing,
+        provenance=company.provenance,
+        baseline=company,
+        team_scope=tuple(keep),
+    )
+    intermediates.inherit(company, filtered, keep)
     return filtered
 
 
@@ -154,6 +168,7 @@ def compute(
     scales = {**DEFAULT_SCALES, **{k: Scale(*v) for k, v in params.score.scales.items()}}
     ctx = Context(filter_teams(tables, teams), as_of, period, params, scales)
     ctx.stalled  # noqa: B018 - shared intermediates first, so the threads below only read them
+    ctx.company.stalled  # noqa: B018 - and the company's, a team view's baseline
     # Pillars are independent polars queries; polars releases the GIL, so threads overlap them.
     with ThreadPoolExecutor(max_workers=len(PILLAR_FUNCTIONS) + 1) as pool:
         pillars = [pool.submit(fn, ctx) for fn in PILLAR_FUNCTIONS]

@@ -155,10 +155,16 @@ def campaign_funnel(
     Grain: campaign_id. Columns: campaign_id, name, channel, cost, members, mqls, opportunities,
     won, won_amount, cost_per_mql, cost_per_opportunity, cost_per_won (= cost / won_amount);
     a ratio whose denominator is zero is null. A lead in two campaigns counts in both; an
-    opportunity converted from two member leads counts once per campaign.
+    opportunity converted from two member leads counts once per campaign. In a view filtered
+    to some teams the counts are their leads' and the cost ratios are null: a campaign's cost
+    is not divided by team, so it cannot be set against one team's leads.
     """
     opp = pl.col("converted_opp_id")
     won_opps = pl.struct(opp, "amount").filter(pl.col("won_at").is_not_null()).unique()
+
+    def cost_per(den: str) -> pl.Expr:
+        return pl.lit(None, pl.Float64) if tables.team_scope else ratio("cost", den)
+
     return (
         _member_rows(tables, period, as_of, timezone)
         .group_by("campaign_id")
@@ -171,9 +177,9 @@ def campaign_funnel(
             won_amount=won_opps.struct.field("amount").sum(),
         )
         .with_columns(
-            cost_per_mql=ratio("cost", "mqls"),
-            cost_per_opportunity=ratio("cost", "opportunities"),
-            cost_per_won=ratio("cost", "won_amount"),
+            cost_per_mql=cost_per("mqls"),
+            cost_per_opportunity=cost_per("opportunities"),
+            cost_per_won=cost_per("won_amount"),
         )
         .sort("campaign_id")
         .pipe(collect_available, tables, NEEDS["campaign_funnel"])

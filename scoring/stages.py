@@ -427,7 +427,8 @@ def stalled_deals(
     timezone: str = "UTC",
     spells: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Open deals sitting in their stage longer than the stage's stall threshold.
+    """Open deals sitting in their stage longer than the stage's stall threshold (the
+    company's, also in a bundle filtered to some teams: `Tables.company`).
 
     Drill-down: one row per stalled deal, worst first (`times_threshold` = age / threshold),
     with amount and close date as of `as_of`. `is_handoff` marks deals stalled right after a
@@ -438,9 +439,16 @@ def stalled_deals(
     """
     if spells is None:
         spells = stage_spells(tables, as_of=as_of, timezone=timezone)
+    # Thresholds always come from the whole company's won deals: a team's view judges its
+    # deals by the same bar as the company view does.
+    company = tables.company
+    if company is not tables:
+        base_spells = stage_spells(company, as_of=as_of, timezone=timezone)
+    else:
+        base_spells = spells
     thresholds = stall_thresholds(
-        spells,
-        tables=tables,
+        base_spells,
+        tables=company,
         as_of=as_of,
         params=params,
         fiscal_start_month=fiscal_start_month,
@@ -494,13 +502,21 @@ def _open_with_stall(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.LazyFram
     )
 
 
-def stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
+def stalls_by_team(
+    stalled: pl.DataFrame,
+    spells: pl.DataFrame,
+    *,
+    company: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
     """Per team × open stage: how many deals are stalled, their amount, their share of the
     team's open deals there, and how long the team's deals sit vs the company median.
 
     Feeds drivers like "EMEA: 14 deals stalled in Negotiation, 2.1× the company median".
-    `age_vs_company` = team median current-spell age / company median in that stage.
-    Includes "All teams" rows. Grain: (team, stage).
+    `age_vs_company` = team median current-spell age / company median in that stage;
+    `company_stalled_share` = the company's stalled share in that stage. The company is
+    `company` = (stalled, spells) of the whole company when `stalled` and `spells` are a
+    team's view, else these rows themselves. Includes "All teams" rows (the teams in
+    `spells`). Grain: (team, stage).
     """
     stalled_now = pl.col("is_stalled")
     aggs = [
@@ -510,10 +526,14 @@ def stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
         pl.col("days_in_stage").median().alias("median_age_days"),
     ]
     rows = _open_with_stall(stalled, spells)
-    company = rows.group_by("stage").agg(company_median_age_days=pl.col("days_in_stage").median())
+    base = rows if company is None else _open_with_stall(*company)
+    baseline = base.group_by("stage").agg(
+        company_median_age_days=pl.col("days_in_stage").median(),
+        company_stalled_share=stalled_now.sum() / pl.len(),
+    )
     return (
         _group_with_all_teams(rows, ["team", "stage", "position"], aggs)
-        .join(company, on="stage", how="left")
+        .join(baseline, on="stage", how="left")
         .with_columns(
             stalled_share=pl.col("stalled_count") / pl.col("open_deals"),
             age_vs_company=pl.col("median_age_days") / pl.col("company_median_age_days"),

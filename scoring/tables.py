@@ -26,6 +26,12 @@ class Tables:
     # history of one row per deal made from its current stage), with how: a metric that
     # needs the real records says "not measured" instead of reading a reconstruction.
     provenance: Mapping[str, str] = field(default_factory=dict)
+    # A bundle filtered to some teams (`scorecard.filter_teams`) keeps the whole-company
+    # bundle it came from: baselines (stall thresholds, company medians and shares, lookups
+    # of records in other teams) are read from there, so a team's view judges the team
+    # against the company, not against itself. None for the company bundle.
+    baseline: Tables | None = field(default=None, compare=False, repr=False)
+    team_scope: tuple[str, ...] = ()  # the teams a filtered bundle keeps (empty: all)
     # Intermediates several metrics derive from the same tables (lead funnel steps, deal
     # states at an instant), computed once per bundle: see `derived`.
     _derived: OrderedDict[Hashable, pl.DataFrame] = field(
@@ -39,6 +45,11 @@ class Tables:
         if name in frames:
             return frames[name]
         raise AttributeError(name)
+
+    @property
+    def company(self) -> Tables:
+        """The whole-company bundle: this one, or the one it was filtered from."""
+        return self if self.baseline is None else self.baseline
 
     def has(self, *names: str) -> bool:
         return not (set(names) & self.missing)
@@ -64,6 +75,16 @@ class Tables:
                 self._derived.popitem(last=False)
         return frame.lazy()
 
+    def kept(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
+        """`derived`, for an intermediate every view of the bundle reads (the teams of each
+        lead): kept like a seed, never dropped to make room for newer results."""
+        with self._lock:
+            if key in self._seeded:
+                return self._seeded[key].lazy()
+        frame = build().collect(engine=ENGINE)
+        self.seed(key, frame)
+        return frame.lazy()
+
     def seed(self, key: Hashable, frame: pl.DataFrame) -> None:
         """Give the bundle an intermediate derived elsewhere (precomputed at refresh time, or
         by the bundle this one was filtered from): `derived(key, …)` returns it as is."""
@@ -82,7 +103,13 @@ class Tables:
         )
 
     def _with_frames(self, frames: Mapping[str, pl.LazyFrame]) -> Tables:
-        out = Tables(frames=frames, missing=self.missing, provenance=self.provenance)
+        out = Tables(
+            frames=frames,
+            missing=self.missing,
+            provenance=self.provenance,
+            baseline=self.baseline,
+            team_scope=self.team_scope,
+        )
         with self._lock:
             out._seeded.update(self._seeded)
         return out
@@ -176,3 +203,45 @@ def leads_with_team(tables: Tables) -> pl.LazyFrame:
     return tables.leads.join(
         users, left_on="owner_id", right_on="user_id", how="left"
     ).with_columns(pl.col("team").fill_null(UNASSIGNED_TEAM))
+
+
+def lead_teams(tables: Tables) -> pl.LazyFrame:
+    """The teams each lead belongs to: one row per (lead_id, team).
+
+    A lead belongs to the team of every owner it had (its current owner and each owner in
+    its lead history; a queue counts for the queue's own team in `users`, which the
+    connectors map from the queue's name) and to the team of the opportunity it converted
+    into: the SDR team sees every lead it worked, a sales team the leads handed to it. A
+    lead with none of these (no owner with a team, no deal) belongs to ``(no team)``.
+
+    Read from the whole company (a lead converted into another team's deal still knows that
+    team); in a bundle filtered to some teams, only the rows of those teams. Membership does
+    not depend on the as-of date, so a lead stays in one team's view whatever the date.
+    """
+    company = tables.company
+    members = company.kept(("lead_teams",), lambda: _lead_teams(company))
+    if tables.team_scope:
+        members = members.filter(pl.col("team").is_in(list(tables.team_scope)))
+    return members
+
+
+def _lead_teams(tables: Tables) -> pl.LazyFrame:
+    users = tables.users.select("user_id", "team").filter(pl.col("team").is_not_null())
+    owners = pl.concat(
+        [
+            tables.leads.select("lead_id", "owner_id"),
+            tables.lead_history.select("lead_id", "owner_id"),
+        ]
+    )
+    owner_teams = owners.join(users, left_on="owner_id", right_on="user_id", how="inner")
+    deals = opportunities_with_team(tables).select(
+        pl.col("opp_id").alias("converted_opp_id"), "team"
+    )
+    deal_teams = tables.leads.select("lead_id", "converted_opp_id").join(
+        deals, on="converted_opp_id", how="inner"
+    )
+    known = pl.concat([owner_teams.select("lead_id", "team"), deal_teams.select("lead_id", "team")])
+    nobody = tables.leads.select("lead_id", team=pl.lit(UNASSIGNED_TEAM)).join(
+        known, on="lead_id", how="anti"
+    )
+    return pl.concat([known, nobody]).unique()

@@ -76,3 +76,15 @@ def test_tiny_org_without_campaigns_says_what_is_missing(tiny_store, app):
     notices = " ".join(i.value for i in at.info)
     assert "campaign_funnel is not available" in notices and "'campaigns'" in notices
     assert "campaign_table" not in [df.key for df in at.dataframe]
+
+
+def test_a_team_view_counts_its_leads_and_does_not_divide_company_cost_by_them(demo_store, app):
+    # A team's view holds its own leads; a campaign's cost is company-wide, so cost per
+    # outcome is not measured there (it would set all the cost against one team's MQLs).
+    everyone = _frame(_open(app, period="2026-Q2"), "campaign_table").set_index("campaign_id")
+    at = _open(app, period="2026-Q2", teams="EMEA")
+    emea = _frame(at, "campaign_table").set_index("campaign_id")
+    assert emea["cost_per_mql"].isna().all() and everyone["cost_per_mql"].notna().any()
+    assert (emea["mqls"] <= everyone.loc[emea.index, "mqls"]).all()
+    assert emea["mqls"].sum() < everyone["mqls"].sum()
+    assert any("not divided by team" in c.value for c in at.caption)

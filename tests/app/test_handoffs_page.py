@@ -61,7 +61,10 @@ def test_dimension_switch_shows_receiving_teams(demo_store, app):
     at.button_group(key="handoffs_dim").set_value("team").run()
     assert not at.exception
     teams = _frame(at, "conversion_table")
-    assert "team" in teams.columns and set(teams["team"]) == {"Marketing", "SDR"}
+    # every team that owned a lead (SDRs, the SDR queue, marketers after a recycle) or
+    # received the deal it converted into (the sales teams)
+    assert "team" in teams.columns
+    assert {"Marketing", "SDR", "EMEA", "APAC"} <= set(teams["team"])
     assert "team" in _frame(at, "sla_table").columns
 
 
@@ -91,17 +94,24 @@ def test_sla_and_leakage_drill_downs(demo_store, app):
     assert len(leaked) == leak.loc[row, "leaked"] and leaked["untouched"].all()
 
 
-def test_team_filter_changes_the_numbers(demo_store, app):
-    # Leads are company-wide (scoring.scorecard.filter_teams); the team filter narrows the
-    # opportunities, so the opp → won step changes. Filters are seeded before the first run.
-    def won(at):
+def test_team_filter_shows_the_team_its_own_handoffs(demo_store, app):
+    # A team's view holds the leads of its row in the company view by team: the same
+    # cohorts, conversions and SLA figures. Filters are seeded before the first run.
+    def by_team(at):
+        at.button_group(key="handoffs_dim").set_value("team").run()
+        assert not at.exception
         conv = _frame(at, "conversion_table")
-        return conv[conv["from_step"] == "opp"]["converted"].sum()
+        sla = _frame(at, "sla_table")
+        return conv[conv["team"] == "APAC"].reset_index(drop=True), sla[sla["team"] == "APAC"]
 
-    everyone = won(_open(app, period="2026-Q2"))
+    company_conv, company_sla = by_team(_open(app, period="2026-Q2"))
     at = _open(app, period="2026-Q2", teams="APAC")
-    assert at.caption[0].value.startswith("2026-Q2") and "APAC" in at.caption[0].value
-    assert 0 < won(at) < everyone
+    caption = at.caption[0].value
+    assert caption.startswith("2026-Q2") and "APAC" in caption and "company-wide" not in caption
+    team_conv, team_sla = by_team(at)
+    assert company_conv["cohort"].sum() > 0
+    assert team_conv.equals(company_conv)
+    assert team_sla.reset_index(drop=True).equals(company_sla.reset_index(drop=True))
 
 
 def test_tiny_org_without_lead_history_says_what_is_missing(tiny_store, app):
@@ -111,3 +121,15 @@ def test_tiny_org_without_lead_history_says_what_is_missing(tiny_store, app):
     # the one tiny lead never reached MQL: empty sections say so instead of failing
     assert any(c.value == "No MQLs in this view." for c in at.caption)
     assert "bounce_table" not in [df.key for df in at.dataframe]
+
+
+def test_a_team_rows_drill_down_lists_the_leads_it_counts(demo_store, app):
+    at = _open(app)
+    at.button_group(key="handoffs_dim").set_value("team").run()
+    sla = _frame(at, "sla_table")
+    row = int(sla.index[sla["team"] == "EMEA"][0])
+    at = _select(at, "sla_table", row)
+    assert not at.exception
+    leads = _drill(at, "deadline_at", without="hours_untouched")
+    # EMEA's MQLs: leads converted into EMEA's deals (the SDRs owned them before)
+    assert len(leads) == sla.loc[row, "mqls"] > 0 and set(leads["team"]) == {"EMEA"}

@@ -459,13 +459,16 @@ def test_lead_ownership_ledger() -> None:
 def test_ownership_by_team() -> None:
     tables = make_tables(LEDGER_LEADS, history=LEDGER_HISTORY)
     got = rows_by(ownership_by_team(tables, period=Q1, as_of=SLA_AS_OF), "team")
-    # Team = team of the current owner: SDR = K1 (sdr1) + K3 (SDR queue); AE = K2; K4 none.
+    # Team = every team that owned the lead (`lead_teams`): SDR = K1 (sdr1), K2 (sdr1 before
+    # ae1) and K3 (SDR queue); AE = K2; K4 nobody.
     assert list(got) == ["(no team)", "AE", "SDR"]
     sdr = got["SDR"]
-    # Unowned hours [6, 2006]: median 1006, p90 6 + 0.9·2000 = 1806. Breached K3 of 2 due.
-    assert (sdr["mqls"], sdr["currently_unowned"], sdr["never_assigned"]) == (2, 1, 1)
-    assert (sdr["median_unowned_hours"], sdr["p90_unowned_hours"]) == pytest.approx((1006, 1806))
-    assert (sdr["owner_changes"], sdr["sla_breaches"], sdr["sla_breach_rate"]) == (1, 1, 0.5)
+    # Unowned hours [0, 6, 2006]: median 6, p90 at rank 1.8 = 6 + 0.8·2000 = 1606.
+    # Changes: K1 1 + K2 1 + K3 0 = 2. Breached K3 of 3 due.
+    assert (sdr["mqls"], sdr["currently_unowned"], sdr["never_assigned"]) == (3, 1, 1)
+    assert (sdr["median_unowned_hours"], sdr["p90_unowned_hours"]) == pytest.approx((6, 1606))
+    assert (sdr["owner_changes"], sdr["sla_breaches"]) == (2, 1)
+    assert sdr["sla_breach_rate"] == pytest.approx(1 / 3)
     assert got["AE"]["median_unowned_hours"] == 0.0
     nobody = got["(no team)"]
     assert (nobody["never_assigned"], nobody["median_unowned_hours"]) == (1, 24.0)

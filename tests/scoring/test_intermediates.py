@@ -110,7 +110,8 @@ def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames)
     assert child.derivations("lead_history_sorted")
     assert child.derivations("trust_per_deal") and child.derivations("opp_state_at")
     assert child.derivations(ORDERED_HISTORY)
-    assert not child.derivations("funnel_steps")  # depends on other teams' opportunities
+    # the company's funnel steps of the team's leads (they read other teams' deals too)
+    assert set(child.derivations("funnel_steps")) == {("funnel_steps", AS_OF, "UTC")}
     assert not child.derivations("quality_checks")  # counts every team's records
     direct = filter_teams(Tables.from_frames(demo_frames), [team])
     assert not direct.derivations("stage_spells")
@@ -127,6 +128,9 @@ def test_team_filtered_bundle_inherits_exactly_what_it_would_derive(demo_frames)
     assert_frame_equal(
         funnel._history(child, AS_OF, "UTC").collect(),
         funnel._history(direct, AS_OF, "UTC").collect(),
+    )
+    assert_frame_equal(
+        funnel.funnel_steps(child, as_of=AS_OF), funnel.funnel_steps(direct, as_of=AS_OF)
     )
     assert_frame_equal(_ordered_history(child).collect(), _ordered_history(direct).collect())
     assert _card(parent, (team,)) == _card(Tables.from_frames(demo_frames), (team,))

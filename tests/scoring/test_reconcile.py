@@ -463,3 +463,21 @@ def test_definitions() -> None:
     assert set(summary["definition_ids"].explode()) <= set(known)
     for definition in DEFINITIONS:
         assert set(definition.variants) <= set(known), definition.id
+
+
+def test_converted_leads_in_a_team_view_find_the_deals_of_other_teams() -> None:
+    # Marketing's view: m1 owns every lead but no deal. Its leads converted in Q1 by as_of:
+    # L1 L9 → o1, L2 → o2, L4 → o4, L12 → o6 (East/West deals: they exist, outside the
+    # view), L10 → none. Sales' side counts the view's deals: none. (Looked up among the
+    # view's own deals, o1 o2 o4 o6 read "converted opportunity not found".)
+    from scoring.scorecard import filter_teams
+
+    marketing = filter_teams(pipeline_tables(), ["Mktg"])
+    result = converted_leads_vs_opportunities(marketing, period=Q1, as_of=AS_OF)
+    outside = "opportunity of a team outside this view"
+    assert dict(zip(result.rows["opp_id"], result.rows["reason"], strict=True)) == {
+        "o1": outside, "o2": outside, "o4": outside, "o6": outside,
+        None: "lead converted without an opportunity",
+    }  # fmt: skip
+    row = result.summary.row(0, named=True)
+    assert (row["side_a_value"], row["side_b_value"]) == (6.0, 0.0)

@@ -86,7 +86,12 @@ def test_filter_teams_keeps_only_their_deals(tiny_org):
     nobody = filter_teams(tables, ["APAC"])
     assert nobody.opportunities.collect().is_empty()
     assert nobody.stage_history.collect().is_empty()
-    assert nobody.leads.collect().height == 1  # the funnel stays company-wide
+    # L1 is owned by Bo (SDR) and converted into O1 (EMEA's): a lead of both teams.
+    assert nobody.leads.collect().is_empty()
+    assert filter_teams(tables, ["EMEA"]).leads.collect()["lead_id"].to_list() == ["L1"]
+    sdr = filter_teams(tables, ["SDR"])
+    assert sdr.leads.collect()["lead_id"].to_list() == ["L1"]
+    assert sdr.opportunities.collect().is_empty()
 
 
 # ---------------------------------------------------------------- definitions registry
