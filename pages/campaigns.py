@@ -40,7 +40,7 @@ teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Campaigns & sourcing")
 st.caption(
-    f"{view.period} · as of {view.as_of} · {teams_label} · pipeline by creation date, "
+    f"{view.period_label} · as of {view.as_of} · {teams_label} · pipeline by creation date, "
     "bookings by close date"
 )
 

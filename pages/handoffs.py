@@ -61,8 +61,8 @@ teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Handoffs")
 st.caption(
-    f"{view.period} · as of {view.as_of} · {teams_label} · leads are counted in the period they "
-    "reached each step; leads are company-wide, the team filter narrows the won step"
+    f"{view.period_label} · as of {view.as_of} · {teams_label} · leads are counted in the "
+    "period they reached each step; leads are company-wide, the team filter narrows the won step"
 )
 
 if _widgets.not_available(funnel.funnel_status(tables, "conversion")):

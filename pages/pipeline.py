@@ -23,7 +23,7 @@ all_teams = st.session_state.get("all_teams", [])
 teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Pipeline flow")
-st.caption(f"{view.period} · as of {view.as_of} · {teams_label}")
+st.caption(f"{view.period_label} · as of {view.as_of} · {teams_label}")
 
 spells = _data.metric("spells", view)
 if spells.is_empty():
