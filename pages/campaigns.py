@@ -123,7 +123,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
     funnel = _data.metric("campaign_funnel", view)
     campaign_state = cost_state = None
     if funnel.is_empty():
-        st.caption(f"No campaign ran in {view.period}.")
+        st.caption(f"No campaign ran in {view.period_label}.")
     else:
         left, right = st.columns(2)
         with left:

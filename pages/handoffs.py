@@ -125,7 +125,7 @@ st.subheader(f"Demand waterfall by {label.lower()}")
 conversion = charts.transitions(_data.metric("conversion", view, by=(dim,)))
 if conversion["immature"].any():
     st.warning(
-        f"Immature cohort: {view.period} has not ended by {view.as_of}, so recent leads have "
+        f"Immature cohort: {view.period_label} has not ended by {view.as_of}, so recent leads have "
         "not had time to convert; read the later steps with care.",
         icon=":material/hourglass_top:",
     )
