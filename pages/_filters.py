@@ -98,8 +98,9 @@ def _follow_new_snapshot(snapshot: Snapshot, options: list[str]) -> None:
         st.session_state["as_of"] > snapshot.data_as_of
     ):
         st.session_state["as_of"] = snapshot.data_as_of
+    # A fiscal year, ttm, all data or a custom range the user chose stays chosen.
     if st.session_state.get("period") in (None, old_period) or (
-        st.session_state["period"] not in options
+        named_period(st.session_state["period"], 1) is None
     ):
         st.session_state["period"] = options[0]
 

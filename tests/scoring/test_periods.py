@@ -166,3 +166,12 @@ def test_cli_preread_for_a_custom_range(tmp_path: Path):
     assert "forecast judged on 2017-Q2" in html
     # the live link carries the period's name, which the app reads back
     assert "period=2017-03-01..2017-06-30" in html
+
+
+def test_the_stored_default_view_stays_the_current_quarter(tmp_path: Path):
+    from connectors.config import load_settings
+    from connectors.refresh import default_view_key
+
+    settings = load_settings(environ={"SCORECARD_DATA_DIR": str(tmp_path)})
+    key = default_view_key(AS_OF, settings)
+    assert key == {"period": "2017-Q4", "as_of": "2017-12-31", "teams": []}
