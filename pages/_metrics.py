@@ -230,5 +230,6 @@ METRICS: dict[str, Metric] = {
         t,
         as_of=c.as_of,
         refreshed_at=datetime.fromisoformat(refreshed_at) if refreshed_at else None,
+        timezone=c.tz,
     ),
 }

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring import forecast, funnel, history, stages
+from scoring import forecast, funnel, history, quality, stages
 from scoring.calendar import (
     Calendar,
     Period,
@@ -286,3 +286,7 @@ def test_stall_funnel_and_forecast_read_the_same_instant(timezone: str, counted:
     # and the actual the forecast metrics judge: O1's 100 in New York, nothing in UTC
     actual = forecast.actuals(tables, periods=[q4], as_of=as_of, timezone=timezone)
     assert actual["actual"].sum() == (100.0 if deals else 0.0)
+    # data freshness: the latest lead record known by then is L1's MQL on Dec 31 (0 days
+    # old) in New York; in UTC the leads' creation on Dec 1 (Dec 31 − Dec 1 = 30 days)
+    fresh = quality.freshness(tables, as_of=as_of, refreshed_at=None, timezone=timezone)
+    assert fresh.filter(table="leads")["days_since_latest"][0] == (0 if deals else 30)
