@@ -220,8 +220,8 @@ def _quota(tables: Tables, period: Period) -> pl.LazyFrame:
     return pl.concat([per_team, total])
 
 
-def _required_coverage(tables: Tables, period: Period) -> pl.LazyFrame:
-    closed = _closed(tables, _trailing_year(period), "UTC")
+def _required_coverage(tables: Tables, period: Period, timezone: str = "UTC") -> pl.LazyFrame:
+    closed = _closed(tables, _trailing_year(period), timezone)
     return _win_rate(closed, _teams(tables)).select(
         "team", required_coverage=_ratio(pl.lit(1.0), pl.col("win_rate_count"))
     )
@@ -286,7 +286,7 @@ def coverage(
     return (
         teams.join(totals, on="team", how="left")
         .join(quota, on="team", how="left")
-        .join(_required_coverage(tables, period), on="team", how="left")
+        .join(_required_coverage(tables, period, timezone), on="team", how="left")
         .with_columns(pl.col("open_pipeline", "closed_won_to_date").fill_null(0.0))
         .with_columns(remaining_quota=remaining)
         .with_columns(
