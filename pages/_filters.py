@@ -139,6 +139,9 @@ def render(
         st.date_input(
             "Custom range (from – to)",
             value=_custom_value(period),
+            # the default window is ten years back from today: real CRM data can be older
+            min_value=date(snapshot.data_as_of.year - 30, 1, 1),
+            max_value=date(snapshot.data_as_of.year + 5, 12, 31),
             key="period_custom",
             on_change=_custom_chosen,
             help="Both days included; the range becomes the period.",
