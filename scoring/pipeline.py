@@ -16,7 +16,7 @@ from datetime import date, datetime
 import polars as pl
 
 from connectors.schema import SourcedBy
-from scoring.calendar import KIND_LABELS, Calendar, Period, last_day, local_date
+from scoring.calendar import Calendar, Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import PipelineParams
@@ -227,12 +227,16 @@ def _required_coverage(tables: Tables, period: Period, timezone: str = "UTC") ->
     )
 
 
+_SPANS = {"fiscal_year": "a fiscal year", "custom": "a custom range",
+          "ttm": "the trailing twelve months", "all": "all data"}  # fmt: skip
+
+
 def _coverage_notes(tables: Tables, period: Period) -> pl.Expr:
     if not tables.has("quotas"):
         return pl.lit(QUOTAS_MISSING)
     if not period.is_quarter:  # quotas are set per quarter; no quarter row matches
-        kind = KIND_LABELS[period.kind]
-        return pl.lit(f"not measured for a {kind} period: quotas are set per quarter")
+        span = _SPANS[period.kind]
+        return pl.lit(f"not measured for {span}: quotas are set per quarter")
     return pl.when(pl.col("quota").is_null()).then(pl.lit(f"no quota for {period.name}"))
 
 

@@ -175,3 +175,18 @@ def test_the_stored_default_view_stays_the_current_quarter(tmp_path: Path):
     settings = load_settings(environ={"SCORECARD_DATA_DIR": str(tmp_path)})
     key = default_view_key(AS_OF, settings)
     assert key == {"period": "2017-Q4", "as_of": "2017-12-31", "teams": []}
+
+
+def test_quota_coverage_is_not_measured_beyond_a_quarter():
+    from scoring import pipeline
+    from scoring.params import PipelineParams
+
+    quotas = frame("quotas", [{"period": "2017-Q4", "team": "EMEA", "amount": 1000.0}])
+    tables = Tables.from_frames({**_frames(), "quotas": quotas})
+    args = {"as_of": date(2017, 10, 1), "params": PipelineParams()}
+    q4 = pipeline.coverage(tables, period=parse_period("2017-Q4"), **args)
+    assert q4.filter(team="EMEA")["quota"][0] == 1000.0  # the quarter's quota is read
+    fy = pipeline.coverage(tables, period=parse_period("2017"), **args)
+    emea = fy.filter(team="EMEA")
+    assert emea["coverage"][0] is None
+    assert emea["notes"][0] == "not measured for a fiscal year: quotas are set per quarter"
