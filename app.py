@@ -97,7 +97,10 @@ def run() -> str:
     teams = _data.sales_teams(data_dir, snapshot.id)
     _auth.seed_team_filter(user, teams)
     filters = _filters.render(
-        snapshot, teams, fiscal_start_month=settings.scoring.fiscal_start_month
+        snapshot,
+        teams,
+        fiscal_start_month=settings.scoring.fiscal_start_month,
+        data_start=lambda: _data.data_start(data_dir, snapshot.id),
     )
     st.session_state["view"] = _data.View(
         data_dir=data_dir,

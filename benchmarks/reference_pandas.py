@@ -252,8 +252,9 @@ def to_pandas(frames: dict) -> dict[str, pd.DataFrame]:
 
 
 def compute_all(t: dict[str, pd.DataFrame], *, as_of: date, period: Period) -> dict[str, object]:
-    """Every covered signal for `period` (forecast for the latest complete quarter)."""
-    judged = period if period.end <= as_of else previous(period)
+    """Every covered signal for `period` (forecast for the latest complete quarter: as of a
+    day means its end, so a quarter ending on `as_of` is complete)."""
+    judged = period if period.end <= as_of + timedelta(days=1) else previous(period)
     spells = stage_spells(t, as_of)
     steps = funnel_steps(t, as_of)
     return {
@@ -274,7 +275,7 @@ def project_all(tables: object, *, as_of: date, period: Period) -> dict[str, obj
     from scoring.params import ScoringParams
 
     p = ScoringParams()
-    judged = period if period.end <= as_of else previous(period)
+    judged = p.calendar.judged(period, as_of)
     spells = stages.stage_spells(tables, as_of=as_of)
     return {
         "spells": stages.days_in_stage_distribution(spells, by=("stage",)),

@@ -60,7 +60,8 @@ class PrereadJob:
     cron: str
     out_dir: Path
     recipients: tuple[str, ...] = ()
-    period: str = ""  # a quarter like 2026-Q3; "" = the one holding the snapshot's date
+    # 2026-Q3, FY2026, ttm, all or 2026-03-01..2026-06-30; "" = the quarter of the data's date
+    period: str = ""
     teams: tuple[str, ...] = ()  # () = all teams
     formats: tuple[str, ...] = ("pdf",)  # pdf and/or html
     id: str = ""  # stable name in the run log; default "preread <cron>"

@@ -100,8 +100,16 @@ class View:
     def as_of_date(self) -> date:
         return date.fromisoformat(self.as_of)
 
+    @property
+    def period_label(self) -> str:
+        """The period as the pages name it (a custom, ttm or all period with its days)."""
+        return self.period_obj(settings().scoring.fiscal_start_month).label
+
     def period_obj(self, fiscal_start_month: int) -> Period:
-        return parse_period(self.period, fiscal_start_month=fiscal_start_month)
+        """The view's period ("ttm" ends on the as-of day, "all" starts on the data's first)."""
+        start = data_start(self.data_dir, self.snapshot_id) if self.period == "all" else None
+        return parse_period(self.period, fiscal_start_month=fiscal_start_month,
+                            as_of=self.as_of_date, data_start=start)  # fmt: skip
 
 
 def params_key(params: ScoringParams) -> str:
@@ -131,6 +139,19 @@ def team_tables(data_dir: str, snapshot_id: str, teams: tuple[str, ...]) -> Tabl
     if not teams:
         return tables
     return filter_teams(tables, teams).materialized()  # keeps what the filter inherited
+
+
+def data_start(data_dir: str, snapshot_id: str) -> date | None:
+    """The first day of the snapshot's data (the start of the "all" period)."""
+    return _data_start(data_dir, snapshot_id, settings().scoring.timezone)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _data_start(data_dir: str, snapshot_id: str, timezone: str) -> date | None:
+    from scoring import periods
+    from scoring.calendar import Calendar
+
+    return periods.data_start(load_tables(data_dir, snapshot_id), Calendar(timezone))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -3,17 +3,33 @@
 They live in the entrypoint (app.py), so they render on every page and keep their values
 when moving between pages; `bind="query-params"` writes them into the URL, so a link
 reproduces the exact view.
+
+The period is one URL parameter holding the period's name (`scoring.calendar`): a quarter
+``2026-Q3``, a fiscal year ``FY2026``, ``ttm``, ``all`` or a custom range
+``2026-03-01..2026-06-30``. The picker offers recent quarters, fiscal years, the trailing
+twelve months and all data; a custom from/to range below it adds its own entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import streamlit as st
 
 from connectors.store import Snapshot
-from scoring.calendar import Period, parse_period, period_of, trailing
+from scoring.calendar import (
+    KIND_LABELS,
+    Period,
+    PeriodError,
+    custom_period,
+    fiscal_year_of,
+    parse_period,
+    period_of,
+    previous,
+    trailing,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,42 @@ def period_options(snapshot: Snapshot, fiscal_start_month: int) -> list[str]:
     return [p.name for p in reversed(periods)]
 
 
+def longer_options(snapshot: Snapshot, fiscal_start_month: int) -> list[str]:
+    """Periods beyond a quarter: this and the last two fiscal years, ttm and all data."""
+    year = fiscal_year_of(snapshot.data_as_of, fiscal_start_month=fiscal_start_month)
+    years = [previous(year, k, fiscal_start_month=fiscal_start_month).name for k in (0, 1, 2)]
+    return [*years, "ttm", "all"]
+
+
+def named_period(name: object, fiscal_start_month: int) -> str | None:
+    """The period name `name` stands for ("2026" → "FY2026"), or None if it is none."""
+    if not isinstance(name, str):
+        return None
+    if name.strip().lower() in ("ttm", "all"):
+        return name.strip().lower()
+    try:
+        return parse_period(name, fiscal_start_month=fiscal_start_month).name
+    except PeriodError:
+        return None
+
+
+def period_label(name: str) -> str:
+    """How the picker shows a period name."""
+    if name in ("ttm", "all"):
+        return KIND_LABELS[name].capitalize()
+    if ".." in name:
+        first, last = name.split("..")
+        return f"{first} – {last} (custom)"
+    return f"{name} (fiscal year)" if name.startswith("FY") else name
+
+
+def _custom_chosen() -> None:
+    """The custom from/to range was edited: select it once both days are chosen."""
+    days = st.session_state.get("period_custom") or ()
+    if len(days) == 2:
+        st.session_state["period"] = custom_period(days[0], days[1]).name
+
+
 def _follow_new_snapshot(snapshot: Snapshot, options: list[str]) -> None:
     """When a refresh brings a newer snapshot, move the as-of date (and period) along with
     it, unless the user had chosen other values than the old snapshot's defaults."""
@@ -46,25 +98,55 @@ def _follow_new_snapshot(snapshot: Snapshot, options: list[str]) -> None:
         st.session_state["as_of"] > snapshot.data_as_of
     ):
         st.session_state["as_of"] = snapshot.data_as_of
+    # A fiscal year, ttm, all data or a custom range the user chose stays chosen.
     if st.session_state.get("period") in (None, old_period) or (
-        st.session_state["period"] not in options
+        named_period(st.session_state["period"], 1) is None
     ):
         st.session_state["period"] = options[0]
 
 
-def render(snapshot: Snapshot, teams: list[str], *, fiscal_start_month: int) -> Filters:
-    """Draw the sidebar filters and return their values."""
+def render(
+    snapshot: Snapshot,
+    teams: list[str],
+    *,
+    fiscal_start_month: int,
+    data_start: Callable[[], date | None] | None = None,
+) -> Filters:
+    """Draw the sidebar filters and return their values; `data_start` gives the data's
+    first day (called only for the "all" period)."""
     options = period_options(snapshot, fiscal_start_month)
     _follow_new_snapshot(snapshot, options)
+    choices = options + longer_options(snapshot, fiscal_start_month)
+    # The period is kept in the URL by hand rather than with `bind="query-params"`: a bound
+    # selectbox writes its label into the URL, and the labels say more than the names.
+    asked = named_period(st.query_params.get("period"), fiscal_start_month)
+    if asked and "period" not in st.session_state:  # a session's first run: the URL's period
+        st.session_state["period"] = asked
+    current = st.session_state.get("period")
+    if current and current not in choices:  # a custom range or an older quarter or year
+        choices.append(current)
     with st.sidebar:
         st.subheader("View")
         period = st.selectbox(
             "Period",
-            options,
+            choices,
             key="period",
-            bind="query-params",
-            help="The quarter the metrics are computed for (fiscal quarters per scorecard.toml).",
+            format_func=period_label,
+            help="A quarter, a fiscal year (per scorecard.toml), the trailing twelve months "
+            "or all data; or pick a custom range below. Forecast metrics judge quarters: for "
+            "a longer period, the latest complete quarter in it.",
         )
+        st.date_input(
+            "Custom range (from – to)",
+            value=_custom_value(period),
+            # the default window is ten years back from today: real CRM data can be older
+            min_value=date(snapshot.data_as_of.year - 30, 1, 1),
+            max_value=date(snapshot.data_as_of.year + 5, 12, 31),
+            key="period_custom",
+            on_change=_custom_chosen,
+            help="Both days included; the range becomes the period.",
+        )
+        st.query_params["period"] = period
         as_of = st.date_input(
             "As of",
             value=snapshot.data_as_of,
@@ -81,8 +163,21 @@ def render(snapshot: Snapshot, teams: list[str], *, fiscal_start_month: int) -> 
             placeholder="All teams",
             help="Leave empty for every team.",
         )
-    return Filters(
-        period=parse_period(period, fiscal_start_month=fiscal_start_month),
-        as_of=as_of if isinstance(as_of, date) else snapshot.data_as_of,
-        teams=tuple(sorted(chosen)),
-    )
+    as_of = as_of if isinstance(as_of, date) else snapshot.data_as_of
+    start = data_start() if period == "all" and data_start else None
+    try:
+        chosen_period = parse_period(
+            period, fiscal_start_month=fiscal_start_month, as_of=as_of, data_start=start
+        )
+    except PeriodError as exc:  # e.g. "all" on data without dates: say so, show the quarter
+        st.sidebar.warning(f"{exc}; showing {options[0]}.")
+        chosen_period = parse_period(options[0], fiscal_start_month=fiscal_start_month)
+    return Filters(period=chosen_period, as_of=as_of, teams=tuple(sorted(chosen)))
+
+
+def _custom_value(period: str) -> tuple[date, date] | tuple[()]:
+    """The custom range's days when the period is one (so the picker shows it), else empty."""
+    if ".." not in period:
+        return ()
+    chosen = parse_period(period)
+    return (chosen.start, chosen.last_day)

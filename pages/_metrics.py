@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from scoring import forecast, funnel, pipeline, quality, reconcile, sourcing, stages
-from scoring.calendar import Period, previous
+from scoring.calendar import Calendar, Period
 from scoring.params import ScoringParams
 from scoring.tables import Tables
 
@@ -32,16 +32,32 @@ class MetricContext:
         return self.params.timezone
 
     @property
+    def calendar(self) -> Calendar:
+        return self.params.calendar
+
+    @property
     def judged(self) -> Period:
-        """The latest period complete by as-of (the selected one if it is complete)."""
-        if self.period.end <= self.as_of:
+        """The quarter the forecast metrics judge (`Calendar.judged`: the selected quarter
+        when it is complete by the end of as-of, else the latest complete one; for a longer
+        period the latest complete quarter ending inside it)."""
+        return self.calendar.judged(self.period, self.as_of)
+
+    @property
+    def quarter(self) -> Period:
+        """The selected quarter, or for a longer period the quarter holding its last day
+        (or as-of, when that is earlier): where quarter-based series end."""
+        if self.period.is_quarter:
             return self.period
-        return previous(self.period, fiscal_start_month=self.params.fiscal_start_month)
+        return self.calendar.quarter_of(min(self.period.last_day, self.as_of))
 
     def recent(self, n: int = 4) -> list[Period]:
-        """`n` periods ending with the selected one, oldest first."""
-        fsm = self.params.fiscal_start_month
-        return [previous(self.period, k, fiscal_start_month=fsm) for k in range(n - 1, -1, -1)]
+        """`n` periods ending with the selected one, oldest first (for a custom, ttm or all
+        period, ranges of equal length)."""
+        return self.calendar.trailing(self.period, n)
+
+    def recent_quarters(self, n: int = 4) -> list[Period]:
+        """`n` quarters ending with `quarter`, oldest first (forecasts are made per quarter)."""
+        return self.calendar.trailing(self.quarter, n)
 
 
 Metric = Callable[..., pl.DataFrame]
@@ -101,19 +117,19 @@ METRICS: dict[str, Metric] = {
     "stalls_by_team": _stalls_by_team,
     "handoff_stalls": lambda t, c: stages.handoff_stalls_by_team(_stalled(t, c), _spells(t, c)),
     "waterfall": lambda t, c, by=("team",): pipeline.pipeline_waterfall(
-        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, by=by
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, by=by, timezone=c.tz
     ),
     "waterfall_rows": lambda t, c: pipeline.waterfall_rows(
-        t, period=c.period, as_of=c.as_of, params=c.params.pipeline
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
     ),
     "win_rate": lambda t, c: pipeline.win_rate(t, period=c.period),
     "closed_deals": lambda t, c: pipeline.closed_deals(t, period=c.period, timezone=c.tz),
     "sales_cycle": lambda t, c: pipeline.sales_cycle(t, period=c.period, timezone=c.tz),
     "coverage": lambda t, c: pipeline.coverage(
-        t, period=c.period, as_of=c.as_of, params=c.params.pipeline
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
     ),
     "open_pipeline": lambda t, c: pipeline.open_pipeline_rows(
-        t, period=c.period, as_of=c.as_of, params=c.params.pipeline
+        t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
     ),
     "velocity": lambda t, c: pipeline.velocity(
         t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
@@ -147,35 +163,41 @@ METRICS: dict[str, Metric] = {
         t, period=c.period, as_of=c.as_of, params=c.params.funnel, timezone=c.tz
     ),
     "goal_conflict": lambda t, c: funnel.goal_conflict(
-        t, periods=c.recent(4), as_of=c.as_of, timezone=c.tz
+        t, periods=c.recent_quarters(4), as_of=c.as_of, timezone=c.tz
     ),
     # forecast
     "forecast_variance": lambda t, c: forecast.forecast_variance(
-        t, periods=c.recent(4), as_of=c.as_of, params=c.params.forecast
+        t, periods=c.recent_quarters(4), as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     "forecast_accuracy": lambda t, c: forecast.forecast_accuracy(
-        t, periods=c.recent(8), as_of=c.as_of, params=c.params.forecast
+        t, periods=c.recent_quarters(8), as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     "wape": lambda t, c: forecast.wape(
-        t, periods=c.recent(8), as_of=c.as_of, params=c.params.forecast
+        t, periods=c.recent_quarters(8), as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     "forecast_trend": lambda t, c: forecast.forecast_trend(
-        t, periods=c.recent(8), as_of=c.as_of, params=c.params.forecast
+        t, periods=c.recent_quarters(8), as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
-    "actuals": lambda t, c: forecast.actuals(t, periods=c.recent(4), as_of=c.as_of),
-    "slipped_deals": lambda t, c: forecast.slipped_deals(t, period=c.judged, as_of=c.as_of),
-    "slip_summary": lambda t, c: forecast.slip_summary(t, period=c.judged, as_of=c.as_of),
+    "actuals": lambda t, c: forecast.actuals(
+        t, periods=c.recent_quarters(4), as_of=c.as_of, timezone=c.tz
+    ),
+    "slipped_deals": lambda t, c: forecast.slipped_deals(
+        t, period=c.judged, as_of=c.as_of, timezone=c.tz
+    ),
+    "slip_summary": lambda t, c: forecast.slip_summary(
+        t, period=c.judged, as_of=c.as_of, timezone=c.tz
+    ),
     "late_risk": lambda t, c: forecast.late_risk(
-        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     "late_risk_summary": lambda t, c: forecast.late_risk_summary(
-        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     "forecast_miss": lambda t, c: forecast.forecast_miss_decomposition(
-        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     "forecast_miss_deals": lambda t, c: forecast.forecast_miss_deals(
-        t, period=c.judged, as_of=c.as_of, params=c.params.forecast
+        t, period=c.judged, as_of=c.as_of, params=c.params.forecast, timezone=c.tz
     ),
     # campaigns & sourcing
     "sourced_pipeline": lambda t, c, by=("sourced_by",): sourcing.sourced_pipeline(
@@ -215,5 +237,6 @@ METRICS: dict[str, Metric] = {
         t,
         as_of=c.as_of,
         refreshed_at=datetime.fromisoformat(refreshed_at) if refreshed_at else None,
+        timezone=c.tz,
     ),
 }

@@ -40,7 +40,7 @@ teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Campaigns & sourcing")
 st.caption(
-    f"{view.period} · as of {view.as_of} · {teams_label} · pipeline by creation date, "
+    f"{view.period_label} · as of {view.as_of} · {teams_label} · pipeline by creation date, "
     "bookings by close date"
 )
 
@@ -123,7 +123,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
     funnel = _data.metric("campaign_funnel", view)
     campaign_state = cost_state = None
     if funnel.is_empty():
-        st.caption(f"No campaign ran in {view.period}.")
+        st.caption(f"No campaign ran in {view.period_label}.")
     else:
         left, right = st.columns(2)
         with left:

@@ -74,7 +74,7 @@ teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Data trust")
 st.caption(
-    f"{view.period} · as of {view.as_of} · {teams_label} · snapshot `{snapshot.id}` from "
+    f"{view.period_label} · as of {view.as_of} · {teams_label} · snapshot `{snapshot.id}` from "
     f"**{snapshot.source}**"
 )
 

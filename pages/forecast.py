@@ -24,10 +24,16 @@ context = _metrics.MetricContext(
     as_of=view.as_of_date, period=view.period_obj(params.fiscal_start_month), params=params
 )
 judged = context.judged.name
+period = context.period
 
 st.title("Forecast")
-st.caption(f"{view.period} · as of {view.as_of} · {teams_label}")
-in_progress = "" if judged == view.period else f" ({view.period} is still in progress)"
+st.caption(f"{period.label} · as of {view.as_of} · {teams_label}")
+if not period.is_quarter:  # forecasts are per quarter: judge the latest complete one in it
+    in_progress = f" in the {period.label}: forecasts are made and judged per quarter"
+elif judged != period.name:
+    in_progress = f" ({period.name} is still in progress)"
+else:
+    in_progress = ""
 st.markdown(
     f"**Judged period: {judged}** — the latest complete one{in_progress}. The locked call "
     f"is each team's **{lock.category}** forecast standing at the end of **week "

@@ -69,8 +69,8 @@ teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Handoffs")
 st.caption(
-    f"{view.period} · as of {view.as_of} · {teams_label} · leads are counted in the period they "
-    "reached each step"
+    f"{view.period_label} · as of {view.as_of} · {teams_label} · leads are counted in the "
+    "period they reached each step"
     + (
         "; the team filter keeps the leads of the selected teams: those their people owned at "
         "some step and those converted into their deals (the same as their rows by team)"
@@ -141,7 +141,7 @@ st.subheader(f"Demand waterfall by {label.lower()}")
 conversion = charts.transitions(_data.metric("conversion", view, by=(dim,)))
 if conversion["immature"].any():
     st.warning(
-        f"Immature cohort: {view.period} has not ended by {view.as_of}, so recent leads have "
+        f"Immature cohort: {view.period_label} has not ended by {view.as_of}, so recent leads have "
         "not had time to convert; read the later steps with care.",
         icon=":material/hourglass_top:",
     )

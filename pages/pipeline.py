@@ -24,7 +24,7 @@ all_teams = st.session_state.get("all_teams", [])
 teams_label = ", ".join(view.teams) or "all teams"
 
 st.title("Pipeline flow")
-st.caption(f"{view.period} · as of {view.as_of} · {teams_label}")
+st.caption(f"{view.period_label} · as of {view.as_of} · {teams_label}")
 
 spells = _data.metric("spells", view)
 if spells.is_empty():
@@ -240,7 +240,9 @@ st.caption(
 )
 
 # --- Pipeline waterfall ------------------------------------------------------------------
-st.subheader(f"Pipeline waterfall — {view.period}", help=_widgets.help_for("pipeline_waterfall"))
+st.subheader(
+    f"Pipeline waterfall — {view.period_label}", help=_widgets.help_for("pipeline_waterfall")
+)
 waterfall = _data.metric("waterfall", view)
 rows = _data.metric("waterfall_rows", view)
 options = [charts.ALL_TEAMS, *sorted(set(waterfall["team"]) - {charts.ALL_TEAMS})]
@@ -282,7 +284,7 @@ if bucket:
     )
 
 # --- Win rate, coverage, velocity, cycle -------------------------------------------------
-st.subheader(f"Win rate, coverage, velocity and sales cycle — {view.period}")
+st.subheader(f"Win rate, coverage, velocity and sales cycle — {view.period_label}")
 summary = charts.team_summary(
     _data.metric("win_rate", view),
     _data.metric("coverage", view),
@@ -327,7 +329,7 @@ if picked_team is not None:
     team = picked_team["team"][0]
     closed_col, open_col = st.columns(2)
     with closed_col:
-        st.markdown(f"**Closed in {view.period} — {team}** (win rate, sales cycle)")
+        st.markdown(f"**Closed in {view.period_label} — {team}** (win rate, sales cycle)")
         _widgets.table(
             charts.drill(_data.metric("closed_deals", view), team=team),
             key="closed_drill",

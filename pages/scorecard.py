@@ -56,7 +56,12 @@ since = (
     if changes.get("previous")
     else " · first snapshot: no changes to show yet"
 )
-st.caption(f"{card['period']} · as of {card['as_of']} · {teams_label}{since}")
+judged = (
+    ""
+    if card["judged_period"] == card["period"]
+    else f" · forecast signals judge {card['judged_period']}, the latest complete quarter"
+)
+st.caption(f"{view.period_label} · as of {card['as_of']} · {teams_label}{judged}{since}")
 
 overall_col, *pillar_cols = st.columns([1, 1, 1, 1, 1])
 overall_col.metric(

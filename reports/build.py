@@ -25,8 +25,9 @@ import polars as pl
 
 from connectors.snapshot_tables import read_bundle
 from reports.render import to_html, to_pdf
-from scoring.calendar import Period, parse_period, period_of
+from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
+from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.stages import stall_status
@@ -83,7 +84,7 @@ def _waterfall(pipe: ModuleType, waterfall: pl.DataFrame, period: Period) -> Cha
         return None
     return Chart(
         "shared_outcomes",
-        f"Pipeline waterfall — {period.name}, all teams in view",
+        f"Pipeline waterfall — {period.label}, all teams in view",
         "Qualified pipeline closing in the period: start, what came in and went out, and what "
         "is left. Every bar is labelled with its amount (negative = taken away).",
         pipe.waterfall_chart(rows).to_dict(),
@@ -160,7 +161,10 @@ def for_view(
     """The pre-read of a view whose scorecard JSON and changes are already computed (the app's
     cached ones); `tables` are the snapshot's tables restricted to the view's teams."""
     as_of = date.fromisoformat(card["as_of"])
-    period = parse_period(card["period"], fiscal_start_month=params.fiscal_start_month)
+    if "period_range" in card:  # the resolved dates (a ttm or all period depends on the data)
+        period = Period.from_dict(card["period_range"])
+    else:
+        period = parse_period(card["period"], fiscal_start_month=params.fiscal_start_month)
     charts = key_charts(tables, as_of=as_of, period=period, params=params, all_teams=all_teams)
     return assemble(
         card, changes, freshness=freshness(snapshot, previous), app_url=app_url, charts=charts
@@ -181,12 +185,13 @@ def build(
 
     store = Store(settings.data_dir)
     snap = store.get(snapshot_id) if snapshot_id else store.current()
-    params, fsm = settings.scoring, settings.scoring.fiscal_start_month
+    params, calendar = settings.scoring, settings.scoring.calendar
     as_of = as_of or snap.data_as_of
+    # `period` is any name `parse_period` reads ("all" from the snapshot's first day).
     chosen = (
-        parse_period(period, fiscal_start_month=fsm)
+        resolve_period(period, read_bundle(snap), as_of=as_of, calendar=calendar)
         if period
-        else period_of(as_of, fiscal_start_month=fsm)
+        else calendar.quarter_of(as_of)
     )
     teams = tuple(sorted(teams))
 

@@ -1,10 +1,15 @@
 """Command line: the scorecard from the current snapshot, and the metric docs.
 
-python -m scoring scorecard [--as-of YYYY-MM-DD] [--period 2026-Q3] [--teams A,B]
-                            [--format json|table]
-python -m scoring preread [--as-of YYYY-MM-DD] [--period 2026-Q3] [--teams A,B]
-                          --out FILE.pdf|FILE.html
+python -m scoring scorecard [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
+                            [--teams A,B] [--format json|table]
+python -m scoring preread [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
+                          [--teams A,B] --out FILE.pdf|FILE.html
 python -m scoring docs [--check]
+
+A period P is a quarter (2026-Q3), a fiscal year (2026 or FY2026), a custom range
+(2026-03-01..2026-06-30, both days included; or --from/--to), ttm (the twelve months
+ending on the as-of day) or all (the data's first day to the as-of day). Default: the
+quarter holding the as-of day.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from pathlib import Path
 import polars as pl
 
 from connectors.snapshot_tables import read_bundle
-from scoring.calendar import PeriodError, parse_period, period_of
+from scoring.calendar import Period, PeriodError, custom_period
 from scoring.definitions import registry, render_markdown
+from scoring.periods import resolve_period
 from scoring.scorecard import Scorecard, compare, compute
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
@@ -27,7 +33,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 
 def _table(card: Scorecard, changes: dict) -> str:
     lines = [
-        f"Revenue alignment scorecard — {card.period.name}, as of {card.as_of}"
+        f"Revenue alignment scorecard — {card.period.label}, as of {card.as_of}"
         + (f" — teams: {', '.join(card.teams)}" if card.teams else ""),
         f"Overall: {card.overall if card.overall is not None else 'n/a'}",
         "",
@@ -58,21 +64,20 @@ def _scorecard(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"scorecard: {exc}", file=sys.stderr)
         return 1
-    fsm = settings.scoring.fiscal_start_month
     as_of = args.as_of or snap.data_as_of
+    tables = read_bundle(snap)
     try:
-        period = parse_period(args.period, fiscal_start_month=fsm) if args.period else None
+        period = chosen_period(args, tables, as_of=as_of, calendar=settings.scoring.calendar)
     except PeriodError as exc:
         print(f"scorecard: {exc}", file=sys.stderr)
         return 2
-    period = period or period_of(as_of, fiscal_start_month=fsm)
     teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
 
     def card_for(snapshot) -> Scorecard:
         tables = read_bundle(snapshot)
         return compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
 
-    card = card_for(snap)
+    card = compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
     before = store.previous(snap)
     changes = compare(card.to_dict(), card_for(before).to_dict() if before else None)
     if args.format == "json":
@@ -81,6 +86,25 @@ def _scorecard(args: argparse.Namespace) -> int:
     else:
         print(_table(card, changes))
     return 0
+
+
+def period_name(args: argparse.Namespace) -> str:
+    """The period the arguments ask for, as a name ("" for the default quarter)."""
+    if (args.from_ is None) != (args.to is None):
+        raise PeriodError("--from and --to go together (a custom range, both days included)")
+    if args.from_ is not None:
+        if args.period:
+            raise PeriodError("give either --period or --from/--to, not both")
+        return custom_period(args.from_, args.to).name
+    return args.period or ""
+
+
+def chosen_period(args: argparse.Namespace, tables, *, as_of: date, calendar) -> Period:
+    """The period of `--period` or `--from/--to` (default: the quarter holding `as_of`)."""
+    name = period_name(args)
+    if not name:
+        return calendar.quarter_of(as_of)
+    return resolve_period(name, tables, as_of=as_of, calendar=calendar)
 
 
 def _preread(args: argparse.Namespace) -> int:
@@ -96,7 +120,8 @@ def _preread(args: argparse.Namespace) -> int:
     teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
     settings = load_settings()
     try:
-        pre = preread_build.build(settings, as_of=args.as_of, period=args.period or "", teams=teams)
+        period = period_name(args)
+        pre = preread_build.build(settings, as_of=args.as_of, period=period, teams=teams)
     except (StoreError, PeriodError) as exc:
         print(f"preread: {exc}", file=sys.stderr)
         return 1
@@ -116,6 +141,18 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _period_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--period",
+        help="2026-Q3, 2026 / FY2026, 2026-03-01..2026-06-30, ttm or all; "
+        "default: the quarter holding as-of",
+    )
+    parser.add_argument(
+        "--from", dest="from_", type=date.fromisoformat, help="first day of a custom range"
+    )
+    parser.add_argument("--to", type=date.fromisoformat, help="last day of a custom range")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scoring",
@@ -125,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     card = sub.add_parser("scorecard", help="print the scorecard of the current snapshot")
     card.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
-    card.add_argument("--period", help="quarter like 2026-Q3; default: the one holding as-of")
+    _period_arguments(card)
     card.add_argument("--teams", help="comma-separated team names; default: all")
     card.add_argument("--format", choices=("json", "table"), default="table")
     pre = sub.add_parser("preread", help="write the executive pre-read (PDF or HTML)")
     pre.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
-    pre.add_argument("--period", help="quarter like 2026-Q3; default: the one holding as-of")
+    _period_arguments(pre)
     pre.add_argument("--teams", help="comma-separated team names; default: all")
     pre.add_argument("--out", required=True, help="the file to write: .pdf or .html")
     docs = sub.add_parser("docs", help="write docs/metrics.md from the definitions registry")

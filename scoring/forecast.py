@@ -19,11 +19,11 @@ frame with their full schema, and `forecast_status(tables)` returns the message 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from scoring.calendar import Period, last_day, local_date
+from scoring.calendar import Calendar, Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import ForecastParams
@@ -47,9 +47,9 @@ def forecast_status(tables: Tables) -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _start_of(day: date) -> datetime:
-    """The first instant of `day` (UTC): where a period begins."""
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def _start_of(day: date, timezone: str = "UTC") -> datetime:
+    """The first instant of `day` in the reporting time zone: where a period begins."""
+    return Calendar(timezone).start_of(day)
 
 
 def _in_period(col: str, period: Period) -> pl.Expr:
@@ -88,11 +88,13 @@ def _judge(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _submissions(tables: Tables, periods: Sequence[Period], as_of: date) -> pl.LazyFrame:
+def _submissions(
+    tables: Tables, periods: Sequence[Period], as_of: date, timezone: str = "UTC"
+) -> pl.LazyFrame:
     """Forecast submissions of the given periods up to `as_of`, with their week of period."""
-    days = (local_date(pl.col("submitted_at")) - pl.col("start")).dt.total_days()
+    days = (local_date(pl.col("submitted_at"), timezone) - pl.col("start")).dt.total_days()
     return (
-        tables.forecasts.filter(pl.col("submitted_at") <= end_of_day(as_of))
+        tables.forecasts.filter(pl.col("submitted_at") <= end_of_day(as_of, timezone))
         .join(_periods_frame(periods, as_of).select("period", "start"), on="period")
         .with_columns(
             submitter=pl.col("owner_id").fill_null("(team)"),
@@ -124,10 +126,14 @@ def _team_weekly(subs: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _with_actuals(
-    frame: pl.LazyFrame, tables: Tables, periods: Sequence[Period], as_of: date
+    frame: pl.LazyFrame,
+    tables: Tables,
+    periods: Sequence[Period],
+    as_of: date,
+    timezone: str = "UTC",
 ) -> pl.LazyFrame:
     """Attach each team × period's actual (0 when nothing was won) and `is_complete`."""
-    won = _actuals(tables, periods, as_of).select(*_TEAM_PERIOD, "actual")
+    won = _actuals(tables, periods, as_of, timezone).select(*_TEAM_PERIOD, "actual")
     done = _periods_frame(periods, as_of).select("period", "is_complete")
     return (
         frame.join(won, on=list(_TEAM_PERIOD), how="left")
@@ -141,12 +147,14 @@ def _with_actuals(
 # ---------------------------------------------------------------------------------------
 
 
-def actual_deals(tables: Tables, *, periods: Sequence[Period], as_of: date) -> pl.LazyFrame:
+def actual_deals(
+    tables: Tables, *, periods: Sequence[Period], as_of: date, timezone: str = "UTC"
+) -> pl.LazyFrame:
     """Drill-down of actuals: one row per deal won with a close date in one of `periods`,
     as it stood at the end of `as_of` (period, team, opp_id, sourced_by, close_date, amount)."""
     periods_lf = _periods_frame(periods, as_of).select("period", "start", "end")
     return (
-        opp_state_at(tables, at=end_of_day(as_of))
+        opp_state_at(tables, at=end_of_day(as_of, timezone))
         .filter(pl.col("is_won").fill_null(False))
         .join(periods_lf, how="cross")
         .filter(pl.col("close_date") >= pl.col("start"), pl.col("close_date") < pl.col("end"))
@@ -154,23 +162,32 @@ def actual_deals(tables: Tables, *, periods: Sequence[Period], as_of: date) -> p
     )
 
 
-def _actuals(tables: Tables, periods: Sequence[Period], as_of: date) -> pl.LazyFrame:
+def _actuals(
+    tables: Tables, periods: Sequence[Period], as_of: date, timezone: str = "UTC"
+) -> pl.LazyFrame:
     return (
-        actual_deals(tables, periods=periods, as_of=as_of)
+        actual_deals(tables, periods=periods, as_of=as_of, timezone=timezone)
         .group_by(*_TEAM_PERIOD)
         .agg(actual=pl.col("amount").fill_null(0.0).sum(), won_count=pl.len().cast(pl.Int32))
         .join(_periods_frame(periods, as_of).select("period", "is_complete"), on="period")
     )
 
 
-def actuals(tables: Tables, *, periods: Sequence[Period], as_of: date) -> pl.DataFrame:
+def actuals(
+    tables: Tables, *, periods: Sequence[Period], as_of: date, timezone: str = "UTC"
+) -> pl.DataFrame:
     """What each team actually closed: won amount and deal count per team × period (teams
     with nothing won are absent), and whether the period is over at `as_of`."""
-    return _actuals(tables, periods, as_of).sort(*_TEAM_PERIOD).collect(engine=ENGINE)
+    return _actuals(tables, periods, as_of, timezone).sort(*_TEAM_PERIOD).collect(engine=ENGINE)
 
 
 def forecast_variance(
-    tables: Tables, *, periods: Sequence[Period], as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    periods: Sequence[Period],
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Week by week, how far each team's call sat from what finally closed.
 
@@ -179,19 +196,23 @@ def forecast_variance(
     ratio = F / A. `params` is accepted for a uniform signature; all categories are shown.
     """
     del params
-    weekly = _team_weekly(_submissions(tables, periods, as_of))
+    weekly = _team_weekly(_submissions(tables, periods, as_of, timezone))
     return (
-        _judge(_with_actuals(weekly, tables, periods, as_of))
+        _judge(_with_actuals(weekly, tables, periods, as_of, timezone))
         .sort("team", "period", "category", "week")
         .collect(engine=ENGINE)
     )
 
 
 def _lock_forecast(
-    tables: Tables, periods: Sequence[Period], as_of: date, params: ForecastParams
+    tables: Tables,
+    periods: Sequence[Period],
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.LazyFrame:
     """Each team's `params.category` forecast as it stood at the end of the lock week."""
-    weekly = _team_weekly(_submissions(tables, periods, as_of))
+    weekly = _team_weekly(_submissions(tables, periods, as_of, timezone))
     return (
         weekly.filter(pl.col("category") == params.category, pl.col("week") <= params.lock_week)
         .group_by(*_TEAM_PERIOD, "category")
@@ -201,10 +222,14 @@ def _lock_forecast(
 
 
 def _accuracy(
-    tables: Tables, periods: Sequence[Period], as_of: date, params: ForecastParams
+    tables: Tables,
+    periods: Sequence[Period],
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.LazyFrame:
-    lock = _lock_forecast(tables, periods, as_of, params)
-    return _judge(_with_actuals(lock, tables, periods, as_of)).select(
+    lock = _lock_forecast(tables, periods, as_of, params, timezone)
+    return _judge(_with_actuals(lock, tables, periods, as_of, timezone)).select(
         "team",
         "period",
         "category",
@@ -224,21 +249,32 @@ def _accuracy(
 
 
 def forecast_accuracy(
-    tables: Tables, *, periods: Sequence[Period], as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    periods: Sequence[Period],
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """How good each team's locked call was: the `params.category` forecast standing at the
     end of week `params.lock_week` vs actual, per team × period. `week` is the submission
     week actually used (latest at or before the lock week); teams that had not submitted by
     then are absent. Accuracy 1 − |F − A| / A can go below 0 (F more than 2 × A)."""
-    return _accuracy(tables, periods, as_of, params).sort(*_TEAM_PERIOD).collect(engine=ENGINE)
+    rows = _accuracy(tables, periods, as_of, params, timezone)
+    return rows.sort(*_TEAM_PERIOD).collect(engine=ENGINE)
 
 
 def wape(
-    tables: Tables, *, periods: Sequence[Period], as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    periods: Sequence[Period],
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Company-level forecast error per period, weighted by size: WAPE = Σ|F − A| / ΣA over
     teams' locked calls, with pooled bias Σ(F − A) / ΣA. Null for in-progress periods."""
-    rows = _accuracy(tables, periods, as_of, params)
+    rows = _accuracy(tables, periods, as_of, params, timezone)
     gap = pl.col("forecast") - pl.col("actual")
     done = pl.col("is_complete")
     judged = done & (pl.col("actual") != 0)
@@ -262,13 +298,19 @@ def wape(
 
 
 def forecast_trend(
-    tables: Tables, *, periods: Sequence[Period], as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    periods: Sequence[Period],
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Whether a team's miss is noise or a habit: per team, the locked-call accuracy and bias
     of each complete period (oldest first), mean bias, periods over/under, and a `pattern`:
     `sandbagging` (bias < 0 in every judged period, at least 2), `over_forecasting` (> 0 in
     every one), `mixed`, or `insufficient_history` (fewer than 2 judged periods)."""
-    judged = _accuracy(tables, periods, as_of, params).filter(pl.col("bias").is_not_null())
+    judged = _accuracy(tables, periods, as_of, params, timezone)
+    judged = judged.filter(pl.col("bias").is_not_null())
     n, over, under = pl.col("periods_judged"), pl.col("periods_over"), pl.col("periods_under")
     return (
         judged.group_by("team")
@@ -298,14 +340,16 @@ def forecast_trend(
 # ---------------------------------------------------------------------------------------
 
 
-def _pushes(tables: Tables, as_of: date, deals: pl.LazyFrame) -> pl.LazyFrame:
+def _pushes(
+    tables: Tables, as_of: date, deals: pl.LazyFrame, timezone: str = "UTC"
+) -> pl.LazyFrame:
     """Per opportunity of `deals` (an opp_id column): number of close-date increases in its
     history up to `as_of`, and the total days pushed (sum of the increases). Rows without a
     close date are skipped."""
     step = (pl.col("close_date") - shift_in("close_date", "opp_id")).dt.total_days()
     return (
         tables.stage_history.filter(
-            pl.col("entered_at") <= end_of_day(as_of), pl.col("close_date").is_not_null()
+            pl.col("entered_at") <= end_of_day(as_of, timezone), pl.col("close_date").is_not_null()
         )
         .join(deals.select("opp_id"), on="opp_id", how="semi")
         .join(tables.stages.select("stage", "position"), on="stage", how="left")
@@ -319,10 +363,10 @@ def _pushes(tables: Tables, as_of: date, deals: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _slip_frame(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
+def _slip_frame(tables: Tables, period: Period, as_of: date, timezone: str = "UTC") -> pl.LazyFrame:
     """Every deal open with a close date in `period` at its start, flagged `slipped`."""
     at_start = (
-        opp_state_at(tables, at=_start_of(period.start))
+        opp_state_at(tables, at=_start_of(period.start, timezone))
         .filter(~pl.col("is_closed").fill_null(False), _in_period("close_date", period))
         .select(
             "opp_id",
@@ -332,7 +376,7 @@ def _slip_frame(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
             pl.col("close_date").alias("close_date_at_start"),
         )
     )
-    now = opp_state_at(tables, at=end_of_day(as_of)).select(
+    now = opp_state_at(tables, at=end_of_day(as_of, timezone)).select(
         "opp_id",
         pl.col("close_date").alias("close_date_now"),
         pl.col("stage").alias("stage_now"),
@@ -343,7 +387,7 @@ def _slip_frame(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
     after = (pl.col("close_date_now") >= period.end).fill_null(False)
     return (
         at_start.join(now, on="opp_id", how="left")
-        .join(_pushes(tables, as_of, at_start), on="opp_id", how="left")
+        .join(_pushes(tables, as_of, at_start, timezone), on="opp_id", how="left")
         .with_columns(
             pl.col("pushes").fill_null(0),
             pl.col("push_days").fill_null(0),
@@ -352,14 +396,16 @@ def _slip_frame(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
     )
 
 
-def slipped_deals(tables: Tables, *, period: Period, as_of: date) -> pl.DataFrame:
+def slipped_deals(
+    tables: Tables, *, period: Period, as_of: date, timezone: str = "UTC"
+) -> pl.DataFrame:
     """Deals the period was counting on that did not land in it: open with a close date in
     `period` at its start, but by `as_of` not closed (won or lost) within it — their close
     date now lies after the period, or the period ended with them still open. A deal pulled
     into the period after it began is never slipped. `pushes` / `push_days` count every
     close-date increase in the deal's history up to `as_of`."""
     return (
-        _slip_frame(tables, period, as_of)
+        _slip_frame(tables, period, as_of, timezone)
         .filter("slipped")
         .drop("slipped")
         .sort("team", "opp_id")
@@ -367,13 +413,15 @@ def slipped_deals(tables: Tables, *, period: Period, as_of: date) -> pl.DataFram
     )
 
 
-def slip_summary(tables: Tables, *, period: Period, as_of: date) -> pl.DataFrame:
+def slip_summary(
+    tables: Tables, *, period: Period, as_of: date, timezone: str = "UTC"
+) -> pl.DataFrame:
     """Per team: in-period open pipeline at the period's start (count, amount), how much of
     it slipped, slip_rate = slipped amount / start amount, and pushes_per_deal = mean close
     date pushes of the slipped deals."""
     slipped = pl.col("slipped")
     return (
-        _slip_frame(tables, period, as_of)
+        _slip_frame(tables, period, as_of, timezone)
         .group_by("team")
         .agg(
             pipeline_count=pl.len().cast(pl.Int32),
@@ -397,14 +445,14 @@ def slip_summary(tables: Tables, *, period: Period, as_of: date) -> pl.DataFrame
 # ---------------------------------------------------------------------------------------
 
 
-def _timeline(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
+def _timeline(tables: Tables, period: Period, as_of: date, timezone: str = "UTC") -> pl.LazyFrame:
     """Each deal's states from the period's start to `as_of`: its state at the start (as a
     row at the start instant) followed by every later history row."""
-    start = _start_of(period.start)
+    start = _start_of(period.start, timezone)
     cols = ["opp_id", "entered_at", "stage", "amount", "close_date", "forecast_category"]
     first = opp_state_at(tables, at=start).with_columns(entered_at=pl.lit(start))
     later = tables.stage_history.filter(
-        pl.col("entered_at") > start, pl.col("entered_at") <= end_of_day(as_of)
+        pl.col("entered_at") > start, pl.col("entered_at") <= end_of_day(as_of, timezone)
     )
     stages = tables.stages.select("stage", "is_closed", "is_won")
     return (
@@ -414,11 +462,11 @@ def _timeline(tables: Tables, period: Period, as_of: date) -> pl.LazyFrame:
     )
 
 
-def _first_commit(timeline: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+def _first_commit(timeline: pl.LazyFrame, period: Period, timezone: str = "UTC") -> pl.LazyFrame:
     """Deals in commit (open, close date in the period) at some point during the period:
     the first such instant and the amount then."""
     committed = timeline.filter(
-        pl.col("entered_at") < _start_of(period.end),
+        pl.col("entered_at") < _start_of(period.end, timezone),
         pl.col("forecast_category") == "commit",
         ~pl.col("is_closed"),
         _in_period("close_date", period),
@@ -454,18 +502,19 @@ def _first_bad_news(timeline: pl.LazyFrame, commits: pl.LazyFrame, period: Perio
 
 
 def _late_frame(
-    tables: Tables, period: Period, as_of: date, params: ForecastParams
+    tables: Tables, period: Period, as_of: date, params: ForecastParams, timezone: str = "UTC"
 ) -> pl.LazyFrame:
-    timeline = _timeline(tables, period, as_of)
-    commits = _first_commit(timeline, period)
+    timeline = _timeline(tables, period, as_of, timezone)
+    commits = _first_commit(timeline, period, timezone)
     won_now = (
-        opp_state_at(tables, at=end_of_day(as_of))
+        opp_state_at(tables, at=end_of_day(as_of, timezone))
         .filter(pl.col("is_won").fill_null(False), _in_period("close_date", period))
         .select("opp_id", won_in_period=pl.lit(True))
     )
-    in_time = (pl.col("surfaced_at") < _start_of(period.end)).fill_null(False)
+    in_time = (pl.col("surfaced_at") < _start_of(period.end, timezone)).fill_null(False)
     missed = pl.lit(as_of >= last_day(period)) & ~pl.col("won_in_period") & ~in_time
-    surfaced = pl.when(in_time).then(local_date(pl.col("surfaced_at"))).otherwise(period.end)
+    surfaced = pl.when(in_time).then(local_date(pl.col("surfaced_at"), timezone))
+    surfaced = surfaced.otherwise(period.end)
     owners = opportunities_with_team(tables).select("opp_id", "team", "sourced_by")
     return (
         commits.join(_first_bad_news(timeline, commits, period), on="opp_id", how="left")
@@ -485,7 +534,12 @@ def _late_frame(
 
 
 def late_risk(
-    tables: Tables, *, period: Period, as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Does bad news surface early? Deals in commit during `period` (open, close date in the
     period) that were later lost, pushed past the period, or downgraded below commit — or
@@ -494,7 +548,7 @@ def late_risk(
     news surfaced; `late` when that is at most `params.late_days`. A deal warned about and
     then won anyway still counts (the call was at risk). `amount` = amount when committed."""
     return (
-        _late_frame(tables, period, as_of, params)
+        _late_frame(tables, period, as_of, params, timezone)
         .select(
             "opp_id",
             "team",
@@ -514,12 +568,17 @@ def late_risk(
 
 
 def late_risk_summary(
-    tables: Tables, *, period: Period, as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Per team: committed deals that went bad (count, amount), the median days before
     period end at which the news surfaced, and late_share = share surfaced late."""
     return (
-        _late_frame(tables, period, as_of, params)
+        _late_frame(tables, period, as_of, params, timezone)
         .group_by("team")
         .agg(
             risk_count=pl.len().cast(pl.Int32),
@@ -540,10 +599,12 @@ def late_risk_summary(
 MISS_COMPONENTS = ("unforecast_wins", "slipped", "lost", "still_open", "amount_changes")
 
 
-def _lock_instant(period: Period, as_of: date, params: ForecastParams) -> datetime:
+def _lock_instant(
+    period: Period, as_of: date, params: ForecastParams, timezone: str = "UTC"
+) -> datetime:
     """End of the lock week (never after the period's last day nor after `as_of`)."""
     lock_day = period.start + timedelta(days=7 * params.lock_week - 1)
-    return end_of_day(min(lock_day, last_day(period), as_of))
+    return end_of_day(min(lock_day, last_day(period), as_of), timezone)
 
 
 def _committed_at_lock(tables: Tables, period: Period, at: datetime) -> pl.LazyFrame:
@@ -558,13 +619,19 @@ def _committed_at_lock(tables: Tables, period: Period, at: datetime) -> pl.LazyF
 
 
 def forecast_miss_deals(
-    tables: Tables, *, period: Period, as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Drill-down of the miss: one row per deal committed at lock or won in the period, with
     its `bucket` (won | unforecast_win | lost | slipped | still_open) and its signed
     `contribution` to actual − forecast."""
-    lock = _committed_at_lock(tables, period, _lock_instant(period, as_of, params))
-    now = opp_state_at(tables, at=end_of_day(as_of)).select(
+    at_lock = _lock_instant(period, as_of, params, timezone)
+    lock = _committed_at_lock(tables, period, at_lock)
+    now = opp_state_at(tables, at=end_of_day(as_of, timezone)).select(
         "opp_id",
         "team",
         pl.col("sourced_by").cast(pl.String),
@@ -631,7 +698,12 @@ def _miss_components(deals: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
 
 
 def forecast_miss_decomposition(
-    tables: Tables, *, period: Period, as_of: date, params: ForecastParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: ForecastParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Where the miss came from, per team (`sourced_by` = "(all)") and per pipeline source.
 
@@ -645,8 +717,10 @@ def forecast_miss_decomposition(
     below) its committed deals. The forecast is team-level, so source rows have null
     forecast, miss and residual; their components add up to the team row's.
     """
-    deals = forecast_miss_deals(tables, period=period, as_of=as_of, params=params).lazy()
-    calls = _lock_forecast(tables, [period], as_of, params).select("team", "forecast")
+    deals = forecast_miss_deals(
+        tables, period=period, as_of=as_of, params=params, timezone=timezone
+    ).lazy()
+    calls = _lock_forecast(tables, [period], as_of, params, timezone).select("team", "forecast")
     teams = (
         calls.join(_miss_components(deals, ["team"]), on="team", how="left")
         .with_columns(pl.exclude("team", "forecast").fill_null(0.0))

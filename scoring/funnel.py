@@ -15,13 +15,12 @@ history is partly available: see `lead_ownership_ledger`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from scoring.calendar import Period, last_day, local_date
+from scoring.calendar import Calendar, Period, last_day
 from scoring.definitions import MetricDefinition
 from scoring.params import FunnelParams
 from scoring.tables import (
@@ -84,17 +83,17 @@ def funnel_status(tables: Tables, metric: str) -> str | None:
 
 def instant(day: date, timezone: str = "UTC") -> datetime:
     """The UTC instant at which `day` starts in the reporting time zone."""
-    return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return Calendar(timezone).start_of(day)
 
 
 def as_of_end(as_of: date, timezone: str = "UTC") -> datetime:
     """The UTC instant the `as_of` day ends: events before it are known."""
-    return instant(as_of + timedelta(days=1), timezone)
+    return Calendar(timezone).end_of(as_of)
 
 
 def in_period(ts: pl.Expr, period: Period, timezone: str = "UTC") -> pl.Expr:
     """True where the timestamp's local date falls in `period`."""
-    return local_date(ts, timezone).is_between(period.start, period.end, closed="left")
+    return Calendar(timezone).in_period(ts, period)
 
 
 def hours(end: pl.Expr, start: pl.Expr) -> pl.Expr:

@@ -8,19 +8,21 @@ amount, so the result never depends on input row order.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from scoring.calendar import Calendar
 from scoring.tables import Tables, opportunities_with_team
 
 STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
 ORDERED_HISTORY = "ordered_stage_history"  # the `Tables.derived` key of `_ordered_history`
 
 
-def end_of_day(day: date) -> datetime:
-    """The last microsecond of `day` in UTC, as the instant an as-of date stands for."""
-    return datetime.combine(day, time.max, tzinfo=UTC)
+def end_of_day(day: date, timezone: str = "UTC") -> datetime:
+    """The last microsecond of `day` in the reporting time zone (as a UTC instant): the
+    instant an as-of date stands for, an inclusive bound (`Calendar.end_of` minus 1 µs)."""
+    return Calendar(timezone).end_of(day) - timedelta(microseconds=1)
 
 
 def _ordered_history(tables: Tables) -> pl.LazyFrame:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from scoring.calendar import Calendar
+
 
 def _frozen(d: Mapping[str, float] | None = None) -> Mapping[str, float]:
     return MappingProxyType(dict(d or {}))
@@ -86,3 +88,8 @@ class ScoringParams:
     forecast: ForecastParams = field(default_factory=ForecastParams)
     pipeline: PipelineParams = field(default_factory=PipelineParams)
     score: ScoreParams = field(default_factory=ScoreParams)
+
+    @property
+    def calendar(self) -> Calendar:
+        """The reporting calendar (time zone and fiscal year) these settings describe."""
+        return Calendar(self.timezone, self.fiscal_start_month)

@@ -16,7 +16,7 @@ from functools import cached_property
 import polars as pl
 
 from scoring import forecast, funnel, pipeline, quality, reconcile, stages
-from scoring.calendar import Period, previous
+from scoring.calendar import Calendar, Period, previous
 from scoring.model import Driver, PillarScore, Scale, Signal, money, pct
 from scoring.params import ScoringParams
 from scoring.tables import ALL_TEAMS, Tables
@@ -46,8 +46,10 @@ DEFAULT_SCALES: dict[str, Scale] = {
 class Context:
     """Everything one scorecard run judges: the data, the dates and the settings.
 
-    `period` is the selected quarter; `judged` is the latest quarter complete by `as_of`
-    (forecast accuracy needs actuals); `history` the four complete quarters ending with it.
+    `period` is the selected period (a quarter, fiscal year, custom range, ttm or all data);
+    `judged` the quarter the forecast signals judge (`Calendar.judged`: the selected quarter
+    when it ends by the end of `as_of`, else the latest complete quarter, inside the period
+    for a longer one); `history` the four complete quarters ending with it.
     """
 
     tables: Tables
@@ -61,10 +63,12 @@ class Context:
         return self.params.fiscal_start_month
 
     @property
+    def calendar(self) -> Calendar:
+        return self.params.calendar
+
+    @property
     def judged(self) -> Period:
-        if self.period.end <= self.as_of:
-            return self.period
-        return previous(self.period, fiscal_start_month=self.fsm)
+        return self.calendar.judged(self.period, self.as_of)
 
     @property
     def history(self) -> list[Period]:
@@ -103,20 +107,23 @@ class Context:
     def history_accuracy(self) -> pl.DataFrame:
         """Locked-call accuracy per team × quarter of `history` (the judged one last)."""
         return forecast.forecast_accuracy(
-            self.tables, periods=self.history, as_of=self.as_of, params=self.params.forecast
-        )
+            self.tables, periods=self.history, as_of=self.as_of, params=self.params.forecast,
+            timezone=self.params.timezone,
+        )  # fmt: skip
 
     @cached_property
     def judged_wape(self) -> pl.DataFrame:
         return forecast.wape(
-            self.tables, periods=[self.judged], as_of=self.as_of, params=self.params.forecast
-        )
+            self.tables, periods=[self.judged], as_of=self.as_of, params=self.params.forecast,
+            timezone=self.params.timezone,
+        )  # fmt: skip
 
     @cached_property
     def coverage(self) -> pl.DataFrame:
         return pipeline.coverage(
-            self.tables, period=self.period, as_of=self.as_of, params=self.params.pipeline
-        )
+            self.tables, period=self.period, as_of=self.as_of, params=self.params.pipeline,
+            timezone=self.params.timezone,
+        )  # fmt: skip
 
     def signal(
         self, id: str, pillar: str, label: str, definition_id: str, value: float | None,
@@ -242,8 +249,9 @@ def forecast_integrity(ctx: Context) -> PillarScore:
     acc = ctx.history_accuracy
     judged_bias = acc.filter(pl.col("bias").is_not_null())["bias"].abs()
     errors = ctx.judged_wape
-    slips = forecast.slip_summary(t, period=judged, as_of=ctx.as_of)
-    late = forecast.late_risk_summary(t, period=judged, as_of=ctx.as_of, params=fp)
+    tz = ctx.params.timezone
+    slips = forecast.slip_summary(t, period=judged, as_of=ctx.as_of, timezone=tz)
+    late = forecast.late_risk_summary(t, period=judged, as_of=ctx.as_of, params=fp, timezone=tz)
     pillar = "forecast_integrity"
     signals = (
         ctx.signal("forecast_bias", pillar, "Mean |bias| of locked calls, last 4 quarters",
@@ -258,11 +266,11 @@ def forecast_integrity(ctx: Context) -> PillarScore:
                    "late_risk_share", _share(late, "late_count", "risk_count"), "ratio",
                    "forecast"),
     )  # fmt: skip
-    trend = forecast.forecast_trend(t, periods=ctx.history, as_of=ctx.as_of, params=fp)
+    trend = forecast.forecast_trend(t, periods=ctx.history, as_of=ctx.as_of, params=fp, timezone=tz)
     company_slips = (
         slips
         if ctx.company is ctx
-        else forecast.slip_summary(ctx.company.tables, period=judged, as_of=ctx.as_of)
+        else forecast.slip_summary(ctx.company.tables, period=judged, as_of=ctx.as_of, timezone=tz)
     )
     drivers = _bias_drivers(ctx, trend, late) + _slip_drivers(slips, judged, company_slips)
     notes = [m for m in (forecast.forecast_status(t),) if m]

@@ -11,12 +11,12 @@ state from `stage_history` at the end of the as-of day (UTC), via `scoring.histo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 import polars as pl
 
 from connectors.schema import SourcedBy
-from scoring.calendar import Period, last_day, local_date
+from scoring.calendar import Calendar, Period, last_day, local_date
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
 from scoring.params import PipelineParams
@@ -65,7 +65,7 @@ def _teams(tables: Tables) -> pl.LazyFrame:
 def _trailing_year(period: Period) -> Period:
     """The four quarters (twelve months) before `period`, as one window."""
     start = period.start.replace(year=period.start.year - 1)
-    return Period(start=start, end=period.start, name=f"4 quarters before {period.name}")
+    return Period(start, period.start, f"4 quarters before {period.name}", "custom")
 
 
 def _closed(tables: Tables, period: Period, timezone: str) -> pl.LazyFrame:
@@ -180,12 +180,17 @@ def sales_cycle(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.
 
 
 def open_pipeline_rows(
-    tables: Tables, *, period: Period, as_of: date, params: PipelineParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: PipelineParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Drill-down for coverage: the qualified deals open at the end of `as_of` with a close
     date in `period` (opp_id, team, sourced_by, stage, amount, close_date)."""
     return (
-        _state_at(tables, end_of_day(as_of), params)
+        _state_at(tables, end_of_day(as_of, timezone), params)
         .filter(_in_range(period))
         .select("opp_id", "team", "sourced_by", "stage", "amount", "close_date")
         .sort("opp_id")
@@ -215,16 +220,23 @@ def _quota(tables: Tables, period: Period) -> pl.LazyFrame:
     return pl.concat([per_team, total])
 
 
-def _required_coverage(tables: Tables, period: Period) -> pl.LazyFrame:
-    closed = _closed(tables, _trailing_year(period), "UTC")
+def _required_coverage(tables: Tables, period: Period, timezone: str = "UTC") -> pl.LazyFrame:
+    closed = _closed(tables, _trailing_year(period), timezone)
     return _win_rate(closed, _teams(tables)).select(
         "team", required_coverage=_ratio(pl.lit(1.0), pl.col("win_rate_count"))
     )
 
 
+_SPANS = {"fiscal_year": "a fiscal year", "custom": "a custom range",
+          "ttm": "the trailing twelve months", "all": "all data"}  # fmt: skip
+
+
 def _coverage_notes(tables: Tables, period: Period) -> pl.Expr:
     if not tables.has("quotas"):
         return pl.lit(QUOTAS_MISSING)
+    if not period.is_quarter:  # quotas are set per quarter; no quarter row matches
+        span = _SPANS[period.kind]
+        return pl.lit(f"not measured for {span}: quotas are set per quarter")
     return pl.when(pl.col("quota").is_null()).then(pl.lit(f"no quota for {period.name}"))
 
 
@@ -256,7 +268,12 @@ _COVERAGE_COLUMNS = (
 
 
 def coverage(
-    tables: Tables, *, period: Period, as_of: date, params: PipelineParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: PipelineParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Is there enough qualified pipeline left to make the number?
 
@@ -266,14 +283,14 @@ def coverage(
     rate. Grain: team. Columns: open_pipeline, quota, closed_won_to_date, remaining_quota,
     coverage, coverage_salesforce_inverse (remaining / open), required_coverage, notes.
     """
-    totals = _coverage_totals(_state_at(tables, end_of_day(as_of), params), period)
+    totals = _coverage_totals(_state_at(tables, end_of_day(as_of, timezone), params), period)
     quota = _quota(tables, period)
     teams = pl.concat([_teams(tables), quota.select("team")]).unique()
     remaining = (pl.col("quota") - pl.col("closed_won_to_date")).clip(lower_bound=0.0)
     return (
         teams.join(totals, on="team", how="left")
         .join(quota, on="team", how="left")
-        .join(_required_coverage(tables, period), on="team", how="left")
+        .join(_required_coverage(tables, period, timezone), on="team", how="left")
         .with_columns(pl.col("open_pipeline", "closed_won_to_date").fill_null(0.0))
         .with_columns(remaining_quota=remaining)
         .with_columns(
@@ -302,7 +319,7 @@ def velocity(
     before `period`. Grain: team. Columns: qualified_open_opps, win_rate_count,
     avg_won_amount, avg_cycle_days, velocity ($/day; null without trailing wins).
     """
-    state = _state_at(tables, end_of_day(as_of), params)
+    state = _state_at(tables, end_of_day(as_of, timezone), params)
     opps = (
         _with_all_teams(state.filter(~pl.col("is_closed") & pl.col("qualified")))
         .group_by("team")
@@ -331,21 +348,21 @@ def velocity(
 # --- pipeline waterfall -----------------------------------------------------------------
 
 
-def _window(period: Period, as_of: date) -> tuple[datetime, datetime]:
+def _window(period: Period, as_of: date, timezone: str = "UTC") -> tuple[datetime, datetime]:
     """[start of the period, end of min(as_of, last day of the period)], never reversed."""
-    start = datetime.combine(period.start, time.min, tzinfo=UTC)
-    return start, max(start, end_of_day(min(as_of, last_day(period))))
+    start = Calendar(timezone).start_of(period.start)
+    return start, max(start, end_of_day(min(as_of, last_day(period)), timezone))
 
 
 _STATE = ("stage", "amount", "close_date", "is_closed", "in_range")
 
 
 def _deal_moves(
-    tables: Tables, period: Period, as_of: date, params: PipelineParams
+    tables: Tables, period: Period, as_of: date, params: PipelineParams, timezone: str = "UTC"
 ) -> pl.LazyFrame:
     """One row per deal existing at window end, with its state at both ends and the flags
     existed (at start), closed_in_window (newly closed, close date in the period)."""
-    start_at, end_at = _window(period, as_of)
+    start_at, end_at = _window(period, as_of, timezone)
 
     def ends(at: datetime, suffix: str) -> pl.LazyFrame:
         state = _state_at(tables, at, params).with_columns(in_range=_in_range(period))
@@ -392,11 +409,11 @@ _ROW_DATES = ("close_date_start", "close_date_end")
 
 
 def _waterfall_rows(
-    tables: Tables, period: Period, as_of: date, params: PipelineParams
+    tables: Tables, period: Period, as_of: date, params: PipelineParams, timezone: str = "UTC"
 ) -> pl.LazyFrame:
     index = ["opp_id", "team", "sourced_by", *_ROW_DETAIL, *_ROW_DATES]
     return (
-        _deal_moves(tables, period, as_of, params)
+        _deal_moves(tables, period, as_of, params, timezone)
         .with_columns(**_bucket_columns())
         .unpivot(index=index, on=list(BUCKETS), variable_name="bucket", value_name="amount_delta")
         .drop_nulls("amount_delta")
@@ -406,13 +423,18 @@ def _waterfall_rows(
 
 
 def waterfall_rows(
-    tables: Tables, *, period: Period, as_of: date, params: PipelineParams
+    tables: Tables,
+    *,
+    period: Period,
+    as_of: date,
+    params: PipelineParams,
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Drill-down of the pipeline waterfall: one row per deal × bucket it falls in, with
     the signed `amount_delta` and its stage, amount and close date at both window ends.
     Grain: (opp_id, bucket)."""
     return (
-        _waterfall_rows(tables, period, as_of, params)
+        _waterfall_rows(tables, period, as_of, params, timezone)
         .sort("opp_id", "bucket")
         .collect(engine=ENGINE)
     )
@@ -425,6 +447,7 @@ def pipeline_waterfall(
     as_of: date,
     params: PipelineParams,
     by: Sequence[str] = ("team",),
+    timezone: str = "UTC",
 ) -> pl.DataFrame:
     """How the period's pipeline got from where it started to where it is now (the bridge).
 
@@ -454,7 +477,7 @@ def pipeline_waterfall(
     keys = list(by)
     if not keys or not set(keys) <= set(WATERFALL_GROUPS) or len(set(keys)) != len(keys):
         raise ValueError(f"by must be a non-empty subset of {WATERFALL_GROUPS}, got {by!r}")
-    rows = _waterfall_rows(tables, period, as_of, params)
+    rows = _waterfall_rows(tables, period, as_of, params, timezone)
     if "team" in keys:
         rows = _with_all_teams(rows)
     sums = rows.group_by(*keys, "bucket").agg(

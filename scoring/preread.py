@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from scoring.calendar import Period
 from scoring.model import money, pct
 
 # The app's URL query keys for the sidebar filters (pages/_filters.py, bind="query-params"):
@@ -183,6 +184,14 @@ def _freshness_rows(fresh: Freshness) -> tuple[tuple[str, str], ...]:
     )
 
 
+def period_label(card: dict[str, Any]) -> str:
+    """The view's period as a reader names it: "2026-Q3", "FY2026", or for a custom, ttm or
+    all period its kind and days ("trailing twelve months (2026-01-01 – 2026-12-31)")."""
+    if "period_range" not in card:
+        return card["period"]
+    return Period.from_dict(card["period_range"]).label
+
+
 def assemble(
     card: dict[str, Any],
     changes: dict[str, Any],
@@ -197,7 +206,7 @@ def assemble(
     previous = changes.get("previous")
     deltas = changes.get("pillars", {})
     return PreRead(
-        title=f"Revenue alignment pre-read — {card['period']}",
+        title=f"Revenue alignment pre-read — {period_label(card)}",
         subtitle=f"As of {card['as_of']} · {teams} · forecast judged on {card['judged_period']}",
         overall=score_text(card["overall"]),
         since=f"change since the snapshot of {freshness.previous or previous}"

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import polars as pl
 
 from connectors.schema import TABLES, UTC_DATETIME
+from scoring.calendar import Calendar
 from scoring.definitions import MetricDefinition
 from scoring.tables import ENGINE, Tables
 from scoring.windows import shift_in
@@ -335,13 +336,16 @@ def _table_freshness(tables: Tables, name: str, cutoff: datetime) -> pl.LazyFram
     )
 
 
-def freshness(tables: Tables, *, as_of: date, refreshed_at: datetime | None) -> pl.DataFrame:
+def freshness(
+    tables: Tables, *, as_of: date, refreshed_at: datetime | None, timezone: str = "UTC"
+) -> pl.DataFrame:
     """Per canonical table (`FRESHNESS_SCHEMA`, sorted by table): how many rows, the latest
     record date up to `as_of`, how many days old that is at `as_of`, and when the data was
     last refreshed. `status` is "not available" for a table the source lacks, "empty" for
-    one with no rows, else "ok"."""
-    cutoff = datetime.combine(as_of, time.max, tzinfo=UTC)
-    as_of_at = pl.lit(datetime.combine(as_of, time.min, tzinfo=UTC), dtype=UTC_DATETIME)
+    one with no rows, else "ok". Days are local days of the reporting time zone."""
+    calendar = Calendar(timezone)
+    cutoff = calendar.end_of(as_of) - timedelta(microseconds=1)  # the as-of instant, inclusive
+    as_of_at = pl.lit(as_of, dtype=pl.Date)
     refreshed = pl.lit(refreshed_at, dtype=UTC_DATETIME)
     return (
         pl.concat([_table_freshness(tables, name, cutoff) for name in TABLES])
@@ -351,9 +355,9 @@ def freshness(tables: Tables, *, as_of: date, refreshed_at: datetime | None) -> 
             .when(pl.col("rows") == 0)
             .then(pl.lit("empty"))
             .otherwise(pl.lit("ok")),
-            days_since_latest=(as_of_at - pl.col("latest_at").dt.truncate("1d")).dt.total_days(),
+            days_since_latest=(as_of_at - calendar.local_date(pl.col("latest_at"))).dt.total_days(),
             refreshed_at=refreshed,
-            days_since_refresh=(as_of_at - refreshed.dt.truncate("1d")).dt.total_days(),
+            days_since_refresh=(as_of_at - calendar.local_date(refreshed)).dt.total_days(),
         )
         .select(list(FRESHNESS_SCHEMA))
         .collect(engine=ENGINE)

@@ -60,6 +60,9 @@ class Scorecard:
             "as_of": self.as_of.isoformat(),
             "period": self.period.name,
             "judged_period": self.judged_period.name,
+            # kind, first day, exclusive end and last day of both (see `Period.to_dict`)
+            "period_range": self.period.to_dict(),
+            "judged_range": self.judged_period.to_dict(),
             "teams": list(self.teams),
             "overall": self.overall,
             "pillars": [p.to_dict() for p in self.pillars],

@@ -15,12 +15,11 @@ current spell of an open deal runs to that same instant. Durations are fractiona
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from scoring.calendar import local_date, period_of, previous, trailing
+from scoring.calendar import Calendar, local_date, period_of, previous, trailing
 from scoring.definitions import MetricDefinition
 from scoring.history import opp_state_at
 from scoring.params import StallParams
@@ -62,8 +61,7 @@ SPELL_COLUMNS = (
 
 def as_of_cutoff(as_of: date, timezone: str = "UTC") -> datetime:
     """The end of the `as_of` day in `timezone`, as a UTC instant (exclusive bound)."""
-    local_midnight = datetime.combine(as_of + timedelta(days=1), time(), ZoneInfo(timezone))
-    return local_midnight.astimezone(UTC)
+    return Calendar(timezone).end_of(as_of)
 
 
 def _stage_lookup(tables: Tables) -> pl.LazyFrame:

@@ -121,3 +121,23 @@ def test_tiny_org_says_forecasts_are_not_available(tiny_store, app):
     heads = [s.value for s in at.subheader]
     assert any(h.startswith("Slipped deals — ") for h in heads)
     assert any(h.startswith("Late-surfaced risk — ") for h in heads)
+
+
+def test_a_quarter_ending_on_the_as_of_day_is_judged_not_in_progress(demo_store, app):
+    # As of Sep 30, 2026 (the end of that day), 2026-Q3 is over: it is the judged quarter.
+    at = _run(app, period="2026-Q3", as_of="2026-09-30")
+    judged = [m.value for m in at.markdown if m.value.startswith("**Judged period")]
+    assert judged[0].startswith("**Judged period: 2026-Q3**"), judged
+    assert "in progress" not in judged[0]
+    # one day earlier it is still running: the quarter before is judged
+    at = _run(app, period="2026-Q3", as_of="2026-09-29")
+    judged = [m.value for m in at.markdown if m.value.startswith("**Judged period")]
+    assert judged[0].startswith("**Judged period: 2026-Q2**") and "in progress" in judged[0]
+
+
+def test_a_fiscal_year_judges_its_latest_complete_quarter(demo_store, app):
+    at = _run(app, period="FY2026")  # as of 2026-11-16: Q3 is the latest complete quarter
+    judged = [m.value for m in at.markdown if m.value.startswith("**Judged period")]
+    assert judged[0].startswith("**Judged period: 2026-Q3**")
+    assert "in the FY2026: forecasts are made and judged per quarter" in judged[0]
+    assert "Slipped deals — 2026-Q3" in [s.value for s in at.subheader]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 
@@ -98,3 +100,58 @@ def test_no_timing_file_unless_asked(tiny_store, app, monkeypatch, tmp_path):
     at = app().run()
     assert not at.exception and at.session_state["run_seconds"] > 0
     assert list(tmp_path.glob("*.tsv")) == []
+
+
+def _caption(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_custom_period_from_the_url(tiny_store, app):
+    at = app(period="2025-12-01..2026-02-15").run()
+    assert not at.exception
+    assert at.selectbox(key="period").value == "2025-12-01..2026-02-15"
+    assert at.session_state["view"].period == "2025-12-01..2026-02-15"
+    # The scorecard says which days it covers, and the custom picker shows them.
+    assert "custom range (2025-12-01 – 2026-02-15)" in _caption(at)
+    assert at.date_input(key="period_custom").value == (date(2025, 12, 1), date(2026, 2, 15))
+
+
+@pytest.mark.parametrize(
+    ("asked", "shown"),
+    [
+        # the snapshot is as of 2026-03-01: the twelve months ending that day
+        ("ttm", "trailing twelve months (2025-03-02 – 2026-03-01)"),
+        # the earliest event in the tiny org is lead L1, created 2026-01-01 08:00 UTC
+        ("all", "all data (2026-01-01 – 2026-03-01)"),
+        ("FY2025", "FY2025"),
+        ("2025", "FY2025"),
+    ],
+)
+def test_longer_periods_from_the_url(tiny_store, app, asked, shown):
+    at = app(period=asked).run()
+    assert not at.exception
+    assert shown in _caption(at)
+    assert at.selectbox(key="period").value == ("FY2025" if asked == "2025" else asked)
+
+
+def test_a_custom_range_in_the_session_is_written_to_the_url(tiny_store, app):
+    # AppTest reruns only the page script of an st.navigation app, so the sidebar choice is
+    # seeded before the first run (the Chromium test picks it in the browser).
+    at = app()
+    at.session_state["period"] = "2026-01-10..2026-02-20"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="period").value == "2026-01-10..2026-02-20"
+    assert at.query_params["period"] == "2026-01-10..2026-02-20"
+    assert "custom range (2026-01-10 – 2026-02-20)" in _caption(at)
+
+
+def test_the_picker_offers_every_kind_of_period(tiny_store, app):
+    at = app().run()
+    options = at.selectbox(key="period").options
+    # 8 quarters newest first (labels), then this and the two fiscal years before, ttm, all
+    assert options[0] == "2026-Q1" and options[7] == "2024-Q2"
+    assert options[8:] == [
+        "FY2026 (fiscal year)", "FY2025 (fiscal year)", "FY2024 (fiscal year)",
+        "Trailing twelve months", "All data",
+    ]  # fmt: skip

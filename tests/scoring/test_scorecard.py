@@ -213,7 +213,7 @@ def test_cli_prints_json_for_the_current_snapshot(tmp_path: Path):
         [sys.executable, "-m", "scoring", "scorecard", "--period", "Q3"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
-    assert bad.returncode == 2 and "is not of the form YYYY-Qn" in bad.stderr
+    assert bad.returncode == 2 and "is not one of the forms" in bad.stderr
 
 
 def test_headline_judges_the_company_call_as_one(card, demo_tables):
