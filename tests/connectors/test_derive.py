@@ -249,6 +249,7 @@ O,U1,Negotiation/Review,300000,10/05/25 08:00 AM,12/20/25,FALSE,FALSE
 """
 EXPORT_MAPPING = {
     "preset": "salesforce_export",
+    "defaults": {"date_order": "month_first"},  # US dates, no day above 12 to settle it
     "tables": {
         "opportunities": {"columns": {"forecast_category": "", "lead_source": ""}},
         "stages": {"order": ["Prospecting", "Qualification", "Negotiation/Review"]},
