@@ -204,7 +204,12 @@ def team_summary(
             coalesce=True,
         )
         .join(velocity.select("team", "velocity"), on="team", how="full", coalesce=True)
-        .join(cycle.select("team", "cycle_days_median"), on="team", how="full", coalesce=True)
+        .join(
+            cycle.select("team", "cycle_days_median", "cycle_days_excluded"),
+            on="team",
+            how="full",
+            coalesce=True,
+        )
         .sort(pl.col("team") == ALL_TEAMS, "team")
     )
 

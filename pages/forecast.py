@@ -69,9 +69,19 @@ k1.metric(
 k2.metric(
     f"Pooled bias {judged}",
     _fmt(_first(judged_wape, "bias"), "+.1%"),
-    help=_widgets.help_for("forecast_bias"),
+    help=_widgets.help_for("forecast_bias.pooled"),
     border=True,
 )
+if _first(judged_wape, "bias_min") is not None:
+    # The pooled bias nets opposite misses out: show the teams' spread beside it.
+    row = judged_wape.row(0, named=True)
+    k2.caption(
+        f"Teams from {row['bias_min']:+.0%} ({row['bias_min_team']}) to "
+        f"{row['bias_max']:+.0%} ({row['bias_max_team']}); {row['off_share']:.0%} of what "
+        f"closed is in {row['teams_off']} of {row['teams_judged']} teams off by more than "
+        f"±{lock.miss_band:.0%}.",
+        help=_widgets.help_for("forecast_bias.spread"),
+    )
 k3.metric(
     f"Slipped deals {judged}",
     f"{slipped.height}",
@@ -216,12 +226,26 @@ else:
                 "signed_error": None,
                 "is_complete": None,
                 "wape": NUM("WAPE", format="percent"),
-                "bias": NUM("Bias", format="percent"),
+                "bias": NUM("Pooled bias", format="percent"),
+                "teams_judged": NUM("Teams judged"),
+                "bias_min": NUM("Lowest bias", format="percent"),
+                "bias_min_team": TEXT("Lowest"),
+                "bias_max": NUM("Highest bias", format="percent"),
+                "bias_max_team": TEXT("Highest"),
+                "teams_off": NUM(f"Teams off ±{lock.miss_band:.0%}"),
+                "off_actual": NUM("Closed in teams off", format="compact"),
+                "off_share": NUM(
+                    "Share of closed off",
+                    format="percent",
+                    help=_widgets.help_for("forecast_bias.off_share"),
+                ),
             },
         )
     st.caption(
         "WAPE = Σ|call − actual| ÷ Σ actual over the teams' locked calls (lower is "
-        "better); empty for a period still in progress."
+        "better): each team's miss counts, whatever its sign. The pooled bias nets misses "
+        "out, so the lowest and highest team bias sit beside it; empty for a period still "
+        "in progress."
     )
 
     # --- Miss decomposition ----------------------------------------------------------------

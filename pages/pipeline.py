@@ -318,6 +318,11 @@ picked_team = _widgets.table(
         "cycle_days_median": NUM(
             "Sales cycle", format=DAYS, help=_widgets.help_for("sales_cycle_days")
         ),
+        "cycle_days_excluded": NUM(
+            "Cycle left out",
+            help="Won deals left out of the sales cycle: their close date is before their "
+            "creation date (see the Data trust page).",
+        ),
     },
 )
 st.caption(

@@ -143,6 +143,22 @@ else:
                 format="percent",
                 help=_widgets.help_for("forecast_bias"),
             ),
+            # All teams only: the spread its pooled bias can hide.
+            "forecast_bias_min": st.column_config.NumberColumn(
+                "Lowest team bias", format="percent", help=_widgets.help_for("forecast_bias.spread")
+            ),
+            "forecast_bias_min_team": st.column_config.TextColumn("Lowest"),
+            "forecast_bias_max": st.column_config.NumberColumn(
+                "Highest team bias",
+                format="percent",
+                help=_widgets.help_for("forecast_bias.spread"),
+            ),
+            "forecast_bias_max_team": st.column_config.TextColumn("Highest"),
+            "forecast_off_share": st.column_config.NumberColumn(
+                "Closed in teams off band",
+                format="percent",
+                help=_widgets.help_for("forecast_bias.off_share"),
+            ),
         },
     )
     _widgets.csv_button(headline, f"headline_{card['period']}", key="headline")

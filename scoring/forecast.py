@@ -264,6 +264,28 @@ def forecast_accuracy(
     return rows.sort(*_TEAM_PERIOD).collect(engine=ENGINE)
 
 
+WAPE_COLUMNS = (
+    "period",
+    "teams",
+    "forecast",
+    "actual",
+    "abs_error",
+    "signed_error",
+    "is_complete",
+    "wape",
+    "bias",
+    # the spread behind the pooled bias
+    "teams_judged",
+    "bias_min",
+    "bias_min_team",
+    "bias_max",
+    "bias_max_team",
+    "teams_off",
+    "off_actual",
+    "off_share",
+)
+
+
 def wape(
     tables: Tables,
     *,
@@ -272,12 +294,21 @@ def wape(
     params: ForecastParams,
     timezone: str = "UTC",
 ) -> pl.DataFrame:
-    """Company-level forecast error per period, weighted by size: WAPE = Σ|F − A| / ΣA over
-    teams' locked calls, with pooled bias Σ(F − A) / ΣA. Null for in-progress periods."""
+    """Company-level forecast error per period, rolled up from the teams' own misses.
+
+    WAPE = Σ|F − A| / ΣA over teams' locked calls: each team's miss counts whatever its
+    sign, so a team 25 % low and one 30 % high add up instead of cancelling (company
+    accuracy = 1 − WAPE). The pooled bias Σ(F − A) / ΣA does net them out, so it comes with
+    its spread: the lowest and highest team bias (`bias_min`/`bias_max`, with the team),
+    `teams_judged` (teams with a bias: actual ≠ 0) and `teams_off` of them missing by more
+    than `params.miss_band`, whose actual `off_actual` is `off_share` of ΣA. Null for
+    in-progress periods."""
     rows = _accuracy(tables, periods, as_of, params, timezone)
     gap = pl.col("forecast") - pl.col("actual")
     done = pl.col("is_complete")
     judged = done & (pl.col("actual") != 0)
+    bias = pl.col("bias")  # per team; null unless complete and actual ≠ 0
+    off = bias.abs() > params.miss_band
     return (
         rows.group_by("period")
         .agg(
@@ -287,11 +318,27 @@ def wape(
             abs_error=gap.abs().sum(),
             signed_error=gap.sum(),
             is_complete=done.all(),
+            teams_judged=bias.is_not_null().sum().cast(pl.Int32),
+            bias_min=bias.min(),
+            bias_min_team=pl.col("team").sort_by(bias, "team", nulls_last=True).first(),
+            bias_max=bias.max(),
+            bias_max_team=pl.col("team")
+            .sort_by(bias, "team", descending=[True, False], nulls_last=True)
+            .first(),
+            teams_off=off.sum().cast(pl.Int32),
+            off_actual=pl.col("actual").filter(off).sum(),
         )
         .with_columns(
             wape=pl.when(judged).then(pl.col("abs_error") / pl.col("actual")),
             bias=pl.when(judged).then(pl.col("signed_error") / pl.col("actual")),
+            off_share=pl.when(judged).then(pl.col("off_actual") / pl.col("actual")),
+            teams_off=pl.when(judged).then("teams_off"),
+            off_actual=pl.when(judged).then("off_actual"),
+            # nulls sort last: the first team is a judged one whenever there is one
+            bias_min_team=pl.when(pl.col("bias_min").is_not_null()).then("bias_min_team"),
+            bias_max_team=pl.when(pl.col("bias_max").is_not_null()).then("bias_max_team"),
         )
+        .select(*WAPE_COLUMNS)
         .sort("period")
         .collect(engine=ENGINE)
     )
@@ -844,6 +891,69 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         question=_Q,
         owner_team="sales",
         filters=f"{_LOCK}; teams that submitted by the lock week; complete periods only",
+        higher_is_better=False,
+    ),
+    MetricDefinition(
+        id="forecast_accuracy.company",
+        name="Company forecast accuracy",
+        formula="1 − WAPE = 1 − Σ_teams |F_t − A_t| / Σ_teams A_t: rolled up from each team's "
+        "miss, so a team under and a team over add up instead of cancelling",
+        unit="ratio",
+        grain="period (across teams; the headline's All teams row)",
+        date_anchor="close date (actuals); lock week (forecast)",
+        good="≥ 0.90",
+        question=_Q,
+        owner_team="sales",
+        filters=f"{_LOCK}; teams that submitted by the lock week; complete periods only",
+        variants=("forecast_accuracy", "wape"),
+    ),
+    MetricDefinition(
+        id="forecast_bias.pooled",
+        name="Pooled forecast bias",
+        formula="Σ_teams (F_t − A_t) / Σ_teams A_t; + = the company over-forecast. Misses in "
+        "opposite directions net out here: read it with its spread (forecast_bias.spread)",
+        unit="ratio",
+        grain="period (across teams; the headline's All teams row)",
+        date_anchor="close date (actuals); lock week (forecast)",
+        good="close to 0 with a narrow spread",
+        question=_Q,
+        owner_team="sales",
+        filters=f"{_LOCK}; teams that submitted by the lock week; complete periods; null when "
+        "ΣA = 0",
+        variants=("forecast_bias", "forecast_bias.spread"),
+        higher_is_better=None,
+    ),
+    MetricDefinition(
+        id="forecast_bias.spread",
+        name="Spread of team biases",
+        formula="min and max over teams of (F_t − A_t) / A_t, with the team of each; a driver "
+        "names teams missing in opposite directions (one below −miss_band, one above "
+        "+miss_band), which the pooled bias hides",
+        unit="ratio",
+        grain="period (across teams)",
+        date_anchor="close date (actuals); lock week (forecast)",
+        good="both ends within ±miss_band (default ±10%)",
+        question=_Q,
+        owner_team="sales",
+        filters=f"{_LOCK}; teams with A ≠ 0 (a team with nothing won has no bias and is left "
+        "out); complete periods only",
+        variants=("forecast_bias.pooled", "forecast_bias.off_share"),
+        higher_is_better=None,
+    ),
+    MetricDefinition(
+        id="forecast_bias.off_share",
+        name="Closed amount in teams off the band",
+        formula="Σ A_t over teams with |F_t − A_t| / A_t > miss_band / Σ_teams A_t "
+        "(numerator off_actual, denominator actual; teams_off of teams_judged)",
+        unit="ratio",
+        grain="period (across teams)",
+        date_anchor="close date (actuals); lock week (forecast)",
+        good="0: every team's call within the band",
+        question=_Q,
+        owner_team="sales",
+        filters=f"{_LOCK}; miss_band from [forecast] (default 0.10); teams with A ≠ 0; "
+        "complete periods only",
+        variants=("forecast_bias.spread",),
         higher_is_better=False,
     ),
     MetricDefinition(

@@ -49,6 +49,9 @@ class ForecastParams:
     category: str = "commit"
     lock_week: int = 3
     late_days: int = 14  # bad news within this many days of period end counts as late
+    # A team whose locked call is off by more than this share of what closed (|bias| > band)
+    # "misses"; the company roll-up reports how much of the closed amount sits in such teams.
+    miss_band: float = 0.10
 
 
 @dataclass(frozen=True)

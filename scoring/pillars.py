@@ -272,7 +272,11 @@ def forecast_integrity(ctx: Context) -> PillarScore:
         if ctx.company is ctx
         else forecast.slip_summary(ctx.company.tables, period=judged, as_of=ctx.as_of, timezone=tz)
     )
-    drivers = _bias_drivers(ctx, trend, late) + _slip_drivers(slips, judged, company_slips)
+    drivers = (
+        _bias_drivers(ctx, trend, late)
+        + _offsetting_drivers(ctx, errors)
+        + _slip_drivers(slips, judged, company_slips)
+    )
     notes = [m for m in (forecast.forecast_status(t),) if m]
     return PillarScore(pillar, signals, _top(drivers), tuple(notes))
 
@@ -298,6 +302,34 @@ def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list
                    "forecast_bias", r["team"], "forecast")
         )  # fmt: skip
     return out
+
+
+def _signed(value: float) -> str:
+    """A share with its sign, as misses are read: "−25%", "+30%"."""
+    text = pct(abs(value))
+    return text if text == "0%" else ("−" if value < 0 else "+") + text
+
+
+def _offsetting_drivers(ctx: Context, errors: pl.DataFrame) -> list[Driver]:
+    """Teams missing in opposite directions (one below −band, one above +band) in the judged
+    period: the pooled bias nets them out, so name them. Severity: the smaller of the two
+    misses, the part the pooled figure hides."""
+    band = ctx.params.forecast.miss_band
+    rows = errors.filter(pl.col("bias_min") < -band, pl.col("bias_max") > band)
+    return [
+        Driver(
+            "forecast_integrity",
+            f"Teams miss in opposite directions in {r['period']}: {r['bias_min_team']} "
+            f"{_signed(r['bias_min'])}, {r['bias_max_team']} {_signed(r['bias_max'])}; the "
+            f"company's pooled bias {_signed(r['bias'])} hides them ({pct(r['off_share'])} of "
+            f"what closed sits in teams off by more than {pct(band)})",
+            min(1.0, -r["bias_min"], r["bias_max"]),
+            "forecast_bias.spread",
+            ALL_TEAMS,
+            "forecast",
+        )
+        for r in rows.iter_rows(named=True)
+    ]
 
 
 def _slip_drivers(

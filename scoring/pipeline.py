@@ -152,25 +152,35 @@ def win_rate(tables: Tables, *, period: Period) -> pl.DataFrame:
     return _win_rate(closed, _teams(tables)).sort("team").collect(engine=ENGINE)
 
 
+def _cycle(valid: bool = True) -> pl.Expr:
+    """Cycle days of the deals whose cycle is possible (`valid`: close date on or after the
+    created date), or of those whose cycle is negative (`valid=False`, a data-quality failure:
+    `quality` check `opp_close_before_created`), which no cycle median or mean may include."""
+    cycle = pl.col("cycle_days")
+    return cycle.filter(cycle >= 0 if valid else cycle < 0)
+
+
 def sales_cycle(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.DataFrame:
     """How long winning takes: days from creation to close of the deals won in the period.
 
-    Grain: team. Columns: won, cycle_days_median, cycle_days_mean (null when none won).
+    Grain: team. Columns: won, cycle_days_median, cycle_days_mean over the won deals whose
+    close date is not before their creation (null when there is none), and
+    cycle_days_excluded = won deals left out for an impossible, negative cycle.
     """
-    cycle = pl.col("cycle_days")
     stats = (
         _with_all_teams(_closed(tables, period, timezone).filter("is_won"))
         .group_by("team")
         .agg(
             won=pl.len().cast(pl.Int64),
-            cycle_days_median=cycle.median(),
-            cycle_days_mean=cycle.mean(),
+            cycle_days_median=_cycle().median(),
+            cycle_days_mean=_cycle().mean(),
+            cycle_days_excluded=_cycle(valid=False).len().cast(pl.Int64),
         )
     )
     return (
         _teams(tables)
         .join(stats, on="team", how="left")
-        .with_columns(pl.col("won").fill_null(0))
+        .with_columns(pl.col("won", "cycle_days_excluded").fill_null(0))
         .sort("team")
         .collect(engine=ENGINE)
     )
@@ -316,8 +326,9 @@ def velocity(
 
     velocity = qualified open opps at `as_of` (any close date) × win rate (count) × average
     won amount / average sales-cycle days, the last three over the trailing 4 quarters
-    before `period`. Grain: team. Columns: qualified_open_opps, win_rate_count,
-    avg_won_amount, avg_cycle_days, velocity ($/day; null without trailing wins).
+    before `period` (deals closed before their creation left out of the cycle average).
+    Grain: team. Columns: qualified_open_opps, win_rate_count, avg_won_amount,
+    avg_cycle_days, velocity ($/day; null without trailing wins).
     """
     state = _state_at(tables, end_of_day(as_of, timezone), params)
     opps = (
@@ -329,7 +340,7 @@ def velocity(
     won = (
         _with_all_teams(closed.filter("is_won"))
         .group_by("team")
-        .agg(avg_won_amount=pl.col("amount").mean(), avg_cycle_days=pl.col("cycle_days").mean())
+        .agg(avg_won_amount=pl.col("amount").mean(), avg_cycle_days=_cycle().mean())
     )
     rate = _win_rate(closed, _teams(tables)).select("team", "win_rate_count")
     speed = pl.col("qualified_open_opps") * pl.col("win_rate_count") * pl.col("avg_won_amount")
@@ -536,7 +547,9 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         good="short and stable",
         question="shared_outcomes",
         owner_team="sales",
-        filters="deals won in the period",
+        filters="deals won in the period; a deal whose close date is before its creation date "
+        "(a negative cycle: data-quality check opp_close_before_created) is left out and "
+        "counted in cycle_days_excluded",
         higher_is_better=False,
     ),
     MetricDefinition(
@@ -589,7 +602,8 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         good="rising",
         question="shared_outcomes",
         owner_team="sales",
-        filters="open deals at stage position ≥ qualified_from_position, any close date",
+        filters="open deals at stage position ≥ qualified_from_position, any close date; won "
+        "deals closed before their creation left out of the average cycle",
     ),
     MetricDefinition(
         id="pipeline_waterfall",

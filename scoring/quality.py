@@ -2,9 +2,11 @@
 
 A revenue leader can only trust a shared number if the records behind it are sound: deals
 with owners and amounts, a stage history that makes sense, leads whose conversion points at a
-real opportunity. Each check flags the records that break one rule (`quality_check_rows`
-lists them); `quality_checks` counts them; `data_quality_score` rolls the checks into one
-severity-weighted score for the ops page; `freshness` says how current each table is.
+real opportunity, and no impossible values (a deal closed before it was created, a negative
+amount, a record created after the as-of day). Each check flags the records that break one
+rule (`quality_check_rows` lists them); `quality_checks` counts them; `data_quality_score`
+rolls the checks into one severity-weighted score for the ops page; `freshness` says how
+current each table is.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from functools import partial
 import polars as pl
 
 from connectors.schema import TABLES, UTC_DATETIME
-from scoring.calendar import Calendar
+from scoring.calendar import Calendar, local_date
 from scoring.definitions import MetricDefinition
+from scoring.history import end_of_day
 from scoring.tables import ENGINE, Tables
 from scoring.windows import shift_in
 
@@ -148,6 +151,22 @@ def _duplicate_opps(tables: Tables, as_of: date) -> pl.LazyFrame:
     )
 
 
+# --- impossible values: no real deal or lead can have them ---------------------------------
+
+
+def _close_before_created(tables: Tables, as_of: date) -> pl.LazyFrame:
+    """A close date before the day the deal was created: its sales cycle would be negative.
+    Judged on UTC dates; cycle medians and means (`pipeline.sales_cycle`, `velocity`) leave
+    out the won deals whose cycle is negative in the reporting time zone: the same deals when
+    that zone is UTC."""
+    return _opps(tables, pl.col("close_date") < local_date(pl.col("created_at")))
+
+
+def _created_after_as_of(frame: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """Records created after the end of the as-of day: from a future the data cannot know."""
+    return frame.with_columns(failing=(pl.col("created_at") > end_of_day(as_of)).fill_null(False))
+
+
 _OPP_KEY = ("opp_id",)
 _LEAD_KEY = ("lead_id",)
 
@@ -222,6 +241,42 @@ CHECKS: tuple[Check, ...] = (
         "medium",
         ("leads",),
         _funnel_out_of_order,
+        _LEAD_KEY,
+    ),
+    Check(
+        "opp_close_before_created",
+        "opportunities",
+        "Opportunities whose close date is before the day they were created (negative cycle)",
+        "medium",
+        ("opportunities",),
+        _close_before_created,
+        _OPP_KEY,
+    ),
+    Check(
+        "opp_negative_amount",
+        "opportunities",
+        "Opportunities with a negative amount",
+        "high",
+        ("opportunities",),
+        lambda t, d: _opps(t, pl.col("amount") < 0),
+        _OPP_KEY,
+    ),
+    Check(
+        "opp_created_in_future",
+        "opportunities",
+        "Opportunities created after the as-of day",
+        "medium",
+        ("opportunities",),
+        lambda t, d: _created_after_as_of(t.opportunities, d),
+        _OPP_KEY,
+    ),
+    Check(
+        "lead_created_in_future",
+        "leads",
+        "Leads created after the as-of day",
+        "medium",
+        ("leads",),
+        lambda t, d: _created_after_as_of(t.leads, d),
         _LEAD_KEY,
     ),
     Check(

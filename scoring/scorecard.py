@@ -23,6 +23,9 @@ from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context
 from scoring.tables import ALL_TEAMS, Tables, lead_teams, opportunities_with_team
 
 JSON_SCHEMA = "scorecard/1"
+# `forecast.wape` columns the "All teams" headline row carries as `forecast_<column>`: the
+# spread of team biases behind the pooled bias (null on team rows).
+COMPANY_SPREAD = ("bias_min", "bias_min_team", "bias_max", "bias_max_team", "off_share")
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,10 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
 
 def headline(ctx: Context) -> pl.DataFrame:
     """Headline metrics by team: win rate, coverage, velocity, stalled pipeline, handoff
-    stalls, forecast accuracy and bias (locked call of the latest complete quarter; for "All
-    teams", 1 − WAPE and the pooled bias)."""
+    stalls, forecast accuracy and bias (locked call of the latest complete quarter). For "All
+    teams": 1 − WAPE (the teams' misses added up), the pooled bias, and its spread — the
+    lowest and highest team bias with their teams and the share of what closed in teams off
+    by more than the miss band (`forecast_bias_min`, …, `forecast_off_share`)."""
     t, p, pp, tz = ctx.tables, ctx.period, ctx.params.pipeline, ctx.params.timezone
     stall_totals = (
         stages.stalls_by_team(ctx.stalled, ctx.spells)
@@ -141,18 +146,22 @@ def headline(ctx: Context) -> pl.DataFrame:
     out = parts[0]
     for part in parts[1:]:
         out = out.join(part, on="team", how="full", coalesce=True)
-    pooled = ctx.judged_wape
-    if not pooled.is_empty() and pooled["wape"][0] is not None:
-        # The company's call judged as one: 1 − WAPE and the pooled bias Σ(F − A) / ΣA.
-        company = pl.col("team") == ALL_TEAMS
-        out = out.with_columns(
-            forecast_accuracy=pl.when(company)
-            .then(pl.lit(1 - pooled["wape"][0]))
-            .otherwise("forecast_accuracy"),
-            forecast_bias=pl.when(company)
-            .then(pl.lit(pooled["bias"][0]))
-            .otherwise("forecast_bias"),
+    # The company's call judged from the teams' own misses: 1 − WAPE (misses add up), the
+    # pooled bias Σ(F − A) / ΣA (misses net out) and, beside it, the spread it can hide.
+    company = ctx.judged_wape.filter(pl.col("wape").is_not_null()).select(
+        team=pl.lit(ALL_TEAMS),
+        company_accuracy=1 - pl.col("wape"),
+        company_bias=pl.col("bias"),
+        **{f"forecast_{c}": pl.col(c) for c in COMPANY_SPREAD},
+    )
+    out = (
+        out.join(company, on="team", how="left")
+        .with_columns(
+            forecast_accuracy=pl.coalesce("company_accuracy", "forecast_accuracy"),
+            forecast_bias=pl.coalesce("company_bias", "forecast_bias"),
         )
+        .drop("company_accuracy", "company_bias")
+    )
     return out.with_columns(
         pl.col("stalled_deals").fill_null(0), pl.col("stalled_amount").fill_null(0.0)
     ).sort(pl.col("team") == ALL_TEAMS, "team")

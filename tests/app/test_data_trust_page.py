@@ -33,7 +33,17 @@ def test_renders_reconciliations_quality_freshness_and_definitions(demo_store, a
     assert metrics["Tables not provided"] == "0"
     recon = _frame(at, "reconciliations_table")
     assert len(recon) == 5 and {"side_a_value", "side_b_value", "gap", "records"} <= set(recon)
-    assert len(_frame(at, "quality_table")) == 9
+    checks = _frame(at, "quality_table")
+    assert len(checks) == 13
+    # the impossible-value checks, with names a reader understands
+    impossible = checks.set_index("check_id").loc[
+        ["opp_close_before_created", "opp_negative_amount", "opp_created_in_future",
+         "lead_created_in_future"], "description"
+    ]  # fmt: skip
+    assert impossible["opp_close_before_created"].startswith(
+        "Opportunities whose close date is before the day they were created"
+    )
+    assert impossible["lead_created_in_future"] == "Leads created after the as-of day"
     (fresh,) = _unkeyed(at, "days_since_latest")
     assert len(fresh) == 10 and (fresh["status"] == "ok").all()
     assert fresh["refreshed_at"].notna().all()  # the snapshot manifest's created_at

@@ -122,13 +122,13 @@ def test_team_summary_joins_the_four_metrics_with_all_teams_last():
         pl.DataFrame({**teams, "open_pipeline": [9.0, 3.0], "coverage": [2.0, 1.0],
                       "required_coverage": [3.0, 3.0], "notes": [None, None]}),
         pl.DataFrame({**teams, "velocity": [100.0, 40.0]}),
-        pl.DataFrame({"team": ["APAC"], "cycle_days_median": [80.0]}),
+        pl.DataFrame({"team": ["APAC"], "cycle_days_median": [80.0], "cycle_days_excluded": [1]}),
     )  # fmt: skip
     assert summary["team"].to_list() == ["APAC", "All teams"]
     assert summary.row(0, named=True) == {
         "team": "APAC", "won": 1, "lost": 1, "win_rate_count": 0.5, "win_rate_amount": 0.4,
         "open_pipeline": 3.0, "coverage": 1.0, "required_coverage": 3.0, "notes": None,
-        "velocity": 40.0, "cycle_days_median": 80.0,
+        "velocity": 40.0, "cycle_days_median": 80.0, "cycle_days_excluded": 1,
     }  # fmt: skip
     assert summary["cycle_days_median"][1] is None
 

@@ -232,6 +232,82 @@ def test_wape_across_two_teams():
     assert (q3["is_complete"], q3["wape"], q3["bias"]) == (False, None, None)
 
 
+# ---------------------------------------------------------------------------------------
+# Roll-ups: misses in opposite directions add up in WAPE and net out in the pooled bias
+# ---------------------------------------------------------------------------------------
+# Q2 (complete at AS_OF), each team's commit call submitted in week 1 stands at lock:
+#   East  F 600, A 800 → F − A = −200, bias −200 / 800 = −0.25 (25 % low)
+#   West  F 780, A 600 → F − A = +180, bias +180 / 600 = +0.30 (30 % high)
+# ΣA = 1400, ΣF = 1380.
+#   pooled bias = (−200 + 180) / 1400 = −20 / 1400 = −0.0142857 (≈ −1 %: looks fine)
+#   WAPE = (200 + 180) / 1400 = 380 / 1400 = 0.271429 → company accuracy 1 − WAPE = 0.728571
+#   spread: min −0.25 (East), max +0.30 (West); both beyond the ±10 % band → teams_off 2 of
+#   2 judged, off_actual 1400, off_share 1400 / 1400 = 1.0
+# With North on target too (F 630, A 600: +30, bias +0.05, inside the band):
+#   ΣA = 2000; WAPE = (200 + 180 + 30) / 2000 = 0.205; pooled (−200 + 180 + 30) / 2000 =
+#   +0.005; teams_off 2 of 3, off_actual 1400, off_share 1400 / 2000 = 0.7
+
+
+def offsetting_tables(*, with_north: bool = False) -> Tables:
+    opps = [
+        opp("OE", "UE", "Won", 800, date(2026, 5, 10)),
+        opp("OW", "UW", "Won", 600, date(2026, 5, 20)),
+    ]
+    subs = [
+        sub("East", "2026-Q2", "2026-04-02T09:00:00", 600),
+        sub("West", "2026-Q2", "2026-04-02T09:00:00", 780),
+    ]
+    if with_north:
+        opps.append(opp("ON", "UN", "Won", 600, date(2026, 6, 1)))
+        subs.append(sub("North", "2026-Q2", "2026-04-02T09:00:00", 630))
+    return tables(opps, forecasts=subs)
+
+
+def test_rollup_adds_offsetting_misses_and_shows_the_spread():
+    (q2,) = fc.wape(offsetting_tables(), periods=[Q2], as_of=AS_OF, params=PARAMS).rows(named=True)
+    assert (q2["teams"], q2["forecast"], q2["actual"]) == (2, 1380.0, 1400.0)
+    assert (q2["abs_error"], q2["signed_error"]) == (380.0, -20.0)
+    assert q2["bias"] == pytest.approx(-20 / 1400)  # pooled: looks on target
+    assert q2["wape"] == pytest.approx(380 / 1400)  # the misses add up
+    assert 1 - q2["wape"] == pytest.approx(0.728571, abs=1e-6)
+    assert (q2["bias_min_team"], q2["bias_max_team"]) == ("East", "West")
+    assert q2["bias_min"] == pytest.approx(-0.25) and q2["bias_max"] == pytest.approx(0.30)
+    assert (q2["teams_judged"], q2["teams_off"], q2["off_actual"]) == (2, 2, 1400.0)
+    assert q2["off_share"] == pytest.approx(1.0)
+
+
+def test_rollup_off_share_counts_only_teams_beyond_the_band():
+    (q2,) = fc.wape(
+        offsetting_tables(with_north=True), periods=[Q2], as_of=AS_OF, params=PARAMS
+    ).rows(named=True)
+    assert q2["wape"] == pytest.approx(0.205) and q2["bias"] == pytest.approx(0.005)
+    assert (q2["teams_judged"], q2["teams_off"], q2["off_actual"]) == (3, 2, 1400.0)
+    assert q2["off_share"] == pytest.approx(0.7)
+    # A band of 26 %: East (25 % low) is inside it now; only West's 600 of 2000 is off.
+    wide = ForecastParams(miss_band=0.26)
+    (q2,) = fc.wape(
+        offsetting_tables(with_north=True), periods=[Q2], as_of=AS_OF, params=wide
+    ).rows(named=True)
+    assert (q2["teams_off"], q2["off_actual"]) == (1, 600.0)
+    assert q2["off_share"] == pytest.approx(0.3)
+
+
+def test_rollup_spread_of_an_in_progress_period_is_not_measured():
+    got = fc.wape(accuracy_tables(), periods=[Q3], as_of=AS_OF, params=PARAMS)
+    spread = ["bias_min", "bias_min_team", "bias_max", "bias_max_team", "teams_off", "off_share"]
+    assert got.select(spread).row(0) == (None,) * len(spread)
+    assert got["teams_judged"].to_list() == [0]
+
+
+def test_rollup_spread_leaves_out_a_team_with_nothing_won():
+    # accuracy_tables' Q2: East +0.2, West −0.2, North F 300 with A 0 (no bias) → 2 judged.
+    (q2,) = fc.wape(accuracy_tables(), periods=[Q2], as_of=AS_OF, params=PARAMS).rows(named=True)
+    assert (q2["teams"], q2["teams_judged"]) == (3, 2)
+    assert (q2["bias_min_team"], q2["bias_max_team"]) == ("West", "East")
+    # North's 300 still counts in WAPE: (200 + 100 + 300) / 1500 = 0.4
+    assert q2["wape"] == pytest.approx(0.4)
+
+
 def test_trend_shows_persistent_negative_bias():
     t = accuracy_tables(with_north=False)
     got = fc.forecast_trend(t, periods=[Q1, Q2, Q3], as_of=AS_OF, params=PARAMS)
@@ -468,6 +544,10 @@ def test_definitions_cover_every_metric():
         "forecast_accuracy.vs_forecast",
         "forecast_accuracy.variance_pct",
         "forecast_bias",
+        "forecast_accuracy.company",
+        "forecast_bias.pooled",
+        "forecast_bias.spread",
+        "forecast_bias.off_share",
         "wape",
         "slip_rate",
         "pushes_per_deal",
@@ -491,6 +571,26 @@ def test_bias_sign_matches_forecast_vs_actual(f: int, a: int):
     assert (row["bias"] > 0) == (f > a) and (row["bias"] < 0) == (f < a)
     assert row["accuracy"] <= 1.0
     assert row["ratio"] == pytest.approx(f / a)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    calls=st.lists(st.tuples(st.integers(0, 5_000), st.integers(1, 5_000)), min_size=1, max_size=3)
+)
+def test_rollup_errors_never_cancel(calls: list[tuple[int, int]]):
+    # Per team (F, A), A > 0: the pooled bias is the A-weighted mean of the team biases, so it
+    # lies within their spread, and |Σ(F − A)| ≤ Σ|F − A| means |pooled bias| ≤ WAPE.
+    owners = [("UE", "East"), ("UW", "West"), ("UN", "North")]
+    opps, subs = [], []
+    for (owner, team), (f, a) in zip(owners, calls, strict=False):
+        opps.append(opp(f"O{owner}", owner, "Won", a, date(2026, 5, 1)))
+        subs.append(sub(team, "2026-Q2", "2026-04-02T09:00:00", f))
+    (row,) = fc.wape(tables(opps, forecasts=subs), periods=[Q2], as_of=AS_OF, params=PARAMS).rows(
+        named=True
+    )
+    assert abs(row["bias"]) <= row["wape"] + 1e-12
+    assert row["bias_min"] - 1e-12 <= row["bias"] <= row["bias_max"] + 1e-12
+    assert row["teams_judged"] == len(calls) and 0 <= row["off_share"] <= 1
 
 
 def _shuffled(t: Tables, rng: random.Random) -> Tables:

@@ -178,9 +178,54 @@ def test_sales_cycle_median_and_mean() -> None:
             # All: 40, 60, 30 -> median 40, mean 130/3; West: 60, 30 -> 45
             "cycle_days_median": [40.0, 40.0, None, 45.0],
             "cycle_days_mean": [130 / 3, 40.0, None, 45.0],
+            "cycle_days_excluded": [0, 0, 0, 0],
         }
     )
     assert_frame_equal(got, expected)
+
+
+def _impossible_cycle_org() -> Tables:
+    # Three deals won in Q3 by East (created and closed at noon UTC):
+    #   i1 2026-07-01 → 2026-07-11: 10 days
+    #   i2 2026-07-01 → 2026-07-21: 20 days
+    #   i3 created 2026-11-02, closed 2026-07-16: 2026-07-16 − 2026-11-02 = −109 days: impossible
+    # Median of the possible cycles (10, 20) = 15, mean 15; i3 is left out and counted.
+    # With i3 the median would have been 10 and the mean (10 + 20 − 109) / 3 = −26.3.
+    return make_tables(
+        [
+            deal("i1", "u1", [(D(2026, 7, 1), "Closed Won", 100.0, D(2026, 7, 11))]),
+            deal("i2", "u1", [(D(2026, 7, 1), "Closed Won", 100.0, D(2026, 7, 21))]),
+            deal("i3", "u1", [(D(2026, 11, 2), "Closed Won", 100.0, D(2026, 7, 16))]),
+        ]
+    )
+
+
+def test_sales_cycle_leaves_out_a_close_date_before_creation() -> None:
+    from scoring.quality import quality_check_rows, quality_checks
+
+    tables = _impossible_cycle_org()
+    got = _row(sales_cycle(tables, period=Q3), team="East")
+    assert (got["won"], got["cycle_days_median"], got["cycle_days_mean"]) == (3, 15.0, 15.0)
+    assert got["cycle_days_excluded"] == 1
+    # The drill-down keeps the deal, with its impossible cycle, so it can be traced.
+    assert _row(closed_deals(tables, period=Q3), opp_id="i3")["cycle_days"] == -109
+    # …and the data-quality check counts it: close date before creation, 1 of 3.
+    checks = quality_checks(tables, as_of=date(2026, 11, 16))
+    check = _row(checks, check_id="opp_close_before_created")
+    assert (check["failing"], check["total"]) == (1, 3)
+    rows = quality_check_rows(tables, as_of=date(2026, 11, 16), check_id="opp_close_before_created")
+    assert rows["opp_id"].to_list() == ["i3"]
+
+
+def test_velocity_cycle_average_leaves_out_a_close_date_before_creation() -> None:
+    # The three deals above in the trailing year of 2026-Q4 (as of 2026-11-16): the average
+    # cycle is (10 + 20) / 2 = 15, not (10 + 20 − 109) / 3; no open deals → velocity 0.
+    got = velocity(
+        _impossible_cycle_org(), period=parse_period("2026-Q4"), as_of=date(2026, 11, 16),
+        params=PARAMS,
+    )  # fmt: skip
+    east = _row(got, team="East")
+    assert (east["avg_cycle_days"], east["win_rate_count"], east["velocity"]) == (15.0, 1.0, 0.0)
 
 
 def test_closed_deals_drill_down_lists_the_deals_behind_win_rate() -> None:

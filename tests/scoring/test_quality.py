@@ -87,17 +87,19 @@ OPPS = frame(
     [
         # open, close date 2026-03-01 < as_of → past close date
         _opp("q1", "u1", 100.0, "2026-01-01T10:00", "2026-03-01", account_id="A0"),
-        # no owner; no history rows
-        _opp("q2", None, 200.0, "2026-01-02T00:00", "2026-04-01", account_id="A0"),
+        # no owner; no history rows; created 2026-03-21, after the as-of day
+        _opp("q2", None, 200.0, "2026-03-21T00:00", "2026-04-01", account_id="A0"),
         # owner not in users; no amount
         _opp("q3", "ghost", None, "2026-01-02T00:00", "2026-02-01", stage="Won"),
-        # q4 and q5: same account, same name after trim + lower-case → both duplicates
-        _opp("q4", "u2", 10.0, "2026-02-01T12:00", None, account_id="A1", name="Acme renewal"),
+        # q4 and q5: same account, same name after trim + lower-case → both duplicates;
+        # q4's amount is negative
+        _opp("q4", "u2", -10.0, "2026-02-01T12:00", None, account_id="A1", name="Acme renewal"),
         # close date = as_of is not past
         _opp("q5", "u2", 10.0, "2026-02-01T12:00", "2026-03-15", account_id="A1",
              name=" acme RENEWAL "),
-        # same name, other account: not a duplicate
-        _opp("q6", "u1", 10.0, "2026-01-10T00:00", "2026-02-01", stage="Lost", account_id="A2",
+        # same name, other account: not a duplicate; closed 2026-01-05, five days before it
+        # was created (2026-01-10) → close date before creation
+        _opp("q6", "u1", 10.0, "2026-01-10T00:00", "2026-01-05", stage="Lost", account_id="A2",
              name="Acme renewal"),
     ],
 )  # fmt: skip
@@ -146,10 +148,11 @@ LEADS = frame(
         _lead("l3", "2026-01-01", converted_at="2026-02-03", converted_opp_id="nope"),
         # SQL before MQL
         _lead("l4", "2026-01-01", mql_at="2026-01-10", sql_at="2026-01-05"),
-        # MQL before the lead was created
-        _lead("l5", "2026-01-05", mql_at="2026-01-03"),
-        # SQL before SAL, with MQL missing (nulls are skipped, not compared)
-        _lead("l6", "2026-01-01", sal_at="2026-01-04", sql_at="2026-01-03"),
+        # MQL before the lead was created; created 2026-04-01, after the as-of day
+        _lead("l5", "2026-04-01", mql_at="2026-01-03"),
+        # SQL before SAL, with MQL missing (nulls are skipped, not compared); created late on
+        # the as-of day itself: not in the future
+        _lead("l6", "2026-03-15T23:00", sal_at="2026-01-04", sql_at="2026-01-03"),
         # converted before it became an MQL
         _lead("l7", "2026-01-01", mql_at="2026-01-02", converted_at="2026-01-01T12:00",
               converted_opp_id="q6"),
@@ -172,11 +175,15 @@ def quality_tables(**overrides: pl.DataFrame | None) -> Tables:
 # check_id → (failing, total), worked out in the fixture comments:
 EXPECTED_COUNTS = {
     "duplicate_opportunities": (2, 6),  # q4, q5
+    "lead_created_in_future": (1, 7),  # l5 (l6 was created on the as-of day)
     "lead_converted_without_opp": (2, 4),  # l2, l3 of converted l1 l2 l3 l7
     "lead_funnel_out_of_order": (4, 7),  # l4 l5 l6 l7
     "open_past_close_date": (1, 4),  # q1 of open q1 q2 q4 q5
+    "opp_close_before_created": (1, 6),  # q6 (q4 has no close date: not judged failing)
+    "opp_created_in_future": (1, 6),  # q2
     "opp_missing_amount": (1, 6),  # q3
     "opp_missing_owner": (1, 6),  # q2
+    "opp_negative_amount": (1, 6),  # q4 (q3's missing amount is not negative)
     "opp_no_stage_history": (1, 6),  # q2
     "opp_unknown_owner": (1, 6),  # q3 (q2's null owner is "missing", not "unknown")
     "stage_history_out_of_order": (2, 11),  # q3 Discovery, q4 Discovery
@@ -184,11 +191,15 @@ EXPECTED_COUNTS = {
 
 EXPECTED_FAILING_KEYS = {
     "duplicate_opportunities": ["q4", "q5"],
+    "lead_created_in_future": ["l5"],
     "lead_converted_without_opp": ["l2", "l3"],
     "lead_funnel_out_of_order": ["l4", "l5", "l6", "l7"],
     "open_past_close_date": ["q1"],
+    "opp_close_before_created": ["q6"],
+    "opp_created_in_future": ["q2"],
     "opp_missing_amount": ["q3"],
     "opp_missing_owner": ["q2"],
+    "opp_negative_amount": ["q4"],
     "opp_no_stage_history": ["q2"],
     "opp_unknown_owner": ["q3"],
     "stage_history_out_of_order": ["q3", "q4"],

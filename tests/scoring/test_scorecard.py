@@ -227,3 +227,45 @@ def test_headline_judges_the_company_call_as_one(card, demo_tables):
     assert company["forecast_bias"][0] == pytest.approx(pooled["bias"][0])
     apac = card.headline.filter(team="APAC")
     assert apac["forecast_bias"][0] < -0.2  # per-team rows keep their own call
+    # …and beside the pooled bias, the spread it hides: APAC low, NA Mid-Market high.
+    row = company.row(0, named=True)
+    assert (row["forecast_bias_min_team"], row["forecast_bias_max_team"]) == (
+        "APAC",
+        "NA Mid-Market",
+    )
+    assert row["forecast_bias_min"] == pytest.approx(pooled["bias_min"][0])
+    assert row["forecast_off_share"] == pytest.approx(pooled["off_share"][0])
+    assert apac["forecast_bias_min"][0] is None  # a team row has no spread of its own
+    assert "forecast_bias_max_team" in card.to_dict()["headline"][-1]
+
+
+def test_finds_teams_missing_in_opposite_directions(card):
+    (text,) = [t for t in _texts(card, "forecast_integrity") if t.startswith("Teams miss")]
+    assert text.startswith("Teams miss in opposite directions in 2026-Q3: APAC −")
+    assert "NA Mid-Market +" in text and "pooled bias" in text
+
+
+def test_opposite_misses_on_a_hand_worked_fixture():
+    from tests.scoring.test_forecast import AS_OF as FC_AS_OF
+    from tests.scoring.test_forecast import Q3, offsetting_tables
+
+    # The fixture of tests/scoring/test_forecast.py (judged 2026-Q2): East F 600 vs A 800
+    # (−25 %), West F 780 vs A 600 (+30 %). All teams: accuracy 1 − 380/1400 = 0.728571,
+    # pooled bias −20/1400 = −1.4 % → "−1%"; spread −25 % (East) … +30 % (West); both beyond
+    # ±10 %, so all 1400 of 1400 closed sits in teams off the band. The driver's severity is
+    # the smaller miss, 0.25.
+    small = compute(offsetting_tables(), as_of=FC_AS_OF, period=Q3)
+    company = small.headline.filter(team="All teams").row(0, named=True)
+    assert company["forecast_accuracy"] == pytest.approx(0.728571, abs=1e-6)
+    assert company["forecast_bias"] == pytest.approx(-20 / 1400)
+    assert (company["forecast_bias_min"], company["forecast_bias_max"]) == pytest.approx(
+        (-0.25, 0.30)
+    )
+    assert company["forecast_off_share"] == pytest.approx(1.0)
+    (driver,) = [d for d in small.pillar("forecast_integrity").drivers if d.subject == "All teams"]
+    assert driver.text == (
+        "Teams miss in opposite directions in 2026-Q2: East −25%, West +30%; the company's "
+        "pooled bias −1% hides them (100% of what closed sits in teams off by more than 10%)"
+    )
+    assert driver.severity == pytest.approx(0.25)
+    assert driver.definition_id == "forecast_bias.spread"
