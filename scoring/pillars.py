@@ -76,6 +76,7 @@ class Evidence:
 
 def evidence(tables: Tables) -> Evidence:
     """One small aggregate per table: which of the inputs in `Evidence` the data holds."""
+
     def any_(expr: pl.Expr) -> pl.Expr:
         return expr.any().fill_null(False)
 
@@ -127,9 +128,7 @@ MQL_DATES = Need("no lead has a recorded MQL date", lambda e: e.mql_dates)
 TOUCHES = Need("no lead has a recorded first touch or SAL time", lambda e: e.touches)
 SAL_DATES = Need("no lead has a recorded SAL date", lambda e: e.sal_dates)
 LEAD_HISTORY = Need("the source has no lead status history", lambda e: e.lead_history)
-CAMPAIGN_RESPONSES = Need(
-    "no converted lead is a campaign member", lambda e: e.campaign_responses
-)
+CAMPAIGN_RESPONSES = Need("no converted lead is a campaign member", lambda e: e.campaign_responses)
 SOURCED_LABELS = Need("no opportunity says who sourced it", lambda e: e.sourced_labels)
 OPPORTUNITIES = Need("the source has no opportunities", lambda e: e.opportunities)
 OPEN_DEALS = Need("the export has no open deals", lambda e: e.open_deals)
@@ -598,7 +597,7 @@ def shared_outcomes(ctx: Context) -> PillarScore:
         ctx.signal("coverage_vs_required", pillar, "Pipeline coverage vs the coverage needed",
                    "coverage", ratio, "ratio", "pipeline",
                    counts=(_value(company, "coverage"), _value(company, "required_coverage")),
-                   empty=f"no remaining quota or no win rate to judge coverage in {ctx.period.name}"),
+                   empty=f"no remaining quota or win rate to judge {ctx.period.name} by"),
         ctx.signal("win_rate", pillar, f"Win rate by count, {ctx.judged.name}", "win_rate.count",
                    _value(wins, "win_rate_count", team=ALL_TEAMS), "ratio", "pipeline",
                    counts=(won, won + lost), empty=f"no deal closed in {ctx.judged.name}"),

@@ -433,9 +433,12 @@ def _open_with_stall(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.LazyFram
 
 def _known_sum(amounts: pl.Expr) -> pl.Expr:
     """The sum of the known amounts; null when there are amounts and none is known."""
-    return pl.when(amounts.len() > amounts.null_count()).then(amounts.sum()).when(
-        amounts.len() == 0
-    ).then(pl.lit(0.0))
+    return (
+        pl.when(amounts.len() > amounts.null_count())
+        .then(amounts.sum())
+        .when(amounts.len() == 0)
+        .then(pl.lit(0.0))
+    )
 
 
 def stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
@@ -454,9 +457,10 @@ def stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.DataFrame:
         pl.len().alias("open_deals"),
         stalled_now.sum().cast(pl.Int64).alias("stalled_count"),
         _known_sum(pl.col("amount").filter(stalled_now)).alias("stalled_amount"),
-        (stalled_now & pl.col("amount").is_null()).sum().cast(pl.Int64).alias(
-            "stalled_without_amount"
-        ),
+        (stalled_now & pl.col("amount").is_null())
+        .sum()
+        .cast(pl.Int64)
+        .alias("stalled_without_amount"),
         pl.col("days_in_stage").median().alias("median_age_days"),
     ]
     rows = _open_with_stall(stalled, spells)
