@@ -121,3 +121,22 @@ def test_tiny_org_says_forecasts_are_not_available(tiny_store, app):
     heads = [s.value for s in at.subheader]
     assert any(h.startswith("Slipped deals — ") for h in heads)
     assert any(h.startswith("Late-surfaced risk — ") for h in heads)
+
+
+def test_slips_and_late_risk_are_not_measured_on_a_derived_history(data_dir, app):
+    # Closed deals only with the files connector's derived history (tests/closed_only.py):
+    # it cannot record close-date pushes nor category changes. Before: "0" and "0 of 0".
+    from tests.closed_only import write_store
+
+    write_store(data_dir)
+    at = _run(app)
+    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    reason = (
+        "not measured: the source has no recorded stage history (a derived one-row-per-deal "
+        "history cannot date stage changes)"
+    )
+    assert metrics["Slipped deals 2026-Q3"] == ("–", reason)
+    assert metrics["Late-surfaced risk 2026-Q3"] == ("–", reason)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Slips are not measured: the source has no recorded") for w in warnings)
+    assert any(w.startswith("Late risk is not measured") for w in warnings)
