@@ -121,7 +121,7 @@ def closed_only_store(data_dir: Path) -> Path:
 
 def test_closed_deals_only_says_what_is_missing(closed_only_store, app):
     # Closed deals only, no leads, forecasts or quotas, a derived stage history (tests/
-    # closed_only.py). Measured: the 2026-Q3 win rate (O1, O2 won, O3 lost → 2/3) and data
+    # closed_only.py). Measured: the 2026-Q3 win rate (O1, O2, O4 won, O3 lost → 3/4) and data
     # quality; handoff ownership and forecast integrity have no input. Before: "100" overall
     # and "No driver stands out".
     at = app().run()
@@ -130,7 +130,7 @@ def test_closed_deals_only_says_what_is_missing(closed_only_store, app):
     deltas = {m.label: m.delta for m in at.metric}
     for label in ("Handoff ownership", "Forecast integrity"):
         assert (metrics[label], deltas[label]) == ("–", "not measured")
-    assert metrics["Shared outcomes"] == "100"  # 2/3 won, above the 40 % that scores 100
+    assert metrics["Shared outcomes"] == "100"  # 3/4 won, above the 40 % that scores 100
     overall = next(m for m in at.metric if m.label == "Alignment score")
     assert overall.delta == "2 of 4 pillars"
     warning = at.warning[0].value
