@@ -346,7 +346,7 @@ def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
             pillar="handoff_ownership",
             text=(
                 f"{r['team']}: {r['stalled_count']} deals stalled in {r['stage']} "
-                f"({money(r['stalled_amount'])}), median age {r['age_vs_company']:.1f}× "
+                f"({_stalled_amount(r)}), median age {r['age_vs_company']:.1f}× "
                 f"the company median"
             ),
             severity=_stall_severity(r),
@@ -356,6 +356,14 @@ def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
         )
         for r in rows.iter_rows(named=True)
     ]  # fmt: skip
+
+
+def _stalled_amount(row: dict) -> str:
+    """ "$1.2M", "$1.2M + 3 without amount" or "3 without amount" (unknown is never $0)."""
+    known = None if row["stalled_amount"] is None else money(row["stalled_amount"])
+    unknown = row.get("stalled_without_amount") or 0
+    parts = [p for p in (known, f"{unknown} without amount" if unknown else None) if p]
+    return " + ".join(parts)
 
 
 def _stall_severity(row: dict) -> float:
