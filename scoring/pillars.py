@@ -288,8 +288,12 @@ def _sums(frame: pl.DataFrame, num: str, den: str, **where: str) -> tuple[float,
     return float(rows[num].sum() or 0), float(rows[den].sum() or 0)
 
 
-def _top(drivers: list[Driver], n: int = 3) -> tuple[Driver, ...]:
-    return tuple(sorted(drivers, key=lambda d: (-d.severity, d.text))[:n])
+def _top(drivers: list[Driver], signals: tuple[Signal, ...], n: int = 3) -> tuple[Driver, ...]:
+    """The `n` most severe drivers, leaving out those of a signal that is not measured (a
+    stall found on a derived history is no finding)."""
+    unmeasured = {s.definition_id for s in signals if not s.measured}
+    kept = [d for d in drivers if d.definition_id not in unmeasured]
+    return tuple(sorted(kept, key=lambda d: (-d.severity, d.text))[:n])
 
 
 # ---------------------------------------------------------------- handoff ownership
@@ -329,7 +333,7 @@ def handoff_ownership(ctx: Context) -> PillarScore:
     )  # fmt: skip
     drivers = _stall_drivers(by_team) + _sla_drivers(ctx, sla)
     notes = [m for m in (funnel.funnel_status(t, "bounce_backs"),) if m]
-    return PillarScore(pillar, signals, _top(drivers), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
 
 
 def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
@@ -441,7 +445,7 @@ def forecast_integrity(ctx: Context) -> PillarScore:
     trend = forecast.forecast_trend(t, periods=ctx.history, as_of=ctx.as_of, params=fp)
     drivers = _bias_drivers(ctx, trend, late) + _slip_drivers(slips, judged)
     notes = [m for m in (forecast.forecast_status(t),) if m]
-    return PillarScore(pillar, signals, _top(drivers), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
 
 
 def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list[Driver]:
@@ -524,7 +528,7 @@ def shared_data(ctx: Context) -> PillarScore:
                    empty="no deal in this view"),
     )  # fmt: skip
     drivers = _sourcing_drivers(counts, sourced.summary, disagreement) + _quality_drivers(checks)
-    return PillarScore(pillar, signals, _top(drivers))
+    return PillarScore(pillar, signals, _top(drivers, signals))
 
 
 def _disagreement(counts: pl.DataFrame) -> float | None:
@@ -612,7 +616,7 @@ def shared_outcomes(ctx: Context) -> PillarScore:
     )  # fmt: skip
     drivers = _conflict_drivers(conflicts) + _coverage_drivers(cover)
     notes = [n for n in cover.filter(team=ALL_TEAMS)["notes"].to_list() if n]
-    return PillarScore(pillar, signals, _top(drivers), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
 
 
 def _coverage_ratio(cover: pl.DataFrame) -> float | None:

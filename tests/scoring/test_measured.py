@@ -322,3 +322,20 @@ def test_open_deals_without_an_amount_are_counted_not_summed_as_zero():
     assert row.select("stalled_count", "stalled_amount", "stalled_without_amount").row(0) == (
         1, None, 1,
     )  # fmt: skip
+
+
+def test_a_signal_not_measured_yields_no_driver():
+    # A stall found on a derived history is no finding: the stalled_deals driver goes with
+    # its unmeasured signal; the data-quality driver of a measured signal stays.
+    from scoring.model import Driver, Scale, Signal, not_measured
+    from scoring.pillars import _top
+
+    stalls = not_measured(
+        Signal("stalled_share", "handoff_ownership", "Stalled", "stalled_deals", 0.4, "ratio",
+               Scale(0.5, 0.1)),
+        "the source has no recorded stage history",
+    )  # fmt: skip
+    stall = Driver("handoff_ownership", "EMEA: 9 deals stalled", 0.9, "stalled_deals", "EMEA")
+    other = Driver("handoff_ownership", "Webinar: slow", 0.2, "follow_up_sla", "Webinar")
+    assert _top([stall, other], (stalls,)) == (other,)
+    assert stalls.score is None and stalls.to_dict()["value"] is None
