@@ -104,7 +104,8 @@ overall_col.metric(
     border=True,
 )
 HEADLINE_COLUMNS = (
-    "team", "win_rate_count", "won", "lost", "coverage", "required_coverage", "velocity",
+    "team", "win_rate_count", "won", "lost", "coverage", "required_coverage",
+    "open_without_amount", "velocity",
     "stalled_deals", "stalled_amount", "stalled_without_amount", "handoff_stalled_share",
     "forecast_accuracy", "forecast_bias",
 )  # fmt: skip
@@ -197,6 +198,10 @@ else:
             ),
             "stalled_deals": st.column_config.NumberColumn(
                 "Stalled deals", help=_widgets.help_for("stalled_deals")
+            ),
+            "open_without_amount": st.column_config.NumberColumn(
+                "Open, no amount",
+                help="Open deals closing in the period without an amount: not in the coverage.",
             ),
             "won": st.column_config.NumberColumn("Won"),
             "lost": st.column_config.NumberColumn("Lost"),

@@ -135,7 +135,12 @@ def headline(ctx: Context) -> pl.DataFrame:
     parts = [
         pipeline.win_rate(t, period=p).select("team", "win_rate_count", "won", "lost"),
         ctx.coverage.select(
-            "team", "coverage", "required_coverage", "open_pipeline", "remaining_quota"
+            "team",
+            "coverage",
+            "required_coverage",
+            "open_pipeline",
+            "remaining_quota",
+            "open_without_amount",
         ),
         pipeline.velocity(t, period=p, as_of=ctx.as_of, params=pp, timezone=tz).select(
             "team", "velocity"
