@@ -142,13 +142,16 @@ def funnel_steps(t: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
 def conversion(steps: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Of the leads reaching step X in the period, how many reached X+1 (cohort, converted)."""
     out = []
+    # A lead without a recorded MQL is not an MQL (the other steps keep reached semantics).
+    at = {s: steps[f"{s}_at"] for s in STEPS}
+    at["mql"] = steps["mql_at"].where(~steps["inferred_mql"])
     for a, b in pairwise(STEPS):
-        cohort = steps[_in(steps[f"{a}_at"], period)]
+        in_cohort = _in(at[a], period)
         out.append(
             {
                 "from_step": a,
-                "cohort": len(cohort),
-                "converted": int(cohort[f"{b}_at"].notna().sum()),
+                "cohort": int(in_cohort.sum()),
+                "converted": int((in_cohort & at[b].notna()).sum()),
             }
         )
     return pd.DataFrame(out).set_index("from_step")
@@ -158,7 +161,9 @@ def follow_up_sla(steps: pd.DataFrame, period: Period, as_of: date) -> dict[str,
     """Share of the period's due MQLs touched or accepted within the SLA hours."""
     cutoff = _ts(as_of + timedelta(days=1))
     mqls = steps[_in(steps["mql_at"], period) & ~steps["inferred_mql"]]
-    touch = mqls[["first_touch_at", "sal_at"]].min(axis=1)
+    # Only recorded touches: a back-filled SAL (a later step's time) is not one.
+    recorded_sal = mqls["sal_at"].where(~mqls["inferred_sal"])
+    touch = pd.concat([mqls["first_touch_at"], recorded_sal], axis=1).min(axis=1)
     hours = ((touch - mqls["mql_at"]).dt.total_seconds() / 3600).clip(lower=0)
     met = hours <= SLA_HOURS
     pending = touch.isna() & (mqls["mql_at"] + pd.Timedelta(hours=SLA_HOURS) >= cutoff)

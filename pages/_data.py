@@ -28,6 +28,7 @@ from connectors.store import Snapshot, Store
 from pages import _metrics
 from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
+from scoring.pillars import unmeasured_reason
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.tables import Tables
 
@@ -226,6 +227,13 @@ def metric(name: str, view: View, **options: Any) -> pl.DataFrame:
     `name` is a key of `pages._metrics.METRICS`; options must be hashable scalars/tuples.
     """
     return _metric(name, view, tuple(sorted(options.items())))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def unmeasured(view: View, signal_id: str) -> str | None:
+    """Why the scorecard signal `signal_id` cannot be measured on this view's data (the input
+    it needs that the data lacks), or None: a page shows "not measured" instead of a 0."""
+    return unmeasured_reason(team_tables(view.data_dir, view.snapshot_id, view.teams), signal_id)
 
 
 def missing_tables(view: View) -> frozenset[str]:

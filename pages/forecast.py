@@ -82,15 +82,23 @@ if _first(judged_wape, "bias_min") is not None:
         f"±{lock.miss_band:.0%}.",
         help=_widgets.help_for("forecast_bias.spread"),
     )
+slips_unmeasured = _data.unmeasured(view, "slip_rate")
+late_unmeasured = _data.unmeasured(view, "late_risk_share")
 k3.metric(
     f"Slipped deals {judged}",
-    f"{slipped.height}",
+    "–" if slips_unmeasured else f"{slipped.height}",
+    delta=f"not measured: {slips_unmeasured}" if slips_unmeasured else None,
+    delta_color="off",
+    delta_arrow="off",
     help=_widgets.help_for("slip_rate"),
     border=True,
 )
 k4.metric(
     f"Late-surfaced risk {judged}",
-    f"{late.filter(pl.col('late')).height} of {late.height}",
+    "–" if late_unmeasured else f"{late.filter(pl.col('late')).height} of {late.height}",
+    delta=f"not measured: {late_unmeasured}" if late_unmeasured else None,
+    delta_color="off",
+    delta_arrow="off",
     help=_widgets.help_for("late_risk_share"),
     border=True,
 )
@@ -304,6 +312,8 @@ else:
 
 # --- Slipped deals ---------------------------------------------------------------------
 st.subheader(f"Slipped deals — {judged}", help=_widgets.help_for("slip_rate"))
+if slips_unmeasured:
+    st.warning(f"Slips are not measured: {slips_unmeasured}.", icon=":material/report:")
 slip_row = _widgets.table(
     _data.metric("slip_summary", view),
     key="slip_summary",
@@ -342,6 +352,8 @@ _widgets.table(
 
 # --- Late-surfaced risk ----------------------------------------------------------------
 st.subheader(f"Late-surfaced risk — {judged}", help=_widgets.help_for("late_risk_share"))
+if late_unmeasured:
+    st.warning(f"Late risk is not measured: {late_unmeasured}.", icon=":material/report:")
 late_row = _widgets.table(
     _data.metric("late_risk_summary", view),
     key="late_summary",

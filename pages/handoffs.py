@@ -102,11 +102,15 @@ sla_all = _row(_data.metric("follow_up_sla", view, by=()))
 leak_all = _row(_data.metric("leakage", view, by=()))
 bounce_all = _row(_data.metric("bounce_backs", view, by=()))
 mql_row = _row(overall, from_step="mql")
+# One MQL count: recorded MQLs in the period, as the SLA and leakage count them.
+touches_unmeasured = _data.unmeasured(view, "follow_up_sla")
+not_measured = {"delta": f"not measured: {touches_unmeasured}", "delta_color": "off",
+                "delta_arrow": "off"} if touches_unmeasured else {}  # fmt: skip
 cols = st.columns(5)
 cols[0].metric(
     "MQLs in period",
-    "n/a" if mql_row is None else f"{mql_row['cohort']:,}",
-    help=_widgets.help_for("conversion.cohort"),
+    "n/a" if sla_all is None else f"{sla_all['mqls']:,}",
+    help="Leads with a recorded MQL date in the period (a lead that skipped MQL is not one).",
     border=True,
 )
 cols[1].metric(
@@ -117,17 +121,21 @@ cols[1].metric(
 )
 cols[2].metric(
     "Within SLA",
-    _widgets.pct(_value(sla_all, "sla_compliance")),
+    "–" if touches_unmeasured else _widgets.pct(_value(sla_all, "sla_compliance")),
     help=_widgets.help_for("follow_up_sla"),
     border=True,
+    **not_measured,
 )
 cols[3].metric(
     "Leaked MQLs",
-    "n/a"
+    "–"
+    if touches_unmeasured
+    else "n/a"
     if leak_all is None
     else f"{leak_all['leaked']:,} ({_widgets.pct(leak_all['leak_share'])})",
     help=_widgets.help_for("leakage"),
     border=True,
+    **not_measured,
 )
 cols[4].metric(
     "Bounce-back rate",

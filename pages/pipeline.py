@@ -54,18 +54,32 @@ def _kpi(key: str, fmt) -> str:
     return "n/a" if value is None else fmt(value)
 
 
+stalls_unmeasured = _data.unmeasured(view, "stalled_share")
+stall_note = (
+    {"delta": f"not measured: {stalls_unmeasured}", "delta_color": "off", "delta_arrow": "off"}
+    if stalls_unmeasured
+    else {}
+)
+without_amount = headline.get("stalled_without_amount") or 0
 k1, k2, k3, k4 = st.columns(4)
 k1.metric(
     "Stalled deals",
-    _kpi("stalled_deals", str),
+    "–" if stalls_unmeasured else _kpi("stalled_deals", str),
     help=_widgets.help_for("stalled_deals"),
     border=True,
+    **stall_note,
 )
 k2.metric(
     "Stalled pipeline",
-    _kpi("stalled_amount", _widgets.money),
+    "–" if stalls_unmeasured else _kpi("stalled_amount", _widgets.money),
     border=True,
-    help="Amount of the open deals counted as stalled at the as-of date.",
+    help="Known amounts of the open deals counted as stalled at the as-of date; deals "
+    "without an amount are counted apart, never as $0.",
+    **(
+        {"delta": f"+ {without_amount} without amount", "delta_color": "off", "delta_arrow": "off"}
+        if without_amount and not stalls_unmeasured
+        else stall_note
+    ),
 )
 k3.metric(
     "Stalled at a handoff",

@@ -29,15 +29,44 @@ PAGE_TITLES = {
 }
 
 
+NOT_MEASURED = "not measured"
+
+
+def _counts(s: dict) -> str:
+    """ " (654 of 880)" for a rate with counts; amounts in money."""
+    num, den = s.get("numerator"), s.get("denominator")
+    if s["unit"] != "ratio" or num is None or not den or s["id"] in {"forecast_bias", "wape"}:
+        return ""
+    if s["id"] == "slip_rate":
+        return f" ({_widgets.money(num)} of {_widgets.money(den)})"
+    if s["id"] == "coverage_vs_required":
+        return f" ({num:.1f}× of {den:.1f}× needed)"
+    return f" ({num:,.0f} of {den:,.0f})"
+
+
 def _signal_lines(pillar: dict) -> str:
     lines = [f"**{pillar['name']}: {pillar['question']}**", ""]
     for s in pillar["signals"]:
+        if s.get("status", "measured") != "measured":
+            lines.append(f"- {s['label']}: {NOT_MEASURED} ({s['reason']})")
+            continue
         value = "n/a" if s["value"] is None else (
             f"{s['value']:.0f}" if s["unit"] == "score" else _widgets.pct(s["value"])
         )  # fmt: skip
         score = "n/a" if s["score"] is None else f"{s['score']:.0f}"
-        lines.append(f"- {s['label']}: {value} → {score}/100")
+        lines.append(f"- {s['label']}: {value}{_counts(s)} → {score}/100")
     return "\n".join(lines)
+
+
+def _missing(card: dict) -> list[str]:
+    """What the data lacks, per pillar not measured: "Forecast integrity: the source has no
+    forecast submissions; …" (each reason once)."""
+    out = []
+    for pillar in card["pillars"]:
+        if pillar["score"] is None:
+            reasons = dict.fromkeys(s["reason"] for s in pillar["signals"] if s.get("reason"))
+            out.append(f"**{pillar['name']}** is not measured: {'; '.join(reasons)}.")
+    return out
 
 
 def _link(page: str, label: str, key: str) -> None:
@@ -63,27 +92,70 @@ judged = (
 )
 st.caption(f"{view.period_label} · as of {card['as_of']} · {teams_label}{judged}{since}")
 
+coverage = card.get("coverage") or {"measured": 4, "pillars": 4, "text": "4 of 4 pillars"}
 overall_col, *pillar_cols = st.columns([1, 1, 1, 1, 1])
 overall_col.metric(
     "Alignment score",
-    "n/a" if card["overall"] is None else f"{card['overall']:.0f}",
-    help="Weighted mean of the four pillar scores (weights in scorecard.toml).",
+    "–" if card["overall"] is None else f"{card['overall']:.0f}",
+    delta=None
+    if coverage["measured"] == coverage["pillars"]
+    else f"{NOT_MEASURED}: {coverage['text']}"
+    if card["overall"] is None
+    else coverage["text"],
+    delta_color="off",
+    delta_arrow="off",
+    help="Weighted mean of the measured pillar scores (weights in scorecard.toml); not shown "
+    f"when fewer than two pillars are measured. Covers {coverage['text']}.",
     border=True,
 )
+HEADLINE_COLUMNS = (
+    "team", "win_rate_count", "won", "lost", "coverage", "required_coverage",
+    "open_without_amount", "velocity",
+    "stalled_deals", "stalled_amount", "stalled_without_amount", "handoff_stalled_share",
+    "forecast_accuracy", "forecast_bias",
+)  # fmt: skip
 SHORT_NAMES = {"shared_data": "Shared data"}  # fits the card; the help names it in full
 for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
     delta = changes["pillars"].get(pillar["id"])
+    if pillar["score"] is None:  # the value would not fit the card: say it below it
+        col.metric(
+            SHORT_NAMES.get(pillar["id"], pillar["name"]),
+            "–",
+            delta=NOT_MEASURED,
+            delta_color="off",
+            delta_arrow="off",
+            help=_signal_lines(pillar),
+            border=True,
+        )
+        continue
     col.metric(
         SHORT_NAMES.get(pillar["id"], pillar["name"]),
-        "n/a" if pillar["score"] is None else f"{pillar['score']:.0f}",
+        f"{pillar['score']:.0f}",
         delta=None if delta is None else f"{delta:+.1f}",
         help=_signal_lines(pillar),
         border=True,
     )
 
+missing = _missing(card)
+if coverage["measured"] < coverage["pillars"]:
+    overall_text = (
+        "The alignment score is not shown: fewer than two pillars are measured."
+        if card["overall"] is None
+        else f"The alignment score covers {coverage['text']}."
+    )
+    st.warning(
+        "\n\n".join([f"{overall_text} What the data lacks:", *missing]),
+        icon=":material/report:",
+    )
+
 st.subheader("Top drivers")
 drivers = card["drivers"]
-if not drivers:
+if not drivers and missing:
+    st.info(
+        f"No driver among the measured signals ({coverage['text']}); the pillars not "
+        "measured cannot show one: see what the data lacks above."
+    )
+elif not drivers:
     st.success("No driver stands out: every signal is within its normal range.")
 for i, driver in enumerate(drivers, 1):
     text_col, link_col = st.columns([5, 1])
@@ -98,7 +170,9 @@ with st.expander("Drivers by pillar", expanded=False):
             st.markdown(f"- {driver['text']}")
         for note in pillar["notes"]:
             st.caption(f"Not available: {note}")
-        if not pillar["drivers"] and not pillar["notes"]:
+        for line in pillar.get("not_measured", []):
+            st.caption(line)
+        if not pillar["drivers"] and not pillar["notes"] and pillar["score"] is not None:
             st.caption("Nothing stands out.")
 
 st.subheader("Headline metrics by team")
@@ -112,6 +186,7 @@ else:
         key="headline",
         hide_index=True,
         width="stretch",
+        column_order=HEADLINE_COLUMNS,
         column_config={
             "team": st.column_config.TextColumn("Team", pinned=True),
             "win_rate_count": st.column_config.NumberColumn(
@@ -129,7 +204,18 @@ else:
             "stalled_deals": st.column_config.NumberColumn(
                 "Stalled deals", help=_widgets.help_for("stalled_deals")
             ),
-            "stalled_amount": st.column_config.NumberColumn("Stalled $", format="compact"),
+            "open_without_amount": st.column_config.NumberColumn(
+                "Open, no amount",
+                help="Open deals closing in the period without an amount: not in the coverage.",
+            ),
+            "won": st.column_config.NumberColumn("Won"),
+            "lost": st.column_config.NumberColumn("Lost"),
+            "stalled_amount": st.column_config.NumberColumn(
+                "Stalled $", format="compact", help="Known amounts only; empty when unknown."
+            ),
+            "stalled_without_amount": st.column_config.NumberColumn(
+                "Stalled, no amount", help="Stalled deals without an amount (not counted as $0)."
+            ),
             "handoff_stalled_share": st.column_config.NumberColumn(
                 "Handoff stalls", format="percent", help=_widgets.help_for("handoff_stall")
             ),

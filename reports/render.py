@@ -143,8 +143,10 @@ def _summary_pdf(pdf: _Pdf, pre: PreRead) -> None:
     _para(pdf, f"Pillar scores (0–100) and their {pre.since}.", 8)
     rows = [("Pillar", "Score", "Change"), *((p.name, p.score, p.change) for p in pre.pillars)]
     _table(pdf, rows, (110, 35, 35), size=9)
+    for line in pre.missing:
+        _para(pdf, line, 8)
     _heading(pdf, "Top drivers", 11)
-    for i, text in enumerate(pre.drivers or ("No driver stands out.",), 1):
+    for i, text in enumerate(pre.drivers or (pre.no_drivers,), 1):
         _para(pdf, f"{i}. {text}")
     _heading(pdf, "Headline metrics by team", 11)
     _table(pdf, (pre.headline_columns, *pre.headline_rows), (26, *(17.1,) * 9), size=7)
@@ -234,7 +236,8 @@ def _html_summary(pre: PreRead) -> str:
         f"<h2>Alignment score {_e(pre.overall)}</h2>"
         f"<p class='muted'>Pillar scores (0–100) and their {_e(pre.since)}.</p>"
         f"{_html_table(pillars)}"
-        f"<h2>Top drivers</h2>{_html_list(pre.drivers or ('No driver stands out.',), 'ol')}"
+        + "".join(f"<p class='muted'>{_e(line)}</p>" for line in pre.missing)
+        + f"<h2>Top drivers</h2>{_html_list(pre.drivers or (pre.no_drivers,), 'ol')}"
         f"<h2>Headline metrics by team</h2>"
         f"{_html_table((pre.headline_columns, *pre.headline_rows))}"
         f"<h2>What changed since the previous snapshot</h2>{_html_list(pre.changes)}"

@@ -35,16 +35,20 @@ def _table(card: Scorecard, changes: dict) -> str:
     lines = [
         f"Revenue alignment scorecard — {card.period.label}, as of {card.as_of}"
         + (f" — teams: {', '.join(card.teams)}" if card.teams else ""),
-        f"Overall: {card.overall if card.overall is not None else 'n/a'}",
+        f"Overall: {card.overall if card.overall is not None else 'not measured'}"
+        f" ({card.coverage})",
         "",
     ]
     for p in card.pillars:
         change = changes["pillars"].get(p.id)
         delta = f" ({change:+.1f} since {changes['previous']})" if change is not None else ""
-        lines.append(f"{p.name}: {p.score if p.score is not None else 'n/a'}{delta}")
+        lines.append(f"{p.name}: {p.score if p.score is not None else 'not measured'}{delta}")
         for s in p.signals:
-            value = "n/a" if s.value is None else f"{s.value:.3g}"
-            lines.append(f"    {s.label}: {value} → {s.score}")
+            if not s.measured:
+                lines.append(f"    {s.label}: not measured: {s.reason}")
+                continue
+            counts = f" ({s.numerator:,.0f} / {s.denominator:,.0f})" if s.denominator else ""
+            lines.append(f"    {s.label}: {s.value:.3g}{counts} → {s.score}")
         lines += [f"  • {d.text}" for d in p.drivers]
         lines += [f"  (note: {n})" for n in p.notes]
     lines += ["", "Top drivers:", *[f"  {i}. {d.text}" for i, d in enumerate(card.drivers, 1)]]

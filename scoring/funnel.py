@@ -269,16 +269,24 @@ def _inferred(step: str) -> pl.Expr:
     return pl.col(f"inferred_{step}") if step in INFERABLE else pl.lit(False)
 
 
+def step_at(step: str) -> pl.Expr:
+    """When a lead reached `step`, as counted in cohorts. A lead without a recorded MQL is not
+    an MQL anywhere (conversion, SLA, leakage and goal conflicts count the same MQLs); the
+    other steps keep reached semantics (a skipped step takes the next step's time)."""
+    at = pl.col(f"{step}_at")
+    return pl.when(~pl.col("inferred_mql")).then(at) if step == "mql" else at
+
+
 def _cohorts(steps: pl.LazyFrame, period: Period, timezone: str) -> pl.LazyFrame:
     """One row per lead per transition X→X+1 whose step X was reached in `period`."""
     parts = [
-        steps.filter(in_period(pl.col(f"{a}_at"), period, timezone)).select(
+        steps.filter(in_period(step_at(a), period, timezone)).select(
             "lead_id",
             *DIMENSIONS,
             from_step=pl.lit(a, Step),
             to_step=pl.lit(b, Step),
-            from_at=f"{a}_at",
-            to_at=f"{b}_at",
+            from_at=step_at(a),
+            to_at=step_at(b),
             inferred_from=_inferred(a),
             inferred_to=_inferred(b),
         )
@@ -378,7 +386,7 @@ def _period_lazy(
     entered = (
         pl.concat(
             [
-                steps.filter(in_period(pl.col(f"{s}_at"), period, timezone)).select(
+                steps.filter(in_period(step_at(s), period, timezone)).select(
                     "lead_id", *by, step=pl.lit(s, Step)
                 )
                 for s in STEPS
@@ -470,8 +478,11 @@ def _sla_rows_lazy(
 ) -> pl.LazyFrame:
     cutoff = as_of_end(as_of, timezone)
     extra = tables.leads.select("lead_id", "first_touch_at", "disqualified_at")
-    # A touch is the first sales activity or acceptance (SAL, or a later step), whichever is first.
-    touch = pl.min_horizontal(_known(pl.col("first_touch_at"), cutoff), "sal_at")
+    # A touch is the first recorded sales activity or acceptance (SAL), whichever is first.
+    # A back-filled SAL (the time of a later step, e.g. the won date) is not a touch: when
+    # the lead was followed up is unknown, so it does not meet the SLA.
+    recorded_sal = pl.when(~pl.col("inferred_sal")).then("sal_at")
+    touch = pl.min_horizontal(_known(pl.col("first_touch_at"), cutoff), recorded_sal)
     rows = (
         steps_lazy(tables, as_of=as_of, timezone=timezone)
         .filter(in_period(pl.col("mql_at"), period, timezone) & ~pl.col("inferred_mql"))
@@ -490,6 +501,7 @@ def _sla_rows_lazy(
     return rows.with_columns(
         status=status.otherwise(pl.lit("breached")).cast(SlaStatus),
         untouched=pl.col("touch_at").is_null(),
+        moved_on=pl.col("sal_at").is_not_null(),
     ).with_columns(breached=pl.col("status") == "breached", pending=pl.col("status") == "pending")
 
 
@@ -510,6 +522,7 @@ def follow_up_sla(
 ) -> pl.DataFrame:
     """MQL follow-up SLA: of the MQLs created in `period` whose deadline has come, the share that
     sales touched or accepted within the SLA hours; speed to lead as median / p90 hours.
+    Only recorded touches count (a first touch or a recorded SAL time, never a back-filled one).
 
     Grain: `by` dims. Columns: *by, mqls, due (mqls − pending), met, breached, pending,
     untouched, sla_compliance = met / due, median_hours_to_touch, p90_hours_to_touch.
@@ -569,7 +582,11 @@ def _leaked(
 ) -> pl.LazyFrame:
     rows = _sla_rows(tables, period, as_of, params, tz)
     cutoff = as_of_end(as_of, tz)
-    leaked = pl.col("untouched") & pl.col("breached") & ~pl.col("disqualified")
+    # A lead that moved on (reached SAL or a later step) was not dropped, even when its touch
+    # was never recorded.
+    leaked = (
+        pl.col("untouched") & pl.col("breached") & ~pl.col("disqualified") & ~pl.col("moved_on")
+    )
     return rows.with_columns(
         leaked=leaked, hours_untouched=pl.when(leaked).then(hours(pl.lit(cutoff), pl.col("mql_at")))
     )
@@ -585,7 +602,8 @@ def leakage(
     timezone: str = "UTC",
 ) -> pl.DataFrame:
     """Leakage: MQLs from `period` that nobody touched, accepted or disqualified by `as_of` though
-    their SLA has passed — demand paid for and dropped at the handoff.
+    their SLA has passed — demand paid for and dropped at the handoff. A lead that reached SAL
+    or a later step moved on and is not leaked, even without a recorded touch.
 
     Grain: `by` dims. Columns: *by, mqls, leaked, leak_share = leaked / mqls.
     """
@@ -937,8 +955,8 @@ def goal_conflict(
     sums = []
     for i, p in enumerate(periods):
         for step, nxt in (("mql", "sal"), ("sal", "sql")):
-            cohort = in_period(pl.col(f"{step}_at"), p, timezone)
-            converted = cohort & pl.col(f"{nxt}_at").is_not_null()
+            cohort = in_period(step_at(step), p, timezone)
+            converted = cohort & step_at(nxt).is_not_null()
             sums += [cohort.sum().alias(f"{step}_{i}"), converted.sum().alias(f"{step}_to_{i}")]
     totals = steps_lazy(tables, as_of=as_of, timezone=timezone).select(sums)
 

@@ -2,19 +2,27 @@
 
 A **signal** is one metric value feeding a pillar (e.g. follow-up SLA compliance 0.81). Its
 **scale** maps the value linearly onto 0–100: the `worst` value scores 0, the `best` scores
-100, values beyond are clipped. A pillar's score is the weighted mean of its signals' scores
-(signals with no value are left out and named in the pillar's notes). A **driver** is a
-finding in plain words that explains a pillar's score, ranked by `severity` (0–1, higher is
-worse).
+100, values beyond are clipped. A pillar's score is the weighted mean of its *measured*
+signals' scores. A signal whose inputs the data lacks is **not measured**: it carries the
+reason, has no value and no score, and is left out of its pillar; a pillar with no measured
+signal is not measured either, and the overall score says how many pillars it covers. A
+**driver** is a finding in plain words that explains a pillar's score, ranked by `severity`
+(0–1, higher is worse).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scoring.definitions import QUESTIONS
+
+MEASURED = "measured"
+NOT_MEASURED = "not measured"
+# The overall score is shown only when at least this many pillars are measured: one pillar
+# alone is that pillar's score, not an alignment score.
+MIN_PILLARS_FOR_OVERALL = 2
 
 PILLARS = {
     "shared_outcomes": "Shared outcomes",
@@ -44,7 +52,12 @@ class Scale:
 
 @dataclass(frozen=True)
 class Signal:
-    """One metric value feeding a pillar, with how it is normalized."""
+    """One metric value feeding a pillar, with how it is normalized.
+
+    `status` is "measured" or "not measured" (then `reason` says which input the data lacks,
+    and there is no value nor score). A rate carries the counts (or amounts) it is made of:
+    `value` = `numerator` / `denominator`.
+    """
 
     id: str
     pillar: str
@@ -55,23 +68,42 @@ class Signal:
     scale: Scale
     weight: float = 1.0
     page: str = ""
+    status: str = MEASURED
+    reason: str = ""
+    numerator: float | None = None
+    denominator: float | None = None
+
+    @property
+    def measured(self) -> bool:
+        return self.status == MEASURED
 
     @property
     def score(self) -> float | None:
-        return self.scale.score(self.value)
+        return self.scale.score(self.value) if self.measured else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "label": self.label,
             "definition_id": self.definition_id,
-            "value": _round(self.value),
+            "status": self.status,
+            "reason": self.reason,
+            "value": _round(self.value) if self.measured else None,
+            "numerator": _round(self.numerator),
+            "denominator": _round(self.denominator),
             "unit": self.unit,
             "score": self.score,
             "weight": self.weight,
             "scale": {"worst": self.scale.worst, "best": self.scale.best},
             "page": self.page,
         }
+
+
+def not_measured(signal: Signal, reason: str) -> Signal:
+    """`signal` marked not measured with `reason` (no value, no counts, no score)."""
+    return replace(
+        signal, status=NOT_MEASURED, reason=reason, value=None, numerator=None, denominator=None
+    )
 
 
 @dataclass(frozen=True)
@@ -115,22 +147,41 @@ class PillarScore:
 
     @property
     def score(self) -> float | None:
+        """Weighted mean of the measured signals' scores; None when none is measured."""
         scored = [(s.score, s.weight) for s in self.signals if s.score is not None]
         total = sum(w for _, w in scored)
         if not scored or total == 0:
             return None
         return round(sum(v * w for v, w in scored) / total, 1)
 
+    @property
+    def status(self) -> str:
+        return MEASURED if self.score is not None else NOT_MEASURED
+
+    @property
+    def not_measured(self) -> tuple[str, ...]:
+        """The signals left out, each as "label: not measured: reason"."""
+        return tuple(
+            f"{s.label}: {NOT_MEASURED}: {s.reason}" for s in self.signals if not s.measured
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "question": self.question,
+            "status": self.status,
             "score": self.score,
+            "not_measured": list(self.not_measured),
             "signals": [s.to_dict() for s in self.signals],
             "drivers": [d.to_dict() for d in self.drivers],
             "notes": list(self.notes),
         }
+
+
+def coverage_text(measured: int, total: int) -> str:
+    """How many pillars the overall score covers: "3 of 4 pillars"."""
+    return f"{measured} of {total} pillars"
 
 
 def _round(value: float | None) -> float | None:

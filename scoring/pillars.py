@@ -4,12 +4,19 @@ Each pillar function reads the scoring modules' results for one `Context` and re
 pillar's signals and candidate drivers. Driver severities are on a common 0–1 footing
 (roughly: how far the subject is from the rest of the company, as a share) so the top
 drivers across pillars can be compared.
+
+**Measured or not measured.** Each signal declares, in `NEEDS`, the inputs it needs *with
+data* (not just the table: a lead with a recorded first touch, a stage history the source
+recorded rather than one the connector derived, forecasts, closed deals of both outcomes...).
+Without them the signal is "not measured" with the reason, has no score and is left out of
+its pillar, instead of scoring 0 or 100 from nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import date
 from functools import cached_property
 
@@ -17,9 +24,9 @@ import polars as pl
 
 from scoring import forecast, funnel, pipeline, quality, reconcile, stages
 from scoring.calendar import Calendar, Period, previous
-from scoring.model import Driver, PillarScore, Scale, Signal, money, pct
+from scoring.model import Driver, PillarScore, Scale, Signal, money, not_measured, pct
 from scoring.params import ScoringParams
-from scoring.tables import ALL_TEAMS, Tables
+from scoring.tables import ALL_TEAMS, ENGINE, Tables
 
 # Default scales (worst → 0, best → 100); `[score.scales]` in scorecard.toml overrides them.
 DEFAULT_SCALES: dict[str, Scale] = {
@@ -40,6 +47,145 @@ DEFAULT_SCALES: dict[str, Scale] = {
     "coverage_vs_required": Scale(0.25, 1.0),
     "win_rate": Scale(0.10, 0.40),
 }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the data holds, beyond which tables exist: one yes/no per input a signal may need.
+
+    Read from the whole tables bundle (not the view's period): it tells what the source
+    records at all, so a quarter with no activity is still measured (and honestly 0).
+    """
+
+    mql_dates: bool  # some lead has a recorded MQL time
+    touches: bool  # some lead has a recorded first touch or SAL time (never a back-filled one)
+    sal_dates: bool  # some lead has a recorded SAL time
+    lead_history: bool  # lead status history rows
+    campaign_responses: bool  # campaign members and leads converted to opportunities
+    sourced_labels: bool  # some opportunity says who sourced it
+    opportunities: bool
+    open_deals: bool
+    won_deals: bool
+    lost_deals: bool
+    recorded_stage_history: bool  # the source's own stage history, not one the connector derived
+    close_date_history: bool  # ... that records close dates
+    change_history: bool  # ... with more than one row for some deal (it records changes)
+    forecasts: bool
+    quotas: bool
+
+
+def evidence(tables: Tables) -> Evidence:
+    """One small aggregate per table: which of the inputs in `Evidence` the data holds."""
+
+    def any_(expr: pl.Expr) -> pl.Expr:
+        return expr.any().fill_null(False)
+
+    def rows(name: str, alias: str) -> pl.LazyFrame:
+        return tables.frames[name].select((pl.len() > 0).alias(alias))
+
+    leads = tables.leads.select(
+        mql_dates=any_(pl.col("mql_at").is_not_null()),
+        touches=any_(pl.col("first_touch_at").is_not_null() | pl.col("sal_at").is_not_null()),
+        sal_dates=any_(pl.col("sal_at").is_not_null()),
+        converted=any_(pl.col("converted_opp_id").is_not_null()),
+    )
+    opps = tables.opportunities.select(
+        opportunities=pl.len() > 0,
+        open_deals=any_(~pl.col("is_closed")),
+        won_deals=any_(pl.col("is_closed") & pl.col("is_won")),
+        lost_deals=any_(pl.col("is_closed") & ~pl.col("is_won")),
+        sourced_labels=any_(pl.col("sourced_by").is_not_null()),
+    )
+    # A stage history the connector derived (one row per deal) records no changes.
+    recorded = pl.lit(not tables.is_derived("stage_history"))
+    history = tables.stage_history.select(
+        recorded_stage_history=(pl.len() > 0) & recorded,
+        close_date_history=any_(pl.col("close_date").is_not_null()) & recorded,
+        change_history=(pl.len() > pl.col("opp_id").n_unique()) & recorded,
+    )
+    others = [
+        rows("lead_history", "lead_history"),
+        rows("campaign_members", "members"),
+        rows("forecasts", "forecasts"),
+        rows("quotas", "quotas"),
+    ]
+    every = pl.concat([leads, opps, history, *others], how="horizontal")
+    row = every.collect(engine=ENGINE).row(0, named=True)
+    row["campaign_responses"] = row.pop("converted") and row.pop("members")
+    return Evidence(**{f.name: bool(row[f.name]) for f in fields(Evidence)})
+
+
+@dataclass(frozen=True)
+class Need:
+    """An input a signal needs with data: `holds` reads it off the `Evidence`; `reason` says
+    what is missing when it does not hold."""
+
+    reason: str
+    holds: Callable[[Evidence], bool]
+
+
+MQL_DATES = Need("no lead has a recorded MQL date", lambda e: e.mql_dates)
+TOUCHES = Need("no lead has a recorded first touch or SAL time", lambda e: e.touches)
+SAL_DATES = Need("no lead has a recorded SAL date", lambda e: e.sal_dates)
+LEAD_HISTORY = Need("the source has no lead status history", lambda e: e.lead_history)
+CAMPAIGN_RESPONSES = Need("no converted lead is a campaign member", lambda e: e.campaign_responses)
+SOURCED_LABELS = Need("no opportunity says who sourced it", lambda e: e.sourced_labels)
+OPPORTUNITIES = Need("the source has no opportunities", lambda e: e.opportunities)
+OPEN_DEALS = Need("the export has no open deals", lambda e: e.open_deals)
+WON_AND_LOST = Need(
+    "the export lacks closed deals of both outcomes (won and lost)",
+    lambda e: e.won_deals and e.lost_deals,
+)
+CLOSED_DEALS = Need("the export has no closed deals", lambda e: e.won_deals or e.lost_deals)
+STAGE_HISTORY = Need(
+    "the source has no recorded stage history (a derived one-row-per-deal history cannot "
+    "date stage changes)",
+    lambda e: e.recorded_stage_history,
+)
+CLOSE_DATE_HISTORY = Need(
+    "the stage history does not record close-date changes", lambda e: e.close_date_history
+)
+CHANGE_HISTORY = Need(
+    "the stage history records no forecast-category or stage changes",
+    lambda e: e.change_history,
+)
+FORECASTS = Need("the source has no forecast submissions", lambda e: e.forecasts)
+QUOTAS = Need("the source has no quotas", lambda e: e.quotas)
+
+# What each signal needs with data, next to nothing else so a reader sees it at once.
+NEEDS: dict[str, tuple[Need, ...]] = {
+    # handoff ownership
+    "follow_up_sla": (MQL_DATES, TOUCHES),
+    "leakage": (MQL_DATES, TOUCHES),
+    "stalled_share": (STAGE_HISTORY, OPEN_DEALS),
+    "handoff_stall": (STAGE_HISTORY, OPEN_DEALS),
+    "bounce_back_rate": (LEAD_HISTORY,),
+    # forecast integrity
+    "forecast_bias": (FORECASTS, CLOSED_DEALS),
+    "wape": (FORECASTS, CLOSED_DEALS),
+    "slip_rate": (STAGE_HISTORY, CLOSE_DATE_HISTORY),
+    "late_risk_share": (STAGE_HISTORY, CHANGE_HISTORY),
+    # shared metrics & data
+    "sourced_pipeline_disagreement": (CAMPAIGN_RESPONSES, SOURCED_LABELS),
+    "data_quality_score": (OPPORTUNITIES,),
+    "stale_close_dates": (OPEN_DEALS,),
+    "stage_skip_rate": (STAGE_HISTORY,),
+    # shared outcomes
+    "goal_conflict": (MQL_DATES, SAL_DATES),
+    "coverage_vs_required": (QUOTAS, OPEN_DEALS, WON_AND_LOST),
+    "win_rate": (WON_AND_LOST,),
+}
+
+
+def missing_input(found: Evidence, signal_id: str) -> str | None:
+    """Why signal `signal_id` cannot be measured on data with `found` (the first need that
+    fails), or None when the data holds all it needs."""
+    return next((n.reason for n in NEEDS[signal_id] if not n.holds(found)), None)
+
+
+def unmeasured_reason(tables: Tables, signal_id: str) -> str | None:
+    """`missing_input` for a tables bundle: what pages ask before showing a count as 0."""
+    return missing_input(evidence(tables), signal_id)
 
 
 @dataclass(frozen=True)
@@ -125,11 +271,23 @@ class Context:
             timezone=self.params.timezone,
         )  # fmt: skip
 
+    @cached_property
+    def evidence(self) -> Evidence:
+        return evidence(self.tables)
+
     def signal(
         self, id: str, pillar: str, label: str, definition_id: str, value: float | None,
-        unit: str, page: str,
+        unit: str, page: str, *, counts: tuple[float | None, float | None] = (None, None),
+        empty: str = "nothing in this view to measure it on",
     ) -> Signal:  # fmt: skip
-        return Signal(id, pillar, label, definition_id, value, unit, self.scales[id], page=page)
+        """The signal, or it "not measured" with the reason: an input in `NEEDS` the data
+        lacks, else `empty` when the view has nothing to measure (no value)."""
+        made = Signal(id, pillar, label, definition_id, value, unit, self.scales[id], page=page,
+                      numerator=counts[0], denominator=counts[1])  # fmt: skip
+        reason = missing_input(self.evidence, id)
+        if reason is None and (value is None or math.isnan(value)):
+            reason = empty
+        return made if reason is None else not_measured(made, reason)
 
 
 def _value(frame: pl.DataFrame, column: str, **where: str) -> float | None:
@@ -144,8 +302,18 @@ def _share(frame: pl.DataFrame, num: str, den: str) -> float | None:
     return float(frame[num].sum() / total) if total else None
 
 
-def _top(drivers: list[Driver], n: int = 3) -> tuple[Driver, ...]:
-    return tuple(sorted(drivers, key=lambda d: (-d.severity, d.text))[:n])
+def _sums(frame: pl.DataFrame, num: str, den: str, **where: str) -> tuple[float, float]:
+    """The numerator and denominator of a rate: `num` and `den` summed over the rows."""
+    rows = frame.filter(**where) if where else frame
+    return float(rows[num].sum() or 0), float(rows[den].sum() or 0)
+
+
+def _top(drivers: list[Driver], signals: tuple[Signal, ...], n: int = 3) -> tuple[Driver, ...]:
+    """The `n` most severe drivers, leaving out those of a signal that is not measured (a
+    stall found on a derived history is no finding)."""
+    unmeasured = {s.definition_id for s in signals if not s.measured}
+    kept = [d for d in drivers if d.definition_id not in unmeasured]
+    return tuple(sorted(kept, key=lambda d: (-d.severity, d.text))[:n])
 
 
 # ---------------------------------------------------------------- handoff ownership
@@ -161,22 +329,31 @@ def handoff_ownership(ctx: Context) -> PillarScore:
     handoffs = stages.handoff_stalls_by_team(ctx.stalled, ctx.spells)
     company = by_team.filter(team=ALL_TEAMS)
     pillar = "handoff_ownership"
+    no_mqls = f"no recorded MQL in {p.name} whose SLA has passed"
+    no_open = "no open deal in this view"
     signals = (
         ctx.signal("follow_up_sla", pillar, "MQLs followed up within the SLA", "follow_up_sla",
-                   _value(sla, "sla_compliance"), "ratio", "handoffs"),
+                   _value(sla, "sla_compliance"), "ratio", "handoffs",
+                   counts=_sums(sla, "met", "due"), empty=no_mqls),
         ctx.signal("leakage", pillar, "MQLs never touched (leakage)", "leakage",
-                   _value(leaks, "leak_share"), "ratio", "handoffs"),
+                   _value(leaks, "leak_share"), "ratio", "handoffs",
+                   counts=_sums(leaks, "leaked", "mqls"), empty=no_mqls),
         ctx.signal("stalled_share", pillar, "Open deals stalled in their stage", "stalled_deals",
-                   _share(company, "stalled_count", "open_deals"), "ratio", "pipeline"),
+                   _share(company, "stalled_count", "open_deals"), "ratio", "pipeline",
+                   counts=_sums(company, "stalled_count", "open_deals"), empty=no_open),
         ctx.signal("handoff_stall", pillar, "Deals stalled at a handoff between teams",
                    "handoff_stall", _value(handoffs, "handoff_stalled_share", team=ALL_TEAMS),
-                   "ratio", "pipeline"),
+                   "ratio", "pipeline", counts=_sums(handoffs, "handoff_stalled_count",
+                                                     "open_handoff_deals", team=ALL_TEAMS),
+                   empty="no open deal sits in a stage entered through a handoff"),
         ctx.signal("bounce_back_rate", pillar, "Leads recycled from sales back to marketing",
-                   "bounce_back_rate", _value(bounces, "bounce_back_rate"), "ratio", "handoffs"),
+                   "bounce_back_rate", _value(bounces, "bounce_back_rate"), "ratio", "handoffs",
+                   counts=_sums(bounces, "bounced", "leads_with_sales"),
+                   empty=f"no lead was with sales in {p.name}"),
     )  # fmt: skip
     drivers = _stall_drivers(by_team) + _sla_drivers(ctx, sla)
     notes = [m for m in (funnel.funnel_status(t, "bounce_backs"),) if m]
-    return PillarScore(pillar, signals, _top(drivers), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
 
 
 def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
@@ -188,7 +365,7 @@ def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
             pillar="handoff_ownership",
             text=(
                 f"{r['team']}: {r['stalled_count']} deals stalled in {r['stage']} "
-                f"({money(r['stalled_amount'])}), median age {r['age_vs_company']:.1f}× "
+                f"({_stalled_amount(r)}), median age {r['age_vs_company']:.1f}× "
                 f"the company median"
             ),
             severity=_stall_severity(r),
@@ -198,6 +375,14 @@ def _stall_drivers(by_team: pl.DataFrame) -> list[Driver]:
         )
         for r in rows.iter_rows(named=True)
     ]  # fmt: skip
+
+
+def _stalled_amount(row: dict) -> str:
+    """ "$1.2M", "$1.2M + 3 without amount" or "3 without amount" (unknown is never $0)."""
+    known = None if row["stalled_amount"] is None else money(row["stalled_amount"])
+    unknown = row.get("stalled_without_amount") or 0
+    parts = [p for p in (known, f"{unknown} without amount" if unknown else None) if p]
+    return " + ".join(parts)
 
 
 def _stall_severity(row: dict) -> float:
@@ -253,18 +438,25 @@ def forecast_integrity(ctx: Context) -> PillarScore:
     slips = forecast.slip_summary(t, period=judged, as_of=ctx.as_of, timezone=tz)
     late = forecast.late_risk_summary(t, period=judged, as_of=ctx.as_of, params=fp, timezone=tz)
     pillar = "forecast_integrity"
+    # Mean |bias| over the team-quarters judged: Σ|bias| / number of team-quarters.
+    bias_counts = (float(judged_bias.sum()), float(len(judged_bias)))
     signals = (
         ctx.signal("forecast_bias", pillar, "Mean |bias| of locked calls, last 4 quarters",
                    "forecast_bias", float(judged_bias.mean()) if len(judged_bias) else None,
-                   "ratio", "forecast"),
+                   "ratio", "forecast", counts=bias_counts,
+                   empty="no locked call with actuals in the last 4 quarters"),
         ctx.signal("wape", pillar, f"Forecast error across teams (WAPE), {judged.name}", "wape",
-                   _value(errors, "wape"), "ratio", "forecast"),
+                   _value(errors, "wape"), "ratio", "forecast",
+                   counts=_sums(errors, "abs_error", "actual"),
+                   empty=f"no locked call with actuals in {judged.name}"),
         ctx.signal("slip_rate", pillar, f"Pipeline that slipped out of {judged.name}",
                    "slip_rate", _share(slips, "slipped_amount", "pipeline_amount"), "ratio",
-                   "forecast"),
+                   "forecast", counts=_sums(slips, "slipped_amount", "pipeline_amount"),
+                   empty=f"no open pipeline with an amount closing in {judged.name} at its start"),
         ctx.signal("late_risk_share", pillar, "Bad news on committed deals that came late",
                    "late_risk_share", _share(late, "late_count", "risk_count"), "ratio",
-                   "forecast"),
+                   "forecast", counts=_sums(late, "late_count", "risk_count"),
+                   empty=f"no committed deal went bad in {judged.name}"),
     )  # fmt: skip
     trend = forecast.forecast_trend(t, periods=ctx.history, as_of=ctx.as_of, params=fp, timezone=tz)
     company_slips = (
@@ -278,7 +470,7 @@ def forecast_integrity(ctx: Context) -> PillarScore:
         + _slip_drivers(slips, judged, company_slips)
     )
     notes = [m for m in (forecast.forecast_status(t),) if m]
-    return PillarScore(pillar, signals, _top(drivers), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
 
 
 def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list[Driver]:
@@ -372,22 +564,30 @@ def shared_data(ctx: Context) -> PillarScore:
         t, as_of=ctx.as_of, timezone=ctx.params.timezone, spells=ctx.spells
     )
     pillar = "shared_data"
+    company = trust.filter(team=ALL_TEAMS)
+    skip_rate = _value(company, "stage_skip_rate")
+    deals = float(company["deals"].sum() or 0)
     signals = (
         ctx.signal("sourced_pipeline_disagreement", pillar,
                    "Opportunities marketing and sales disagree are marketing-sourced",
                    "reconcile.marketing_sourced_pipeline.count", disagreement, "ratio",
-                   "data_trust"),
+                   "data_trust", counts=_disagreement_counts(counts),
+                   empty=f"no opportunity either team counts as marketing-sourced in {p.name}"),
         ctx.signal("data_quality_score", pillar, "Data-quality checks passing (weighted)",
                    "data_quality.score", quality.data_quality_score(checks, partial_credit=True),
-                   "score", "data_trust"),
+                   "score", "data_trust", empty="no data-quality check applies to this data"),
         ctx.signal("stale_close_dates", pillar, "Open deals with a close date in the past",
-                   "stale_close_dates", _value(trust, "stale_close_date_share", team=ALL_TEAMS),
-                   "ratio", "data_trust"),
+                   "stale_close_dates", _value(company, "stale_close_date_share"),
+                   "ratio", "data_trust",
+                   counts=_sums(company, "stale_close_dates", "open_deals"),
+                   empty="no open deal in this view"),
         ctx.signal("stage_skip_rate", pillar, "Deals that skipped a stage", "stage_skip_rate",
-                   _value(trust, "stage_skip_rate", team=ALL_TEAMS), "ratio", "data_trust"),
+                   skip_rate, "ratio", "data_trust",
+                   counts=(None if skip_rate is None else round(skip_rate * deals), deals),
+                   empty="no deal in this view"),
     )  # fmt: skip
     drivers = _sourcing_drivers(counts, sourced.summary, disagreement) + _quality_drivers(checks)
-    return PillarScore(pillar, signals, _top(drivers))
+    return PillarScore(pillar, signals, _top(drivers, signals))
 
 
 def _disagreement(counts: pl.DataFrame) -> float | None:
@@ -397,6 +597,14 @@ def _disagreement(counts: pl.DataFrame) -> float | None:
     a, b, records = counts["side_a_value"][0], counts["side_b_value"][0], counts["records"][0]
     either = (a + b + records) / 2  # |A ∪ B| = |A ∩ B| + records, |A ∩ B| = (A + B − records) / 2
     return float(records / either) if either else None
+
+
+def _disagreement_counts(counts: pl.DataFrame) -> tuple[float | None, float | None]:
+    """Numerator and denominator of `_disagreement`: deals disagreed on, deals either counts."""
+    if counts.is_empty() or counts["records"][0] is None:
+        return None, None
+    a, b, records = counts["side_a_value"][0], counts["side_b_value"][0], counts["records"][0]
+    return float(records), float((a + b + records) / 2)
 
 
 def _sourcing_drivers(
@@ -448,20 +656,26 @@ def shared_outcomes(ctx: Context) -> PillarScore:
     wins = pipeline.win_rate(t, period=ctx.judged)
     ratio = _coverage_ratio(cover)
     pillar = "shared_outcomes"
+    quarters = judged_conflicts.with_columns(n=pl.lit(1), c=pl.col("conflict").cast(pl.Int64))
+    company = cover.filter(team=ALL_TEAMS)
+    won, lost = _sums(wins, "won", "lost", team=ALL_TEAMS)
     signals = (
         ctx.signal("goal_conflict", pillar,
                    "Quarters where one team hit its volume while the next step's conversion fell",
-                   "goal_conflict", _share(judged_conflicts.with_columns(
-                       n=pl.lit(1), c=pl.col("conflict").cast(pl.Int64)), "c", "n"),
-                   "ratio", "handoffs"),
+                   "goal_conflict", _share(quarters, "c", "n"), "ratio", "handoffs",
+                   counts=_sums(quarters, "c", "n"),
+                   empty="no quarter with MQLs and SALs to compare with the one before"),
         ctx.signal("coverage_vs_required", pillar, "Pipeline coverage vs the coverage needed",
-                   "coverage", ratio, "ratio", "pipeline"),
+                   "coverage", ratio, "ratio", "pipeline",
+                   counts=(_value(company, "coverage"), _value(company, "required_coverage")),
+                   empty=f"no remaining quota or win rate to judge {ctx.period.name} by"),
         ctx.signal("win_rate", pillar, f"Win rate by count, {ctx.judged.name}", "win_rate.count",
-                   _value(wins, "win_rate_count", team=ALL_TEAMS), "ratio", "pipeline"),
+                   _value(wins, "win_rate_count", team=ALL_TEAMS), "ratio", "pipeline",
+                   counts=(won, won + lost), empty=f"no deal closed in {ctx.judged.name}"),
     )  # fmt: skip
     drivers = _conflict_drivers(conflicts) + _coverage_drivers(cover, ctx.company.coverage)
     notes = [n for n in cover.filter(team=ALL_TEAMS)["notes"].to_list() if n]
-    return PillarScore(pillar, signals, _top(drivers), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
 
 
 def _coverage_ratio(cover: pl.DataFrame) -> float | None:

@@ -260,6 +260,10 @@ def _coverage_totals(state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         .agg(
             open_pipeline=amount.filter(_in_range(period)).sum(),
             closed_won_to_date=amount.filter(won_in_period).sum(),
+            # Counted apart, never summed as $0: the pipeline is the known amounts only.
+            open_without_amount=(_in_range(period) & pl.col("amount").is_null())
+            .sum()
+            .cast(pl.Int64),
         )
     )
 
@@ -273,6 +277,7 @@ _COVERAGE_COLUMNS = (
     "coverage",
     "coverage_salesforce_inverse",
     "required_coverage",
+    "open_without_amount",
     "notes",
 )
 
@@ -291,7 +296,9 @@ def coverage(
     quota, where remaining = max(quota − closed-won so far, 0). Compare it with
     required_coverage = 1 / trailing-4-quarter win rate: "3×" is only enough at a 33 % win
     rate. Grain: team. Columns: open_pipeline, quota, closed_won_to_date, remaining_quota,
-    coverage, coverage_salesforce_inverse (remaining / open), required_coverage, notes.
+    coverage, coverage_salesforce_inverse (remaining / open), required_coverage,
+    open_without_amount (open deals in range whose amount is unknown: not in the pipeline),
+    notes.
     """
     totals = _coverage_totals(_state_at(tables, end_of_day(as_of, timezone), params), period)
     quota = _quota(tables, period)
@@ -302,6 +309,7 @@ def coverage(
         .join(quota, on="team", how="left")
         .join(_required_coverage(tables, period, timezone), on="team", how="left")
         .with_columns(pl.col("open_pipeline", "closed_won_to_date").fill_null(0.0))
+        .with_columns(pl.col("open_without_amount").fill_null(0))
         .with_columns(remaining_quota=remaining)
         .with_columns(
             coverage=_ratio(pl.col("open_pipeline"), pl.col("remaining_quota")),

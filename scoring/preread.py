@@ -21,6 +21,7 @@ from scoring.model import money, pct
 # a multiselect is written as one repeated key per chosen value (?teams=A&teams=B).
 QUERY_KEYS = ("period", "as_of", "teams")
 NOT_AVAILABLE = "n/a"
+NOT_MEASURED = "not measured"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class PillarPage:
     question: str
     score: str
     change: str
-    signals: tuple[tuple[str, str, str], ...]  # (label, value, score/100)
+    signals: tuple[tuple[str, str, str], ...]  # (label, value or "not measured: why", score/100)
     drivers: tuple[str, ...]
     notes: tuple[str, ...]
     charts: tuple[Chart, ...] = ()
@@ -78,11 +79,14 @@ class PreRead:
     link: str
     snapshot_id: str = ""
     card: dict[str, Any] = field(repr=False, default_factory=dict)
+    coverage: str = ""  # how many pillars the overall score covers: "3 of 4 pillars"
+    missing: tuple[str, ...] = ()  # per pillar not measured: what the data lacks
+    no_drivers: str = "No driver stands out."
 
 
 def score_text(value: float | None) -> str:
-    """A 0–100 score as the scorecard JSON holds it (one decimal), or "n/a"."""
-    return NOT_AVAILABLE if value is None else f"{value:.1f}"
+    """A 0–100 score as the scorecard JSON holds it (one decimal), or "not measured"."""
+    return NOT_MEASURED if value is None else f"{value:.1f}"
 
 
 def change_text(delta: float | None) -> str:
@@ -95,6 +99,32 @@ def signal_value(value: float | None, unit: str) -> str:
     if value is None:
         return NOT_AVAILABLE
     return f"{value:.0f}" if unit == "score" else pct(value)
+
+
+def signal_text(signal: dict[str, Any]) -> str:
+    """A signal's value with the counts of its rate ("74% (654 of 880)"), or "not measured:
+    why"."""
+    if signal.get("status", "measured") != "measured":
+        return f"{NOT_MEASURED}: {signal['reason']}"
+    value = signal_value(signal["value"], signal["unit"])
+    num, den = signal.get("numerator"), signal.get("denominator")
+    if signal["unit"] != "ratio" or num is None or not den:
+        return value
+    if signal["id"] in {"slip_rate", "wape"}:
+        return f"{value} ({money(num)} of {money(den)})"
+    if signal["id"] in {"forecast_bias", "coverage_vs_required"}:
+        return value
+    return f"{value} ({num:,.0f} of {den:,.0f})"
+
+
+def missing_lines(card: dict[str, Any]) -> tuple[str, ...]:
+    """Per pillar not measured: "Forecast integrity is not measured: <reasons, each once>"."""
+    return tuple(
+        f"{p['name']} is not measured: "
+        + "; ".join(dict.fromkeys(s["reason"] for s in p["signals"] if s.get("reason")))
+        for p in card["pillars"]
+        if p["score"] is None
+    )
 
 
 def _times(value: float | None) -> str:
@@ -134,7 +164,7 @@ def _pillar_page(
     pillar: dict[str, Any], delta: float | None, charts: Sequence[Chart]
 ) -> PillarPage:
     signals = tuple(
-        (s["label"], signal_value(s["value"], s["unit"]), score_text(s["score"]))
+        (s["label"], signal_text(s), "–" if s["score"] is None else score_text(s["score"]))
         for s in pillar["signals"]
     )
     return PillarPage(
@@ -150,10 +180,19 @@ def _pillar_page(
     )
 
 
+def _cell(row: dict[str, Any], key: str, fmt: Callable[[Any], str]) -> str:
+    text = fmt(row.get(key))
+    if key == "stalled_amount" and row.get("stalled_without_amount"):
+        # Deals without an amount are counted, never summed as $0.
+        text += f" + {row['stalled_without_amount']} without amount"
+    return text
+
+
 def headline_rows(card: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
     """One row per team (All teams last, as in the JSON): the team and its formatted metrics."""
     return tuple(
-        (row["team"], *(fmt(row.get(key)) for key, _, fmt in HEADLINE)) for row in card["headline"]
+        (row["team"], *(_cell(row, key, fmt) for key, _, fmt in HEADLINE))
+        for row in card["headline"]
     )
 
 
@@ -205,10 +244,12 @@ def assemble(
     teams = ", ".join(card["teams"]) or "All teams"
     previous = changes.get("previous")
     deltas = changes.get("pillars", {})
+    coverage = (card.get("coverage") or {}).get("text", "")
+    missing = missing_lines(card)
     return PreRead(
         title=f"Revenue alignment pre-read — {period_label(card)}",
         subtitle=f"As of {card['as_of']} · {teams} · forecast judged on {card['judged_period']}",
-        overall=score_text(card["overall"]),
+        overall=score_text(card["overall"]) + (f" ({coverage})" if missing else ""),
         since=f"change since the snapshot of {freshness.previous or previous}"
         if previous
         else "first snapshot: no change to show yet",
@@ -221,4 +262,12 @@ def assemble(
         link=live_url(app_url, period=card["period"], as_of=card["as_of"], teams=card["teams"]),
         snapshot_id=freshness.snapshot_id,
         card=card,
+        coverage=coverage,
+        missing=missing,
+        no_drivers=(
+            f"No driver among the measured signals ({coverage}); the pillars not measured "
+            "cannot show one."
+            if missing
+            else "No driver stands out."
+        ),
     )

@@ -17,9 +17,9 @@ import polars as pl
 
 from scoring import intermediates, pipeline, stages
 from scoring.calendar import Period
-from scoring.model import Driver, PillarScore, Scale
+from scoring.model import MIN_PILLARS_FOR_OVERALL, Driver, PillarScore, Scale, coverage_text
 from scoring.params import ScoringParams
-from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context
+from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context, missing_input
 from scoring.tables import ALL_TEAMS, Tables, lead_teams, opportunities_with_team
 
 JSON_SCHEMA = "scorecard/1"
@@ -41,12 +41,23 @@ class Scorecard:
     weights: dict[str, float] = field(default_factory=dict)
 
     @property
+    def measured_pillars(self) -> tuple[PillarScore, ...]:
+        return tuple(p for p in self.pillars if p.score is not None)
+
+    @property
+    def coverage(self) -> str:
+        """How many pillars the overall score covers, e.g. "3 of 4 pillars"."""
+        return coverage_text(len(self.measured_pillars), len(self.pillars))
+
+    @property
     def overall(self) -> float | None:
-        scored = [
-            (p.score, self.weights.get(p.id, 1.0)) for p in self.pillars if p.score is not None
-        ]
+        """Weighted mean of the measured pillars' scores; None (not shown) when fewer than
+        `MIN_PILLARS_FOR_OVERALL` pillars are measured."""
+        scored = [(p.score, self.weights.get(p.id, 1.0)) for p in self.measured_pillars]
         total = sum(w for _, w in scored)
-        return round(sum(s * w for s, w in scored) / total, 1) if total else None
+        if len(scored) < MIN_PILLARS_FOR_OVERALL or not total:
+            return None
+        return round(sum(s * w for s, w in scored) / total, 1)
 
     @property
     def drivers(self) -> tuple[Driver, ...]:
@@ -68,6 +79,11 @@ class Scorecard:
             "judged_range": self.judged_period.to_dict(),
             "teams": list(self.teams),
             "overall": self.overall,
+            "coverage": {
+                "measured": len(self.measured_pillars),
+                "pillars": len(self.pillars),
+                "text": self.coverage,
+            },
             "pillars": [p.to_dict() for p in self.pillars],
             "drivers": [d.to_dict() for d in self.drivers],
             "headline": self.headline.to_dicts(),
@@ -114,7 +130,12 @@ def headline(ctx: Context) -> pl.DataFrame:
     stalls, forecast accuracy and bias (locked call of the latest complete quarter). For "All
     teams": 1 − WAPE (the teams' misses added up), the pooled bias, and its spread — the
     lowest and highest team bias with their teams and the share of what closed in teams off
-    by more than the miss band (`forecast_bias_min`, …, `forecast_off_share`)."""
+    by more than the miss band (`forecast_bias_min`, …, `forecast_off_share`).
+
+    Each rate comes with its counts: won / lost, open_pipeline / remaining_quota,
+    handoff_stalled_count / open_handoff_deals, forecast / actual. Stalled amounts sum the
+    known amounts (`stalled_without_amount` counts the others); stall columns are null when
+    the stage history was not recorded (stalls cannot be dated)."""
     t, p, pp, tz = ctx.tables, ctx.period, ctx.params.pipeline, ctx.params.timezone
     stall_totals = (
         stages.stalls_by_team(ctx.stalled, ctx.spells)
@@ -122,16 +143,27 @@ def headline(ctx: Context) -> pl.DataFrame:
         .agg(
             stalled_deals=pl.col("stalled_count").sum(),
             stalled_amount=pl.col("stalled_amount").sum(),
+            stalled_without_amount=pl.col("stalled_without_amount").sum(),
+            unknown=pl.col("stalled_amount").is_null().all(),
         )
+        .with_columns(stalled_amount=pl.when(~pl.col("unknown")).then("stalled_amount"))
+        .drop("unknown")
     )
     handoffs = stages.handoff_stalls_by_team(ctx.stalled, ctx.spells).select(
-        "team", "handoff_stalled_share"
+        "team", "handoff_stalled_share", "handoff_stalled_count", "open_handoff_deals"
     )
     judged = pl.col("period") == ctx.judged.name
     acc = ctx.history_accuracy.filter(judged)  # the same rows as computing the judged alone
     parts = [
-        pipeline.win_rate(t, period=p).select("team", "win_rate_count"),
-        ctx.coverage.select("team", "coverage", "required_coverage"),
+        pipeline.win_rate(t, period=p).select("team", "win_rate_count", "won", "lost"),
+        ctx.coverage.select(
+            "team",
+            "coverage",
+            "required_coverage",
+            "open_pipeline",
+            "remaining_quota",
+            "open_without_amount",
+        ),
         pipeline.velocity(t, period=p, as_of=ctx.as_of, params=pp, timezone=tz).select(
             "team", "velocity"
         ),
@@ -141,6 +173,8 @@ def headline(ctx: Context) -> pl.DataFrame:
             "team",
             pl.col("accuracy").alias("forecast_accuracy"),
             pl.col("bias").alias("forecast_bias"),
+            "forecast",
+            "actual",
         ),
     ]
     out = parts[0]
@@ -152,6 +186,8 @@ def headline(ctx: Context) -> pl.DataFrame:
         team=pl.lit(ALL_TEAMS),
         company_accuracy=1 - pl.col("wape"),
         company_bias=pl.col("bias"),
+        company_forecast=pl.col("forecast"),
+        company_actual=pl.col("actual"),
         **{f"forecast_{c}": pl.col(c) for c in COMPANY_SPREAD},
     )
     out = (
@@ -159,12 +195,27 @@ def headline(ctx: Context) -> pl.DataFrame:
         .with_columns(
             forecast_accuracy=pl.coalesce("company_accuracy", "forecast_accuracy"),
             forecast_bias=pl.coalesce("company_bias", "forecast_bias"),
+            forecast=pl.coalesce("company_forecast", "forecast"),
+            actual=pl.coalesce("company_actual", "actual"),
         )
-        .drop("company_accuracy", "company_bias")
+        .drop("company_accuracy", "company_bias", "company_forecast", "company_actual")
     )
-    return out.with_columns(
-        pl.col("stalled_deals").fill_null(0), pl.col("stalled_amount").fill_null(0.0)
-    ).sort(pl.col("team") == ALL_TEAMS, "team")
+    # A team without open deals has no stalls ($0 is real); an unknown amount stays null.
+    no_open = pl.col("stalled_deals").is_null()
+    out = out.with_columns(
+        pl.col("stalled_deals").fill_null(0),
+        pl.col("stalled_without_amount").fill_null(0),
+        stalled_amount=pl.when(no_open).then(pl.lit(0.0)).otherwise("stalled_amount"),
+    )
+    if missing_input(ctx.evidence, "stalled_share"):
+        stall_columns = ("stalled_deals", "stalled_amount", "stalled_without_amount")
+        out = out.with_columns(pl.lit(None).cast(out.schema[c]).alias(c) for c in stall_columns)
+    if missing_input(ctx.evidence, "handoff_stall"):
+        out = out.with_columns(
+            pl.lit(None).cast(out.schema[c]).alias(c)
+            for c in ("handoff_stalled_share", "handoff_stalled_count", "open_handoff_deals")
+        )
+    return out.sort(pl.col("team") == ALL_TEAMS, "team")
 
 
 def compute(
@@ -181,6 +232,7 @@ def compute(
     ctx = Context(filter_teams(tables, teams), as_of, period, params, scales)
     ctx.stalled  # noqa: B018 - shared intermediates first, so the threads below only read them
     ctx.company.stalled  # noqa: B018 - and the company's, a team view's baseline
+    ctx.evidence  # noqa: B018
     # Pillars are independent polars queries; polars releases the GIL, so threads overlap them.
     with ThreadPoolExecutor(max_workers=len(PILLAR_FUNCTIONS) + 1) as pool:
         pillars = [pool.submit(fn, ctx) for fn in PILLAR_FUNCTIONS]

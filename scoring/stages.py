@@ -500,6 +500,16 @@ def _open_with_stall(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.LazyFram
     )
 
 
+def _known_sum(amounts: pl.Expr) -> pl.Expr:
+    """The sum of the known amounts; null when there are amounts and none is known."""
+    return (
+        pl.when(amounts.len() > amounts.null_count())
+        .then(amounts.sum())
+        .when(amounts.len() == 0)
+        .then(pl.lit(0.0))
+    )
+
+
 def stalls_by_team(
     stalled: pl.DataFrame,
     spells: pl.DataFrame,
@@ -508,6 +518,9 @@ def stalls_by_team(
 ) -> pl.DataFrame:
     """Per team × open stage: how many deals are stalled, their amount, their share of the
     team's open deals there, and how long the team's deals sit vs the company median.
+
+    `stalled_amount` sums the known amounts only; `stalled_without_amount` counts the stalled
+    deals whose amount is unknown (never summed as $0: the amount is null when none is known).
 
     Feeds drivers like "EMEA: 14 deals stalled in Negotiation, 2.1× the company median".
     `age_vs_company` = team median current-spell age / company median in that stage;
@@ -520,7 +533,11 @@ def stalls_by_team(
     aggs = [
         pl.len().alias("open_deals"),
         stalled_now.sum().cast(pl.Int64).alias("stalled_count"),
-        pl.col("amount").filter(stalled_now).sum().alias("stalled_amount"),
+        _known_sum(pl.col("amount").filter(stalled_now)).alias("stalled_amount"),
+        (stalled_now & pl.col("amount").is_null())
+        .sum()
+        .cast(pl.Int64)
+        .alias("stalled_without_amount"),
         pl.col("days_in_stage").median().alias("median_age_days"),
     ]
     rows = _open_with_stall(stalled, spells)
@@ -550,7 +567,7 @@ def handoff_stalls_by_team(stalled: pl.DataFrame, spells: pl.DataFrame) -> pl.Da
     aggs = [
         pl.col("is_handoff").sum().cast(pl.Int64).alias("open_handoff_deals"),
         handoff_stall.sum().cast(pl.Int64).alias("handoff_stalled_count"),
-        pl.col("amount").filter(handoff_stall).sum().alias("handoff_stalled_amount"),
+        _known_sum(pl.col("amount").filter(handoff_stall)).alias("handoff_stalled_amount"),
     ]
     return (
         _group_with_all_teams(_open_with_stall(stalled, spells), ["team"], aggs)

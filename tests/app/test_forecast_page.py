@@ -151,3 +151,22 @@ def test_a_fiscal_year_judges_its_latest_complete_quarter(demo_store, app):
     assert judged[0].startswith("**Judged period: 2026-Q3**")
     assert "in the FY2026: forecasts are made and judged per quarter" in judged[0]
     assert "Slipped deals — 2026-Q3" in [s.value for s in at.subheader]
+
+
+def test_slips_and_late_risk_are_not_measured_on_a_derived_history(data_dir, app):
+    # Closed deals only with the files connector's derived history (tests/closed_only.py):
+    # it cannot record close-date pushes nor category changes. Before: "0" and "0 of 0".
+    from tests.closed_only import write_store
+
+    write_store(data_dir)
+    at = _run(app)
+    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    reason = (
+        "not measured: the source has no recorded stage history (a derived one-row-per-deal "
+        "history cannot date stage changes)"
+    )
+    assert metrics["Slipped deals 2026-Q3"] == ("–", reason)
+    assert metrics["Late-surfaced risk 2026-Q3"] == ("–", reason)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Slips are not measured: the source has no recorded") for w in warnings)
+    assert any(w.startswith("Late risk is not measured") for w in warnings)

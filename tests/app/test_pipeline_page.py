@@ -148,3 +148,55 @@ def test_derived_stage_history_says_stalls_are_not_measured(data_dir, tiny_org, 
     assert values["Stalled at a handoff"] == "not measured"
     assert any(STALLS_DERIVED in i.value for i in at.info)
     assert set(_table(at, "source")["basis"]) <= {"not measured", "configured"}
+
+
+def test_stalls_are_not_measured_on_a_derived_history(data_dir, app):
+    # tests/closed_only.py: the files connector's one-row-per-deal history cannot date stage
+    # changes, so stalls say "not measured" with the reason (before: 0 and $0).
+    from tests.closed_only import write_store
+
+    write_store(data_dir)
+    at = _run(app)
+    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    reason = (
+        "not measured: the source has no recorded stage history (a derived one-row-per-deal "
+        "history cannot date stage changes)"
+    )
+    assert metrics["Stalled deals"] == ("–", reason)
+    assert metrics["Stalled pipeline"] == ("–", reason)
+
+
+def test_stalled_deals_without_an_amount_are_counted_not_summed_as_zero(data_dir, app):
+    # The closed deals of tests/closed_only.py with their history recorded (no derived note),
+    # plus two open deals in Discovery since June 1: O7 without amount, O8 $5,000. Fewer
+    # than 5 won samples per stage → the 30-day fallback threshold: both stalled by Nov 16.
+    # Stalled pipeline: $5k known + 1 deal without amount (before: "$5k").
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from connectors.store import Store
+    from connectors.validate import validate_tables
+    from tests.closed_only import AS_OF, frames
+
+    tables = frames()
+    opened = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    opens = pl.DataFrame(
+        {"opp_id": ["O7", "O8"], "owner_id": ["ae1"] * 2, "stage": ["Discovery"] * 2,
+         "amount": [None, 5000.0], "created_at": [opened] * 2,
+         "close_date": [AS_OF.replace(month=12)] * 2, "is_closed": [False] * 2,
+         "is_won": [False] * 2},
+        schema_overrides={"amount": pl.Float64},
+    )  # fmt: skip
+    opps = pl.concat([tables["opportunities"], opens], how="diagonal_relaxed")
+    history = pl.concat(
+        [tables["stage_history"], opens.select("opp_id", "stage", entered_at="created_at",
+                                               amount="amount", close_date="close_date")],
+        how="diagonal_relaxed",
+    )  # fmt: skip
+    frames_ = {**tables, "opportunities": opps, "stage_history": history}
+    Store(data_dir).write(validate_tables(frames_).frames, source="test", data_as_of=AS_OF)
+    at = _run(app)
+    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    assert metrics["Stalled deals"][0] == "2"
+    assert metrics["Stalled pipeline"] == ("$5k", "+ 1 without amount")

@@ -110,3 +110,38 @@ def test_the_scorecard_a_refresh_precomputed_is_served_as_is(data_dir, app, monk
     assert at.metric[0].label == "Alignment score"
     other = app(teams="EMEA").run()  # another view: computed, then cached
     assert not other.exception and calls == [1]
+
+
+@pytest.fixture
+def closed_only_store(data_dir: Path) -> Path:
+    from tests.closed_only import write_store
+
+    return write_store(data_dir)
+
+
+def test_closed_deals_only_says_what_is_missing(closed_only_store, app):
+    # Closed deals only, no leads, forecasts or quotas, a derived stage history (tests/
+    # closed_only.py). Measured: the 2026-Q3 win rate (O1, O2, O4 won, O3 lost → 3/4) and data
+    # quality; handoff ownership and forecast integrity have no input. Before: "100" overall
+    # and "No driver stands out".
+    at = app().run()
+    assert not at.exception
+    metrics = _metrics(at)
+    deltas = {m.label: m.delta for m in at.metric}
+    for label in ("Handoff ownership", "Forecast integrity"):
+        assert (metrics[label], deltas[label]) == ("–", "not measured")
+    assert metrics["Shared outcomes"] == "100"  # 3/4 won, above the 40 % that scores 100
+    overall = next(m for m in at.metric if m.label == "Alignment score")
+    assert overall.delta == "2 of 4 pillars"
+    warning = at.warning[0].value
+    assert "covers 2 of 4 pillars" in warning
+    assert "**Handoff ownership** is not measured: no lead has a recorded MQL date" in warning
+    assert "**Forecast integrity** is not measured: the source has no forecast submissions" in (
+        warning
+    )
+    assert not at.success  # never "No driver stands out" when pillars are not measured
+    assert "No driver among the measured signals (2 of 4 pillars)" in at.info[0].value
+    headline = at.dataframe[0].value
+    company = headline[headline["team"] == "All teams"].iloc[0]
+    # The headline is of the selected quarter, 2026-Q4: O5 won (Oct 5), O6 lost (Nov 2).
+    assert (company["won"], company["lost"], company["win_rate_count"]) == (1, 1, 0.5)

@@ -216,3 +216,27 @@ def test_no_stall_chart_where_time_in_stage_is_unknown(tiny_org):
     assert stall_chart in titles(recorded)
     derived = Tables.from_frames(tiny_org, {"stage_history": "derived: no history file"})
     assert stall_chart not in titles(derived)
+
+
+def test_a_closed_deals_only_export_reads_not_measured_with_the_reasons():
+    # tests/closed_only.py: closed deals, no leads/forecasts/quotas, a derived history.
+    # Measured: win rate and data quality (2 of 4 pillars); the rest says why not.
+    from tests.closed_only import ORIGIN, frames
+
+    tables = Tables.from_frames(frames(), provenance=ORIGIN)
+    card = compute(tables, as_of=AS_OF, period=parse_period("2026-Q4")).to_dict()
+    fresh = Freshness("s1", "files", "2026-11-16 06:00 UTC", "2026-11-16")
+    pre = assemble(card, compare(card, None), freshness=fresh, app_url="http://x")
+    assert pre.overall.endswith("(2 of 4 pillars)")
+    forecast = next(p for p in pre.pillars if p.id == "forecast_integrity")
+    assert forecast.score == "not measured"
+    bias = next(row for row in forecast.signals if row[0].startswith("Mean |bias|"))
+    assert bias[1:] == ("not measured: the source has no forecast submissions", "–")
+    outcomes = next(p for p in pre.pillars if p.id == "shared_outcomes")
+    win = next(row for row in outcomes.signals if row[0].startswith("Win rate"))
+    assert win[1] == "75% (3 of 4)"  # Q3: O1, O2, O4 won, O3 lost
+    assert pre.missing[0].startswith("Handoff ownership is not measured: no lead has a recorded")
+    assert pre.no_drivers.startswith("No driver among the measured signals (2 of 4 pillars)")
+    html = plain(preread_build.render(pre, "html").decode())
+    assert "Forecast integrity is not measured: the source has no forecast submissions" in html
+    assert "No driver stands out" not in html

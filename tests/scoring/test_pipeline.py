@@ -293,10 +293,24 @@ def test_coverage_with_quotas() -> None:
             "coverage_salesforce_inverse": [750 / 550, 850 / 450, 0.0],
             # trailing win rate 0.5 -> 2x; West never closed -> null
             "required_coverage": [2.0, 2.0, None],
+            "open_without_amount": [0, 0, 0],
             "notes": pl.Series([None, None, None], dtype=pl.String),
         }
     )
     assert_frame_equal(got, expected)
+
+
+def test_open_deals_without_an_amount_are_counted_apart_from_the_pipeline() -> None:
+    # o9: East, qualified, closing in Q3, amount unknown. The pipeline stays the known
+    # amounts (East 450, All 550), and o9 is counted: East 1, All teams 1, West 0.
+    deals = [
+        *_coverage_deals(),
+        deal("o9", "u1", [(D(2026, 6, 1), "Proposal", None, D(2026, 9, 20))]),
+    ]
+    got = coverage(make_tables(deals, QUOTAS), period=Q3, as_of=AS_OF, params=PARAMS)
+    assert got.select("team", "open_pipeline", "open_without_amount").rows() == [
+        (ALL_TEAMS, 550.0, 1), ("East", 450.0, 1), ("West", 100.0, 0),
+    ]  # fmt: skip
 
 
 def test_coverage_without_quotas_table_says_so() -> None:

@@ -167,8 +167,26 @@ def test_scores_are_in_range_and_json_is_stable(card):
     ]  # fmt: skip
     for p in data["pillars"]:
         assert 0 <= p["score"] <= 100
-        assert set(p) == {"id", "name", "question", "score", "signals", "drivers", "notes"}
+        assert set(p) == {
+            "id", "name", "question", "status", "score", "not_measured", "signals", "drivers",
+            "notes",
+        }  # fmt: skip
+        assert p["status"] == "measured" and p["not_measured"] == []
+        for s in p["signals"]:
+            assert s["status"] == "measured", s
+            if s["unit"] == "ratio":  # every rate carries its numerator and denominator
+                assert s["numerator"] is not None and s["denominator"], s
+                assert s["value"] == pytest.approx(s["numerator"] / s["denominator"], abs=1e-4)
     assert 0 <= data["overall"] <= 100
+    assert data["coverage"] == {"measured": 4, "pillars": 4, "text": "4 of 4 pillars"}
+    company = next(r for r in data["headline"] if r["team"] == "All teams")
+    assert company["win_rate_count"] == pytest.approx(
+        company["won"] / (company["won"] + company["lost"])
+    )
+    # The pooled bias Σ(F − A) / ΣA = (ΣF − ΣA) / ΣA: the row carries ΣF and ΣA.
+    assert company["forecast_bias"] == pytest.approx(
+        (company["forecast"] - company["actual"]) / company["actual"]
+    )
     assert {"team", "win_rate_count", "coverage", "forecast_bias"} <= set(data["headline"][0])
     json.dumps(data)  # serializable as is
 
