@@ -35,8 +35,6 @@ if spells.is_empty():
     st.stop()
 
 thresholds = _data.metric("stall_thresholds", view)
-# Why stalls are not measured (a stage history derived from dates, or none), else None
-stall_note = stages.stall_status(_data.load_tables(view.data_dir, view.snapshot_id))
 stage_order = thresholds["stage"].to_list()
 stalled = charts.with_owner_names(
     _data.metric("stalled_deals", view),
@@ -47,38 +45,42 @@ handoffs = _data.metric("handoff_stalls", view)
 headline = {r["team"]: r for r in _data.scorecard(view)["headline"]}.get(charts.ALL_TEAMS, {})
 
 
+# Why stalls are not measured (a stage history derived from dates, or none), else None
+history_note = stages.stall_status(_data.load_tables(view.data_dir, view.snapshot_id))
+stall_reason = _data.unmeasured(view, "stalled_share") or history_note
+not_measured = (
+    {"delta": f"not measured: {stall_reason}", "delta_color": "off", "delta_arrow": "off"}
+    if stall_reason
+    else {}
+)
+
+
 def _kpi(key: str, fmt) -> str:
-    if stall_note and key.startswith(("stalled", "handoff_stalled")):
-        return "not measured"
+    if stall_reason and key.startswith(("stalled", "handoff_stalled")):
+        return "–"
     value = headline.get(key)
     return "n/a" if value is None else fmt(value)
 
 
-stalls_unmeasured = _data.unmeasured(view, "stalled_share")
-stall_note = (
-    {"delta": f"not measured: {stalls_unmeasured}", "delta_color": "off", "delta_arrow": "off"}
-    if stalls_unmeasured
-    else {}
-)
 without_amount = headline.get("stalled_without_amount") or 0
 k1, k2, k3, k4 = st.columns(4)
 k1.metric(
     "Stalled deals",
-    "–" if stalls_unmeasured else _kpi("stalled_deals", str),
+    _kpi("stalled_deals", str),
     help=_widgets.help_for("stalled_deals"),
     border=True,
-    **stall_note,
+    **not_measured,
 )
 k2.metric(
     "Stalled pipeline",
-    "–" if stalls_unmeasured else _kpi("stalled_amount", _widgets.money),
+    _kpi("stalled_amount", _widgets.money),
     border=True,
     help="Known amounts of the open deals counted as stalled at the as-of date; deals "
     "without an amount are counted apart, never as $0.",
     **(
         {"delta": f"+ {without_amount} without amount", "delta_color": "off", "delta_arrow": "off"}
-        if without_amount and not stalls_unmeasured
-        else stall_note
+        if without_amount and not stall_reason
+        else not_measured
     ),
 )
 k3.metric(
@@ -86,6 +88,7 @@ k3.metric(
     _kpi("handoff_stalled_share", _widgets.pct),
     border=True,
     help=_widgets.help_for("handoff_stall"),
+    **not_measured,
 )
 k4.metric(
     "Coverage",
@@ -96,7 +99,7 @@ k4.metric(
 
 # --- Days in stage ----------------------------------------------------------------------
 st.subheader("Days in stage", help=_widgets.help_for("days_in_stage"))
-_widgets.not_available(stall_note)
+_widgets.not_available(history_note)
 distribution = _data.metric("days_in_stage", view)
 chart_col, table_col = st.columns([5, 4])
 with chart_col:

@@ -144,8 +144,8 @@ def test_derived_stage_history_says_stalls_are_not_measured(data_dir, tiny_org, 
     )
     at = _run(app)
     values = {m.label: m.value for m in at.metric}
-    assert values["Stalled deals"] == "not measured"
-    assert values["Stalled at a handoff"] == "not measured"
+    assert values["Stalled deals"] == "–"  # with "not measured: <reason>" beside it
+    assert values["Stalled at a handoff"] == "–"
     assert any(STALLS_DERIVED in i.value for i in at.info)
     assert set(_table(at, "source")["basis"]) <= {"not measured", "configured"}
 
