@@ -122,9 +122,13 @@ METRICS: dict[str, Metric] = {
     "waterfall_rows": lambda t, c: pipeline.waterfall_rows(
         t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
     ),
-    "win_rate": lambda t, c: pipeline.win_rate(t, period=c.period),
-    "closed_deals": lambda t, c: pipeline.closed_deals(t, period=c.period, timezone=c.tz),
-    "sales_cycle": lambda t, c: pipeline.sales_cycle(t, period=c.period, timezone=c.tz),
+    "win_rate": lambda t, c: pipeline.win_rate(t, period=c.period, as_of=c.as_of, timezone=c.tz),
+    "closed_deals": lambda t, c: pipeline.closed_deals(
+        t, period=c.period, timezone=c.tz, as_of=c.as_of
+    ),
+    "sales_cycle": lambda t, c: pipeline.sales_cycle(
+        t, period=c.period, timezone=c.tz, as_of=c.as_of
+    ),
     "coverage": lambda t, c: pipeline.coverage(
         t, period=c.period, as_of=c.as_of, params=c.params.pipeline, timezone=c.tz
     ),

@@ -653,7 +653,7 @@ def shared_outcomes(ctx: Context) -> PillarScore:
     )
     judged_conflicts = conflicts.filter(pl.col("conflict").is_not_null())
     cover = ctx.coverage
-    wins = pipeline.win_rate(t, period=ctx.judged)
+    wins = pipeline.win_rate(t, period=ctx.judged, as_of=ctx.as_of, timezone=ctx.params.timezone)
     ratio = _coverage_ratio(cover)
     pillar = "shared_outcomes"
     quarters = judged_conflicts.with_columns(n=pl.lit(1), c=pl.col("conflict").cast(pl.Int64))

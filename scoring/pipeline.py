@@ -68,22 +68,29 @@ def _trailing_year(period: Period) -> Period:
     return Period(start, period.start, f"4 quarters before {period.name}", "custom")
 
 
-def _closed(tables: Tables, period: Period, timezone: str) -> pl.LazyFrame:
-    """Deals closed (won or lost) with a close date in `period`, with their cycle days."""
+def _closed(
+    tables: Tables, period: Period, timezone: str, as_of: date | None = None
+) -> pl.LazyFrame:
+    """Deals closed (won or lost) with a close date in `period`, with their cycle days: as
+    they stood at the end of `as_of` (a deal lost after that day is still open then), or as
+    they are now when no as-of is given."""
     created_date = local_date(pl.col("created_at"), timezone)
-    return (
+    deals = (
         opportunities_with_team(tables)
-        .filter(pl.col("is_closed") & _in_period("close_date", period))
-        .select(
-            "opp_id",
-            "team",
-            "sourced_by",
-            "is_won",
-            "amount",
-            "created_at",
-            "close_date",
-            cycle_days=(pl.col("close_date") - created_date).dt.total_days(),
+        if as_of is None
+        else opp_state_at(tables, at=end_of_day(as_of, timezone)).with_columns(
+            pl.col("is_closed", "is_won").fill_null(False)
         )
+    )
+    return deals.filter(pl.col("is_closed") & _in_period("close_date", period)).select(
+        "opp_id",
+        "team",
+        "sourced_by",
+        "is_won",
+        "amount",
+        "created_at",
+        "close_date",
+        cycle_days=(pl.col("close_date") - created_date).dt.total_days(),
     )
 
 
@@ -110,10 +117,13 @@ def _in_range(period: Period) -> pl.Expr:
 # --- win rate and sales cycle -----------------------------------------------------------
 
 
-def closed_deals(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.DataFrame:
-    """Drill-down for win rate and sales cycle: one row per deal closed in `period`
-    (opp_id, team, sourced_by, is_won, amount, created_at, close_date, cycle_days)."""
-    return _closed(tables, period, timezone).sort("opp_id").collect(engine=ENGINE)
+def closed_deals(
+    tables: Tables, *, period: Period, timezone: str = "UTC", as_of: date | None = None
+) -> pl.DataFrame:
+    """Drill-down for win rate and sales cycle: one row per deal closed in `period` by the
+    end of `as_of` (opp_id, team, sourced_by, is_won, amount, created_at, close_date,
+    cycle_days)."""
+    return _closed(tables, period, timezone, as_of).sort("opp_id").collect(engine=ENGINE)
 
 
 def _win_rate(closed: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
@@ -141,14 +151,17 @@ def _win_rate(closed: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def win_rate(tables: Tables, *, period: Period) -> pl.DataFrame:
-    """Of the deals that closed in the period, the share won — by count and by amount.
+def win_rate(
+    tables: Tables, *, period: Period, as_of: date | None = None, timezone: str = "UTC"
+) -> pl.DataFrame:
+    """Of the deals that closed in the period (as known at the end of `as_of`), the share
+    won — by count and by amount.
 
     Grain: team. Columns: won, lost, won_amount, lost_amount, win_rate_count,
     win_rate_amount (null when nothing closed). A gap between the two rates means big
     deals are won (or lost) more often than small ones.
     """
-    closed = _closed(tables, period, "UTC")
+    closed = _closed(tables, period, timezone, as_of)
     return _win_rate(closed, _teams(tables)).sort("team").collect(engine=ENGINE)
 
 
@@ -160,7 +173,9 @@ def _cycle(valid: bool = True) -> pl.Expr:
     return cycle.filter(cycle >= 0 if valid else cycle < 0)
 
 
-def sales_cycle(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.DataFrame:
+def sales_cycle(
+    tables: Tables, *, period: Period, timezone: str = "UTC", as_of: date | None = None
+) -> pl.DataFrame:
     """How long winning takes: days from creation to close of the deals won in the period.
 
     Grain: team. Columns: won, cycle_days_median, cycle_days_mean over the won deals whose
@@ -168,7 +183,7 @@ def sales_cycle(tables: Tables, *, period: Period, timezone: str = "UTC") -> pl.
     cycle_days_excluded = won deals left out for an impossible, negative cycle.
     """
     stats = (
-        _with_all_teams(_closed(tables, period, timezone).filter("is_won"))
+        _with_all_teams(_closed(tables, period, timezone, as_of).filter("is_won"))
         .group_by("team")
         .agg(
             won=pl.len().cast(pl.Int64),
@@ -230,8 +245,10 @@ def _quota(tables: Tables, period: Period) -> pl.LazyFrame:
     return pl.concat([per_team, total])
 
 
-def _required_coverage(tables: Tables, period: Period, timezone: str = "UTC") -> pl.LazyFrame:
-    closed = _closed(tables, _trailing_year(period), timezone)
+def _required_coverage(
+    tables: Tables, period: Period, timezone: str = "UTC", as_of: date | None = None
+) -> pl.LazyFrame:
+    closed = _closed(tables, _trailing_year(period), timezone, as_of)
     return _win_rate(closed, _teams(tables)).select(
         "team", required_coverage=_ratio(pl.lit(1.0), pl.col("win_rate_count"))
     )
@@ -307,7 +324,7 @@ def coverage(
     return (
         teams.join(totals, on="team", how="left")
         .join(quota, on="team", how="left")
-        .join(_required_coverage(tables, period, timezone), on="team", how="left")
+        .join(_required_coverage(tables, period, timezone, as_of), on="team", how="left")
         .with_columns(pl.col("open_pipeline", "closed_won_to_date").fill_null(0.0))
         .with_columns(pl.col("open_without_amount").fill_null(0))
         .with_columns(remaining_quota=remaining)
@@ -344,7 +361,7 @@ def velocity(
         .group_by("team")
         .agg(qualified_open_opps=pl.len().cast(pl.Int64))
     )
-    closed = _closed(tables, _trailing_year(period), timezone)
+    closed = _closed(tables, _trailing_year(period), timezone, as_of)
     won = (
         _with_all_teams(closed.filter("is_won"))
         .group_by("team")

@@ -155,7 +155,9 @@ def headline(ctx: Context) -> pl.DataFrame:
     judged = pl.col("period") == ctx.judged.name
     acc = ctx.history_accuracy.filter(judged)  # the same rows as computing the judged alone
     parts = [
-        pipeline.win_rate(t, period=p).select("team", "win_rate_count", "won", "lost"),
+        pipeline.win_rate(t, period=p, as_of=ctx.as_of, timezone=tz).select(
+            "team", "win_rate_count", "won", "lost"
+        ),
         ctx.coverage.select(
             "team",
             "coverage",

@@ -26,10 +26,6 @@ AS_OF = date(2026, 11, 16)
 # Figures that read the records as they are in the snapshot rather than their history, so a
 # later snapshot viewed as of an earlier day legitimately differs:
 CURRENT_STATE = {
-    # `pipeline.win_rate` takes no as-of: it counts the deals whose *current* is_closed /
-    # close_date put them in the period, so a later snapshot also counts deals closed in the
-    # in-progress quarter after the as-of day.
-    "headline column": "win_rate_count",
     # data-quality checks judge the snapshot's records as they are (e.g. an open deal whose
     # close date is past), not as they were; the shared-data score averages that signal in.
     "signal": "data_quality_score",
@@ -53,9 +49,7 @@ def _past_only(card: dict[str, Any]) -> dict[str, Any]:
         signals = [s for s in p["signals"] if s["id"] != CURRENT_STATE["signal"]]
         score = None if p["id"] == CURRENT_STATE["pillar score"] else p["score"]
         pillars.append({**p, "score": score, "signals": signals, "drivers": drivers})
-    skip = CURRENT_STATE["headline column"]
-    headline = [{k: v for k, v in row.items() if k != skip} for row in card["headline"]]
-    return {"pillars": pillars, "headline": headline}
+    return {"pillars": pillars, "headline": card["headline"]}
 
 
 def _card(snapshot_day: date, as_of: date) -> dict[str, Any]:
@@ -79,8 +73,6 @@ def test_the_excluded_figures_do_move_between_snapshots():
     # The exclusions above are not blanket: each one does differ for a week-later snapshot
     # viewed as of the earlier day, and everything else is equal (the test above).
     then, back = _card(AS_OF, AS_OF), _card(date(2026, 11, 24), AS_OF)
-    wins = [r["win_rate_count"] for r in then["headline"]]
-    assert wins != [r["win_rate_count"] for r in back["headline"]]
 
     def quality(card: dict[str, Any]) -> float:
         (shared,) = [p for p in card["pillars"] if p["id"] == "shared_data"]

@@ -162,6 +162,29 @@ def test_win_rate_by_count_and_by_amount_differ() -> None:
     assert_frame_equal(got, expected)
 
 
+def test_win_rate_as_of_a_day_counts_the_deals_closed_by_then() -> None:
+    # a1 is created 2026-07-01 in Proposal with close date 07-20, and lost on 07-20; a2 is
+    # won on 07-10. As of 07-15 only a2 has closed: won 1 of 1. As of 07-31 (or with no
+    # as-of: the records as they are now) a1 is lost too: won 1 of 2. A later snapshot read
+    # as of an earlier day must not count a deal lost after that day.
+    tables = make_tables(
+        [
+            deal("a1", "u1", [(D(2026, 7, 1), "Proposal", 100.0, D(2026, 7, 20)),
+                              (D(2026, 7, 20), "Closed Lost", 100.0, D(2026, 7, 20))]),
+            deal("a2", "u1", [(D(2026, 7, 1), "Proposal", 50.0, D(2026, 7, 10)),
+                              (D(2026, 7, 10), "Closed Won", 50.0, D(2026, 7, 10))]),
+        ]
+    )  # fmt: skip
+    early = _row(win_rate(tables, period=Q3, as_of=D(2026, 7, 15)), team=ALL_TEAMS)
+    late = _row(win_rate(tables, period=Q3, as_of=D(2026, 7, 31)), team=ALL_TEAMS)
+    now = _row(win_rate(tables, period=Q3), team=ALL_TEAMS)
+    assert (early["won"], early["lost"], early["win_rate_count"]) == (1, 0, 1.0)
+    assert (late["won"], late["lost"], late["win_rate_count"]) == (1, 1, 0.5)
+    assert (now["won"], now["lost"]) == (1, 1)
+    cycle = _row(sales_cycle(tables, period=Q3, as_of=D(2026, 7, 15)), team=ALL_TEAMS)
+    assert (cycle["won"], cycle["cycle_days_median"]) == (1, 9.0)  # 07-01 noon → 07-10
+
+
 def test_win_rate_with_no_closed_deals_is_null() -> None:
     got = win_rate(_closed_org(), period=parse_period("2030-Q1"))
     assert got["won"].to_list() == [0, 0, 0, 0]
