@@ -230,8 +230,15 @@ st.caption(
     "Can the stage history be trusted? Deals that skip stages or move backwards, reopened deals, "
     "close-date churn and stale close dates. Select a team for the flagged deals."
 )
+trust = _data.metric("stage_trust_kpis", view)
+if trust.height and trust["stage_skip_rate"].is_null().all() and trust["deals"].sum():
+    _widgets.not_available(
+        "Skips, backward moves, reopened deals and close-date churn are not measured: the "
+        "source has no recorded stage history (the connector derived one row per deal from "
+        "its current stage and dates). Stale close dates read the deals' current fields."
+    )
 trust_row = _widgets.table(
-    _data.metric("stage_trust_kpis", view),
+    trust,
     key="stage_trust_table",
     name="stage_trust_kpis",
     select=True,

@@ -682,6 +682,10 @@ def stage_trust_kpis(
     move; reopened_deals: deals moved from a closed stage back to an open one;
     close_date_churn: mean close-date changes per deal; stale_close_date_share: open deals
     whose close date is before `as_of`. Grain: team.
+
+    On a stage history the connector derived (no history in the source) the moves it would
+    count never happened on record: the history-based columns (skips, regressions, reopens,
+    close-date churn) are null, not 0; stale close dates read current fields and stay.
     """
     aggs = [
         pl.len().cast(pl.Int64).alias("deals"),
@@ -702,9 +706,23 @@ def stage_trust_kpis(
                 pl.col("stale_close_dates") / open_deals
             )
         )
+        .with_columns(
+            pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in HISTORY_TRUST_COLUMNS.items()
+            if tables.is_derived("stage_history")
+        )
         .sort("team")
         .collect(engine=ENGINE)
     )
+
+
+# `stage_trust_kpis` columns only a recorded stage history can tell.
+HISTORY_TRUST_COLUMNS = {
+    "stage_skip_rate": pl.Float64,
+    "stage_regression_rate": pl.Float64,
+    "reopened_deals": pl.Int64,
+    "close_date_churn": pl.Float64,
+}
 
 
 # ---------------------------------------------------------------------------------------

@@ -100,3 +100,26 @@ def test_tiny_org_shows_missing_tables(tiny_store, app):
     missing = set(fresh.loc[fresh["status"] == "not available", "table"])
     assert {"campaigns", "campaign_members", "lead_history"} <= missing
     assert {m.label: m.value for m in at.metric}["Tables not provided"] == str(len(missing))
+
+
+def test_stage_trust_is_not_measured_on_a_derived_history(data_dir, tiny_org, app):
+    # A files export without a history file: the connector derived one row per deal. Skips,
+    # backward moves, reopens and close-date churn never happened on record, so they are
+    # empty with the reason, not 0 %; stale close dates (current fields) are still counted.
+    from datetime import date
+
+    from connectors.store import Store
+    from connectors.validate import validate_tables
+
+    frames = validate_tables(tiny_org).frames
+    origin = {"stage_history": "derived: no history file, so each deal is open from creation"}
+    Store(data_dir).write(
+        frames, source="files", data_as_of=date(2026, 3, 1), extra={"detail": {"origin": origin}}
+    )
+    at = _open(app)
+    trust = _frame(at, "stage_trust_table")
+    for column in ("stage_skip_rate", "stage_regression_rate", "reopened_deals",
+                   "close_date_churn"):  # fmt: skip
+        assert trust[column].isna().all(), column
+    assert trust["stale_close_dates"].notna().all()
+    assert any("not measured: the source has no recorded stage history" in i.value for i in at.info)
