@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +14,7 @@ import pytest
 from connectors.demo import generate_demo_org
 from connectors.store import Store
 from connectors.validate import validate_tables
-from scoring.calendar import parse_period
+from scoring.calendar import parse_period, period_of
 from scoring.definitions import registry, render_markdown
 from scoring.model import PillarScore, Scale, Signal, money, pct
 from scoring.pillars import _disagreement
@@ -22,6 +22,8 @@ from scoring.scorecard import JSON_SCHEMA, compare, compute, filter_teams
 from scoring.tables import Tables
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 AS_OF = date(2026, 11, 16)
 
 
@@ -148,6 +150,36 @@ def test_no_false_alarms_on_healthy_teams(card):
     assert forecast_subjects == {"APAC", "NA Mid-Market"}
     stall_subjects = {d.subject for d in every if d.definition_id == "stalled_deals"}
     assert stall_subjects == {"EMEA"}
+
+
+@pytest.mark.parametrize("weeks_back", range(8))
+def test_stall_drivers_name_only_the_planted_team_week_after_week(weeks_back):
+    # Without the guard against chance (a team's stalled count two standard errors above what
+    # the company's share predicts), another team (APAC, NA Mid-Market, NA Enterprise: 1.3–1.7×
+    # the company median age on 20–40 deals) or another EMEA stage was named at 7 of these 8
+    # weekly as-of dates. Planted: EMEA's deals sit in Negotiation (connectors/demo.py).
+    as_of = date(2026, 10, 5) + timedelta(weeks=weeks_back)
+    tables = Tables.from_frames(generate_demo_org(as_of=as_of))
+    card = compute(tables, as_of=as_of, period=period_of(as_of))
+    stall = [d for p in card.pillars for d in p.drivers if d.definition_id == "stalled_deals"]
+    assert [d.subject for d in stall] == ["EMEA"]
+    assert "stalled in Negotiation" in stall[0].text
+
+
+def test_the_stall_guard_tells_a_pattern_from_chance():
+    # Negotiation, company stalled share p = 0.3. Team A: 8 of 20 open deals stalled; the
+    # share predicts 6 ± √(20·0.3·0.7) = 2.05, so (8 − 6) / 2.05 = 0.98: chance, no driver
+    # even at 1.5× the company median age. Team B: 25 of 50; predicted 15 ± 3.24, so
+    # (25 − 15) / 3.24 = 3.09: a finding.
+    from scoring.pillars import _stall_drivers
+
+    rows = pl.DataFrame({
+        "team": ["A", "B"], "stage": ["Negotiation"] * 2, "stalled_count": [8, 25],
+        "open_deals": [20, 50], "stalled_share": [0.4, 0.5], "company_stalled_share": [0.3, 0.3],
+        "age_vs_company": [1.5, 1.5], "stalled_amount": [1000.0, 2000.0],
+        "stalled_without_amount": [0, 0],
+    })  # fmt: skip
+    assert [d.subject for d in _stall_drivers(rows)] == ["B"]
 
 
 def test_every_signal_and_driver_cites_a_registered_definition(card):
