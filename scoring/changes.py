@@ -25,9 +25,11 @@ A deal that closed or reopened in the window is flagged by that outcome, with it
 stage, close date and category at both ends on the row (closing moves the close date to the
 closing day: no push or pull-in is flagged for it). A deal created and lost inside the
 window is "new" and "lost". The two states hide what happened in between, so each row also
-counts `pushes`: the history rows inside the window whose close date is later than the row
-before them (a deal pushed twice shows one close_pushed row with ``pushes = 2``; a deal
-pushed and pulled back shows no flag but ``pushes = 1``).
+counts `pushes`: the history rows of an open stage inside the window whose close date is
+later than the one last planned while open (closing sets the close date to the closing day,
+which is no plan: neither it nor a reopening back to the old date is a push). A deal pushed
+twice shows one close_pushed row with ``pushes = 2``; a deal pushed and pulled back shows
+no flag but ``pushes = 1``.
 
 **Trend** (as Ebsta groups deals): every deal open at the end of `since` or created in the
 window gets exactly one, by this precedence: won → *up*; lost → *down*; close_pushed →
@@ -136,20 +138,27 @@ def _state(tables: Tables, day: date, calendar: Calendar, suffix: str) -> pl.Laz
 
 def _window_history(tables: Tables, since: date, until: date, calendar: Calendar) -> pl.LazyFrame:
     """Per deal, what its history rows inside the window show beyond the two end states:
-    `pushes` (a close date later than the row before) and `reopens` (a closed stage
-    followed by an open one)."""
+    `pushes` (an open row whose close date is later than the one last planned on an open
+    row before it) and `reopens` (a closed stage followed by an open one)."""
     t0, t1 = end_of_day(since, calendar.timezone), end_of_day(until, calendar.timezone)
     stages = tables.stages.select("stage", "position", "is_closed")
-    previous = pl.col("close_date", "is_closed").shift(1).over("opp_id").name.prefix("prev_")
+    # the close date last planned while open: a closing day is not a plan to push from
+    planned = pl.when(~pl.col("is_closed")).then("close_date")
+    previous = {
+        "prev_is_closed": pl.col("is_closed").shift(1).over("opp_id"),
+        "prev_close_date": planned.shift(1).forward_fill().over("opp_id"),
+    }
     return (
         tables.stage_history.filter(pl.col("entered_at") <= t1)
         .join(stages, on="stage", how="left")
         .sort("opp_id", "entered_at", "position", "amount", "close_date", nulls_last=False)
-        .with_columns(previous)
+        .with_columns(**previous)
         .filter(pl.col("entered_at") > t0)
         .group_by("opp_id")
         .agg(
-            pushes=(pl.col("close_date") > pl.col("prev_close_date")).sum().cast(pl.Int64),
+            pushes=(~pl.col("is_closed") & (pl.col("close_date") > pl.col("prev_close_date")))
+            .sum()
+            .cast(pl.Int64),
             reopens=(pl.col("prev_is_closed") & ~pl.col("is_closed")).sum().cast(pl.Int64),
         )
     )

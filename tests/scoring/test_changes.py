@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
 from connectors.schema import TABLES
+from scoring.calendar import Calendar
 from scoring.changes import (
     CHANGES_DERIVED,
     DEFINITIONS,
@@ -278,6 +279,39 @@ def test_transition_matrix(hand):
     assert_frame_equal(all_teams, got)
 
 
+def test_reopened_inside_the_window_and_a_late_close_is_no_push():
+    # r: open Proposal at both ends, but lost 08-09 and reopened 08-11 inside the week
+    # s: due 08-10, won 08-12 (closing moves the close date to 08-12: won, not a push)
+    tables = make_tables(
+        [
+            deal("r", "u1", [(D(2026, 7, 1), "Proposal", 100.0, SEP30),
+                             (D(2026, 8, 9), "Closed Lost", 100.0, D(2026, 8, 9)),
+                             (D(2026, 8, 11), "Proposal", 100.0, SEP30)]),
+            deal("s", "u1", [(D(2026, 7, 1), "Contracting", 50.0, D(2026, 8, 10)),
+                             (D(2026, 8, 12), "Closed Won", 50.0, D(2026, 8, 12))]),
+        ]
+    )  # fmt: skip
+    got = deal_changes(tables, since=SINCE, until=UNTIL)
+    assert got.select("opp_id", pl.col("kind").cast(pl.String), "pushes").rows() == [
+        ("r", "reopened", 0),  # its close date went 09-30 → 08-09 (closing) → 09-30: no push
+        ("s", "won", 0),
+    ]
+    trends = deal_trends(tables, since=SINCE, until=UNTIL)
+    assert trends["trend"].cast(pl.String).to_list() == ["up", "up"]
+
+
+def test_days_end_in_the_reporting_time_zone():
+    # 2026-08-15 02:00 UTC is still 08-14 (22:00) in New York: inside the week there only
+    late = datetime(2026, 8, 15, 2, tzinfo=UTC)
+    opp, history = deal("t", "u1", [(D(2026, 7, 1), "Proposal", 100.0, AUG31)])
+    history.append(history[0] | {"entered_at": late, "close_date": SEP30})
+    tables = make_tables([(opp | {"close_date": SEP30}, history)])
+    utc = deal_changes(tables, since=SINCE, until=UNTIL)
+    new_york = deal_changes(tables, since=SINCE, until=UNTIL, calendar=Calendar("America/New_York"))
+    assert utc.is_empty()
+    assert new_york.select(pl.col("kind").cast(pl.String), "pushes").rows() == [("close_pushed", 1)]
+
+
 def test_not_measured_on_a_derived_history():
     tables = make_tables(HAND, provenance={"stage_history": "derived from current stage"})
     assert changes_status(tables) == CHANGES_DERIVED
@@ -344,6 +378,9 @@ _METRICS = (deal_changes, changes_summary, deal_trends, trend_summary, category_
 @given(org=random_org(), seed=st.integers(0, 10_000))
 def test_row_order_never_changes_the_result(org: list, seed: int) -> None:
     tables = make_tables(org)
+    # a net push needs at least one recorded push inside the window
+    flags = deal_changes(tables, since=SINCE, until=UNTIL).filter(kind="close_pushed")
+    assert (flags["pushes"] >= 1).all()
     shuffled = _shuffled(tables, seed)
     for metric in _METRICS:
         a = metric(tables, since=SINCE, until=UNTIL)
