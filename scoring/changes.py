@@ -44,7 +44,9 @@ created deal, "won"/"lost" for a closed deal that reopened) × category at `unti
 category at `since`; `amount` summed over a column is what sits there at `until`.
 
 Not measured on a derived stage history (`changes_status`): a reconstruction from each
-deal's current values records no changes, so every deal would look idle.
+deal's current values records no changes, so every deal would look idle. Two consecutive
+snapshots (`snapshot_changes`) give the same flags from the deal's values as each refresh
+held them, with or without a history, but not what happened between the two refreshes.
 """
 
 from __future__ import annotations
@@ -168,10 +170,10 @@ def _rank(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).replace_strict(CATEGORY_RANK, default=None)
 
 
-def _deal_ends(tables: Tables, since: date, until: date, calendar: Calendar) -> pl.LazyFrame:
-    """One row per deal existing at the end of `until`: its state at both ends (`_before`
-    null for a deal created in the window), window history counts, and one boolean per kind."""
-    before = _state(tables, since, calendar, "_before").drop("name", "team", "owner_id")
+def _flags(ends: pl.LazyFrame) -> pl.LazyFrame:
+    """`ends` (one row per deal existing at the later instant, its state columns suffixed
+    `_before` — null for a deal created since — and `_after`, with `pushes` and `reopens`)
+    with one boolean column per kind, and `open_before`."""
     existed = pl.col("stage_before").is_not_null()
     closed0, won0 = pl.col("is_closed_before").fill_null(False), pl.col("is_won_before")
     closed1, won1 = pl.col("is_closed_after"), pl.col("is_won_after")
@@ -186,36 +188,63 @@ def _deal_ends(tables: Tables, since: date, until: date, calendar: Calendar) -> 
         "category_up": open_both & (rank1 > rank0).fill_null(False),
         "category_down": open_both & (rank1 < rank0).fill_null(False),
     }
-    return (
+    return ends.with_columns(
+        new=~existed,
+        won=closed1 & won1 & ~(closed0 & won0.fill_null(False)),
+        lost=closed1 & ~won1 & ~(closed0 & ~won0.fill_null(True)),
+        reopened=(existed & closed0 & ~closed1) | (pl.col("reopens") > 0),
+        amount_up=moved("amount", up=True),
+        amount_down=moved("amount", up=False),
+        close_pushed=moved("close_date", up=True),
+        close_pulled_in=moved("close_date", up=False),
+        stage_forward=moved("position", up=True),
+        stage_back=moved("position", up=False),
+        **category,
+        open_before=existed & ~closed0,
+    )
+
+
+def _deal_ends(tables: Tables, since: date, until: date, calendar: Calendar) -> pl.LazyFrame:
+    """One row per deal existing at the end of `until`, read from the stage history: its
+    state at both ends, window history counts, and one boolean per kind (`_flags`)."""
+    before = _state(tables, since, calendar, "_before").drop("name", "team", "owner_id")
+    ends = (
         _state(tables, until, calendar, "_after")
         .join(before, on="opp_id", how="left")
         .join(_window_history(tables, since, until, calendar), on="opp_id", how="left")
         .with_columns(pl.col("pushes", "reopens").fill_null(0))
-        .with_columns(
-            new=~existed,
-            won=closed1 & won1 & ~(closed0 & won0.fill_null(False)),
-            lost=closed1 & ~won1 & ~(closed0 & ~won0.fill_null(True)),
-            reopened=(existed & closed0 & ~closed1) | (pl.col("reopens") > 0),
-            amount_up=moved("amount", up=True),
-            amount_down=moved("amount", up=False),
-            close_pushed=moved("close_date", up=True),
-            close_pulled_in=moved("close_date", up=False),
-            stage_forward=moved("position", up=True),
-            stage_back=moved("position", up=False),
-            **category,
-            open_before=existed & ~closed0,
-        )
     )
+    return _flags(ends)
+
+
+def _snapshot_state(tables: Tables, suffix: str) -> pl.LazyFrame:
+    """Each deal as a snapshot holds it (its current values then), state columns suffixed."""
+    return (
+        opportunities_with_team(tables)
+        .with_columns(pl.col("is_closed", "is_won").fill_null(False))
+        .select("opp_id", "name", "team", "owner_id", pl.col(_STATE).name.suffix(suffix))
+    )
+
+
+def _snapshot_ends(earlier: Tables, later: Tables) -> pl.LazyFrame:
+    """`_deal_ends` from two snapshots: every deal the later one holds, compared with the
+    earlier one. Nothing is known in between: `pushes` null, `reopens` 0."""
+    before = _snapshot_state(earlier, "_before").drop("name", "team", "owner_id")
+    ends = (
+        _snapshot_state(later, "_after")
+        .join(before, on="opp_id", how="left")
+        .with_columns(pushes=pl.lit(None, dtype=pl.Int64), reopens=pl.lit(0, dtype=pl.Int64))
+    )
+    return _flags(ends)
 
 
 # --------------------------------------------------------------------- change flags
 
 
-def _change_rows(tables: Tables, since: date, until: date, calendar: Calendar) -> pl.LazyFrame:
+def _change_rows(ends: pl.LazyFrame) -> pl.LazyFrame:
     index = [c for c in _ROW_COLUMNS if c not in ("kind", "amount_delta", "days_moved")]
     return (
-        _deal_ends(tables, since, until, calendar)
-        .unpivot(index=index, on=list(KINDS), variable_name="kind", value_name="flagged")
+        ends.unpivot(index=index, on=list(KINDS), variable_name="kind", value_name="flagged")
         .filter("flagged")
         .with_columns(
             pl.col("kind").cast(Kind),
@@ -237,7 +266,7 @@ def deal_changes(
     pushes recorded inside the window). Empty when `changes_status` says why.
     Grain: (opp_id, kind)."""
     calendar = calendar or Calendar()
-    rows = _change_rows(tables, since, until, calendar)
+    rows = _change_rows(_deal_ends(tables, since, until, calendar))
     if changes_status(tables) is not None:
         rows = rows.clear()
     return rows.sort("opp_id", "kind").collect(engine=ENGINE)
@@ -252,16 +281,7 @@ def _teams(tables: Tables) -> pl.LazyFrame:
     return pl.concat([owning, pl.LazyFrame({"team": [ALL_TEAMS]})]).unique()
 
 
-def changes_summary(
-    tables: Tables, *, since: date, until: date, calendar: Calendar | None = None
-) -> pl.DataFrame:
-    """ "Changes since last review" per team (and All teams): for each kind, how many deals
-    (`deals`), their amount at `until` (`amount`: what was won, lost, created, pushed …) and
-    the net amount change (`amount_delta`, after − before: the money added by amount_up,
-    taken by amount_down). Every team × kind, zeros where nothing happened; empty when
-    `changes_status` says why. Grain: (team, kind)."""
-    calendar = calendar or Calendar()
-    rows = _change_rows(tables, since, until, calendar)
+def _summary(rows: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
     sums = (
         _with_all_teams(rows)
         .group_by("team", "kind")
@@ -271,14 +291,43 @@ def changes_summary(
             amount_delta=pl.col("amount_delta").sum(),
         )
     )
-    grid = _teams(tables).join(pl.LazyFrame({"kind": KINDS}, schema={"kind": Kind}), how="cross")
-    out = (
+    grid = teams.join(pl.LazyFrame({"kind": KINDS}, schema={"kind": Kind}), how="cross")
+    return (
         grid.join(sums, on=["team", "kind"], how="left")
         .with_columns(pl.col("deals").fill_null(0), pl.col("amount", "amount_delta").fill_null(0.0))
         .select("team", "kind", "deals", "amount", "amount_delta")
     )
+
+
+def changes_summary(
+    tables: Tables, *, since: date, until: date, calendar: Calendar | None = None
+) -> pl.DataFrame:
+    """ "Changes since last review" per team (and All teams): for each kind, how many deals
+    (`deals`), their amount at `until` (`amount`: what was won, lost, created, pushed …) and
+    the net amount change (`amount_delta`, after − before: the money added by amount_up,
+    taken by amount_down). Every team × kind, zeros where nothing happened; empty when
+    `changes_status` says why. Grain: (team, kind)."""
+    calendar = calendar or Calendar()
+    out = _summary(_change_rows(_deal_ends(tables, since, until, calendar)), _teams(tables))
     if changes_status(tables) is not None:
         out = out.clear()
+    return out.sort("team", "kind").collect(engine=ENGINE)
+
+
+def snapshot_changes(earlier: Tables, later: Tables) -> pl.DataFrame:
+    """`deal_changes` from two consecutive snapshots (the bundles as the CRM held them at two
+    refreshes) instead of the stage history: each deal's values in `earlier` against those
+    in `later`, so it works where the history is derived or missing. What happened in
+    between is unknown: `pushes` is null and a deal closed and reopened between the two
+    shows no flag. Grain: (opp_id, kind)."""
+    rows = _change_rows(_snapshot_ends(earlier, later))
+    return rows.sort("opp_id", "kind").collect(engine=ENGINE)
+
+
+def snapshot_changes_summary(earlier: Tables, later: Tables) -> pl.DataFrame:
+    """`changes_summary` from two consecutive snapshots (see `snapshot_changes`).
+    Grain: (team, kind)."""
+    out = _summary(_change_rows(_snapshot_ends(earlier, later)), _teams(later))
     return out.sort("team", "kind").collect(engine=ENGINE)
 
 

@@ -29,6 +29,8 @@ from scoring.changes import (
     changes_summary,
     deal_changes,
     deal_trends,
+    snapshot_changes,
+    snapshot_changes_summary,
     trend_summary,
 )
 from scoring.history import end_of_day, opp_state_at
@@ -467,3 +469,29 @@ def test_demo_mid_market_pushes_show_as_flags(demo):
     assert set(flags["opp_id"]) == set(pushed["opp_id"])  # the right deals, no others
     trends = deal_trends(demo, since=DEMO_SINCE, until=DEMO_UNTIL).filter(trend="slipped")
     assert set(trends["opp_id"]) == set(pushed["opp_id"])
+
+
+def test_demo_consecutive_snapshots_give_the_same_flags(demo):
+    """Two refreshes of the demo org four weeks apart: the snapshots' own values give the
+    flags the stage history gives (less the pushes and the reopens in between, which only
+    the history records), and still do when the history is marked derived."""
+    frames = generate_demo_org(as_of=DEMO_SINCE)
+    earlier = Tables.from_frames(frames)
+    from_history = deal_changes(demo, since=DEMO_SINCE, until=DEMO_UNTIL)
+    from_snapshots = snapshot_changes(earlier, demo)
+    assert from_snapshots["pushes"].null_count() == from_snapshots.height
+    closed_at_since = set(
+        earlier.opportunities.filter("is_closed").select("opp_id").collect()["opp_id"]
+    )
+    only_between = pl.col("kind").eq("reopened") & ~pl.col("opp_id").is_in(closed_at_since)
+    assert_frame_equal(
+        from_snapshots.drop("pushes"), from_history.filter(~only_between).drop("pushes")
+    )
+    derived = {"stage_history": "derived from current stage"}
+    blind = Tables.from_frames(generate_demo_org(as_of=DEMO_UNTIL), derived)
+    assert deal_changes(blind, since=DEMO_SINCE, until=DEMO_UNTIL).is_empty()
+    assert_frame_equal(snapshot_changes(Tables.from_frames(frames, derived), blind), from_snapshots)
+    summary = snapshot_changes_summary(earlier, demo)
+    history_summary = changes_summary(demo, since=DEMO_SINCE, until=DEMO_UNTIL)
+    pushed = pl.col("kind") == "close_pushed"
+    assert_frame_equal(summary.filter(pushed), history_summary.filter(pushed))
