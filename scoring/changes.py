@@ -431,6 +431,8 @@ def category_transitions(
     with "team" in `by`, All teams rows are added. Empty when `changes_status` says why.
     Grain: (*by, from, to).
     """
+    if tuple(by) not in ((), ("team",)):
+        raise ValueError(f"by must be () or ('team',), got {by!r}")
     calendar = calendar or Calendar()
     keys = list(by)
     deals = (

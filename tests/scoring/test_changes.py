@@ -279,6 +279,8 @@ def test_transition_matrix(hand):
     assert set(per_team["team"]) == {"East", "West", ALL_TEAMS}
     all_teams = per_team.filter(team=ALL_TEAMS).drop("team")
     assert_frame_equal(all_teams, got)
+    with pytest.raises(ValueError, match="by must be"):
+        category_transitions(hand, since=SINCE, until=UNTIL, by=("owner_id",))
 
 
 def test_reopened_inside_the_window_and_a_late_close_is_no_push():
