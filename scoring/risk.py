@@ -103,7 +103,7 @@ def _history_until(tables: Tables, points: pl.LazyFrame) -> pl.LazyFrame:
     """Each deal's history rows before its own instant `at`, in deal and time order, with the
     moves each row makes against the row before."""
     created = opportunities_with_team(tables).select("opp_id", "created_at")
-    prev = {c: shift_in(c, "opp_id") for c in ("stage", "close_date", "amount", "rank")}
+    prev = {c: shift_in(c, "opp_id") for c in ("stage", "close_date", "rank")}
     rank = (
         pl.when(pl.col("forecast_category").cast(pl.String).is_in(_OPEN_CATEGORIES))
         .then(pl.col("forecast_category").to_physical())

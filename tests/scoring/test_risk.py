@@ -326,3 +326,13 @@ def test_cli_lists_risky_deals_and_the_auc(tmp_path: Path):
     auc = cli("--evaluate")
     assert auc.startswith("Deal risk AUC 0.") and "30 days before close" in auc
     assert "won" in auc and "lost" in auc
+
+
+def test_a_team_view_scores_its_deals_as_the_company_view_does(demo_tables):
+    # stage medians come from the whole company, so EMEA's deals score the same in EMEA's view
+    from scoring.scorecard import filter_teams
+
+    company = deal_risk(demo_tables, as_of=DEMO_AS_OF).filter(pl.col("team") == "EMEA")
+    team = deal_risk(filter_teams(demo_tables, ["EMEA"]), as_of=DEMO_AS_OF)
+    assert team.height > 0
+    assert_frame_equal(team, company)
