@@ -21,6 +21,7 @@ from scoring.params import (
     ForecastParams,
     FunnelParams,
     PipelineParams,
+    RiskParams,
     ScoreParams,
     ScoringParams,
     StallParams,
@@ -151,6 +152,7 @@ def _scoring(raw: Mapping[str, Any]) -> ScoringParams:
             ),
             forecast=ForecastParams(**_section(raw, "forecast")),
             pipeline=PipelineParams(**_section(raw, "pipeline")),
+            risk=RiskParams(**_section(raw, "risk")),
             score=ScoreParams(
                 weights=_section(raw, "score", "weights") or ScoreParams().weights,
                 scales={k: tuple(v) for k, v in _section(raw, "score", "scales").items()},

@@ -5,6 +5,7 @@ python -m scoring scorecard [--as-of YYYY-MM-DD] [--period P | --from DAY --to D
 python -m scoring preread [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
                           [--teams A,B] --out FILE.pdf|FILE.html
 python -m scoring docs [--check]
+python -m scoring risk [--as-of YYYY-MM-DD] [--evaluate] [--top N]
 
 A period P is a quarter (2026-Q3), a fiscal year (2026 or FY2026), a custom range
 (2026-03-01..2026-06-30, both days included; or --from/--to), ttm (the twelve months
@@ -145,6 +146,37 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _risk(args: argparse.Namespace) -> int:
+    """The riskiest open deals with their reasons, or (--evaluate) how well the score
+    separated lost from won deals 30 days before they closed (ROC AUC)."""
+    from connectors.config import load_settings
+    from connectors.store import Store, StoreError
+    from scoring.risk import deal_risk, evaluate_risk, risk_status
+
+    settings = load_settings()
+    try:
+        snap = Store(settings.data_dir).current()
+    except StoreError as exc:
+        print(f"risk: {exc}", file=sys.stderr)
+        return 1
+    as_of, tables = args.as_of or snap.data_as_of, read_bundle(snap)
+    params, tz = settings.scoring.risk, settings.scoring.timezone
+    if args.evaluate:
+        print(evaluate_risk(tables, as_of=as_of, params=params, timezone=tz).text())
+        return 0
+    if (reason := risk_status(tables)) is not None:
+        print(reason)
+        return 0
+    risky = deal_risk(tables, as_of=as_of, params=params, timezone=tz).head(args.top)
+    print(f"Riskiest open deals as of {as_of}:")
+    for row in risky.iter_rows(named=True):
+        amount = "no amount" if row["amount"] is None else f"{row['amount']:,.0f}"
+        where = f"{row['team']}, {row['stage']}, {amount}"
+        print(f"{row['score']:>4}  {row['opp_id']}  {row['name']} ({where})")
+        print("".join(f"        - {reason}\n" for reason in row["reasons"]), end="")
+    return 0
+
+
 def _period_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--period",
@@ -176,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--out", required=True, help="the file to write: .pdf or .html")
     docs = sub.add_parser("docs", help="write docs/metrics.md from the definitions registry")
     docs.add_argument("--check", action="store_true", help="fail if docs/metrics.md is stale")
+    risk = sub.add_parser("risk", help="the riskiest open deals, or --evaluate the score")
+    risk.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
+    risk.add_argument("--evaluate", action="store_true", help="ROC AUC on closed deals")
+    risk.add_argument("--top", type=int, default=20, help="how many deals to list")
     args = parser.parse_args(argv)
-    commands = {"scorecard": _scorecard, "preread": _preread, "docs": _docs}
+    commands = {"scorecard": _scorecard, "preread": _preread, "docs": _docs, "risk": _risk}
     return commands[args.command](args)
 
 

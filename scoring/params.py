@@ -81,6 +81,44 @@ class ScoreParams:
 
 
 @dataclass(frozen=True)
+class RiskParams:
+    """Points of each named reason in the deal risk score (`scoring.risk`; 0–100, capped).
+
+    Defaults are round numbers a sales leader can reason about, checked on the demo org's
+    closed deals (`python -m scoring risk --evaluate`); recalibrate them on your own.
+    """
+
+    # Age in the current stage against the company median of finished spells in that stage
+    # (trailing 12 months): from `stage_age_min_ratio`× the median, (ratio − 1) ×
+    # `stage_age_points` points, at most `stage_age_max`.
+    stage_age_min_ratio: float = 1.5
+    stage_age_points: float = 20.0
+    stage_age_max: float = 40.0
+    # Close-date pushes (a later close date than the row before): per push and per day pushed.
+    push_points: float = 10.0
+    push_day_points: float = 0.2
+    push_max: float = 40.0
+    # A forecast category lowered (e.g. commit → best case) within `downgrade_days` of the
+    # close date the deal had then.
+    downgrade_points: float = 15.0
+    downgrade_days: int = 30
+    # Amount cut from the highest amount the deal had: share cut × `amount_cut_points`, from a
+    # cut of `amount_cut_min` on, at most `amount_cut_max`.
+    amount_cut_min: float = 0.10
+    amount_cut_points: float = 50.0
+    amount_cut_max: float = 20.0
+    # A close date already in the past: `past_close_points` plus per day past, at most the max.
+    past_close_points: float = 20.0
+    past_close_day_points: float = 1.0
+    past_close_max: float = 40.0
+    # No change at all (stage, amount, close date, category) for `idle_days` or more.
+    idle_days: int = 30
+    idle_points: float = 10.0
+    # The calibration (`evaluate_risk`) needs this many won and this many lost deals.
+    min_closed: int = 10
+
+
+@dataclass(frozen=True)
 class ScoringParams:
     """Everything scoring needs besides the data and the as-of date."""
 
@@ -91,6 +129,7 @@ class ScoringParams:
     forecast: ForecastParams = field(default_factory=ForecastParams)
     pipeline: PipelineParams = field(default_factory=PipelineParams)
     score: ScoreParams = field(default_factory=ScoreParams)
+    risk: RiskParams = field(default_factory=RiskParams)
 
     @property
     def calendar(self) -> Calendar:
