@@ -308,10 +308,17 @@ def _sums(frame: pl.DataFrame, num: str, den: str, **where: str) -> tuple[float,
     return float(rows[num].sum() or 0), float(rows[den].sum() or 0)
 
 
-def _top(drivers: list[Driver], signals: tuple[Signal, ...], n: int = 3) -> tuple[Driver, ...]:
-    """The `n` most severe drivers, leaving out those of a signal that is not measured (a
-    stall found on a derived history is no finding)."""
-    unmeasured = {s.definition_id for s in signals if not s.measured}
+def _top(
+    drivers: list[Driver], signals: tuple[Signal, ...], ctx: Context, n: int = 3
+) -> tuple[Driver, ...]:
+    """The `n` most severe drivers, leaving out those of a signal the data cannot measure (a
+    stall found on a derived history is no finding). What the data holds is judged on the
+    whole company: a driver compares a team with the company, so it does not vanish from a
+    team's view only because the view's own total is empty (a team view shows the company
+    view's findings about its teams)."""
+    unmeasured = {
+        s.definition_id for s in signals if missing_input(ctx.company.evidence, s.id) is not None
+    }
     kept = [d for d in drivers if d.definition_id not in unmeasured]
     return tuple(sorted(kept, key=lambda d: (-d.severity, d.text))[:n])
 
@@ -353,7 +360,7 @@ def handoff_ownership(ctx: Context) -> PillarScore:
     )  # fmt: skip
     drivers = _stall_drivers(by_team) + _sla_drivers(ctx, sla)
     notes = [m for m in (funnel.funnel_status(t, "bounce_backs"),) if m]
-    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals, ctx), tuple(notes))
 
 
 # A team's stalls in a stage are a finding only when they stand out from chance: at least
@@ -488,7 +495,7 @@ def forecast_integrity(ctx: Context) -> PillarScore:
         + _slip_drivers(slips, judged, company_slips)
     )
     notes = [m for m in (forecast.forecast_status(t),) if m]
-    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals, ctx), tuple(notes))
 
 
 def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list[Driver]:
@@ -605,7 +612,7 @@ def shared_data(ctx: Context) -> PillarScore:
                    empty="no deal in this view"),
     )  # fmt: skip
     drivers = _sourcing_drivers(counts, sourced.summary, disagreement) + _quality_drivers(checks)
-    return PillarScore(pillar, signals, _top(drivers, signals))
+    return PillarScore(pillar, signals, _top(drivers, signals, ctx))
 
 
 def _disagreement(counts: pl.DataFrame) -> float | None:
@@ -693,7 +700,7 @@ def shared_outcomes(ctx: Context) -> PillarScore:
     )  # fmt: skip
     drivers = _conflict_drivers(conflicts) + _coverage_drivers(cover, ctx.company.coverage)
     notes = [n for n in cover.filter(team=ALL_TEAMS)["notes"].to_list() if n]
-    return PillarScore(pillar, signals, _top(drivers, signals), tuple(notes))
+    return PillarScore(pillar, signals, _top(drivers, signals, ctx), tuple(notes))
 
 
 def _coverage_ratio(cover: pl.DataFrame) -> float | None:

@@ -329,9 +329,15 @@ def test_open_deals_without_an_amount_are_counted_not_summed_as_zero():
 def test_a_signal_not_measured_yields_no_driver():
     # A stall found on a derived history is no finding: the stalled_deals driver goes with
     # its unmeasured signal; the data-quality driver of a measured signal stays.
-    from scoring.model import Driver, Scale, Signal, not_measured
-    from scoring.pillars import _top
+    from dataclasses import fields
+    from types import SimpleNamespace
 
+    from scoring.model import Driver, Scale, Signal, not_measured
+    from scoring.pillars import Evidence, _top
+
+    # everything recorded but the stage history (derived by the connector)
+    found = Evidence(**{f.name: True for f in fields(Evidence)})
+    derived = SimpleNamespace(evidence=Evidence(**{**vars(found), "recorded_stage_history": False}))
     stalls = not_measured(
         Signal("stalled_share", "handoff_ownership", "Stalled", "stalled_deals", 0.4, "ratio",
                Scale(0.5, 0.1)),
@@ -339,8 +345,12 @@ def test_a_signal_not_measured_yields_no_driver():
     )  # fmt: skip
     stall = Driver("handoff_ownership", "EMEA: 9 deals stalled", 0.9, "stalled_deals", "EMEA")
     other = Driver("handoff_ownership", "Webinar: slow", 0.2, "follow_up_sla", "Webinar")
-    assert _top([stall, other], (stalls,)) == (other,)
+    assert _top([stall, other], (stalls,), SimpleNamespace(company=derived)) == (other,)
     assert stalls.score is None and stalls.to_dict()["value"] is None
+    # A view whose own total is empty (nothing to measure here) keeps the findings about
+    # its teams when the data records what the signal needs: the company view has them too.
+    recorded = SimpleNamespace(company=SimpleNamespace(evidence=found))
+    assert _top([stall, other], (stalls,), recorded) == (stall, other)
 
 
 # ---------------------------------------------------------------- invariants
