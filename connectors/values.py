@@ -296,47 +296,109 @@ def parse_date(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "U
     return Parsed(parsed.values.dt.date(), parsed.bad, parsed.expected, parsed.example)
 
 
-def _decimal_mark(text: pl.Series) -> tuple[str | None, pl.Series | None]:
-    """Which mark separates decimals: "," when a value shows it (1.234,50 or 22,5)."""
-    comma = text.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3}.*,|\.\d{3}\.")
-    dot = text.str.contains(r"\.\d{1,2}$|\.\d{4,}$|,\d{3}.*\.|,\d{3},")
-    if comma.any() and dot.any():
-        return None, comma | dot
-    return ("," if comma.any() else "."), None
+# Amounts: an optional sign (leading "+"/"-", a trailing "-" as SAP writes it, or parentheses
+# around the whole), an optional currency before or after the number, and the number: digits
+# with one decimal mark and either thousands groups of three (1,234,567.50 / 1 234 567,50) or
+# an exponent (1.5e3). Anything else (1e5k, 12 34, 10-20k, 0x1F, inf) is reported, not guessed.
+CURRENCY = (
+    r"US\$|CA\$|C\$|AU\$|A\$|NZ\$|HK\$|S\$|R\$|[$€£¥₹₩₽₺₪]|"
+    r"(?i:USD|EUR|GBP|JPY|CNY|INR|CAD|AUD|NZD|CHF|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|SGD|HKD|ZAR|KRW)"
+)
+GROUP_SPACES = (" ", "\u00a0", "\u202f")  # a space, a no-break space, a narrow no-break space
+AMOUNT_EXAMPLES = "22700, $22,700.00, (1,234.50), -€ 7,5, 1.5e3 or 1.234,50"
+
+
+def amount_pattern(mark: str) -> str:
+    """The regular expression of one amount whose decimal mark is `mark` ("." or ",")."""
+    thousands = "." if mark == "," else ","
+    m = re.escape(mark)
+    groups = "|".join(f"(?:{re.escape(s)}[0-9]{{3}})+" for s in (thousands, *GROUP_SPACES))
+    number = (
+        rf"[0-9]{{1,3}}(?:{groups})(?:{m}[0-9]+)?"  # 1,234,567.50 (no exponent)
+        rf"|(?:[0-9]+(?:{m}[0-9]+)?|{m}[0-9]+)(?:[eE][-+]?[0-9]+)?"  # 1234.5, .5, 1.5e3
+    )
+    return (
+        rf"^(?<open>\()?\s*(?<s1>[-+])?\s*(?:(?<c1>{CURRENCY})\s*)?(?<s2>[-+])?"
+        rf"(?<num>{number})(?:\s*(?<c2>{CURRENCY}))?(?<s3>-)?\s*(?<close>\))?$"
+    )
+
+
+def _read_amounts(text: pl.Series, mark: str) -> pl.Series:
+    """`text` read with decimal mark `mark`: the number, or null where the value does not
+    fit the grammar (or is not finite, such as 1e309)."""
+    g = pl.col("g").struct
+    signs = pl.sum_horizontal(g.field(f).is_not_null() for f in ("s1", "s2", "s3", "open"))
+    fits = (
+        g.field("num").is_not_null()
+        & (g.field("open").is_null() == g.field("close").is_null())
+        & (signs <= 1)
+        & (g.field("c1").is_null() | g.field("c2").is_null())
+    )
+    negative = (
+        g.field("open").is_not_null()
+        | (g.field("s1") == "-").fill_null(False)
+        | (g.field("s2") == "-").fill_null(False)
+        | g.field("s3").is_not_null()
+    )
+    number = (
+        g.field("num")
+        .str.replace_all("[" + "".join({",", "."} - {mark}) + "".join(GROUP_SPACES) + "]", "")
+        .str.replace(mark, ".", literal=True)
+        .cast(pl.Float64, strict=False)
+    )
+    value = pl.when(negative).then(-number).otherwise(number)
+    out = pl.when(fits & value.is_finite()).then(value)
+    frame = pl.DataFrame({"g": text.str.extract_groups(amount_pattern(mark))})
+    return frame.select(out).to_series().alias(text.name)
+
+
+def _numeric(col: pl.Series) -> Parsed:
+    """A column the file already holds as numbers: NaN and infinity are not amounts."""
+    out = col.cast(pl.Float64)
+    bad = out.is_not_null() & ~out.is_finite()
+    kept = pl.select(pl.when(~bad).then(out)).to_series().alias(col.name)
+    return Parsed(kept, bad, "finite numbers (NaN and infinity are not amounts)")
 
 
 def parse_amount(col: pl.Series, decimal: str = "auto") -> Parsed:
-    """Amounts as numbers: currency signs, spaces and thousands separators are dropped;
-    (1,234.00) is negative; the decimal mark is detected unless `decimal` is given."""
-    if col.dtype.is_numeric():
-        return Parsed(col.cast(pl.Float64))
+    """Amounts as numbers, read exactly or reported: a currency sign or code, thousands
+    groups, (1,234.00) or a minus for negatives, an exponent (1.5E3); the decimal mark is
+    detected unless `decimal` is given ("." or ","). Numbers a file holds as numbers must be
+    finite; a column of structs or lists, or of dates, is reported whole."""
     if col.dtype == pl.Null:
         return Parsed(col.cast(pl.Float64))
+    if col.dtype.is_numeric():
+        return _numeric(col)
+    if col.dtype not in (pl.String, pl.Categorical) and not isinstance(col.dtype, pl.Enum):
+        empty = pl.Series(col.name, [None] * len(col), pl.Float64)
+        return Parsed(empty, col.is_not_null(), f"numbers (the column holds {col.dtype} values)")
     text = _text(col)
-    negative = text.str.contains(r"^\(.*\)$|^-|-$")
-    digits = text.str.replace_all(r"[^0-9.,]", "")
-    mark = decimal
-    if decimal == "auto":
-        found, clash = _decimal_mark(digits)
-        if found is None:
-            expected = 'amounts with one decimal mark; set decimal = "." or ","'
-            return Parsed(pl.Series(text.name, [None] * len(text), pl.Float64), clash, expected)
-        mark = found
-    thousands = "." if mark == "," else ","
-    number = digits.str.replace_all(thousands, "", literal=True).str.replace(
-        mark, ".", literal=True
-    )
-    out = number.cast(pl.Float64, strict=False)
-    out = pl.select(pl.when(negative).then(-out).otherwise(out)).to_series().alias(col.name)
-    bad = _present(col) & (out.is_null() | ~text.str.contains(r"\d"))
-    return Parsed(out, bad, "amounts such as 22700, $22,700.00 or 1.234,50")
+    present = _present(col)
+    expected = f"amounts such as {AMOUNT_EXAMPLES} (finite: not too large for a number)"
+    if decimal in (".", ","):
+        out = _read_amounts(text, decimal)
+        return Parsed(out, present & out.is_null(), expected)
+    dot, comma = _read_amounts(text, "."), _read_amounts(text, ",")
+    # a value only one reading accepts (1,234.50 or 22,5) shows the mark; both showing is a clash
+    only_dot = dot.is_not_null() & comma.is_null()
+    only_comma = comma.is_not_null() & dot.is_null()
+    if only_dot.any() and only_comma.any():
+        expected = (
+            'amounts with one decimal mark: some values read only with "." and others only '
+            'with ","; set decimal = "." or ","'
+        )
+        return Parsed(pl.Series(col.name, [None] * len(col), pl.Float64),
+                      only_dot | only_comma, expected)  # fmt: skip
+    out = comma if only_comma.any() else dot
+    return Parsed(out, present & out.is_null(), expected)
 
 
 def null_ids(col: pl.Series) -> pl.Series:
-    """Ids with Salesforce's null-id placeholders (000000000000000AAA) as null."""
-    text = col.cast(pl.String)
+    """Ids without the spaces around them, with blanks and Salesforce's null-id placeholders
+    (000000000000000AAA) as null."""
+    text = col.cast(pl.String).str.strip_chars()
     return (
-        pl.select(pl.when(~text.str.strip_chars().is_in(NULL_IDS)).then(text))
+        pl.select(pl.when(~text.is_in(NULL_IDS) & (text != "")).then(text))
         .to_series()
         .alias(col.name)
     )
