@@ -105,7 +105,7 @@ def _parse_datetime(col: pl.Series) -> pl.Series:
 
 def _coerce(col: pl.Series, dtype: pl.DataType) -> pl.Series:
     """`col` as `dtype`; values that cannot be converted become null (caller reports them)."""
-    if col.dtype == dtype:
+    if col.dtype == dtype and dtype != pl.Float64:  # a Float64 may still hold NaN
         return col
     if col.dtype == pl.Null:
         return col.cast(dtype)

@@ -297,7 +297,8 @@ def parse_date(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "U
 
 
 # Amounts: an optional sign (leading "+"/"-", a trailing "-" as SAP writes it, or parentheses
-# around the whole), an optional currency before or after the number, and the number: digits
+# around the whole), an optional currency before or after the number (spaces allowed between
+# these parts), and the number: digits
 # with one decimal mark and either thousands groups of three (1,234,567.50 / 1 234 567,50) or
 # an exponent (1.5e3). Anything else (1e5k, 12 34, 10-20k, 0x1F, inf) is reported, not guessed.
 CURRENCY = (
@@ -319,7 +320,7 @@ def amount_pattern(mark: str) -> str:
     )
     return (
         rf"^(?<open>\()?\s*(?<s1>[-+])?\s*(?:(?<c1>{CURRENCY})\s*)?(?<s2>[-+])?"
-        rf"(?<num>{number})(?:\s*(?<c2>{CURRENCY}))?(?<s3>-)?\s*(?<close>\))?$"
+        rf"\s*(?<num>{number})(?:\s*(?<c2>{CURRENCY}))?\s*(?<s3>-)?\s*(?<close>\))?$"
     )
 
 
