@@ -317,7 +317,7 @@ class _Context:
                       step.keep_when, {})  # fmt: skip
         _require(raw, [step.key, step.value], f"{table} (lookup)", paths[0].name)
         return raw.select(
-            __k=pl.col(step.key).cast(pl.String), __v=pl.col(step.value).cast(pl.String)
+            __k=null_ids(raw[step.key]), __v=pl.col(step.value).cast(pl.String)
         ).unique("__k", keep="first", maintain_order=True)
 
 

@@ -446,10 +446,12 @@ def parse_bool(col: pl.Series) -> Parsed:
 
 
 def parse_int(col: pl.Series) -> Parsed:
-    """Whole numbers, such as a stage's display order."""
-    number = parse_amount(col, ".")
-    out = number.values.round(0).cast(pl.Int32, strict=False)
-    return Parsed(out, number.bad, "whole numbers")
+    """Whole numbers, such as a stage's display order: 2.5 or 3e12 is reported, not rounded
+    or dropped."""
+    number = parse_amount(col, ".").values
+    whole = number == number.round(0)
+    out = pl.select(pl.when(whole).then(number)).to_series().cast(pl.Int32, strict=False)
+    return Parsed(out.alias(col.name), _present(col) & out.is_null(), "whole numbers")
 
 
 def normalize_category(col: pl.Series, categories: tuple[str, ...]) -> Parsed:

@@ -26,7 +26,7 @@ from connectors.mapping import build_mapping
 from connectors.refresh import refresh
 from connectors.store import Store
 from connectors.validate import ValidationError, validate_tables
-from connectors.values import parse_amount
+from connectors.values import parse_amount, parse_int
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
@@ -197,6 +197,13 @@ def test_numbers_held_as_numbers_must_be_finite_and_numbers() -> None:
     assert structs.values.to_list() == [None, None]
     assert structs.bad.to_list() == [True, False]
     assert "Struct" in structs.expected
+
+
+def test_whole_numbers_are_whole_or_reported() -> None:
+    # a stage position of 2.5 was rounded, 3e12 (beyond Int32) silently left empty
+    parsed = parse_int(pl.Series(["1", "2.5", "3e12", "4.0", "-2", "", None]))
+    assert parsed.values.to_list() == [1, None, None, 4, -2, None, None]
+    assert parsed.bad.to_list() == [False, True, True, False, False, False, False]
 
 
 # -- the fuzz: amounts against the reference ----------------------------------------------
