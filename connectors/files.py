@@ -14,7 +14,10 @@ fifth line of the file, header = line 1 (a value spanning several lines counts t
 derived from a file with problems are not checked again until the file is fixed.
 
 File names match regardless of case (``opportunity.csv`` is ``Opportunity.csv``). Id
-columns read Salesforce's null id ``000000000000000AAA`` as empty.
+columns are read without the spaces around them and read Salesforce's null id
+``000000000000000AAA`` as empty. A CSV whose lines end in a lone CR is read as such; blank
+lines are skipped; a line with fewer fields than the header is refused, naming it (polars
+would fill it with nulls). Amounts are read exactly or reported (`connectors.values`).
 
 The data's as-of date is the latest event date in it (creation, close of closed deals,
 stage and status changes, responses; never after today), unless ``--as-of`` or ``as_of``

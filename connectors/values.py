@@ -4,7 +4,9 @@ Each parser takes a column as the file holds it and returns it in the canonical 
 plus a mask of the values that did not parse and what was expected, so the caller can
 report row numbers and samples. Formats are detected automatically when only one
 reading fits every value; when several fit and disagree, the column is ambiguous and
-the user is asked to set ``format`` (dates) or ``decimal`` (amounts).
+the user is asked to set ``format`` (dates) or ``decimal`` (amounts). Nothing is guessed:
+an amount outside the grammar below (``12 34``, ``10-20k``, ``1e309``) is reported, never
+read as the digits it holds.
 """
 
 from __future__ import annotations
