@@ -332,6 +332,26 @@ def test_parquet_nan_and_infinity_are_reported(store_settings: Settings) -> None
     assert "deals.parquet row 2: nan; deals.parquet row 3: inf" in message
 
 
+def test_xlsx_numbers_and_text_overflow_are_reported(store_settings: Settings) -> None:
+    import xlsxwriter
+
+    settings_ = _with_file(store_settings, "deals.xlsx")
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, DEALS_HEADER)
+    for row, amount in enumerate([5, "1e309", 7.5, "9" * 400], start=1):
+        sheet.write_row(row, 0, _deal(row, ""))
+        (sheet.write_number if isinstance(amount, (int, float)) else sheet.write_string)(
+            row, 3, amount
+        )
+    book.close()
+    message = refresh_fails(settings_, "deals.xlsx", out.getvalue())
+    # a column of numbers and text reads as text: the text ones go through the grammar
+    assert "opportunities.amount (column Value): 2 value(s) are not amounts" in message
+    assert "deals.xlsx row 3: '1e309'; deals.xlsx row 5: '999" in message
+
+
 def test_a_struct_where_a_number_is_expected_is_reported(store_settings: Settings) -> None:
     settings_ = _with_file(store_settings, "deals.parquet")
     amounts = pl.Series("Value", [{"amount": 5}, {"amount": 7}])
