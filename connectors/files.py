@@ -14,7 +14,10 @@ fifth line of the file, header = line 1 (a value spanning several lines counts t
 derived from a file with problems are not checked again until the file is fixed.
 
 File names match regardless of case (``opportunity.csv`` is ``Opportunity.csv``). Id
-columns read Salesforce's null id ``000000000000000AAA`` as empty.
+columns are read without the spaces around them and read Salesforce's null id
+``000000000000000AAA`` as empty. A CSV whose lines end in a lone CR is read as such; blank
+lines are skipped; a line with fewer fields than the header is refused, naming it (polars
+would fill it with nulls). Amounts are read exactly or reported (`connectors.values`).
 
 The data's as-of date is the latest event date in it (creation, close of closed deals,
 stage and status changes, responses; never after today), unless ``--as-of`` or ``as_of``
@@ -26,6 +29,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -139,14 +143,57 @@ def _with_lines(frame: pl.DataFrame, text: str) -> pl.DataFrame:
     return frame.select(line.cast(pl.UInt32).alias(_ROW), pl.all())
 
 
+def _line_endings(text: str) -> str:
+    """Text with "\n" line ends: a file whose lines end in a lone CR (Excel's "CSV
+    (Macintosh)", old Mac tools) would otherwise read as one header line and no rows."""
+    if "\r" in text and "\n" not in text:
+        return text.replace("\r", "\n")
+    return text
+
+
+def _records(text: str, sep: str) -> pl.DataFrame:
+    """Each record of `text`, header first, as polars reads them: its number of fields and
+    whether it is a blank line. Quoted values (which may hold the delimiter and line
+    breaks) are first reduced to a placeholder, so each remaining line is one record."""
+    quoted = re.compile(rf'(?<![^{re.escape(sep)}\n])"(?:[^"]|"")*"')
+    lines = pl.Series(quoted.sub("q", text).removesuffix("\n").split("\n"))
+    return pl.DataFrame(
+        {
+            "found": lines.str.count_matches(sep, literal=True) + 1,
+            "blank": lines.str.strip_chars() == "",
+        }
+    )
+
+
+def _short_rows(frame: pl.DataFrame, text: str, sep: str, name: str) -> pl.DataFrame:
+    """`frame` without its blank lines (polars reads them as rows of nulls); rows with fewer
+    fields than the header are refused, naming their lines (polars would fill them with nulls)."""
+    records = _records(text, sep)
+    if records.height != frame.height + 1:  # the file's quoting defeats the count: trust polars
+        return frame
+    width = int(records["found"][0])
+    rows = pl.concat([frame.select(_ROW), records.slice(1)], how="horizontal")
+    short = rows.filter((pl.col("found") < width) & ~pl.col("blank"))
+    if not short.is_empty():
+        shown = "; ".join(
+            f"line {line} has {found}" for line, found, _ in short.head(SAMPLE).iter_rows()
+        )
+        more = short.height - min(short.height, SAMPLE)
+        raise FilesError(
+            f"{name}: {short.height} line(s) have fewer fields than the header's {width} "
+            f"({shown}{f'; and {more} more' if more else ''}): a line may have been cut short "
+            "or a value holding a line break left unquoted; fix or remove these lines"
+        )
+    return frame.filter(~rows["blank"])
+
+
 def _read_csv(path: Path, delimiter: str, encoding: str) -> pl.DataFrame:
-    text = _decode(path.read_bytes(), encoding, path.name)
+    text = _line_endings(_decode(path.read_bytes(), encoding, path.name))
     if not text.strip():
         raise FilesError(f"{path.name}: the file is empty")
     sep = _delimiter(text, delimiter)
     try:
         frame = pl.read_csv(io.BytesIO(text.encode()), separator=sep, infer_schema=False)
-        return _with_lines(frame, text)
     except pl.exceptions.ComputeError as exc:
         shown = {"\t": "tab"}.get(sep, sep)
         guess = _delimiter(text, "auto")
@@ -160,6 +207,8 @@ def _read_csv(path: Path, delimiter: str, encoding: str) -> pl.DataFrame:
             f"{path.name}: cannot split into columns with delimiter {shown!r}: "
             f"{_ragged_line(text, sep)}; {hint}"
         ) from exc
+    frame = _with_lines(frame, text)
+    return _short_rows(frame, text, sep, path.name)
 
 
 def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
@@ -271,7 +320,7 @@ class _Context:
                       step.keep_when, {})  # fmt: skip
         _require(raw, [step.key, step.value], f"{table} (lookup)", paths[0].name)
         return raw.select(
-            __k=pl.col(step.key).cast(pl.String), __v=pl.col(step.value).cast(pl.String)
+            __k=null_ids(raw[step.key]), __v=pl.col(step.value).cast(pl.String)
         ).unique("__k", keep="first", maintain_order=True)
 
 
@@ -385,10 +434,9 @@ def _parse(series: pl.Series, dtype: pl.DataType, spec: ColumnSpec, ctx: _Contex
 
 
 def _samples(raw: pl.DataFrame, values: pl.Series, bad: pl.Series) -> str:
-    rows = pl.DataFrame({"f": raw[_FILE], "r": raw[_ROW], "v": values.cast(pl.String)})
-    shown = rows.filter(bad).head(SAMPLE)
-    text = "; ".join(f"{place(f, r)}: {v!r}" for f, r, v in shown.iter_rows())
-    more = int(bad.sum()) - shown.height
+    rows = raw.select(f=_FILE, r=_ROW).with_columns(v=values).filter(bad).head(SAMPLE)
+    text = "; ".join(f"{place(f, r)}: {v!r}" for f, r, v in rows.iter_rows())
+    more = int(bad.sum()) - rows.height
     return text + (f"; and {more} more" if more > 0 else "")
 
 

@@ -105,7 +105,7 @@ def _parse_datetime(col: pl.Series) -> pl.Series:
 
 def _coerce(col: pl.Series, dtype: pl.DataType) -> pl.Series:
     """`col` as `dtype`; values that cannot be converted become null (caller reports them)."""
-    if col.dtype == dtype:
+    if col.dtype == dtype and dtype != pl.Float64:  # a Float64 may still hold NaN
         return col
     if col.dtype == pl.Null:
         return col.cast(dtype)
@@ -138,7 +138,18 @@ def _coerce(col: pl.Series, dtype: pl.DataType) -> pl.Series:
         )
     if dtype == pl.String:
         return col.cast(pl.String)
-    return col.cast(dtype, strict=False)
+    if col.dtype.is_nested():  # a struct or list where a value is expected: never 1.0
+        return pl.Series(col.name, [None] * len(col), dtype)
+    out = col.cast(dtype, strict=False)
+    if dtype == pl.Float64:  # NaN, infinity and overflow (1e309) are not amounts
+        return pl.select(pl.when(out.is_finite()).then(out)).to_series().alias(col.name)
+    return out
+
+
+def _trimmed_id(col: pl.Series) -> pl.Series:
+    """An id without the spaces around it (" O1" is "O1"); a blank id is empty (null)."""
+    text = col.str.strip_chars()
+    return pl.select(pl.when(text != "").then(text)).to_series().alias(col.name)
 
 
 def _type_message(dtype: pl.DataType) -> str:
@@ -174,6 +185,8 @@ def validate_table(name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[P
         if column not in frame.columns:
             continue
         raw = frame[column]
+        if column.endswith("_id") and raw.dtype == pl.String:
+            raw = _trimmed_id(raw)
         value = _coerce(raw, spec.dtype)
         bad = value.is_null() & raw.is_not_null()
         if raw.dtype == pl.String:
@@ -206,6 +219,8 @@ def validate_table(name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[P
 
 
 def _duplicate_keys(name: str, schema: TableSchema, frame: pl.DataFrame) -> list[Problem]:
+    """Rows sharing a primary key (ids already trimmed), each duplicate named with every
+    place it occurs: "'O1' at deals.csv line 2 and deals.csv line 5"."""
     if not schema.primary_key or frame.is_empty():
         return []
     key = list(schema.primary_key)
@@ -213,12 +228,33 @@ def _duplicate_keys(name: str, schema: TableSchema, frame: pl.DataFrame) -> list
     if not dup.any():
         return []
     label = "+".join(key)
-    shown, where = _places(frame, dup)
-    sample = "; ".join(
-        f"{w}: " + ", ".join(repr(r[k]) for k in key)
-        for w, r in zip(where, shown.iter_rows(named=True), strict=True)
+    located = frame
+    if not {FILE_COLUMN, LINE_COLUMN} <= set(frame.columns):  # "row 3", the third data row
+        located = (
+            frame.drop(FILE_COLUMN, LINE_COLUMN, strict=False)
+            .with_row_index(LINE_COLUMN, offset=1)
+            .with_columns(pl.lit(None, pl.String).alias(FILE_COLUMN))
+        )
+    groups = (
+        located.filter(dup)
+        .group_by(key, maintain_order=True)
+        .agg(pl.col(FILE_COLUMN), pl.col(LINE_COLUMN))
+        .head(SAMPLE)
     )
-    return [Problem(name, label, f"{int(dup.sum())} rows share a duplicate id ({sample})")]
+    parts = []
+    for row in groups.iter_rows(named=True):
+        value = ", ".join(repr(row[k]) for k in key)
+        where = [place(f, n) for f, n in zip(row[FILE_COLUMN], row[LINE_COLUMN], strict=True)]
+        parts.append(f"{value} at {' and '.join(where)}")
+    more = groups.height < frame.filter(dup).select(key).n_unique()
+    return [
+        Problem(
+            name,
+            label,
+            f"{int(dup.sum())} rows share a duplicate id ({'; '.join(parts)}"
+            f"{'; and more' if more else ''})",
+        )
+    ]
 
 
 def _dangling(

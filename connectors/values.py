@@ -4,7 +4,9 @@ Each parser takes a column as the file holds it and returns it in the canonical 
 plus a mask of the values that did not parse and what was expected, so the caller can
 report row numbers and samples. Formats are detected automatically when only one
 reading fits every value; when several fit and disagree, the column is ambiguous and
-the user is asked to set ``format`` (dates) or ``decimal`` (amounts).
+the user is asked to set ``format`` (dates) or ``decimal`` (amounts). Nothing is guessed:
+an amount outside the grammar below (``12 34``, ``10-20k``, ``1e309``) is reported, never
+read as the digits it holds.
 """
 
 from __future__ import annotations
@@ -296,47 +298,140 @@ def parse_date(col: pl.Series, formats: tuple[str, ...] = (), timezone: str = "U
     return Parsed(parsed.values.dt.date(), parsed.bad, parsed.expected, parsed.example)
 
 
-def _decimal_mark(text: pl.Series) -> tuple[str | None, pl.Series | None]:
-    """Which mark separates decimals: "," when a value shows it (1.234,50 or 22,5)."""
-    comma = text.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3}.*,|\.\d{3}\.")
-    dot = text.str.contains(r"\.\d{1,2}$|\.\d{4,}$|,\d{3}.*\.|,\d{3},")
-    if comma.any() and dot.any():
-        return None, comma | dot
-    return ("," if comma.any() else "."), None
+# Amounts: an optional sign (leading "+"/"-", a trailing "-" as SAP writes it, or parentheses
+# around the whole), an optional currency before or after the number (spaces allowed between
+# these parts), and the number: digits
+# with one decimal mark and either thousands groups of three (1,234,567.50 / 1 234 567,50) or
+# an exponent (1.5e3). Anything else (1e5k, 12 34, 10-20k, 0x1F, inf) is reported, not guessed.
+CURRENCY = (
+    r"US\$|CA\$|C\$|AU\$|A\$|NZ\$|HK\$|S\$|R\$|[$€£¥₹₩₽₺₪]|"
+    r"(?i:USD|EUR|GBP|JPY|CNY|INR|CAD|AUD|NZD|CHF|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|SGD|HKD|ZAR|KRW)"
+)
+GROUP_SPACES = (" ", "\u00a0", "\u202f")  # a space, a no-break space, a narrow no-break space
+AMOUNT_EXAMPLES = "22700, $22,700.00, (1,234.50), -€ 7,5, 1.5e3 or 1.234,50"
+
+
+def amount_pattern(mark: str) -> str:
+    """The regular expression of one amount whose decimal mark is `mark` ("." or ",")."""
+    thousands = "." if mark == "," else ","
+    m = re.escape(mark)
+    groups = "|".join(f"(?:{re.escape(s)}[0-9]{{3}})+" for s in (thousands, *GROUP_SPACES))
+    number = (
+        rf"[0-9]{{1,3}}(?:{groups})(?:{m}[0-9]+)?"  # 1,234,567.50 (no exponent)
+        rf"|(?:[0-9]+(?:{m}[0-9]+)?|{m}[0-9]+)(?:[eE][-+]?[0-9]+)?"  # 1234.5, .5, 1.5e3
+    )
+    return (
+        rf"^(?<open>\()?\s*(?<s1>[-+])?\s*(?:(?<c1>{CURRENCY})\s*)?(?<s2>[-+])?"
+        rf"\s*(?<num>{number})(?:\s*(?<c2>{CURRENCY}))?\s*(?<s3>-)?\s*(?<close>\))?$"
+    )
+
+
+def _read_amounts(text: pl.Series, mark: str) -> pl.Series:
+    """`text` read with decimal mark `mark`: the number, or null where the value does not
+    fit the grammar (or is not finite, such as 1e309). Each distinct value is read once
+    (an export repeats its amounts: 22700 on many deals and history rows)."""
+    distinct = text.unique()
+    if 2 * distinct.len() > text.len():
+        return _read_distinct(text, mark)
+    read = pl.DataFrame({"t": distinct, "v": _read_distinct(distinct, mark)})
+    return (
+        pl.DataFrame({"t": text})
+        .join(read, on="t", how="left", nulls_equal=True, maintain_order="left")["v"]
+        .alias(text.name)
+    )
+
+
+def _read_distinct(text: pl.Series, mark: str) -> pl.Series:
+    """As `_read_amounts`; plain numbers (22700, -5.25, 1e5), most of an export, are cast
+    directly and only the others go through the grammar."""
+    quick = text.cast(pl.Float64, strict=False)
+    # what a plain cast reads but the grammar does not: "5.", "1.e5", and for "," a "." mark
+    odd = text.str.ends_with(".") | text.str.contains(r"\.[eE]")
+    if mark == ",":
+        odd = odd | text.str.contains(".", literal=True)
+    plain = (quick.is_finite() & ~odd).fill_null(False)
+    out = pl.select(pl.when(plain).then(quick)).to_series().alias(text.name)
+    rest = (~plain & text.is_not_null()).arg_true()
+    if rest.is_empty():
+        return out
+    return out.scatter(rest, _read_grammar(text.gather(rest), mark))
+
+
+def _read_grammar(text: pl.Series, mark: str) -> pl.Series:
+    """`text` read by the amount grammar with decimal mark `mark`; null where it does not fit."""
+    g = pl.col("g").struct
+    signs = pl.sum_horizontal(g.field(f).is_not_null() for f in ("s1", "s2", "s3", "open"))
+    fits = (
+        g.field("num").is_not_null()
+        & (g.field("open").is_null() == g.field("close").is_null())
+        & (signs <= 1)
+        & (g.field("c1").is_null() | g.field("c2").is_null())
+    )
+    negative = (
+        g.field("open").is_not_null()
+        | (g.field("s1") == "-").fill_null(False)
+        | (g.field("s2") == "-").fill_null(False)
+        | g.field("s3").is_not_null()
+    )
+    number = (
+        g.field("num")
+        .str.replace_all("[" + "".join({",", "."} - {mark}) + "".join(GROUP_SPACES) + "]", "")
+        .str.replace(mark, ".", literal=True)
+        .cast(pl.Float64, strict=False)
+    )
+    value = pl.when(negative).then(-number).otherwise(number)
+    out = pl.when(fits & value.is_finite()).then(value)
+    frame = pl.DataFrame({"g": text.str.extract_groups(amount_pattern(mark))})
+    return frame.select(out).to_series().alias(text.name)
+
+
+def _numeric(col: pl.Series) -> Parsed:
+    """A column the file already holds as numbers: NaN and infinity are not amounts."""
+    out = col.cast(pl.Float64)
+    bad = out.is_not_null() & ~out.is_finite()
+    kept = pl.select(pl.when(~bad).then(out)).to_series().alias(col.name)
+    return Parsed(kept, bad, "finite numbers (NaN and infinity are not amounts)")
 
 
 def parse_amount(col: pl.Series, decimal: str = "auto") -> Parsed:
-    """Amounts as numbers: currency signs, spaces and thousands separators are dropped;
-    (1,234.00) is negative; the decimal mark is detected unless `decimal` is given."""
-    if col.dtype.is_numeric():
-        return Parsed(col.cast(pl.Float64))
+    """Amounts as numbers, read exactly or reported: a currency sign or code, thousands
+    groups, (1,234.00) or a minus for negatives, an exponent (1.5E3); the decimal mark is
+    detected unless `decimal` is given ("." or ","). Numbers a file holds as numbers must be
+    finite; a column of structs or lists, or of dates, is reported whole."""
     if col.dtype == pl.Null:
         return Parsed(col.cast(pl.Float64))
+    if col.dtype.is_numeric():
+        return _numeric(col)
+    if col.dtype not in (pl.String, pl.Categorical) and not isinstance(col.dtype, pl.Enum):
+        empty = pl.Series(col.name, [None] * len(col), pl.Float64)
+        return Parsed(empty, col.is_not_null(), f"numbers (the column holds {col.dtype} values)")
     text = _text(col)
-    negative = text.str.contains(r"^\(.*\)$|^-|-$")
-    digits = text.str.replace_all(r"[^0-9.,]", "")
-    mark = decimal
-    if decimal == "auto":
-        found, clash = _decimal_mark(digits)
-        if found is None:
-            expected = 'amounts with one decimal mark; set decimal = "." or ","'
-            return Parsed(pl.Series(text.name, [None] * len(text), pl.Float64), clash, expected)
-        mark = found
-    thousands = "." if mark == "," else ","
-    number = digits.str.replace_all(thousands, "", literal=True).str.replace(
-        mark, ".", literal=True
-    )
-    out = number.cast(pl.Float64, strict=False)
-    out = pl.select(pl.when(negative).then(-out).otherwise(out)).to_series().alias(col.name)
-    bad = _present(col) & (out.is_null() | ~text.str.contains(r"\d"))
-    return Parsed(out, bad, "amounts such as 22700, $22,700.00 or 1.234,50")
+    present = _present(col)
+    expected = f"amounts such as {AMOUNT_EXAMPLES} (finite: not too large for a number)"
+    if decimal in (".", ","):
+        out = _read_amounts(text, decimal)
+        return Parsed(out, present & out.is_null(), expected)
+    dot, comma = _read_amounts(text, "."), _read_amounts(text, ",")
+    # a value only one reading accepts (1,234.50 or 22,5) shows the mark; both showing is a clash
+    only_dot = dot.is_not_null() & comma.is_null()
+    only_comma = comma.is_not_null() & dot.is_null()
+    if only_dot.any() and only_comma.any():
+        expected = (
+            'amounts with one decimal mark: some values read only with "." and others only '
+            'with ","; set decimal = "." or ","'
+        )
+        return Parsed(pl.Series(col.name, [None] * len(col), pl.Float64),
+                      only_dot | only_comma, expected)  # fmt: skip
+    out = comma if only_comma.any() else dot
+    return Parsed(out, present & out.is_null(), expected)
 
 
 def null_ids(col: pl.Series) -> pl.Series:
-    """Ids with Salesforce's null-id placeholders (000000000000000AAA) as null."""
-    text = col.cast(pl.String)
+    """Ids without the spaces around them, with blanks and Salesforce's null-id placeholders
+    (000000000000000AAA) as null."""
+    text = col.cast(pl.String).str.strip_chars()
     return (
-        pl.select(pl.when(~text.str.strip_chars().is_in(NULL_IDS)).then(text))
+        pl.select(pl.when(~text.is_in(NULL_IDS) & (text != "")).then(text))
         .to_series()
         .alias(col.name)
     )
@@ -353,10 +448,12 @@ def parse_bool(col: pl.Series) -> Parsed:
 
 
 def parse_int(col: pl.Series) -> Parsed:
-    """Whole numbers, such as a stage's display order."""
-    number = parse_amount(col, ".")
-    out = number.values.round(0).cast(pl.Int32, strict=False)
-    return Parsed(out, number.bad, "whole numbers")
+    """Whole numbers, such as a stage's display order: 2.5 or 3e12 is reported, not rounded
+    or dropped."""
+    number = parse_amount(col, ".").values
+    whole = number == number.round(0)
+    out = pl.select(pl.when(whole).then(number)).to_series().cast(pl.Int32, strict=False)
+    return Parsed(out.alias(col.name), _present(col) & out.is_null(), "whole numbers")
 
 
 def normalize_category(col: pl.Series, categories: tuple[str, ...]) -> Parsed:

@@ -419,8 +419,11 @@ def test_amount_formats() -> None:
     assert eu.values.to_list() == [1234.5, 2000.0, 7.5]
     clash = parse_amount(pl.Series(["1,234.50", "1.234,50"]))
     assert clash.bad is not None and clash.bad.to_list() == [True, True]
-    # forced "." decimal: the "," is a thousands mark and is dropped
-    assert parse_amount(pl.Series(["1.234,50"]), ".").values.to_list() == [1.2345]
+    # forced "." decimal: "1.234,50" has a thousands mark after the decimal one, so it is
+    # reported rather than read as 1.2345
+    forced = parse_amount(pl.Series(["1.234,50", "1,234.50"]), ".")
+    assert forced.values.to_list() == [None, 1234.5]
+    assert forced.bad is not None and forced.bad.to_list() == [True, False]
 
 
 def test_forecast_category_names() -> None:

@@ -358,8 +358,8 @@ def test_duplicate_ids_name_their_lines(settings: Settings) -> None:
     (_folder(settings) / "opportunity.csv").write_text(bad, encoding="utf-8")
     message = refresh_fails(settings)
     assert (
-        "opportunities.opp_id: 2 rows share a duplicate id (opportunity.csv line 4: '006B'; "
-        "opportunity.csv line 5: '006B')"
+        "opportunities.opp_id: 2 rows share a duplicate id ('006B' at opportunity.csv line 4 "
+        "and opportunity.csv line 5)"
     ) in message
 
 

@@ -89,7 +89,7 @@ def test_duplicate_ids(tiny_org):
     opps = tiny_org["opportunities"]
     tiny_org["opportunities"] = pl.concat([opps, opps.head(1)])
     (problem,) = _problems(tiny_org)
-    assert problem == "opportunities.opp_id: 2 rows share a duplicate id (row 1: 'O1'; row 3: 'O1')"
+    assert problem == "opportunities.opp_id: 2 rows share a duplicate id ('O1' at row 1 and row 3)"
 
 
 def test_empty_required_id(tiny_org):
