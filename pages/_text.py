@@ -9,8 +9,8 @@ otherwise draw an image (a request to that host), bold text and a formula.
 escaped; remark-math and remark-directive honour the escapes). Two of Streamlit's transforms
 match the *decoded* text instead and ignore escapes: GFM autolink literals (`www.x.com`,
 `http://…`, `a@b.com` become links) and the `:streamlit:` logo. For those an invisible WORD
-JOINER (U+2060) goes after each `:` and `@` and inside `www.`, which breaks their patterns and
-shows nothing (tests/app/test_text.py, tests/e2e/test_escape_e2e.py).
+JOINER (U+2060) goes after each `:` and `@` not followed by a space, and inside `www.`, which
+breaks their patterns and shows nothing (tests/app/test_text.py, tests/e2e/test_escape_e2e.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import string
 WORD_JOINER = "\u2060"
 
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
-_BREAK_AFTER = re.compile(r"(\\[:@])")
+_BREAK_AFTER = re.compile(r"(\\[:@])(?=\S)")  # "a: b" needs none
 _WWW = re.compile(r"(www)(?=\\\.)", re.IGNORECASE)
 _LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)\s*")
 
@@ -33,3 +33,12 @@ def md_text(value: object) -> str:
     text = _BREAK_AFTER.sub(r"\1" + WORD_JOINER, text)
     text = _WWW.sub(r"\1" + WORD_JOINER, text)
     return _LINE_BREAKS.sub("  \n", text)
+
+
+_ESCAPED = re.compile(r"\\([" + re.escape(string.punctuation) + "])")
+
+
+def as_text(markdown: str) -> str:
+    """The text a reader sees of Markdown `md_text` wrote: its inverse (tests compare what a
+    page shows with it)."""
+    return _ESCAPED.sub(r"\1", markdown.replace(WORD_JOINER, "").replace("  \n", "\n"))
