@@ -69,3 +69,20 @@ def test_app_pages_on_hostile_names_raise_nothing_and_hold_the_escaped_names(
     assert not at.exception
     (view,) = [c.value for c in at.caption if c.value.startswith("2026-Q4 · as of")]
     assert view.endswith(f" · {team}") and as_text(view).endswith(hostile.team())
+
+
+def test_a_failed_refresh_quoting_a_bad_value_shows_it_as_text(tiny_store, app):
+    from datetime import UTC, datetime
+
+    from connectors.runlog import finish_run, start_run
+
+    error = "Opportunity.csv line 5: stage '![b](http://127.0.0.1:8699/x.png) **x** $$y$$' unknown"
+    now = datetime(2026, 3, 2, 6, tzinfo=UTC)
+    run = start_run(tiny_store, source="files", trigger="cli", now=now)
+    finish_run(tiny_store, run, outcome="failed", now=now, error=error)
+    at = app().run()
+    at.switch_page("pages/refresh.py").run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "The last refresh failed:" in w.value]
+    assert warning == f"The last refresh failed: {md_text(error)}"
+    assert as_text(warning).endswith(error)
