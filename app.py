@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from pages import _auth, _data, _filters
+from pages._text import md_text
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
 
@@ -45,7 +46,7 @@ def build_demo_on_first_start() -> None:
     bar = st.progress(0.0, text="Building the demo org for a first look…")
     error = _data.build_demo(bar)
     if error:
-        st.error(f"Could not build the demo org: {error}")
+        st.error(f"Could not build the demo org: {md_text(error)}")
         st.stop()
     bar.empty()
 
@@ -57,8 +58,8 @@ def freshness_caption(snapshot) -> str:
     if hours >= 48:
         ago = f"{hours / 24:.0f} days ago"
     return (
-        f"Data as of **{snapshot.data_as_of}** · refreshed {ago} from **{snapshot.source}**  \n"
-        f"Snapshot `{snapshot.id}`"
+        f"Data as of **{snapshot.data_as_of}** · refreshed {ago} from "
+        f"**{md_text(snapshot.source)}**  \nSnapshot `{snapshot.id}`"
     )
 
 
@@ -69,7 +70,8 @@ def data_notices(snapshot, settings) -> None:
     latest = last_run(settings.data_dir)
     if latest is not None and latest.outcome == "failed":
         st.warning(
-            f"The last refresh ({latest.source}, {latest.started_at:%Y-%m-%d %H:%M} UTC) failed; "
+            f"The last refresh ({md_text(latest.source)}, {latest.started_at:%Y-%m-%d %H:%M} UTC) "
+            "failed; "
             "the data shown is from the last good snapshot. Details on Data & refresh.",
             icon=":material/warning:",
         )

@@ -19,6 +19,7 @@ from datetime import date
 import streamlit as st
 
 from connectors.store import Snapshot
+from pages._text import md_text
 from scoring.calendar import (
     KIND_LABELS,
     Period,
@@ -170,7 +171,7 @@ def render(
             period, fiscal_start_month=fiscal_start_month, as_of=as_of, data_start=start
         )
     except PeriodError as exc:  # e.g. "all" on data without dates: say so, show the quarter
-        st.sidebar.warning(f"{exc}; showing {options[0]}.")
+        st.sidebar.warning(f"{md_text(exc)}; showing {md_text(options[0])}.")
         chosen_period = parse_period(options[0], fiscal_start_month=fiscal_start_month)
     return Filters(period=chosen_period, as_of=as_of, teams=tuple(sorted(chosen)))
 

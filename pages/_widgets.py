@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages import _auth
 from pages._colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
+from pages._text import md_text
 from scoring.definitions import MetricDefinition, registry
 from scoring.model import money, pct
 
@@ -36,18 +37,43 @@ def help_for(definition_id: str) -> str:
 def not_available(message: str | None) -> bool:
     """Show why a metric is not available; True when it is not."""
     if message:
-        st.info(message, icon=":material/block:")
+        st.info(md_text(message), icon=":material/block:")
         return True
     return False
 
 
+FORMULA_START = r"^[=+\-@\t\r]"  # a spreadsheet reads a cell starting so as a formula (OWASP)
+
+
+def _text_cell(column: str) -> pl.Expr:
+    """A text column's cells as written to CSV: one a spreadsheet would run as a formula
+    (`=HYPERLINK(…)`, `-2+3`, `@SUM(…)`) gets a leading `'` so it shows as text, and is quoted,
+    as is any cell holding a comma, quote or line break."""
+    cell = pl.col(column).cast(pl.String)
+    formula = cell.str.contains(FORMULA_START)
+    text = pl.when(formula).then(pl.lit("'") + cell).otherwise(cell)
+    quote = formula | cell.str.contains(r'[,"\r\n]') | (cell == "")
+    quoted = pl.lit('"') + text.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    return pl.when(quote).then(quoted).otherwise(text).alias(column)
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    text = (pl.String, pl.Categorical, pl.Enum)
+    inner = dtype.inner if isinstance(dtype, pl.List) else None
+    return isinstance(dtype, text) or (inner is not None and isinstance(inner, text))
+
+
 def csv_text(frame: pl.DataFrame) -> str:
-    """`frame` as CSV; list columns (e.g. a trend per period) become "a; b; c"."""
+    """`frame` as CSV; list columns (e.g. a trend per period) become "a; b; c". Text cells are
+    neutralised against formula injection (`_text_cell`); numbers stay numbers, so a negative
+    amount is still a number in the spreadsheet."""
     lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    texts = [c for c, t in frame.schema.items() if _is_text(t)]
     flat = frame.with_columns(
         pl.col(c).list.eval(pl.element().cast(pl.String)).list.join("; ") for c in lists
-    )
-    return flat.write_csv()
+    ).with_columns(_text_cell(c) for c in texts)
+    # Text cells carry their own quotes; no other column needs any (numbers, dates, booleans).
+    return flat.write_csv(quote_style="never")
 
 
 def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
+from pages._text import md_text
 from scoring import sourcing
 
 DIMS = {"sourced_by": "Sourced by", "campaign_id": "Campaign", "lead_source": "Lead source"}
@@ -36,7 +37,7 @@ def _channel_scale(funnel: pl.DataFrame):
 
 view = _data.current_view()
 tables = _data.team_tables(view.data_dir, view.snapshot_id, view.teams)
-teams_label = ", ".join(view.teams) or "all teams"
+teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Campaigns & sourcing")
 st.caption(
@@ -109,7 +110,7 @@ source_row = _widgets.table(
 source_value = charts.picked(source_state, source_row, dim)
 if source_value:
     opps = _data.metric("sourced_pipeline_opps", view).filter(pl.col(dim) == source_value)
-    st.markdown(f"**Opportunities of {label.lower()} {source_value}**: {opps.height:,}")
+    st.markdown(f"**Opportunities of {label.lower()} {md_text(source_value)}**: {opps.height:,}")
     _widgets.table(
         opps,
         key="sourced_opps",
@@ -183,7 +184,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
         leads = _data.metric("campaign_funnel_leads", view).filter(
             pl.col("campaign_id") == campaign
         )
-        st.markdown(f"**Member leads of campaign {campaign}**: {leads.height:,}")
+        st.markdown(f"**Member leads of campaign {md_text(campaign)}**: {leads.height:,}")
         _widgets.table(
             leads,
             key="campaign_leads",
@@ -192,7 +193,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
         )
         opps = _data.metric("sourced_pipeline_opps", view).filter(pl.col("campaign_id") == campaign)
         st.markdown(
-            f"**Opportunities with {campaign} as primary campaign**, created or won in "
+            f"**Opportunities with {md_text(campaign)} as primary campaign**, created or won in "
             f"{view.period}: {opps.height:,}"
         )
         _widgets.table(

@@ -12,6 +12,7 @@ import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
+from pages._text import md_text
 from scoring import quality
 from scoring.definitions import QUESTIONS
 
@@ -70,12 +71,12 @@ def _reconciliation_card(row: dict) -> None:
 
 view = _data.current_view()
 snapshot = _data.store().get(view.snapshot_id)
-teams_label = ", ".join(view.teams) or "all teams"
+teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Data trust")
 st.caption(
-    f"{view.period_label} · as of {view.as_of} · {teams_label} · snapshot `{snapshot.id}` from "
-    f"**{snapshot.source}**"
+    f"{view.period_label} · as of {view.as_of} · {teams_label} · snapshot "
+    f"`{snapshot.id}` from **{md_text(snapshot.source)}**"
 )
 
 checks = _data.metric("quality_checks", view)
@@ -160,7 +161,7 @@ if picked_id:
         rows = _data.metric(diff_metric, view)
         if picked_diff and diff_metric == "marketing_sourced_rows":
             rows = rows.filter(pl.col("diff") == picked_diff)
-        st.markdown(f"**Records behind the gap** ({picked_id}): {rows.height:,}")
+        st.markdown(f"**Records behind the gap** ({md_text(picked_id)}): {rows.height:,}")
         _widgets.table(
             rows,
             key="reconciliation_rows",
@@ -221,7 +222,7 @@ check_row = _widgets.table(
 check_id = charts.picked(check_state, check_row, "check_id")
 if check_id:
     failing = _data.metric("quality_check_rows", view, check_id=check_id)
-    st.markdown(f"**Records failing {check_id}**: {failing.height:,}")
+    st.markdown(f"**Records failing {md_text(check_id)}**: {failing.height:,}")
     _widgets.table(failing, key="quality_rows", name=f"quality_{check_id}")
 
 # ---------------------------------------------------------------- stage trust
@@ -265,7 +266,7 @@ if trust_team:
     flags = _data.metric("stage_trust_flags", view)
     if trust_team != "All teams":
         flags = flags.filter(pl.col("team") == trust_team)
-    st.markdown(f"**Flagged deals of {trust_team}**: {flags.height:,}")
+    st.markdown(f"**Flagged deals of {md_text(trust_team)}**: {flags.height:,}")
     _widgets.table(flags, key="stage_trust_flags", name=f"stage_trust_flags_{trust_team}")
 
 # ---------------------------------------------------------------- funnel skip rate
@@ -295,8 +296,8 @@ else:
 # ---------------------------------------------------------------- freshness
 st.subheader("Freshness", help=_widgets.help_for("data_freshness.days_since_latest"))
 st.caption(
-    f"Refreshed {snapshot.created_at:%Y-%m-%d %H:%M} UTC from {snapshot.source}; data as of "
-    f"{snapshot.data_as_of}. Days are counted to the as-of date {view.as_of} "
+    f"Refreshed {snapshot.created_at:%Y-%m-%d %H:%M} UTC from {md_text(snapshot.source)}; "
+    f"data as of {snapshot.data_as_of}. Days are counted to the as-of date {view.as_of} "
     "(negative: refreshed after it)."
 )
 _widgets.table(
@@ -326,7 +327,7 @@ st.caption(
 search = st.text_input("Search definitions", key="definitions_search", placeholder="e.g. win rate")
 definitions = charts.search_definitions(charts.definitions_frame(_widgets.definitions()), search)
 if definitions.is_empty():
-    st.caption(f"No definition matches “{search}”.")
+    st.caption(f"No definition matches “{md_text(search)}”.")
 for key, question in QUESTIONS.items():
     group = definitions.filter(pl.col("question") == question).drop("question")
     if group.is_empty():

@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages import _chart_specs, _data, _metrics, _widgets
 from pages import _pipeline_charts as charts
+from pages._text import md_text
 from scoring import forecast as scoring_forecast
 
 NUM = st.column_config.NumberColumn
@@ -19,7 +20,7 @@ view = _data.current_view()
 params = _data.settings().scoring
 lock = params.forecast
 all_teams = st.session_state.get("all_teams", [])
-teams_label = ", ".join(view.teams) or "all teams"
+teams_label = md_text(", ".join(view.teams)) or "all teams"
 context = _metrics.MetricContext(
     as_of=view.as_of_date, period=view.period_obj(params.fiscal_start_month), params=params
 )
@@ -76,8 +77,8 @@ if _first(judged_wape, "bias_min") is not None:
     # The pooled bias nets opposite misses out: show the teams' spread beside it.
     row = judged_wape.row(0, named=True)
     k2.caption(
-        f"Teams from {row['bias_min']:+.0%} ({row['bias_min_team']}) to "
-        f"{row['bias_max']:+.0%} ({row['bias_max_team']}); {row['off_share']:.0%} of what "
+        f"Teams from {row['bias_min']:+.0%} ({md_text(row['bias_min_team'])}) to "
+        f"{row['bias_max']:+.0%} ({md_text(row['bias_max_team'])}); {row['off_share']:.0%} of what "
         f"closed is in {row['teams_off']} of {row['teams_judged']} teams off by more than "
         f"±{lock.miss_band:.0%}.",
         help=_widgets.help_for("forecast_bias.spread"),
@@ -297,7 +298,8 @@ else:
     if m_team:
         source = None if m_source == charts.ALL_SOURCES else m_source
         st.markdown(
-            f"**Deals behind the {judged} miss — {m_team}{' · ' + source if source else ''}**"
+            f"**Deals behind the {judged} miss — {md_text(m_team)}"
+            f"{' · ' + md_text(source) if source else ''}**"
         )
         _widgets.table(
             charts.drill(_data.metric("forecast_miss_deals", view), team=m_team, sourced_by=source),
@@ -313,7 +315,7 @@ else:
 # --- Slipped deals ---------------------------------------------------------------------
 st.subheader(f"Slipped deals — {judged}", help=_widgets.help_for("slip_rate"))
 if slips_unmeasured:
-    st.warning(f"Slips are not measured: {slips_unmeasured}.", icon=":material/report:")
+    st.warning(f"Slips are not measured: {md_text(slips_unmeasured)}.", icon=":material/report:")
 slip_row = _widgets.table(
     _data.metric("slip_summary", view),
     key="slip_summary",
@@ -335,7 +337,7 @@ slip_team = slip_row["team"][0] if slip_row is not None else chart_team
 st.caption(
     f"Deals open with a close date in {judged} at its start that did not close in it. "
     f"Pushes: close-date increases in the deal's history. Select a team to list its deals"
-    f"{' (showing ' + slip_team + ')' if slip_team else ''}."
+    f"{' (showing ' + md_text(slip_team) + ')' if slip_team else ''}."
 )
 _widgets.table(
     charts.drill(slipped, team=slip_team),
@@ -353,7 +355,7 @@ _widgets.table(
 # --- Late-surfaced risk ----------------------------------------------------------------
 st.subheader(f"Late-surfaced risk — {judged}", help=_widgets.help_for("late_risk_share"))
 if late_unmeasured:
-    st.warning(f"Late risk is not measured: {late_unmeasured}.", icon=":material/report:")
+    st.warning(f"Late risk is not measured: {md_text(late_unmeasured)}.", icon=":material/report:")
 late_row = _widgets.table(
     _data.metric("late_risk_summary", view),
     key="late_summary",
@@ -374,7 +376,7 @@ late_team = late_row["team"][0] if late_row is not None else chart_team
 st.caption(
     f"Deals in commit during {judged} that were later lost, pushed out or downgraded (or "
     f"just missed). Late = surfaced within {lock.late_days} days of period end. Select a team "
-    f"to list its deals{' (showing ' + late_team + ')' if late_team else ''}."
+    f"to list its deals{' (showing ' + md_text(late_team) + ')' if late_team else ''}."
 )
 _widgets.table(
     charts.drill(late, team=late_team).sort(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import _data
+from pages._text import md_text
 
 st.title("Revenue Alignment Scorecard")
 st.info("No data yet: the snapshot store is empty.", icon=":material/inventory_2:")
@@ -18,7 +19,7 @@ with left:
     if st.button("Load the demo org", type="primary", key="load_demo"):
         error = _data.build_demo(st.progress(0.0, text="Starting…"))
         if error:
-            st.error(f"The demo org could not be built: {error}")
+            st.error(f"The demo org could not be built: {md_text(error)}")
         else:
             st.rerun()
 with right:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
 from pages import _funnel_charts as charts
+from pages._text import md_text
 from scoring import funnel
 
 DIMS = {"source": "Channel", "team": "Team"}
@@ -56,7 +57,9 @@ def _days_col(label: str):
 
 
 def _sla_text(params) -> str:
-    overrides = ", ".join(f"{s} {h:g} h" for s, h in sorted(params.sla_hours_by_source.items()))
+    overrides = ", ".join(
+        f"{md_text(s)} {h:g} h" for s, h in sorted(params.sla_hours_by_source.items())
+    )
     return f"SLA: first touch within **{params.sla_hours:g} h** of the MQL" + (
         f" (per-channel overrides: {overrides})" if overrides else ""
     )
@@ -65,7 +68,7 @@ def _sla_text(params) -> str:
 view = _data.current_view()
 tables = _data.team_tables(view.data_dir, view.snapshot_id, view.teams)
 funnel_params = _data.settings().scoring.funnel
-teams_label = ", ".join(view.teams) or "all teams"
+teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Handoffs")
 st.caption(
@@ -204,7 +207,7 @@ group_value = charts.picked(conv_state, conv_row, dim)
 if step:
     group = ((dim, group_value),) if group_value else None
     leads = _data.metric("conversion_leads", view, step=step, group=group)
-    where = f" · {label}: {group_value}" if group_value else ""
+    where = f" · {label}: {md_text(group_value)}" if group_value else ""
     st.markdown(
         f"**Leads behind {charts.STEP_LABELS[step]} →** (step {step}{where}): {leads.height:,}"
     )
@@ -281,7 +284,7 @@ else:
     sla_value = charts.picked(sla_state, sla_row, dim)
     if sla_value:
         sla_leads = _leads_of("follow_up_sla_leads", sla_value)
-        st.markdown(f"**MQLs of {label.lower()} {sla_value}**: {sla_leads.height:,}")
+        st.markdown(f"**MQLs of {label.lower()} {md_text(sla_value)}**: {sla_leads.height:,}")
         _widgets.table(
             sla_leads,
             key="sla_leads",
@@ -329,7 +332,7 @@ with leak_col:
     leak_value = charts.picked(leak_state, leak_row, dim)
     if leak_value:
         leaked = _leads_of("leakage_leads", leak_value)
-        st.markdown(f"**Leaked MQLs of {leak_value}**: {leaked.height:,}")
+        st.markdown(f"**Leaked MQLs of {md_text(leak_value)}**: {leaked.height:,}")
         _widgets.table(
             leaked,
             key="leakage_leads",
@@ -373,7 +376,9 @@ with bounce_col:
         bounce_value = charts.picked(bounce_state, bounce_row, dim)
         if bounce_value:
             bounced = _leads_of("bounce_back_leads", bounce_value).filter(pl.col("bounced"))
-            st.markdown(f"**Leads of {bounce_value} recycled to marketing**: {bounced.height:,}")
+            st.markdown(
+                f"**Leads of {md_text(bounce_value)} recycled to marketing**: {bounced.height:,}"
+            )
             _widgets.table(bounced, key="bounce_leads", name=f"bounce_back_leads_{bounce_value}")
 
 # ---------------------------------------------------------------- ownership ledger
@@ -418,7 +423,7 @@ flagged = conflict.filter(pl.col("conflict"))
 if flagged.height:
     st.warning(
         "A team hit its volume by passing weaker leads downstream in: "
-        + ", ".join(flagged["period"].to_list()),
+        + md_text(", ".join(flagged["period"].to_list())),
         icon=":material/warning:",
     )
 else:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
 from pages import _pipeline_charts as charts
+from pages._text import md_text
 from scoring import stages
 
 NUM = st.column_config.NumberColumn
@@ -21,7 +22,7 @@ TIMES = "%.1f×"
 view = _data.current_view()
 params = _data.settings().scoring
 all_teams = st.session_state.get("all_teams", [])
-teams_label = ", ".join(view.teams) or "all teams"
+teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Pipeline flow")
 st.caption(f"{view.period_label} · as of {view.as_of} · {teams_label}")
@@ -144,7 +145,7 @@ with table_col:
 pick_team = _widgets.selected_value(picked, "team")
 pick_stage = _widgets.selected_value(picked, "stage")
 if pick_stage:
-    st.markdown(f"**Spells behind {pick_team} · {pick_stage}** (longest first)")
+    st.markdown(f"**Spells behind {md_text(pick_team)} · {md_text(pick_stage)}** (longest first)")
     _widgets.table(
         charts.drill(spells, team=pick_team, stage=pick_stage)
         .select(
@@ -220,7 +221,7 @@ STALLED_COLUMNS = {
     "close_date": st.column_config.DateColumn("Close date"),
     "owner_id": None,
 }
-scope = " · ".join(v for v in (drill_team, drill_stage) if v) or "all teams and stages"
+scope = md_text(" · ".join(v for v in (drill_team, drill_stage) if v)) or "all teams and stages"
 st.subheader(f"Stalled deals — {scope}", help=_widgets.help_for("stalled_deals"))
 shown = charts.drill(stalled, team=drill_team, stage=drill_stage)
 st.caption(f"{shown.height} deals, worst first (age ÷ threshold).")
@@ -288,7 +289,7 @@ if bucket:
     behind = charts.drill(
         rows.with_columns(pl.col("bucket").cast(pl.String)), team=wf_team, bucket=bucket
     )
-    st.markdown(f"**{charts.BUCKET_LABELS[bucket]} — {wf_team}: {behind.height} deals**")
+    st.markdown(f"**{charts.BUCKET_LABELS[bucket]} — {md_text(wf_team)}: {behind.height} deals**")
     _widgets.table(
         behind,
         key="waterfall_rows",
@@ -351,7 +352,7 @@ if picked_team is not None:
     team = picked_team["team"][0]
     closed_col, open_col = st.columns(2)
     with closed_col:
-        st.markdown(f"**Closed in {view.period_label} — {team}** (win rate, sales cycle)")
+        st.markdown(f"**Closed in {view.period_label} — {md_text(team)}** (win rate, sales cycle)")
         _widgets.table(
             charts.drill(_data.metric("closed_deals", view), team=team),
             key="closed_drill",
@@ -360,7 +361,7 @@ if picked_team is not None:
             height=300,
         )
     with open_col:
-        st.markdown(f"**Open qualified pipeline — {team}** (coverage)")
+        st.markdown(f"**Open qualified pipeline — {md_text(team)}** (coverage)")
         _widgets.table(
             charts.drill(_data.metric("open_pipeline", view), team=team),
             key="open_drill",

@@ -14,6 +14,7 @@ from connectors.runlog import last_run, recent_runs
 from connectors.schedule import next_runs
 from connectors.sources import SOURCES
 from pages import _auth, _data, _widgets
+from pages._text import md_text
 
 _auth.require(_auth.Role.OPS)  # defence in depth: the page is only registered for ops
 settings = _data.settings()
@@ -68,7 +69,7 @@ source = st.selectbox(
 job: background.BackgroundRefresh | None = st.session_state.get("refresh_job")
 busy = holder is not None or (job is not None and job.running())
 if holder is not None:
-    st.info(f"A refresh is running: {holder.describe()}.", icon=":material/sync:")
+    st.info(f"A refresh is running: {md_text(holder.describe())}.", icon=":material/sync:")
 if st.button("Refresh now", type="primary", key="refresh_now", disabled=busy):
     st.session_state["refresh_job"] = background.start(settings, source, trigger="page")
     _auth.record_refresh(source, outcome="started")
@@ -90,10 +91,10 @@ def _watch() -> None:
     run = last_run(settings.data_dir, source=job.source)
     _auth.record_refresh(job.source, run.run_id if run else None, run.outcome if run else "lost")
     if run is not None and run.outcome == "ok":
-        st.session_state["refresh_message"] = ("ok", f"Stored snapshot {run.snapshot_id}.")
+        st.session_state["refresh_message"] = ("ok", f"Stored snapshot {md_text(run.snapshot_id)}.")
     else:
         error = run.error if run is not None else "the refresh process ended without a result"
-        st.session_state["refresh_message"] = ("failed", f"Refresh failed: {error}")
+        st.session_state["refresh_message"] = ("failed", f"Refresh failed: {md_text(error)}")
     st.rerun(scope="app")
 
 
@@ -127,7 +128,9 @@ with right:
     else:
         failed = runs.filter(pl.col("outcome") == "failed").head(1)
         if not failed.is_empty() and runs["outcome"][0] == "failed":
-            st.warning(f"The last refresh failed: {failed['error'][0]}", icon=":material/warning:")
+            st.warning(
+                f"The last refresh failed: {md_text(failed['error'][0])}", icon=":material/warning:"
+            )
         _widgets.table(
             runs.select(
                 "run_id", "started_at", "source", "trigger", "outcome", "total_rows", "seconds",

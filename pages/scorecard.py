@@ -12,6 +12,7 @@ import polars as pl
 import streamlit as st
 
 from pages import _auth, _data, _widgets
+from pages._text import md_text
 
 PAGE_FILES = {
     "pipeline": "pages/pipeline.py",
@@ -48,7 +49,7 @@ def _signal_lines(pillar: dict) -> str:
     lines = [f"**{pillar['name']}: {pillar['question']}**", ""]
     for s in pillar["signals"]:
         if s.get("status", "measured") != "measured":
-            lines.append(f"- {s['label']}: {NOT_MEASURED} ({s['reason']})")
+            lines.append(f"- {s['label']}: {NOT_MEASURED} ({md_text(s['reason'])})")
             continue
         value = "n/a" if s["value"] is None else (
             f"{s['value']:.0f}" if s["unit"] == "score" else _widgets.pct(s["value"])
@@ -64,7 +65,9 @@ def _missing(card: dict) -> list[str]:
     out = []
     for pillar in card["pillars"]:
         if pillar["score"] is None:
-            reasons = dict.fromkeys(s["reason"] for s in pillar["signals"] if s.get("reason"))
+            reasons = dict.fromkeys(
+                md_text(s["reason"]) for s in pillar["signals"] if s.get("reason")
+            )
             out.append(f"**{pillar['name']}** is not measured: {'; '.join(reasons)}.")
     return out
 
@@ -77,11 +80,11 @@ def _link(page: str, label: str, key: str) -> None:
 view = _data.current_view()
 card = _data.scorecard(view)
 changes = _data.changes(view)
-teams_label = ", ".join(view.teams) or "all teams"
+teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Revenue alignment scorecard")
 since = (
-    f" · changes since snapshot of {changes['previous']}"
+    f" · changes since snapshot of {md_text(changes['previous'])}"
     if changes.get("previous")
     else " · first snapshot: no changes to show yet"
 )
@@ -159,7 +162,9 @@ elif not drivers:
     st.success("No driver stands out: every signal is within its normal range.")
 for i, driver in enumerate(drivers, 1):
     text_col, link_col = st.columns([5, 1])
-    text_col.markdown(f"**{i}.** {driver['text']}", help=_widgets.help_for(driver["definition_id"]))
+    text_col.markdown(
+        f"**{i}.** {md_text(driver['text'])}", help=_widgets.help_for(driver["definition_id"])
+    )
     with link_col:
         _link(driver["page"], PAGE_TITLES.get(driver["page"], "Explain"), f"driver{i}")
 
@@ -167,11 +172,11 @@ with st.expander("Drivers by pillar", expanded=False):
     for pillar in card["pillars"]:
         st.markdown(f"**{pillar['name']}** — {pillar['question']}")
         for driver in pillar["drivers"]:
-            st.markdown(f"- {driver['text']}")
+            st.markdown(f"- {md_text(driver['text'])}")
         for note in pillar["notes"]:
-            st.caption(f"Not available: {note}")
+            st.caption(f"Not available: {md_text(note)}")
         for line in pillar.get("not_measured", []):
-            st.caption(line)
+            st.caption(md_text(line))
         if not pillar["drivers"] and not pillar["notes"] and pillar["score"] is not None:
             st.caption("Nothing stands out.")
 
@@ -266,7 +271,8 @@ else:
     for m in moved[:6]:
         arrow = "▲" if m["score_change"] > 0 else "▼"
         st.markdown(
-            f"{arrow} **{m['label']}**: {m['previous_value']} → {m['value']} "
+            f"{arrow} **{md_text(m['label'])}**: {md_text(m['previous_value'])} → "
+            f"{md_text(m['value'])} "
             f"({m['score_change']:+.1f} points)"
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pages._text import as_text
+
 
 def _open(app, **query):
     at = app(**query).run()
@@ -73,7 +75,7 @@ def test_period_filter_changes_the_numbers(demo_store, app):
 
 def test_tiny_org_without_campaigns_says_what_is_missing(tiny_store, app):
     at = _open(app)
-    notices = " ".join(i.value for i in at.info)
+    notices = " ".join(as_text(i.value) for i in at.info)
     assert "campaign_funnel is not available" in notices and "'campaigns'" in notices
     assert "campaign_table" not in [df.key for df in at.dataframe]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from pages._text import as_text
+
 PAGE = "pages/forecast.py"
 
 
@@ -68,7 +70,7 @@ def test_planted_bias_shows_in_the_trend(page):
 def test_pooled_bias_shows_the_teams_spread(page):
     # Demo 2026-Q3: pooled bias about −2 %, hiding APAC about −25 % and NA Mid-Market +28 %.
     assert page.metric[1].label == "Pooled bias 2026-Q3"
-    (spread,) = [c.value for c in page.caption if c.value.startswith("Teams from")]
+    (spread,) = [as_text(c.value) for c in page.caption if c.value.startswith("Teams from")]
     assert "(APAC)" in spread and "(NA Mid-Market)" in spread and "off by more than ±10%" in spread
     wape = _table(page, "off_share").set_index("period")
     assert wape.loc["2026-Q3", "bias_min_team"] == "APAC"

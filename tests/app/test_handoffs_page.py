@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pages._text import as_text
+
 
 def _open(app, **query):
     at = app(**query).run()
@@ -116,7 +118,7 @@ def test_team_filter_shows_the_team_its_own_handoffs(demo_store, app):
 
 def test_tiny_org_without_lead_history_says_what_is_missing(tiny_store, app):
     at = _open(app)
-    notices = " ".join(i.value for i in at.info)
+    notices = " ".join(as_text(i.value) for i in at.info)
     assert "bounce_backs is not available" in notices and "'lead_history'" in notices
     # the one tiny lead never reached MQL: empty sections say so instead of failing
     assert any(c.value == "No MQLs in this view." for c in at.caption)

@@ -12,6 +12,42 @@ def test_csv_flattens_list_columns():
     assert csv_text(frame).splitlines() == ["team,bias,period", "APAC,-0.25; -0.2,Q1; Q2"]
 
 
+def test_csv_neutralises_text_cells_a_spreadsheet_would_run_as_formulas():
+    # OWASP: a cell starting with = + - @ tab or CR gets a leading ' and is quoted.
+    hostile = ['=HYPERLINK("http://x","c")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    frame = pl.DataFrame(
+        {
+            "team": [*hostile, "APAC", "a,b", "", None],
+            "amount": [-5.5, 1.0, -2.0, 3.0, 4.0, 5.0, -6.0, 7.0, 8.0, None],
+            "stage": pl.Series(["-Discovery"] * 10, dtype=pl.Enum(["-Discovery"])),
+        }
+    )
+    text = csv_text(frame)
+    lines = text.split("\n")
+    assert lines[1] == '"\'=HYPERLINK(""http://x"",""c"")",-5.5,"\'-Discovery"'
+    assert lines[2] == '"\'+1+1",1.0,"\'-Discovery"'
+    assert lines[3] == '"\'-2+3",-2.0,"\'-Discovery"'  # the number stays a number
+    assert lines[4] == '"\'@SUM(A1)",3.0,"\'-Discovery"'
+    assert lines[5] == '"\'\tx",4.0,"\'-Discovery"'
+    assert lines[6] == '"\'\rx",5.0,"\'-Discovery"'
+    assert lines[7:11] == [
+        'APAC,-6.0,"\'-Discovery"',
+        '"a,b",7.0,"\'-Discovery"',
+        '"",8.0,"\'-Discovery"',
+        ',,"\'-Discovery"',
+    ]
+    # read back by a CSV reader: the text a spreadsheet shows, numbers still numbers
+    back = pl.read_csv(text.encode(), schema_overrides={"team": pl.String})
+    assert back["team"].to_list() == [*("'" + h for h in hostile), "APAC", "a,b", "", None]
+    assert back["amount"].dtype == pl.Float64 and back["amount"][0] == -5.5
+
+
+def test_csv_leaves_number_lists_alone():
+    # a list of numbers joined is not text from data: "-0.25; -0.2" stays as written
+    frame = pl.DataFrame({"bias": [[-0.25, -0.2]], "period": [["=Q1", "Q2"]]})
+    assert csv_text(frame).splitlines() == ["bias,period", '-0.25; -0.2,"\'=Q1; Q2"']
+
+
 def test_team_colors_are_stable_and_all_teams_is_grey():
     scale = team_scale(["EMEA", "APAC", "All teams"]).to_dict()
     assert scale["domain"] == ["APAC", "EMEA", "All teams"]
