@@ -177,3 +177,145 @@ def test_retention_keeps_intermediates_only_for_the_newest_snapshots(tmp_path: P
         assert not (snap.path / "intermediates").exists()
         assert snap.read_intermediates() == []
         assert set(snap.read_all()) == set(snap.tables)  # the tables stay
+
+
+# -- damaged, full and read-only stores (issue #15) ----------------------------------------
+
+
+def _truncate(path: Path) -> None:
+    """Cut a Parquet file in half: its footer (the schema) is gone, as after a crash."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_a_damaged_current_snapshot_falls_back_to_the_newest_valid_one(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    first = _write(store, tiny_org, minute=0)
+    second = _write(store, tiny_org, minute=1)
+    third = _write(store, tiny_org, minute=2)
+    _truncate(third.path / "opportunities.parquet")
+    _truncate(second.path / "leads.parquet")
+    assert store.damage(third) == "opportunities.parquet unreadable"
+    assert store.damage(first) is None
+    chosen = store.readable()
+    assert chosen.snapshot.id == first.id
+    assert chosen.notice is not None
+    assert chosen.notice.startswith(
+        f"snapshot {third.id} is damaged (opportunities.parquet unreadable); "
+        f"showing {first.id} from 2026-03-01 12:00 UTC"
+    )
+    assert store.previous(third).id == first.id  # a damaged one is never the comparison
+
+
+def test_a_valid_current_snapshot_has_no_notice(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    _write(store, tiny_org, minute=0)
+    second = _write(store, tiny_org, minute=1)
+    chosen = store.readable()
+    assert (chosen.snapshot.id, chosen.notice) == (second.id, None)
+
+
+def test_a_deleted_manifest_or_table_falls_back(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    first = _write(store, tiny_org, minute=0)
+    second = _write(store, tiny_org, minute=1)
+    (second.path / "manifest.json").unlink()
+    chosen = store.readable()
+    assert chosen.snapshot.id == first.id
+    assert "is damaged (its folder or manifest.json is missing)" in chosen.notice
+    assert [s.id for s in store.list()] == [first.id]  # listing never raises on it
+    (first.path / "leads.parquet").unlink()
+    with pytest.raises(StoreError, match=r"no earlier snapshot .* is readable: run a refresh"):
+        store.readable()
+
+
+def test_a_reader_reported_damage_moves_to_the_next_snapshot(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    first = _write(store, tiny_org, minute=0)
+    second = _write(store, tiny_org, minute=1)
+    chosen = store.readable(also_damaged=[second.id])
+    assert chosen.snapshot.id == first.id
+    assert "its tables do not read" in chosen.notice
+
+
+def test_a_failure_before_current_keeps_the_previous_snapshot(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    first = _write(store, tiny_org, minute=0)
+
+    def refuse(snapshot):
+        assert snapshot.path.is_dir()  # complete in its folder, not yet current
+        assert store.current_id() == first.id
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        store.write(
+            validate_tables(tiny_org).frames, source="test", data_as_of=AS_OF,
+            now=datetime(2026, 3, 1, 12, 5, tzinfo=UTC), before_current=refuse,
+        )  # fmt: skip
+    assert store.current_id() == first.id
+    assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [first.id]
+
+
+def test_an_orphan_newer_than_current_is_not_listed_and_is_cleaned(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    first = _write(store, tiny_org, minute=0)
+    orphan = _write(store, tiny_org, minute=1)
+    (tmp_path / "CURRENT").write_text(first.id + "\n")  # as if killed before CURRENT moved
+    assert [s.id for s in store.list()] == [first.id]
+    assert store.readable().snapshot.id == first.id
+    assert store.apply_retention(keep=5) == [orphan.id]
+    assert not orphan.path.exists()
+    assert store.current().id == first.id
+
+
+def test_retention_deletes_through_a_hidden_trash_folder(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    old = _write(store, tiny_org, minute=0)
+    new = _write(store, tiny_org, minute=1)
+    assert store.apply_retention(keep=1) == [old.id]
+    assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [new.id]
+
+
+def test_a_kill_during_retention_never_leaves_a_partial_snapshot_listed(tmp_path, tiny_org):
+    """Retention in a real process, SIGKILLed while deleting (after it removed one file of
+    the old snapshot): everything still listed is complete, and the next run cleans up."""
+    store = Store(tmp_path)
+    old = _write(store, tiny_org, minute=0)
+    new = _write(store, tiny_org, minute=1)
+    script = textwrap.dedent(
+        f"""
+        import os, shutil, sys, time
+        from pathlib import Path
+        from connectors import store as store_module
+        real = shutil.rmtree
+
+        def slow_rmtree(path, *args, **kwargs):
+            files = sorted(Path(path).glob("*.parquet"))
+            files[0].unlink()  # part of the folder is gone ...
+            print("deleting", flush=True)
+            time.sleep(60)  # ... when the kill comes
+
+        store_module.shutil.rmtree = slow_rmtree
+        store_module.Store({str(tmp_path)!r}).apply_retention(keep=1)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "deleting"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    assert proc.returncode == -9
+    listed = store.list()
+    assert [s.id for s in listed] == [new.id]
+    assert all(store.damage(s) is None for s in listed)
+    assert any(p.name.startswith(".trash-") for p in store.snapshots_dir.iterdir())
+    store.apply_retention(keep=1)
+    assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [new.id]
+    assert not old.path.exists()
