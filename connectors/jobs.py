@@ -24,7 +24,14 @@ from connectors.lock import LockHeld, refresh_lock
 from connectors.refresh import RefreshError, RefreshResult, refresh
 from connectors.runlog import RunRecord, abandon_stale, finish_run, start_run
 from connectors.sources import Progress, no_progress
-from connectors.store import Snapshot, Store, StoreError, storage_problem
+from connectors.store import (
+    Snapshot,
+    StorageFull,
+    StorageReadOnly,
+    Store,
+    StoreError,
+    storage_problem,
+)
 
 Clock = Callable[[], datetime]
 # Errors worth another try: the network or the source was briefly unavailable. A source marks
@@ -187,7 +194,8 @@ def _with_attempts(
 
 
 def _message(exc: Exception, attempts: int) -> str:
-    text = str(exc) if isinstance(exc, RefreshError) else f"{type(exc).__name__}: {exc}"
+    plain = isinstance(exc, RefreshError | StorageFull | StorageReadOnly)
+    text = str(exc) if plain else f"{type(exc).__name__}: {exc}"
     if not isinstance(exc, EXPECTED):
         text = f"unexpected error, see the process log: {text}"
     tail = f" (gave up after {attempts} attempts)" if attempts > 1 else ""

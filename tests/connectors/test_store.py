@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -319,3 +321,100 @@ def test_a_kill_during_retention_never_leaves_a_partial_snapshot_listed(tmp_path
     store.apply_retention(keep=1)
     assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [new.id]
     assert not old.path.exists()
+
+
+@contextlib.contextmanager
+def _tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs at `folder` (root only, as in CI), unmounted at the end."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {exc}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False, timeout=30)
+
+
+def _settings_for(data: Path, monkeypatch: pytest.MonkeyPatch):
+    from connectors.config import load_settings
+
+    monkeypatch.setenv("SCORECARD_DATA_DIR", str(data))
+    return load_settings()
+
+
+def test_a_full_disk_gives_one_message_and_keeps_the_previous_snapshot(
+    tmp_path, tiny_org, monkeypatch
+):
+    from connectors.jobs import run_refresh
+    from connectors.runlog import recent_runs
+
+    with _tmpfs(tmp_path / "data", "size=1m") as data:
+        store = Store(data)
+        first = _write(store, tiny_org)
+        settings = _settings_for(data, monkeypatch)
+        record = run_refresh(settings, "demo", trigger="cli", as_of=date(2026, 11, 16))
+        assert record.outcome == "failed"
+        assert record.error == (
+            "the data folder data is full: free space or point SCORECARD_DATA_DIR elsewhere"
+        )
+        assert store.current_id() == first.id
+        assert [p.name for p in store.snapshots_dir.iterdir()] == [first.id]
+        runs = recent_runs(data)
+        assert "running" not in runs["outcome"].to_list()
+        assert runs["outcome"][0] == "failed"
+
+
+def test_a_read_only_folder_gives_one_message_and_still_reads(tmp_path, tiny_org, monkeypatch):
+    from connectors.jobs import run_refresh
+
+    with _tmpfs(tmp_path / "data", "size=8m") as data:
+        store = Store(data)
+        first = _write(store, tiny_org)
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True, timeout=30)
+        settings = _settings_for(data, monkeypatch)
+        record = run_refresh(settings, "demo", trigger="cli", as_of=date(2026, 11, 16))
+        assert record.outcome == "failed"
+        assert record.error == (
+            "the data folder data is read-only: make it writable or point "
+            "SCORECARD_DATA_DIR elsewhere"
+        )
+        assert store.readable().snapshot.id == first.id
+        assert store.readable().notice is None
+
+
+def test_a_run_log_that_cannot_record_success_leaves_the_previous_snapshot_current(
+    tmp_path, tiny_org, monkeypatch
+):
+    """The run log fills the disk just as the ok row is written (as seen with 4 MB free): the
+    new snapshot never becomes current, and the row is finished as failed, not `running`."""
+    import sqlite3
+
+    from connectors import jobs
+    from connectors.runlog import recent_runs
+
+    data = tmp_path / "data"
+    store = Store(data)
+    first = _write(store, tiny_org)
+    real_finish = jobs.finish_run
+
+    def full_on_ok(*args, **kwargs):
+        if kwargs["outcome"] == "ok":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "finish_run", full_on_ok)
+    record = jobs.run_refresh(
+        _settings_for(data, monkeypatch), "demo", trigger="cli", as_of=date(2026, 11, 16)
+    )
+    assert record.error == (
+        "the data folder data is full: free space or point SCORECARD_DATA_DIR elsewhere"
+    )
+    assert store.current_id() == first.id
+    assert [s.id for s in store.list()] == [first.id]
+    assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [first.id]
+    assert recent_runs(data)["outcome"].to_list() == ["failed"]
