@@ -371,10 +371,14 @@ def test_a_full_disk_gives_one_message_and_keeps_the_previous_snapshot(
 
 def test_a_read_only_folder_gives_one_message_and_still_reads(tmp_path, tiny_org, monkeypatch):
     from connectors.jobs import run_refresh
+    from connectors.runlog import finish_run, last_run, recent_runs, start_run
 
     with _tmpfs(tmp_path / "data", "size=8m") as data:
         store = Store(data)
         first = _write(store, tiny_org)
+        now = datetime(2026, 3, 1, 13, tzinfo=UTC)
+        finish_run(data, start_run(data, source="test", trigger="cli", now=now), outcome="ok",
+                   now=now, snapshot_id=first.id)  # fmt: skip
         subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True, timeout=30)
         settings = _settings_for(data, monkeypatch)
         record = run_refresh(settings, "demo", trigger="cli", as_of=date(2026, 11, 16))
@@ -385,6 +389,9 @@ def test_a_read_only_folder_gives_one_message_and_still_reads(tmp_path, tiny_org
         )
         assert store.readable().snapshot.id == first.id
         assert store.readable().notice is None
+        # the run log still reads (SQLite's WAL mode cannot open its -shm file here)
+        assert recent_runs(data)["outcome"].to_list() == ["ok"]
+        assert last_run(data).snapshot_id == first.id
 
 
 def test_a_run_log_that_cannot_record_success_leaves_the_previous_snapshot_current(
@@ -418,3 +425,32 @@ def test_a_run_log_that_cannot_record_success_leaves_the_previous_snapshot_curre
     assert [s.id for s in store.list()] == [first.id]
     assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [first.id]
     assert recent_runs(data)["outcome"].to_list() == ["failed"]
+
+
+def _scorecard_cli(data: Path) -> subprocess.CompletedProcess[str]:
+    env = {"SCORECARD_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", "scorecard", "--format", "json"],
+        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+        check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_cli_scorecard_reads_the_newest_valid_snapshot_and_says_so(tmp_path, tiny_org):
+    data = tmp_path / "data"
+    store = Store(data)
+    first = _write(store, tiny_org, minute=0)
+    second = _write(store, tiny_org, minute=1)
+    _truncate(second.path / "opportunities.parquet")
+    out = _scorecard_cli(data)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["snapshot"] == first.id
+    assert out.stderr.strip() == (
+        f"scorecard: snapshot {second.id} is damaged (opportunities.parquet unreadable); "
+        f"showing {first.id} from 2026-03-01 12:00 UTC. Refresh to store a new one."
+    )
+    _truncate(first.path / "opportunities.parquet")
+    out = _scorecard_cli(data)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and str(tmp_path) not in out.stderr
+    assert "no earlier snapshot in the data folder data is readable: run a refresh" in out.stderr
