@@ -178,6 +178,11 @@ class Store:
             text = (self.root / CURRENT).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not text"
+            raise StoreError(
+                f"{CURRENT} in the data folder {self.root.name} cannot be read ({reason})"
+            ) from exc
         return text or None
 
     def current(self) -> Snapshot:
@@ -222,7 +227,10 @@ class Store:
         except FileNotFoundError:
             return []
         ids = sorted((n for n in names if not n.startswith(".")), reverse=True)
-        current = self.current_id()
+        try:
+            current = self.current_id()
+        except StoreError:
+            current = None  # listing still works; `readable` says what is wrong
         if current is not None and current in ids:
             ids = [i for i in ids if i <= current]
         return ids

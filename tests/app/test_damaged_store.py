@@ -1,0 +1,75 @@
+"""A damaged data folder: the app shows the newest valid snapshot and says why, or the problem
+and its fix; Data & refresh always opens (issue #15 item 5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.store import Snapshot, Store
+from connectors.validate import validate_tables
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.fixture
+def two_snapshots(data_dir: Path, tiny_org, monkeypatch) -> tuple[Snapshot, Snapshot]:
+    monkeypatch.setenv("SCORECARD_AUTO_DEMO", "1")  # a damaged store must not become the demo
+    store = Store(data_dir)
+    frames = validate_tables(tiny_org).frames
+    times = [datetime(2026, 3, 1, 12, minute, tzinfo=UTC) for minute in (0, 1)]
+    first, second = (
+        store.write(frames, source="test", data_as_of=date(2026, 3, 1), now=now) for now in times
+    )
+    return first, second
+
+
+def test_a_damaged_current_snapshot_opens_the_previous_one_with_a_notice(two_snapshots, app):
+    first, second = two_snapshots
+    _truncate(second.path / "opportunities.parquet")
+    at = app().run()
+    assert not at.exception
+    warnings = [w.value for w in at.sidebar.warning]
+    assert warnings == [
+        f"snapshot {second.id} is damaged (opportunities.parquet unreadable); showing "
+        f"{first.id} from 2026-03-01 12:00 UTC. Refresh to store a new one."
+    ]
+    assert any(f"Snapshot `{first.id}`" in c.value for c in at.sidebar.caption)
+    assert at.title[0].value == "Revenue alignment scorecard"
+
+
+def test_a_deleted_manifest_opens_the_previous_one(two_snapshots, app):
+    first, second = two_snapshots
+    (second.path / "manifest.json").unlink()
+    at = app().run()
+    assert not at.exception
+    assert any("manifest.json is missing" in w.value for w in at.sidebar.warning)
+    assert any(f"Snapshot `{first.id}`" in c.value for c in at.sidebar.caption)
+    at.switch_page("pages/refresh.py").run()
+    assert not at.exception
+    listing = at.dataframe(key="snapshot_list").value
+    assert list(listing["snapshot"]) == [first.id]
+
+
+def test_no_readable_snapshot_shows_the_problem_and_data_refresh_opens(
+    two_snapshots, app, data_dir
+):
+    for snapshot in two_snapshots:
+        _truncate(snapshot.path / "leads.parquet")
+    at = app().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("**The data cannot be read.**")
+    assert "Data & refresh" in errors[0] and "SCORECARD_DATA_DIR" in errors[0]
+    assert str(data_dir.parent) not in errors[0]  # no server paths beyond the folder's name
+    assert Store(data_dir).current_id() == two_snapshots[1].id  # no demo built over it
+    at.switch_page("pages/refresh.py").run()
+    assert not at.exception
+    assert at.title[-1].value == "Data & refresh"
+    listing = at.dataframe(key="snapshot_list").value
+    assert list(listing["readable"]) == ["no: leads.parquet unreadable"] * 2
