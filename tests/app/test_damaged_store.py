@@ -3,11 +3,16 @@ and its fix; Data & refresh always opens (issue #15 item 5)."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from connectors.runlog import recent_runs
 from connectors.store import Snapshot, Store
 from connectors.validate import validate_tables
 
@@ -73,3 +78,68 @@ def test_no_readable_snapshot_shows_the_problem_and_data_refresh_opens(
     assert at.title[-1].value == "Data & refresh"
     listing = at.dataframe(key="snapshot_list").value
     assert list(listing["readable"]) == ["no: leads.parquet unreadable"] * 2
+
+
+@contextlib.contextmanager
+def _tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs at `folder` (root only, as in CI), unmounted at the end."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {exc}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False, timeout=30)
+
+
+def _refresh_from_the_page(at) -> str:
+    at.switch_page("pages/refresh.py").run()
+    assert not at.exception
+    at.selectbox(key="refresh_source").set_value("demo").run()
+    at.button(key="refresh_now").click().run()
+    deadline = time.monotonic() + 120
+    while not at.error and time.monotonic() < deadline:
+        assert not at.success, at.success[0].value
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception
+    return at.error[0].value
+
+
+FULL = "the data folder data is full: free space or point SCORECARD_DATA_DIR elsewhere"
+READ_ONLY = (
+    "the data folder data is read-only: make it writable or point SCORECARD_DATA_DIR elsewhere"
+)
+
+
+def test_refresh_now_on_a_full_disk_says_so_and_keeps_the_snapshot(data_dir, tiny_org, app):
+    with _tmpfs(data_dir, "size=1m"):
+        first = Store(data_dir).write(
+            validate_tables(tiny_org).frames, source="test", data_as_of=date(2026, 3, 1)
+        )
+        at = app().run()
+        assert not at.exception
+        assert _refresh_from_the_page(at) == (
+            f"Refresh failed: {FULL}\n\nThe previous snapshot is still current."
+        )
+        assert Store(data_dir).current_id() == first.id
+        assert recent_runs(data_dir)["outcome"].to_list() == ["failed"]
+
+
+def test_refresh_now_on_a_read_only_folder_says_so(data_dir, tiny_org, app):
+    with _tmpfs(data_dir, "size=4m"):
+        first = Store(data_dir).write(
+            validate_tables(tiny_org).frames, source="test", data_as_of=date(2026, 3, 1)
+        )
+        subprocess.run(["mount", "-o", "remount,ro", str(data_dir)], check=True, timeout=30)
+        at = app().run()
+        assert not at.exception
+        assert _refresh_from_the_page(at) == (
+            f"Refresh failed: {READ_ONLY}\n\nThe previous snapshot is still current."
+        )
+        assert Store(data_dir).current_id() == first.id
