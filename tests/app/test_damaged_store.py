@@ -48,6 +48,29 @@ def test_a_damaged_current_snapshot_opens_the_previous_one_with_a_notice(two_sna
     assert at.title[0].value == "Revenue alignment scorecard"
 
 
+def _garble_data_pages(path: Path) -> None:
+    """Flip the bytes of a Parquet file's data pages, keeping its footer: the schema reads,
+    the data does not (zstd reports the corruption)."""
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    for i in range(4, len(data) - footer):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def test_a_snapshot_whose_data_pages_are_corrupt_is_passed_over(two_snapshots, app, data_dir):
+    first, second = two_snapshots
+    _garble_data_pages(second.path / "opportunities.parquet")
+    assert Store(data_dir).damage(second) is None  # the cheap check cannot see it
+    at = app().run()
+    assert not at.exception
+    assert [w.value for w in at.sidebar.warning] == [
+        f"snapshot {second.id} is damaged (its tables do not read); showing {first.id} from "
+        "2026-03-01 12:00 UTC. Refresh to store a new one."
+    ]
+    assert any(f"Snapshot `{first.id}`" in c.value for c in at.sidebar.caption)
+
+
 def test_a_deleted_manifest_opens_the_previous_one(two_snapshots, app):
     first, second = two_snapshots
     (second.path / "manifest.json").unlink()
