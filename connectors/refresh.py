@@ -126,7 +126,7 @@ def refresh(
         warnings.append(f"scorecard not precomputed ({type(exc).__name__}: {exc})")
         artifacts, derived = {}, []
     progress("Writing the snapshot", 0.8)
-    store = Store(settings.data_dir)
+    store = Store(settings.data_dir, mode=settings.store_mode)
     snapshot = store.write(
         validated.frames,
         source=name,

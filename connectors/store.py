@@ -168,9 +168,10 @@ class Snapshot:
 class Store:
     """Snapshots in a data folder."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, mode: int | None = None) -> None:
         self.root = Path(root)
         self.snapshots_dir = self.root / "snapshots"
+        self.mode = mode  # permissions of new snapshot folders (`[store] mode`); None: 0700
 
     # -- reading -----------------------------------------------------------------------
     def current_id(self) -> str | None:
@@ -367,6 +368,8 @@ class Store:
             if stored:
                 manifest["intermediates"] = stored
             _write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, default=str))
+            if self.mode is not None:
+                _set_mode(tmp, self.mode)
             _fsync_dir(tmp)
             os.replace(tmp, final)
             _fsync_dir(self.snapshots_dir)
@@ -457,6 +460,12 @@ class Store:
         for p in self.snapshots_dir.iterdir():
             if p.name.startswith(TRASH) or (p.name.startswith(".") and p.stat().st_mtime < cutoff):
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def _set_mode(folder: Path, mode: int) -> None:
+    """`mode` on `folder` and the folders in it; their files get it without execute bits."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(mode if path.is_dir() else mode & 0o666)
 
 
 def _stamp(path: Path) -> tuple[int, int]:

@@ -454,3 +454,32 @@ def test_the_cli_scorecard_reads_the_newest_valid_snapshot_and_says_so(tmp_path,
     assert out.returncode == 1
     assert "Traceback" not in out.stderr and str(tmp_path) not in out.stderr
     assert "no earlier snapshot in the data folder data is readable: run a refresh" in out.stderr
+
+
+def test_snapshot_permissions_follow_store_mode(tmp_path, tiny_org, monkeypatch):
+    from connectors.config import ConfigError, load_settings
+
+    default = _write(Store(tmp_path / "default"), tiny_org)
+    assert default.path.stat().st_mode & 0o777 == 0o700  # as before: mkdtemp's folder
+    config = tmp_path / "scorecard.toml"
+    config.write_text('[store]\nmode = "0750"\n')
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+    monkeypatch.setenv("SCORECARD_DATA_DIR", str(tmp_path / "shared"))
+    settings = load_settings()
+    assert settings.store_mode == 0o750
+    from connectors.jobs import run_refresh
+    from connectors.sources import SOURCES, Pulled
+
+    monkeypatch.setitem(SOURCES, "tiny", lambda settings, progress, **_: Pulled(
+        frames=dict(tiny_org), data_as_of=AS_OF))  # fmt: skip
+    record = run_refresh(settings, "tiny", trigger="cli")
+    assert record.ok, record.error
+    snap = Store(settings.data_dir).current()
+    assert snap.path.stat().st_mode & 0o777 == 0o750
+    modes = {(p.is_dir(), p.stat().st_mode & 0o777) for p in snap.path.rglob("*")}
+    assert modes == {(False, 0o640), (True, 0o750)}  # tables, manifest; intermediates/
+    config.write_text("[store]\nmode = 750\n")  # a TOML integer reads as the same octal
+    assert load_settings().store_mode == 0o750
+    config.write_text('[store]\nmode = "rwx"\n')
+    with pytest.raises(ConfigError, match="octal"):
+        load_settings()
