@@ -121,6 +121,7 @@ def _locked_run(
 ) -> RunRecord:
     data_dir = settings.data_dir
     abandon_stale(data_dir, now=clock())
+    Store(data_dir).clean_orphans()  # snapshots of refreshes killed before they were current
     run_id = start_run(data_dir, source=name, trigger=trigger, now=clock(), job=job)
     recorded: list[RunRecord] = []
 

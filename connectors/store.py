@@ -21,8 +21,9 @@ Readers never trust a folder blindly: a snapshot is *valid* when its manifest re
 table it lists is there with a readable Parquet footer (`Store.damage`). `Store.readable` gives
 the current snapshot if valid, else the newest valid one before it, with a notice saying why.
 Retention renames a snapshot to a hidden ``.trash-…`` name before deleting it, so a kill
-midway never leaves a half-deleted snapshot listed; a folder newer than `CURRENT` (left by a
-kill between the rename and `CURRENT`) is never listed and is cleaned by the next retention.
+midway never leaves a half-deleted snapshot listed; a snapshot newer than `CURRENT` written on
+top of it (left by a kill between the rename and `CURRENT`) is never listed, and the next
+refresh deletes it.
 """
 
 from __future__ import annotations
@@ -214,27 +215,29 @@ class Store:
         """All complete snapshots, newest first. Skipped: hidden folders (being written or
         being deleted), folders newer than the current one (a refresh killed before it made
         its snapshot current) and folders whose manifest does not read."""
+        current = self._current_or_none()
         out = []
         for snapshot_id in self._listed_ids():
             try:
-                out.append(self.get(snapshot_id))
+                snap = self.get(snapshot_id)
             except StoreError:
                 continue
+            if not _is_orphan(snap, current):
+                out.append(snap)
         return out
+
+    def _current_or_none(self) -> str | None:
+        try:
+            return self.current_id()
+        except StoreError:
+            return None  # listing still works; `readable` says what is wrong
 
     def _listed_ids(self) -> list[str]:
         try:
             names = [p.name for p in self.snapshots_dir.iterdir() if p.is_dir()]
         except FileNotFoundError:
             return []
-        ids = sorted((n for n in names if not n.startswith(".")), reverse=True)
-        try:
-            current = self.current_id()
-        except StoreError:
-            current = None  # listing still works; `readable` says what is wrong
-        if current is not None and current in ids:
-            ids = [i for i in ids if i <= current]
-        return ids
+        return sorted((n for n in names if not n.startswith(".")), reverse=True)
 
     def damage(self, snapshot: Snapshot) -> str | None:
         """Why `snapshot` cannot be read ("stage_history.parquet unreadable"), or None when
@@ -381,7 +384,7 @@ class Store:
             try:
                 if final.exists() and self.current_id() != snapshot_id:
                     self._delete(final)
-            except OSError:
+            except (OSError, StoreError):
                 pass  # a read-only folder: it stays, hidden as newer than CURRENT
             raise
         return self.get(snapshot_id)
@@ -405,7 +408,7 @@ class Store:
         often, and without them their views are simply derived from the tables."""
         now = now or datetime.now(UTC)
         current = self.current_id()
-        deleted = self._clean_orphans(current)
+        deleted = self.clean_orphans()
         for index, snap in enumerate(self.list()):
             too_many = index >= keep
             too_old = max_age_days is not None and snap.created_at < now - timedelta(
@@ -427,18 +430,21 @@ class Store:
         _fsync_dir(folder.parent)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def _clean_orphans(self, current: str | None) -> list[str]:
-        """Delete snapshot folders newer than the current one: written by a refresh killed
-        before it made them current (call under the refresh lock, after a refresh)."""
-        if current is None or not (self.snapshots_dir / current).is_dir():
-            return []
-        try:
-            names = [p.name for p in self.snapshots_dir.iterdir() if p.is_dir()]
-        except FileNotFoundError:
-            return []
-        orphans = sorted(n for n in names if not n.startswith(".") and n > current)
-        for name in orphans:
-            self._delete(self.snapshots_dir / name)
+    def clean_orphans(self) -> list[str]:
+        """Delete snapshots written by refreshes killed before they made them current (call
+        under the refresh lock, before a refresh). Returns their ids."""
+        current = self._current_or_none()
+        orphans = []
+        for snapshot_id in self._listed_ids():
+            if current is None or snapshot_id <= current:
+                break
+            try:
+                snap = self.get(snapshot_id)
+            except StoreError:
+                continue
+            if _is_orphan(snap, current):
+                self._delete(snap.path)
+                orphans.append(snap.id)
         return orphans
 
     def _drop_intermediates(self, snap: Snapshot) -> None:
@@ -460,6 +466,17 @@ class Store:
         for p in self.snapshots_dir.iterdir():
             if p.name.startswith(TRASH) or (p.name.startswith(".") and p.stat().st_mtime < cutoff):
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def _is_orphan(snap: Snapshot, current: str | None) -> bool:
+    """Whether `snap` was stored by a refresh killed before it moved `CURRENT`: newer than the
+    current snapshot and written on top of it. (A snapshot merely named later, say after the
+    clock was set back, was written on top of another and is kept.)"""
+    return (
+        current is not None
+        and snap.id > current
+        and (snap.manifest.get("previous_snapshot") == current)
+    )
 
 
 def _set_mode(folder: Path, mode: int) -> None:

@@ -17,7 +17,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from connectors.schema import conform
-from connectors.store import NoSnapshot, Store, StoreError
+from connectors.store import NoSnapshot, Snapshot, Store, StoreError
 from connectors.validate import validate_tables
 
 AS_OF = date(2026, 3, 1)
@@ -258,16 +258,56 @@ def test_a_failure_before_current_keeps_the_previous_snapshot(tmp_path, tiny_org
     assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [first.id]
 
 
+def _killed_before_current(store: Store, tiny_org, minute: int) -> Snapshot:
+    """A refresh killed between renaming its folder into place and moving CURRENT."""
+
+    def killed(snapshot: Snapshot) -> None:
+        raise KeyboardInterrupt  # stands for the kill: nothing after this line runs ...
+
+    with pytest.raises(KeyboardInterrupt), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Store, "_delete", lambda self, folder: None)  # ... not even the cleanup
+        store.write(
+            validate_tables(tiny_org).frames, source="test", data_as_of=AS_OF,
+            now=datetime(2026, 3, 1, 12, minute, tzinfo=UTC), before_current=killed,
+        )  # fmt: skip
+    return store.get(f"20260301T12{minute:02d}00000000Z-test")
+
+
 def test_an_orphan_newer_than_current_is_not_listed_and_is_cleaned(tmp_path, tiny_org):
     store = Store(tmp_path)
     first = _write(store, tiny_org, minute=0)
-    orphan = _write(store, tiny_org, minute=1)
-    (tmp_path / "CURRENT").write_text(first.id + "\n")  # as if killed before CURRENT moved
+    orphans = [_killed_before_current(store, tiny_org, minute) for minute in (1, 2)]
+    assert all(o.path.is_dir() for o in orphans)
     assert [s.id for s in store.list()] == [first.id]
     assert store.readable().snapshot.id == first.id
-    assert store.apply_retention(keep=5) == [orphan.id]
-    assert not orphan.path.exists()
+    assert store.clean_orphans() == [orphans[1].id, orphans[0].id]
+    assert not any(o.path.exists() for o in orphans)
     assert store.current().id == first.id
+
+
+def test_a_snapshot_named_later_after_a_clock_change_is_no_orphan(tmp_path, tiny_org):
+    store = Store(tmp_path)
+    later = _write(store, tiny_org, minute=5)
+    now = _write(store, tiny_org, minute=1)  # the clock was set back
+    assert [s.id for s in store.list()] == [later.id, now.id]
+    assert store.clean_orphans() == []
+    assert later.path.is_dir()
+
+
+def test_the_next_refresh_deletes_an_orphan(tmp_path, tiny_org, monkeypatch):
+    from connectors.jobs import run_refresh
+    from connectors.sources import SOURCES, Pulled
+
+    data = tmp_path / "data"
+    store = Store(data)
+    first = _write(store, tiny_org, minute=0)
+    orphan = _killed_before_current(store, tiny_org, minute=1)
+    monkeypatch.setitem(SOURCES, "tiny", lambda settings, progress, **_: Pulled(
+        frames=dict(tiny_org), data_as_of=AS_OF))  # fmt: skip
+    record = run_refresh(_settings_for(data, monkeypatch), "tiny", trigger="cli")
+    assert record.ok, record.error
+    assert [s.id for s in store.list()] == [record.snapshot_id, first.id]
+    assert not orphan.path.exists()
 
 
 def test_retention_deletes_through_a_hidden_trash_folder(tmp_path, tiny_org):
