@@ -82,18 +82,20 @@ def run_refresh(
     """
     name = source or settings.default_source
     try:
-        with refresh_lock(settings.data_dir, source=name, now=clock()):
-            return _locked_run(settings, name, trigger, job, progress, clock, sleep, options)
-    except LockHeld as exc:
-        run_id = start_run(settings.data_dir, source=name, trigger=trigger, now=clock(), job=job)
-        return finish_run(
-            settings.data_dir,
-            run_id,
-            outcome="skipped-locked",
-            now=clock(),
-            attempts=0,
-            error=str(exc),
-        )
+        try:
+            with refresh_lock(settings.data_dir, source=name, now=clock()):
+                return _locked_run(settings, name, trigger, job, progress, clock, sleep, options)
+        except LockHeld as exc:
+            data_dir = settings.data_dir
+            run_id = start_run(data_dir, source=name, trigger=trigger, now=clock(), job=job)
+            return finish_run(
+                data_dir,
+                run_id,
+                outcome="skipped-locked",
+                now=clock(),
+                attempts=0,
+                error=str(exc),
+            )
     except (OSError, sqlite3.Error) as exc:
         problem = storage_problem(exc, settings.data_dir)
         if problem is None:
