@@ -166,3 +166,17 @@ def test_refresh_now_on_a_read_only_folder_says_so(data_dir, tiny_org, app):
             f"Refresh failed: {READ_ONLY}\n\nThe previous snapshot is still current."
         )
         assert Store(data_dir).current_id() == first.id
+
+
+def test_a_pinned_snapshot_that_breaks_is_unpinned_with_a_notice(two_snapshots, app):
+    first, second = two_snapshots
+    _truncate(first.path / "users.parquet")
+    at = app()
+    at.session_state["pinned_snapshot"] = first.id  # pinned before it broke
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.sidebar.warning] == [
+        f"The pinned snapshot {first.id} cannot be read (users.parquet unreadable)."
+    ]
+    assert any(f"Snapshot `{second.id}`" in c.value for c in at.sidebar.caption)
+    assert "pinned_snapshot" not in at.session_state
