@@ -271,13 +271,16 @@ class Store:
         it, with a notice naming what is wrong. `also_damaged` are ids a reader found broken
         beyond their footers. Raises `NoSnapshot` on an empty store and `StoreError` (saying
         what is wrong and how to fix it) when no snapshot is valid."""
-        current = self.current_id()
-        if current is None:
-            raise NoSnapshot(f"no snapshot in {self.root.name} yet: run a refresh first")
         known_bad = set(also_damaged)
-        problem = self._problem(current, known_bad)
-        if problem is None:
-            return Readable(self.get(current))
+        for _ in range(3):
+            current = self.current_id()
+            if current is None:
+                raise NoSnapshot(f"no snapshot in {self.root.name} yet: run a refresh first")
+            problem = self._problem(current, known_bad)
+            if problem is None:
+                return Readable(self.get(current))
+            if self.current_id() == current:
+                break  # else a refresh moved CURRENT (and retention took the old one): again
         for snapshot_id in self._listed_ids():
             if snapshot_id >= current:
                 continue

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -523,3 +524,47 @@ def test_snapshot_permissions_follow_store_mode(tmp_path, tiny_org, monkeypatch)
     config.write_text('[store]\nmode = "rwx"\n')
     with pytest.raises(ConfigError, match="octal"):
         load_settings()
+
+
+def test_readers_never_fail_while_refreshes_replace_and_delete_snapshots(tmp_path, tiny_org):
+    """keep_snapshots = 1: another process stores a snapshot and deletes the previous one in
+    a loop; every read here (as the CLI reads) gets a whole snapshot."""
+    from scoring.__main__ import _readable_bundle
+
+    store = Store(tmp_path)
+    _write(store, tiny_org)
+    script = textwrap.dedent(
+        f"""
+        from datetime import date
+        from tests.conftest import tiny_org
+        from connectors.store import Store
+        from connectors.validate import validate_tables
+
+        store = Store({str(tmp_path)!r})
+        frames = validate_tables(tiny_org.__wrapped__()).frames
+        print("writing", flush=True)
+        while True:
+            store.write(frames, source="test", data_as_of=date(2026, 3, 1))
+            store.apply_retention(keep=1)
+        """
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        seen, reads, deadline = set(), 0, time.monotonic() + 60
+        while (reads < 150 or len(seen) < 4) and time.monotonic() < deadline:
+            snap, tables = _readable_bundle(store)
+            assert tables.frames["opportunities"].collect().height == 2
+            seen.add(snap.id)
+            reads += 1
+        assert writer.poll() is None  # the writer kept going the whole time
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+        writer.stdout.close()
+    assert len(seen) >= 4  # the reads really raced several refreshes
