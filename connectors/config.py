@@ -111,12 +111,26 @@ class Settings:
     default_source: str = "demo"
     keep_snapshots: int = 30
     max_age_days: int | None = 400
+    store_mode: int | None = None  # permissions of snapshot folders (files: without x bits)
     demo: DemoSettings = field(default_factory=DemoSettings)
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scoring: ScoringParams = field(default_factory=ScoringParams)
     schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     preread: PrereadSettings = field(default_factory=PrereadSettings)
+
+
+def _mode(value: Any) -> int | None:
+    """`[store] mode` as permission bits: "0750" (octal text, as chmod takes it) or None."""
+    if value is None:
+        return None
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        raise ConfigError(f'[store] mode must be octal like "0750", not {value!r}') from None
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(f'[store] mode must be octal like "0750", not {value!r}')
+    return mode
 
 
 def _section(raw: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -281,6 +295,7 @@ def load_settings(
         default_source=str(sources.get("default", "demo")),
         keep_snapshots=int(store.get("keep_snapshots", 30)),
         max_age_days=store.get("max_age_days", 400),
+        store_mode=_mode(store.get("mode")),
         demo=DemoSettings(
             as_of=date.fromisoformat(str(as_of)) if as_of else None,
             **{k: demo[k] for k in ("seed", "quarters", "scale") if k in demo},

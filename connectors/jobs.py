@@ -8,8 +8,11 @@ recorded as ``skipped-locked`` with a message naming the running refresh.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -21,7 +24,14 @@ from connectors.lock import LockHeld, refresh_lock
 from connectors.refresh import RefreshError, RefreshResult, refresh
 from connectors.runlog import RunRecord, abandon_stale, finish_run, start_run
 from connectors.sources import Progress, no_progress
-from connectors.store import Store, StoreError
+from connectors.store import (
+    Snapshot,
+    StorageFull,
+    StorageReadOnly,
+    Store,
+    StoreError,
+    storage_problem,
+)
 
 Clock = Callable[[], datetime]
 # Errors worth another try: the network or the source was briefly unavailable. A source marks
@@ -64,22 +74,41 @@ def run_refresh(
 
     The outcome is ``ok`` (with `.result`, the `RefreshResult`), ``failed`` (with `.error`, a
     message without credentials; the previous snapshot stays current) or ``skipped-locked``.
-    `options` go to the source (e.g. ``full=True``, ``as_of=...``).
+    `options` go to the source (e.g. ``full=True``, ``as_of=...``). A snapshot becomes current
+    only after its ``ok`` row is recorded, so the log never lacks the run behind `CURRENT`.
+    A full or read-only data folder gives one clear message ("the data folder data is full:
+    ..."), whether the lock, the run log or the snapshot could not be written; the row is
+    recorded when the run log can still be written, else only the returned record says it.
     """
     name = source or settings.default_source
     try:
-        with refresh_lock(settings.data_dir, source=name, now=clock()):
-            return _locked_run(settings, name, trigger, job, progress, clock, sleep, options)
-    except LockHeld as exc:
-        run_id = start_run(settings.data_dir, source=name, trigger=trigger, now=clock(), job=job)
-        return finish_run(
-            settings.data_dir,
-            run_id,
-            outcome="skipped-locked",
-            now=clock(),
-            attempts=0,
-            error=str(exc),
-        )
+        try:
+            with refresh_lock(settings.data_dir, source=name, now=clock()):
+                return _locked_run(settings, name, trigger, job, progress, clock, sleep, options)
+        except LockHeld as exc:
+            data_dir = settings.data_dir
+            run_id = start_run(data_dir, source=name, trigger=trigger, now=clock(), job=job)
+            return finish_run(
+                data_dir,
+                run_id,
+                outcome="skipped-locked",
+                now=clock(),
+                attempts=0,
+                error=str(exc),
+            )
+    except (OSError, sqlite3.Error) as exc:
+        problem = storage_problem(exc, settings.data_dir)
+        if problem is None:
+            raise
+        return _unrecorded(name, trigger, job, clock(), str(problem))
+
+
+def _unrecorded(name: str, trigger: str, job: str | None, now: datetime, error: str) -> RunRecord:
+    """A failed run the run log could not record (its folder is full or read-only)."""
+    return RunRecord(
+        run_id=0, started_at=now, ended_at=now, source=name, trigger=trigger, job=job,
+        outcome="failed", attempts=0, rows={}, snapshot_id=None, error=error, pid=os.getpid(),
+    )  # fmt: skip
 
 
 def _locked_run(
@@ -94,35 +123,41 @@ def _locked_run(
 ) -> RunRecord:
     data_dir = settings.data_dir
     abandon_stale(data_dir, now=clock())
+    Store(data_dir).clean_orphans()  # snapshots of refreshes killed before they were current
     run_id = start_run(data_dir, source=name, trigger=trigger, now=clock(), job=job)
-    result, attempts, error = _try_refresh(settings, name, progress, sleep, options)
+    recorded: list[RunRecord] = []
+
+    def record_ok(snapshot: Snapshot, attempts: int) -> None:
+        rows = {table: info["rows"] for table, info in snapshot.manifest["tables"].items()}
+        recorded.append(
+            finish_run(
+                data_dir, run_id, outcome="ok", now=clock(), attempts=attempts, rows=rows,
+                snapshot_id=snapshot.id,
+            )
+        )  # fmt: skip
+
+    result, attempts, error = _try_refresh(settings, name, progress, sleep, options, record_ok)
     if error is not None:
-        record = finish_run(
-            data_dir,
-            run_id,
-            outcome="failed",
-            now=clock(),
-            attempts=attempts,
-            error=_message(error, attempts),
-        )
+        error = storage_problem(error, data_dir) or error
+        message = _message(error, attempts)
+        try:
+            record = finish_run(
+                data_dir, run_id, outcome="failed", now=clock(), attempts=attempts, error=message
+            )
+        except (OSError, sqlite3.Error) as exc:
+            if storage_problem(exc, data_dir) is None:
+                raise
+            record = _unrecorded(name, trigger, job, clock(), message)
         if not isinstance(error, EXPECTED):
             raise error  # a bug: the caller's log gets the traceback, the run log the outcome
         return record
-    assert result is not None
-    rows = {table: info["rows"] for table, info in result.snapshot.manifest["tables"].items()}
-    record = finish_run(
-        data_dir,
-        run_id,
-        outcome="ok",
-        now=clock(),
-        attempts=attempts,
-        rows=rows,
-        snapshot_id=result.snapshot.id,
-    )
-    Store(data_dir).apply_retention(
-        keep=settings.keep_snapshots, max_age_days=settings.max_age_days, now=clock()
-    )
-    return replace(record, result=result)
+    assert result is not None and recorded
+    # The run is done and recorded: deletions that fail are retried by the next refresh.
+    with contextlib.suppress(OSError):
+        Store(data_dir).apply_retention(
+            keep=settings.keep_snapshots, max_age_days=settings.max_age_days, now=clock()
+        )
+    return replace(recorded[-1], result=result)
 
 
 def _try_refresh(
@@ -131,13 +166,21 @@ def _try_refresh(
     progress: Progress,
     sleep: Callable[[float], None],
     options: dict[str, Any],
+    record_ok: Callable[[Snapshot, int], None],
 ) -> tuple[RefreshResult | None, int, Exception | None]:
     """Refresh, retrying transient errors with doubling backoff: (result, attempts, error)."""
     policy = settings.schedules
     attempt = 1
     while True:
         try:
-            return refresh(settings, name, progress=progress, **options), attempt, None
+            result = refresh(
+                settings,
+                name,
+                progress=progress,
+                before_current=functools.partial(_with_attempts, record_ok, attempt),
+                **options,
+            )
+            return result, attempt, None
         except Exception as exc:
             if not is_transient(exc) or attempt > policy.retries:
                 return None, attempt, exc
@@ -147,8 +190,15 @@ def _try_refresh(
             attempt += 1
 
 
+def _with_attempts(
+    record_ok: Callable[[Snapshot, int], None], attempts: int, snapshot: Snapshot
+) -> None:
+    record_ok(snapshot, attempts)
+
+
 def _message(exc: Exception, attempts: int) -> str:
-    text = str(exc) if isinstance(exc, RefreshError) else f"{type(exc).__name__}: {exc}"
+    plain = isinstance(exc, RefreshError | StorageFull | StorageReadOnly)
+    text = str(exc) if plain else f"{type(exc).__name__}: {exc}"
     if not isinstance(exc, EXPECTED):
         text = f"unexpected error, see the process log: {text}"
     tail = f" (gave up after {attempts} attempts)" if attempts > 1 else ""

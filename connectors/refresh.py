@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -92,9 +93,13 @@ def refresh(
     source: str | None = None,
     *,
     progress: Progress = no_progress,
+    before_current: Callable[[Snapshot], None] | None = None,
     **options: Any,
 ) -> RefreshResult:
     """Pull `source`, validate, store a new snapshot atomically and apply retention.
+
+    `before_current` runs once the snapshot is stored and before it becomes current (the
+    refresh job records the run there, so a snapshot is never current without its run).
 
     Raises:
         RefreshError: naming the source and the cause; nothing is stored.
@@ -121,7 +126,7 @@ def refresh(
         warnings.append(f"scorecard not precomputed ({type(exc).__name__}: {exc})")
         artifacts, derived = {}, []
     progress("Writing the snapshot", 0.8)
-    store = Store(settings.data_dir)
+    store = Store(settings.data_dir, mode=settings.store_mode)
     snapshot = store.write(
         validated.frames,
         source=name,
@@ -133,9 +138,16 @@ def refresh(
         },
         artifacts=artifacts,
         intermediates=derived,
+        before_current=before_current,
     )
-    deleted = store.apply_retention(
-        keep=settings.keep_snapshots, max_age_days=settings.max_age_days
-    )
+    try:  # the snapshot is current and its run recorded: retention failing fails nothing
+        deleted = store.apply_retention(
+            keep=settings.keep_snapshots, max_age_days=settings.max_age_days
+        )
+    except OSError as exc:
+        warnings.append(
+            f"old snapshots not deleted ({exc.strerror or exc}); the next refresh retries"
+        )
+        deleted = []
     progress("Done", 1.0)
     return RefreshResult(snapshot, time.perf_counter() - started, warnings, deleted)

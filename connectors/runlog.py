@@ -20,7 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from connectors.sqlite_log import connect
+from connectors.sqlite_log import connect, read
+from connectors.store import StoreError
 
 RUNS_DB = "runs.sqlite"
 OUTCOMES = ("running", "ok", "failed", "skipped-locked")
@@ -94,6 +95,10 @@ def iso(moment: datetime) -> str:
 
 def _connect(data_dir: Path | str) -> AbstractContextManager[sqlite3.Connection]:
     return connect(Path(data_dir) / RUNS_DB, _DDL)
+
+
+def _read(data_dir: Path | str) -> AbstractContextManager[sqlite3.Connection]:
+    return read(Path(data_dir) / RUNS_DB)
 
 
 def start_run(
@@ -172,10 +177,16 @@ def recent_runs(data_dir: Path | str, limit: int = 50) -> pl.DataFrame:
     """
     rows: list[tuple[Any, ...]] = []
     if (Path(data_dir) / RUNS_DB).exists():
-        with _connect(data_dir) as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM runs ORDER BY run_id DESC LIMIT ?", (limit,)
-            ).fetchall()
+        try:
+            with _read(data_dir) as conn:
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM runs ORDER BY run_id DESC LIMIT ?", (limit,)
+                ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"the run log {RUNS_DB} in the data folder {Path(data_dir).name} cannot be "
+                f"read ({exc}): move it aside, the next refresh starts a new one"
+            ) from exc
     frame = pl.DataFrame(rows, schema=RUNS_SCHEMA, orient="row")
     times = [
         pl.col(c).str.to_datetime(time_unit="us", time_zone="UTC")
@@ -241,12 +252,18 @@ def job_first_seen(data_dir: Path | str, job: str, *, now: datetime) -> datetime
 
 
 def _select_one(data_dir: Path | str, where: str, params: tuple[Any, ...]) -> RunRecord | None:
+    """The newest matching run; None too when the log cannot be read (the pages' notices
+    then say nothing, and Data & refresh shows why the log is unreadable)."""
     if not (Path(data_dir) / RUNS_DB).exists():
         return None
-    with _connect(data_dir) as conn:
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM runs WHERE {where} ORDER BY run_id DESC LIMIT 1", params
-        ).fetchone()
+    try:
+        with _read(data_dir) as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM runs WHERE {where} ORDER BY run_id DESC LIMIT 1",
+                params,
+            ).fetchone()
+    except sqlite3.DatabaseError:
+        return None
     return _record(row) if row else None
 
 

@@ -24,6 +24,21 @@ def connect(path: Path, ddl: str) -> Iterator[sqlite3.Connection]:
 BUSY_SECONDS = 30.0
 
 
+@contextmanager
+def read(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that only reads the log at `path`. On a read-only folder SQLite cannot
+    create the shared-memory file WAL mode needs, so the file is then read as immutable
+    (nobody can be writing to it there)."""
+    conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+    with closing(conn):
+        yield conn
+
+
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL mode. SQLite answers "database is locked" at once, without waiting
     for the busy timeout, when two processes switch a new log file together (two refreshes

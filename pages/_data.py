@@ -24,8 +24,9 @@ import streamlit as st
 from connectors.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from connectors.refresh import SCORECARD_FILE
 from connectors.snapshot_tables import read_bundle
-from connectors.store import Snapshot, Store
+from connectors.store import NoSnapshot, Readable, Snapshot, Store, StoreError
 from pages import _metrics
+from pages._text import md_text
 from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
 from scoring.pillars import unmeasured_reason
@@ -59,12 +60,64 @@ def store() -> Store:
 
 def current_snapshot() -> Snapshot | None:
     """The snapshot the session views: the current one (a small file read on every rerun, so
-    a refresh shows at once), or an earlier one pinned on the Data & refresh page."""
+    a refresh shows at once), or an earlier one pinned on the Data & refresh page.
+
+    A damaged snapshot is never shown: the newest valid one is, with a notice in the sidebar
+    saying which and why. When none can be read the problem and its fix are shown above the
+    page and None is returned, so the app offers Data & refresh (where ops refresh)."""
     s = store()
     pinned = st.session_state.get("pinned_snapshot")
     if pinned and (s.snapshots_dir / pinned).exists():
-        return s.get(pinned)
-    return s.current() if s.current_id() else None
+        try:
+            snapshot = s.get(pinned)
+            problem = s.damage(snapshot) or _unreadable_tables(s, snapshot)
+        except StoreError as exc:
+            problem = str(exc)
+        if problem is None:
+            return snapshot
+        st.session_state.pop("pinned_snapshot")
+        st.sidebar.warning(f"The pinned snapshot {md_text(pinned)} cannot be read "
+                           f"({md_text(problem)}).",
+                           icon=":material/warning:")  # fmt: skip
+    try:
+        chosen = _readable(s)
+    except NoSnapshot:
+        return None
+    except StoreError as exc:
+        st.error(
+            f"**The data cannot be read.** {md_text(str(exc))}.\n\nOps: refresh on "
+            "*Data & refresh*, restore the data folder from a backup, or point "
+            "SCORECARD_DATA_DIR at a good copy.",
+            icon=":material/error:",
+        )
+        return None
+    if chosen.notice:
+        st.sidebar.warning(md_text(chosen.notice), icon=":material/warning:")
+    return chosen.snapshot
+
+
+# Snapshots whose tables failed to read past their footers, per data folder (ids name
+# immutable files, so once broken always broken; kept for the life of the server process).
+_BROKEN: dict[str, set[str]] = {}
+
+
+def _readable(s: Store) -> Readable:
+    """The newest valid snapshot whose tables load (loading them is what every page does
+    first, and it is cached, so this costs nothing more)."""
+    broken = _BROKEN.setdefault(str(s.root), set())
+    while True:
+        chosen = s.readable(also_damaged=broken)
+        if _unreadable_tables(s, chosen.snapshot) is None:
+            return chosen
+
+
+def _unreadable_tables(s: Store, snapshot: Snapshot) -> str | None:
+    try:
+        load_tables(str(s.root), snapshot.id)
+    except (OSError, pl.exceptions.PolarsError, StoreError):
+        _BROKEN.setdefault(str(s.root), set()).add(snapshot.id)
+        return "its tables do not read"
+    return None
 
 
 def build_demo(bar: Any) -> str | None:
@@ -79,8 +132,14 @@ def build_demo(bar: Any) -> str | None:
 
 
 def auto_demo_enabled() -> bool:
-    """Whether to build the demo org on first start (SCORECARD_AUTO_DEMO=0 turns it off)."""
-    return os.environ.get("SCORECARD_AUTO_DEMO", "1") not in ("0", "false", "no")
+    """Whether to build the demo org on first start (SCORECARD_AUTO_DEMO=0 turns it off).
+    Never over a store that has a current snapshot but cannot read it: that needs ops."""
+    if os.environ.get("SCORECARD_AUTO_DEMO", "1") in ("0", "false", "no"):
+        return False
+    try:
+        return store().current_id() is None
+    except (OSError, StoreError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -206,7 +265,11 @@ def changes(view: View) -> dict[str, Any]:
     if previous is None:
         return compare(_scorecard(view), None)
     before = View(view.data_dir, previous.id, view.period, view.as_of, view.teams, view.params_key)
-    result = compare(_scorecard(view), _scorecard(before))
+    try:
+        earlier = _scorecard(before)
+    except (OSError, pl.exceptions.PolarsError, StoreError):
+        return compare(_scorecard(view), None)  # a damaged previous snapshot: no comparison
+    result = compare(_scorecard(view), earlier)
     result["previous_snapshot"] = previous.id
     return result
 

@@ -13,6 +13,7 @@ from connectors.lock import lock_holder
 from connectors.runlog import last_run, recent_runs
 from connectors.schedule import next_runs
 from connectors.sources import SOURCES
+from connectors.store import StoreError, storage_problem
 from pages import _auth, _data, _widgets
 from pages._text import md_text
 
@@ -71,10 +72,28 @@ busy = holder is not None or (job is not None and job.running())
 if holder is not None:
     st.info(f"A refresh is running: {md_text(holder.describe())}.", icon=":material/sync:")
 if st.button("Refresh now", type="primary", key="refresh_now", disabled=busy):
-    st.session_state["refresh_job"] = background.start(settings, source, trigger="page")
-    _auth.record_refresh(source, outcome="started")
-    st.session_state["refresh_started"] = datetime.now(UTC).isoformat()
+    try:
+        st.session_state["refresh_job"] = background.start(settings, source, trigger="page")
+    except OSError as exc:  # the data folder cannot take even the refresh's log file
+        problem = storage_problem(exc, settings.data_dir)
+        reason = problem or f"the data folder {settings.data_dir.name}: {exc.strerror}"
+        st.session_state["refresh_message"] = ("failed", f"Refresh failed: {md_text(reason)}")
+    else:
+        _auth.record_refresh(source, outcome="started")
+        st.session_state["refresh_started"] = datetime.now(UTC).isoformat()
     st.rerun()
+
+
+def _child_error(job: background.BackgroundRefresh) -> str | None:
+    """The refresh process's own last word ("refresh failed: ..."), for a run the run log
+    could not record (a full or read-only data folder)."""
+    try:
+        lines = job.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    failed = [line.removeprefix("refresh failed: ") for line in lines if
+              line.startswith("refresh failed: ")]  # fmt: skip
+    return failed[-1] if failed else None
 
 
 @st.fragment(run_every="1s")
@@ -89,11 +108,18 @@ def _watch() -> None:
         return
     st.session_state.pop("refresh_job")
     run = last_run(settings.data_dir, source=job.source)
+    started = st.session_state.get("refresh_started")
+    if run is not None and started and run.started_at < datetime.fromisoformat(started):
+        run = None  # an earlier run: this one was not recorded
     _auth.record_refresh(job.source, run.run_id if run else None, run.outcome if run else "lost")
     if run is not None and run.outcome == "ok":
         st.session_state["refresh_message"] = ("ok", f"Stored snapshot {md_text(run.snapshot_id)}.")
     else:
-        error = run.error if run is not None else "the refresh process ended without a result"
+        error = (
+            run.error
+            if run is not None
+            else (_child_error(job) or "the refresh process ended without a result")
+        )
         st.session_state["refresh_message"] = ("failed", f"Refresh failed: {md_text(error)}")
     st.rerun(scope="app")
 
@@ -122,8 +148,14 @@ with left:
         )
 with right:
     st.subheader("Last runs")
-    runs = recent_runs(settings.data_dir, limit=50)
-    if runs.is_empty():
+    try:
+        runs = recent_runs(settings.data_dir, limit=50)
+    except StoreError as exc:
+        st.error(str(exc), icon=":material/error:")
+        runs = None
+    if runs is None:
+        pass
+    elif runs.is_empty():
         st.caption("No refresh recorded yet.")
     else:
         failed = runs.filter(pl.col("outcome") == "failed").head(1)
@@ -146,12 +178,18 @@ snapshots = store.list()
 if not snapshots:
     st.info("No snapshots yet: refresh a source above.")
 else:
-    current = store.current_id()
+    try:
+        current = store.current_id()
+    except StoreError as exc:
+        st.error(f"{exc}. Refresh above to store a new snapshot.", icon=":material/error:")
+        current = None
     pinned = st.session_state.get("pinned_snapshot")
+    problems = {s.id: store.damage(s) for s in snapshots}
     listing = pl.DataFrame(
         {
             "current": [s.id == current for s in snapshots],
             "snapshot": [s.id for s in snapshots],
+            "readable": [f"no: {problems[s.id]}" if problems[s.id] else "yes" for s in snapshots],
             "source": [s.source for s in snapshots],
             "data as of": [s.data_as_of for s in snapshots],
             "stored at (UTC)": [s.created_at.replace(tzinfo=None) for s in snapshots],
@@ -160,11 +198,21 @@ else:
         }
     )
     chosen = _widgets.table(listing, key="snapshot_list", name="snapshots", select=True)
+    listed = {s.id: s for s in snapshots}
     picked = chosen["snapshot"][0] if chosen is not None else (pinned or current)
+    if picked not in listed:
+        st.warning(
+            f"The current snapshot {current} is not listed: its folder or manifest.json is "
+            "missing. Refresh above to store a new one.",
+            icon=":material/warning:",
+        )
+        picked = snapshots[0].id
     st.markdown(f"**Manifest of** `{picked}`")
-    st.json(store.get(picked).manifest, expanded=False)
-    if picked != current and st.button(
-        "View the scorecard as of this snapshot", key="pin_snapshot"
+    st.json(listed[picked].manifest, expanded=False)
+    if (
+        picked != current
+        and not problems[picked]
+        and st.button("View the scorecard as of this snapshot", key="pin_snapshot")
     ):
         st.session_state["pinned_snapshot"] = picked
         st.switch_page("pages/scorecard.py")

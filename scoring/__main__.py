@@ -65,12 +65,11 @@ def _scorecard(args: argparse.Namespace) -> int:
     settings = load_settings()
     store = Store(settings.data_dir)
     try:
-        snap = store.current()
+        snap, tables = _readable_bundle(store)
     except StoreError as exc:
         print(f"scorecard: {exc}", file=sys.stderr)
         return 1
     as_of = args.as_of or snap.data_as_of
-    tables = read_bundle(snap)
     try:
         period = chosen_period(args, tables, as_of=as_of, calendar=settings.scoring.calendar)
     except PeriodError as exc:
@@ -91,6 +90,22 @@ def _scorecard(args: argparse.Namespace) -> int:
     else:
         print(_table(card, changes))
     return 0
+
+
+def _readable_bundle(store):
+    """The newest valid snapshot and its tables; says on stderr when it is not the current
+    one. A snapshot whose tables fail to read past their footers counts as damaged too."""
+    damaged: list[str] = []
+    while True:
+        chosen = store.readable(also_damaged=damaged)
+        try:
+            tables = read_bundle(chosen.snapshot)
+        except (OSError, pl.exceptions.PolarsError):
+            damaged.append(chosen.snapshot.id)
+            continue
+        if chosen.notice:
+            print(f"scorecard: {chosen.notice}", file=sys.stderr)
+        return chosen.snapshot, tables
 
 
 def period_name(args: argparse.Namespace) -> str:
