@@ -272,13 +272,16 @@ class Store:
         beyond their footers. Raises `NoSnapshot` on an empty store and `StoreError` (saying
         what is wrong and how to fix it) when no snapshot is valid."""
         known_bad = set(also_damaged)
-        for _ in range(3):
+        for _ in range(20):
             current = self.current_id()
             if current is None:
                 raise NoSnapshot(f"no snapshot in {self.root.name} yet: run a refresh first")
             problem = self._problem(current, known_bad)
             if problem is None:
-                return Readable(self.get(current))
+                try:
+                    return Readable(self.get(current))
+                except StoreError:  # retention took it between the check and the read
+                    problem = "its folder or manifest.json is missing"
             if self.current_id() == current:
                 break  # else a refresh moved CURRENT (and retention took the old one): again
         for snapshot_id in self._listed_ids():
