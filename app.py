@@ -82,6 +82,8 @@ def data_notices(snapshot, settings) -> None:
 
 def run() -> str:
     """Draw the sidebar and filters, then the page the URL asks for; returns its title."""
+    if problem := _auth.setup_problem():  # broken configuration: no page at all (fail closed)
+        return _run(st.navigation([_auth.setup_problem_page(problem)]))
     user = _auth.current_user()
     _auth.sidebar(user)
     if not user.may_view:
