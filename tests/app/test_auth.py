@@ -382,6 +382,10 @@ def secrets_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     yield write
     config.set_option("secrets.files", saved)
+    # Streamlit's own singleton may have read the file meanwhile (st.login's checks): forget it
+    from streamlit.runtime.secrets import secrets_singleton
+
+    secrets_singleton._reset()
 
 
 def closed_app(**query: str) -> AppTest:
