@@ -21,6 +21,7 @@ import importlib
 import sys
 import types
 
+GATE_PASSED = "_app_gate_passed"  # session key: app.py let this session see pages
 # What the pages import, warmed at the first import in the server (in this order).
 WARM = (
     "numpy", "pandas", "pyarrow", "polars", "altair",
@@ -61,6 +62,11 @@ def _leave_legacy_run() -> None:
     if not _in_legacy_run():
         return
     import streamlit as st
+
+    if st.session_state.get(GATE_PASSED):
+        # This session already passed app.py's gate: only AppTest, which starts every run in
+        # legacy mode, gets here (the server leaves the mode for good on its first app.py run).
+        return
     from streamlit.runtime.pages_manager import PagesManager
 
     PagesManager.uses_pages_directory = False

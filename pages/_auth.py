@@ -1,8 +1,11 @@
 """Sign-in and roles: who is looking, which pages they get, and the audit of what they do.
 
 Sign-in is Streamlit's own OpenID Connect (`st.login` / `st.user`), configured in
-`.streamlit/secrets.toml` `[auth]`. Without `[auth]` the app is open (the local demo) and says so.
-With it, a signed-out visitor gets only the sign-in page; a signed-in user's role comes from
+`.streamlit/secrets.toml` `[auth]`. Without `[auth]` and without roles in `[access]` the app is
+open (the local demo) and says so. Sign-in that is asked for (roles, or an `[auth]` section) but
+cannot work (no or broken secrets file, `[Auth]`, missing keys) closes every page instead, with a
+message for the operator (`setup_problem`; never a secret value): it fails closed.
+With sign-in on, a signed-out visitor gets only the sign-in page; a signed-in user's role comes from
 `[access]` in scorecard.toml (`resolve_role`, pure and tested without Streamlit). The page list is
 built per role, so a page a role may not use is not registered at all ("Page not found").
 Streamlit's identity cookie lives 30 days whatever the token says, so the ID token's `exp` is
@@ -165,9 +168,11 @@ def _read_auth_section() -> tuple[Mapping[str, Any] | None, list[str]]:
         section = st.secrets.get("auth")
     except FileNotFoundError as exc:  # no secrets file, or (a subclass) one that is not TOML
         if isinstance(exc.__cause__, tomllib.TOMLDecodeError):
+            path = getattr(exc, "exec_kwargs", {}).get("path")  # the file Streamlit parsed
+            where = f"`{path}`" if path else _secrets_files()
             raise SetupError(
-                f"The secrets file ({_secrets_files()}) is not valid TOML: "
-                f"{exc.__cause__}. Fix that line; until then every page stays closed."
+                f"The secrets file {where} is not valid TOML: {exc.__cause__} (the parser's "
+                "position names no value). Fix that line; until then every page stays closed."
             ) from None
         return None, []
     return section, names
