@@ -4,7 +4,8 @@ Builds the page list, draws the shared sidebar (filters, data freshness) and run
 On an empty store it builds the embedded demo org first (turn off with SCORECARD_AUTO_DEMO=0).
 With sign-in configured (`[auth]` in .streamlit/secrets.toml) a signed-out visitor gets only the
 sign-in page and the page list is built per role (pages/_auth.py); otherwise a banner says the
-app is open.
+app is open. A broken scorecard.toml or sign-in configuration closes every page with one message
+for the operator (fails closed).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from pages import _auth, _data, _filters
+from pages import GATE_PASSED, _auth, _data, _filters
 from pages._text import md_text
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
@@ -84,10 +85,13 @@ def data_notices(snapshot, settings) -> None:
 
 def run() -> str:
     """Draw the sidebar and filters, then the page the URL asks for; returns its title."""
+    if problem := _auth.setup_problem():  # broken configuration: no page at all (fail closed)
+        return _run(st.navigation([_auth.setup_problem_page(problem)]))
     user = _auth.current_user()
     _auth.sidebar(user)
     if not user.may_view:
         return _run(st.navigation([_auth.gate_page(user)]))
+    st.session_state[GATE_PASSED] = True
     snapshot = _data.current_snapshot()
     if snapshot is None and _data.auto_demo_enabled() and user.may_refresh:
         build_demo_on_first_start()

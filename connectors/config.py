@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -131,6 +132,17 @@ def _mode(value: Any) -> int | None:
     if not 0 <= mode <= 0o777:
         raise ConfigError(f'[store] mode must be octal like "0750", not {value!r}')
     return mode
+
+
+def toml_error(exc: tomllib.TOMLDecodeError) -> str:
+    """What is wrong and where, for a person: "[access.users] appears twice (at line 9,
+    column 1)" rather than the parser's "Cannot declare ('access', 'users') twice"."""
+    text = str(exc)
+    twice = re.match(r"Cannot declare \((.*)\) twice(.*)", text)
+    if twice:
+        keys = ".".join(k.strip().strip("'\"") for k in twice[1].split(",") if k.strip())
+        text = f"[{keys}] appears twice{twice[2]}"
+    return text
 
 
 def _section(raw: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -280,7 +292,7 @@ def load_settings(
         try:
             raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{config_path}: {exc}") from exc
+            raise ConfigError(f"{config_path} is not valid TOML: {toml_error(exc)}") from exc
     store = _section(raw, "store")
     data_dir = Path(environ.get("SCORECARD_DATA_DIR") or store.get("data_dir", "data"))
     base = config_path.parent if config_path.exists() else Path.cwd()

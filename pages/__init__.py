@@ -1,29 +1,97 @@
 """The app's pages, registered explicitly by `app.py` with `st.navigation`.
 
 Streamlit treats a folder named `pages/` beside the entrypoint as a legacy multipage app
-until the first `st.navigation` call of the server process. If a deep link such as
-`/forecast` is the server's very first request, Streamlit would run that page on its own,
-without `app.py` (no filters, no auth gate) and with an auto-generated menu of every file
-here. Importing this package during such a run switches the legacy mode off and reruns, so
-`app.py` always runs first and the link still opens its page.
+until the first `st.navigation` call of the server process: a run that starts in that mode
+runs the page the URL names on its own, without `app.py` (no gate, no filters), under a menu
+of every file here. On a fresh server several first sessions start such runs at once, so a
+one-time switch is not enough. Every page script (and `app.py`) imports from this package
+first thing, so the package checks on *each* such import whether the run is a legacy one
+(Streamlit's legacy runner is on the call stack); if so it leaves the mode and reruns, and
+`app.py` runs first while the link still opens its page.
+
+The first import in the server also imports the libraries and modules the pages use, once,
+while every other session waits for this package: the first sessions no longer import numpy,
+polars and altair in parallel threads (which could hand one of them a half-initialised module).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sys
+import types
+
+GATE_PASSED = "_app_gate_passed"  # session key: app.py let this session see pages
+# What the pages import, warmed at the first import in the server (in this order).
+WARM = (
+    "numpy", "pandas", "pyarrow", "polars", "altair",
+    "pages._data", "pages._auth", "pages._filters", "pages._widgets", "pages._metrics",
+    "pages._chart_specs", "pages._pipeline_charts", "pages._funnel_charts",
+    "scoring.forecast", "scoring.sourcing", "scoring.quality", "scoring.funnel", "scoring.stages",
+    "connectors.background", "connectors.runlog", "connectors.schedule", "connectors.sources",
+)  # fmt: skip
 
 
-def _leave_legacy_pages_mode() -> None:
-    from streamlit.runtime.pages_manager import PagesManager
+def _legacy_runner_code() -> types.CodeType | None:
+    from streamlit.runtime.scriptrunner import script_runner
+
+    runner = getattr(script_runner, "_mpa_v1", None)
+    return getattr(runner, "__code__", None)
+
+
+def _in_legacy_run() -> bool:
+    """Whether this thread runs a page script through Streamlit's legacy `pages/` runner,
+    without the entrypoint (`app.py` run by that runner still does its own navigation)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if get_script_run_ctx() is None or not PagesManager.uses_pages_directory:
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return False
+    legacy, entrypoint = _legacy_runner_code(), ctx.pages_manager.main_script_path
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == entrypoint:
+            return False
+        if frame.f_code is legacy:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _leave_legacy_run() -> None:
+    if not _in_legacy_run():
         return
     import streamlit as st
 
+    if st.session_state.get(GATE_PASSED):
+        # This session already passed app.py's gate: only AppTest, which starts every run in
+        # legacy mode, gets here (the server leaves the mode for good on its first app.py run).
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
     PagesManager.uses_pages_directory = False
-    st.rerun()
+    st.rerun()  # app.py runs next, and opens the page the URL names
 
 
-if "streamlit" in sys.modules:  # outside the app (pre-read, tests) there is nothing to leave
-    _leave_legacy_pages_mode()
+class _Pages(types.ModuleType):
+    """This package; `from pages import _x` checks the run before handing out a module."""
+
+    def __getattribute__(self, name: str) -> object:
+        if name[:1] == "_" and name[:2] != "__":
+            _leave_legacy_run()
+        return super().__getattribute__(name)
+
+
+def _warm() -> None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx() is None:  # a script or test importing a module: nothing to warm
+        return
+    for name in WARM:
+        with contextlib.suppress(ImportError):  # an optional library: its page says so
+            importlib.import_module(name)
+
+
+if "streamlit" in sys.modules:  # outside the app (pre-read, tests) there is nothing to check
+    _warm()  # before the check is on: the modules warmed import from this package too
+    sys.modules[__name__].__class__ = _Pages

@@ -1,8 +1,11 @@
 """Sign-in and roles: who is looking, which pages they get, and the audit of what they do.
 
 Sign-in is Streamlit's own OpenID Connect (`st.login` / `st.user`), configured in
-`.streamlit/secrets.toml` `[auth]`. Without `[auth]` the app is open (the local demo) and says so.
-With it, a signed-out visitor gets only the sign-in page; a signed-in user's role comes from
+`.streamlit/secrets.toml` `[auth]`. Without `[auth]` and without roles in `[access]` the app is
+open (the local demo) and says so. Sign-in that is asked for (roles, or an `[auth]` section) but
+cannot work (no or broken secrets file, `[Auth]`, missing keys) closes every page instead, with a
+message for the operator (`setup_problem`; never a secret value): it fails closed.
+With sign-in on, a signed-out visitor gets only the sign-in page; a signed-in user's role comes from
 `[access]` in scorecard.toml (`resolve_role`, pure and tested without Streamlit). The page list is
 built per role, so a page a role may not use is not registered at all ("Page not found").
 Streamlit's identity cookie lives 30 days whatever the token says, so the ID token's `exp` is
@@ -137,13 +140,114 @@ def _declared_path(page: st.Page) -> str:
 # --- Streamlit side -------------------------------------------------------------------------
 
 
-def auth_config() -> Mapping[str, Any]:
-    """The `[auth]` secrets section ({} when sign-in is not configured)."""
+# The keys `st.login` needs: in `[auth]`, and per provider (`[auth]` itself or `[auth.<name>]`).
+AUTH_KEYS = ("redirect_uri", "cookie_secret")
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+SECRETS_EXAMPLE = "`.streamlit/secrets.toml.example`"
+
+
+class SetupError(Exception):
+    """Sign-in is wanted but cannot work; the message tells the operator what to fix (it names
+    files, sections and keys, never a value)."""
+
+
+def _secrets_files() -> str:
+    from streamlit import config
+
+    files = config.get_option("secrets.files") or [".streamlit/secrets.toml"]
+    return " or ".join(f"`{f}`" for f in files)
+
+
+def _read_auth_section() -> tuple[Mapping[str, Any] | None, list[str]]:
+    """`[auth]` of the secrets (None: absent) and the names of the other top-level sections.
+    Raises SetupError when a secrets file exists but is not valid TOML."""
+    import tomllib
+
     try:
+        names = [str(k) for k in st.secrets.keys()]  # noqa: SIM118 - Secrets is no dict
         section = st.secrets.get("auth")
-    except FileNotFoundError:  # no secrets file at all
+    except FileNotFoundError as exc:  # no secrets file, or (a subclass) one that is not TOML
+        if isinstance(exc.__cause__, tomllib.TOMLDecodeError):
+            path = getattr(exc, "exec_kwargs", {}).get("path")  # the file Streamlit parsed
+            where = f"`{path}`" if path else _secrets_files()
+            raise SetupError(
+                f"The secrets file {where} is not valid TOML: {exc.__cause__} (the parser's "
+                "position names no value). Fix that line; until then every page stays closed."
+            ) from None
+        return None, []
+    return section, names
+
+
+def _check_auth_section(section: Any) -> None:
+    """Raise SetupError unless `[auth]` holds what `st.login` needs."""
+    where = f"`[auth]` in {_secrets_files()}"
+    if not isinstance(section, Mapping):
+        raise SetupError(f"{where} must be a table of keys (see {SECRETS_EXAMPLE}).")
+    missing = [k for k in AUTH_KEYS if not section.get(k)]
+    if missing:
+        raise SetupError(
+            f"{where} lacks {', '.join(missing)}: sign-in cannot work without "
+            f"{'them' if len(missing) > 1 else 'it'} (see {SECRETS_EXAMPLE})."
+        )
+    found = providers(section)
+    if not found:
+        raise SetupError(
+            f"{where} names no identity provider: add {', '.join(PROVIDER_KEYS)} to it, or "
+            f"to an `[auth.<name>]` table per provider (see {SECRETS_EXAMPLE})."
+        )
+    for name in found:
+        table = section if name is None else section[name]
+        label = "`[auth]`" if name is None else f"`[auth.{name}]`"
+        if name is not None and "_" in name:
+            raise SetupError(f"{label}: a provider name may not contain an underscore.")
+        if lacking := [k for k in PROVIDER_KEYS if not table.get(k)]:
+            raise SetupError(
+                f"{label} in {_secrets_files()} lacks {', '.join(lacking)} (see {SECRETS_EXAMPLE})."
+            )
+
+
+def auth_setup(access: AccessSettings) -> Mapping[str, Any]:
+    """The `[auth]` secrets section, checked; {} when sign-in is off.
+
+    Sign-in is off only when nobody asked for it: no `[auth]` section (of any spelling) and no
+    roles in `[access]`. Asked for but unusable (no secrets file, a wrong-case `[Auth]`, missing
+    keys, a TOML error) raises SetupError: the app then refuses every page (fails closed)."""
+    section, names = _read_auth_section()
+    misspelt = [n for n in names if n.lower() == "auth" and n != "auth"]
+    if section is None and misspelt:
+        raise SetupError(
+            f"The secrets file ({_secrets_files()}) has a `[{misspelt[0]}]` section: the sign-in "
+            "section must be spelt `[auth]`, in lower case."
+        )
+    if section is None:
+        if access != AccessSettings():  # roles configured: sign-in is wanted
+            raise SetupError(
+                "`[access]` in scorecard.toml gives roles, but sign-in is not configured: add "
+                f"an `[auth]` section to {_secrets_files()} (see {SECRETS_EXAMPLE}), or remove "
+                "the roles to run the app open."
+            )
         return {}
-    return section if isinstance(section, Mapping) else {}
+    _check_auth_section(section)
+    return section
+
+
+def setup_problem() -> str | None:
+    """Why no page may be shown (a broken scorecard.toml or sign-in configuration), or None."""
+    from connectors.config import ConfigError
+
+    try:
+        auth_setup(_data.settings().access)
+    except ConfigError as exc:
+        return f"The configuration cannot be read: {exc}"
+    except SetupError as exc:
+        return str(exc)
+    return None
+
+
+def auth_config() -> Mapping[str, Any]:
+    """The checked `[auth]` secrets section ({} when sign-in is off); SetupError (or
+    ConfigError from scorecard.toml) when sign-in is wanted but cannot work."""
+    return auth_setup(_data.settings().access)
 
 
 def providers(config: Mapping[str, Any]) -> list[str | None]:
@@ -153,9 +257,16 @@ def providers(config: Mapping[str, Any]) -> list[str | None]:
 
 
 def current_user() -> Identity:
-    """The identity of this session; an expired identity is signed out (and audited)."""
-    if not auth_config():
-        return OPEN
+    """The identity of this session; an expired identity is signed out (and audited).
+
+    A broken configuration gives the signed-out identity (no page), never the open one."""
+    from connectors.config import ConfigError
+
+    try:
+        if not auth_config():
+            return OPEN
+    except (ConfigError, SetupError):
+        return SIGNED_OUT
     claims = st.user.to_dict()
     if not claims.get("is_logged_in"):
         return SIGNED_OUT
@@ -297,3 +408,17 @@ def no_data_pages(identity: Identity, pages: Sequence[st.Page]) -> list[st.Page]
     """The pages of an empty store: get started (ops), else a page saying data is coming."""
     kept = visible(identity, pages)
     return kept or [st.Page(no_data_page, title="No data yet", icon=":material/flag:")]
+
+
+def setup_problem_page(problem: str) -> st.Page:
+    """The only page while the configuration is broken: what the operator must fix."""
+
+    def page() -> None:
+        st.title("Revenue Alignment Scorecard")
+        st.error(
+            f"**The app is closed: its configuration needs fixing.** {problem}",
+            icon=":material/lock:",
+        )
+        st.caption("For the operator: fix it, then restart the app. No page opens until then.")
+
+    return st.Page(page, title="Closed", icon=":material/lock:", default=True, url_path="closed")

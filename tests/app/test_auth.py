@@ -336,3 +336,142 @@ def test_no_secret_on_any_page_or_log(signed_app, monkeypatch, caplog, capsys, p
     at = signed_app({"is_logged_in": False})
     for secret in FAKE.values():
         assert secret not in _tree_text(at)
+
+
+# --- a broken configuration refuses every page (fails closed) --------------------------------
+
+FULL_AUTH = (
+    '[{name}]\nredirect_uri = "http://127.0.0.1:8501/oauth2callback"\n'
+    f'cookie_secret = "{FAKE["cookie"]}"\nclient_id = "scorecard"\n'
+    f'client_secret = "{FAKE["client"]}"\n'
+    'server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n'
+)
+BROKEN_SECRETS = {  # secrets.toml text (None: no file) -> what the operator is told
+    "missing": (None, "`[access]` in scorecard.toml gives roles, but sign-in is not configured"),
+    "bare": ("[auth]\n", "lacks redirect_uri, cookie_secret"),
+    "wrong_case": (FULL_AUTH.format(name="Auth"), "must be spelt `[auth]`, in lower case"),
+    "syntax": (FULL_AUTH.format(name="auth") + "client_id =\n", "is not valid TOML"),
+    "no_provider": (
+        f'[auth]\nredirect_uri = "http://x/oauth2callback"\ncookie_secret = "{FAKE["cookie"]}"\n',
+        "names no identity provider",
+    ),
+    "half_provider": (
+        FULL_AUTH.format(name="auth").replace("client_secret", "# client_secret"),
+        "`[auth]` in `",  # ... lacks client_secret
+    ),
+}
+
+
+@pytest.fixture
+def secrets_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`write(text)`: the app reads its secrets from this file only (None: no file at all)."""
+    import streamlit as st
+    from streamlit import config
+    from streamlit.runtime.secrets import Secrets
+
+    path = tmp_path / "secrets.toml"
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+
+    def write(text: str | None) -> Path:
+        path.unlink(missing_ok=True)
+        if text is not None:
+            path.write_text(text)
+        monkeypatch.setattr(st, "secrets", Secrets())  # read the file afresh
+        return path
+
+    yield write
+    config.set_option("secrets.files", saved)
+    # Streamlit's own singleton may have read the file meanwhile (st.login's checks): forget it
+    from streamlit.runtime.secrets import secrets_singleton
+
+    secrets_singleton._reset()
+
+
+def closed_app(**query: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def assert_every_page_refused(at: AppTest, told: str) -> str:
+    """Only the 'Closed' page, saying `told`; no page, filter, data or secret reachable."""
+    assert not at.exception
+    assert page_paths(at) == {"Closed"}
+    [error] = at.error
+    assert "The app is closed" in error.value and told in error.value
+    for page in sorted(REVIEW | {"refresh", "get_started"}):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(f"pages/{page}.py")
+    assert not at.multiselect and not at.button  # no filters, no "Refresh now", no sign-in
+    seen = _tree_text(at)
+    assert "Data as of" not in seen and "Open app" not in seen
+    for secret in FAKE.values():
+        assert secret not in seen
+    return error.value
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_SECRETS))
+def test_roles_with_broken_sign_in_refuse_every_page(
+    case, tiny_store, tmp_path, monkeypatch, secrets_file
+):
+    config = tmp_path / "scorecard.toml"
+    config.write_text(ACCESS_TOML)
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+    text, told = BROKEN_SECRETS[case]
+    path = secrets_file(text)
+    message = assert_every_page_refused(closed_app(), told)
+    if case != "missing":
+        assert str(path) in message  # names the file to fix
+    if case == "syntax":
+        assert "line 7" in message
+    if case == "half_provider":
+        assert "lacks client_secret" in message
+    assert audit.recent(tiny_store).is_empty()
+
+
+def test_a_broken_secrets_file_closes_the_app_even_without_roles(tiny_store, secrets_file):
+    secrets_file('[auth]\nredirect_uri = "http://x\n')  # unterminated string
+    assert_every_page_refused(closed_app(), "is not valid TOML")
+
+
+def test_an_auth_section_without_roles_is_still_checked(tiny_store, secrets_file):
+    secrets_file("[auth]\n")
+    assert_every_page_refused(closed_app(), "lacks redirect_uri, cookie_secret")
+
+
+def test_sign_in_off_without_secrets_file_or_roles_is_open_as_before(tiny_store, secrets_file):
+    secrets_file(None)
+    at = closed_app()
+    assert not at.exception and not at.error
+    assert page_paths(at) == REVIEW | {"refresh"}
+    assert any("Open app: sign-in is off" in m.value for m in at.sidebar.markdown)
+
+
+def test_a_complete_auth_section_signs_in_as_before(
+    tiny_store, tmp_path, monkeypatch, secrets_file
+):
+    config = tmp_path / "scorecard.toml"
+    config.write_text(ACCESS_TOML)
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+    secrets_file(FULL_AUTH.format(name="auth"))
+    at = closed_app()
+    assert not at.exception and not at.error
+    assert page_paths(at) == {"Sign in"}
+
+
+def test_a_broken_scorecard_toml_gives_one_message_on_every_page(
+    tiny_store, tmp_path, monkeypatch, secrets_file
+):
+    secrets_file(FULL_AUTH.format(name="auth"))
+    config = tmp_path / "scorecard.toml"
+    config.write_text(ACCESS_TOML + '[access.users]\n"x@example.com" = "ops"\n')
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+    message = assert_every_page_refused(closed_app(), "[access.users] appears twice")
+    assert str(config) in message and "line 9" in message
+    assert "Traceback" not in message and "TOMLDecodeError" not in message
+    # the same without sign-in: a deep link gets the message too, not the page
+    secrets_file(None)
+    config.write_text("[store\n")
+    assert_every_page_refused(closed_app(), "is not valid TOML")
