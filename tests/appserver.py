@@ -45,26 +45,48 @@ def running_app(
     port chosen beforehand (its redirect URI must name it).
     """
     port = port or free_port()
+    options = ["--secrets.files", str(secrets)] if secrets is not None else []
+    environment = {"SCORECARD_DATA_DIR": str(data_dir), **env}
+    log = data_dir.parent / f"app-{port}.log"
+    with running_script(ROOT / "app.py", port=port, log=log, options=options, **environment) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_script(
+    script: Path,
+    *,
+    log: Path,
+    port: int | None = None,
+    options: list[str] | None = None,
+    args: list[str] | None = None,
+    **env: str,
+) -> Iterator[str]:
+    """Run `streamlit run script` headless on 127.0.0.1 (`options` for Streamlit, `args` for
+    the script, `env` added to the environment, output to `log`); yield its base URL."""
+    port = port or free_port()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(script),
         "--server.headless", "true",
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
         "--global.developmentMode", "false",
+        *(options or []),
     ]  # fmt: skip
-    if secrets is not None:
-        cmd += ["--secrets.files", str(secrets)]
-    environment = {**os.environ, "SCORECARD_DATA_DIR": str(data_dir), **env}
-    log = open(data_dir.parent / f"app-{port}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    if args:
+        cmd += ["--", *args]
+    out = open(log, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url)
         yield url
     finally:
-        log.close()
+        out.close()
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -11,10 +11,7 @@ formula or link from them, and the counter gets no request.
 from __future__ import annotations
 
 import contextlib
-import os
 import string
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +22,7 @@ import pytest
 
 from pages._text import WORD_JOINER
 from tests import hostile
-from tests.appserver import ROOT, free_port, running_app, wait_for_health
+from tests.appserver import ROOT, running_app, running_script
 from tests.e2e.conftest import screenshot, wait_for_app
 
 PAGES = ["scorecard", "pipeline", "handoffs", "forecast", "campaigns", "data_trust", "refresh"]
@@ -106,29 +103,10 @@ def _script_app(folder: Path, cases: list[str]) -> Iterator[str]:
 
     script = folder / "escape_app.py"
     script.write_text(SCRIPT, encoding="utf-8")
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.headless", "true", "--server.address", "127.0.0.1",
-        "--server.port", str(port), "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none", "--global.developmentMode", "false",
-        "--", json.dumps(cases),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    log = open(folder / "escape_app.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url)
+    with running_script(
+        script, log=folder / "escape_app.log", args=[json.dumps(cases)], PYTHONPATH=str(ROOT)
+    ) as url:
         yield url
-    finally:
-        log.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_md_text_renders_every_special_character_literally(page, tmp_path, beacon):
