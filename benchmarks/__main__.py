@@ -56,7 +56,7 @@ def _prepare(size: str) -> dict:
 def _load(size: str) -> dict:
     import polars as pl
 
-    from connectors.schema import TABLES
+    from model.schema import TABLES
 
     folder = DATA / size / "parquet"
     return {n: pl.read_parquet(folder / f"{n}.parquet") for n in TABLES}
@@ -105,9 +105,9 @@ def _best(fn, repeat: int) -> tuple[float, float]:
 def _child(task: str, size: str, repeat: int) -> dict:
     from benchmarks import reference_pandas as ref
     from benchmarks.scale import AS_OF
-    from scoring.calendar import period_of
+    from model.calendar import period_of
+    from model.tables import Tables
     from scoring.scorecard import compute
-    from scoring.tables import Tables
 
     if task == "prepare":
         return _prepare(size)

@@ -27,7 +27,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from scoring.calendar import Period, period_of, previous, trailing
+from model.calendar import Period, period_of, previous, trailing
 
 STEPS = ("lead", "mql", "sal", "sql", "opp", "won")
 SIGNALS = (
@@ -276,8 +276,8 @@ def compute_all(t: dict[str, pd.DataFrame], *, as_of: date, period: Period) -> d
 
 def project_all(tables: object, *, as_of: date, period: Period) -> dict[str, object]:
     """The same signals from the project's `scoring` functions (polars), for comparison."""
+    from model.params import ScoringParams
     from scoring import forecast, funnel, pipeline, reconcile, stages
-    from scoring.params import ScoringParams
 
     p = ScoringParams()
     judged = p.calendar.judged(period, as_of)

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.demo import generate_demo_org
-from connectors.schema import TABLE_ORDER, TABLES
+from model.schema import TABLE_ORDER, TABLES
 
 SIZES: dict[str, float] = {"S": 1.0, "M": 17.7, "L": 177.0}  # demo scale ≈ 5,650 opps
 CHUNK_SCALE = 17.7

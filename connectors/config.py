@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
-from scoring.params import (
+from model.params import (
     ForecastParams,
     FunnelParams,
     PipelineParams,

@@ -96,7 +96,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from connectors.schema import TABLES, conform
+from model.schema import TABLES, conform
 
 SALES_TEAMS = ("NA Enterprise", "NA Mid-Market", "EMEA", "APAC")
 MARKETING_CHANNELS = ("Webinar", "Paid Search", "Paid Social", "Content Syndication", "Events")

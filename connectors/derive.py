@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from connectors.schema import UTC_DATETIME, Function
+from model.schema import UTC_DATETIME, Function
 
 DEFAULT_OWNER = "sales"
 DEFAULT_TEAM = "Unassigned"

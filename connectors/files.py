@@ -48,7 +48,6 @@ from connectors.mapping import (
     build_mapping,
     closest,
 )
-from connectors.schema import TABLE_ORDER, TABLES
 from connectors.sources import Progress, Pulled, latest_event, no_progress
 from connectors.validate import (
     FILE_COLUMN,
@@ -68,6 +67,7 @@ from connectors.values import (
     parse_datetime,
     parse_int,
 )
+from model.schema import TABLE_ORDER, TABLES
 
 __all__ = ["CheckResult", "FilesError", "Loaded", "check", "load", "mapping_for", "pull"]
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.refresh import RefreshError
-from connectors.schema import TABLES
+from model.schema import TABLES
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 EXTRA_COLUMNS = {"opportunities": ("stage_changed_at",)}  # feed derivations, not stored

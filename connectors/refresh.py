@@ -54,7 +54,7 @@ SCORECARD_FILE = "scorecard.json"
 
 def default_view_key(data_as_of: date, settings: Settings) -> dict[str, Any]:
     """The view everybody opens first: the quarter of the data's date, as of it, all teams."""
-    from scoring.calendar import period_of
+    from model.calendar import period_of
 
     period = period_of(data_as_of, fiscal_start_month=settings.scoring.fiscal_start_month)
     return {"period": period.name, "as_of": data_as_of.isoformat(), "teams": []}
@@ -71,10 +71,10 @@ def default_scorecard(
     it derived on the way (stage spells, funnel steps, ...), stored too so that other views
     start from them. (The refresh job is the one place in connectors/ that calls scoring: it
     prepares what every page needs.)"""
+    from model.calendar import parse_period
+    from model.tables import Tables, derived_provenance
     from scoring import intermediates
-    from scoring.calendar import parse_period
     from scoring.scorecard import compute
-    from scoring.tables import Tables, derived_provenance
 
     key = default_view_key(data_as_of, settings)
     tables = Tables.from_frames(frames, derived_provenance(origin))

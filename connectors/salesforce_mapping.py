@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from connectors.schema import FUNCTIONS, SOURCED_BY, TABLES
-from scoring.calendar import period_expr
+from model.calendar import period_expr
+from model.schema import FUNCTIONS, SOURCED_BY, TABLES
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CATEGORIES = {

@@ -4,8 +4,8 @@ refresh stored (`scoring.intermediates`). Used by the app, the CLI and the pre-r
 from __future__ import annotations
 
 from connectors.store import Snapshot
+from model.tables import Tables, derived_provenance
 from scoring import intermediates
-from scoring.tables import Tables, derived_provenance
 
 
 def read_bundle(snapshot: Snapshot) -> Tables:

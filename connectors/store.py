@@ -42,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from connectors.schema import SCHEMA_VERSION, TABLES, conform
+from model.schema import SCHEMA_VERSION, TABLES, conform
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"

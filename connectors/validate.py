@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from connectors.schema import TABLE_ORDER, TABLES, TableSchema, conform
+from model.schema import TABLE_ORDER, TABLES, TableSchema, conform
 
 SAMPLE = 5
 # A source that reads files keeps, per row, the file and its line there (header = line 1) in

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from connectors.schema import UTC_DATETIME
+from model.schema import UTC_DATETIME
 
 # Families of date(-time) formats; within a family the first format that fits a value wins.
 # Two-digit years come before four-digit ones, so "02/23/26" is 2026, not the year 26.

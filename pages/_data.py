@@ -25,13 +25,13 @@ from connectors.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_setti
 from connectors.refresh import SCORECARD_FILE
 from connectors.snapshot_tables import read_bundle
 from connectors.store import NoSnapshot, Readable, Snapshot, Store, StoreError
+from model.calendar import Period, parse_period
+from model.params import ScoringParams
+from model.tables import Tables
 from pages import _metrics
 from pages._text import md_text
-from scoring.calendar import Period, parse_period
-from scoring.params import ScoringParams
 from scoring.pillars import unmeasured_reason
 from scoring.scorecard import compare, compute, filter_teams
-from scoring.tables import Tables
 
 
 def settings() -> Settings:
@@ -208,8 +208,8 @@ def data_start(data_dir: str, snapshot_id: str) -> date | None:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _data_start(data_dir: str, snapshot_id: str, timezone: str) -> date | None:
+    from model.calendar import Calendar
     from scoring import periods
-    from scoring.calendar import Calendar
 
     return periods.data_start(load_tables(data_dir, snapshot_id), Calendar(timezone))
 
@@ -217,7 +217,7 @@ def _data_start(data_dir: str, snapshot_id: str, timezone: str) -> date | None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def sales_teams(data_dir: str, snapshot_id: str) -> list[str]:
     """Teams that own opportunities in the snapshot, for the team filter and the colors."""
-    from scoring.tables import opportunities_with_team
+    from model.tables import opportunities_with_team
 
     tables = load_tables(data_dir, snapshot_id)
     teams = opportunities_with_team(tables).select("team").unique().sort("team").collect()

@@ -4,7 +4,7 @@ They live in the entrypoint (app.py), so they render on every page and keep thei
 when moving between pages; `bind="query-params"` writes them into the URL, so a link
 reproduces the exact view.
 
-The period is one URL parameter holding the period's name (`scoring.calendar`): a quarter
+The period is one URL parameter holding the period's name (`model.calendar`): a quarter
 ``2026-Q3``, a fiscal year ``FY2026``, ``ttm``, ``all`` or a custom range
 ``2026-03-01..2026-06-30``. The picker offers recent quarters, fiscal years, the trailing
 twelve months and all data; a custom from/to range below it adds its own entry.
@@ -19,8 +19,7 @@ from datetime import date
 import streamlit as st
 
 from connectors.store import Snapshot
-from pages._text import md_text
-from scoring.calendar import (
+from model.calendar import (
     KIND_LABELS,
     Period,
     PeriodError,
@@ -31,6 +30,7 @@ from scoring.calendar import (
     previous,
     trailing,
 )
+from pages._text import md_text
 
 
 @dataclass(frozen=True)

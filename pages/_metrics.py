@@ -13,10 +13,10 @@ from typing import Any
 
 import polars as pl
 
+from model.calendar import Calendar, Period
+from model.params import ScoringParams
+from model.tables import Tables
 from scoring import forecast, funnel, pipeline, quality, reconcile, sourcing, stages
-from scoring.calendar import Calendar, Period
-from scoring.params import ScoringParams
-from scoring.tables import Tables
 
 
 @dataclass(frozen=True)

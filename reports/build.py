@@ -24,14 +24,14 @@ import altair as alt
 import polars as pl
 
 from connectors.snapshot_tables import read_bundle
+from model.calendar import Period, parse_period
+from model.params import ScoringParams
+from model.tables import ALL_TEAMS, Tables, opportunities_with_team
 from reports.render import to_html, to_pdf
-from scoring.calendar import Period, parse_period
-from scoring.params import ScoringParams
 from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.stages import stall_status
-from scoring.tables import ALL_TEAMS, Tables, opportunities_with_team
 
 if TYPE_CHECKING:
     from connectors.config import Settings

@@ -1,5 +1,5 @@
 """Alignment signals: pure functions from canonical polars frames to result frames.
 
 No Streamlit, no file or network I/O. Inputs are the canonical tables defined in
-`connectors.schema`, passed as a `Tables` bundle; outputs are frames sorted by their grain.
+`model.schema`, passed as a `Tables` bundle; outputs are frames sorted by their grain.
 """

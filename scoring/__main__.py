@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.snapshot_tables import read_bundle
-from scoring.calendar import Period, PeriodError, custom_period
+from model.calendar import Period, PeriodError, custom_period
 from scoring.definitions import registry, render_markdown
 from scoring.periods import resolve_period
 from scoring.scorecard import Scorecard, compare, compute

@@ -55,10 +55,10 @@ from datetime import date
 
 import polars as pl
 
-from scoring.calendar import Calendar
+from model.calendar import Calendar
+from model.tables import ALL_TEAMS, ENGINE, Tables, missing_message, opportunities_with_team
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
-from scoring.tables import ALL_TEAMS, ENGINE, Tables, missing_message, opportunities_with_team
 
 KINDS = (
     "new",

@@ -23,11 +23,11 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from scoring.calendar import Calendar, Period, last_day, local_date
+from model.calendar import Calendar, Period, last_day, local_date
+from model.params import ForecastParams
+from model.tables import ENGINE, Tables, missing_message, opportunities_with_team
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
-from scoring.params import ForecastParams
-from scoring.tables import ENGINE, Tables, missing_message, opportunities_with_team
 from scoring.windows import shift_in
 
 ALL_SOURCES = "(all)"

@@ -20,10 +20,9 @@ from itertools import pairwise
 
 import polars as pl
 
-from scoring.calendar import Calendar, Period, last_day
-from scoring.definitions import MetricDefinition
-from scoring.params import FunnelParams
-from scoring.tables import (
+from model.calendar import Calendar, Period, last_day
+from model.params import FunnelParams
+from model.tables import (
     UNASSIGNED_TEAM,
     Tables,
     collect_available,
@@ -32,6 +31,7 @@ from scoring.tables import (
     left_join_few,
     missing_message,
 )
+from scoring.definitions import MetricDefinition
 from scoring.windows import (
     any_before,
     any_so_far,

@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from scoring.calendar import Calendar
-from scoring.tables import Tables, opportunities_with_team
+from model.calendar import Calendar
+from model.tables import Tables, opportunities_with_team
 
 STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
 ORDERED_HISTORY = "ordered_stage_history"  # the `Tables.derived` key of `_ordered_history`

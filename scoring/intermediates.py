@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
+from model.tables import ENGINE, Tables
 from scoring.history import ORDERED_HISTORY
 from scoring.stages import as_of_cutoff
-from scoring.tables import ENGINE, Tables
 
 # Kinds of `Tables.derived` keys kept with a snapshot; each key is (kind, as_of, timezone),
 # the time zone None for what does not depend on one.
@@ -41,15 +41,17 @@ LEAD_SCOPED = ("funnel_steps", "lead_history_sorted")
 STATES = "opp_state_at"
 LEAD_HISTORY = "lead_history_sorted"
 
+_ROOT = Path(__file__).resolve().parent.parent
 _SOURCES = (
-    "tables.py", "windows.py", "stages.py", "funnel.py", "calendar.py", "quality.py", "history.py",
+    "model/tables.py", "scoring/windows.py", "scoring/stages.py", "scoring/funnel.py",
+    "model/calendar.py", "scoring/quality.py", "scoring/history.py",
 )  # fmt: skip
 
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
     for name in _SOURCES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+        digest.update((_ROOT / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -11,8 +11,8 @@ from datetime import date
 
 import polars as pl
 
-from scoring.calendar import Calendar, Period
-from scoring.tables import ENGINE, Tables
+from model.calendar import Calendar, Period
+from model.tables import ENGINE, Tables
 
 # Where the data's events are recorded: creation of deals and leads, and their histories.
 # Close dates are left out: an open deal's close date is a plan, often years ahead or behind.

@@ -22,11 +22,11 @@ from functools import cached_property
 
 import polars as pl
 
+from model.calendar import Calendar, Period, previous
+from model.params import ScoringParams
+from model.tables import ALL_TEAMS, ENGINE, Tables
 from scoring import forecast, funnel, pipeline, quality, reconcile, stages
-from scoring.calendar import Calendar, Period, previous
 from scoring.model import Driver, PillarScore, Scale, Signal, money, not_measured, pct
-from scoring.params import ScoringParams
-from scoring.tables import ALL_TEAMS, ENGINE, Tables
 
 # Default scales (worst → 0, best → 100); `[score.scales]` in scorecard.toml overrides them.
 DEFAULT_SCALES: dict[str, Scale] = {

@@ -15,12 +15,12 @@ from datetime import date, datetime
 
 import polars as pl
 
-from connectors.schema import SourcedBy
-from scoring.calendar import Calendar, Period, last_day, local_date
+from model.calendar import Calendar, Period, last_day, local_date
+from model.params import PipelineParams
+from model.schema import SourcedBy
+from model.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day, opp_state_at
-from scoring.params import PipelineParams
-from scoring.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 
 QUOTAS_MISSING = "quotas not available"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from scoring.calendar import Period
+from model.calendar import Period
 from scoring.model import money, pct
 
 # The app's URL query keys for the sidebar filters (pages/_filters.py, bind="query-params"):

@@ -18,11 +18,11 @@ from functools import partial
 
 import polars as pl
 
-from connectors.schema import TABLES, UTC_DATETIME
-from scoring.calendar import Calendar, local_date
+from model.calendar import Calendar, local_date
+from model.schema import TABLES, UTC_DATETIME
+from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
 from scoring.history import end_of_day
-from scoring.tables import ENGINE, Tables
 from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}

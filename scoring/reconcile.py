@@ -22,10 +22,10 @@ from functools import partial
 
 import polars as pl
 
-from scoring.calendar import Period, local_date
+from model.calendar import Period, local_date
+from model.params import ScoringParams
+from model.tables import ALL_TEAMS, ENGINE, Tables, leads_with_team, opportunities_with_team
 from scoring.definitions import MetricDefinition
-from scoring.params import ScoringParams
-from scoring.tables import ALL_TEAMS, ENGINE, Tables, leads_with_team, opportunities_with_team
 
 _DEFAULT_PARAMS = ScoringParams()
 

@@ -12,7 +12,7 @@ leader can check in the CRM, each with its points:
 * **past close date** — "close date 12 days in the past (+32)";
 * **idle** — "no change for 45 days (+10)": no stage, amount, close-date or category change.
 
-Weights are `scoring.params.RiskParams` (`[risk]` in scorecard.toml). `evaluate_risk`
+Weights are `model.params.RiskParams` (`[risk]` in scorecard.toml). `evaluate_risk`
 calibrates them on the org's own closed deals: each deal closed in the trailing 12 months is
 scored as it stood 30 days before its close date, with only what was known then, and the ROC
 AUC says how well the score separated lost from won deals.
@@ -28,12 +28,12 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from scoring.calendar import Calendar, local_date
+from model.calendar import Calendar, local_date
+from model.params import RiskParams
+from model.tables import ENGINE, Tables, opportunities_with_team
 from scoring.definitions import MetricDefinition
 from scoring.history import _ordered_history, opp_state_at  # history sorted once per bundle
-from scoring.params import RiskParams
 from scoring.stages import stage_spells
-from scoring.tables import ENGINE, Tables, opportunities_with_team
 from scoring.windows import shift_in
 
 _YEAR = timedelta(days=365)

@@ -15,12 +15,12 @@ from typing import Any
 
 import polars as pl
 
+from model.calendar import Period
+from model.params import ScoringParams
+from model.tables import ALL_TEAMS, Tables, lead_teams, opportunities_with_team
 from scoring import intermediates, pipeline, stages
-from scoring.calendar import Period
 from scoring.model import MIN_PILLARS_FOR_OVERALL, Driver, PillarScore, Scale, coverage_text
-from scoring.params import ScoringParams
 from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context, missing_input
-from scoring.tables import ALL_TEAMS, Tables, lead_teams, opportunities_with_team
 
 JSON_SCHEMA = "scorecard/1"
 # `forecast.wape` columns the "All teams" headline row carries as `forecast_<column>`: the

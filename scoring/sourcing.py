@@ -12,7 +12,8 @@ from datetime import date
 
 import polars as pl
 
-from scoring.calendar import Period
+from model.calendar import Period
+from model.tables import ENGINE, UNASSIGNED_TEAM, Tables, missing_message, opportunities_with_team
 from scoring.definitions import MetricDefinition
 from scoring.funnel import (
     as_of_end,
@@ -24,7 +25,6 @@ from scoring.funnel import (
     steps_lazy,
     summarize,
 )
-from scoring.tables import ENGINE, UNASSIGNED_TEAM, Tables, missing_message, opportunities_with_team
 
 # Grouping dimensions of opportunity metrics and the label used when an opp has no value.
 OPP_DIMENSIONS = {

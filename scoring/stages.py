@@ -19,11 +19,11 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from scoring.calendar import Calendar, local_date, period_of, previous, trailing
+from model.calendar import Calendar, local_date, period_of, previous, trailing
+from model.params import StallParams
+from model.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.definitions import MetricDefinition
 from scoring.history import opp_state_at
-from scoring.params import StallParams
-from scoring.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.windows import last_in_group, row_number, shift_in, starts_group
 
 _DAY_US = 86_400_000_000

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors.schema import TABLES
+from model.schema import TABLES
 
 
 def ts(text: str) -> datetime:

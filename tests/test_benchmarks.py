@@ -16,8 +16,8 @@ import pytest
 from benchmarks import reference_pandas as ref
 from benchmarks import scale
 from connectors.validate import validate_tables
-from scoring.calendar import period_of
-from scoring.tables import Tables
+from model.calendar import period_of
+from model.tables import Tables
 
 AS_OF = scale.AS_OF
 PERIOD = period_of(AS_OF)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from connectors.demo import DEMO_STAGES, SALES_TEAMS, cut_at, generate_demo_org
-from connectors.schema import TABLES
+from model.schema import TABLES
 
 AS_OF = date(2026, 11, 16)  # a Monday, week 7 of 2026-Q4
 CUTOFF = datetime(2026, 11, 17, tzinfo=UTC)  # the snapshot is taken at the end of AS_OF

@@ -19,10 +19,10 @@ from polars.testing import assert_frame_equal
 from connectors.derive import last_open_stage, stage_history_from_opps
 from connectors.files import load
 from connectors.mapping import build_mapping
-from connectors.schema import TABLES, UTC_DATETIME
 from connectors.validate import validate_tables
+from model.schema import TABLES, UTC_DATETIME
+from model.tables import Tables, derived_provenance
 from scoring.history import end_of_day, opp_state_at
-from scoring.tables import Tables, derived_provenance
 
 # stage: (position, is_closed, is_won)
 STAGES = {

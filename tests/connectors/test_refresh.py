@@ -13,10 +13,10 @@ import pytest
 from connectors import __main__ as cli
 from connectors.config import load_settings
 from connectors.refresh import RefreshError, refresh
-from connectors.schema import TABLES
 from connectors.sources import SOURCES, Pulled
 from connectors.store import Store
 from connectors.validate import validate_tables
+from model.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,11 +150,11 @@ def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path,
     from polars.testing import assert_frame_equal
 
     from connectors.snapshot_tables import read_bundle
+    from model.calendar import parse_period
+    from model.tables import Tables
     from scoring import funnel, intermediates, stages
-    from scoring.calendar import parse_period
     from scoring.history import ORDERED_HISTORY
     from scoring.scorecard import compute
-    from scoring.tables import Tables
 
     as_of = date(2026, 11, 16)
     snap = refresh(load_settings(), "demo", as_of=as_of).snapshot

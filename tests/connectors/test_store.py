@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from connectors.schema import conform
 from connectors.store import NoSnapshot, Snapshot, Store, StoreError
 from connectors.validate import validate_tables
+from model.schema import conform
 
 AS_OF = date(2026, 3, 1)
 

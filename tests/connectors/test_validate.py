@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from connectors.schema import TABLES
 from connectors.validate import ValidationError, validate_tables
+from model.schema import TABLES
 
 
 def _problems(frames: dict[str, pl.DataFrame]) -> list[str]:

@@ -22,13 +22,13 @@ from connectors.config import PrereadSettings, Settings
 from connectors.demo import generate_demo_org
 from connectors.store import Store
 from connectors.validate import validate_tables
+from model.calendar import parse_period
+from model.params import ScoringParams
+from model.tables import Tables
 from reports import build as preread_build
 from reports.render import plain
-from scoring.calendar import parse_period
-from scoring.params import ScoringParams
 from scoring.preread import Freshness, assemble, live_url
 from scoring.scorecard import compare, compute
-from scoring.tables import Tables
 
 AS_OF = date(2026, 11, 16)
 TEAMS = ("EMEA", "APAC")

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring import forecast, funnel, history, quality, stages
-from scoring.calendar import (
+from model.calendar import (
     Calendar,
     Period,
     PeriodError,
@@ -20,7 +19,8 @@ from scoring.calendar import (
     previous,
     trailing,
 )
-from scoring.tables import Tables
+from model.tables import Tables
+from scoring import forecast, funnel, history, quality, stages
 from tests.conftest import frame, ts
 
 NY = Calendar("America/New_York")

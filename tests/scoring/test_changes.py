@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
-from connectors.schema import TABLES
-from scoring.calendar import Calendar
+from model.calendar import Calendar
+from model.schema import TABLES
+from model.tables import ALL_TEAMS, Tables
 from scoring.changes import (
     CHANGES_DERIVED,
     DEFINITIONS,
@@ -34,7 +35,6 @@ from scoring.changes import (
     trend_summary,
 )
 from scoring.history import end_of_day, opp_state_at
-from scoring.tables import ALL_TEAMS, Tables
 
 D = date
 SINCE, UNTIL = D(2026, 8, 7), D(2026, 8, 14)

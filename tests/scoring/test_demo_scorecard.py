@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.demo import generate_demo_org
-from scoring.calendar import parse_period, period_of
+from model.calendar import parse_period, period_of
+from model.tables import Tables
 from scoring.funnel import goal_conflict
 from scoring.scorecard import compute
-from scoring.tables import Tables
 
 AS_OF = date(2026, 11, 16)
 

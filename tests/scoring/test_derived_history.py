@@ -17,12 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
-from scoring.calendar import parse_period
+from model.calendar import parse_period
+from model.params import PipelineParams, StallParams
+from model.tables import Tables, derived_provenance
 from scoring.history import end_of_day, opp_state_at
-from scoring.params import PipelineParams, StallParams
 from scoring.pipeline import ALL_TEAMS, coverage, pipeline_waterfall, win_rate
 from scoring.stages import STALLS_DERIVED, stall_status, stalled_deals
-from scoring.tables import Tables, derived_provenance
 from tests.connectors.test_derive import EXPORT_CSV, EXPORT_MAPPING, load_export
 
 Q4 = parse_period("2025-Q4")

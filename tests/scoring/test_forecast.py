@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from model.calendar import parse_period
+from model.params import ForecastParams
+from model.tables import Tables
 from scoring import forecast as fc
-from scoring.calendar import parse_period
 from scoring.definitions import MetricDefinition
-from scoring.params import ForecastParams
-from scoring.tables import Tables
 from tests.conftest import frame, ts
 
 Q1, Q2, Q3 = (parse_period(f"2026-Q{q}") for q in (1, 2, 3))

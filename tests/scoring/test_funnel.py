@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.schema import TABLES
-from scoring.calendar import parse_period
+from model.calendar import parse_period
+from model.params import FunnelParams
+from model.schema import TABLES
+from model.tables import Tables
 from scoring.definitions import QUESTIONS
 from scoring.funnel import (
     DEFINITIONS,
@@ -35,8 +37,6 @@ from scoring.funnel import (
     leakage_leads,
     ownership_by_team,
 )
-from scoring.params import FunnelParams
-from scoring.tables import Tables
 
 Q1 = parse_period("2026-Q1")
 STEP_ORDER = ["lead", "mql", "sal", "sql", "opp"]

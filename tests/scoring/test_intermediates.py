@@ -10,13 +10,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
+from model.calendar import period_of
+from model.tables import Tables, opportunities_with_team
 from scoring import funnel, intermediates
-from scoring.calendar import period_of
 from scoring.history import ORDERED_HISTORY, _ordered_history
 from scoring.intermediates import CODE_VERSION
 from scoring.scorecard import compute, filter_teams
 from scoring.stages import stage_spells, stage_trust_flags
-from scoring.tables import Tables, opportunities_with_team
 
 AS_OF = date(2026, 11, 16)
 

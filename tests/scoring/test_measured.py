@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.schema import TABLES
+from model.calendar import parse_period
+from model.params import FunnelParams, ScoringParams, StallParams
+from model.schema import TABLES
+from model.tables import ALL_TEAMS, Tables
 from scoring import funnel, stages
-from scoring.calendar import parse_period
-from scoring.params import FunnelParams, ScoringParams, StallParams
 from scoring.pillars import NEEDS, evidence, missing_input
 from scoring.scorecard import compute
-from scoring.tables import ALL_TEAMS, Tables
 
 Q1 = parse_period("2026-Q1")
 AS_OF = date(2026, 4, 15)

@@ -13,10 +13,10 @@ import pytest
 
 from connectors.store import Store
 from connectors.validate import validate_tables
-from scoring.calendar import Calendar, parse_period
+from model.calendar import Calendar, parse_period
+from model.tables import Tables
 from scoring.periods import data_start, resolve_period
 from scoring.scorecard import compute
-from scoring.tables import Tables
 from tests.conftest import frame, ts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,8 +178,8 @@ def test_the_stored_default_view_stays_the_current_quarter(tmp_path: Path):
 
 
 def test_quota_coverage_is_not_measured_beyond_a_quarter():
+    from model.params import PipelineParams
     from scoring import pipeline
-    from scoring.params import PipelineParams
 
     quotas = frame("quotas", [{"period": "2017-Q4", "team": "EMEA", "amount": 1000.0}])
     tables = Tables.from_frames({**_frames(), "quotas": quotas})

@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.schema import TABLES
-from scoring.calendar import parse_period
-from scoring.params import PipelineParams
+from model.calendar import parse_period
+from model.params import PipelineParams
+from model.schema import TABLES
+from model.tables import Tables
 from scoring.pipeline import (
     ALL_TEAMS,
     BUCKETS,
@@ -32,7 +33,6 @@ from scoring.pipeline import (
     waterfall_rows,
     win_rate,
 )
-from scoring.tables import Tables
 
 Q3 = parse_period("2026-Q3")
 AS_OF = date(2026, 8, 15)

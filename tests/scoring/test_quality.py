@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.schema import TABLES
+from model.schema import TABLES
+from model.tables import Tables
 from scoring.quality import (
     CHECKS,
     CHECKS_SCHEMA,
@@ -25,7 +26,6 @@ from scoring.quality import (
     quality_check_rows,
     quality_checks,
 )
-from scoring.tables import Tables
 
 AS_OF = date(2026, 3, 15)
 

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.schema import TABLES
-from scoring.calendar import parse_period
+from model.calendar import parse_period
+from model.schema import TABLES
+from model.tables import Tables
 from scoring.definitions import registry
 from scoring.reconcile import (
     DEFINITIONS,
@@ -25,7 +26,6 @@ from scoring.reconcile import (
     reconciliations,
     win_rate_variants,
 )
-from scoring.tables import Tables
 
 Q1 = parse_period("2026-Q1")
 AS_OF = date(2026, 3, 15)

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
-from connectors.schema import TABLES
 from connectors.store import Store
 from connectors.validate import validate_tables
-from scoring.params import RiskParams
+from model.params import RiskParams
+from model.schema import TABLES
+from model.tables import Tables
 from scoring.risk import (
     RISK_DERIVED,
     RISK_NO_HISTORY,
@@ -30,7 +31,6 @@ from scoring.risk import (
     risk_auc,
     risk_status,
 )
-from scoring.tables import Tables
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 4, 15)

@@ -14,12 +14,12 @@ import pytest
 from connectors.demo import generate_demo_org
 from connectors.store import Store
 from connectors.validate import validate_tables
-from scoring.calendar import parse_period, period_of
+from model.calendar import parse_period, period_of
+from model.tables import Tables
 from scoring.definitions import registry, render_markdown
 from scoring.model import PillarScore, Scale, Signal, money, pct
 from scoring.pillars import _disagreement
 from scoring.scorecard import JSON_SCHEMA, compare, compute, filter_teams
-from scoring.tables import Tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -267,8 +267,8 @@ def test_cli_prints_json_for_the_current_snapshot(tmp_path: Path):
 
 
 def test_headline_judges_the_company_call_as_one(card, demo_tables):
+    from model.params import ForecastParams
     from scoring import forecast
-    from scoring.params import ForecastParams
 
     q3 = parse_period("2026-Q3")
     pooled = forecast.wape(demo_tables, periods=[q3], as_of=AS_OF, params=ForecastParams())

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from scoring.calendar import parse_period
+from model.calendar import parse_period
+from model.tables import Tables
 from scoring.definitions import QUESTIONS
 from scoring.sourcing import (
     DEFINITIONS,
@@ -21,7 +22,6 @@ from scoring.sourcing import (
     sourced_pipeline_opps,
     sourcing_status,
 )
-from scoring.tables import Tables
 from tests.scoring.test_funnel import make_tables, rows_by, ts
 
 Q1 = parse_period("2026-Q1")

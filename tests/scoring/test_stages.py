@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.schema import TABLES
+from model.params import StallParams
+from model.schema import TABLES
+from model.tables import Tables
 from scoring.definitions import QUESTIONS
-from scoring.params import StallParams
 from scoring.stages import (
     ALL_TEAMS,
     DEFINITIONS,
@@ -34,7 +35,6 @@ from scoring.stages import (
     stalls_by_team,
     won_close_window,
 )
-from scoring.tables import Tables
 
 AS_OF = date(2026, 4, 15)
 CUTOFF = datetime(2026, 4, 16, tzinfo=UTC)

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
+from model.calendar import parse_period
+from model.params import ScoringParams, StallParams
+from model.tables import Tables, lead_teams
 from scoring import forecast, funnel, pipeline, quality, stages
-from scoring.calendar import parse_period
-from scoring.params import ScoringParams, StallParams
 from scoring.scorecard import Scorecard, compute, filter_teams
-from scoring.tables import Tables, lead_teams
 from tests.conftest import frame, ts
 
 DEMO_AS_OF = date(2026, 11, 16)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from connectors.schema import TABLES, conform
+from model.schema import TABLES, conform
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from scoring.calendar import Calendar
+from model.calendar import Calendar
 
 
 def _frozen(d: Mapping[str, float] | None = None) -> Mapping[str, float]:
