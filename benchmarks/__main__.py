@@ -86,7 +86,7 @@ def _snapshot_bundle(size: str):
     """The stored snapshot read as the app reads it (tables seeded with the intermediates its
     refresh stored), and a function giving a fresh bundle of the same (nothing derived)."""
     from connectors.snapshot_tables import read_bundle
-    from connectors.store import Store
+    from snapshots.store import Store
 
     base = read_bundle(Store(DATA / size / "store").current())
     return base.fresh

@@ -10,7 +10,7 @@ from connectors.config import ConfigError, Settings, load_settings
 from connectors.jobs import run_refresh
 from connectors.refresh import RefreshError
 from connectors.sources import SOURCES
-from connectors.store import Store, StoreError
+from snapshots.store import Store, StoreError
 
 
 def _progress(message: str, fraction: float) -> None:

@@ -1,14 +1,14 @@
 """`run_refresh`: the one way a refresh runs, whoever asks (cli, page, schedule, manual).
 
 It takes the data folder's refresh lock, records the run in the run log, calls
-`connectors.refresh.refresh` (retrying transient source errors with backoff), records the
-outcome and applies snapshot retention. A refresh that finds the lock taken is not queued: it is
-recorded as ``skipped-locked`` with a message naming the running refresh.
+`connectors.refresh.refresh` (retrying transient source errors with backoff; it applies the
+snapshot retention, judged at this job's clock) and records the outcome. A refresh that finds
+the lock taken is not queued: it is recorded as ``skipped-locked`` with a message naming the
+running refresh.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
@@ -24,7 +24,7 @@ from connectors.lock import LockHeld, refresh_lock
 from connectors.refresh import RefreshError, RefreshResult, refresh
 from connectors.runlog import RunRecord, abandon_stale, finish_run, start_run
 from connectors.sources import Progress, no_progress
-from connectors.store import (
+from snapshots.store import (
     Snapshot,
     StorageFull,
     StorageReadOnly,
@@ -136,7 +136,9 @@ def _locked_run(
             )
         )  # fmt: skip
 
-    result, attempts, error = _try_refresh(settings, name, progress, sleep, options, record_ok)
+    result, attempts, error = _try_refresh(
+        settings, name, progress, sleep, clock, options, record_ok
+    )
     if error is not None:
         error = storage_problem(error, data_dir) or error
         message = _message(error, attempts)
@@ -152,11 +154,6 @@ def _locked_run(
             raise error  # a bug: the caller's log gets the traceback, the run log the outcome
         return record
     assert result is not None and recorded
-    # The run is done and recorded: deletions that fail are retried by the next refresh.
-    with contextlib.suppress(OSError):
-        Store(data_dir).apply_retention(
-            keep=settings.keep_snapshots, max_age_days=settings.max_age_days, now=clock()
-        )
     return replace(recorded[-1], result=result)
 
 
@@ -165,6 +162,7 @@ def _try_refresh(
     name: str,
     progress: Progress,
     sleep: Callable[[float], None],
+    clock: Clock,
     options: dict[str, Any],
     record_ok: Callable[[Snapshot, int], None],
 ) -> tuple[RefreshResult | None, int, Exception | None]:
@@ -178,6 +176,7 @@ def _try_refresh(
                 name,
                 progress=progress,
                 before_current=functools.partial(_with_attempts, record_ok, attempt),
+                clock=clock,
                 **options,
             )
             return result, attempt, None

@@ -9,15 +9,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
 from connectors.config import Settings
 from connectors.sources import SOURCES, Progress, no_progress
-from connectors.store import Snapshot, Store
 from connectors.validate import ValidationError, validate_tables
+from snapshots.store import Snapshot, Store
 
 
 class RefreshError(RuntimeError):
@@ -94,9 +94,11 @@ def refresh(
     *,
     progress: Progress = no_progress,
     before_current: Callable[[Snapshot], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
     **options: Any,
 ) -> RefreshResult:
-    """Pull `source`, validate, store a new snapshot atomically and apply retention.
+    """Pull `source`, validate, store a new snapshot atomically and apply retention (the one
+    place it is applied, `Store.apply_retention`; ages are judged at `clock()`, default now).
 
     `before_current` runs once the snapshot is stored and before it becomes current (the
     refresh job records the run there, so a snapshot is never current without its run).
@@ -142,7 +144,9 @@ def refresh(
     )
     try:  # the snapshot is current and its run recorded: retention failing fails nothing
         deleted = store.apply_retention(
-            keep=settings.keep_snapshots, max_age_days=settings.max_age_days
+            keep=settings.keep_snapshots,
+            max_age_days=settings.max_age_days,
+            now=clock() if clock is not None else None,
         )
     except OSError as exc:
         warnings.append(

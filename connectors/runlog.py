@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from connectors.sqlite_log import connect, read
-from connectors.store import StoreError
+from snapshots.store import StoreError
 
 RUNS_DB = "runs.sqlite"
 OUTCOMES = ("running", "ok", "failed", "skipped-locked")

@@ -35,8 +35,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from connectors import salesforce_mapping as m
 from connectors.config import Settings
 from connectors.refresh import RefreshError
-from connectors.sources import Progress, Pulled
-from connectors.store import Store, StoreError
+from connectors.sources import LastPull, Progress, Pulled
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -470,17 +469,15 @@ class _Plan:
     last_full: datetime
 
 
-def _plan(settings: Settings, cfg: SalesforceConfig, force_full: bool, now: datetime) -> _Plan:
+def _plan(last: LastPull | None, cfg: SalesforceConfig, force_full: bool, now: datetime) -> _Plan:
     """Incremental when the last snapshot came from this org with the same mapping and its
     full refresh is recent enough; full otherwise."""
-    try:
-        snap = Store(settings.data_dir).current()
-    except StoreError:
+    if last is None:
         return _Plan(True, {}, {}, {}, now)
-    detail = snap.manifest.get("detail") or {}
+    detail = last.detail or {}
     last_full = datetime.fromisoformat(detail.get("full_refresh_at", "1970-01-01T00:00:00+00:00"))
     usable = (
-        snap.source == "salesforce"
+        last.source == "salesforce"
         and detail.get("mapping") == cfg.mapping.fingerprint()
         and detail.get("watermarks")
         and not force_full
@@ -490,7 +487,7 @@ def _plan(settings: Settings, cfg: SalesforceConfig, force_full: bool, now: date
         return _Plan(True, {}, {}, {}, now)
     back = timedelta(minutes=cfg.lookback_minutes)
     since = {o: datetime.fromisoformat(w) - back for o, w in detail["watermarks"].items()}
-    return _Plan(False, since, dict(detail["watermarks"]), snap.read_all(), last_full)
+    return _Plan(False, since, dict(detail["watermarks"]), last.read_all(), last_full)
 
 
 def _objects(cfg: SalesforceConfig) -> list[str]:
@@ -612,7 +609,9 @@ def _merge_lead_history(
 def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
     """Pull the org into canonical frames (full, or incremental on the last snapshot).
 
-    Options: ``full=True`` forces a full refresh; ``environ`` replaces os.environ (tests).
+    Options: ``full=True`` forces a full refresh; ``last`` (a `LastPull`, None when there is
+    no snapshot) is the current snapshot an incremental pull merges into (the caller reads the
+    store: a connector knows no storage); ``environ`` replaces os.environ (tests).
     Raises `SalesforceError` naming the object and the cause; nothing is stored then.
     """
     environ = options.get("environ") or os.environ
@@ -621,7 +620,7 @@ def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
         cfg = replace(cfg, domain=environ["SF_DOMAIN"].strip())
     creds = Credentials.from_env(environ)
     now = datetime.now(UTC)
-    plan = _plan(settings, cfg, bool(options.get("full")), now)
+    plan = _plan(options.get("last"), cfg, bool(options.get("full")), now)
     client = BulkClient(creds, cfg)
     progress(f"Logging in to Salesforce ({'full' if plan.full else 'incremental'} refresh)", 0.02)
     client.login()

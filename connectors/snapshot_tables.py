@@ -3,9 +3,9 @@ refresh stored (`scoring.intermediates`). Used by the app, the CLI and the pre-r
 
 from __future__ import annotations
 
-from connectors.store import Snapshot
 from model.tables import Tables, derived_provenance
 from scoring import intermediates
+from snapshots.store import Snapshot
 
 
 def read_bundle(snapshot: Snapshot) -> Tables:

@@ -76,6 +76,17 @@ def latest_event(frames: Mapping[str, pl.DataFrame], timezone: str,
     return latest, f"the latest event date in the data, {where}"
 
 
+@dataclass(frozen=True)
+class LastPull:
+    """The current snapshot as an incremental source sees it: which source wrote it, the
+    detail that source recorded (watermarks, mapping fingerprint...), and its tables, read
+    only when the pull is incremental."""
+
+    source: str
+    detail: Mapping[str, Any]
+    read_all: Callable[[], dict[str, pl.DataFrame]]
+
+
 class Source(Protocol):
     def __call__(self, settings: Settings, progress: Progress, **options: Any) -> Pulled: ...
 
@@ -105,8 +116,23 @@ def _lazy(module: str, attribute: str = "pull") -> Source:
     return pull
 
 
+def pull_salesforce(settings: Settings, progress: Progress, **options: Any) -> Pulled:
+    """A Salesforce org; incremental on the current snapshot, which is read here and passed
+    in (`LastPull`), so the connector never opens the store."""
+    from connectors import salesforce
+    from snapshots.store import Store, StoreError
+
+    try:
+        snap = Store(settings.data_dir).current()
+    except StoreError:
+        last = None
+    else:
+        last = LastPull(snap.source, snap.manifest.get("detail") or {}, snap.read_all)
+    return salesforce.pull(settings, progress, last=last, **options)
+
+
 SOURCES: dict[str, Source] = {
     "demo": pull_demo,
     "files": _lazy("connectors.files"),
-    "salesforce": _lazy("connectors.salesforce"),
+    "salesforce": pull_salesforce,
 }

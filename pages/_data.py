@@ -24,7 +24,6 @@ import streamlit as st
 from connectors.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from connectors.refresh import SCORECARD_FILE
 from connectors.snapshot_tables import read_bundle
-from connectors.store import NoSnapshot, Readable, Snapshot, Store, StoreError
 from model.calendar import Period, parse_period
 from model.params import ScoringParams
 from model.tables import Tables
@@ -32,6 +31,7 @@ from pages import _metrics
 from pages._text import md_text
 from scoring.pillars import unmeasured_reason
 from scoring.scorecard import compare, compute, filter_teams
+from snapshots.store import NoSnapshot, Readable, Snapshot, Store, StoreError
 
 
 def settings() -> Settings:

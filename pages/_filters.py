@@ -18,7 +18,6 @@ from datetime import date
 
 import streamlit as st
 
-from connectors.store import Snapshot
 from model.calendar import (
     KIND_LABELS,
     Period,
@@ -31,6 +30,7 @@ from model.calendar import (
     trailing,
 )
 from pages._text import md_text
+from snapshots.store import Snapshot
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from connectors.lock import lock_holder
 from connectors.runlog import last_run, recent_runs
 from connectors.schedule import next_runs
 from connectors.sources import SOURCES
-from connectors.store import StoreError, storage_problem
 from pages import _auth, _data, _widgets
 from pages._text import md_text
+from snapshots.store import StoreError, storage_problem
 
 _auth.require(_auth.Role.OPS)  # defence in depth: the page is only registered for ops
 settings = _data.settings()

@@ -35,7 +35,7 @@ from scoring.stages import stall_status
 
 if TYPE_CHECKING:
     from connectors.config import Settings
-    from connectors.store import Snapshot
+    from snapshots.store import Snapshot
 
 FORMATS = ("pdf", "html")
 PAGE_MODULES = ("_metrics", "_pipeline_charts", "_funnel_charts")
@@ -181,7 +181,7 @@ def build(
 ) -> PreRead:
     """The pre-read of the current (or given) snapshot for a view, with the changes against
     the previous snapshot's scorecard of the same view (as `python -m scoring scorecard`)."""
-    from connectors.store import Store
+    from snapshots.store import Store
 
     store = Store(settings.data_dir)
     snap = store.get(snapshot_id) if snapshot_id else store.current()

@@ -60,7 +60,7 @@ def _table(card: Scorecard, changes: dict) -> str:
 
 def _scorecard(args: argparse.Namespace) -> int:
     from connectors.config import load_settings
-    from connectors.store import Store, StoreError
+    from snapshots.store import Store, StoreError
 
     settings = load_settings()
     store = Store(settings.data_dir)
@@ -130,8 +130,8 @@ def chosen_period(args: argparse.Namespace, tables, *, as_of: date, calendar) ->
 def _preread(args: argparse.Namespace) -> int:
     """Write the executive pre-read of the current snapshot (see reports/)."""
     from connectors.config import load_settings
-    from connectors.store import StoreError
     from reports import build as preread_build
+    from snapshots.store import StoreError
 
     out = Path(args.out)
     if out.suffix.lower() not in (".pdf", ".html"):
@@ -165,8 +165,8 @@ def _risk(args: argparse.Namespace) -> int:
     """The riskiest open deals with their reasons, or (--evaluate) how well the score
     separated lost from won deals 30 days before they closed (ROC AUC)."""
     from connectors.config import load_settings
-    from connectors.store import Store, StoreError
     from scoring.risk import deal_risk, evaluate_risk, risk_status
+    from snapshots.store import Store, StoreError
 
     settings = load_settings()
     try:

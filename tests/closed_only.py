@@ -9,9 +9,9 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.store import Store
 from connectors.validate import validate_tables
 from model.schema import TABLES
+from snapshots.store import Store
 
 AS_OF = date(2026, 11, 16)
 ORIGIN = {"stage_history": "derived: one row per opportunity (no history file)"}

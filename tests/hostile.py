@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 
 AS_OF = date(2026, 11, 16)
 BEACON = "http://127.0.0.1:8699"  # the browser test serves a hit counter here (its own port)

@@ -11,8 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_AS_OF = date(2026, 11, 16)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from connectors.runlog import recent_runs
-from connectors.store import Snapshot, Store
 from connectors.validate import validate_tables
 from pages._text import as_text
+from snapshots.store import Snapshot, Store
 
 
 def _truncate(path: Path) -> None:

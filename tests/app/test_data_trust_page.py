@@ -108,8 +108,8 @@ def test_stage_trust_is_not_measured_on_a_derived_history(data_dir, tiny_org, ap
     # empty with the reason, not 0 %; stale close dates (current fields) are still counted.
     from datetime import date
 
-    from connectors.store import Store
     from connectors.validate import validate_tables
+    from snapshots.store import Store
 
     frames = validate_tables(tiny_org).frames
     origin = {"stage_history": "derived: no history file, so each deal is open from creation"}

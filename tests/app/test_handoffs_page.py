@@ -140,8 +140,8 @@ def test_a_team_rows_drill_down_lists_the_leads_it_counts(demo_store, app):
 def _funnel_store(folder, leads):
     from datetime import date
 
-    from connectors.store import Store
     from connectors.validate import validate_tables
+    from snapshots.store import Store
     from tests.scoring.test_measured import STAGES, USERS, _opp, frame
 
     o1 = _opp("O1", "Closed Won", 1000.0, "2026-01-05 12:00", date(2026, 2, 1))

@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from connectors.store import Store
 from connectors.validate import validate_tables
 from pages._text import as_text
 from scoring.stages import STALLS_DERIVED
+from snapshots.store import Store
 
 PAGE = "pages/pipeline.py"
 
@@ -176,8 +176,8 @@ def test_stalled_deals_without_an_amount_are_counted_not_summed_as_zero(data_dir
 
     import polars as pl
 
-    from connectors.store import Store
     from connectors.validate import validate_tables
+    from snapshots.store import Store
     from tests.closed_only import AS_OF, frames
 
     tables = frames()

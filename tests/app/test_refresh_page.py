@@ -10,7 +10,7 @@ import pytest
 
 from connectors.audit import recent
 from connectors.runlog import recent_runs
-from connectors.store import Store
+from snapshots.store import Store
 
 
 @pytest.fixture

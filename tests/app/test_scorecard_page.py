@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
 from pages._text import as_text
+from snapshots.store import Store
 
 
 def _metrics(at) -> dict[str, str]:

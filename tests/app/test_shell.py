@@ -32,7 +32,7 @@ def test_first_start_on_an_empty_store_builds_the_demo_org(data_dir, app, monkey
     monkeypatch.setenv("SCORECARD_AUTO_DEMO", "1")
     at = app().run()
     assert not at.exception
-    from connectors.store import Store
+    from snapshots.store import Store
 
     snap = Store(data_dir).current()
     assert snap.source == "demo" and snap.manifest["tables"]["opportunities"]["rows"] > 1000
@@ -62,7 +62,7 @@ def test_sidebar_warns_when_the_last_refresh_failed(tiny_store, app, monkeypatch
 
 
 def test_sidebar_says_when_an_earlier_snapshot_is_pinned(tiny_store, app):
-    from connectors.store import Store
+    from snapshots.store import Store
 
     at = app()
     at.session_state["pinned_snapshot"] = Store(tiny_store).current_id()
@@ -74,7 +74,7 @@ def test_sidebar_says_when_an_earlier_snapshot_is_pinned(tiny_store, app):
 
 def test_load_the_demo_org_from_the_empty_store(empty_store, app):
     from connectors.runlog import recent_runs
-    from connectors.store import Store
+    from snapshots.store import Store
 
     at = app().run()
     at.button(key="load_demo").click().run()

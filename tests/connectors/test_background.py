@@ -8,7 +8,7 @@ from pathlib import Path
 from connectors.background import read_progress, start
 from connectors.config import load_settings
 from connectors.runlog import recent_runs
-from connectors.store import Store
+from snapshots.store import Store
 
 
 def test_progress_is_the_last_progress_line(tmp_path: Path):

@@ -31,8 +31,8 @@ from connectors.deliver import (
 )
 from connectors.runlog import get_run, recent_runs
 from connectors.schedule import build_scheduler, fire_preread, fire_times
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 
 PASSWORD = "s3cret-Pa55word"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -16,7 +16,6 @@ from connectors.config import Settings
 from connectors.files import FilesError, check, load
 from connectors.mapping import build_mapping
 from connectors.refresh import refresh
-from connectors.store import Store
 from connectors.validate import validate_tables
 from connectors.values import (
     normalize_category,
@@ -25,6 +24,7 @@ from connectors.values import (
     parse_datetime,
 )
 from model.schema import TABLES
+from snapshots.store import Store
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -20,8 +20,8 @@ from connectors.config import Settings
 from connectors.files import FilesError, check, load, pull
 from connectors.mapping import build_mapping
 from connectors.refresh import refresh
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 
 NULL_ID = "000000000000000AAA"
 USERS = f"""Id,Username,FirstName,LastName,Name,UserRoleId,Department,ManagerId,IsActive

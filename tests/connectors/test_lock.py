@@ -19,7 +19,7 @@ from connectors.jobs import run_refresh
 from connectors.lock import LOCK_FILE, LockHeld, lock_holder, refresh_lock
 from connectors.runlog import get_run, last_run, recent_runs
 from connectors.sources import SOURCES, Pulled
-from connectors.store import Store
+from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ from connectors import __main__ as cli
 from connectors.config import load_settings
 from connectors.refresh import RefreshError, refresh
 from connectors.sources import SOURCES, Pulled
-from connectors.store import Store
 from connectors.validate import validate_tables
 from model.schema import TABLES
+from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

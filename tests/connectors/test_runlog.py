@@ -16,8 +16,8 @@ from connectors.jobs import run_refresh
 from connectors.refresh import RefreshError
 from connectors.runlog import RUNS_DB, last_failure, last_run, recent_runs
 from connectors.sources import SOURCES, Pulled
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TINY_ROWS = {"users": 3, "stages": 4, "opportunities": 2, "stage_history": 3, "leads": 1}

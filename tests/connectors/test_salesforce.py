@@ -22,8 +22,8 @@ from connectors.config import Settings
 from connectors.demo import generate_demo_org
 from connectors.refresh import RefreshError, refresh
 from connectors.salesforce import SalesforceConfig, SalesforceError, parse_results
-from connectors.store import Store
 from model.schema import TABLES, conform
+from snapshots.store import Store
 from tests.sfemulator.org import (
     EDGE_NAMES,
     OBJECTS,

@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from connectors.store import NoSnapshot, Snapshot, Store, StoreError
 from connectors.validate import validate_tables
 from model.schema import conform
+from snapshots.store import NoSnapshot, Snapshot, Store, StoreError
 
 AS_OF = date(2026, 3, 1)
 
@@ -91,7 +91,7 @@ def test_killed_writer_leaves_previous_snapshot_current(tmp_path: Path, tiny_org
         f"""
         import os, signal, polars as pl
         from datetime import date
-        from connectors.store import Store
+        from snapshots.store import Store
         real = pl.DataFrame.write_parquet
         def dying(self, *a, **k):
             real(self, *a, **k)
@@ -329,7 +329,7 @@ def test_a_kill_during_retention_never_leaves_a_partial_snapshot_listed(tmp_path
         f"""
         import os, shutil, sys, time
         from pathlib import Path
-        from connectors import store as store_module
+        from snapshots import store as store_module
         real = shutil.rmtree
 
         def slow_rmtree(path, *args, **kwargs):
@@ -537,7 +537,7 @@ def test_readers_never_fail_while_refreshes_replace_and_delete_snapshots(tmp_pat
         f"""
         from datetime import date
         from tests.conftest import tiny_org
-        from connectors.store import Store
+        from snapshots.store import Store
         from connectors.validate import validate_tables
 
         store = Store({str(tmp_path)!r})

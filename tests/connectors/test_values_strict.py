@@ -24,9 +24,9 @@ from connectors.config import Settings
 from connectors.files import FilesError, load, read_file
 from connectors.mapping import build_mapping
 from connectors.refresh import refresh
-from connectors.store import Store
 from connectors.validate import ValidationError, validate_tables
 from connectors.values import parse_amount, parse_int
+from snapshots.store import Store
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 from tests.appserver import running_app
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from connectors.store import Store
 from connectors.validate import validate_tables
+from snapshots.store import Store
 from tests.appserver import free_port, running_app
 
 DEEP_LINKS = ["forecast", "refresh", "pipeline", "handoffs", "campaigns", "data_trust"] * 2

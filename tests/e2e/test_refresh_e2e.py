@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from connectors.runlog import recent_runs
-from connectors.store import Store
+from snapshots.store import Store
 from tests.appserver import running_app
 from tests.e2e.conftest import screenshot, wait_for_app
 

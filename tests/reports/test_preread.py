@@ -20,7 +20,6 @@ from pypdf import PdfReader
 
 from connectors.config import PrereadSettings, Settings
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
 from model.calendar import parse_period
 from model.params import ScoringParams
@@ -29,6 +28,7 @@ from reports import build as preread_build
 from reports.render import plain
 from scoring.preread import Freshness, assemble, live_url
 from scoring.scorecard import compare, compute
+from snapshots.store import Store
 
 AS_OF = date(2026, 11, 16)
 TEAMS = ("EMEA", "APAC")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.store import Store
 from connectors.validate import validate_tables
 from model.calendar import Calendar, parse_period
 from model.tables import Tables
 from scoring.periods import data_start, resolve_period
 from scoring.scorecard import compute
+from snapshots.store import Store
 from tests.conftest import frame, ts
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
 from model.params import RiskParams
 from model.schema import TABLES
@@ -31,6 +30,7 @@ from scoring.risk import (
     risk_auc,
     risk_status,
 )
+from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 4, 15)

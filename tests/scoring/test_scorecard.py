@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 
 from connectors.demo import generate_demo_org
-from connectors.store import Store
 from connectors.validate import validate_tables
 from model.calendar import parse_period, period_of
 from model.tables import Tables
@@ -20,6 +19,7 @@ from scoring.definitions import registry, render_markdown
 from scoring.model import PillarScore, Scale, Signal, money, pct
 from scoring.pillars import _disagreement
 from scoring.scorecard import JSON_SCHEMA, compare, compute, filter_teams
+from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
