@@ -66,7 +66,7 @@ def freshness_caption(snapshot) -> str:
 
 def data_notices(snapshot, settings) -> None:
     """Warn when the newest refresh failed, and say when an earlier snapshot is on view."""
-    from connectors.runlog import last_run
+    from ops.runlog import last_run
 
     latest = last_run(settings.data_dir)
     if latest is not None and latest.outcome == "failed":

@@ -67,8 +67,8 @@ def _refresh(size: str, fmt: str) -> float:
     precompute the default scorecard and its intermediates, write the snapshot. The Parquet
     run's snapshot is kept (`data/benchmarks/<size>/store`) for `scorecard_snapshot`."""
     from benchmarks.scale import AS_OF
-    from connectors.config import Settings
-    from connectors.refresh import refresh
+    from ops.config import Settings
+    from ops.refresh import refresh
 
     folder = DATA / size / fmt
     store = DATA / size / "store"
@@ -85,7 +85,7 @@ def _refresh(size: str, fmt: str) -> float:
 def _snapshot_bundle(size: str):
     """The stored snapshot read as the app reads it (tables seeded with the intermediates its
     refresh stored), and a function giving a fresh bundle of the same (nothing derived)."""
-    from connectors.snapshot_tables import read_bundle
+    from reports.snapshot_tables import read_bundle
     from snapshots.store import Store
 
     base = read_bundle(Store(DATA / size / "store").current())

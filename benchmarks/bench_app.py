@@ -38,8 +38,8 @@ AS_OF = date(2026, 11, 16)
 
 
 def _store(folder: Path) -> Path:
-    from connectors.config import Settings
-    from connectors.refresh import refresh
+    from ops.config import Settings
+    from ops.refresh import refresh
 
     refresh(Settings(data_dir=folder), "demo", as_of=AS_OF)
     return folder

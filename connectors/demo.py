@@ -85,7 +85,7 @@ PLANTED PATTERNS (what the scorecard must find):
    its close date before it dies (a won deal's plan is its real close ± 10 days). With the
    spell a deal is lost in lasting 2× longer (pattern 1), this is what the deal risk score
    (`scoring.risk`) must find: scored 30 days before close, lost deals rank above won ones
-   with ROC AUC ≈ 0.73 (seed 7, as of 2026-11-24; `python -m scoring risk --evaluate`).
+   with ROC AUC ≈ 0.73 (seed 7, as of 2026-11-24; `python -m ops risk --evaluate`).
 """
 
 from __future__ import annotations

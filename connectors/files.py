@@ -1,6 +1,6 @@
 """The files connector: CSV, Parquet and Excel exports mapped onto the canonical model.
 
-``python -m connectors refresh --source files [--path DIR] [--preset NAME] [--check]``
+``python -m ops refresh --source files [--path DIR] [--preset NAME] [--check]``
 reads the files named by the mapping (see `connectors.mapping`; presets for Salesforce
 data exports, Fivetran-synced Salesforce and Fivetran-synced HubSpot live in
 `connectors/presets/`), parses source-specific formats (Excel-style dates, `$22,700.00`,
@@ -38,7 +38,7 @@ from typing import Any
 import polars as pl
 
 from connectors import derive
-from connectors.config import Settings
+from connectors.base import Progress, Pulled, SourceSettings, latest_event, no_progress
 from connectors.mapping import (
     ColumnSpec,
     FilesError,
@@ -48,7 +48,6 @@ from connectors.mapping import (
     build_mapping,
     closest,
 )
-from connectors.sources import Progress, Pulled, latest_event, no_progress
 from connectors.validate import (
     FILE_COLUMN,
     LINE_COLUMN,
@@ -675,7 +674,7 @@ def _set_as_of(loaded: Loaded, mapping: FilesMapping, as_of: date | str | None,
             loaded.data_as_of, loaded.as_of_from = found
 
 
-def mapping_for(settings: Settings, *, path: str | Path | None = None,
+def mapping_for(settings: SourceSettings, *, path: str | Path | None = None,
                 preset: str | None = None) -> FilesMapping:  # fmt: skip
     """The mapping of ``[sources.files]``, with `path`/`preset` from the command line."""
     base_dir = settings.config_path.parent if settings.config_path else Path.cwd()
@@ -683,8 +682,8 @@ def mapping_for(settings: Settings, *, path: str | Path | None = None,
     return build_mapping(raw, base_dir=base_dir, path=path, preset=preset)
 
 
-def pull(settings: Settings, progress: Progress = no_progress, **options: Any) -> Pulled:
-    """The files source for `connectors.refresh`: read, map and derive; no validation here."""
+def pull(settings: SourceSettings, progress: Progress = no_progress, **options: Any) -> Pulled:
+    """The files source for `ops.refresh`: read, map and derive; no validation here."""
     mapping = mapping_for(settings, path=options.get("path"), preset=options.get("preset"))
     loaded = load(mapping, progress, options.get("as_of"), timezone=settings.scoring.timezone)
     validate_loaded(loaded)
@@ -753,7 +752,7 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def check(settings: Settings, **options: Any) -> CheckResult:
+def check(settings: SourceSettings, **options: Any) -> CheckResult:
     """Validate the mapping and the data it reads without storing anything (``--check``).
 
     Raises:

@@ -40,7 +40,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.refresh import RefreshError
+from connectors.base import RefreshError
 from model.schema import TABLES
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"

@@ -33,9 +33,7 @@ from simple_salesforce import SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from connectors import salesforce_mapping as m
-from connectors.config import Settings
-from connectors.refresh import RefreshError
-from connectors.sources import LastPull, Progress, Pulled
+from connectors.base import LastPull, Progress, Pulled, RefreshError, SourceSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,7 +116,7 @@ class SalesforceConfig:
     mapping: m.MappingConfig = field(default_factory=m.MappingConfig)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SalesforceConfig:
+    def from_settings(cls, settings: SourceSettings) -> SalesforceConfig:
         raw = dict(settings.sources.get("salesforce", {}))
         scalars = {k: v for k, v in raw.items() if not isinstance(v, Mapping)}
         if "pk_chunk_objects" in scalars:
@@ -606,7 +604,7 @@ def _merge_lead_history(
     return m.merge_history(old, new, gone, dead, "lead_id")
 
 
-def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
+def pull(settings: SourceSettings, progress: Progress, **options: Any) -> Pulled:
     """Pull the org into canonical frames (full, or incremental on the last snapshot).
 
     Options: ``full=True`` forces a full refresh; ``last`` (a `LastPull`, None when there is

@@ -1,6 +1,6 @@
 """Scoring parameters: thresholds, SLAs and weights, with documented defaults.
 
-Read from ``scorecard.toml`` by `connectors.config`; scoring only receives this object.
+Read from ``scorecard.toml`` by `ops.config`; scoring only receives this object.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class RiskParams:
     """Points of each named reason in the deal risk score (`scoring.risk`; 0–100, capped).
 
     Defaults are round numbers a sales leader can reason about, checked on the demo org's
-    closed deals (`python -m scoring risk --evaluate`); recalibrate them on your own.
+    closed deals (`python -m ops risk --evaluate`); recalibrate them on your own.
     """
 
     # Age in the current stage against the company median of finished spells in that stage

@@ -28,7 +28,7 @@ WARM = (
     "pages._data", "pages._auth", "pages._filters", "pages._widgets", "pages._metrics",
     "pages._chart_specs", "pages._pipeline_charts", "pages._funnel_charts",
     "scoring.forecast", "scoring.sourcing", "scoring.quality", "scoring.funnel", "scoring.stages",
-    "connectors.background", "connectors.runlog", "connectors.schedule", "connectors.sources",
+    "ops.background", "ops.runlog", "ops.schedule", "ops.sources",
 )  # fmt: skip
 
 

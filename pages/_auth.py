@@ -22,8 +22,8 @@ from typing import Any
 
 import streamlit as st
 
-from connectors import audit
-from connectors.config import AccessSettings
+from ops import audit
+from ops.config import AccessSettings
 from pages import _data
 
 
@@ -233,7 +233,7 @@ def auth_setup(access: AccessSettings) -> Mapping[str, Any]:
 
 def setup_problem() -> str | None:
     """Why no page may be shown (a broken scorecard.toml or sign-in configuration), or None."""
-    from connectors.config import ConfigError
+    from ops.config import ConfigError
 
     try:
         auth_setup(_data.settings().access)
@@ -260,7 +260,7 @@ def current_user() -> Identity:
     """The identity of this session; an expired identity is signed out (and audited).
 
     A broken configuration gives the signed-out identity (no page), never the open one."""
-    from connectors.config import ConfigError
+    from ops.config import ConfigError
 
     try:
         if not auth_config():
@@ -283,7 +283,7 @@ def current_user() -> Identity:
 
 
 def record(action: str, detail: str = "", identity: Identity | None = None) -> None:
-    """Append an audit event for this session's user (see `connectors.audit`)."""
+    """Append an audit event for this session's user (see `ops.audit`)."""
     who = identity or current_user()
     audit.record(
         _data.settings().data_dir,

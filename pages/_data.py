@@ -21,14 +21,14 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from connectors.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
-from connectors.refresh import SCORECARD_FILE
-from connectors.snapshot_tables import read_bundle
 from model.calendar import Period, parse_period
 from model.params import ScoringParams
 from model.tables import Tables
+from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
+from ops.refresh import SCORECARD_FILE
 from pages import _metrics
 from pages._text import md_text
+from reports.snapshot_tables import read_bundle
 from scoring.pillars import unmeasured_reason
 from scoring.scorecard import compare, compute, filter_teams
 from snapshots.store import NoSnapshot, Readable, Snapshot, Store, StoreError
@@ -123,7 +123,7 @@ def _unreadable_tables(s: Store, snapshot: Snapshot) -> str | None:
 def build_demo(bar: Any) -> str | None:
     """Build the demo org like any refresh (lock, run log), drawing progress on `bar`;
     returns the error message, or None when the snapshot is stored."""
-    from connectors.jobs import run_refresh
+    from ops.jobs import run_refresh
 
     record = run_refresh(
         settings(), "demo", trigger="page", progress=lambda m, f: bar.progress(f, text=m)

@@ -26,5 +26,5 @@ with right:
     st.subheader("Connect your own data")
     st.write(
         "Configure a source in `scorecard.toml` (credentials in `.env`), then run "
-        "`python -m connectors refresh --source <name>` or use **Data & refresh**."
+        "`python -m ops refresh --source <name>` or use **Data & refresh**."
     )

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import polars as pl
 import streamlit as st
 
-from connectors import background
-from connectors.lock import lock_holder
-from connectors.runlog import last_run, recent_runs
-from connectors.schedule import next_runs
-from connectors.sources import SOURCES
+from ops import background
+from ops.lock import lock_holder
+from ops.runlog import last_run, recent_runs
+from ops.schedule import next_runs
+from ops.sources import SOURCES
 from pages import _auth, _data, _widgets
 from pages._text import md_text
 from snapshots.store import StoreError, storage_problem
@@ -144,7 +144,7 @@ with left:
         st.dataframe(upcoming, hide_index=True, key="next_runs")
         st.caption(
             f"Times in {settings.schedules.timezone}. The scheduler runs as "
-            "`python -m connectors schedule` (or cron / a systemd timer, see the README)."
+            "`python -m ops schedule` (or cron / a systemd timer, see the README)."
         )
 with right:
     st.subheader("Last runs")

@@ -1,6 +1,6 @@
 """Builds the pre-read of a stored snapshot: scorecard, changes, freshness and the key charts.
 
-The I/O edge of the pre-read (like the `python -m scoring` CLI): it reads the store and the
+The I/O edge of the pre-read (like the `python -m ops` CLI): it reads the store and the
 settings, computes what `scoring.preread.assemble` needs and writes the files.
 
 The key charts come from the pages' own chart builders (`pages/_pipeline_charts.py`,
@@ -18,24 +18,43 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import altair as alt
 import polars as pl
 
-from connectors.snapshot_tables import read_bundle
 from model.calendar import Period, parse_period
 from model.params import ScoringParams
 from model.tables import ALL_TEAMS, Tables, opportunities_with_team
 from reports.render import to_html, to_pdf
+from reports.snapshot_tables import read_bundle
 from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.stages import stall_status
 
 if TYPE_CHECKING:
-    from connectors.config import Settings
     from snapshots.store import Snapshot
+
+
+class _AppLink(Protocol):
+    @property
+    def app_url(self) -> str: ...
+
+
+class ReportSettings(Protocol):
+    """What the pre-read reads of the configuration (`ops.config.Settings` provides it): the
+    data folder, the scoring parameters and where "open the live view" points."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def scoring(self) -> ScoringParams: ...
+
+    @property
+    def preread(self) -> _AppLink: ...
+
 
 FORMATS = ("pdf", "html")
 PAGE_MODULES = ("_metrics", "_pipeline_charts", "_funnel_charts")
@@ -172,7 +191,7 @@ def for_view(
 
 
 def build(
-    settings: Settings,
+    settings: ReportSettings,
     *,
     as_of: date | None = None,
     period: str = "",
@@ -180,7 +199,7 @@ def build(
     snapshot_id: str | None = None,
 ) -> PreRead:
     """The pre-read of the current (or given) snapshot for a view, with the changes against
-    the previous snapshot's scorecard of the same view (as `python -m scoring scorecard`)."""
+    the previous snapshot's scorecard of the same view (as `python -m ops scorecard`)."""
     from snapshots.store import Store
 
     store = Store(settings.data_dir)

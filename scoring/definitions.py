@@ -2,7 +2,7 @@
 
 Each scoring module declares its metrics in a module-level ``DEFINITIONS`` tuple; this
 module collects them. ``docs/metrics.md`` is generated from the registry
-(``python -m scoring docs``), and a test keeps the two in step, so the page help text, the
+(``python -m ops docs``), and a test keeps the two in step, so the page help text, the
 docs and the code can never disagree.
 """
 
@@ -78,7 +78,7 @@ def render_markdown(definitions: dict[str, MetricDefinition]) -> str:
         "# Metric definitions",
         "",
         "Generated from the definitions registry (`scoring/definitions.py` and the",
-        "`DEFINITIONS` of each scoring module) by `python -m scoring docs`; do not edit by hand.",
+        "`DEFINITIONS` of each scoring module) by `python -m ops docs`; do not edit by hand.",
         "Where the usual tools disagree on a definition, the variants are listed side by side",
         "and the Data trust page computes them on the same data.",
         "",

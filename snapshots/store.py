@@ -297,7 +297,7 @@ class Store:
         raise StoreError(
             f"snapshot {current} is damaged ({problem}) and no earlier snapshot in the data "
             f"folder {self.root.name} is readable: run a refresh (Data & refresh, or "
-            "python -m connectors refresh) to store a new one"
+            "python -m ops refresh) to store a new one"
         )
 
     def _problem(self, snapshot_id: str, known_bad: set[str]) -> str | None:

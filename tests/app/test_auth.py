@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from connectors import audit
-from connectors.config import AccessSettings, ConfigError, load_settings
+from ops import audit
+from ops.config import AccessSettings, ConfigError, load_settings
 from pages._auth import (
     Role,
     identity_from,

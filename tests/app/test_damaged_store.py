@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.runlog import recent_runs
 from connectors.validate import validate_tables
+from ops.runlog import recent_runs
 from pages._text import as_text
 from snapshots.store import Snapshot, Store
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.audit import recent
-from connectors.runlog import recent_runs
+from ops.audit import recent
+from ops.runlog import recent_runs
 from snapshots.store import Store
 
 

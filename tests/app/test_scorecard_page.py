@@ -98,8 +98,8 @@ def test_rerun_recomputes_nothing(demo_store, app, fresh_caches, monkeypatch):
 
 def test_the_scorecard_a_refresh_precomputed_is_served_as_is(data_dir, app, monkeypatch):
     import pages._data
-    from connectors.config import load_settings
-    from connectors.refresh import refresh
+    from ops.config import load_settings
+    from ops.refresh import refresh
 
     snapshot = refresh(load_settings(), "demo", as_of=date(2026, 11, 16)).snapshot
     assert snapshot.artifact("scorecard.json") is not None

@@ -36,7 +36,7 @@ def test_first_start_on_an_empty_store_builds_the_demo_org(data_dir, app, monkey
 
     snap = Store(data_dir).current()
     assert snap.source == "demo" and snap.manifest["tables"]["opportunities"]["rows"] > 1000
-    from connectors.runlog import recent_runs
+    from ops.runlog import recent_runs
 
     runs = recent_runs(data_dir)  # built like any refresh: logged, under the lock
     assert runs["outcome"].to_list() == ["ok"] and runs["snapshot_id"][0] == snap.id
@@ -44,10 +44,10 @@ def test_first_start_on_an_empty_store_builds_the_demo_org(data_dir, app, monkey
 
 
 def test_sidebar_warns_when_the_last_refresh_failed(tiny_store, app, monkeypatch):
-    from connectors.config import load_settings
-    from connectors.jobs import run_refresh
-    from connectors.refresh import RefreshError
-    from connectors.sources import SOURCES
+    from ops.config import load_settings
+    from ops.jobs import run_refresh
+    from ops.refresh import RefreshError
+    from ops.sources import SOURCES
 
     def broken(settings, progress, **options):
         raise RefreshError("salesforce: login failed (bad credentials)")
@@ -73,7 +73,7 @@ def test_sidebar_says_when_an_earlier_snapshot_is_pinned(tiny_store, app):
 
 
 def test_load_the_demo_org_from_the_empty_store(empty_store, app):
-    from connectors.runlog import recent_runs
+    from ops.runlog import recent_runs
     from snapshots.store import Store
 
     at = app().run()

@@ -74,7 +74,7 @@ def test_app_pages_on_hostile_names_raise_nothing_and_hold_the_escaped_names(
 def test_a_failed_refresh_quoting_a_bad_value_shows_it_as_text(tiny_store, app):
     from datetime import UTC, datetime
 
-    from connectors.runlog import finish_run, start_run
+    from ops.runlog import finish_run, start_run
 
     error = "Opportunity.csv line 5: stage '![b](http://127.0.0.1:8699/x.png) **x** $$y$$' unknown"
     now = datetime(2026, 3, 2, 6, tzinfo=UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from connectors.background import read_progress, start
-from connectors.config import load_settings
-from connectors.runlog import recent_runs
+from ops.background import read_progress, start
+from ops.config import load_settings
+from ops.runlog import recent_runs
 from snapshots.store import Store
 
 

@@ -20,8 +20,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connectors.config import PrereadJob, ScheduleSettings, Settings, load_settings
-from connectors.deliver import (
+from connectors.validate import validate_tables
+from ops.config import PrereadJob, ScheduleSettings, Settings, load_settings
+from ops.deliver import (
     Attachment,
     DeliveryError,
     SmtpSettings,
@@ -29,9 +30,8 @@ from connectors.deliver import (
     send,
     smtp_from_env,
 )
-from connectors.runlog import get_run, recent_runs
-from connectors.schedule import build_scheduler, fire_preread, fire_times
-from connectors.validate import validate_tables
+from ops.runlog import get_run, recent_runs
+from ops.schedule import build_scheduler, fire_preread, fire_times
 from snapshots.store import Store
 
 PASSWORD = "s3cret-Pa55word"

@@ -11,11 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from connectors.__main__ import main
-from connectors.config import Settings
 from connectors.files import FilesError, check, load
 from connectors.mapping import build_mapping
-from connectors.refresh import refresh
 from connectors.validate import validate_tables
 from connectors.values import (
     normalize_category,
@@ -24,6 +21,9 @@ from connectors.values import (
     parse_datetime,
 )
 from model.schema import TABLES
+from ops.cli import main
+from ops.config import Settings
+from ops.refresh import refresh
 from snapshots.store import Store
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

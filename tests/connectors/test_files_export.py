@@ -15,12 +15,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from connectors.__main__ import main
-from connectors.config import Settings
 from connectors.files import FilesError, check, load, pull
 from connectors.mapping import build_mapping
-from connectors.refresh import refresh
 from connectors.validate import validate_tables
+from ops.cli import main
+from ops.config import Settings
+from ops.refresh import refresh
 from snapshots.store import Store
 
 NULL_ID = "000000000000000AAA"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.config import Settings
-from connectors.jobs import run_refresh
-from connectors.lock import LOCK_FILE, LockHeld, lock_holder, refresh_lock
-from connectors.runlog import get_run, last_run, recent_runs
-from connectors.sources import SOURCES, Pulled
+from ops.config import Settings
+from ops.jobs import run_refresh
+from ops.lock import LOCK_FILE, LockHeld, lock_holder, refresh_lock
+from ops.runlog import get_run, last_run, recent_runs
+from ops.sources import SOURCES, Pulled
 from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,9 @@ CHILD = textwrap.dedent(
     from datetime import date
     from pathlib import Path
     import polars as pl
-    from connectors import sources
-    from connectors.config import Settings
-    from connectors.jobs import run_refresh
+    from ops import sources
+    from ops.config import Settings
+    from ops.jobs import run_refresh
 
     data, org, work = (Path(arg) for arg in sys.argv[1:4])
     pause = float(sys.argv[4])

@@ -10,12 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors import __main__ as cli
-from connectors.config import load_settings
-from connectors.refresh import RefreshError, refresh
-from connectors.sources import SOURCES, Pulled
 from connectors.validate import validate_tables
 from model.schema import TABLES
+from ops import cli as cli
+from ops.config import load_settings
+from ops.refresh import RefreshError, refresh
+from ops.sources import SOURCES, Pulled
 from snapshots.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SCORECARD_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "connectors", *args],
+        [sys.executable, "-m", "ops", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -90,7 +90,7 @@ def test_failed_refresh_keeps_the_previous_snapshot(data_dir: Path, broken_sourc
 
 
 def test_cli_reports_failure_plainly(data_dir: Path, broken_source, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["connectors"])
+    monkeypatch.setattr(sys, "argv", ["ops"])
     code = cli.main(["refresh", "--source", broken_source])
     err = capsys.readouterr().err
     assert code == 1
@@ -149,9 +149,9 @@ def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path,
 
     from polars.testing import assert_frame_equal
 
-    from connectors.snapshot_tables import read_bundle
     from model.calendar import parse_period
     from model.tables import Tables
+    from reports.snapshot_tables import read_bundle
     from scoring import funnel, intermediates, stages
     from scoring.history import ORDERED_HISTORY
     from scoring.scorecard import compute

@@ -10,13 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from connectors import __main__ as cli
-from connectors.config import ScheduleSettings, Settings
-from connectors.jobs import run_refresh
-from connectors.refresh import RefreshError
-from connectors.runlog import RUNS_DB, last_failure, last_run, recent_runs
-from connectors.sources import SOURCES, Pulled
 from connectors.validate import validate_tables
+from ops import cli as cli
+from ops.config import ScheduleSettings, Settings
+from ops.jobs import run_refresh
+from ops.refresh import RefreshError
+from ops.runlog import RUNS_DB, last_failure, last_run, recent_runs
+from ops.sources import SOURCES, Pulled
 from snapshots.store import Store
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -229,7 +229,7 @@ def test_cli_failure_message_comes_from_the_run(data_dir, monkeypatch, tiny_org,
 _OPENER = """
 import sys, time
 from pathlib import Path
-from connectors.sqlite_log import connect
+from ops.sqlite_log import connect
 path, go = Path(sys.argv[1]), Path(sys.argv[2])
 Path(sys.argv[3]).touch()
 while not go.exists():

@@ -18,11 +18,11 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connectors.config import Settings
 from connectors.demo import generate_demo_org
-from connectors.refresh import RefreshError, refresh
 from connectors.salesforce import SalesforceConfig, SalesforceError, parse_results
 from model.schema import TABLES, conform
+from ops.config import Settings
+from ops.refresh import RefreshError, refresh
 from snapshots.store import Store
 from tests.sfemulator.org import (
     EDGE_NAMES,
@@ -533,7 +533,7 @@ def _settings_for(emu: BulkEmulator, demo: dict[str, pl.DataFrame], folder: Path
 def test_full_flag_on_the_command_line_forces_a_full_pull(
     settings: Settings, emu: BulkEmulator, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from connectors import __main__ as cli
+    from ops import cli as cli
 
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connectors.config import ConfigError, ScheduleJob, ScheduleSettings, Settings, load_settings
-from connectors.runlog import finish_run, job_first_seen, recent_runs, start_run
-from connectors.schedule import (
+from ops.config import ConfigError, ScheduleJob, ScheduleSettings, Settings, load_settings
+from ops.runlog import finish_run, job_first_seen, recent_runs, start_run
+from ops.schedule import (
     WallClockCronTrigger,
     build_scheduler,
     cron_weekdays,
@@ -22,7 +22,7 @@ from connectors.schedule import (
     missed_jobs,
     next_runs,
 )
-from connectors.sources import SOURCES, Pulled
+from ops.sources import SOURCES, Pulled
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parents[2]

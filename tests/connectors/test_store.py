@@ -296,8 +296,8 @@ def test_a_snapshot_named_later_after_a_clock_change_is_no_orphan(tmp_path, tiny
 
 
 def test_the_next_refresh_deletes_an_orphan(tmp_path, tiny_org, monkeypatch):
-    from connectors.jobs import run_refresh
-    from connectors.sources import SOURCES, Pulled
+    from ops.jobs import run_refresh
+    from ops.sources import SOURCES, Pulled
 
     data = tmp_path / "data"
     store = Store(data)
@@ -382,7 +382,7 @@ def _tmpfs(folder: Path, options: str) -> Iterator[Path]:
 
 
 def _settings_for(data: Path, monkeypatch: pytest.MonkeyPatch):
-    from connectors.config import load_settings
+    from ops.config import load_settings
 
     monkeypatch.setenv("SCORECARD_DATA_DIR", str(data))
     return load_settings()
@@ -391,8 +391,8 @@ def _settings_for(data: Path, monkeypatch: pytest.MonkeyPatch):
 def test_a_full_disk_gives_one_message_and_keeps_the_previous_snapshot(
     tmp_path, tiny_org, monkeypatch
 ):
-    from connectors.jobs import run_refresh
-    from connectors.runlog import recent_runs
+    from ops.jobs import run_refresh
+    from ops.runlog import recent_runs
 
     with _tmpfs(tmp_path / "data", "size=1m") as data:
         store = Store(data)
@@ -411,8 +411,8 @@ def test_a_full_disk_gives_one_message_and_keeps_the_previous_snapshot(
 
 
 def test_a_read_only_folder_gives_one_message_and_still_reads(tmp_path, tiny_org, monkeypatch):
-    from connectors.jobs import run_refresh
-    from connectors.runlog import finish_run, last_run, recent_runs, start_run
+    from ops.jobs import run_refresh
+    from ops.runlog import finish_run, last_run, recent_runs, start_run
 
     with _tmpfs(tmp_path / "data", "size=8m") as data:
         store = Store(data)
@@ -442,8 +442,8 @@ def test_a_run_log_that_cannot_record_success_leaves_the_previous_snapshot_curre
     new snapshot never becomes current, and the row is finished as failed, not `running`."""
     import sqlite3
 
-    from connectors import jobs
-    from connectors.runlog import recent_runs
+    from ops import jobs
+    from ops.runlog import recent_runs
 
     data = tmp_path / "data"
     store = Store(data)
@@ -471,7 +471,7 @@ def test_a_run_log_that_cannot_record_success_leaves_the_previous_snapshot_curre
 def _scorecard_cli(data: Path) -> subprocess.CompletedProcess[str]:
     env = {"SCORECARD_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "scoring", "scorecard", "--format", "json"],
+        [sys.executable, "-m", "ops", "scorecard", "--format", "json"],
         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
         check=False, timeout=120,
     )  # fmt: skip
@@ -498,7 +498,7 @@ def test_the_cli_scorecard_reads_the_newest_valid_snapshot_and_says_so(tmp_path,
 
 
 def test_snapshot_permissions_follow_store_mode(tmp_path, tiny_org, monkeypatch):
-    from connectors.config import ConfigError, load_settings
+    from ops.config import ConfigError, load_settings
 
     default = _write(Store(tmp_path / "default"), tiny_org)
     assert default.path.stat().st_mode & 0o777 == 0o700  # as before: mkdtemp's folder
@@ -508,8 +508,8 @@ def test_snapshot_permissions_follow_store_mode(tmp_path, tiny_org, monkeypatch)
     monkeypatch.setenv("SCORECARD_DATA_DIR", str(tmp_path / "shared"))
     settings = load_settings()
     assert settings.store_mode == 0o750
-    from connectors.jobs import run_refresh
-    from connectors.sources import SOURCES, Pulled
+    from ops.jobs import run_refresh
+    from ops.sources import SOURCES, Pulled
 
     monkeypatch.setitem(SOURCES, "tiny", lambda settings, progress, **_: Pulled(
         frames=dict(tiny_org), data_as_of=AS_OF))  # fmt: skip
@@ -529,7 +529,7 @@ def test_snapshot_permissions_follow_store_mode(tmp_path, tiny_org, monkeypatch)
 def test_readers_never_fail_while_refreshes_replace_and_delete_snapshots(tmp_path, tiny_org):
     """keep_snapshots = 1: another process stores a snapshot and deletes the previous one in
     a loop; every read here (as the CLI reads) gets a whole snapshot."""
-    from scoring.__main__ import _readable_bundle
+    from ops.cli_scorecard import _readable_bundle
 
     store = Store(tmp_path)
     _write(store, tiny_org)

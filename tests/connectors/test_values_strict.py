@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.config import Settings
 from connectors.files import FilesError, load, read_file
 from connectors.mapping import build_mapping
-from connectors.refresh import refresh
 from connectors.validate import ValidationError, validate_tables
 from connectors.values import parse_amount, parse_int
+from ops.config import Settings
+from ops.refresh import refresh
 from snapshots.store import Store
 
 FUZZ = settings(max_examples=60, deadline=None,

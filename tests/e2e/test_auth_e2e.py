@@ -223,7 +223,7 @@ def test_expired_identity_is_signed_out(tab, signed_app):
 
 
 def test_audit_and_server_log_hold_no_secret(signed_app):
-    from connectors import audit
+    from ops import audit
 
     log = audit.recent(signed_app["data"])
     # the earlier tests ran in this module: sign-ins, a sign-out, the expired identity

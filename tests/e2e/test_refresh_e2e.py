@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from connectors.runlog import recent_runs
+from ops.runlog import recent_runs
 from snapshots.store import Store
 from tests.appserver import running_app
 from tests.e2e.conftest import screenshot, wait_for_app

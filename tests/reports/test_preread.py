@@ -18,12 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pypdf import PdfReader
 
-from connectors.config import PrereadSettings, Settings
 from connectors.demo import generate_demo_org
 from connectors.validate import validate_tables
 from model.calendar import parse_period
 from model.params import ScoringParams
 from model.tables import Tables
+from ops.config import PrereadSettings, Settings
 from reports import build as preread_build
 from reports.render import plain
 from scoring.preread import Freshness, assemble, live_url

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from connectors.config import PrereadSettings, Settings
+from ops.config import PrereadSettings, Settings
 from reports import build as preread_build
 from tests import hostile
 

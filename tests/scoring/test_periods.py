@@ -124,7 +124,7 @@ def _store(tmp_path: Path) -> dict[str, str]:
 
 def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "scoring", *args],
+        [sys.executable, "-m", "ops", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, check=check, timeout=120,
     )  # fmt: skip
 
@@ -169,8 +169,8 @@ def test_cli_preread_for_a_custom_range(tmp_path: Path):
 
 
 def test_the_stored_default_view_stays_the_current_quarter(tmp_path: Path):
-    from connectors.config import load_settings
-    from connectors.refresh import default_view_key
+    from ops.config import load_settings
+    from ops.refresh import default_view_key
 
     settings = load_settings(environ={"SCORECARD_DATA_DIR": str(tmp_path)})
     key = default_view_key(AS_OF, settings)

@@ -316,7 +316,7 @@ def test_cli_lists_risky_deals_and_the_auc(tmp_path: Path):
 
     def cli(*args: str) -> str:
         return subprocess.run(
-            [sys.executable, "-m", "scoring", "risk", *args],
+            [sys.executable, "-m", "ops", "risk", *args],
             cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
         ).stdout  # fmt: skip
 

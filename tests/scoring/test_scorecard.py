@@ -102,7 +102,7 @@ def test_filter_teams_keeps_only_their_deals(tiny_org):
 def test_docs_are_generated_from_the_registry():
     assert (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8") == render_markdown(
         registry()
-    ), "docs/metrics.md is stale: run python -m scoring docs"
+    ), "docs/metrics.md is stale: run python -m ops docs"
 
 
 # ---------------------------------------------------------------- the demo org's planted patterns
@@ -248,19 +248,19 @@ def test_cli_prints_json_for_the_current_snapshot(tmp_path: Path):
     )
     env = {"SCORECARD_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-m", "scoring", "scorecard", "--period", "2026-Q3", "--format", "json"],
+        [sys.executable, "-m", "ops", "scorecard", "--period", "2026-Q3", "--format", "json"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     card = json.loads(out.stdout)
     assert card["period"] == "2026-Q3" and card["as_of"] == "2026-11-16"
     assert len(card["pillars"]) == 4 and card["changes"]["previous"] is None
     table = subprocess.run(
-        [sys.executable, "-m", "scoring", "scorecard", "--teams", "EMEA"],
+        [sys.executable, "-m", "ops", "scorecard", "--teams", "EMEA"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     assert "Revenue alignment scorecard — 2026-Q4" in table.stdout and "teams: EMEA" in table.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "scoring", "scorecard", "--period", "Q3"],
+        [sys.executable, "-m", "ops", "scorecard", "--period", "Q3"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and "is not one of the forms" in bad.stderr

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-log = logging.getLogger("connectors.deliver")
+log = logging.getLogger("ops.deliver")
 _FALSE = ("0", "false", "no", "off")
 
 

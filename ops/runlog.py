@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from connectors.sqlite_log import connect, read
+from ops.sqlite_log import connect, read
 from snapshots.store import StoreError
 
 RUNS_DB = "runs.sqlite"

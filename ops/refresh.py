@@ -14,14 +14,11 @@ from typing import Any
 
 import polars as pl
 
-from connectors.config import Settings
-from connectors.sources import SOURCES, Progress, no_progress
+from connectors.base import RefreshError
 from connectors.validate import ValidationError, validate_tables
+from ops.config import Settings
+from ops.sources import SOURCES, Progress, no_progress
 from snapshots.store import Snapshot, Store
-
-
-class RefreshError(RuntimeError):
-    """A refresh failed; the previous snapshot is still current."""
 
 
 @dataclass(frozen=True)

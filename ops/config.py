@@ -78,7 +78,7 @@ class PrereadSettings:
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    """`[schedule]`: when `python -m connectors schedule` refreshes, and how runs retry."""
+    """`[schedule]`: when `python -m ops schedule` refreshes, and how runs retry."""
 
     timezone: str = "UTC"
     jobs: tuple[ScheduleJob, ...] = ()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.sqlite_log import connect
+from ops.sqlite_log import connect
 
 AUDIT_DB = "audit.sqlite"
 ACTIONS = ("sign-in", "sign-out", "expired", "denied", "refresh", "export")

@@ -1,4 +1,11 @@
-"""Command line: `python -m connectors refresh --source demo`, `python -m connectors snapshots`."""
+"""The one command line, `python -m ops COMMAND`:
+
+refresh [--source S] ...     pull a source and store a new snapshot (through the run log)
+snapshots                    list stored snapshots, newest first
+schedule [--list]            run the [schedule] jobs until interrupted
+runs [--limit N]             show the run log, newest first
+scorecard, preread, docs, risk   read the current snapshot (ops/cli_scorecard.py)
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,11 @@ import argparse
 import sys
 from datetime import date
 
-from connectors.config import ConfigError, Settings, load_settings
-from connectors.jobs import run_refresh
-from connectors.refresh import RefreshError
-from connectors.sources import SOURCES
+from ops import cli_scorecard
+from ops.config import ConfigError, Settings, load_settings
+from ops.jobs import run_refresh
+from ops.refresh import RefreshError
+from ops.sources import SOURCES
 from snapshots.store import Store, StoreError
 
 
@@ -18,7 +26,11 @@ def _progress(message: str, fraction: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connectors", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ops",
+        description=__doc__ + "\n" + cli_scorecard.__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("refresh", help="pull a source and store a new snapshot")
     run.add_argument("--source", choices=sorted(SOURCES), help="default: [sources].default")
@@ -53,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     sched.add_argument("--list", action="store_true", help="show the next runs and exit")
     runs = commands.add_parser("runs", help="show the run log, newest first")
     runs.add_argument("--limit", type=int, default=20)
+    reading = cli_scorecard.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in reading:
+        return reading[args.command](args)
     try:
         settings = load_settings()
         if args.command == "snapshots":
@@ -98,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _schedule_or_runs(settings: Settings, args: argparse.Namespace) -> int:
-    """`schedule [--list]` and `runs [--limit N]` (see connectors/schedule.py, runlog.py)."""
-    from connectors import schedule
-    from connectors.jobs import utc_now
-    from connectors.runlog import recent_runs
+    """`schedule [--list]` and `runs [--limit N]` (see ops/schedule.py, runlog.py)."""
+    from ops import schedule
+    from ops.jobs import utc_now
+    from ops.runlog import recent_runs
 
     if args.command == "runs":
         runs = recent_runs(settings.data_dir, args.limit)
@@ -124,7 +139,3 @@ def _schedule_or_runs(settings: Settings, args: argparse.Namespace) -> int:
         print(f"schedule: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

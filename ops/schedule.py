@@ -1,6 +1,6 @@
 """Scheduled refreshes: the `[[schedule.jobs]]` of `scorecard.toml`, fired by APScheduler.
 
-`python -m connectors schedule` runs a long-lived `BlockingScheduler` whose jobs call
+`python -m ops schedule` runs a long-lived `BlockingScheduler` whose jobs call
 `run_refresh(..., trigger="schedule")`. Cron expressions are read in `[schedule] timezone`, so
 "0 6 * * mon-fri" stays 06:00 local time across daylight-saving changes. Two fixes on top of
 APScheduler 3:
@@ -13,7 +13,7 @@ APScheduler 3:
 As in APScheduler (unlike crontab), day-of-month and day-of-week restrict together (AND).
 
 `[[schedule.preread]]` entries write the executive pre-read (reports/) into a folder on
-their own cron, mail it when SMTP is configured (connectors/deliver.py) and are recorded in the
+their own cron, mail it when SMTP is configured (ops/deliver.py) and are recorded in the
 run log with source "preread" (no missed-run catch-up: a late pre-read is not worth sending).
 """
 
@@ -33,16 +33,16 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from connectors.config import ConfigError, PrereadJob, ScheduleJob, Settings
-from connectors.deliver import Attachment, message, send, smtp_from_env
-from connectors.jobs import Clock, redact, run_refresh, utc_now
-from connectors.runlog import RunRecord, finish_run, job_first_seen, last_attempt_of_job, start_run
-from connectors.sources import SOURCES
+from ops.config import ConfigError, PrereadJob, ScheduleJob, Settings
+from ops.deliver import Attachment, message, send, smtp_from_env
+from ops.jobs import Clock, redact, run_refresh, utc_now
+from ops.runlog import RunRecord, finish_run, job_first_seen, last_attempt_of_job, start_run
+from ops.sources import SOURCES
 
 if TYPE_CHECKING:
     from scoring.preread import PreRead
 
-log = logging.getLogger("connectors.schedule")
+log = logging.getLogger("ops.schedule")
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NUMERIC_DAYS = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
 # Look-back windows for the latest past fire time: short first, so frequent jobs stay cheap.

@@ -1,9 +1,9 @@
-"""Refreshes started from the app: a detached `python -m connectors refresh` process.
+"""Refreshes started from the app: a detached `python -m ops refresh` process.
 
 The app never runs a pull in its own script thread: a refresh can take minutes and must not
 block or break the page. The child writes its progress lines to a log file in the data
 folder; the page polls `progress()` and reads the outcome from the run log when it ends. The
-refresh lock and the run log (see `connectors.jobs.run_refresh`) apply as for any refresh.
+refresh lock and the run log (see `ops.jobs.run_refresh`) apply as for any refresh.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.config import Settings
-from connectors.lock import pid_alive
+from ops.config import Settings
+from ops.lock import pid_alive
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _LINE = re.compile(r"^\[\s*(\d+)%\]\s(.*)$")
@@ -44,7 +44,7 @@ class BackgroundRefresh:
 
 
 def start(settings: Settings, source: str, *, trigger: str = "page") -> BackgroundRefresh:
-    """Start `python -m connectors refresh --source SOURCE --trigger TRIGGER` detached."""
+    """Start `python -m ops refresh --source SOURCE --trigger TRIGGER` detached."""
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"refresh-{os.getpid()}-{os.urandom(3).hex()}.log"
@@ -53,7 +53,7 @@ def start(settings: Settings, source: str, *, trigger: str = "page") -> Backgrou
         env["SCORECARD_CONFIG"] = str(settings.config_path)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "connectors", "refresh", "--source", source,
+            [sys.executable, "-m", "ops", "refresh", "--source", source,
              "--trigger", trigger],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,

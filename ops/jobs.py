@@ -1,7 +1,7 @@
 """`run_refresh`: the one way a refresh runs, whoever asks (cli, page, schedule, manual).
 
 It takes the data folder's refresh lock, records the run in the run log, calls
-`connectors.refresh.refresh` (retrying transient source errors with backoff; it applies the
+`ops.refresh.refresh` (retrying transient source errors with backoff; it applies the
 snapshot retention, judged at this job's clock) and records the outcome. A refresh that finds
 the lock taken is not queued: it is recorded as ``skipped-locked`` with a message naming the
 running refresh.
@@ -19,11 +19,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.config import Settings
-from connectors.lock import LockHeld, refresh_lock
-from connectors.refresh import RefreshError, RefreshResult, refresh
-from connectors.runlog import RunRecord, abandon_stale, finish_run, start_run
-from connectors.sources import Progress, no_progress
+from ops.config import Settings
+from ops.lock import LockHeld, refresh_lock
+from ops.refresh import RefreshError, RefreshResult, refresh
+from ops.runlog import RunRecord, abandon_stale, finish_run, start_run
+from ops.sources import Progress, no_progress
 from snapshots.store import (
     Snapshot,
     StorageFull,

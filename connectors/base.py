@@ -1,8 +1,11 @@
-"""The registry of data sources a refresh can pull from.
+"""What every source shares: the `Pulled` frames it returns, progress reporting, the
+last snapshot an incremental source merges into (`LastPull`), the configuration a source
+reads (`SourceSettings`) and the `RefreshError` a source raises.
 
 A source is a function ``pull(settings, progress, **options) -> Pulled`` returning raw
-canonical-shaped frames; the refresh validates and stores them. Sources are imported lazily
-so that a source's optional dependencies are only needed when it is used.
+canonical-shaped frames; the refresh (ops/refresh.py) validates and stores them. A source
+knows its own system and the canonical schema (model/), nothing about storage, metrics or
+orchestration: what it needs of those is passed in.
 """
 
 from __future__ import annotations
@@ -10,11 +13,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
 
-from connectors.config import Settings
+from model.params import ScoringParams
+
+
+class RefreshError(RuntimeError):
+    """A refresh failed; the previous snapshot is still current."""
+
+
+class SourceSettings(Protocol):
+    """What a source reads of the configuration (`ops.config.Settings` provides it): its own
+    ``[sources.<name>]`` table, the file relative paths start from, and the reporting
+    calendar in the scoring parameters."""
+
+    @property
+    def sources(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+    @property
+    def config_path(self) -> Path | None: ...
+
+    @property
+    def scoring(self) -> ScoringParams: ...
+
 
 Progress = Callable[[str, float], None]
 
@@ -88,51 +112,4 @@ class LastPull:
 
 
 class Source(Protocol):
-    def __call__(self, settings: Settings, progress: Progress, **options: Any) -> Pulled: ...
-
-
-def pull_demo(settings: Settings, progress: Progress, **options: Any) -> Pulled:
-    """The embedded demo org (no credentials needed)."""
-    from connectors.demo import generate_demo_org
-
-    as_of: date = options.get("as_of") or settings.demo.as_of or date.today()
-    seed = int(options.get("seed") or settings.demo.seed)
-    progress(f"Generating the demo org (seed {seed}, as of {as_of})", 0.1)
-    frames = generate_demo_org(
-        as_of=as_of, seed=seed, quarters=settings.demo.quarters, scale=settings.demo.scale
-    )
-    return Pulled(frames=frames, data_as_of=as_of, detail={"seed": seed})
-
-
-def _lazy(module: str, attribute: str = "pull") -> Source:
-    """A source whose module is imported only when it is used."""
-
-    def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
-        import importlib
-
-        return getattr(importlib.import_module(module), attribute)(settings, progress, **options)
-
-    pull.__doc__ = f"{module}.{attribute}"
-    return pull
-
-
-def pull_salesforce(settings: Settings, progress: Progress, **options: Any) -> Pulled:
-    """A Salesforce org; incremental on the current snapshot, which is read here and passed
-    in (`LastPull`), so the connector never opens the store."""
-    from connectors import salesforce
-    from snapshots.store import Store, StoreError
-
-    try:
-        snap = Store(settings.data_dir).current()
-    except StoreError:
-        last = None
-    else:
-        last = LastPull(snap.source, snap.manifest.get("detail") or {}, snap.read_all)
-    return salesforce.pull(settings, progress, last=last, **options)
-
-
-SOURCES: dict[str, Source] = {
-    "demo": pull_demo,
-    "files": _lazy("connectors.files"),
-    "salesforce": pull_salesforce,
-}
+    def __call__(self, settings: SourceSettings, progress: Progress, **options: Any) -> Pulled: ...

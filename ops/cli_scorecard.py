@@ -1,11 +1,12 @@
-"""Command line: the scorecard from the current snapshot, and the metric docs.
+"""The CLI's reading commands (`python -m ops`, see ops/cli.py): the scorecard from the
+current snapshot, the pre-read, the metric docs and deal risk.
 
-python -m scoring scorecard [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
-                            [--teams A,B] [--format json|table]
-python -m scoring preread [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
-                          [--teams A,B] --out FILE.pdf|FILE.html
-python -m scoring docs [--check]
-python -m scoring risk [--as-of YYYY-MM-DD] [--evaluate] [--top N]
+python -m ops scorecard [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
+                        [--teams A,B] [--format json|table]
+python -m ops preread [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
+                      [--teams A,B] --out FILE.pdf|FILE.html
+python -m ops docs [--check]
+python -m ops risk [--as-of YYYY-MM-DD] [--evaluate] [--top N]
 
 A period P is a quarter (2026-Q3), a fiscal year (2026 or FY2026), a custom range
 (2026-03-01..2026-06-30, both days included; or --from/--to), ttm (the twelve months
@@ -18,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from connectors.snapshot_tables import read_bundle
 from model.calendar import Period, PeriodError, custom_period
+from reports.snapshot_tables import read_bundle
 from scoring.definitions import registry, render_markdown
 from scoring.periods import resolve_period
 from scoring.scorecard import Scorecard, compare, compute
@@ -59,7 +61,7 @@ def _table(card: Scorecard, changes: dict) -> str:
 
 
 def _scorecard(args: argparse.Namespace) -> int:
-    from connectors.config import load_settings
+    from ops.config import load_settings
     from snapshots.store import Store, StoreError
 
     settings = load_settings()
@@ -129,7 +131,7 @@ def chosen_period(args: argparse.Namespace, tables, *, as_of: date, calendar) ->
 
 def _preread(args: argparse.Namespace) -> int:
     """Write the executive pre-read of the current snapshot (see reports/)."""
-    from connectors.config import load_settings
+    from ops.config import load_settings
     from reports import build as preread_build
     from snapshots.store import StoreError
 
@@ -153,7 +155,7 @@ def _docs(args: argparse.Namespace) -> int:
     text = render_markdown(registry())
     if args.check:
         if not DOCS.exists() or DOCS.read_text(encoding="utf-8") != text:
-            print("docs/metrics.md is out of date: run python -m scoring docs", file=sys.stderr)
+            print("docs/metrics.md is out of date: run python -m ops docs", file=sys.stderr)
             return 1
         return 0
     DOCS.write_text(text, encoding="utf-8")
@@ -164,7 +166,7 @@ def _docs(args: argparse.Namespace) -> int:
 def _risk(args: argparse.Namespace) -> int:
     """The riskiest open deals with their reasons, or (--evaluate) how well the score
     separated lost from won deals 30 days before they closed (ROC AUC)."""
-    from connectors.config import load_settings
+    from ops.config import load_settings
     from scoring.risk import deal_risk, evaluate_risk, risk_status
     from snapshots.store import Store, StoreError
 
@@ -204,13 +206,9 @@ def _period_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", type=date.fromisoformat, help="last day of a custom range")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m scoring",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add `scorecard`, `preread`, `docs` and `risk` to the one CLI (ops/cli.py); returns
+    their handlers by command name."""
     card = sub.add_parser("scorecard", help="print the scorecard of the current snapshot")
     card.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
     _period_arguments(card)
@@ -227,10 +225,4 @@ def main(argv: list[str] | None = None) -> int:
     risk.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
     risk.add_argument("--evaluate", action="store_true", help="ROC AUC on closed deals")
     risk.add_argument("--top", type=int, default=20, help="how many deals to list")
-    args = parser.parse_args(argv)
-    commands = {"scorecard": _scorecard, "preread": _preread, "docs": _docs, "risk": _risk}
-    return commands[args.command](args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return {"scorecard": _scorecard, "preread": _preread, "docs": _docs, "risk": _risk}
