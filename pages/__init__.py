@@ -25,8 +25,8 @@ GATE_PASSED = "_app_gate_passed"  # session key: app.py let this session see pag
 # What the pages import, warmed at the first import in the server (in this order).
 WARM = (
     "numpy", "pandas", "pyarrow", "polars", "altair",
-    "pages._data", "pages._auth", "pages._filters", "pages._widgets", "pages._metrics",
-    "pages._chart_specs", "pages._pipeline_charts", "pages._funnel_charts",
+    "pages._data", "pages._auth", "pages._filters", "pages._widgets", "reports.metrics",
+    "pages._chart_specs", "reports.pipeline_charts", "reports.funnel_charts",
     "scoring.forecast", "scoring.sourcing", "scoring.quality", "scoring.funnel", "scoring.stages",
     "ops.background", "ops.runlog", "ops.schedule", "ops.sources",
 )  # fmt: skip

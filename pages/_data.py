@@ -26,8 +26,8 @@ from model.params import ScoringParams
 from model.tables import Tables
 from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from ops.refresh import SCORECARD_FILE
-from pages import _metrics
 from pages._text import md_text
+from reports import metrics as _metrics
 from reports.snapshot_tables import read_bundle
 from scoring.pillars import unmeasured_reason
 from scoring.scorecard import compare, compute, filter_teams
@@ -287,7 +287,7 @@ def _metric(name: str, view: View, options: tuple[tuple[str, Any], ...]) -> pl.D
 def metric(name: str, view: View, **options: Any) -> pl.DataFrame:
     """A metric's result frame for the view (cached by name, view and options).
 
-    `name` is a key of `pages._metrics.METRICS`; options must be hashable scalars/tuples.
+    `name` is a key of `reports.metrics.METRICS`; options must be hashable scalars/tuples.
     """
     return _metric(name, view, tuple(sorted(options.items())))
 

@@ -9,8 +9,8 @@ import polars as pl
 import streamlit as st
 
 from pages import _auth
-from pages._colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
 from pages._text import md_text
+from reports.colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
 from scoring.definitions import MetricDefinition, registry
 from scoring.model import money, pct
 

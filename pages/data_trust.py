@@ -11,8 +11,8 @@ import polars as pl
 import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
-from pages import _funnel_charts as charts
 from pages._text import md_text
+from reports import funnel_charts as charts
 from scoring import quality
 from scoring.definitions import QUESTIONS
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _chart_specs, _data, _metrics, _widgets
-from pages import _pipeline_charts as charts
+from pages import _chart_specs, _data, _widgets
 from pages._text import md_text
+from reports import metrics as _metrics
+from reports import pipeline_charts as charts
 from scoring import forecast as scoring_forecast
 
 NUM = st.column_config.NumberColumn

@@ -10,8 +10,8 @@ import polars as pl
 import streamlit as st
 
 from pages import _chart_specs, _data, _widgets
-from pages import _pipeline_charts as charts
 from pages._text import md_text
+from reports import pipeline_charts as charts
 from scoring import stages
 
 NUM = st.column_config.NumberColumn

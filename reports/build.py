@@ -3,21 +3,17 @@
 The I/O edge of the pre-read (like the `python -m ops` CLI): it reads the store and the
 settings, computes what `scoring.preread.assemble` needs and writes the files.
 
-The key charts come from the pages' own chart builders (`pages/_pipeline_charts.py`,
-`pages/_funnel_charts.py`) fed by the pages' metric adapters (`pages/_metrics.py`), so their
-specs are the pages'. Those three modules import no Streamlit (a test checks it), so the
-pre-read can be built by the CLI and the scheduler without the app.
+The key charts come from the chart builders the pages draw too (`reports/pipeline_charts.py`,
+`reports/funnel_charts.py`) fed by the same metric adapters (`reports/metrics.py`), so their
+specs are the pages'. Those modules import no Streamlit (a test checks it), so the pre-read
+can be built by the CLI and the scheduler without the app.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Sequence
 from datetime import date
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import altair as alt
@@ -26,6 +22,7 @@ import polars as pl
 from model.calendar import Period, parse_period
 from model.params import ScoringParams
 from model.tables import ALL_TEAMS, Tables, opportunities_with_team
+from reports import funnel_charts, metrics, pipeline_charts
 from reports.render import to_html, to_pdf
 from reports.snapshot_tables import read_bundle
 from scoring.periods import resolve_period
@@ -57,13 +54,6 @@ class ReportSettings(Protocol):
 
 
 FORMATS = ("pdf", "html")
-PAGE_MODULES = ("_metrics", "_pipeline_charts", "_funnel_charts")
-
-
-@cache
-def page_modules() -> dict[str, ModuleType]:
-    """The pages' metric adapters and chart builders (none of them imports Streamlit)."""
-    return {n: importlib.import_module(f"pages.{n}") for n in PAGE_MODULES}
 
 
 def sales_teams(tables: Tables) -> list[str]:
@@ -76,28 +66,25 @@ def key_charts(
     tables: Tables, *, as_of: date, period: Period, params: ScoringParams, all_teams: Sequence[str]
 ) -> tuple[Chart, ...]:
     """One key chart per pillar, built by the pages' chart functions from the same metric
-    adapters (`pages._metrics`), for `tables` already restricted to the view's teams."""
-    mods = page_modules()
-    ctx = mods["_metrics"].MetricContext(as_of=as_of, period=period, params=params)
+    adapters (`reports.metrics`), for `tables` already restricted to the view's teams."""
+    ctx = metrics.MetricContext(as_of=as_of, period=period, params=params)
 
     def metric(name: str, **options: Any) -> pl.DataFrame:
-        return mods["_metrics"].METRICS[name](tables, ctx, **options)
+        return metrics.METRICS[name](tables, ctx, **options)
 
-    pipe, funnel = mods["_pipeline_charts"], mods.get("_funnel_charts")
     charts = [
-        _waterfall(pipe, metric("waterfall"), period),
+        _waterfall(metric("waterfall"), period),
         # no "sits too long" chart where time in a stage is unknown (derived or no history)
         None
         if stall_status(tables)
-        else _stalls(pipe, metric("stalls_by_team"), metric("stall_thresholds")),
-        _forecast(pipe, metric("forecast_accuracy"), all_teams),
+        else _stalls(metric("stalls_by_team"), metric("stall_thresholds")),
+        _forecast(metric("forecast_accuracy"), all_teams),
+        _quality(metric("quality_checks")),
     ]
-    if funnel is not None:
-        charts.append(_quality(funnel, metric("quality_checks")))
     return tuple(c for c in charts if c is not None)
 
 
-def _waterfall(pipe: ModuleType, waterfall: pl.DataFrame, period: Period) -> Chart | None:
+def _waterfall(waterfall: pl.DataFrame, period: Period) -> Chart | None:
     rows = waterfall.filter(pl.col("team") == ALL_TEAMS)
     if rows.is_empty():
         return None
@@ -106,14 +93,14 @@ def _waterfall(pipe: ModuleType, waterfall: pl.DataFrame, period: Period) -> Cha
         f"Pipeline waterfall — {period.label}, all teams in view",
         "Qualified pipeline closing in the period: start, what came in and went out, and what "
         "is left. Every bar is labelled with its amount (negative = taken away).",
-        pipe.waterfall_chart(rows).to_dict(),
+        pipeline_charts.waterfall_chart(rows).to_dict(),
     )
 
 
-def _stalls(pipe: ModuleType, by_team: pl.DataFrame, thresholds: pl.DataFrame) -> Chart | None:
+def _stalls(by_team: pl.DataFrame, thresholds: pl.DataFrame) -> Chart | None:
     if by_team.filter(pl.col("team") != ALL_TEAMS).is_empty():
         return None
-    chart = pipe.stall_heatmap(by_team, stage_order=thresholds["stage"].to_list())
+    chart = pipeline_charts.stall_heatmap(by_team, stage_order=thresholds["stage"].to_list())
     return Chart(
         "handoff_ownership",
         "Where open deals sit too long (team × stage)",
@@ -123,12 +110,14 @@ def _stalls(pipe: ModuleType, by_team: pl.DataFrame, thresholds: pl.DataFrame) -
     )
 
 
-def _forecast(pipe: ModuleType, accuracy: pl.DataFrame, teams: Sequence[str]) -> Chart | None:
+def _forecast(accuracy: pl.DataFrame, teams: Sequence[str]) -> Chart | None:
     if accuracy.is_empty():
         return None
     # One panel per team, titled with its name, so the chart reads without color; the lines
     # are the page's spec (dashed = locked call, solid = actual).
-    chart = pipe.forecast_vs_actual_chart(accuracy, teams=teams).properties(width=500, height=90)
+    chart = pipeline_charts.forecast_vs_actual_chart(accuracy, teams=teams).properties(
+        width=500, height=90
+    )
     return Chart(
         "forecast_integrity",
         "Locked call vs actual, by team",
@@ -138,7 +127,7 @@ def _forecast(pipe: ModuleType, accuracy: pl.DataFrame, teams: Sequence[str]) ->
     )
 
 
-def _quality(funnel: ModuleType, checks: pl.DataFrame) -> Chart | None:
+def _quality(checks: pl.DataFrame) -> Chart | None:
     if checks.filter(pl.col("available")).is_empty():
         return None
     return Chart(
@@ -146,7 +135,7 @@ def _quality(funnel: ModuleType, checks: pl.DataFrame) -> Chart | None:
         "Records failing each data-quality check",
         "Share of records failing each check (longest bar first), the check named on its row; "
         "severity is shaded (the Data trust page lists each check's severity).",
-        funnel.quality_chart(checks).to_dict(),
+        funnel_charts.quality_chart(checks).to_dict(),
     )
 
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from pages import _funnel_charts as charts
 from pages._widgets import team_scale
+from reports import funnel_charts as charts
 from scoring.definitions import MetricDefinition
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from pages import _pipeline_charts as charts
+from reports import pipeline_charts as charts
 
 TEAMS = ["APAC", "EMEA"]
 

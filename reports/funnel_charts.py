@@ -13,7 +13,7 @@ from itertools import pairwise
 import altair as alt
 import polars as pl
 
-from pages._colors import PALETTE, selected_value, team_scale
+from reports.colors import PALETTE, selected_value, team_scale
 from scoring.definitions import QUESTIONS, MetricDefinition
 
 STEP_LABELS = {"lead": "Lead", "mql": "MQL", "sal": "SAL", "sql": "SQL", "opp": "Opp", "won": "Won"}

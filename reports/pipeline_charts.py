@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import altair as alt
 import polars as pl
 
-from pages._colors import team_scale
+from reports.colors import team_scale
 
 ALL_TEAMS = "All teams"
 ALL_SOURCES = "(all)"
