@@ -1,18 +1,54 @@
-"""Arrows point one way: scoring/, connectors/ and reports/ never import Streamlit."""
+"""The house (docs/ARCHITECTURE.md): each layer imports only the layers below it, and only
+pages/ and app.py import Streamlit.
+
+`lint-imports` checks the layers contract in pyproject.toml (function-local imports count);
+app.py, a module above pages/, is not a package the linter can take, so a test checks that
+nothing of ours imports it."""
 
 from __future__ import annotations
 
+import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("pages", "ops", "reports", "scoring", "snapshots", "connectors", "model")
+
+
+def test_the_layers_contract_is_kept():
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint is not None, "lint-imports is missing: pip install -r requirements-dev.txt"
+    # --no-cache: no .import_linter_cache folder in the repository
+    out = subprocess.run(
+        [lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 kept, 0 broken" in out.stdout, out.stdout
+
+
+def test_nothing_imports_app():
+    importers = []
+    for package in (*PACKAGES, "benchmarks"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom) and node.level == 0
+                    else []
+                )
+                if any(n == "app" or n.startswith("app.") for n in names):
+                    importers.append(str(path.relative_to(ROOT)))
+    assert importers == [], f"app.py is the top: {importers} import it"
 
 
 def test_core_packages_do_not_import_streamlit():
     modules = sorted(
         f"{p.parent.name}.{p.stem}"
-        for package in ("scoring", "connectors", "reports")
+        for package in ("scoring", "connectors", "reports", "model", "snapshots")
         for p in (ROOT / package).glob("*.py")
         if p.stem != "__main__"
     )
