@@ -203,7 +203,11 @@ def _short_rows(frame: pl.DataFrame, text: str, sep: str, name: str) -> pl.DataF
 
 
 def _read_csv(path: Path, delimiter: str, encoding: str) -> pl.DataFrame:
-    text = _line_endings(_decode(path.read_bytes(), encoding, path.name))
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # no permission, or a file that went away
+        raise FilesError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    text = _line_endings(_decode(raw, encoding, path.name))
     if not text.strip():
         raise FilesError(f"{path.name}: the file is empty")
     sep = _delimiter(text, delimiter)
