@@ -578,6 +578,12 @@ def _read_all(mapping: FilesMapping, ctx: _Context, loaded: Loaded, progress: Pr
     file_backed = [n for n in TABLE_ORDER if n in mapping.tables and mapping.tables[n].files]
     for index, name in enumerate(file_backed):
         spec = mapping.tables[name]
+        if not spec.columns:
+            first = next(iter(TABLES[name].columns))
+            raise FilesError(
+                f"{name}: the mapping reads {', '.join(spec.files)} but maps none of its "
+                f'columns; add [tables.{name}.columns], e.g. {first} = "Id"'
+            )
         progress(
             f"Reading {name} from {', '.join(spec.files)}", 0.05 + 0.4 * index / len(file_backed)
         )

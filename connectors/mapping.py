@@ -282,7 +282,7 @@ def _is_encoding(value: Any) -> bool:
         return False
     try:
         return codecs.lookup(value)._is_text_encoding  # rot13 and base64 are no text encodings
-    except LookupError:
+    except (LookupError, ValueError):  # unknown, or a name holding a NUL
         return False
 
 

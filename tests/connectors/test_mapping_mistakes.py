@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -14,10 +15,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from connectors import mapping as mapping_keys
 from connectors.__main__ import main
 from connectors.config import Settings
-from connectors.files import FilesError, load
+from connectors.files import FilesError, load, validate_loaded
 from connectors.mapping import MappingError, build_mapping
 from connectors.refresh import refresh
 from connectors.runlog import recent_runs
@@ -187,6 +192,12 @@ CASES = {
         FilesError,
         ("opportunities: file 'archive/*.csv'", "names only folders (archive/2025.csv)"),
     ),
+    "a table mapping no column": Case(
+        _mapping(toml(columns="")),
+        FilesError,
+        ("opportunities: the mapping reads deals.csv but maps none of its columns",
+         "add [tables.opportunities.columns]"),
+    ),
     "Parquet list column": Case(
         _parquet_with_a_list_column,
         FilesError,
@@ -336,3 +347,56 @@ def test_cli_reports_a_mapping_mistake_without_a_traceback(export, tmp_path: Pat
     run = recent_runs(settings.data_dir).row(0, named=True)
     assert run["outcome"] == "failed" and run["error"].startswith(expected)
     assert "unexpected error" not in run["error"]
+
+
+# -- any value under any key: a mapping or one FilesError, never another exception --------
+TOML_SCALARS = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_characters="/\\"), max_size=6),
+    st.sampled_from(["", "auto", "Id", "Stage", "Won", "sales", ",", "utf-8", "UTC", "%Y"]),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.dates(),
+)
+TOML_VALUES = st.recursive(
+    TOML_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["Id", "Won", "x"]), inner)
+    ),
+    max_leaves=5,
+)
+PLACES = [
+    *(("defaults", key) for key in sorted(mapping_keys.DEFAULT_KEYS)),
+    *(("opportunities", key) for key in sorted(mapping_keys.TABLE_KEYS)),
+    *(("stages", key) for key in sorted(mapping_keys.TABLE_KEYS)),
+    *(("column", key) for key in sorted(mapping_keys.COLUMN_KEYS)),
+]
+
+
+@pytest.fixture(scope="module")
+def fuzz_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "deals.csv").write_text(DEALS, encoding="utf-8")
+    return folder
+
+
+@hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(place=st.sampled_from(PLACES), value=TOML_VALUES)
+def test_any_value_under_any_key_gives_a_mapping_or_one_files_error(
+    fuzz_folder: Path, place: tuple[str, str], value: object
+) -> None:
+    raw = tomllib.loads(toml())
+    where, key = place
+    if where == "defaults":
+        raw.setdefault("defaults", {})[key] = value
+    elif where == "column":  # on the created_at column (a date: formats, values, lookups...)
+        raw["tables"]["opportunities"]["columns"]["created_at"] = {"column": "Created", key: value}
+    else:
+        raw["tables"][where][key] = value
+    try:
+        loaded = load(build_mapping(raw, base_dir=fuzz_folder, path=fuzz_folder))
+        validate_loaded(loaded)
+    except MappingError as exc:  # a mapping mistake names the key it is about
+        assert key in str(exc) or where in str(exc)
+    except FilesError:
+        pass
