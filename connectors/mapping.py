@@ -1,7 +1,10 @@
 """The files connector's mapping model: which file and column feeds each canonical column.
 
-A mapping is TOML (a preset in `connectors/presets/`, plus overrides from
-``[sources.files]`` in `scorecard.toml`)::
+A mapping is TOML: a preset of `connectors/presets/` (by name only) or a mapping file of
+one's own (``--mapping PATH``, anywhere), plus overrides from ``[sources.files]`` in
+`scorecard.toml`. Each layer is checked before use (`check_mapping`): an unknown key or a
+value of the wrong kind is one `MappingError` naming the file, the key, what it expects and
+what it found::
 
     [defaults]
     timezone = "UTC"              # zone of date-times written without one
