@@ -572,7 +572,13 @@ def read_preset(
             f"unknown preset {preset!r}{closest(preset, preset_names())}; presets: {names} "
             "(for a mapping file of your own use --mapping PATH)",
         )
-    return _read_toml(path, f"preset {preset} ({path})")
+    return _read_toml(path, _preset_label(preset))
+
+
+def _preset_label(preset: str) -> str:
+    """How errors name a preset: "preset salesforce_export (…/presets/salesforce_export.toml)"."""
+    name = preset.removesuffix(".toml")
+    return f"preset {name} ({PRESETS_DIR / name}.toml)"
 
 
 def read_mapping_file(path: Path, *, given_by: str) -> dict[str, Any]:
@@ -653,10 +659,10 @@ def build_mapping(
         check_mapping(base, f"mapping file {file}")
         if base.get("preset"):  # a mapping file laid over a preset
             under = read_preset(base["preset"], origin=f"mapping file {file}", key="preset")
-            check_mapping(under, f"preset {base['preset']} ({PRESETS_DIR / base['preset']}.toml)")
+            check_mapping(under, _preset_label(base["preset"]))
             base, name = merge(under, base), base["preset"]
     elif name is not None:
-        check_mapping(base, f"preset {name} ({PRESETS_DIR / name}.toml)")
+        check_mapping(base, _preset_label(name))
     merged = merge(base, {k: v for k, v in raw.items() if k not in {"preset", "path", "mapping"}})
     folder = Path(path or raw.get("path") or ".")
     folder = folder if folder.is_absolute() else base_dir / folder

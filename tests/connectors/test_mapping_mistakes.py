@@ -307,6 +307,22 @@ def test_a_mapping_file_may_be_anywhere(export, tmp_path: Path) -> None:
     assert set(load(mapping).frames["opportunities"]["opp_id"]) == {"D1", "D2"}
 
 
+def test_a_mapping_file_may_lay_itself_over_a_preset(tmp_path: Path) -> None:
+    ours = tmp_path / "ours.toml"
+    ours.write_text(
+        'preset = "salesforce_export"\n[tables.opportunities]\nfile = "deals.csv"\n',
+        encoding="utf-8",
+    )
+    mapping = build_mapping({}, base_dir=tmp_path, mapping=ours)
+    assert (mapping.preset, mapping.file) == ("salesforce_export", ours)
+    assert mapping.tables["opportunities"].files == ("deals.csv",)  # ours over the preset's
+    assert "users" in mapping.tables  # the rest from the preset
+    # a preset named there is a name too
+    ours.write_text('preset = "../presets/salesforce_export"\n', encoding="utf-8")
+    with pytest.raises(MappingError, match=rf"^mapping file {ours}: preset: expected the name"):
+        build_mapping({}, base_dir=tmp_path, mapping=ours)
+
+
 def test_cli_preset_with_a_path_is_refused(export, tmp_path: Path, monkeypatch, capsys) -> None:
     settings, folder = export
     config = tmp_path / "scorecard.toml"
