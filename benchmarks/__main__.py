@@ -78,7 +78,7 @@ def _refresh(size: str, fmt: str) -> float:
         target = store if fmt == "parquet" else Path(tmp)
         started = time.perf_counter()
         refresh(Settings(data_dir=target), "files", path=folder,
-                preset=str(folder / "canonical.toml"), as_of=AS_OF)  # fmt: skip
+                mapping=str(folder / "canonical.toml"), as_of=AS_OF)  # fmt: skip
         return time.perf_counter() - started
 
 

@@ -1,7 +1,7 @@
 """The files connector: CSV, Parquet and Excel exports mapped onto the canonical model.
 
-``python -m ops refresh --source files [--path DIR] [--preset NAME] [--check]``
-reads the files named by the mapping (see `connectors.mapping`; presets for Salesforce
+``python -m ops refresh --source files [--path DIR] [--preset NAME | --mapping FILE]``
+``[--check]`` reads the files named by the mapping (see `connectors.mapping`; presets for Salesforce
 data exports, Fivetran-synced Salesforce and Fivetran-synced HubSpot live in
 `connectors/presets/`), parses source-specific formats (Excel-style dates, `$22,700.00`,
 `1.234,50`, "Best Case"), derives the tables an export lacks (`connectors.derive`) and
@@ -39,6 +39,7 @@ import polars as pl
 
 from connectors import derive
 from connectors.base import Progress, Pulled, SourceSettings, latest_event, no_progress
+from connectors.encoding import utf16_without_bom
 from connectors.mapping import (
     ColumnSpec,
     FilesError,
@@ -93,9 +94,16 @@ class Loaded:
 
 # -- reading files ------------------------------------------------------------------------
 def _decode(raw: bytes, encoding: str, name: str) -> str:
+    """The text of a file: as `encoding` says, but a byte-order mark wins, and UTF-16 written
+    without one (NUL bytes beside every ASCII character) is read as what it is unless the
+    mapping names a UTF-16 or UTF-32 encoding itself."""
+    named = encoding.replace("_", "-").lower()
+    sniffed = None if named.startswith(("utf-16", "utf-32")) else utf16_without_bom(raw)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
-    elif encoding.replace("_", "-").lower() in {"utf-8", "utf8"}:
+    elif sniffed:
+        encoding = sniffed
+    elif named in {"utf-8", "utf8"}:
         encoding = "utf-8-sig"
     try:
         return raw.decode(encoding)
@@ -104,6 +112,13 @@ def _decode(raw: bytes, encoding: str, name: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         byte = raw[exc.start : exc.start + 1].hex()
+        if sniffed:
+            raise FilesError(
+                f"{name}: looks like {sniffed.upper()} text without a byte-order mark, but "
+                f"does not read as such (byte {exc.start}); set encoding = the file's "
+                f'encoding (e.g. encoding = "{sniffed}", or "utf-16" if it has a BOM) in its '
+                "[tables.<table>] section or in [defaults]"
+            ) from exc
         raise FilesError(
             f"{name}: not valid {encoding.removesuffix('-sig')} text (line {line}, byte 0x{byte}). "
             'Set encoding = "cp1252" (Excel on Windows) or "latin-1" for this file '
@@ -187,7 +202,11 @@ def _short_rows(frame: pl.DataFrame, text: str, sep: str, name: str) -> pl.DataF
 
 
 def _read_csv(path: Path, delimiter: str, encoding: str) -> pl.DataFrame:
-    text = _line_endings(_decode(path.read_bytes(), encoding, path.name))
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # no permission, or a file that went away
+        raise FilesError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    text = _line_endings(_decode(raw, encoding, path.name))
     if not text.strip():
         raise FilesError(f"{path.name}: the file is empty")
     sep = _delimiter(text, delimiter)
@@ -257,8 +276,8 @@ def _resolve(folder: Path, pattern: str) -> list[Path]:
     if not folder.is_dir():
         raise FilesError(f"folder {folder} does not exist (set path in [sources.files] or --path)")
     if "/" in pattern or "\\" in pattern:  # in a subfolder: as the file system says
-        if _is_glob(pattern):
-            return sorted(folder.glob(pattern))
+        if _is_glob(pattern):  # folders a glob matches are not files to read
+            return sorted(p for p in folder.glob(pattern) if p.is_file())
         return [folder / pattern] if (folder / pattern).is_file() else []
     want = pattern.lower()
     hits = sorted(
@@ -279,12 +298,28 @@ def _resolve(folder: Path, pattern: str) -> list[Path]:
 
 
 def _unknown_file(folder: Path, pattern: str, table: str) -> FilesError:
+    folders = _folders(folder, pattern)
+    if folders:
+        shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
+        return FilesError(
+            f"{table}: file {pattern!r} in {folder} names only folders ({shown}), not files; "
+            f'name the files inside, e.g. file = "{folders[0]}/*.csv"'
+        )
     names = sorted(p.name for p in folder.iterdir() if p.is_file())
     shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
     return FilesError(
         f"{table}: file {pattern!r} not found in {folder}{closest(pattern, names)}; "
         f"files there: {shown or 'none'}"
     )
+
+
+def _folders(folder: Path, pattern: str) -> list[str]:
+    """The folders `pattern` names in `folder` (whatever the case of a plain name)."""
+    if "/" in pattern or "\\" in pattern or _is_glob(pattern):
+        hits = folder.glob(pattern)
+    else:
+        hits = (p for p in folder.iterdir() if p.name.lower() == pattern.lower())
+    return sorted(p.relative_to(folder).as_posix() for p in hits if p.is_dir())
 
 
 # -- mapping one table --------------------------------------------------------------------
@@ -318,6 +353,7 @@ class _Context:
         raw = _filter(pl.concat([self.read(p, None) for p in paths], how="diagonal_relaxed"),
                       step.keep_when, {})  # fmt: skip
         _require(raw, [step.key, step.value], f"{table} (lookup)", paths[0].name)
+        _single_values(raw, [step.key, step.value], f"{table} (lookup)")
         return raw.select(
             __k=null_ids(raw[step.key]), __v=pl.col(step.value).cast(pl.String)
         ).unique("__k", keep="first", maintain_order=True)
@@ -331,6 +367,7 @@ def _condition(raw: pl.DataFrame, conditions: dict[str, tuple[str, ...]]) -> pl.
 
 def _filter(raw: pl.DataFrame, keep: dict, skip: dict) -> pl.DataFrame:
     _require(raw, [*keep, *skip], "filter", raw[_FILE][0] if raw.height else "")
+    _single_values(raw, [*keep, *skip], "skip_when/keep_when")
     if keep:
         raw = raw.filter(_condition(raw, keep))
     if skip:
@@ -350,6 +387,27 @@ def _require(raw: pl.DataFrame, columns: list[str], table: str, file: str) -> No
     raise FilesError(
         f"{table}: {file} has no column {hints}. Columns there: {', '.join(present)}.{tip}"
     )
+
+
+def _nested(series: pl.Series) -> bool:
+    """Whether a column holds lists or records (a Parquet list or struct column)."""
+    return series.dtype.is_nested() or series.dtype == pl.Object
+
+
+def _nested_rows(raw: pl.DataFrame, series: pl.Series) -> str:
+    """Where a nested column holds values: file, row and value of the first few."""
+    return _samples(raw, series, series.is_not_null())
+
+
+def _single_values(raw: pl.DataFrame, columns: list[str], used_by: str) -> None:
+    """Refuse list or record columns where single values are compared."""
+    for column in columns:
+        if _nested(raw[column]):
+            raise FilesError(
+                f"{used_by}: column {column!r} holds {raw[column].dtype} values (lists or "
+                f"records), not single values ({_nested_rows(raw, raw[column])}); use a "
+                "column of single values"
+            )
 
 
 def _require_specs(raw: pl.DataFrame, spec: TableSpec, file: str) -> None:
@@ -389,6 +447,8 @@ def _source(raw: pl.DataFrame, spec: ColumnSpec, ctx: _Context, table: str) -> p
         joined = pl.concat_str([pl.col(c).cast(pl.String) for c in columns],
                                separator=spec.separator, ignore_nulls=True)  # fmt: skip
         series = raw.select(joined).to_series()
+    if _nested(series):  # reported by map_table
+        return series
     for step in spec.lookup:
         table_ = ctx.lookup(step, table)
         keys = pl.DataFrame({"__k": null_ids(series)})
@@ -464,6 +524,15 @@ def map_table(raw: pl.DataFrame, spec: TableSpec, ctx: _Context) -> tuple[pl.Dat
     for column, cspec in spec.columns.items():
         dtype = _dtype(spec.name, column)
         source = _source(raw, cspec, ctx, spec.name)
+        if _nested(source):
+            label = (cspec.chosen(raw.columns) or cspec).label
+            problems.append(
+                f"{spec.name}.{column} (column {label}): {source.is_not_null().sum()} value(s) "
+                f"are not single values (the column holds {source.dtype} values: lists or "
+                f"records) ({_nested_rows(raw, source)}); map a column of single values"
+            )
+            out[column] = pl.Series(column, [None] * raw.height, dtype)
+            continue
         if column.endswith("_id"):
             source = null_ids(source)
         parsed = _parse(_translate(source, cspec, isinstance(dtype, pl.Enum)), dtype, cspec, ctx)
@@ -508,6 +577,12 @@ def _read_all(mapping: FilesMapping, ctx: _Context, loaded: Loaded, progress: Pr
     file_backed = [n for n in TABLE_ORDER if n in mapping.tables and mapping.tables[n].files]
     for index, name in enumerate(file_backed):
         spec = mapping.tables[name]
+        if not spec.columns:
+            first = next(iter(TABLES[name].columns))
+            raise FilesError(
+                f"{name}: the mapping reads {', '.join(spec.files)} but maps none of its "
+                f'columns; add [tables.{name}.columns], e.g. {first} = "Id"'
+            )
         progress(
             f"Reading {name} from {', '.join(spec.files)}", 0.05 + 0.4 * index / len(file_backed)
         )
@@ -674,22 +749,35 @@ def _set_as_of(loaded: Loaded, mapping: FilesMapping, as_of: date | str | None,
             loaded.data_as_of, loaded.as_of_from = found
 
 
-def mapping_for(settings: SourceSettings, *, path: str | Path | None = None,
-                preset: str | None = None) -> FilesMapping:  # fmt: skip
-    """The mapping of ``[sources.files]``, with `path`/`preset` from the command line."""
+def mapping_for(
+    settings: SourceSettings,
+    *,
+    path: str | Path | None = None,
+    preset: str | None = None,
+    mapping: str | Path | None = None,
+) -> FilesMapping:
+    """The mapping of ``[sources.files]``, with `path`, `preset` (a shipped preset's name) or
+    `mapping` (a mapping file anywhere) from the command line."""
     base_dir = settings.config_path.parent if settings.config_path else Path.cwd()
-    raw = dict(settings.sources.get("files", {}))
-    return build_mapping(raw, base_dir=base_dir, path=path, preset=preset)
+    raw = settings.sources.get("files", {})
+    origin = str(settings.config_path or "scorecard.toml")
+    return build_mapping(raw, base_dir=base_dir, path=path, preset=preset, mapping=mapping,
+                         origin=origin)  # fmt: skip
+
+
+def _mapping_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: options.get(k) for k in ("path", "preset", "mapping")}
 
 
 def pull(settings: SourceSettings, progress: Progress = no_progress, **options: Any) -> Pulled:
     """The files source for `ops.refresh`: read, map and derive; no validation here."""
-    mapping = mapping_for(settings, path=options.get("path"), preset=options.get("preset"))
+    mapping = mapping_for(settings, **_mapping_options(options))
     loaded = load(mapping, progress, options.get("as_of"), timezone=settings.scoring.timezone)
     validate_loaded(loaded)
     detail = {
         "folder": str(mapping.folder),
         "preset": mapping.preset,
+        "mapping": str(mapping.file) if mapping.file else None,
         "origin": loaded.origin,
         "notes": loaded.notes,
         "as_of_from": loaded.as_of_from,
@@ -729,9 +817,10 @@ class CheckResult:
 
     def summary(self) -> str:
         frames = self.loaded.frames
+        source = f"mapping file {self.mapping.file}" if self.mapping.file else (
+            f"preset {self.mapping.preset or 'none'}")  # fmt: skip
         lines = [
-            f"Mapping OK (preset {self.mapping.preset or 'none'}, folder {self.mapping.folder}); "
-            "nothing was stored.",
+            f"Mapping OK ({source}, folder {self.mapping.folder}); nothing was stored.",
             f"Data as of {self.loaded.data_as_of} ({self.loaded.as_of_from}; "
             "override with --as-of or as_of in [sources.files]).",
             "A refresh would load:",
@@ -758,7 +847,7 @@ def check(settings: SourceSettings, **options: Any) -> CheckResult:
     Raises:
         FilesError: as `load`, or when the mapped data does not fit the canonical model.
     """
-    mapping = mapping_for(settings, path=options.get("path"), preset=options.get("preset"))
+    mapping = mapping_for(settings, **_mapping_options(options))
     loaded = load(mapping, as_of=options.get("as_of"), timezone=settings.scoring.timezone)
     validated = validate_loaded(loaded)
     return CheckResult(mapping, loaded, [str(w) for w in validated.warnings])

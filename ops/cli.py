@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from pathlib import Path
 
 from ops import cli_scorecard
 from ops.config import ConfigError, Settings, load_settings
@@ -43,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--seed", type=int, help="demo only: random seed")
     run.add_argument("--path", help="files only: the folder holding the export files")
-    run.add_argument("--preset", help="files only: a mapping preset name or .toml file")
+    run.add_argument(
+        "--preset",
+        help="files only: the name of a mapping preset in connectors/presets/ (e.g. "
+        "salesforce_export)",
+    )
+    run.add_argument(
+        "--mapping",
+        type=lambda text: str(Path(text).absolute()),
+        help="files only: a mapping .toml file of your own (any path)",
+    )
     run.add_argument(
         "--full",
         action="store_true",
@@ -84,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         options = {
             key: value
             for key, value in vars(args).items()
-            if key in {"as_of", "seed", "path", "preset"} and value is not None
+            if key in {"as_of", "seed", "path", "preset", "mapping"} and value is not None
         }
         if args.check:
             if (args.source or settings.default_source) != "files":

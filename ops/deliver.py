@@ -4,11 +4,13 @@ Settings come from the environment / `.env` only, never from `scorecard.toml`:
 SMTP_HOST (delivery is off without it), SMTP_PORT (default 587 with STARTTLS, else 25),
 SMTP_USER and SMTP_PASSWORD (no login when SMTP_USER is empty), SMTP_FROM (default SMTP_USER),
 SMTP_STARTTLS (1/0, default 1: upgrade the connection to TLS before logging in).
-The password is never logged and never part of an error message.
+The password is never logged and never part of an error message, in any form a server may
+echo it in: as typed, inside the base64 of an AUTH PLAIN or AUTH LOGIN line, or URL-encoded.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import smtplib
@@ -16,6 +18,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from urllib.parse import quote, quote_plus
 
 log = logging.getLogger("ops.deliver")
 _FALSE = ("0", "false", "no", "off")
@@ -83,8 +86,38 @@ def message(
     return mail
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def secret_forms(smtp: SmtpSettings) -> list[str]:
+    """The credentials in every form a server's reply or a log may show them, longest first:
+    the password as typed, as bytes' repr (non-ASCII), URL-encoded; AUTH PLAIN's
+    base64("\0user\0password") (and with the user as authorization id); AUTH LOGIN's
+    base64(user) and base64(password). Empty without a password."""
+    user, password = smtp.user, smtp.password
+    if not password:
+        return []
+    forms = {
+        password,
+        repr(password.encode("utf-8"))[2:-1],
+        quote(password),
+        quote(password, safe=""),
+        quote_plus(password),
+        _b64(f"\0{user}\0{password}"),
+        _b64(f"{user}\0{user}\0{password}"),
+        _b64(password),
+        _b64(user) if user else "",
+    }
+    # a very short form (the base64 of a one-letter user) would blank out ordinary words
+    return sorted((f for f in forms if len(f) >= 4 or f == password), key=len, reverse=True)
+
+
 def _scrub(text: str, smtp: SmtpSettings) -> str:
-    return text.replace(smtp.password, "***") if len(smtp.password) >= 1 else text
+    """`text` without any form of the credentials (`secret_forms`)."""
+    for form in secret_forms(smtp):
+        text = text.replace(form, "***")
+    return text
 
 
 def send(smtp: SmtpSettings, mail: EmailMessage) -> None:

@@ -25,6 +25,7 @@ import streamlit as st
 from ops import audit
 from ops.config import AccessSettings
 from pages import _data
+from pages._text import md_text
 
 
 class Role(StrEnum):
@@ -362,8 +363,10 @@ def sidebar(identity: Identity) -> None:
             )
         elif identity.signed_in:
             role = f"{identity.role.value}" if identity.role else "no role"
-            team = f" · {identity.team}" if identity.team else ""
-            st.caption(f"Signed in as **{identity.email or identity.name}** ({role}{team})")
+            team = f" · {md_text(identity.team)}" if identity.team else ""
+            # the name comes from the identity provider: text, never markup
+            who = md_text(identity.email or identity.name or "an account without a name")
+            st.caption(f"Signed in as **{who}** ({role}{team})")
             if st.button("Sign out", key="sign_out", icon=":material/logout:"):
                 record("sign-out", identity=identity)
                 st.logout()
@@ -390,8 +393,9 @@ def no_access_page() -> None:
     who = current_user()
     st.title("No access")
     st.info(
-        f"You are signed in as **{who.email or who.name}**, but have no role in the scorecard. "
-        "Ask your ops team to add you to `[access]` in scorecard.toml.",
+        f"You are signed in as **{md_text(who.email or who.name or 'an unnamed account')}**, "
+        "but have no role in the scorecard. Ask your ops team to add you to `[access]` in "
+        "scorecard.toml.",
         icon=":material/block:",
     )
 

@@ -12,6 +12,7 @@ can be built by the CLI and the scheduler without the app.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -188,11 +189,18 @@ def build(
     snapshot_id: str | None = None,
 ) -> PreRead:
     """The pre-read of the current (or given) snapshot for a view, with the changes against
-    the previous snapshot's scorecard of the same view (as `python -m ops scorecard`)."""
+    the previous snapshot's scorecard of the same view (as `python -m ops scorecard`).
+
+    Like the app and the CLI, it reads `Store.readable`: when the current snapshot is damaged,
+    the newest valid one before it, and the document says so (first row of its freshness)."""
     from snapshots.store import Store
 
     store = Store(settings.data_dir)
-    snap = store.get(snapshot_id) if snapshot_id else store.current()
+    if snapshot_id:
+        snap, notice = store.get(snapshot_id), None
+    else:
+        readable = store.readable()
+        snap, notice = readable.snapshot, readable.notice
     params, calendar = settings.scoring, settings.scoring.calendar
     as_of = as_of or snap.data_as_of
     # `period` is any name `parse_period` reads ("all" from the snapshot's first day).
@@ -211,7 +219,7 @@ def build(
     tables, card = card_of(snap)
     before = store.previous(snap)
     changes = compare(card, card_of(before)[1] if before else None)
-    return for_view(
+    pre = for_view(
         card,
         changes,
         tables=filter_teams(tables, teams),
@@ -221,6 +229,9 @@ def build(
         app_url=settings.preread.app_url,
         all_teams=sales_teams(tables),
     )
+    if notice is None:
+        return pre
+    return replace(pre, freshness=(("Not the current snapshot", notice), *pre.freshness))
 
 
 def render(pre: PreRead, fmt: str) -> bytes:

@@ -22,6 +22,7 @@ from pages._auth import (
     resolve_team,
     verified_email,
 )
+from pages._text import as_text
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW = {"scorecard", "pipeline", "handoffs", "forecast", "campaigns", "data_trust"}
@@ -204,7 +205,7 @@ def test_exec_gets_the_review_pages_only(signed_app, tiny_store):
     at = signed_app(signed_in("cro@example.com"))
     assert not at.exception
     assert page_paths(at) == REVIEW
-    assert any("cro@example.com** (exec)" in c.value for c in at.sidebar.caption)
+    assert any("cro@example.com** (exec)" in as_text(c.value) for c in at.sidebar.caption)
     assert at.multiselect(key="teams").value == []  # an exec starts on every team
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/refresh.py")
@@ -232,6 +233,28 @@ def test_ops_gets_data_and_refresh(signed_app):
     at.switch_page("pages/refresh.py").run()
     assert not at.exception
     assert at.button(key="refresh_now").label == "Refresh now"
+
+
+# A name from the identity provider with markup in it: bold, an image (a request to that host).
+MARKUP_NAME = "**x** ![pixel](http://127.0.0.1:9/pixel.png) $$x$$"
+
+
+def test_a_name_with_markup_shows_as_text(signed_app):
+    # no email claim: the sidebar names the user by name; the role comes from the groups claim
+    at = signed_app({**signed_in(""), "name": MARKUP_NAME, "groups": ["Scorecard-Admins"]})
+    assert not at.exception
+    (caption,) = [c.value for c in at.sidebar.caption if "Signed in as" in c.value]
+    # the markup characters are escaped (\*\*, \!\[), so Streamlit draws them as they are
+    assert "\\*\\*x\\*\\*" in caption and "\\!\\[pixel\\]" in caption
+    assert as_text(caption) == f"Signed in as **{MARKUP_NAME}** (ops)"
+
+
+def test_a_name_with_markup_and_no_role_shows_as_text(signed_app):
+    at = signed_app({**signed_in(""), "name": MARKUP_NAME, "groups": ["Everyone"]})
+    assert not at.exception
+    (info,) = [i.value for i in at.info if "no role" in i.value]
+    assert "\\!\\[pixel\\]" in info
+    assert as_text(info).startswith(f"You are signed in as **{MARKUP_NAME}**, but have no role")
 
 
 def test_signed_in_without_a_role_has_no_access(signed_app, tiny_store):
@@ -325,11 +348,14 @@ def test_no_secret_on_any_page_or_log(signed_app, monkeypatch, caplog, capsys, p
     monkeypatch.setenv("SF_SECURITY_TOKEN", FAKE["sf_token"])
     caplog.set_level(logging.DEBUG)
     at = signed_app(signed_in("ops@example.com", groups="ops"))
-    seen = _tree_text(at)  # the sidebar (drawn by the entrypoint on the first run)
+    # the check reads the page: the sidebar names the user (drawn by the entrypoint on the
+    # first run, as escaped text)
+    assert any("ops@example.com" in as_text(c.value) for c in at.sidebar.caption)
+    seen = _tree_text(at)
     at.switch_page(f"pages/{page}.py").run()
     assert not at.exception
     seen += _tree_text(at) + caplog.text + "".join(capsys.readouterr())
-    assert "ops@example.com" in seen and "Data as of" in seen  # the check reads the page
+    assert "Data as of" in seen
     for secret in FAKE.values():
         assert secret not in seen
     # and the sign-in page, the only one a stranger sees

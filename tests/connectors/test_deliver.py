@@ -6,13 +6,16 @@ The server listens on 127.0.0.1 without TLS (SMTP_STARTTLS=0) and accepts one lo
 
 from __future__ import annotations
 
+import base64
 import email
 import logging
+import smtplib
 import socket
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,3 +209,97 @@ def _day():
     from datetime import date
 
     return date(2026, 3, 1)
+
+
+# -- a server that echoes the AUTH line in its refusal -------------------------------------
+# A password whose URL encoding differs from it ("/", " ", "+", "!"), as a relay's error page
+# or a proxy might show it.
+ECHOED = "s3cret/Pa55 w+rd!"
+
+
+def _echo_refusal(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    """Refuse every login, quoting what the client sent: for PLAIN the base64 of
+    "\\0user\\0password" (the AUTH PLAIN line), for LOGIN base64(user) and base64(password),
+    and the password URL-encoded."""
+    login, password = auth_data.login, auth_data.password
+    if mechanism == "PLAIN":
+        sent = "AUTH PLAIN " + base64.b64encode(b"\0" + login + b"\0" + password).decode()
+    else:
+        sent = (
+            f"AUTH LOGIN {base64.b64encode(login).decode()} {base64.b64encode(password).decode()}"
+        )
+    url = quote_plus(password.decode())
+    return AuthResult(
+        success=False, handled=False, message=f"535 5.7.8 refused: {sent} (url: {url})"
+    )
+
+
+@pytest.fixture(params=["PLAIN", "LOGIN"])
+def echoing_server(request) -> Iterator[tuple[int, str]]:
+    """A real SMTP server on 127.0.0.1 offering one mechanism and echoing its AUTH line."""
+    mechanism, port = request.param, _free_port()
+    other = {"PLAIN": "LOGIN", "LOGIN": "PLAIN"}[mechanism]
+    controller = Controller(
+        Inbox(),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_echo_refusal,
+        auth_require_tls=False,
+        auth_exclude_mechanism=[other],
+    )
+    controller.start()
+    yield port, mechanism
+    controller.stop()
+
+
+def _encodings(user: str, password: str) -> dict[str, str]:
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return {
+        "raw": password,
+        "AUTH PLAIN": b64(f"\0{user}\0{password}"),
+        "AUTH LOGIN password": b64(password),
+        "AUTH LOGIN user": b64(user),
+        "URL-encoded": quote_plus(password),
+        "URL-encoded (quote)": quote(password, safe=""),
+    }
+
+
+def test_echoed_credentials_are_scrubbed_in_every_encoding(
+    tmp_path: Path, tiny_org, echoing_server, monkeypatch, caplog
+):
+    port, mechanism = echoing_server
+    _env(monkeypatch, port, password=ECHOED)
+    caplog.set_level(logging.DEBUG)
+    # first, the server really echoes them: the unscrubbed reply holds the encodings
+    with (
+        smtplib.SMTP("127.0.0.1", port, timeout=30) as client,
+        pytest.raises(smtplib.SMTPAuthenticationError) as raw,
+    ):
+        client.login("scorecard", ECHOED)
+    shown = _encodings("scorecard", ECHOED)
+    key = "AUTH PLAIN" if mechanism == "PLAIN" else "AUTH LOGIN password"
+    assert shown[key].encode() in raw.value.smtp_error
+    assert quote_plus(ECHOED).encode() in raw.value.smtp_error
+    caplog.clear()
+    # the error of send()
+    with pytest.raises(DeliveryError) as failure:
+        send(_smtp(port, ECHOED), message(_smtp(port, ECHOED), ["a@example.com"], "x", "y"))
+    assert "535" in str(failure.value) and "refused: AUTH " + mechanism in str(failure.value)
+    # the scheduled pre-read's log and its run log
+    data_dir = tmp_path / "data"
+    Store(data_dir).write(validate_tables(tiny_org).frames, source="test", data_as_of=_day())
+    job = PrereadJob(cron="0 7 * * mon", out_dir=tmp_path / "out", recipients=("a@x.com",))
+    record = fire_preread(
+        Settings(data_dir=data_dir), job, clock=lambda: datetime(2026, 3, 2, 7, tzinfo=BERLIN)
+    )
+    assert record.outcome == "failed" and "refused: AUTH " + mechanism in record.error
+    logged = recent_runs(data_dir)["error"][0]
+    # our log (the test server's own debug log shows what it received, as servers do)
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("ops"))
+    assert "refused: AUTH " + mechanism in ours
+    for name, form in shown.items():
+        assert form not in str(failure.value), name
+        assert form not in record.error and form not in logged, name
+        assert form not in ours, name

@@ -162,7 +162,9 @@ def test_as_of_is_the_latest_event_never_after_today(tmp_path: Path) -> None:
     assert (loaded.data_as_of, loaded.as_of_from) == (
         date(2017, 11, 30), "set with as_of in the mapping"
     )  # fmt: skip
-    with pytest.raises(FilesError, match=r"as_of in \[sources.files\] = 'end of 2017' is not"):
+    with pytest.raises(
+        FilesError, match=r'sources.files.as_of: expected a date .*found the text "end of 2017"'
+    ):
         load_export(folder, {"as_of": "end of 2017"})
     # a deal closed in the future (a typo) does not move the date past today
     future = OPPS.replace('"28 Dec, 2017",true,false', '"28 Dec, 2099",true,false')

@@ -356,7 +356,8 @@ def test_a_struct_where_a_number_is_expected_is_reported(store_settings: Setting
     settings_ = _with_file(store_settings, "deals.parquet")
     amounts = pl.Series("Value", [{"amount": 5}, {"amount": 7}])
     message = refresh_fails(settings_, "deals.parquet", _parquet(amounts))
-    assert "opportunities.amount (column Value): 2 value(s) are not numbers (the column " in message
+    assert "opportunities.amount (column Value): 2 value(s) are not single values" in message
+    assert "(the column holds Struct" in message
     assert "deals.parquet row 1: {'amount': 5}" in message
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pages._text import WORD_JOINER
 from tests.appserver import free_port, running_app
 from tests.e2e.conftest import wait_for_app
 
@@ -34,11 +35,17 @@ COOKIE_SECRET = "FAKE-COOKIE-SECRET-e2e-6b0f-long-enough-for-signing"
 USER_COOKIE = "_streamlit_user"
 REVIEW = {"Scorecard", "Pipeline flow", "Handoffs", "Forecast", "Campaigns & sourcing"}
 REVIEW |= {"Data trust"}
+# A name from the identity provider holding markup: bold, an image (a request to that host).
+MARKUP_NAME = "**x** ![pixel](http://127.0.0.1:9/pixel.png)"
 USERS = {  # email -> ID-token claims beyond the email (the role claim is "groups")
     "cro@example.com": {"groups": ["Sales-Leadership"]},
     "emea.lead@example.com": {},  # lead of EMEA by the [access.users] table
     "revops@example.com": {"groups": ["Scorecard-Admins", "Everyone"]},
-}
+    # an unverified email is not used: the sidebar names this user by name
+    "pixel@example.com": {
+        "groups": ["Sales-Leadership"], "email_verified": False, "name": MARKUP_NAME,
+    },
+}  # fmt: skip
 ACCESS = """
 [access]
 role_claim = "groups"
@@ -125,7 +132,9 @@ def nav_titles(tab) -> set[str]:
     return {t.strip().splitlines()[-1] for t in links.all_inner_texts()}  # text after the icon
 
 
-def sign_in(tab, app: dict, email: str) -> None:
+def sign_in(tab, app: dict, email: str, shown: str | None = None) -> None:
+    """Sign in as `email` at the provider; the sidebar then says "Signed in as" `shown`
+    (default: the email)."""
     tab.goto(app["url"])
     wait_for_app(tab)
     tab.get_by_role("button", name="Sign in").click()
@@ -133,7 +142,15 @@ def sign_in(tab, app: dict, email: str) -> None:
     tab.get_by_role("button", name=email).click()
     tab.wait_for_url(f"{app['url']}/**")  # and back
     wait_for_app(tab)
-    tab.get_by_text(f"Signed in as {email}").wait_for()
+    assert (shown or email) in signed_in_as(tab)
+
+
+def signed_in_as(tab) -> str:
+    """The sidebar's "Signed in as ..." line as a reader sees it (without the invisible word
+    joiners `md_text` puts after "@" and ":" to stop autolinks)."""
+    line = tab.get_by_text("Signed in as").first
+    line.wait_for()
+    return line.inner_text().replace(WORD_JOINER, "")
 
 
 def cookie(tab, name: str) -> str | None:
@@ -162,6 +179,16 @@ def test_each_role_sees_exactly_its_pages(tab, signed_app, email, pages):
     assert ("EMEA" in teams) is email.startswith("emea")  # a lead starts on their team
     html = tab.content()
     assert CLIENT_SECRET not in html and COOKIE_SECRET not in html
+
+
+def test_a_name_with_markup_shows_as_text(tab, signed_app):
+    # the literal characters show: no bold, no image (nothing fetched from that host)
+    sign_in(tab, signed_app, "pixel@example.com", shown=f"Signed in as {MARKUP_NAME} (exec)")
+    assert signed_in_as(tab) == f"Signed in as {MARKUP_NAME} (exec)"
+    sidebar = tab.get_by_test_id("stSidebar")
+    assert sidebar.locator("img[src*='pixel']").count() == 0
+    assert sidebar.locator("strong", has_text="x").inner_text().startswith("**x**")
+    assert nav_titles(tab) == REVIEW
 
 
 def test_exec_pages_direct_url_to_ops_page_is_not_found_and_sign_out(tab, signed_app):
