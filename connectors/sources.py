@@ -109,4 +109,5 @@ SOURCES: dict[str, Source] = {
     "demo": pull_demo,
     "files": _lazy("connectors.files"),
     "salesforce": _lazy("connectors.salesforce"),
+    "hubspot": _lazy("connectors.hubspot"),
 }

@@ -1,0 +1,237 @@
+"""The HubSpot connector, over real HTTP against the local HubSpot API emulator
+(tests/hubspot_emulator), fed with the demo org converted to HubSpot's model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from connectors.config import Settings
+from connectors.demo import generate_demo_org
+from connectors.hubspot import HubSpotConfig, HubSpotError
+from connectors.refresh import RefreshError, refresh
+from connectors.schema import conform
+from connectors.store import Store
+from tests.hubspot_emulator.portal import (
+    FUNNEL_PROPERTIES,
+    QUEUE_EMAIL,
+    Portal,
+    expected_canonical,
+    portal_from_canonical,
+    status_value,
+)
+from tests.hubspot_emulator.server import HubSpotEmulator, Rule
+from tests.sfemulator.org import as_of_midnight
+
+AS_OF = date(2026, 11, 16)
+TOKEN = "pat-na1-0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+ENV = {"HUBSPOT_TOKEN": TOKEN}
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, pl.DataFrame]:
+    return generate_demo_org(as_of=AS_OF, scale=0.1, quarters=2)
+
+
+@pytest.fixture
+def portal(demo: dict[str, pl.DataFrame]) -> Portal:
+    return portal_from_canonical(demo, now=as_of_midnight(AS_OF + timedelta(days=1)))
+
+
+@pytest.fixture
+def emu(portal: Portal) -> Iterator[HubSpotEmulator]:
+    server = HubSpotEmulator(portal, token=TOKEN).start()
+    yield server
+    server.stop()
+
+
+def _mapping(demo: dict[str, pl.DataFrame]) -> dict:
+    """The portal's own settings: teams' functions and stage owners as the demo has them,
+    its custom properties and lead-status options."""
+    users, stages = demo["users"], demo["stages"]
+    statuses = pl.concat([demo["leads"]["status"], demo["lead_history"]["status"]]).unique()
+    return {
+        "queues": [QUEUE_EMAIL],
+        "functions": dict(zip(users["team"], users["function"].cast(pl.String), strict=True)),
+        "stage_owners": dict(
+            zip(stages["stage"], stages["owner_function"].cast(pl.String), strict=True)
+        ),
+        "lead_statuses": {status_value(s): s for s in statuses.drop_nulls()},
+        "lead_sources": {},
+        "fields": {
+            "deal_lead_source": "lead_source",
+            "sourced_by": "sourced_by",
+            "lead_source": "lead_source",
+            **FUNNEL_PROPERTIES,
+        },
+    }
+
+
+def _settings(folder: Path, emu: HubSpotEmulator, demo: dict[str, pl.DataFrame]) -> Settings:
+    hs = {
+        "base_url": emu.url,
+        "http_timeout_seconds": 2.0,
+        "retries": 2,
+        "rate_limit_retries": 3,
+        "backoff_seconds": 0.01,
+        "max_pages": 50,
+        **_mapping(demo),
+    }
+    return Settings(data_dir=folder / "data", sources={"hubspot": hs})
+
+
+@pytest.fixture
+def settings(tmp_path: Path, emu: HubSpotEmulator, demo: dict[str, pl.DataFrame]) -> Settings:
+    return _settings(tmp_path, emu, demo)
+
+
+def _refresh(settings: Settings, **options) -> object:
+    return refresh(settings, "hubspot", environ=ENV, **options)
+
+
+def _sorted(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    frame = conform(name, frame)
+    return frame.sort(pl.all().cast(pl.String), nulls_last=True)
+
+
+def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert_frame_equal(_sorted(name, got[name]), _sorted(name, want[name]), check_dtypes=True)
+
+
+# --- full refresh -----------------------------------------------------------------------
+
+
+def test_full_refresh_reproduces_the_demo_org(settings: Settings, demo, emu) -> None:
+    progress: list[tuple[str, float]] = []
+    result = refresh(
+        settings, "hubspot", environ=ENV, progress=lambda msg, f: progress.append((msg, f))
+    )
+    got = Store(settings.data_dir).current().read_all()
+    _assert_same(got, expected_canonical(demo))
+    # two pipelines, kept apart as segments; stages shared by name
+    assert sorted(got["opportunities"]["segment"].unique()) == ["Enterprise", "Mid-Market"]
+    detail = result.snapshot.manifest["detail"]
+    assert detail["mode"] == "full"
+    # 138 deals and 622 contacts: listed 100 a page, histories read 50 a batch
+    paths = [p for _, p in emu.log]
+    assert sum(p.startswith("/crm/v3/objects/deals?") for p in paths) == 2
+    assert sum(p == "/crm/v3/objects/contacts/batch/read" for p in paths) == 13
+    assert all(0 <= f <= 1 for _, f in progress)
+    assert TOKEN not in "".join(m for m, _ in progress)
+
+
+# --- faults: a clear error, the previous snapshot current, the token never shown -------------
+
+WRONG = "pat-na1-wrong-0000-token"
+
+
+def _fails(settings: Settings, match: str, caplog: pytest.LogCaptureFixture, **env) -> str:
+    before = Store(settings.data_dir).current_id()
+    with caplog.at_level(logging.DEBUG), pytest.raises(RefreshError, match=match) as info:
+        refresh(settings, "hubspot", environ={**ENV, **env})
+    assert isinstance(info.value, HubSpotError)
+    assert Store(settings.data_dir).current_id() == before  # the last snapshot stays current
+    text = str(info.value) + "".join(r.getMessage() for r in caplog.records)
+    for secret in (TOKEN, WRONG):
+        assert secret not in text
+    return str(info.value)
+
+
+def test_bad_token(settings: Settings, caplog) -> None:
+    _refresh(settings)
+    _fails(settings, "owners: bad token: HubSpot refused HUBSPOT_TOKEN \\(401", caplog,
+           HUBSPOT_TOKEN=WRONG)  # fmt: skip
+
+
+def test_missing_token(settings: Settings) -> None:
+    with pytest.raises(HubSpotError, match="HubSpot token missing: set HUBSPOT_TOKEN"):
+        refresh(settings, "hubspot", environ={"OTHER": "1"})
+
+
+def test_missing_scope_is_named(settings: Settings, portal: Portal, caplog) -> None:
+    _refresh(settings)
+    portal.granted.discard("crm.objects.contacts.read")
+    message = _fails(settings, "contacts \\(changed\\): missing scope: the private app needs "
+                     "crm.objects.contacts.read \\(403 MISSING_SCOPES\\)", caplog)  # fmt: skip
+    assert "README" in message
+
+
+def test_rate_limit_waits_and_retries(settings: Settings, emu: HubSpotEmulator) -> None:
+    # two 429s on the deal list: the pull waits Retry-After (0 s here) twice and goes on
+    emu.faults.rules.append(Rule("/crm/v3/objects/deals?", 429, times=2))
+    result = _refresh(settings)
+    assert result.snapshot.manifest["detail"]["rate_limited"] == 2
+    assert result.snapshot.manifest["tables"]["opportunities"]["rows"] == 138
+
+
+def test_a_429_storm_gives_up(settings: Settings, emu: HubSpotEmulator, caplog) -> None:
+    _refresh(settings)
+    emu.faults.rules.append(Rule("/crm/v3/objects/contacts", 429, times=100))
+    # rate_limit_retries = 3: the fourth 429 in a row ends the pull
+    limited = "rate limited by HubSpot \\(429, TEN_SECONDLY_ROLLING\\) 4 times"
+    _fails(settings, f"contacts \\(changed\\): {limited}", caplog)
+
+
+def test_daily_limit_stops_at_once(settings: Settings, emu: HubSpotEmulator, caplog) -> None:
+    _refresh(settings)
+    emu.faults.rules.append(Rule("/crm/v3/owners", 429, times=100, policy="DAILY"))
+    calls = len(emu.log)
+    _fails(settings, "owners: HubSpot's daily API limit for this app is used up", caplog)
+    assert len(emu.log) == calls + 1  # not retried: waiting seconds does not help
+
+
+def test_server_errors_are_retried(settings: Settings, emu: HubSpotEmulator) -> None:
+    emu.faults.rules.append(Rule("/crm/v3/objects/deals/batch/read", 503, times=2))
+    assert _refresh(settings).snapshot.manifest["tables"]["stage_history"]["rows"] == 627
+
+
+def test_server_errors_give_up(settings: Settings, emu: HubSpotEmulator, caplog) -> None:
+    _refresh(settings)
+    emu.faults.rules.append(Rule("/crm/v3/pipelines/deals", 502, times=100))
+    _fails(settings, "deal pipelines: HubSpot answered HTTP 502 \\(gave up after 3 attempts\\)",
+           caplog)  # fmt: skip
+
+
+def test_a_connection_dropped_mid_page_is_retried(settings, demo, emu: HubSpotEmulator) -> None:
+    # the second page of contacts is cut off half-way; asked again, it comes whole
+    emu.faults.rules.append(Rule("/crm/v3/objects/contacts?", 0, also="after=100"))
+    got = _refresh(settings).snapshot.read_all()
+    _assert_same(got, expected_canonical(demo))
+    asked = [p for _, p in emu.log if p.startswith("/crm/v3/objects/contacts?")]
+    assert sum("after=100" in p for p in asked) == 2
+
+
+def test_dropped_connections_give_up(settings: Settings, emu: HubSpotEmulator, caplog) -> None:
+    _refresh(settings)
+    emu.faults.rules.append(Rule("/crm/v3/objects/deals?", 0, times=100))
+    dropped = "connection to HubSpot failed or was dropped .*gave up after 3"
+    _fails(settings, f"deals \\(archived\\): {dropped}", caplog)
+
+
+def test_a_cursor_that_never_ends_is_stopped(settings: Settings, emu, caplog) -> None:
+    _refresh(settings)
+    emu.faults.rules.append(Rule("/crm/v3/objects/deals?", -1, times=10_000))
+    endless = "the page cursor did not end after 50 pages of 100; stopped"
+    _fails(settings, f"deals \\(archived\\): {endless}", caplog)
+    archived = [p for _, p in emu.log if "/crm/v3/objects/deals?" in p and "archived=true" in p]
+    assert len(archived) == 50
+
+
+def test_config_errors_are_plain(tmp_path: Path) -> None:
+    bad = Settings(data_dir=tmp_path, sources={"hubspot": {"fields": {"mql_at": "x; DROP"}}})
+    with pytest.raises(HubSpotError, match="not a HubSpot property name"):
+        HubSpotConfig.from_settings(bad)
+    wrong = Settings(data_dir=tmp_path, sources={"hubspot": {"functions": {"SDR": "sdrs"}}})
+    with pytest.raises(HubSpotError, match="functions must be one of"):
+        HubSpotConfig.from_settings(wrong)
+    typo = Settings(data_dir=tmp_path, sources={"hubspot": {"page_sise": 10}})
+    with pytest.raises(HubSpotError, match="page_sise"):
+        HubSpotConfig.from_settings(typo)
