@@ -365,6 +365,20 @@ def search_changed(
     return rows
 
 
+def batch_records(client: Client, kind: str, ids: list[str], properties: list[str]
+                  ) -> list[dict[str, Any]]:  # fmt: skip
+    """The current properties of `ids`, read 100 records a batch."""
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), client.cfg.page_size):
+        data = client.call(
+            kind, "POST", f"/crm/v3/objects/{kind}/batch/read",
+            json={"inputs": [{"id": i} for i in ids[start : start + client.cfg.page_size]],
+                  "properties": properties},
+        )  # fmt: skip
+        rows += data.get("results") or []
+    return rows
+
+
 def histories(client: Client, kind: str, ids: list[str], properties: list[str]) -> pl.DataFrame:
     """The property histories of `ids`, read 50 records a batch."""
     rows: list[dict[str, Any]] = []
@@ -443,6 +457,17 @@ def _plan(settings: Settings, cfg: HubSpotConfig, force_full: bool, now: datetim
     return _Plan(False, since, snap.read_all(), last_full, dict(marks))
 
 
+def _orphaned(plan: _Plan, raw: Mapping[str, Any], changed: list[dict[str, Any]]) -> list[str]:
+    """Unchanged leads whose converted deal was deleted: read again, so the deal they
+    converted into is found anew (as a full pull finds it)."""
+    dead = pl.concat([raw["dead_deals"], raw["deals"].filter(pl.col("archived"))["id"]])
+    seen = [r["id"] for r in changed]
+    leads = plan.previous["leads"]
+    return leads.filter(
+        pl.col("converted_opp_id").is_in(dead.implode()) & ~pl.col("lead_id").is_in(seen)
+    )["lead_id"].to_list()
+
+
 @dataclass
 class _Raw:
     owners: pl.DataFrame
@@ -481,6 +506,8 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
             if found is None:
                 return None
             rows, dead = found, archived_ids(client, kind)
+            if kind == "contacts":  # leads that converted into a deal deleted since
+                rows += batch_records(client, kind, _orphaned(plan, raw, rows), props)
         frame = m.records(rows, props)
         bad = m.unreadable(frame, m.value_kinds(kind, mc))
         if bad:

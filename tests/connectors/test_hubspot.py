@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -235,3 +236,92 @@ def test_config_errors_are_plain(tmp_path: Path) -> None:
     typo = Settings(data_dir=tmp_path, sources={"hubspot": {"page_sise": 10}})
     with pytest.raises(HubSpotError, match="page_sise"):
         HubSpotConfig.from_settings(typo)
+
+
+# --- incremental ------------------------------------------------------------------------
+
+
+def _stage(portal: Portal, pipeline: str, name: str) -> str:
+    stages = next(p for p in portal.pipelines if p["id"] == pipeline)["stages"]
+    return next(s["id"] for s in stages if s["label"] == name)
+
+
+def _change_portal(portal: Portal) -> dict[str, str]:
+    """A day in the portal: an open deal moves on, a won deal that a lead converted into
+    is deleted, a contact is deleted, one is worked, and a new contact converts into a
+    new deal."""
+    deals, contacts = portal.objects["deals"], portal.objects["contacts"]
+    open_deal = next(
+        d for d in deals.values() if d.properties["dealstage"] in ("discovery", "1000002")
+    )
+    pipeline = open_deal.properties["pipeline"]
+    portal.set("deals", open_deal.id, dealstage=_stage(portal, pipeline, "Negotiation"),
+               amount="77000", hs_manual_forecast_category="COMMIT")  # fmt: skip
+    converted = {d for ds in portal.associations.values() for d in ds}
+    won = next(d for d in deals.values() if d.id in converted and d.properties["dealstage"] ==
+               "closedwon")  # fmt: skip
+    portal.archive("deals", won.id)
+    gone = sorted(contacts, key=int)[3]
+    portal.archive("contacts", gone)
+    worked = sorted(contacts, key=int)[10]
+    portal.set("contacts", worked, hs_lead_status="DISQUALIFIED",
+               disqualified_date=portal.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"))  # fmt: skip
+    owner = portal.owners[5]["id"]
+    portal.create("contacts", "99999", hubspot_owner_id=owner, hs_lead_status="WORKING",
+                  lead_source="Webinar", lifecyclestage="lead")  # fmt: skip
+    portal.create("deals", "9199999999", dealname='Zoë, "new"', hubspot_owner_id=owner,
+                  pipeline="default", dealstage="qualification", amount="1234.5",
+                  closedate="2026-12-31T00:00:00.000Z",
+                  hs_manual_forecast_category="PIPELINE")  # fmt: skip
+    when = portal.now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    portal.set("contacts", "99999", hs_lifecyclestage_opportunity_date=when,
+               lifecyclestage="opportunity")  # fmt: skip
+    portal.associations["99999"] = ["9199999999"]
+    return {"moved": open_deal.id, "won": won.id, "gone": gone, "worked": worked}
+
+
+def test_incremental_equals_full(settings: Settings, portal: Portal, emu) -> None:
+    before = _refresh(settings).snapshot
+    first = before.read_all()
+    changed = _change_portal(portal)
+    incremental = _refresh(settings)
+    detail = incremental.snapshot.manifest["detail"]
+    assert detail["mode"] == "incremental"
+    # only what changed (and the 5-minute look-back) was read again
+    assert detail["records"]["deals"] < 5 and detail["records"]["contacts"] < 10
+    full = _refresh(settings, full=True)
+    assert full.snapshot.manifest["detail"]["mode"] == "full"
+    inc = incremental.snapshot.read_all()
+    _assert_same(inc, full.snapshot.read_all())
+    opps = inc["opportunities"]
+    assert opps.height == first["opportunities"].height  # one deleted, one new
+    assert changed["won"] not in opps["opp_id"].to_list()
+    moved = opps.filter(opp_id=changed["moved"]).row(0, named=True)
+    assert (moved["stage"], moved["amount"]) == ("Negotiation", 77_000.0)
+    assert inc["stage_history"].filter(opp_id=changed["moved"])["stage"][-1] == "Negotiation"
+    leads = inc["leads"]
+    assert changed["gone"] not in leads["lead_id"].to_list()
+    assert leads.filter(lead_id="99999")["converted_opp_id"].to_list() == ["9199999999"]
+    worked = inc["lead_history"].filter(lead_id=changed["worked"])
+    assert worked["status"][-1] == "Disqualified"
+    assert not inc["leads"]["converted_opp_id"].is_in([changed["won"]]).any()
+    # the next incremental pull starts from the latest change seen
+    assert detail["watermarks"]["deals"] > before.manifest["detail"]["watermarks"]["deals"]
+
+
+def test_periodic_full_refresh(settings: Settings) -> None:
+    _refresh(settings)
+    hs = {**settings.sources["hubspot"], "full_refresh_days": 0}
+    again = _refresh(replace(settings, sources={"hubspot": hs}))
+    assert again.snapshot.manifest["detail"]["mode"] == "full"
+
+
+def test_more_changes_than_search_returns_pulls_in_full(settings: Settings, portal, emu) -> None:
+    _refresh(settings)
+    for deal in list(portal.objects["deals"])[:30]:
+        portal.set("deals", deal, amount="1000")
+    hs = {**settings.sources["hubspot"], "search_limit": 20}  # HubSpot's is 10,000
+    again = _refresh(replace(settings, sources={"hubspot": hs}))
+    assert again.snapshot.manifest["detail"]["mode"] == "full"
+    amounts = again.snapshot.read_all()["opportunities"]["amount"]
+    assert (amounts == 1000.0).sum() >= 30

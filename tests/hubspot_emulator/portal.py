@@ -284,9 +284,10 @@ def _records(
     out = {}
     for row in current.iter_rows(named=True):
         rid = row.pop(key)
-        out[rid] = Record(
-            rid, row, history.get(rid, {}), created=row[created], updated=row[modified]
-        )
+        past = history.get(rid, {})
+        # last modified: its latest recorded change (ISO text in one format sorts by time)
+        row[modified] = max([row[created], *(v["timestamp"] for vs in past.values() for v in vs)])
+        out[rid] = Record(rid, row, past, created=row[created], updated=row[modified])
     return out
 
 
