@@ -11,8 +11,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from connectors import hubspot_mapping as m
 from connectors.config import Settings
 from connectors.demo import generate_demo_org
 from connectors.hubspot import HubSpotConfig, HubSpotError
@@ -325,3 +329,126 @@ def test_more_changes_than_search_returns_pulls_in_full(settings: Settings, port
     assert again.snapshot.manifest["detail"]["mode"] == "full"
     amounts = again.snapshot.read_all()["opportunities"]["amount"]
     assert (amounts == 1000.0).sum() >= 30
+
+
+def test_command_line(settings: Settings, emu, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from connectors import __main__ as cli
+
+    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    monkeypatch.setattr(cli, "load_settings", lambda: settings)
+    assert cli.main(["refresh", "--source", "hubspot"]) == 0  # the first one is full
+    assert cli.main(["refresh", "--source", "hubspot"]) == 0
+    assert Store(settings.data_dir).current().manifest["detail"]["mode"] == "incremental"
+    assert cli.main(["refresh", "--source", "hubspot", "--full"]) == 0
+    assert Store(settings.data_dir).current().manifest["detail"]["mode"] == "full"
+    monkeypatch.setenv("HUBSPOT_TOKEN", WRONG)
+    assert cli.main(["refresh", "--source", "hubspot"]) != 0
+    out = capsys.readouterr()
+    assert "bad token" in out.out + out.err
+    assert TOKEN not in out.out + out.err and WRONG not in out.out + out.err
+
+
+# --- mapping on small hand-made records ----------------------------------------------------
+
+
+def _v(value: str, at: str) -> dict[str, str]:
+    return {"value": value, "timestamp": f"2026-03-0{at}T10:00:00.000Z", "sourceType": "CRM_UI"}
+
+
+PIPELINES = pl.DataFrame(
+    {
+        "pipeline_id": ["default"] * 3 + ["p2"] * 2,
+        "pipeline_label": ["New"] * 3 + ["Renewal"] * 2,
+        "pipeline_order": [0, 0, 0, 1, 1],
+        "stage_id": ["a", "won", "lost", "r1", "r2"],
+        "stage_label": ["Demo", "Closed Won", "Closed Lost", "Renewal Call", "Closed Won"],
+        "stage_order": [0, 1, 2, 0, 1],
+        "is_closed": ["false", "true", "true", "false", "true"],
+        "probability": ["0.2", "1.0", "0.0", "0.5", "1.0"],
+    }
+)
+
+
+def test_stage_history_carries_every_value_at_each_change() -> None:
+    # deal 7: created in Demo at 100 closing 03-31 (day 1); amount 150 (day 2); won (day 3)
+    results = [
+        {
+            "id": "7",
+            "propertiesWithHistory": {  # newest first, as HubSpot sends them
+                "dealstage": [_v("won", "3"), _v("a", "1")],
+                "amount": [_v("150", "2"), _v("100", "1")],
+                "closedate": [_v("2026-03-31T00:00:00.000Z", "1")],
+                "hs_manual_forecast_category": [_v("CLOSED", "3"), _v("PIPELINE", "1")],
+            },
+        }
+    ]
+    cfg = m.MappingConfig()
+    table = m.stage_table(PIPELINES, cfg)
+    got = m.stage_history(m.history(results, m.deal_history_properties(cfg)),
+                          pl.Series(["7"]), table, cfg)  # fmt: skip
+    assert got.select("stage", "amount", "forecast_category").rows() == [
+        ("Demo", 100.0, "pipeline"),
+        ("Demo", 150.0, "pipeline"),
+        ("Closed Won", 150.0, "closed"),
+    ]
+    assert got["close_date"].to_list() == [date(2026, 3, 31)] * 3
+    assert got["entered_at"].dt.day().to_list() == [1, 2, 3]
+
+
+def test_stages_across_pipelines() -> None:
+    # Demo 1, Closed Won 2, Closed Lost 3 (New pipeline first), then Renewal Call 4; the
+    # Renewal pipeline's "Closed Won" is the same stage (closed, probability 1 = won)
+    got = m.stages(m.stage_table(PIPELINES, m.MappingConfig()), m.MappingConfig())
+    assert got.sort("position").select("stage", "position", "is_closed", "is_won").rows() == [
+        ("Demo", 1, False, False),
+        ("Closed Won", 2, True, True),
+        ("Closed Lost", 3, True, False),
+        ("Renewal Call", 4, False, False),
+    ]
+
+
+def test_a_stage_name_meaning_two_things_is_refused(settings, portal: Portal, emu) -> None:
+    # "Closed Won" of the Enterprise pipeline made an open stage: one name, two meanings
+    enterprise = next(p for p in portal.pipelines if p["id"] != "default")
+    won = next(s for s in enterprise["stages"] if s["label"] == "Closed Won")
+    won["metadata"] = {"isClosed": "false", "probability": "0.9"}
+    with pytest.raises(HubSpotError, match=r"the stage name 'Closed Won' is open in one "
+                       r"pipeline and closed or won in another .*stage_names"):  # fmt: skip
+        _refresh(settings)
+    hs = {**settings.sources["hubspot"], "stage_names": {won["id"]: "Verbal Win"}}
+    renamed = _refresh(replace(settings, sources={"hubspot": hs})).snapshot.read_all()
+    assert "Verbal Win" in renamed["stages"]["stage"].to_list()
+
+
+@settings_(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_order_of_results_changes_nothing(demo, seed: int) -> None:
+    import random
+
+    portal = portal_from_canonical(demo, now=as_of_midnight(AS_OF + timedelta(days=1)))
+    cfg = m.MappingConfig()
+    table = m.stage_table(_pipelines_of(portal), cfg)
+    props, hist = m.deal_properties(cfg), m.deal_history_properties(cfg)
+    results = [r.api(props, hist) for r in portal.objects["deals"].values()]
+
+    def canonical(rows: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        deals = m.records(rows, props)
+        return (
+            m.opportunities(deals, table, cfg),
+            m.stage_history(m.history(rows, hist), deals["id"], table, cfg),
+        )
+
+    shuffled = random.Random(seed).sample(results, len(results))
+    for want, got in zip(canonical(results), canonical(shuffled), strict=True):
+        assert_frame_equal(got, want)
+
+
+def _pipelines_of(portal: Portal) -> pl.DataFrame:
+    """The portal's pipelines as the connector reads them (through its own parser)."""
+    from connectors.hubspot import pipelines
+
+    class _Answer:
+        def call(self, *args, **kwargs):
+            return {"results": portal.pipelines}
+
+    return pipelines(_Answer())  # type: ignore[arg-type]
