@@ -452,3 +452,18 @@ def _pipelines_of(portal: Portal) -> pl.DataFrame:
             return {"results": portal.pipelines}
 
     return pipelines(_Answer())  # type: ignore[arg-type]
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = next(
+        b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if "[sources.hubspot]" in b
+    )
+    hs = tomllib.loads(block)["sources"]["hubspot"]
+    cfg = HubSpotConfig.from_settings(Settings(data_dir=tmp_path, sources={"hubspot": hs}))
+    assert cfg.mapping.sal_at == "sales_accepted_date"
+    assert cfg.mapping.stage_names == {"appointmentscheduled": "Appointment"}
+    assert cfg.mapping.queues == ("leads-queue@acme.com",)
