@@ -19,7 +19,8 @@ and clearer.
 * Every call has a timeout; 429 waits ``Retry-After`` (the 10-second limit) and retries, the
   daily limit stops the pull with a clear message; 5xx and dropped connections are retried
   with backoff; a cursor that never ends is stopped after ``max_pages``.
-* Not pulled: marketing campaigns and forecast submissions (see README, "HubSpot").
+* Goal targets (``/crm/v3/objects/goal_targets``) of the goals named in ``quota_goals`` →
+  quotas. Not pulled: marketing campaigns and forecast submissions (README, "HubSpot").
 """
 
 from __future__ import annotations
@@ -263,7 +264,18 @@ def owners(client: Client) -> pl.DataFrame:
     primary = pl.col("teams").list.eval(
         pl.element().filter(pl.element().struct.field("primary")).struct.field("name")
     )
-    return frame.with_columns(team_name=primary.list.first()).drop("teams")
+    return frame.with_columns(team_name=primary.list.first())
+
+
+def teams(owner_frame: pl.DataFrame) -> pl.DataFrame:
+    """Every team an owner belongs to: (team_id, team_name)."""
+    return (
+        owner_frame.select(t=pl.col("teams"))
+        .explode("t")
+        .drop_nulls()
+        .select(team_id=pl.col("t").struct.field("id"), team_name=pl.col("t").struct.field("name"))
+        .unique("team_id", keep="first", maintain_order=True)
+    )
 
 
 def pipelines(client: Client) -> pl.DataFrame:
@@ -477,6 +489,7 @@ class _Raw:
     contacts: pl.DataFrame
     contact_history: pl.DataFrame
     contact_deals: pl.DataFrame
+    goals: pl.DataFrame | None
     dead_deals: pl.Series
     dead_contacts: pl.Series
 
@@ -489,6 +502,20 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
     owner_frame = owners(client)
     progress("HubSpot: deal pipelines", 0.1)
     pipeline_frame = pipelines(client)
+    goals = None
+    if mc.quota_goals:  # small: read whole every time
+        progress("HubSpot: goals (quotas)", 0.12)
+        try:
+            rows = list_objects(client, "goal_targets", m.GOAL_PROPERTIES, progress, 0.12)
+        except HubSpotError as exc:
+            raise HubSpotError(
+                f"{exc}. Goals are optional: remove quota_goals under [sources.hubspot] in "
+                "scorecard.toml to skip them"
+            ) from None
+        goals = m.records(rows, m.GOAL_PROPERTIES)
+        bad = m.unreadable(goals, m.value_kinds("goal_targets", mc))
+        if bad:
+            raise client.fail(f"goal_targets: values HubSpot sent could not be read: {bad}")
     raw: dict[str, Any] = {}
     for i, (kind, props, history_props) in enumerate(
         (
@@ -527,12 +554,15 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
         raw["contacts"],
         raw["contacts_history"],
         links,
+        goals,
         raw["dead_deals"],
         raw["dead_contacts"],
     )
 
 
-def _canonical(raw: _Raw, cfg: HubSpotConfig, plan: _Plan) -> dict[str, pl.DataFrame]:
+def _canonical(
+    raw: _Raw, cfg: HubSpotConfig, plan: _Plan, fiscal_start_month: int
+) -> dict[str, pl.DataFrame]:
     mc = cfg.mapping
     table = m.stage_table(raw.pipelines, mc)
     conflicts = m.stage_conflicts(table)
@@ -563,8 +593,12 @@ def _canonical(raw: _Raw, cfg: HubSpotConfig, plan: _Plan) -> dict[str, pl.DataF
         lead_hist = m.merge_keyed(
             "lead_history", plan.previous["lead_history"], lead_hist, "lead_id", touched
         )
-    return {
-        "users": m.users(raw.owners, mc),
+    users = m.users(raw.owners, mc)
+    out = {} if raw.goals is None else {
+        "quotas": m.quotas(raw.goals, teams(raw.owners), users, mc, fiscal_start_month)
+    }  # fmt: skip
+    return out | {
+        "users": users,
         "stages": m.stages(table, mc),
         "opportunities": all_opps,
         "stage_history": hist,
@@ -604,7 +638,7 @@ def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
             plan = _Plan(True, None, {}, now, {})
             raw = _read(client, cfg, plan, progress)
             assert raw is not None
-        frames = _canonical(raw, cfg, plan)
+        frames = _canonical(raw, cfg, plan, settings.scoring.fiscal_start_month)
     finally:
         client.close()
     detail = {

@@ -97,6 +97,8 @@ class MappingConfig:
     converted_at: str = LIFECYCLE_DATE.format("opportunity")
     disqualified_at: str = ""
     first_touch_at: str = ""
+    quota_goals: tuple[str, ...] = ()  # names of the goals (hs_goal_name) that are quotas
+    quotas: str = "team"  # "team": the targets of a team summed; "owner": per rep
 
     @classmethod
     def from_toml(cls, raw: Mapping[str, Any]) -> MappingConfig:
@@ -110,7 +112,13 @@ class MappingConfig:
         tables["sourced_by_lead_source"] = dict(raw.get("sourced_by_rules", {}))
         fields = dict(raw.get("fields", {}))
         try:
-            cfg = cls(**fields, **tables, queues=tuple(raw.get("queues", ())))
+            cfg = cls(
+                **fields,
+                **tables,
+                queues=tuple(raw.get("queues", ())),
+                quota_goals=tuple(raw.get("quota_goals", ())),
+                **({"quotas": raw["quotas"]} if "quotas" in raw else {}),
+            )
         except TypeError as exc:
             raise MappingError(f"[sources.hubspot]: {exc}") from exc
         cfg.check()
@@ -140,6 +148,8 @@ class MappingConfig:
             )
         if any(v not in SOURCED_BY for v in self.sourced_by_lead_source.values()):
             raise MappingError(f"sourced_by_rules values must be one of {SOURCED_BY}")
+        if self.quotas not in ("team", "owner"):
+            raise MappingError("quotas must be 'team' or 'owner'")
 
     def fingerprint(self) -> str:
         """Changes when the mapping changes, so an incremental refresh is not mixed with it."""
@@ -188,10 +198,22 @@ def contact_properties(cfg: MappingConfig) -> list[str]:
     ]
 
 
+GOAL_PROPERTIES = [
+    "hs_goal_name",
+    "hs_target_amount",
+    "hs_start_datetime",
+    "hs_end_datetime",
+    "hubspot_owner_id",
+    "hs_assignee_team_id",
+]
+
+
 def value_kinds(kind: str, cfg: MappingConfig) -> dict[str, str]:
     """The properties read as timestamps ("stamp") or numbers, by object."""
     if kind == "deals":
         return {"createdate": "stamp", "closedate": "stamp", "amount": "number"}
+    if kind == "goal_targets":
+        return {"hs_start_datetime": "stamp", "hs_target_amount": "number"}
     funnel = [getattr(cfg, f) for f in FUNNEL if getattr(cfg, f)]
     return dict.fromkeys(["createdate", "lastmodifieddate", *funnel], "stamp")
 
@@ -529,6 +551,52 @@ def lead_history(
             owner_id=pl.coalesce("hubspot_owner_id", "_now"),
             history_id=pl.lit(None, S),
         ),
+    )
+
+
+def _quarter(day: pl.Expr, fiscal_start_month: int) -> pl.Expr:
+    """The (fiscal) quarter ``YYYY-Qn`` holding `day` (as scoring.calendar.period_expr)."""
+    shifted = day.dt.offset_by(f"-{fiscal_start_month - 1}mo") if fiscal_start_month > 1 else day
+    return pl.format("{}-Q{}", shifted.dt.year(), shifted.dt.quarter())
+
+
+def quotas(
+    goals: pl.DataFrame,
+    teams: pl.DataFrame,
+    users_: pl.DataFrame,
+    cfg: MappingConfig,
+    fiscal_start_month: int,
+) -> pl.DataFrame:
+    """Quotas from the goal targets named in `quota_goals`, by the quarter each target
+    starts in and the team it is assigned to (a rep's target: the rep's team; summed per
+    team unless `quotas = "owner"`). Other goals (calls made, meetings booked) are not
+    quotas."""
+    frame = (
+        goals.filter(~pl.col("archived") & pl.col("hs_goal_name").is_in(list(cfg.quota_goals)))
+        .join(
+            teams.select(hs_assignee_team_id="team_id", _team="team_name"),
+            on="hs_assignee_team_id",
+            how="left",
+        )
+        .join(
+            users_.select(hubspot_owner_id="user_id", _rep_team="team"),
+            on="hubspot_owner_id",
+            how="left",
+        )
+    )
+    team = _lookup(pl.col("_team"), cfg.teams)
+    owner = (
+        pl.col("hubspot_owner_id").replace("", None) if cfg.quotas == "owner" else pl.lit(None, S)
+    )
+    return _finish(
+        "quotas",
+        frame.group_by(
+            period=_quarter(stamp("hs_start_datetime").dt.date(), fiscal_start_month),
+            team=pl.coalesce(team, "_rep_team"),
+            owner_id=owner,
+        )
+        .agg(amount=number("hs_target_amount").sum())
+        .filter(pl.col("team").is_not_null()),
     )
 
 

@@ -26,6 +26,7 @@ from connectors.store import Store
 from tests.hubspot_emulator.portal import (
     FUNNEL_PROPERTIES,
     QUEUE_EMAIL,
+    QUOTA_GOAL,
     Portal,
     expected_canonical,
     portal_from_canonical,
@@ -63,6 +64,7 @@ def _mapping(demo: dict[str, pl.DataFrame]) -> dict:
     statuses = pl.concat([demo["leads"]["status"], demo["lead_history"]["status"]]).unique()
     return {
         "queues": [QUEUE_EMAIL],
+        "quota_goals": [QUOTA_GOAL],
         "functions": dict(zip(users["team"], users["function"].cast(pl.String), strict=True)),
         "stage_owners": dict(
             zip(stages["stage"], stages["owner_function"].cast(pl.String), strict=True)
@@ -467,3 +469,55 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
     assert cfg.mapping.sal_at == "sales_accepted_date"
     assert cfg.mapping.stage_names == {"appointmentscheduled": "Appointment"}
     assert cfg.mapping.queues == ("leads-queue@acme.com",)
+
+
+def test_quotas_from_goal_targets() -> None:
+    # team A: two reps' Q3 targets 100 + 50 = 150 (summed: the team's quota); team B: a team
+    # target of 200 starting 2026-10-01 (Q4); "Calls made" is a goal, not a quota
+    def goal(name: str, amount: str, start: str, owner=None, team=None) -> dict:
+        props = {
+            "hs_goal_name": name,
+            "hs_target_amount": amount,
+            "hubspot_owner_id": owner,
+            "hs_start_datetime": f"{start}T00:00:00.000Z",
+            "hs_assignee_team_id": team,
+        }
+        return {"id": f"{name}{amount}{start}", "properties": props}
+
+    goals = m.records(
+        [
+            goal("Revenue", "100", "2026-07-01", owner="1"),
+            goal("Revenue", "50.5", "2026-08-01", owner="2"),
+            goal("Revenue", "200", "2026-10-01", team="t2"),
+            goal("Calls made", "900", "2026-07-01", owner="1"),
+        ],
+        m.GOAL_PROPERTIES,
+    )
+    users = pl.DataFrame({"user_id": ["1", "2"], "team": ["A", "A"]})
+    teams = pl.DataFrame({"team_id": ["t2"], "team_name": ["B"]})
+    cfg = m.MappingConfig(quota_goals=("Revenue",))
+    got = m.quotas(goals, teams, users, cfg, fiscal_start_month=1)
+    assert got.rows() == [("2026-Q3", "A", None, 150.5), ("2026-Q4", "B", None, 200.0)]
+    per_rep = m.quotas(goals, teams, users, replace(cfg, quotas="owner"), fiscal_start_month=1)
+    assert per_rep.filter(team="A").select("owner_id", "amount").rows() == [
+        ("1", 100.0),
+        ("2", 50.5),
+    ]
+    # a fiscal year starting in February: July is in fiscal Q2 (May-Jul), August and October
+    # in Q3 (Aug-Oct)
+    fiscal = m.quotas(goals, teams, users, cfg, fiscal_start_month=2)
+    assert fiscal.select("period", "team", "amount").rows() == [
+        ("2026-Q2", "A", 100.0),
+        ("2026-Q3", "A", 50.5),
+        ("2026-Q3", "B", 200.0),
+    ]
+
+
+def test_goals_without_their_scope(settings: Settings, portal: Portal, caplog) -> None:
+    _refresh(settings)
+    portal.granted.discard("crm.objects.goals.read")
+    _fails(settings, "goal_targets: missing scope: the private app needs crm.objects.goals.read"
+           ".*remove quota_goals under \\[sources.hubspot\\]", caplog)  # fmt: skip
+    hs = {**settings.sources["hubspot"], "quota_goals": []}
+    skipped = _refresh(replace(settings, sources={"hubspot": hs}))
+    assert "quotas" in skipped.snapshot.manifest["missing_tables"]

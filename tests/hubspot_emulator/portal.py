@@ -19,7 +19,9 @@ histories, rendered from canonical frames (e.g. the demo org).
 `expected_canonical(frames)` gives the tables a correct connector reads back: HubSpot ids,
 millisecond timestamps, no manager ids / account ids / campaign ids (HubSpot's owners have
 no manager and the connector pulls no campaigns), and only the history rows at which a
-recorded value changed. Campaigns, campaign members, forecasts and quotas are not served.
+recorded value changed. Quotas are team goal targets of the goal "Revenue quota" (with a
+"Calls made" goal beside it that is no quota). Campaigns, campaign members and forecast
+submissions are not served.
 """
 
 from __future__ import annotations
@@ -58,8 +60,10 @@ SCOPES = frozenset(
         "crm.objects.owners.read",
         "crm.objects.deals.read",
         "crm.objects.contacts.read",
+        "crm.objects.goals.read",
     }
 )
+QUOTA_GOAL = "Revenue quota"
 
 
 def iso(when: datetime) -> str:
@@ -217,8 +221,38 @@ def _pipelines(stages: pl.DataFrame, segments: list[str]) -> list[dict[str, Any]
     return out
 
 
+def team_ids(users: pl.DataFrame) -> dict[str, str]:
+    return {t: str(300_000 + i) for i, t in enumerate(sorted(users["team"].unique()))}
+
+
+def _goals(c: Mapping[str, pl.DataFrame], ids: Mapping[str, dict[str, str]]) -> dict:
+    """Each quota (team, quarter) as a team goal target of the "Revenue quota" goal, plus a
+    "Calls made" goal per quota that is not a quota (the connector must leave it out)."""
+    teams = team_ids(c["users"])
+    out = {}
+    for i, row in enumerate(c["quotas"].sort("period", "team").iter_rows(named=True)):
+        year, quarter = row["period"].split("-Q")
+        start = datetime(int(year), 3 * int(quarter) - 2, 1)
+        end = datetime(int(year) + (quarter == "4"), (3 * int(quarter)) % 12 + 1, 1)
+        for k, (name, amount) in enumerate(((QUOTA_GOAL, row["amount"]), ("Calls made", 500.0))):
+            gid = str(87_500_000_000 + 2 * i + k)
+            at = "2024-01-02T10:00:00.000Z"
+            props = {
+                "hs_goal_name": name,
+                "hs_target_amount": f"{amount:.2f}",
+                "hs_start_datetime": start.strftime("%Y-%m-%dT00:00:00.000Z"),
+                "hs_end_datetime": end.strftime("%Y-%m-%dT00:00:00.000Z"),
+                "hubspot_owner_id": None,
+                "hs_assignee_team_id": teams[row["team"]],
+                "hs_createdate": at,
+                "hs_lastmodifieddate": at,
+            }
+            out[gid] = Record(gid, props, created=at, updated=at)
+    return out
+
+
 def _owners(users: pl.DataFrame, ids: Mapping[str, str]) -> list[dict[str, Any]]:
-    teams = {t: str(300_000 + i) for i, t in enumerate(sorted(users["team"].unique()))}
+    teams = team_ids(users)
     out = []
     for row in users.sort("user_id").iter_rows(named=True):
         first, _, last = (row["name"] or "").partition(" ")
@@ -411,7 +445,11 @@ def portal_from_canonical(frames: Mapping[str, pl.DataFrame], *, now: datetime) 
         pipelines=_pipelines(
             frames["stages"], frames["opportunities"]["segment"].unique().to_list()
         ),
-        objects={"deals": _deals(frames, ids, stamp), "contacts": contacts},
+        objects={
+            "deals": _deals(frames, ids, stamp),
+            "contacts": contacts,
+            "goal_targets": _goals(frames, ids),
+        },
         associations=associations,
         now=now,
     )
@@ -468,4 +506,5 @@ def expected_canonical(frames: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataF
         "stage_history": _ms(hist),
         "leads": _ms(leads),
         "lead_history": _ms(lead_hist),
+        "quotas": frames["quotas"],
     }

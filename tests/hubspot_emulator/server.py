@@ -20,6 +20,10 @@ The shapes follow HubSpot's public API reference:
   ``propertiesWithHistory`` (each a list of {``value``, ``timestamp``, ``sourceType``, ...},
   newest first; at most 50 inputs when history is asked) —
   https://developers.hubspot.com/docs/api-reference/latest/crm/objects/objects/batch/get-objects
+* ``GET /crm/v3/objects/goal_targets``: goal targets with ``hs_goal_name``,
+  ``hs_target_amount``, ``hs_start_datetime``, ``hs_end_datetime``, ``hubspot_owner_id`` /
+  ``hs_assignee_team_id`` (scope ``crm.objects.goals.read``) —
+  https://developers.hubspot.com/docs/api-reference/latest/crm/objects/goals/guide
 * ``POST /crm/v4/associations/contacts/deals/batch/read``: ``results`` [{``from``: {``id``},
   ``to``: [{``toObjectId`` (a number), ``associationTypes``}]}], ``status`` "COMPLETE".
 * Errors: ``{"status": "error", "message", "correlationId", "category"}``; 401
@@ -46,6 +50,7 @@ from urllib.parse import parse_qs, urlparse
 from tests.hubspot_emulator.portal import Portal
 
 SEARCH_LIMIT = 10_000
+SCOPE = {"goal_targets": "crm.objects.goals.read"}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -134,7 +139,7 @@ class HubSpotEmulator:
                 return 400, error(
                     400, f"Unable to infer object type from: {kind}", "VALIDATION_ERROR"
                 )
-            denied = self._scoped(f"crm.objects.{kind}.read")
+            denied = self._scoped(SCOPE.get(kind, f"crm.objects.{kind}.read"))
             if denied:
                 return denied
             if method == "GET" and len(parts) == 4:
