@@ -103,6 +103,8 @@ class Client:
         )
         self.calls = 0
         self.rate_limited = 0
+        self.paused = 0
+        self.warned_daily = False
 
     def close(self) -> None:
         self.http.close()
@@ -119,7 +121,9 @@ class Client:
             try:
                 response = self.http.request(method, path, **kwargs)
                 if response.status_code == 200:
-                    return response.json()
+                    data = response.json()
+                    self._pace(what, response)
+                    return data
                 problem = f"HubSpot answered HTTP {response.status_code}"
             except httpx.TimeoutException:
                 response, problem = (
@@ -160,6 +164,23 @@ class Client:
             wait = self.cfg.backoff_seconds * 2 ** (attempt - 1)
             log.warning("%s: transient HubSpot error, retry %d in %.1f s", what, attempt, wait)
             time.sleep(wait)
+
+    def _pace(self, what: str, response: httpx.Response) -> None:
+        """Sit out the rest of the 10-second window when its last call was used, instead
+        of running into a 429; say so once when the daily limit is nearly used up."""
+        headers = response.headers
+        if headers.get("X-HubSpot-RateLimit-Remaining") == "0":
+            try:
+                window = float(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", ""))
+            except ValueError:
+                window = 10_000.0
+            self.paused += 1
+            log.info("%s: HubSpot's 10-second limit reached, pausing %.1f s", what, window / 1000)
+            time.sleep(min(window / 1000, self.cfg.max_wait_seconds))
+        daily = headers.get("X-HubSpot-RateLimit-Daily-Remaining", "")
+        if daily.isdigit() and int(daily) < 1000 and not self.warned_daily:
+            self.warned_daily = True
+            log.warning("HubSpot: only %s calls of this app's daily limit are left", daily)
 
     def pages(
         self,
@@ -648,6 +669,7 @@ def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
         "watermarks": _watermarks(raw, plan),
         "calls": client.calls,
         "rate_limited": client.rate_limited,
+        "paused": client.paused,
         "records": {"deals": raw.deals.height, "contacts": raw.contacts.height},
     }
     return Pulled(frames=frames, data_as_of=options.get("as_of") or now.date(), detail=detail)

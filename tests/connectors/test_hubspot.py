@@ -521,3 +521,35 @@ def test_goals_without_their_scope(settings: Settings, portal: Portal, caplog) -
     hs = {**settings.sources["hubspot"], "quota_goals": []}
     skipped = _refresh(replace(settings, sources={"hubspot": hs}))
     assert "quotas" in skipped.snapshot.manifest["missing_tables"]
+
+
+def test_paces_itself_under_the_10_second_limit(settings, demo, emu: HubSpotEmulator) -> None:
+    # 12 calls a second (the pull makes 30): it sits out the window when its last call is
+    # used (X-HubSpot-RateLimit-Remaining: 0) instead of running into 429s
+    emu.burst_max, emu.window_ms = 12, 1000
+    result = _refresh(settings)
+    detail = result.snapshot.manifest["detail"]
+    assert detail["calls"] == 30
+    assert detail["paused"] >= 1 and detail["rate_limited"] == 0
+    _assert_same(result.snapshot.read_all(), expected_canonical(demo))
+
+
+def test_the_daily_limit_running_low_is_said_once(settings, emu: HubSpotEmulator, caplog) -> None:
+    emu.daily_remaining = 900
+    with caplog.at_level(logging.WARNING):
+        _refresh(settings)
+    warned = [r for r in caplog.records if "daily limit are left" in r.getMessage()]
+    assert len(warned) == 1
+
+
+def test_a_slow_server_times_out(settings: Settings, emu: HubSpotEmulator, caplog) -> None:
+    _refresh(settings)
+    emu.slow_seconds = 0.6
+    emu.faults.rules.append(Rule("/crm/v3/pipelines/deals", -2, times=3))
+    hs = {**settings.sources["hubspot"], "http_timeout_seconds": 0.3}
+    quick = replace(settings, sources={"hubspot": hs})
+    before = Store(settings.data_dir).current_id()
+    with pytest.raises(HubSpotError, match="deal pipelines: timeout: HubSpot did not answer "
+                       r"within 0.3 s \(gave up after 3 attempts\)"):  # fmt: skip
+        refresh(quick, "hubspot", environ=ENV)
+    assert Store(settings.data_dir).current_id() == before

@@ -32,6 +32,9 @@ The shapes follow HubSpot's public API reference:
   ``errorType`` "RATE_LIMIT", ``policyName`` (``TEN_SECONDLY_ROLLING`` or ``DAILY``) and a
   ``Retry-After`` header; every answer carries the ``X-HubSpot-RateLimit-*`` headers.
 
+The 10-second limit is emulated as fixed windows (``burst_max`` calls per ``window_ms``):
+``X-HubSpot-RateLimit-Remaining`` counts down, and a call over it gets the 429.
+
 Test hooks (`Faults`): a run of answers with a given status, a connection dropped half-way
 through a page, a page cursor that never ends.
 """
@@ -39,7 +42,9 @@ through a page, a page cursor that never ends.
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,7 +67,7 @@ class _QuietServer(ThreadingHTTPServer):
 class Rule:
     """Answer the next `times` requests whose path contains `path` with `status` (and a
     HubSpot error body), or drop them half-way through (`status` 0), or, for `status` -1,
-    answer normally but with a page cursor that never ends."""
+    answer normally but with a page cursor that never ends, or for -2, answer slowly."""
 
     path: str
     status: int
@@ -102,6 +107,10 @@ class HubSpotEmulator:
         self.faults = Faults()
         self.log: list[tuple[str, str]] = []
         self.daily_remaining = 250_000
+        # the 10-second limit, as fixed windows: `burst_max` calls per `window_ms`
+        self.burst_max, self.window_ms = 190, 10_000
+        self.slow_seconds = 1.0  # how long a `Rule(status=-2)` answer takes
+        self._window_start, self._window_calls = 0.0, 0
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> HubSpotEmulator:
@@ -115,6 +124,16 @@ class HubSpotEmulator:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+
+    def burst(self) -> tuple[int, float]:
+        """Count a call in the current window: (calls left in it, seconds until it ends)."""
+        now = time.monotonic()
+        with self.portal.lock:
+            if now - self._window_start >= self.window_ms / 1000:
+                self._window_start, self._window_calls = now, 0
+            self._window_calls += 1
+            left = self.burst_max - self._window_calls
+            return left, self._window_start + self.window_ms / 1000 - now
 
     @property
     def url(self) -> str:
@@ -279,6 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     emu: HubSpotEmulator
+    remaining = 0
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -293,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
         emu = self.emu
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         emu.log.append((method, self.path))
+        left, reset = emu.burst()
+        self.remaining = max(left, 0)
         if self.headers.get("Authorization") != f"Bearer {emu.token}":
             self._send(
                 401,
@@ -307,6 +329,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with emu.portal.lock:
             rule = emu.faults.take(self.path)
+        if left < 0:  # over the 10-second limit
+            wait = f"{math.ceil(reset)}" if emu.window_ms >= 1000 else f"{reset:.3f}"
+            rule = Rule(self.path, 429, retry_after=wait)
         if rule is not None and rule.status == 429:
             body = error(
                 429,
@@ -317,6 +342,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(429, body, {"Retry-After": rule.retry_after})
             return
+        if rule is not None and rule.status == -2:  # a slow answer
+            time.sleep(emu.slow_seconds)
         if rule is not None and rule.status >= 400:
             self._send(rule.status, error(rule.status, "internal error", "INTERNAL_ERROR"))
             return
@@ -352,8 +379,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.send_header("X-HubSpot-RateLimit-Daily", "250000")
             self.send_header("X-HubSpot-RateLimit-Daily-Remaining", str(emu.daily_remaining))
-            self.send_header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
-            self.send_header("X-HubSpot-RateLimit-Max", "190")
+            self.send_header("X-HubSpot-RateLimit-Interval-Milliseconds", str(emu.window_ms))
+            self.send_header("X-HubSpot-RateLimit-Max", str(emu.burst_max))
+            self.send_header("X-HubSpot-RateLimit-Remaining", str(self.remaining))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
