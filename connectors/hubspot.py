@@ -20,7 +20,9 @@ and clearer.
   daily limit stops the pull with a clear message; 5xx and dropped connections are retried
   with backoff; a cursor that never ends is stopped after ``max_pages``.
 * Goal targets (``/crm/v3/objects/goal_targets``) of the goals named in ``quota_goals`` →
-  quotas. Not pulled: marketing campaigns and forecast submissions (README, "HubSpot").
+  quotas; with ``campaigns = true``, marketing campaigns (``/marketing/v3/campaigns``) and
+  the contacts of their reports → campaigns and members. Not pulled: forecast submissions
+  (no public API) — README, "Connect HubSpot".
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class HubSpotConfig:
     rate_limit_retries: int = 8  # per call, for 429 (10-second limit)
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 60.0  # the longest Retry-After we sit out
+    campaigns: bool = False  # marketing campaigns (Marketing Hub: marketing.campaigns.read)
     max_pages: int = 10_000  # a cursor still going after this many pages is broken
     search_limit: int = 10_000  # HubSpot's search returns at most this many results
     full_refresh_days: float = 7.0
@@ -454,6 +457,37 @@ def contact_deals(client: Client, ids: list[str]) -> pl.DataFrame:
     )
 
 
+def campaigns(client: Client, cfg: HubSpotConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Marketing campaigns, and (campaign_id, lead_id) for the contacts of their reports."""
+    props = m.campaign_properties(cfg.mapping)
+    params = {"limit": client.cfg.page_size, "properties": ",".join(props)}
+    rows: list[dict[str, Any]] = []
+    try:
+        for page in client.pages("campaigns", "GET", "/marketing/v3/campaigns", params=params):
+            rows += page
+        frame = m.records(rows, props)
+        pairs: list[dict[str, str]] = []
+        for campaign in frame.filter(~pl.col("archived"))["id"]:
+            for kind in cfg.mapping.campaign_contacts:
+                path = f"/marketing/v3/campaigns/{campaign}/reports/contacts/{kind}"
+                for page in client.pages(
+                    "campaign contacts", "GET", path, params={"limit": client.cfg.page_size}
+                ):
+                    pairs += [{"campaign_id": campaign, "lead_id": r.get("id")} for r in page]
+    except HubSpotError as exc:
+        raise HubSpotError(
+            f"{exc}. Campaigns are optional: set campaigns = false under [sources.hubspot] in "
+            "scorecard.toml to skip them"
+        ) from None
+    bad = m.unreadable(frame, m.value_kinds("campaigns", cfg.mapping))
+    if bad:
+        raise client.fail(f"campaigns: values HubSpot sent could not be read: {bad}")
+    schema = {"campaign_id": m.S, "lead_id": m.S}
+    return frame, pl.DataFrame(pairs, schema=schema, orient="row") if pairs else pl.DataFrame(
+        schema=schema
+    )
+
+
 # -- the pull -------------------------------------------------------------------------------
 
 
@@ -511,6 +545,7 @@ class _Raw:
     contact_history: pl.DataFrame
     contact_deals: pl.DataFrame
     goals: pl.DataFrame | None
+    campaigns: tuple[pl.DataFrame, pl.DataFrame] | None
     dead_deals: pl.Series
     dead_contacts: pl.Series
 
@@ -576,6 +611,7 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
         raw["contacts_history"],
         links,
         goals,
+        campaigns(client, cfg) if cfg.campaigns else None,
         raw["dead_deals"],
         raw["dead_contacts"],
     )
@@ -618,6 +654,9 @@ def _canonical(
     out = {} if raw.goals is None else {
         "quotas": m.quotas(raw.goals, teams(raw.owners), users, mc, fiscal_start_month)
     }  # fmt: skip
+    if raw.campaigns is not None:
+        out["campaigns"] = m.campaigns(raw.campaigns[0], mc)
+        out["campaign_members"] = m.campaign_members(raw.campaigns[1], leads)
     return out | {
         "users": users,
         "stages": m.stages(table, mc),

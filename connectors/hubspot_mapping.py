@@ -99,6 +99,9 @@ class MappingConfig:
     first_touch_at: str = ""
     quota_goals: tuple[str, ...] = ()  # names of the goals (hs_goal_name) that are quotas
     quotas: str = "team"  # "team": the targets of a team summed; "owner": per rep
+    campaign_contacts: tuple[str, ...] = ("contactFirstTouch",)  # which report is membership
+    campaign_channel: str = ""  # a campaign property holding its channel ("Webinar", ...)
+    campaign_cost: str = "hs_spend_items_sum_amount"
 
     @classmethod
     def from_toml(cls, raw: Mapping[str, Any]) -> MappingConfig:
@@ -117,6 +120,11 @@ class MappingConfig:
                 **tables,
                 queues=tuple(raw.get("queues", ())),
                 quota_goals=tuple(raw.get("quota_goals", ())),
+                **(
+                    {"campaign_contacts": tuple(raw["campaign_contacts"])}
+                    if "campaign_contacts" in raw
+                    else {}
+                ),
                 **({"quotas": raw["quotas"]} if "quotas" in raw else {}),
             )
         except TypeError as exc:
@@ -126,6 +134,8 @@ class MappingConfig:
 
     def check(self) -> None:
         names = [
+            self.campaign_channel,
+            self.campaign_cost,
             self.forecast_category,
             self.deal_lead_source,
             self.sourced_by,
@@ -148,6 +158,9 @@ class MappingConfig:
             )
         if any(v not in SOURCED_BY for v in self.sourced_by_lead_source.values()):
             raise MappingError(f"sourced_by_rules values must be one of {SOURCED_BY}")
+        unknown = set(self.campaign_contacts) - set(CAMPAIGN_CONTACTS)
+        if unknown:
+            raise MappingError(f"campaign_contacts must be among {CAMPAIGN_CONTACTS}: {unknown}")
         if self.quotas not in ("team", "owner"):
             raise MappingError("quotas must be 'team' or 'owner'")
 
@@ -198,6 +211,20 @@ def contact_properties(cfg: MappingConfig) -> list[str]:
     ]
 
 
+# The campaign contact reports: contacts whose first / last touch before becoming a contact
+# was the campaign (so, before any deal), or every contact it influenced (at any time).
+CAMPAIGN_CONTACTS = ("contactFirstTouch", "contactLastTouch", "influencedContacts")
+
+
+def campaign_properties(cfg: MappingConfig) -> list[str]:
+    return [
+        "hs_name",
+        "hs_start_date",
+        "hs_end_date",
+        *_opt(cfg.campaign_channel, cfg.campaign_cost),
+    ]
+
+
 GOAL_PROPERTIES = [
     "hs_goal_name",
     "hs_target_amount",
@@ -212,6 +239,10 @@ def value_kinds(kind: str, cfg: MappingConfig) -> dict[str, str]:
     """The properties read as timestamps ("stamp") or numbers, by object."""
     if kind == "deals":
         return {"createdate": "stamp", "closedate": "stamp", "amount": "number"}
+    if kind == "campaigns":
+        return {"hs_start_date": "stamp", "hs_end_date": "stamp"} | (
+            {cfg.campaign_cost: "number"} if cfg.campaign_cost else {}
+        )
     if kind == "goal_targets":
         return {"hs_start_datetime": "stamp", "hs_target_amount": "number"}
     funnel = [getattr(cfg, f) for f in FUNNEL if getattr(cfg, f)]
@@ -551,6 +582,32 @@ def lead_history(
             owner_id=pl.coalesce("hubspot_owner_id", "_now"),
             history_id=pl.lit(None, S),
         ),
+    )
+
+
+def campaigns(frame: pl.DataFrame, cfg: MappingConfig) -> pl.DataFrame:
+    """Marketing campaigns: name, channel (a configured property), dates, spend as cost."""
+    return _finish(
+        "campaigns",
+        frame.filter(~pl.col("archived")).select(
+            campaign_id="id",
+            name="hs_name",
+            channel=pl.col(cfg.campaign_channel) if cfg.campaign_channel else pl.lit(None, S),
+            start_date=stamp("hs_start_date").dt.date(),
+            end_date=stamp("hs_end_date").dt.date(),
+            cost=number(cfg.campaign_cost) if cfg.campaign_cost else pl.lit(None, pl.Float64),
+        ),
+    )
+
+
+def campaign_members(pairs: pl.DataFrame, leads_now: pl.DataFrame) -> pl.DataFrame:
+    """The contacts of each campaign's contact reports that are leads, once each. HubSpot
+    says which contacts a campaign touched, not when: `responded_at` is unknown (null)."""
+    return _finish(
+        "campaign_members",
+        pairs.filter(pl.col("lead_id").is_in(leads_now["lead_id"].implode()))
+        .unique(["campaign_id", "lead_id"], maintain_order=True)
+        .select("campaign_id", "lead_id", responded_at=pl.lit(None, UTC)),
     )
 
 

@@ -72,6 +72,7 @@ def _mapping(demo: dict[str, pl.DataFrame]) -> dict:
         "lead_statuses": {status_value(s): s for s in statuses.drop_nulls()},
         "lead_sources": {},
         "fields": {
+            "campaign_channel": "campaign_type",
             "deal_lead_source": "lead_source",
             "sourced_by": "sourced_by",
             "lead_source": "lead_source",
@@ -83,6 +84,7 @@ def _mapping(demo: dict[str, pl.DataFrame]) -> dict:
 def _settings(folder: Path, emu: HubSpotEmulator, demo: dict[str, pl.DataFrame]) -> Settings:
     hs = {
         "base_url": emu.url,
+        "campaigns": True,
         "http_timeout_seconds": 2.0,
         "retries": 2,
         "rate_limit_retries": 3,
@@ -524,12 +526,13 @@ def test_goals_without_their_scope(settings: Settings, portal: Portal, caplog) -
 
 
 def test_paces_itself_under_the_10_second_limit(settings, demo, emu: HubSpotEmulator) -> None:
-    # 12 calls a second (the pull makes 30): it sits out the window when its last call is
-    # used (X-HubSpot-RateLimit-Remaining: 0) instead of running into 429s
-    emu.burst_max, emu.window_ms = 12, 1000
+    # 25 calls a second (the pull makes 56: 30 for the CRM, 26 for the 25 campaigns): it
+    # sits out the window when its last call is used (X-HubSpot-RateLimit-Remaining: 0)
+    # instead of running into 429s
+    emu.burst_max, emu.window_ms = 25, 1000
     result = _refresh(settings)
     detail = result.snapshot.manifest["detail"]
-    assert detail["calls"] == 30
+    assert detail["calls"] == 56
     assert detail["paused"] >= 1 and detail["rate_limited"] == 0
     _assert_same(result.snapshot.read_all(), expected_canonical(demo))
 
@@ -553,3 +556,27 @@ def test_a_slow_server_times_out(settings: Settings, emu: HubSpotEmulator, caplo
                        r"within 0.3 s \(gave up after 3 attempts\)"):  # fmt: skip
         refresh(quick, "hubspot", environ=ENV)
     assert Store(settings.data_dir).current_id() == before
+
+
+def test_campaigns_without_their_scope(settings: Settings, portal: Portal, caplog) -> None:
+    _refresh(settings)
+    portal.granted.discard("marketing.campaigns.read")
+    _fails(settings, "campaigns: missing scope: the private app needs marketing.campaigns.read"
+           ".*set campaigns = false under \\[sources.hubspot\\]", caplog)  # fmt: skip
+    hs = {**settings.sources["hubspot"], "campaigns": False}
+    skipped = _refresh(replace(settings, sources={"hubspot": hs}))
+    missing = skipped.snapshot.manifest["missing_tables"]
+    assert "campaigns" in missing and "campaign_members" in missing
+
+
+def test_campaign_members_are_the_chosen_reports(settings: Settings, demo, emu) -> None:
+    # every demo membership is an "influenced contact"; with that report the members are
+    # all of them (436), once each, and still without a response time
+    hs = {**settings.sources["hubspot"], "campaign_contacts": ["influencedContacts"]}
+    got = _refresh(replace(settings, sources={"hubspot": hs})).snapshot.read_all()
+    members = got["campaign_members"]
+    assert members.height == demo["campaign_members"].height == 436
+    assert members["responded_at"].null_count() == members.height
+    bad = Settings(data_dir=settings.data_dir, sources={"hubspot": {"campaign_contacts": ["x"]}})
+    with pytest.raises(HubSpotError, match="campaign_contacts must be among"):
+        HubSpotConfig.from_settings(bad)

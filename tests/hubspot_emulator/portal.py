@@ -20,8 +20,10 @@ histories, rendered from canonical frames (e.g. the demo org).
 millisecond timestamps, no manager ids / account ids / campaign ids (HubSpot's owners have
 no manager and the connector pulls no campaigns), and only the history rows at which a
 recorded value changed. Quotas are team goal targets of the goal "Revenue quota" (with a
-"Calls made" goal beside it that is no quota). Campaigns, campaign members and forecast
-submissions are not served.
+"Calls made" goal beside it that is no quota). Campaigns are marketing campaigns (UUID ids,
+the channel in a ``campaign_type`` property); every member is an influenced contact and a
+lead's earliest response its first touch; read back from the first-touch report, members
+have no response time. Forecast submissions are not served (HubSpot has no public API).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ SCOPES = frozenset(
         "crm.objects.deals.read",
         "crm.objects.contacts.read",
         "crm.objects.goals.read",
+        "marketing.campaigns.read",
     }
 )
 QUOTA_GOAL = "Revenue quota"
@@ -115,6 +118,9 @@ class Portal:
     objects: dict[str, dict[str, Record]]
     associations: dict[str, list[str]]  # contact id → deal ids
     now: datetime
+    campaigns: list[dict[str, Any]] = field(default_factory=list)
+    # campaign id → contact report ("contactFirstTouch", ...) → contact ids
+    campaign_contacts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     granted: set[str] = field(default_factory=lambda: set(SCOPES))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -249,6 +255,59 @@ def _goals(c: Mapping[str, pl.DataFrame], ids: Mapping[str, dict[str, str]]) -> 
             }
             out[gid] = Record(gid, props, created=at, updated=at)
     return out
+
+
+def campaign_id(index: int) -> str:
+    return f"6a1f0000-0000-4000-8000-{index:012d}"
+
+
+def _campaign_ids(frames: Mapping[str, pl.DataFrame]) -> dict[str, str]:
+    ids = frames["campaigns"]["campaign_id"].sort().to_list()
+    return {old: campaign_id(i) for i, old in enumerate(ids)}
+
+
+def _first_touches(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """Each lead's first campaign response: the campaign that was its first touch."""
+    return (
+        frames["campaign_members"]
+        .sort("lead_id", "responded_at", "campaign_id", nulls_last=True)
+        .unique("lead_id", keep="first", maintain_order=True)
+    )
+
+
+def _campaigns(
+    frames: Mapping[str, pl.DataFrame], ids: Mapping[str, dict[str, str]]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[str]]]]:
+    """Campaigns in the marketing campaigns API shape (UUID ids, properties as text); every
+    member is an influenced contact, a lead's first response its first touch."""
+    cids = _campaign_ids(frames)
+    out = []
+    for row in frames["campaigns"].sort("campaign_id").iter_rows(named=True):
+        at = "2024-01-02T10:00:00.000Z"
+        out.append(
+            {
+                "id": cids[row["campaign_id"]],
+                "properties": {
+                    "hs_name": row["name"],
+                    "hs_start_date": row["start_date"] and row["start_date"].isoformat(),
+                    "hs_end_date": row["end_date"] and row["end_date"].isoformat(),
+                    "campaign_type": row["channel"],
+                    "hs_spend_items_sum_amount": None if row["cost"] is None else str(row["cost"]),
+                },
+                "createdAt": at,
+                "updatedAt": at,
+            }
+        )
+    reports: dict[str, dict[str, list[str]]] = {c: {} for c in cids.values()}
+    for kind, members in (
+        ("influencedContacts", frames["campaign_members"]),
+        ("contactFirstTouch", _first_touches(frames)),
+    ):
+        for row in members.sort("campaign_id", "lead_id").iter_rows(named=True):
+            reports[cids[row["campaign_id"]]].setdefault(kind, []).append(
+                ids["contacts"][row["lead_id"]]
+            )
+    return out, reports
 
 
 def _owners(users: pl.DataFrame, ids: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -440,7 +499,10 @@ def portal_from_canonical(frames: Mapping[str, pl.DataFrame], *, now: datetime) 
         for lead, opp in zip(links["lead_id"], links["converted_opp_id"], strict=True)
         if opp in ids["deals"]
     }
+    campaigns, reports = _campaigns(frames, ids)
     return Portal(
+        campaigns=campaigns,
+        campaign_contacts=reports,
         owners=_owners(frames["users"], ids["owners"]),
         pipelines=_pipelines(
             frames["stages"], frames["opportunities"]["segment"].unique().to_list()
@@ -499,7 +561,18 @@ def expected_canonical(frames: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataF
         lead_id=swap("lead_id", "contacts"),
         owner_id=pl.col("owner_id").replace_strict(owner, default=None),
     )
+    cids = _campaign_ids(frames)
+    campaigns = frames["campaigns"].with_columns(
+        campaign_id=pl.col("campaign_id").replace_strict(cids)
+    )
+    members = _first_touches(frames).select(
+        campaign_id=pl.col("campaign_id").replace_strict(cids),
+        lead_id=swap("lead_id", "contacts"),
+        responded_at=pl.lit(None, pl.Datetime("us", "UTC")),
+    )
     return {
+        "campaigns": campaigns,
+        "campaign_members": members,
         "users": users,
         "stages": frames["stages"],
         "opportunities": _ms(opps),

@@ -24,6 +24,12 @@ The shapes follow HubSpot's public API reference:
   ``hs_target_amount``, ``hs_start_datetime``, ``hs_end_datetime``, ``hubspot_owner_id`` /
   ``hs_assignee_team_id`` (scope ``crm.objects.goals.read``) —
   https://developers.hubspot.com/docs/api-reference/latest/crm/objects/goals/guide
+* ``GET /marketing/v3/campaigns`` (``limit``, ``after``, ``properties``): campaigns with
+  UUID ids and ``properties`` (``hs_name``, ``hs_start_date``, ``hs_end_date`` as
+  YYYY-MM-DD, ``hs_spend_items_sum_amount``); ``GET /marketing/v3/campaigns/{campaignGuid}/
+  reports/contacts/{contactType}``: ``results`` [{``id``}] and ``paging`` (scope
+  ``marketing.campaigns.read``) —
+  https://developers.hubspot.com/docs/api-reference/latest/marketing/campaigns/reports/get-contact-ids
 * ``POST /crm/v4/associations/contacts/deals/batch/read``: ``results`` [{``from``: {``id``},
   ``to``: [{``toObjectId`` (a number), ``associationTypes``}]}], ``status`` "COMPLETE".
 * Errors: ``{"status": "error", "message", "correlationId", "category"}``; 401
@@ -167,6 +173,23 @@ class HubSpotEmulator:
                 return self._search(kind, body)
             if method == "POST" and parts[4:] == ["batch", "read"]:
                 return self._batch_read(kind, body)
+        if method == "GET" and parts[:3] == ["marketing", "v3", "campaigns"]:
+            denied = self._scoped("marketing.campaigns.read")
+            if denied:
+                return denied
+            if len(parts) == 3:
+                props = [p for p in query.get("properties", "").split(",") if p]
+                rows = [
+                    {**c, "properties": {p: c["properties"].get(p) for p in props}}
+                    for c in self.portal.campaigns
+                ]
+                return 200, self._page(rows, query)
+            if len(parts) == 7 and parts[4:6] == ["reports", "contacts"]:
+                reports = self.portal.campaign_contacts.get(parts[3])
+                if reports is None:
+                    return 404, error(404, f"Campaign {parts[3]} not found", "OBJECT_NOT_FOUND")
+                ids = [{"id": c} for c in reports.get(parts[6], [])]
+                return 200, self._page(ids, query)
         if method == "POST" and path == "/crm/v4/associations/contacts/deals/batch/read":
             denied = self._scoped("crm.objects.contacts.read") or self._scoped(
                 "crm.objects.deals.read"
