@@ -27,6 +27,8 @@ and clearer.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -129,16 +131,14 @@ class Client:
                     return data
                 problem = f"HubSpot answered HTTP {response.status_code}"
             except httpx.TimeoutException:
-                response, problem = (
-                    None,
-                    (f"timeout: HubSpot did not answer within {self.cfg.http_timeout_seconds:g} s"),
+                response = None
+                problem = (
+                    f"timeout: HubSpot did not answer within {self.cfg.http_timeout_seconds:g} s"
                 )
             except (httpx.TransportError, ValueError) as exc:
                 # ValueError: a body cut short is not JSON (a connection dropped mid-page)
-                response, problem = (
-                    None,
-                    (f"connection to HubSpot failed or was dropped ({type(exc).__name__})"),
-                )
+                response = None
+                problem = f"connection to HubSpot failed or was dropped ({type(exc).__name__})"
             if response is not None and response.status_code == 429:
                 body = _json(response)
                 if str(body.get("policyName", "")).upper() == "DAILY":
@@ -482,10 +482,7 @@ def campaigns(client: Client, cfg: HubSpotConfig) -> tuple[pl.DataFrame, pl.Data
     bad = m.unreadable(frame, m.value_kinds("campaigns", cfg.mapping))
     if bad:
         raise client.fail(f"campaigns: values HubSpot sent could not be read: {bad}")
-    schema = {"campaign_id": m.S, "lead_id": m.S}
-    return frame, pl.DataFrame(pairs, schema=schema, orient="row") if pairs else pl.DataFrame(
-        schema=schema
-    )
+    return frame, pl.DataFrame(pairs, schema={"campaign_id": m.S, "lead_id": m.S})
 
 
 # -- the pull -------------------------------------------------------------------------------
@@ -498,6 +495,14 @@ class _Plan:
     previous: dict[str, pl.DataFrame]
     last_full: datetime
     marks: dict[str, str]
+    stages: str = ""  # the pipelines' fingerprint at the last refresh
+
+
+def stages_fingerprint(pipeline_frame: pl.DataFrame, mc: m.MappingConfig) -> str:
+    """Changes when a pipeline's stages (ids, names, order, closed / won) change."""
+    table = m.stage_table(pipeline_frame, mc).sort("stage_id")
+    rows = table.select("stage_id", "stage", "is_closed", "is_won").rows()
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:12]
 
 
 def _plan(settings: Settings, cfg: HubSpotConfig, force_full: bool, now: datetime) -> _Plan:
@@ -521,7 +526,7 @@ def _plan(settings: Settings, cfg: HubSpotConfig, force_full: bool, now: datetim
         return _Plan(True, None, {}, now, {})
     since = min(datetime.fromisoformat(w) for w in marks.values())
     since -= timedelta(minutes=cfg.lookback_minutes)
-    return _Plan(False, since, snap.read_all(), last_full, dict(marks))
+    return _Plan(False, since, snap.read_all(), last_full, dict(marks), detail.get("stages", ""))
 
 
 def _orphaned(plan: _Plan, raw: Mapping[str, Any], changed: list[dict[str, Any]]) -> list[str]:
@@ -551,13 +556,17 @@ class _Raw:
 
 
 def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -> _Raw | None:
-    """Everything the pull needs; None when an incremental pull found more changes than
-    search returns (the caller then pulls in full)."""
+    """Everything the pull needs; None when an incremental pull cannot be complete (the
+    deal pipelines changed, or more records changed than search returns): the caller then
+    pulls in full."""
     mc = cfg.mapping
     progress("HubSpot: owners and teams", 0.05)
     owner_frame = owners(client)
     progress("HubSpot: deal pipelines", 0.1)
     pipeline_frame = pipelines(client)
+    if not plan.full and plan.stages != stages_fingerprint(pipeline_frame, mc):
+        log.info("HubSpot's deal pipelines changed since the last refresh: pulling in full")
+        return None  # old history rows may name stages that are gone or renamed
     goals = None
     if mc.quota_goals:  # small: read whole every time
         progress("HubSpot: goals (quotas)", 0.12)
@@ -587,6 +596,7 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
             assert plan.since is not None
             found = search_changed(client, kind, props, plan.since, progress, fraction)
             if found is None:
+                log.info("more HubSpot %s changed than search returns: pulling in full", kind)
                 return None
             rows, dead = found, archived_ids(client, kind)
             if kind == "contacts":  # leads that converted into a deal deleted since
@@ -694,7 +704,7 @@ def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
         progress(f"Reading HubSpot ({'full' if plan.full else 'incremental'} refresh)", 0.02)
         raw = _read(client, cfg, plan, progress)
         if raw is None:
-            log.warning("more HubSpot records changed than search returns: pulling in full")
+            log.warning("pulling HubSpot in full (see the reason logged above)")
             plan = _Plan(True, None, {}, now, {})
             raw = _read(client, cfg, plan, progress)
             assert raw is not None
@@ -706,6 +716,7 @@ def pull(settings: Settings, progress: Progress, **options: Any) -> Pulled:
         "mapping": cfg.mapping.fingerprint(),
         "full_refresh_at": (now if plan.full else plan.last_full).isoformat(),
         "watermarks": _watermarks(raw, plan),
+        "stages": stages_fingerprint(raw.pipelines, cfg.mapping),
         "calls": client.calls,
         "rate_limited": client.rate_limited,
         "paused": client.paused,

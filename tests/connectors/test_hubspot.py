@@ -580,3 +580,18 @@ def test_campaign_members_are_the_chosen_reports(settings: Settings, demo, emu) 
     bad = Settings(data_dir=settings.data_dir, sources={"hubspot": {"campaign_contacts": ["x"]}})
     with pytest.raises(HubSpotError, match="campaign_contacts must be among"):
         HubSpotConfig.from_settings(bad)
+
+
+def test_changed_pipelines_pull_in_full(settings: Settings, portal: Portal) -> None:
+    # "Negotiation" renamed "Negotiating" in both pipelines: stored history rows name a stage
+    # that is gone, so the next refresh is full and every row has the new name
+    _refresh(settings)
+    assert _refresh(settings).snapshot.manifest["detail"]["mode"] == "incremental"
+    for pipeline in portal.pipelines:
+        for stage in pipeline["stages"]:
+            if stage["label"] == "Negotiation":
+                stage["label"] = "Negotiating"
+    again = _refresh(settings)  # same settings: only the portal changed
+    assert again.snapshot.manifest["detail"]["mode"] == "full"
+    history = again.snapshot.read_all()["stage_history"]["stage"]
+    assert "Negotiating" in history.to_list() and "Negotiation" not in history.to_list()
