@@ -427,23 +427,43 @@ def test_a_stage_name_meaning_two_things_is_refused(settings, portal: Portal, em
 @settings_(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_the_order_of_results_changes_nothing(demo, seed: int) -> None:
+    # deals, contacts (and their histories, newest first) and associations in any order
+    # give the same frames
     import random
 
     portal = portal_from_canonical(demo, now=as_of_midnight(AS_OF + timedelta(days=1)))
-    cfg = m.MappingConfig()
+    cfg = m.MappingConfig(**{k: v for k, v in _mapping(demo)["fields"].items()
+                             if k != "campaign_channel"})  # fmt: skip
     table = m.stage_table(_pipelines_of(portal), cfg)
     props, hist = m.deal_properties(cfg), m.deal_history_properties(cfg)
-    results = [r.api(props, hist) for r in portal.objects["deals"].values()]
+    c_props, c_hist = m.contact_properties(cfg), m.contact_history_properties(cfg)
+    deal_rows = [r.api(props, hist) for r in portal.objects["deals"].values()]
+    contact_rows = [r.api(c_props, c_hist) for r in portal.objects["contacts"].values()]
+    links = pl.DataFrame(
+        [(c, d) for c, ds in portal.associations.items() for d in ds],
+        schema={"contact_id": pl.String, "deal_id": pl.String},
+        orient="row",
+    )
 
-    def canonical(rows: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
-        deals = m.records(rows, props)
-        return (
-            m.opportunities(deals, table, cfg),
-            m.stage_history(m.history(rows, hist), deals["id"], table, cfg),
-        )
+    def canonical(deals_: list[dict], contacts: list[dict], pairs: pl.DataFrame) -> list:
+        deals = m.records(deals_, props)
+        opps = m.opportunities(deals, table, cfg)
+        leads = m.leads(m.records(contacts, c_props), pairs, opps, cfg)
+        return [
+            opps,
+            m.stage_history(m.history(deals_, hist), deals["id"], table, cfg),
+            leads,
+            m.lead_history(m.history(contacts, c_hist), leads, cfg),
+        ]
 
-    shuffled = random.Random(seed).sample(results, len(results))
-    for want, got in zip(canonical(results), canonical(shuffled), strict=True):
+    rng = random.Random(seed)
+    shuffled = canonical(
+        rng.sample(deal_rows, len(deal_rows)),
+        rng.sample(contact_rows, len(contact_rows)),
+        links.sample(fraction=1.0, shuffle=True, seed=seed),
+    )
+    for want, got in zip(canonical(deal_rows, contact_rows, links), shuffled, strict=True):
+        assert want.height > 0
         assert_frame_equal(got, want)
 
 

@@ -286,6 +286,8 @@ class HubSpotEmulator:
         }
 
     def _associations(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if len(body.get("inputs") or []) > 1000:
+            return 400, error(400, "Batch input size exceeds the limit of 1000", "VALIDATION_ERROR")
         results = []
         for item in body.get("inputs") or []:
             deals = self.portal.associations.get(item["id"], [])
