@@ -323,12 +323,18 @@ def pipelines(client: Client) -> pl.DataFrame:
     }
     rows = data.get("results") or []
     frame = pl.from_dicts(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    # archived pipelines and stages are kept: old deals and their history may name them
     return (
-        frame.filter(~pl.col("archived").fill_null(False))
-        .select(pipeline_id="id", pipeline_label="label", pipeline_order="displayOrder", s="stages")
+        frame.select(
+            pipeline_id="id",
+            pipeline_label="label",
+            pipeline_order="displayOrder",
+            _gone=pl.col("archived").fill_null(False),
+            s="stages",
+        )
         .explode("s")
         .unnest("s")
-        .filter(pl.col("id").is_not_null() & ~pl.col("archived").fill_null(False))
+        .filter(pl.col("id").is_not_null())
         .unnest("metadata")
         .select(
             "pipeline_id",
@@ -339,6 +345,7 @@ def pipelines(client: Client) -> pl.DataFrame:
             stage_order="displayOrder",
             is_closed="isClosed",
             probability="probability",
+            archived=pl.col("_gone") | pl.col("archived").fill_null(False),
         )
     )
 
@@ -669,7 +676,7 @@ def _canonical(
         out["campaign_members"] = m.campaign_members(raw.campaigns[1], leads)
     return out | {
         "users": users,
-        "stages": m.stages(table, mc),
+        "stages": m.stages(table, mc, pl.concat([all_opps["stage"], hist["stage"]])),
         "opportunities": all_opps,
         "stage_history": hist,
         "leads": leads,

@@ -63,6 +63,7 @@ LEAD_STATUSES = {
     "BAD_TIMING": "Bad Timing",
 }
 LIFECYCLE_DATE = "hs_lifecyclestage_{}_date"
+DELETED_STAGE = "(deleted stage {})"  # a stage id no pipeline lists any more
 # The lead funnel columns that come from a contact property (a date or datetime).
 FUNNEL = ("mql_at", "sal_at", "sql_at", "converted_at", "disqualified_at", "first_touch_at")
 
@@ -374,6 +375,7 @@ def stage_table(pipelines: pl.DataFrame, cfg: MappingConfig) -> pl.DataFrame:
         is_closed=pl.col("is_closed") == "true",
         is_won=(pl.col("is_closed") == "true")
         & (pl.col("probability").cast(pl.Float64, strict=False) == 1.0),
+        archived="archived",
     )
 
 
@@ -381,7 +383,8 @@ def stage_conflicts(table: pl.DataFrame) -> pl.DataFrame:
     """Stage names that mean different things in different pipelines (open in one, won in
     another): they cannot be one canonical stage."""
     return (
-        table.group_by("stage")
+        table.filter(~pl.col("archived"))
+        .group_by("stage")
         .agg(
             pl.col("pipeline_label").unique().sort().str.join(", ").alias("pipelines"),
             pl.struct("is_closed", "is_won").n_unique().alias("meanings"),
@@ -391,18 +394,27 @@ def stage_conflicts(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def stages(table: pl.DataFrame, cfg: MappingConfig) -> pl.DataFrame:
+def stages(table: pl.DataFrame, cfg: MappingConfig, used: pl.Series) -> pl.DataFrame:
     """Stages by name across pipelines, in order of first appearance (pipelines in display
-    order, stages in display order within each)."""
+    order, stages in display order within each). Archived stages are kept while deals or
+    their history (`used`) name them; a stage HubSpot no longer lists at all comes last,
+    open, as "(deleted stage <id>)"."""
     owner = (
         pl.col("stage").replace_strict(cfg.stage_owners, default=cfg.default_function)
         if cfg.stage_owners
         else pl.lit(cfg.default_function)
     )
-    first = table.sort("order").unique("stage", keep="first", maintain_order=True)
+    named = used.unique().implode()
+    listed = table.filter(~pl.col("archived") | pl.col("stage").is_in(named))
+    first = listed.sort("order").unique("stage", keep="first", maintain_order=True)
+    gone = (
+        pl.DataFrame({"stage": used.unique().sort()})
+        .filter(~pl.col("stage").is_in(table["stage"].implode()))
+        .with_columns(is_closed=pl.lit(False), is_won=pl.lit(False))
+    )
     return _finish(
         "stages",
-        first.select(
+        pl.concat([first.select("stage", "is_closed", "is_won"), gone]).select(
             "stage",
             position=pl.int_range(1, pl.len() + 1),
             owner_function=owner,
@@ -451,7 +463,7 @@ def opportunities(deals: pl.DataFrame, table: pl.DataFrame, cfg: MappingConfig) 
             name="dealname",
             account_id=pl.lit(None, S),
             owner_id=pl.col("hubspot_owner_id").replace("", None),
-            stage=pl.coalesce("_stage", "dealstage"),
+            stage=pl.coalesce("_stage", pl.format(DELETED_STAGE, "dealstage")),
             amount=number("amount"),
             created_at=stamp("createdate"),
             close_date=stamp("closedate").dt.date(),
@@ -505,7 +517,7 @@ def stage_history(
         "stage_history",
         frame.select(
             "opp_id",
-            stage=pl.coalesce("_stage", "dealstage"),
+            stage=pl.coalesce("_stage", pl.format(DELETED_STAGE, "dealstage")),
             entered_at="entered_at",
             amount=number("amount"),
             close_date=stamp("closedate").dt.date(),

@@ -369,6 +369,7 @@ PIPELINES = pl.DataFrame(
         "stage_order": [0, 1, 2, 0, 1],
         "is_closed": ["false", "true", "true", "false", "true"],
         "probability": ["0.2", "1.0", "0.0", "0.5", "1.0"],
+        "archived": [False] * 5,
     }
 )
 
@@ -402,13 +403,25 @@ def test_stage_history_carries_every_value_at_each_change() -> None:
 def test_stages_across_pipelines() -> None:
     # Demo 1, Closed Won 2, Closed Lost 3 (New pipeline first), then Renewal Call 4; the
     # Renewal pipeline's "Closed Won" is the same stage (closed, probability 1 = won)
-    got = m.stages(m.stage_table(PIPELINES, m.MappingConfig()), m.MappingConfig())
+    cfg = m.MappingConfig()
+    got = m.stages(m.stage_table(PIPELINES, cfg), cfg, pl.Series(["Demo"]))
     assert got.sort("position").select("stage", "position", "is_closed", "is_won").rows() == [
         ("Demo", 1, False, False),
         ("Closed Won", 2, True, True),
         ("Closed Lost", 3, True, False),
         ("Renewal Call", 4, False, False),
     ]
+    # "Renewal Call" archived: gone unless a deal names it; a stage id no pipeline lists
+    # ("x9", a deleted stage) comes last, open
+    archived = PIPELINES.with_columns(archived=pl.col("stage_id") == "r1")
+    table = m.stage_table(archived, cfg)
+    assert "Renewal Call" not in m.stages(table, cfg, pl.Series(["Demo"]))["stage"].to_list()
+    kept = m.stages(table, cfg, pl.Series(["Renewal Call", "(deleted stage x9)"]))
+    assert kept.sort("position")["stage"].to_list()[-2:] == [
+        "Renewal Call",
+        "(deleted stage x9)",
+    ]
+    assert kept.filter(stage="(deleted stage x9)")["is_closed"].to_list() == [False]
 
 
 def test_a_stage_name_meaning_two_things_is_refused(settings, portal: Portal, emu) -> None:
@@ -615,3 +628,19 @@ def test_changed_pipelines_pull_in_full(settings: Settings, portal: Portal) -> N
     assert again.snapshot.manifest["detail"]["mode"] == "full"
     history = again.snapshot.read_all()["stage_history"]["stage"]
     assert "Negotiating" in history.to_list() and "Negotiation" not in history.to_list()
+
+
+def test_deals_in_deleted_and_archived_stages(settings: Settings, portal: Portal) -> None:
+    # Enterprise's "Contracting" stage is deleted (no pipeline lists it) and Mid-Market's is
+    # archived: their deals and history rows still load, under "(deleted stage 1000005)"
+    # and "Contracting"
+    enterprise = next(p for p in portal.pipelines if p["id"] != "default")
+    enterprise["stages"] = [s for s in enterprise["stages"] if s["label"] != "Contracting"]
+    default = next(p for p in portal.pipelines if p["id"] == "default")
+    next(s for s in default["stages"] if s["label"] == "Contracting")["archived"] = True
+    got = _refresh(settings).snapshot.read_all()
+    stages = got["stages"].sort("position")
+    assert stages["stage"].to_list()[-1] == "(deleted stage 1000005)"
+    assert "Contracting" in stages["stage"].to_list()
+    history = got["stage_history"]["stage"].to_list()
+    assert "(deleted stage 1000005)" in history and "Contracting" in history
