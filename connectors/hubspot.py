@@ -453,13 +453,13 @@ def contact_deals(client: Client, ids: list[str]) -> pl.DataFrame:
             json={"inputs": [{"id": i} for i in chunk]},
         )
         pairs += data.get("results") or []
-    # toObjectId is a number in the v4 answer
-    schema = {"from": pl.Struct({"id": m.S}), "to": pl.List(pl.Struct({"toObjectId": pl.Int64}))}
+    # toObjectId: a number in live answers, text in the reference; read as text either way
+    schema = {"from": pl.Struct({"id": m.S}), "to": pl.List(pl.Struct({"toObjectId": m.S}))}
     frame = pl.from_dicts(pairs, schema=schema) if pairs else pl.DataFrame(schema=schema)
     return (
         frame.select(contact_id=pl.col("from").struct.field("id"), deal=pl.col("to"))
         .explode("deal")
-        .select("contact_id", deal_id=pl.col("deal").struct.field("toObjectId").cast(m.S))
+        .select("contact_id", deal_id=pl.col("deal").struct.field("toObjectId"))
         .drop_nulls()
     )
 

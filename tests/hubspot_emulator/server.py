@@ -11,7 +11,8 @@ The shapes follow HubSpot's public API reference:
   strings) — https://developers.hubspot.com/docs/api-reference/latest/crm/pipelines/guide.md
 * ``GET /crm/v3/objects/{deals|contacts}`` (``limit`` ≤ 100, ``after``, ``properties``,
   ``archived``): ``results`` [{``id``, ``properties`` (all text, null when unset),
-  ``createdAt``, ``updatedAt``, ``archived``, ``archivedAt``}] and ``paging.next.after``.
+  ``createdAt``, ``updatedAt``, ``archived``, ``archivedAt``}] and ``paging.next.after``
+  (a live answer with ``propertiesWithHistory`` is quoted in HubSpot/hubspot-api-nodejs#154).
 * ``POST /crm/v3/objects/{kind}/search``: ``filterGroups`` / ``filters`` (``GTE`` on the
   last-modified property, value in epoch milliseconds), ``sorts``, ``properties``,
   ``limit``, ``after``; answers ``total``, ``results``, ``paging``; at most 10,000 results
@@ -30,13 +31,18 @@ The shapes follow HubSpot's public API reference:
   reports/contacts/{contactType}``: ``results`` [{``id``}] and ``paging`` (scope
   ``marketing.campaigns.read``) —
   https://developers.hubspot.com/docs/api-reference/latest/marketing/campaigns/reports/get-contact-ids
-* ``POST /crm/v4/associations/contacts/deals/batch/read``: ``results`` [{``from``: {``id``},
-  ``to``: [{``toObjectId`` (a number), ``associationTypes``}]}], ``status`` "COMPLETE".
+* ``POST /crm/v4/associations/contacts/deals/batch/read``: ``inputs`` [{``id``}] (at most
+  1,000); ``results`` [{``from``: {``id``}, ``to``: [{``toObjectId``, ``associationTypes``
+  [{``category``, ``typeId``, ``label``}]}]}], ``status`` — the reference shows
+  ``toObjectId`` as text, live answers send a number (sent here) —
+  https://developers.hubspot.com/docs/api-reference/legacy/crm/associations/associate-records/batch/get-associations
 * Errors: ``{"status": "error", "message", "correlationId", "category"}``; 401
   ``INVALID_AUTHENTICATION``; 403 ``MISSING_SCOPES`` with ``errors[].context
   .requiredGranularScopes`` (the shape in HubSpot/hubspot-api-nodejs#268); 429 with
   ``errorType`` "RATE_LIMIT", ``policyName`` (``TEN_SECONDLY_ROLLING`` or ``DAILY``) and a
-  ``Retry-After`` header; every answer carries the ``X-HubSpot-RateLimit-*`` headers.
+  ``Retry-After`` header; every answer carries the ``X-HubSpot-RateLimit-*`` headers
+  (``-Daily``, ``-Daily-Remaining``, ``-Interval-Milliseconds``, ``-Max``, ``-Remaining``, as
+  quoted from a live answer in HubSpot/hubspot-api-python#143).
 
 The 10-second limit is emulated as fixed windows (``burst_max`` calls per ``window_ms``):
 ``X-HubSpot-RateLimit-Remaining`` counts down, and a call over it gets the 429.
