@@ -442,17 +442,33 @@ def histories(client: Client, kind: str, ids: list[str], properties: list[str]) 
 
 
 def contact_deals(client: Client, ids: list[str]) -> pl.DataFrame:
-    """(contact_id, deal_id) for every deal associated with the contacts `ids`."""
+    """(contact_id, deal_id) for every deal associated with the contacts `ids`. A contact
+    with more deals than one answer holds gets a ``paging.next.after`` of its own: it is
+    asked again with that cursor (bounded like every cursor)."""
     pairs: list[dict[str, Any]] = []
-    for start in range(0, len(ids), ASSOCIATION_BATCH):
-        chunk = ids[start : start + ASSOCIATION_BATCH]
-        data = client.call(
-            "contact-deal associations",
-            "POST",
-            "/crm/v4/associations/contacts/deals/batch/read",
-            json={"inputs": [{"id": i} for i in chunk]},
+    todo: list[dict[str, str]] = [{"id": i} for i in ids]
+    for _ in range(client.cfg.max_pages):
+        if not todo:
+            break
+        again: list[dict[str, str]] = []
+        for start in range(0, len(todo), ASSOCIATION_BATCH):
+            data = client.call(
+                "contact-deal associations",
+                "POST",
+                "/crm/v4/associations/contacts/deals/batch/read",
+                json={"inputs": todo[start : start + ASSOCIATION_BATCH]},
+            )
+            for result in data.get("results") or []:
+                pairs.append(result)
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    again.append({"id": str((result.get("from") or {}).get("id")), "after": after})
+        todo = again
+    else:
+        raise client.fail(
+            f"contact-deal associations: the page cursor did not end after "
+            f"{client.cfg.max_pages:,} pages; stopped"
         )
-        pairs += data.get("results") or []
     # toObjectId: a number in live answers, text in the reference; read as text either way
     schema = {"from": pl.Struct({"id": m.S}), "to": pl.List(pl.Struct({"toObjectId": m.S}))}
     frame = pl.from_dicts(pairs, schema=schema) if pairs else pl.DataFrame(schema=schema)

@@ -644,3 +644,21 @@ def test_deals_in_deleted_and_archived_stages(settings: Settings, portal: Portal
     assert "Contracting" in stages["stage"].to_list()
     history = got["stage_history"]["stage"].to_list()
     assert "(deleted stage 1000005)" in history and "Contracting" in history
+
+
+def test_a_contact_with_many_deals(settings: Settings, portal: Portal, emu) -> None:
+    # a converted contact is also associated with two later deals; answers hold two deals
+    # per contact, so the deal it converted into (its first) comes on a second page
+    contact, deals = next((c, d) for c, d in portal.associations.items() if d)
+    first = deals[0]
+    later = sorted(
+        (d for d in portal.objects["deals"].values()
+         if d.properties["createdate"] > portal.objects["deals"][first].properties["createdate"]),
+        key=lambda d: d.properties["createdate"],
+    )[:2]  # fmt: skip
+    portal.associations[contact] = [later[1].id, later[0].id, first]
+    emu.association_page = 2
+    got = _refresh(settings).snapshot.read_all()["leads"].filter(lead_id=contact)
+    assert got["converted_opp_id"].to_list() == [first]
+    asked = [p for _, p in emu.log if p.endswith("/contacts/deals/batch/read")]
+    assert len(asked) == 2

@@ -122,6 +122,7 @@ class HubSpotEmulator:
         # the 10-second limit, as fixed windows: `burst_max` calls per `window_ms`
         self.burst_max, self.window_ms = 190, 10_000
         self.slow_seconds = 1.0  # how long a `Rule(status=-2)` answer takes
+        self.association_page = 500  # associated records per object in one answer
         self._window_start, self._window_calls = 0.0, 0
         self._server: ThreadingHTTPServer | None = None
 
@@ -297,21 +298,25 @@ class HubSpotEmulator:
         results = []
         for item in body.get("inputs") or []:
             deals = self.portal.associations.get(item["id"], [])
-            if deals:
-                results.append(
-                    {
-                        "from": {"id": item["id"]},
-                        "to": [
-                            {
-                                "toObjectId": int(d),
-                                "associationTypes": [
-                                    {"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None}
-                                ],
-                            }
-                            for d in deals
-                        ],
-                    }
-                )
+            start = int(item.get("after") or 0)
+            page = deals[start : start + self.association_page]
+            if page:
+                result: dict[str, Any] = {
+                    "from": {"id": item["id"]},
+                    "to": [
+                        {
+                            "toObjectId": int(d),
+                            "associationTypes": [
+                                {"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None}
+                            ],
+                        }
+                        for d in page
+                    ],
+                }
+                if start + len(page) < len(deals):
+                    after = str(start + len(page))
+                    result["paging"] = {"next": {"after": after, "link": None}}
+                results.append(result)
         return 200, {"status": "COMPLETE", "results": results}
 
 
