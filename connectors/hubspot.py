@@ -504,7 +504,9 @@ def campaigns(client: Client, cfg: HubSpotConfig) -> tuple[pl.DataFrame, pl.Data
         ) from None
     bad = m.unreadable(frame, m.value_kinds("campaigns", cfg.mapping))
     if bad:
-        raise client.fail(f"campaigns: values HubSpot sent could not be read: {bad}")
+        raise client.fail(
+            f"campaigns: values HubSpot sent could not be read as dates or numbers: {bad}"
+        )
     return frame, pl.DataFrame(pairs, schema={"campaign_id": m.S, "lead_id": m.S})
 
 
@@ -603,7 +605,9 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
         goals = m.records(rows, m.GOAL_PROPERTIES)
         bad = m.unreadable(goals, m.value_kinds("goal_targets", mc))
         if bad:
-            raise client.fail(f"goal_targets: values HubSpot sent could not be read: {bad}")
+            raise client.fail(
+                f"goal_targets: values HubSpot sent could not be read as dates or numbers: {bad}"
+            )
     raw: dict[str, Any] = {}
     for i, (kind, props, history_props) in enumerate(
         (
@@ -627,7 +631,9 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
         frame = m.records(rows, props)
         bad = m.unreadable(frame, m.value_kinds(kind, mc))
         if bad:
-            raise client.fail(f"{kind}: values HubSpot sent could not be read: {bad}")
+            raise client.fail(
+                f"{kind}: values HubSpot sent could not be read as dates or numbers: {bad}"
+            )
         live = frame.filter(~pl.col("archived"))["id"].to_list()
         progress(f"{kind}: {frame.height:,} records; reading their history", fraction + 0.2)
         raw[kind] = frame

@@ -293,32 +293,37 @@ def history(results: Sequence[Mapping[str, Any]], properties: Sequence[str]) -> 
 
 
 def stamp(name: str) -> pl.Expr:
-    """An ISO timestamp ("…T…Z", with or without milliseconds) or a date, as a UTC instant."""
+    """An ISO timestamp ("…T…Z", with or without milliseconds), a date, or epoch
+    milliseconds (as older properties hold them), as a UTC instant."""
     text = pl.col(name).replace("", None)
-    when = text.str.to_datetime(strict=False, time_unit="us", time_zone="UTC")
+    when = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us")
     day = text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
-    return pl.coalesce(when, day.dt.replace_time_zone("UTC"))
+    epoch = pl.from_epoch(
+        pl.when(text.str.contains(r"^\d{10,13}$")).then(text).cast(pl.Int64, strict=False),
+        time_unit="ms",
+    )
+    return pl.coalesce(when, day, epoch).dt.replace_time_zone("UTC")
 
 
 def number(name: str) -> pl.Expr:
     return pl.col(name).replace("", None).cast(pl.Float64, strict=False)
 
 
-def unreadable(frame: pl.DataFrame, kinds: Mapping[str, str]) -> dict[str, int]:
-    """How many non-empty values of each timestamp / number property did not parse."""
-    checks = [
-        (
-            (pl.col(c).replace("", None).is_not_null())
-            & (stamp(c) if k == "stamp" else number(c)).is_null()
-        )
-        .sum()
-        .alias(c)
-        for c, k in kinds.items()
-        if c in frame.columns
-    ]
-    if not checks:
-        return {}
-    return {c: n for c, n in frame.select(checks).row(0, named=True).items() if n}
+def unreadable(frame: pl.DataFrame, kinds: Mapping[str, str]) -> str:
+    """The timestamp / number properties whose non-empty values did not parse, each with
+    how many and the first such record and value ("" when all parse)."""
+    problems = []
+    for col, kind in kinds.items():
+        if col not in frame.columns:
+            continue
+        parsed = stamp(col) if kind == "stamp" else number(col)
+        bad = frame.filter(pl.col(col).replace("", None).is_not_null() & parsed.is_null())
+        if bad.height:
+            first = bad.sort("id").row(0, named=True)
+            problems.append(
+                f"{col} in {bad.height:,} record(s), e.g. id {first['id']}: {first[col]!r}"
+            )
+    return "; ".join(problems)
 
 
 # --- mapping -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -662,3 +662,27 @@ def test_a_contact_with_many_deals(settings: Settings, portal: Portal, emu) -> N
     assert got["converted_opp_id"].to_list() == [first]
     asked = [p for _, p in emu.log if p.endswith("/contacts/deals/batch/read")]
     assert len(asked) == 2
+
+
+def test_timestamps_in_every_shape_hubspot_writes() -> None:
+    texts = ["2026-07-01T09:28:50.898Z", "2026-07-01T09:28:50Z", "2026-07-01",
+             "1782898130898", "", None]  # fmt: skip
+    got = pl.DataFrame({"t": texts}).select(m.stamp("t"))["t"].to_list()
+    utc = datetime(2026, 7, 1, 9, 28, 50, tzinfo=UTC)
+    assert got == [
+        utc + timedelta(milliseconds=898),
+        utc,
+        datetime(2026, 7, 1, tzinfo=UTC),
+        utc + timedelta(milliseconds=898),  # 1782898130898 ms after 1970 = the same instant
+        None,
+        None,
+    ]
+
+
+def test_unreadable_values_are_named(settings: Settings, portal: Portal, caplog) -> None:
+    _refresh(settings)
+    deal = next(iter(portal.objects["deals"]))
+    portal.set("deals", deal, amount="12k", closedate="next Tuesday")
+    message = _fails(settings, "deals: values HubSpot sent could not be read", caplog)
+    assert f"closedate in 1 record(s), e.g. id {deal}: 'next Tuesday'" in message
+    assert f"amount in 1 record(s), e.g. id {deal}: '12k'" in message
