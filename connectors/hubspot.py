@@ -441,10 +441,11 @@ def histories(client: Client, kind: str, ids: list[str], properties: list[str]) 
     return m.history(rows, properties)
 
 
-def contact_deals(client: Client, ids: list[str]) -> pl.DataFrame:
-    """(contact_id, deal_id) for every deal associated with the contacts `ids`. A contact
-    with more deals than one answer holds gets a ``paging.next.after`` of its own: it is
-    asked again with that cursor (bounded like every cursor)."""
+def associated(client: Client, kinds: tuple[str, str], ids: list[str]) -> pl.DataFrame:
+    """(from_id, to_id) for every record of kind ``kinds[1]`` associated with the records
+    `ids` of kind ``kinds[0]``. A record with more associations than one answer holds gets
+    a ``paging.next.after`` of its own: it is asked again with that cursor (bounded)."""
+    what = f"{kinds[0][:-1]}-{kinds[1][:-1]} associations"
     pairs: list[dict[str, Any]] = []
     todo: list[dict[str, str]] = [{"id": i} for i in ids]
     for _ in range(client.cfg.max_pages):
@@ -453,9 +454,9 @@ def contact_deals(client: Client, ids: list[str]) -> pl.DataFrame:
         again: list[dict[str, str]] = []
         for start in range(0, len(todo), ASSOCIATION_BATCH):
             data = client.call(
-                "contact-deal associations",
+                what,
                 "POST",
-                "/crm/v4/associations/contacts/deals/batch/read",
+                f"/crm/v4/associations/{kinds[0]}/{kinds[1]}/batch/read",
                 json={"inputs": todo[start : start + ASSOCIATION_BATCH]},
             )
             for result in data.get("results") or []:
@@ -466,16 +467,15 @@ def contact_deals(client: Client, ids: list[str]) -> pl.DataFrame:
         todo = again
     else:
         raise client.fail(
-            f"contact-deal associations: the page cursor did not end after "
-            f"{client.cfg.max_pages:,} pages; stopped"
+            f"{what}: the page cursor did not end after {client.cfg.max_pages:,} pages; stopped"
         )
     # toObjectId: a number in live answers, text in the reference; read as text either way
     schema = {"from": pl.Struct({"id": m.S}), "to": pl.List(pl.Struct({"toObjectId": m.S}))}
     frame = pl.from_dicts(pairs, schema=schema) if pairs else pl.DataFrame(schema=schema)
     return (
-        frame.select(contact_id=pl.col("from").struct.field("id"), deal=pl.col("to"))
-        .explode("deal")
-        .select("contact_id", deal_id=pl.col("deal").struct.field("toObjectId"))
+        frame.select(from_id=pl.col("from").struct.field("id"), to=pl.col("to"))
+        .explode("to")
+        .select("from_id", to_id=pl.col("to").struct.field("toObjectId"))
         .drop_nulls()
     )
 
@@ -554,15 +554,20 @@ def _plan(settings: Settings, cfg: HubSpotConfig, force_full: bool, now: datetim
     return _Plan(False, since, snap.read_all(), last_full, dict(marks), detail.get("stages", ""))
 
 
-def _orphaned(plan: _Plan, raw: Mapping[str, Any], changed: list[dict[str, Any]]) -> list[str]:
-    """Unchanged leads whose converted deal was deleted: read again, so the deal they
-    converted into is found anew (as a full pull finds it)."""
+def _touched(
+    client: Client, plan: _Plan, raw: Mapping[str, Any], changed: list[dict[str, Any]]
+) -> list[str]:
+    """Unchanged contacts whose deals changed: those that converted into a deal deleted
+    since, and those associated with a changed deal (a deal linked to a contact does not
+    change the contact). Read again, the deal each converted into is found anew, as a
+    full pull finds it."""
     dead = pl.concat([raw["dead_deals"], raw["deals"].filter(pl.col("archived"))["id"]])
-    seen = [r["id"] for r in changed]
+    live = raw["deals"].filter(~pl.col("archived"))["id"].to_list()
+    linked = associated(client, ("deals", "contacts"), live)["to_id"]
     leads = plan.previous["leads"]
-    return leads.filter(
-        pl.col("converted_opp_id").is_in(dead.implode()) & ~pl.col("lead_id").is_in(seen)
-    )["lead_id"].to_list()
+    orphans = leads.filter(pl.col("converted_opp_id").is_in(dead.implode()))["lead_id"]
+    seen = {r["id"] for r in changed}
+    return sorted(set(orphans.to_list()) | set(linked.to_list()) - seen)
 
 
 @dataclass
@@ -626,8 +631,8 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
                 log.info("more HubSpot %s changed than search returns: pulling in full", kind)
                 return None
             rows, dead = found, archived_ids(client, kind)
-            if kind == "contacts":  # leads that converted into a deal deleted since
-                rows += batch_records(client, kind, _orphaned(plan, raw, rows), props)
+            if kind == "contacts":  # leads whose deals changed: read again, see _touched
+                rows += batch_records(client, kind, _touched(client, plan, raw, rows), props)
         frame = m.records(rows, props)
         bad = m.unreadable(frame, m.value_kinds(kind, mc))
         if bad:
@@ -640,7 +645,10 @@ def _read(client: Client, cfg: HubSpotConfig, plan: _Plan, progress: Progress) -
         raw[f"{kind}_history"] = histories(client, kind, live, history_props)
         raw[f"dead_{kind}"] = dead
     progress("HubSpot: contact-deal associations", 0.9)
-    links = contact_deals(client, raw["contacts"].filter(~pl.col("archived"))["id"].to_list())
+    live = raw["contacts"].filter(~pl.col("archived"))["id"].to_list()
+    links = associated(client, ("contacts", "deals"), live).select(
+        contact_id="from_id", deal_id="to_id"
+    )
     return _Raw(
         owner_frame,
         pipeline_frame,

@@ -686,3 +686,21 @@ def test_unreadable_values_are_named(settings: Settings, portal: Portal, caplog)
     message = _fails(settings, "deals: values HubSpot sent could not be read", caplog)
     assert f"closedate in 1 record(s), e.g. id {deal}: 'next Tuesday'" in message
     assert f"amount in 1 record(s), e.g. id {deal}: '12k'" in message
+
+
+def test_a_deal_linked_to_an_unchanged_contact(settings: Settings, portal: Portal) -> None:
+    # a converted contact had lost its deal; a new deal is linked to it, which does not
+    # change the contact: the incremental pull finds it through the deal's associations
+    contact = next(c for c, d in portal.associations.items() if d)
+    portal.associations[contact] = []
+    first = _refresh(settings).snapshot.read_all()["leads"].filter(lead_id=contact)
+    assert first["converted_opp_id"].to_list() == [None]
+    portal.create("deals", "9188888888", dealname="Follow-on", pipeline="default",
+                  dealstage="qualification", amount="500",
+                  hubspot_owner_id=portal.owners[5]["id"])  # fmt: skip
+    portal.associations[contact] = ["9188888888"]
+    incremental = _refresh(settings)
+    assert incremental.snapshot.manifest["detail"]["mode"] == "incremental"
+    leads = incremental.snapshot.read_all()["leads"]
+    assert leads.filter(lead_id=contact)["converted_opp_id"].to_list() == ["9188888888"]
+    _assert_same(incremental.snapshot.read_all(), _refresh(settings, full=True).snapshot.read_all())

@@ -31,10 +31,10 @@ The shapes follow HubSpot's public API reference:
   reports/contacts/{contactType}``: ``results`` [{``id``}] and ``paging`` (scope
   ``marketing.campaigns.read``) —
   https://developers.hubspot.com/docs/api-reference/latest/marketing/campaigns/reports/get-contact-ids
-* ``POST /crm/v4/associations/contacts/deals/batch/read``: ``inputs`` [{``id``}] (at most
-  1,000); ``results`` [{``from``: {``id``}, ``to``: [{``toObjectId``, ``associationTypes``
-  [{``category``, ``typeId``, ``label``}]}]}], ``status`` — the reference shows
-  ``toObjectId`` as text, live answers send a number (sent here) —
+* ``POST /crm/v4/associations/{contacts/deals|deals/contacts}/batch/read``: ``inputs``
+  [{``id``}] (at most 1,000); ``results`` [{``from``: {``id``}, ``to``: [{``toObjectId``,
+  ``associationTypes`` [{``category``, ``typeId``, ``label``}]}], ``paging``}], ``status``;
+  the reference shows ``toObjectId`` as text, live answers send a number (sent here) —
   https://developers.hubspot.com/docs/api-reference/legacy/crm/associations/associate-records/batch/get-associations
 * Errors: ``{"status": "error", "message", "correlationId", "category"}``; 401
   ``INVALID_AUTHENTICATION``; 403 ``MISSING_SCOPES`` with ``errors[].context
@@ -197,11 +197,14 @@ class HubSpotEmulator:
                     return 404, error(404, f"Campaign {parts[3]} not found", "OBJECT_NOT_FOUND")
                 ids = [{"id": c} for c in reports.get(parts[6], [])]
                 return 200, self._page(ids, query)
-        if method == "POST" and path == "/crm/v4/associations/contacts/deals/batch/read":
+        if method == "POST" and path in (
+            "/crm/v4/associations/contacts/deals/batch/read",
+            "/crm/v4/associations/deals/contacts/batch/read",
+        ):
             denied = self._scoped("crm.objects.contacts.read") or self._scoped(
                 "crm.objects.deals.read"
             )
-            return denied or self._associations(body)
+            return denied or self._associations(body, reverse=parts[3] == "deals")
         return 404, error(404, f"No route for {method} {path}", "OBJECT_NOT_FOUND")
 
     def _scoped(self, scope: str) -> tuple[int, dict[str, Any]] | None:
@@ -292,12 +295,18 @@ class HubSpotEmulator:
             "completedAt": now,
         }
 
-    def _associations(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _associations(self, body: dict[str, Any], reverse: bool) -> tuple[int, dict[str, Any]]:
         if len(body.get("inputs") or []) > 1000:
             return 400, error(400, "Batch input size exceeds the limit of 1000", "VALIDATION_ERROR")
+        links = self.portal.associations
+        if reverse:  # deal → contacts
+            links = {}
+            for contact, deals in sorted(self.portal.associations.items()):
+                for deal in deals:
+                    links.setdefault(deal, []).append(contact)
         results = []
         for item in body.get("inputs") or []:
-            deals = self.portal.associations.get(item["id"], [])
+            deals = links.get(item["id"], [])
             start = int(item.get("after") or 0)
             page = deals[start : start + self.association_page]
             if page:
