@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         type=date.fromisoformat,
         help="the date the data is as of, YYYY-MM-DD (default: demo [sources.demo] as_of or "
         "today; files: as_of in [sources.files] or the latest event date in the data; "
-        "salesforce: today)",
+        "salesforce, hubspot: today)",
     )
     run.add_argument("--seed", type=int, help="demo only: random seed")
     run.add_argument("--path", help="files only: the folder holding the export files")
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--full",
         action="store_true",
-        help="salesforce only: pull everything, not only what changed since the last refresh",
+        help="salesforce, hubspot: pull everything, not only what changed since the last refresh",
     )
     run.add_argument(
         "--check",

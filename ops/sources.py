@@ -37,22 +37,34 @@ def pull_files(settings: Settings, progress: Progress, **options: Any) -> Pulled
     return files.pull(settings, progress, **options)
 
 
+def _last_pull(settings: Settings) -> LastPull | None:
+    """The current snapshot as an incremental source sees it (None when there is none)."""
+    try:
+        snap = Store(settings.data_dir).current()
+    except StoreError:
+        return None
+    return LastPull(snap.source, snap.manifest.get("detail") or {}, snap.read_all)
+
+
 def pull_salesforce(settings: Settings, progress: Progress, **options: Any) -> Pulled:
     """A Salesforce org; incremental on the current snapshot, which is read here and passed
     in (`LastPull`), so the connector never opens the store."""
     from connectors import salesforce
 
-    try:
-        snap = Store(settings.data_dir).current()
-    except StoreError:
-        last = None
-    else:
-        last = LastPull(snap.source, snap.manifest.get("detail") or {}, snap.read_all)
-    return salesforce.pull(settings, progress, last=last, **options)
+    return salesforce.pull(settings, progress, last=_last_pull(settings), **options)
+
+
+def pull_hubspot(settings: Settings, progress: Progress, **options: Any) -> Pulled:
+    """A HubSpot portal over its v3 CRM API; incremental on the current snapshot (read here,
+    passed in as for Salesforce)."""
+    from connectors import hubspot
+
+    return hubspot.pull(settings, progress, last=_last_pull(settings), **options)
 
 
 SOURCES: dict[str, Source] = {
     "demo": pull_demo,
     "files": pull_files,
     "salesforce": pull_salesforce,
+    "hubspot": pull_hubspot,
 }

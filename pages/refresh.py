@@ -36,6 +36,10 @@ def _source_status(name: str) -> str:
         return (
             f"folder `{path}`" if path else "no folder configured (use --path or [sources.files])"
         )
+    if name == "hubspot":
+        return "token present in the environment" if os.environ.get("HUBSPOT_TOKEN") else (
+            "no token in the environment (.env): HUBSPOT_TOKEN"
+        )  # fmt: skip
     has_login = all(os.environ.get(k) for k in ("SF_USERNAME", "SF_PASSWORD"))
     has_session = all(os.environ.get(k) for k in ("SF_SESSION_ID", "SF_INSTANCE_URL"))
     return "credentials present in the environment" if has_login or has_session else (

@@ -29,12 +29,15 @@ def _refresh_page(app):
     return at
 
 
-def test_lists_sources_schedule_runs_and_snapshots(own_store, app):
+def test_lists_sources_schedule_runs_and_snapshots(own_store, app, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-secret-token")
     at = _refresh_page(app)
     assert at.title[0].value == "Data & refresh"
     sources = at.dataframe[0].value
-    assert list(sources["source"]) == ["demo", "files", "salesforce"]
+    assert list(sources["source"]) == ["demo", "files", "hubspot", "salesforce"]
     assert not any("SF_PASSWORD=" in str(v) for v in sources["status"])
+    assert "token present" in str(list(sources["status"])[2])
+    assert not any("pat-na1-secret-token" in str(v) for v in sources["status"])
     assert any("No refresh recorded yet" in c.value for c in at.caption)
     assert at.button(key="refresh_now").label == "Refresh now"
     assert any("Times in Europe/Berlin" in c.value for c in at.caption)
