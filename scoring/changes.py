@@ -58,7 +58,7 @@ import polars as pl
 from model.calendar import Calendar
 from model.tables import ALL_TEAMS, ENGINE, Tables, missing_message, opportunities_with_team
 from scoring.definitions import MetricDefinition
-from scoring.history import end_of_day, opp_state_at
+from scoring.history import EVENT_ORDER, end_of_day, opp_state_at
 
 KINDS = (
     "new",
@@ -153,7 +153,7 @@ def _window_history(tables: Tables, since: date, until: date, calendar: Calendar
     return (
         tables.stage_history.filter(pl.col("entered_at") <= t1)
         .join(stages, on="stage", how="left")
-        .sort("opp_id", "entered_at", "position", "amount", "close_date", nulls_last=False)
+        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
         .with_columns(**previous)
         .filter(pl.col("entered_at") > t0)
         .group_by("opp_id")

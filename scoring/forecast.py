@@ -27,7 +27,7 @@ from model.calendar import Calendar, Period, last_day, local_date
 from model.params import ForecastParams
 from model.tables import ENGINE, Tables, missing_message, opportunities_with_team
 from scoring.definitions import MetricDefinition
-from scoring.history import end_of_day, opp_state_at
+from scoring.history import EVENT_ORDER, end_of_day, opp_state_at
 from scoring.windows import shift_in
 
 ALL_SOURCES = "(all)"
@@ -400,7 +400,7 @@ def _pushes(
         )
         .join(deals.select("opp_id"), on="opp_id", how="semi")
         .join(tables.stages.select("stage", "position"), on="stage", how="left")
-        .sort("opp_id", "entered_at", "position", "stage", "amount", nulls_last=False)
+        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
         .with_columns(step=step)
         .group_by("opp_id")
         .agg(

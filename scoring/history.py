@@ -25,6 +25,12 @@ def end_of_day(day: date, timezone: str = "UTC") -> datetime:
     return Calendar(timezone).end_of(day) - timedelta(microseconds=1)
 
 
+EVENT_ORDER = ("entered_at", "position", "stage", "close_date", "amount", "forecast_category")
+"""How a deal's history rows are read, everywhere: by time, then stage position, then the
+row's own values, so rows that share an instant are read in one order whatever order the
+source gave them (row order never changes a result)."""
+
+
 def _ordered_history(tables: Tables) -> pl.LazyFrame:
     """The stage history in deal and time order, sorted once per bundle for every instant."""
     positions = tables.stages.select("stage", "position")
@@ -32,7 +38,7 @@ def _ordered_history(tables: Tables) -> pl.LazyFrame:
         (ORDERED_HISTORY,),
         lambda: (
             tables.stage_history.join(positions, on="stage", how="left")
-            .sort("opp_id", "entered_at", "position", "amount", nulls_last=False)
+            .sort("opp_id", *EVENT_ORDER, nulls_last=False)
             .drop("position")
         ),
     )

@@ -22,7 +22,7 @@ from model.calendar import Calendar, local_date
 from model.schema import TABLES, UTC_DATETIME
 from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
-from scoring.history import end_of_day
+from scoring.history import EVENT_ORDER, end_of_day
 from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
@@ -101,7 +101,7 @@ def _history_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
     return (
         tables.stage_history.join(positions, on="stage", how="left")
         .join(created, on="opp_id", how="left")
-        .sort("opp_id", "entered_at", "position", nulls_last=True)
+        .sort("opp_id", *EVENT_ORDER, nulls_last=True)
         .with_columns(
             prev_at=shift_in("entered_at", "opp_id"),
             prev_position=shift_in("position", "opp_id"),

@@ -23,13 +23,12 @@ from model.calendar import Calendar, local_date, period_of, previous, trailing
 from model.params import StallParams
 from model.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.definitions import MetricDefinition
-from scoring.history import opp_state_at
+from scoring.history import EVENT_ORDER, opp_state_at
 from scoring.windows import last_in_group, row_number, shift_in, starts_group
 
 _DAY_US = 86_400_000_000
 # Deterministic order of history events: same-instant rows fall back to pipeline position,
 # so results never depend on the row order of the input.
-_EVENT_ORDER = ("entered_at", "position", "stage", "close_date", "amount")
 
 SPELL_COLUMNS = (
     "opp_id",
@@ -104,11 +103,13 @@ def _history_events(tables: Tables, opps: pl.LazyFrame, cutoff: datetime) -> pl.
     deal = opps.select("opp_id", "created_at", "team", "owner_id", "stage")
     first_row = starts_group("opp_id")
     hist = (
-        tables.stage_history.select("opp_id", "stage", "entered_at", "close_date", "amount")
+        tables.stage_history.select(
+            "opp_id", "stage", "entered_at", "close_date", "amount", "forecast_category"
+        )
         .join(deal.drop("stage"), on="opp_id", how="inner")
         .join(stages.select("stage", "position"), on="stage", how="left")
         .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
-        .sort("opp_id", *_EVENT_ORDER)
+        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
         .with_columns(entered_at=pl.when(first_row).then("created_at").otherwise("entered_at"))
         .filter(pl.col("entered_at") < cutoff)
         .select("opp_id", "team", "owner_id", "stage", "entered_at")
@@ -609,7 +610,7 @@ def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.Laz
         .join(created, on="opp_id", how="inner")
         .join(positions, on="stage", how="left")
         .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
-        .sort("opp_id", "entered_at", "position", "stage", "close_date", "amount", nulls_last=False)
+        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
         .with_columns(changed=prev.is_not_null() & pl.col("close_date").ne_missing(prev))
         .group_by("opp_id")
         .agg(n_close_date_changes=pl.col("changed").sum().cast(pl.Int64))

@@ -740,3 +740,22 @@ def test_stalls_not_measured_on_a_derived_or_missing_history():
     assert stall_status(no_history) == STALLS_NO_HISTORY
     assert "'stage_history'" in STALLS_NO_HISTORY
     assert stalled_deals(no_history, as_of=AS_OF, params=STALL).is_empty()
+
+
+def test_rows_sharing_an_instant_are_read_in_one_order():
+    # Found by the row-order property: a deal's first row (Dec 31, no close date), then two
+    # rows at the same instant (Jan 2), same stage and amount, one without a close date and
+    # one with 2026-03-31. Every reader now orders ties by (position, stage, close_date nulls
+    # first, amount, ...), so the deal's state is the row with the date whichever order the
+    # source gave: 2026-03-31 is before the as-of 2026-04-15, a stale close date, every way.
+    deal = [opp("O1", "2026-01-01T00:00", "Qualification")]
+    rows = [
+        hist("O1", "Qualification", "2025-12-31T00:00", amount=0.0),
+        hist("O1", "Qualification", "2026-01-02T00:00", amount=2.0),
+        hist("O1", "Qualification", "2026-01-02T00:00", amount=2.0, close=date(2026, 3, 31)),
+    ]
+    for history in (rows, rows[::-1], [rows[1], rows[0], rows[2]]):
+        flags = stage_trust_flags(make_tables(deal, history), as_of=AS_OF)
+        assert flags.select("opp_id", "kpi", "close_date").rows() == [
+            ("O1", "stale_close_dates", date(2026, 3, 31))
+        ]
