@@ -72,7 +72,7 @@ def call_period(as_of: date, calendar: Calendar) -> Period:
 
 def call_status(tables: Tables) -> str | None:
     """Why submissions are empty (no forecasts table), or None."""
-    return missing_message(tables, "The forecast submissions", ("forecasts",))
+    return missing_message(tables, "This quarter's submitted call", ("forecasts",))
 
 
 def call_trend_status(tables: Tables) -> str | None:
