@@ -432,6 +432,7 @@ def money_text(column: str) -> pl.Expr:
         .when(size >= 1e3)
         .then(pl.format("${}k", (value / 1e3).round(0).cast(pl.Int64)))
         .otherwise(pl.format("${}", value.round(0).cast(pl.Int64)))
+        .alias(column)
     )
 
 
@@ -472,8 +473,8 @@ def call_table(call: pl.DataFrame) -> pl.DataFrame:
         open_pipeline=money_text("open_pipeline"),
         coverage="coverage",
         call_commit=money_text("call_commit"),
-        call_best_case=money_text("call_best_case"),
         submission=submission,
+        call_best_case=money_text("call_best_case"),
         notes=pl.col("notes").fill_null(""),
     )
 

@@ -174,3 +174,83 @@ def test_slips_and_late_risk_are_not_measured_on_a_derived_history(data_dir, app
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("Slips are not measured: the source has no recorded") for w in warnings)
     assert any(w.startswith("Late risk is not measured") for w in warnings)
+
+
+# --- This quarter's call ------------------------------------------------------------------
+
+
+def _demo_call(**kwargs):
+    """The call computed straight from the demo org the store holds (as of 2026-11-16)."""
+    from connectors.demo import generate_demo_org
+    from scoring import call
+    from scoring.params import ForecastParams
+    from scoring.tables import Tables
+    from tests.app.conftest import DEMO_AS_OF
+
+    tables = Tables.from_frames(generate_demo_org(as_of=DEMO_AS_OF))
+    return call, tables, {"as_of": DEMO_AS_OF, **kwargs}, ForecastParams()
+
+
+def test_the_call_heads_the_page_with_the_scoring_numbers(page):
+    from pages._pipeline_charts import call_table
+
+    assert page.subheader[0].value == "This quarter's call — 2026-Q4"
+    shown = _table(page, "submission")
+    assert list(shown["team"]) == ["APAC", "EMEA", "NA Enterprise", "NA Mid-Market", "All teams"]
+    call, tables, kw, params = _demo_call()
+    expected = call_table(call.call(tables, params=params, **kw)).to_pandas()
+    for column in ("won", "commit", "best_case", "pipeline", "quota", "gap", "submission"):
+        assert list(shown[column]) == list(expected[column]), column
+    assert list(shown["coverage"]) == pytest.approx(list(expected["coverage"]))
+    assert all(str(v).startswith("$") for v in shown["won"])  # money as people read it
+    # the headline names the total, formatted
+    total = [m.value for m in page.markdown if m.value.startswith("**All teams**")]
+    assert total and "quota: gap" in total[0] and "×" in total[0]
+
+
+def test_the_call_shows_stale_reps_and_the_managers_adjustment(page):
+    badges = [m.value for m in page.markdown if "Stale:" in m.value]
+    assert badges, [m.value for m in page.markdown]
+    assert "2 submissions not updated" in as_text(badges[0]) and "21 days" in badges[0]
+    roll = _table(page, "layer")
+    assert set(roll["team"]) == {"EMEA", "NA Enterprise"}
+    emea = roll[roll["team"] == "EMEA"]
+    assert list(emea["layer"]) == ["owner"] * 3 + ["manager adjustment", "team call"]
+    assert all(str(v).startswith("$") for v in emea["commit"])
+    subs = _table(page, "age_days")
+    assert int(subs["stale"].sum()) == 2
+    assert len(page.get("vega_lite_chart")) == 7  # the call's trend is drawn
+
+
+def test_a_team_view_shows_the_company_row_of_that_team(demo_store, app):
+    everyone = _table(_run(app), "submission").set_index("team")
+    at = _run(app, teams="EMEA")
+    mine = _table(at, "submission").set_index("team")
+    assert list(mine.index) == ["EMEA", "All teams"]
+    assert mine.loc["EMEA"].to_dict() == everyone.loc["EMEA"].to_dict()
+    assert any(m.value.startswith("**EMEA**: won") for m in at.markdown)
+    # the selectbox of the trend lists the view's rows, the total first
+    assert at.selectbox(key="call_team").options == ["All teams", "EMEA"]
+
+
+def test_the_trend_follows_the_chosen_team(page):
+    page.selectbox(key="call_team").set_value("NA Mid-Market").run()
+    assert not page.exception
+    assert page.selectbox(key="call_team").value == "NA Mid-Market"
+
+
+def test_the_call_on_a_derived_history_says_the_trend_is_not_measured(data_dir, app):
+    from tests.closed_only import write_store
+
+    write_store(data_dir)
+    at = _run(app)
+    warnings = [w.value for w in at.warning]
+    assert any(
+        w.startswith("The weekly trend is not measured: the source has no recorded")
+        for w in warnings
+    )
+    shown = _table(at, "submission")
+    # no quotas and no forecasts in that export: not measured, never $0
+    assert set(shown["gap"]) == {"not measured"}
+    assert set(shown["submission"]) == {"no submission"}
+    assert all(n.startswith("not measured: quotas not available") for n in shown["notes"])
