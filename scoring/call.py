@@ -38,7 +38,7 @@ import polars as pl
 from scoring.calendar import Calendar, Period
 from scoring.definitions import MetricDefinition
 from scoring.forecast import TEAM_CALL, submission_levels
-from scoring.history import end_of_day, opp_state_at
+from scoring.history import _state_at, end_of_day, opp_state_at
 from scoring.params import ForecastParams
 from scoring.pipeline import QUOTAS_MISSING, _quota
 from scoring.tables import ALL_TEAMS, ENGINE, Tables, missing_message
@@ -102,12 +102,14 @@ def _bucket() -> pl.Expr:
     )
 
 
-def _deals_at(tables: Tables, period: Period, at: datetime) -> pl.LazyFrame:
-    """Deals won, or open, with a close date in `period` as they stood at `at`, bucketed."""
+def _deals_at(tables: Tables, period: Period, at: datetime, *, shared: bool = True) -> pl.LazyFrame:
+    """Deals won, or open, with a close date in `period` as they stood at `at`, bucketed.
+    `shared`: read the bundle's derived state at `at` (the as-of instant other metrics read
+    too); the trend's week ends are read without filling the bundle's cache with them."""
     in_period = pl.col("close_date").is_between(period.start, period.end, closed="left")
+    state = opp_state_at(tables, at=at) if shared else _state_at(tables, at)
     return (
-        opp_state_at(tables, at=at)
-        .with_columns(pl.col("is_closed", "is_won").fill_null(False))
+        state.with_columns(pl.col("is_closed", "is_won").fill_null(False))
         .filter(in_period.fill_null(False))
         .with_columns(bucket=_bucket())
         .filter(pl.col("bucket").is_not_null())
@@ -469,7 +471,7 @@ def call_trend(
     weeks = []
     for week, day in enumerate(week_ends(period, as_of), start=1):
         at = end_of_day(day, calendar.timezone)
-        totals = _bucket_totals(_deals_at(tables, period, at)).select(
+        totals = _bucket_totals(_deals_at(tables, period, at, shared=False)).select(
             "team", "won", "commit", "best_case"
         )
         calls = _team_calls(_latest(tables, period, at)).select("team", "call_commit")
