@@ -181,9 +181,18 @@ def forecast_accuracy(t: dict[str, pd.DataFrame], period: Period, as_of: date) -
     f["week"] = (
         f["submitted_at"].dt.tz_localize(None).dt.normalize() - pd.Timestamp(period.start)
     ).dt.days // 7 + 1
-    f["submitter"] = f["owner_id"].fillna("(team)")
+    # A team's call: no owner, or the team's manager; else the sum of its reps' own calls.
+    users = t["users"]
+    managers = users.loc[users["manager_id"].notna(), ["manager_id", "team"]].drop_duplicates()
+    managers = managers.rename(columns={"manager_id": "owner_id"}).assign(manages=True)
+    f = f.merge(managers, on=["owner_id", "team"], how="left")
+    team_level = f["owner_id"].isna() | f["manages"].eq(True)
+    f["submitter"] = f["owner_id"].where(~team_level, "(team)")
     f = f[f["week"] <= LOCK_WEEK].sort_values(["submitted_at", "amount"])
-    lock = f.groupby(["team", "submitter"]).tail(1).groupby("team")["amount"].sum()
+    latest = f.groupby(["team", "submitter"]).tail(1)
+    is_call = latest["submitter"].eq("(team)")
+    has_call = is_call.groupby(latest["team"]).transform("any")
+    lock = latest[is_call | ~has_call].groupby("team")["amount"].sum()
     opps = t["opportunities"]
     won = opps[opps["is_won"] & _day_in(opps["close_date"], period)]
     actual = won.groupby(_team_of(t, won))["amount"].sum().reindex(lock.index).fillna(0.0)

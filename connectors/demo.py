@@ -86,6 +86,13 @@ PLANTED PATTERNS (what the scorecard must find):
    spell a deal is lost in lasting 2× longer (pattern 1), this is what the deal risk score
    (`scoring.risk`) must find: scored 30 days before close, lost deals rank above won ones
    with ROC AUC ≈ 0.73 (seed 7, as of 2026-11-24; `python -m ops risk --evaluate`).
+7. **Reps submit too, and one stops.** In "EMEA" and "NA Enterprise" three AEs also submit
+   their own commit / best_case / pipeline each Monday at 14:00 UTC, an hour before their
+   manager: 40 %, 30 % and 20 % of the manager's call (± 5 %), so the manager's call carries
+   an adjustment of ≈ +10 % on top of the reps' numbers (the call's manager-adjustment
+   layer). The third AE of each team stops after week 4 of every quarter, so from week 6 on
+   that rep's latest submission is stale. The manager's submission stays the team's call
+   (`scoring.forecast.submission_levels`), so pattern 3 is unchanged.
 """
 
 from __future__ import annotations
@@ -225,7 +232,7 @@ def _window(origin: date, as_of: date) -> _Window:
 # Every quarter draws from its own generators, one per table family, seeded by (stream, seed,
 # quarter): what happens in a quarter does not depend on how many quarters are simulated after
 # it, so every as-of date sees the same history.
-_LEADS, _OPPS, _CAMPAIGNS, _FORECASTS, _QUOTAS = range(5)
+_LEADS, _OPPS, _CAMPAIGNS, _FORECASTS, _QUOTAS, _OWNER_FORECASTS = range(6)
 
 
 def _rng(seed: int, q: int, stream: int) -> np.random.Generator:
@@ -891,6 +898,51 @@ def _forecasts(seed: int, win: _Window, actuals: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# Reps who submit their own forecast (pattern 7): three AEs of "EMEA" and of "NA Enterprise",
+# each with the share of the team's call their own numbers come to; the last one listed stops
+# submitting after week `_LAPSE_WEEK`.
+_OWNER_SHARES = (0.40, 0.30, 0.20)
+_LAPSE_WEEK = 4
+_SUBMITTING_AES = tuple(
+    (team, r[0], share, i == len(_OWNER_SHARES) - 1)
+    for team in ("EMEA", "NA Enterprise")
+    for i, (r, share) in enumerate(
+        zip([a for a in _AES if a[1] == team][: len(_OWNER_SHARES)], _OWNER_SHARES, strict=True)
+    )
+)
+
+
+def _owner_forecasts(seed: int, win: _Window, managers: pl.DataFrame) -> pl.DataFrame:
+    """Reps' own submissions, an hour before their manager's each Monday (pattern 7): each
+    = the manager's call × the rep's share × (1 ± 5 %), so the manager adds ≈ 10 % on top."""
+    reps = pl.DataFrame(_SUBMITTING_AES, schema=["team", "rep", "share", "lapses"], orient="row")
+    week = (pl.col("submitted_at").dt.date() - pl.col("start")).dt.total_days() // 7 + 1
+    starts = pl.DataFrame(
+        {"period": win.names, "start": [win.start_date(q) for q in range(len(win.names))]}
+    )
+    rows = (
+        managers.join(reps, on="team")
+        .join(starts, on="period")
+        .filter(~pl.col("lapses") | (week <= _LAPSE_WEEK))
+        .sort("period", "team", "rep", "submitted_at", "category")
+    )
+    per_quarter = dict(rows.group_by("period").len().iter_rows())
+    noise = np.concatenate(
+        [
+            _rng(seed, q, _OWNER_FORECASTS).uniform(-0.05, 0.05, per_quarter.get(name, 0))
+            for q, name in enumerate(win.names)
+        ]
+    )
+    return rows.select(
+        "period",
+        "team",
+        owner_id="rep",
+        submitted_at=pl.col("submitted_at") - pl.duration(hours=1),
+        category="category",
+        amount=(pl.col("amount") * pl.col("share") * (1 + pl.Series(noise)) / 1000).round() * 1000,
+    )
+
+
 def _quotas(seed: int, win: _Window, actuals: pl.DataFrame) -> pl.DataFrame:
     """One team quota per quarter; `actuals` is sorted by period and team."""
     per_quarter = [
@@ -945,6 +997,7 @@ def _history(win: _Window, seed: int, scale: float) -> dict[str, pl.DataFrame]:
     lives = _deal_lives(events)
     final = _last_per_opp(lives)
     actuals = _actuals(final, opps, win)
+    managers = _forecasts(seed, win, actuals)
     lead_frame = _lead_frame(sim)
     opp_of_lead = pl.DataFrame({"lead": opps["lead"], "opp": np.arange(len(opps["lead"]))})
     opp_of_lead = opp_of_lead.filter(pl.col("lead") >= 0).select(
@@ -959,7 +1012,7 @@ def _history(win: _Window, seed: int, scale: float) -> dict[str, pl.DataFrame]:
         "lead_history": _lead_history(lead_frame, win),
         "campaigns": _campaigns(seed, win, scale),
         "campaign_members": _campaign_members(pl.concat(responses), win),
-        "forecasts": _forecasts(seed, win, actuals),
+        "forecasts": pl.concat([managers, _owner_forecasts(seed, win, managers)]),
         "quotas": _quotas(seed, win, actuals),
     }
     return {name: _finish(name, frames[name]) for name in TABLES}

@@ -52,6 +52,9 @@ class ForecastParams:
     # A team whose locked call is off by more than this share of what closed (|bias| > band)
     # "misses"; the company roll-up reports how much of the closed amount sits in such teams.
     miss_band: float = 0.10
+    # A team's (or rep's) latest submission older than this many days at as-of is "stale"
+    # (HubSpot: "submission not updated").
+    stale_days: int = 7
 
 
 @dataclass(frozen=True)

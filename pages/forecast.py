@@ -1,6 +1,8 @@
-"""Forecast: how good each team's call is, whether its misses are a habit (bias trend),
-when in the period the call becomes reliable, where the judged period's miss came from,
-and the deals that slipped or went bad late. Every team figure drills down to its deals.
+"""Forecast: this quarter's call (won, commit, best case and pipeline against quota, the
+latest submissions, the manager's adjustment, the call by week), then how good each team's
+call is, whether its misses are a habit (bias trend), when in the period the call becomes
+reliable, where the judged period's miss came from, and the deals that slipped or went bad
+late. Every team figure drills down to its deals.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from pages import _chart_specs, _data, _widgets
 from pages._text import md_text
 from reports import metrics as _metrics
 from reports import pipeline_charts as charts
+from scoring import call as scoring_call
 from scoring import forecast as scoring_forecast
+from scoring.model import money
 
 NUM = st.column_config.NumberColumn
 TEXT = st.column_config.TextColumn
@@ -30,6 +34,141 @@ period = context.period
 
 st.title("Forecast")
 st.caption(f"{period.label} · as of {view.as_of} · {teams_label}")
+
+# --- This quarter's call -------------------------------------------------------------------
+quarter = context.call_quarter
+the_call = _data.metric("call", view)
+with st.container(key="call_section"):
+    st.subheader(f"This quarter's call — {quarter.name}", help=_widgets.help_for("call.gap"))
+    st.caption(
+        f"Deals with a close date in {quarter.name} as they stood at the end of {view.as_of}: "
+        "won, and open in commit, best case or another open category (pipeline). Gap = quota − "
+        "won; coverage = open pipeline (commit + best case + pipeline) ÷ gap. Submissions older "
+        f"than {lock.stale_days} days are stale (`[forecast] stale_days`)."
+    )
+    total = the_call.filter(pl.col("team") == charts.ALL_TEAMS).row(0, named=True)
+    if total["quota_status"] == "below quota":
+        headline = (
+            f"won **{money(total['won'])}** of **{money(total['quota'])}** quota: gap "
+            f"**{money(total['gap'])}**, covered **{total['coverage']:.1f}×** by "
+            f"{money(total['open_pipeline'])} of open pipeline"
+        )
+    elif total["quota_status"] == "above quota":
+        headline = (
+            f"won **{money(total['won'])}**, above the **{money(total['quota'])}** quota by "
+            f"**{money(-total['gap'])}**"
+        )
+    else:
+        headline = f"won **{money(total['won'])}**; gap and coverage {md_text(total['notes'])}"
+    st.markdown(f"**{teams_label if view.teams else 'All teams'}**: {headline}.")
+    submitted = _data.metric("call_submissions", view)
+    stale = submitted.filter(pl.col("stale"))
+    if stale.height:
+        who = ", ".join(
+            f"{row['owner'] or row['team']} ({row['age_days']} days)"
+            for row in stale.iter_rows(named=True)
+        )
+        st.badge(
+            f"Stale: {stale.height} submission{'s' if stale.height > 1 else ''} not updated — "
+            f"{md_text(who)}",
+            icon=":material/schedule:",
+            color="orange",
+        )
+    call_cols = {
+        "team": TEXT("Team", pinned=True),
+        "won": TEXT("Won", help=_widgets.help_for("call.won")),
+        "commit": TEXT("Commit", help=_widgets.help_for("call.commit")),
+        "best_case": TEXT("Best case", help=_widgets.help_for("call.best_case")),
+        "pipeline": TEXT("Pipeline", help=_widgets.help_for("call.pipeline")),
+        "quota": TEXT("Quota"),
+        "gap": TEXT("Gap to quota", help=_widgets.help_for("call.gap")),
+        "open_pipeline": TEXT("Open pipeline"),
+        "coverage": NUM("Coverage of gap", format="%.1f×", help=_widgets.help_for("call.coverage")),
+        "call_commit": TEXT("Submitted commit"),
+        "submission": TEXT("Latest submission", help=_widgets.help_for("call.submission_age")),
+        "call_best_case": TEXT("Submitted best case"),
+        "notes": TEXT("Notes"),
+    }
+    st.dataframe(
+        charts.call_table(the_call).to_arrow(),
+        key="call",
+        hide_index=True,
+        width="stretch",
+        column_config=call_cols,
+    )
+    _widgets.csv_button(the_call, f"call_{quarter.name}", key="call")
+
+    call_missing = scoring_call.call_status(
+        _data.team_tables(view.data_dir, view.snapshot_id, view.teams)
+    )
+    if not _widgets.not_available(call_missing):
+        adjustments = _data.metric("call_adjustments", view)
+        if adjustments.height:
+            st.markdown("**Roll-up: reps' submissions → manager adjustment → team call**")
+            _widgets.table(
+                charts.money_columns(adjustments, scoring_call.CATEGORIES),
+                key="call_adjustments",
+                name=f"call_adjustments_{quarter.name}",
+                column_config={
+                    "team": TEXT("Team", pinned=True),
+                    "layer": TEXT("Layer", help=_widgets.help_for("call.manager_adjustment")),
+                    "owner": TEXT("Rep"),
+                    "commit": TEXT("Commit"),
+                    "best_case": TEXT("Best case"),
+                    "pipeline": TEXT("Pipeline"),
+                },
+            )
+            st.caption(
+                "Each rep's latest submission, then what the manager added on top (team call − "
+                "Σ reps), then the team's call: the rep rows and the adjustment add up to the call."
+            )
+        with st.expander("Latest submission of each team and rep"):
+            _widgets.table(
+                charts.money_columns(submitted.drop("owner_id"), scoring_call.CATEGORIES),
+                key="call_submissions",
+                name=f"call_submissions_{quarter.name}",
+                column_config={
+                    "team": TEXT("Team", pinned=True),
+                    "level": TEXT("Level", help="team: the team's call (no owner, or the manager)"),
+                    "owner": TEXT("Submitted by"),
+                    "submitted_at": st.column_config.DatetimeColumn(
+                        "Submitted", format="YYYY-MM-DD HH:mm"
+                    ),
+                    "age_days": NUM("Age (days)", help=_widgets.help_for("call.submission_age")),
+                    "stale": st.column_config.CheckboxColumn("Stale"),
+                },
+            )
+
+    st.markdown("**The call by week**", help=_widgets.help_for("call.trend"))
+    trend_missing = scoring_call.call_trend_status(
+        _data.team_tables(view.data_dir, view.snapshot_id, view.teams)
+    )
+    if trend_missing:
+        st.warning(
+            f"The weekly trend is not measured: {md_text(trend_missing)}.", icon=":material/report:"
+        )
+    else:
+        call_teams = the_call["team"].to_list()
+        shown = st.selectbox(
+            "Team",
+            [call_teams[-1], *call_teams[:-1]],
+            key="call_team",
+            label_visibility="collapsed",
+        )
+        quota_of = the_call.filter(pl.col("team") == shown)["quota"][0]
+        _chart_specs.chart(
+            charts.call_trend_chart,
+            _data.metric("call_trend", view),
+            team=shown,
+            quota=quota_of,
+            key="call_trend_chart",
+            width="stretch",
+        )
+        st.caption(
+            "At the end of each week so far: won to date, and won plus the deals then in commit "
+            "(and best case), against the commit the team submitted by then (dashed)."
+        )
+st.divider()
 if not period.is_quarter:  # forecasts are per quarter: judge the latest complete one in it
     in_progress = f" in the {period.label}: forecasts are made and judged per quarter"
 elif judged != period.name:

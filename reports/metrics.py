@@ -16,7 +16,7 @@ import polars as pl
 from model.calendar import Calendar, Period
 from model.params import ScoringParams
 from model.tables import Tables
-from scoring import forecast, funnel, pipeline, quality, reconcile, sourcing, stages
+from scoring import call, forecast, funnel, pipeline, quality, reconcile, sourcing, stages
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class MetricContext:
         if self.period.is_quarter:
             return self.period
         return self.calendar.quarter_of(min(self.period.last_day, self.as_of))
+
+    @property
+    def call_quarter(self) -> Period:
+        """The quarter of the call: the one containing the as-of date, whatever the period."""
+        return call.call_period(self.as_of, self.calendar)
 
     def recent(self, n: int = 4) -> list[Period]:
         """`n` periods ending with the selected one, oldest first (for a custom, ttm or all
@@ -202,6 +207,22 @@ METRICS: dict[str, Metric] = {
     ),
     "forecast_miss_deals": lambda t, c: forecast.forecast_miss_deals(
         t, period=c.judged, as_of=c.as_of, params=c.params.forecast, timezone=c.tz
+    ),
+    # this quarter's call (the quarter containing as-of)
+    "call": lambda t, c: call.call(
+        t, as_of=c.as_of, params=c.params.forecast, calendar=c.calendar, period=c.call_quarter
+    ),
+    "call_deals": lambda t, c: call.call_deals(
+        t, as_of=c.as_of, calendar=c.calendar, period=c.call_quarter
+    ),
+    "call_submissions": lambda t, c: call.submissions(
+        t, as_of=c.as_of, params=c.params.forecast, calendar=c.calendar, period=c.call_quarter
+    ),
+    "call_adjustments": lambda t, c: call.manager_adjustments(
+        t, as_of=c.as_of, calendar=c.calendar, period=c.call_quarter
+    ),
+    "call_trend": lambda t, c: call.call_trend(
+        t, as_of=c.as_of, calendar=c.calendar, period=c.call_quarter
     ),
     # campaigns & sourcing
     "sourced_pipeline": lambda t, c, by=("sourced_by",): sourcing.sourced_pipeline(

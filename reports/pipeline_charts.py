@@ -405,3 +405,130 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col(name).list.eval(pl.element().cast(pl.String)).list.join("; ") for name in lists
     )
+
+
+# --- This quarter's call ------------------------------------------------------------------
+
+CALL_LINES = {
+    "won": "Won to date",
+    "won_commit": "Won + commit",
+    "won_commit_best": "Won + commit + best case",
+    "call_commit": "Submitted commit",
+}
+CALL_LINE_COLORS = alt.Scale(
+    domain=list(CALL_LINES.values()), range=["#59a14f", "#4e79a7", "#a0cbe8", "#f28e2b"]
+)
+
+
+def money_text(column: str) -> pl.Expr:
+    """Amounts as people read them: 1234567 → "$1.2M", 45600 → "$46k", null → "–"."""
+    value = pl.col(column)
+    size = value.abs()
+    return (
+        pl.when(value.is_null())
+        .then(pl.lit("–"))
+        .when(size >= 1e6)
+        .then(pl.format("${}M", (value / 1e6).round(1)))
+        .when(size >= 1e3)
+        .then(pl.format("${}k", (value / 1e3).round(0).cast(pl.Int64)))
+        .otherwise(pl.format("${}", value.round(0).cast(pl.Int64)))
+        .alias(column)
+    )
+
+
+def _with_unknown(bucket: str) -> pl.Expr:
+    """A bucket's amount, with the deals whose amount is unknown named beside it."""
+    unknown = pl.col(f"{bucket}_unknown")
+    note = pl.format(" (+{} without amount)", unknown)
+    return (
+        pl.when(unknown > 0).then(money_text(bucket) + note).otherwise(money_text(bucket))
+    ).alias(bucket)
+
+
+def call_table(call: pl.DataFrame) -> pl.DataFrame:
+    """The call as a table to read: money as "$1.2M", the gap as "above quota by …" when won
+    exceeds quota, the submission's age with a stale badge, "not measured" with its reason."""
+    gap = (
+        pl.when(pl.col("gap").is_null())
+        .then(pl.lit("not measured"))
+        .when(pl.col("gap") <= 0)
+        .then(pl.lit("above quota by ") + money_text("gap").str.replace("$-", "$", literal=True))
+        .otherwise(money_text("gap"))
+    )
+    age = pl.col("age_days")
+    submission = (
+        pl.when(age.is_null())
+        .then(pl.lit("no submission"))
+        .when(pl.col("stale"))
+        .then(pl.format("⚠ stale: {} days old", age))
+        .when(age == 0)
+        .then(pl.lit("today"))
+        .otherwise(pl.format("{} days ago", age))
+    )
+    return call.select(
+        "team",
+        *(_with_unknown(b) for b in ("won", "commit", "best_case", "pipeline")),
+        quota=money_text("quota"),
+        gap=gap,
+        open_pipeline=money_text("open_pipeline"),
+        coverage="coverage",
+        call_commit=money_text("call_commit"),
+        submission=submission,
+        call_best_case=money_text("call_best_case"),
+        notes=pl.col("notes").fill_null(""),
+    )
+
+
+def money_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """`frame` with each of `columns` shown as "$1.2M" text."""
+    return frame.with_columns(money_text(c).alias(c) for c in columns)
+
+
+def call_trend_chart(trend: pl.DataFrame, *, team: str, quota: float | None) -> alt.LayerChart:
+    """Week by week for one team (or All teams): won to date, won + commit and won + commit
+    + best case as the deals stood at each week's end, and the submitted commit (dashed); a
+    grey rule marks the quota when there is one."""
+    rows = trend.filter(pl.col("team") == team).with_columns(
+        won_commit=pl.col("won") + pl.col("commit"),
+        won_commit_best=pl.col("won") + pl.col("commit") + pl.col("best_case"),
+    )
+    long = (
+        rows.unpivot(
+            index=["week", "week_end"],
+            on=list(CALL_LINES),
+            variable_name="line",
+            value_name="amount",
+        )
+        .with_columns(line=pl.col("line").replace_strict(CALL_LINES))
+        .drop_nulls("amount")
+    )
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:O", title="Week of the quarter", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("amount:Q", title="Amount", axis=MONEY_AXIS),
+            color=alt.Color("line:N", title=None, scale=CALL_LINE_COLORS,
+                            legend=alt.Legend(orient="bottom")),
+            strokeDash=alt.condition(
+                alt.datum.line == CALL_LINES["call_commit"], alt.value([5, 4]), alt.value([1, 0])
+            ),
+            tooltip=[
+                alt.Tooltip("week:O", title="Week"),
+                alt.Tooltip("week_end:T", title="Week ends", format="%Y-%m-%d"),
+                alt.Tooltip("line:N", title="Line"),
+                alt.Tooltip("amount:Q", title="Amount", format="$,.0f"),
+            ],
+        )
+    )  # fmt: skip
+    if quota is None:
+        return alt.layer(lines).properties(height=300)
+    rule = alt.Chart(pl.DataFrame({"quota": [quota], "label": ["Quota"]})).encode(
+        y="quota:Q", tooltip=alt.Tooltip("quota:Q", title="Quota", format="$,.0f")
+    )
+    label = rule.mark_text(align="left", dx=4, dy=-6, color="#555").encode(
+        x=alt.value(0), text="label:N"
+    )
+    return alt.layer(rule.mark_rule(color="#555", strokeDash=[2, 2]), label, lines).properties(
+        height=300
+    )

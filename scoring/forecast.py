@@ -2,10 +2,11 @@
 surfaced early, and where the miss came from.
 
 - **Forecast** = a team's submitted number for a period and category (`forecasts`). Every
-  submission is kept; a team's figure for a week is the sum over its submitters (owners, or
-  the team call when `owner_id` is null) of each one's latest submission up to that week's
-  end. Weeks are 1-based weeks of the period (week 0 = submitted before the period began);
-  submissions after the as-of date are ignored.
+  submission is kept; a team's figure for a week is its team call (the latest submission
+  without an owner or by the team's manager, `submission_levels`) up to that week's end, or
+  where it has none the sum of each owner's latest submission up to then. Weeks are 1-based
+  weeks of the period (week 0 = submitted before the period began); submissions after the
+  as-of date are ignored.
 - **Actual** = closed-won amount with close date in the period, by the owner's team, as the
   deals stood at the end of the as-of day (rebuilt from `stage_history`).
 - Only **complete** periods (as-of on or after the period's last day) are judged; rows of an
@@ -88,24 +89,47 @@ def _judge(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+TEAM_CALL = "(team)"  # the submitter of a team-level call (no owner, or the team's manager)
+
+
+def submission_levels(tables: Tables) -> pl.LazyFrame:
+    """Every forecast submission with its `level`: "team" for a team's call — no owner, or
+    an owner who manages someone in that team (a manager's submission, which in
+    Collaborative Forecasts already holds the reps' numbers plus the manager's
+    adjustments) — and "owner" for a rep's own forecast. `submitter` is `TEAM_CALL` for
+    the team level, else the owner."""
+    managers = (
+        tables.users.filter(pl.col("manager_id").is_not_null())
+        .select(owner_id="manager_id", team="team", manages=pl.lit(True))
+        .unique()
+    )
+    team_level = pl.col("owner_id").is_null() | pl.col("manages").fill_null(False)
+    return (
+        tables.forecasts.join(managers, on=["owner_id", "team"], how="left")
+        .with_columns(level=pl.when(team_level).then(pl.lit("team")).otherwise(pl.lit("owner")))
+        .with_columns(submitter=pl.when(team_level).then(pl.lit(TEAM_CALL)).otherwise("owner_id"))
+        .drop("manages")
+    )
+
+
 def _submissions(
     tables: Tables, periods: Sequence[Period], as_of: date, timezone: str = "UTC"
 ) -> pl.LazyFrame:
     """Forecast submissions of the given periods up to `as_of`, with their week of period."""
     days = (local_date(pl.col("submitted_at"), timezone) - pl.col("start")).dt.total_days()
     return (
-        tables.forecasts.filter(pl.col("submitted_at") <= end_of_day(as_of, timezone))
+        submission_levels(tables)
+        .filter(pl.col("submitted_at") <= end_of_day(as_of, timezone))
         .join(_periods_frame(periods, as_of).select("period", "start"), on="period")
-        .with_columns(
-            submitter=pl.col("owner_id").fill_null("(team)"),
-            week=(days // 7 + 1).clip(lower_bound=0).cast(pl.Int32),
-        )
+        .with_columns(week=(days // 7 + 1).clip(lower_bound=0).cast(pl.Int32))
     )
 
 
 def _team_weekly(subs: pl.LazyFrame) -> pl.LazyFrame:
-    """Team forecast per team × period × category × week in which anyone submitted: the sum
-    of each submitter's latest submission up to the end of that week."""
+    """Team forecast per team × period × category × week in which anyone submitted: the
+    team's call (its latest team-level submission up to the end of that week) when it has
+    made one, else the sum of each owner's latest submission up to then. A manager's call
+    already holds the reps' numbers, so the two are never added."""
     keys = ["team", "period", "category"]
     latest = subs.group_by(*keys, "submitter", "week").agg(
         pl.col("amount").sort_by("submitted_at", "amount").last(),
@@ -117,11 +141,13 @@ def _team_weekly(subs: pl.LazyFrame) -> pl.LazyFrame:
         .filter(pl.col("sub_week") <= pl.col("week"))
         .group_by(*keys, "week", "submitter")
         .agg(pl.col("amount", "submitted_at").sort_by("sub_week").last())
+        .with_columns(is_team=pl.col("submitter") == TEAM_CALL)
     )
+    used = pl.col("is_team") | ~pl.col("is_team").any()
     return carried.group_by(*keys, "week").agg(
-        forecast=pl.col("amount").sum(),
-        submitted_at=pl.col("submitted_at").max(),
-        submitters=pl.len().cast(pl.Int32),
+        forecast=pl.col("amount").filter(used).sum(),
+        submitted_at=pl.col("submitted_at").filter(used).max(),
+        submitters=used.sum().cast(pl.Int32),
     )
 
 

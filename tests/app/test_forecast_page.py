@@ -43,12 +43,13 @@ def test_renders_judged_period_charts_tables_and_downloads(page):
     assert "**commit**" in judged[0] and "**week 3**" in judged[0]
     heads = [s.value for s in page.subheader]
     assert heads == [
+        "This quarter's call — 2026-Q4",
         "Forecast vs actual by team", "Accuracy and bias trend",
         "Accuracy by week of period — 2026-Q3", "WAPE by period",
         "Where the 2026-Q3 miss came from", "Slipped deals — 2026-Q3",
         "Late-surfaced risk — 2026-Q3",
     ]  # fmt: skip
-    assert len(page.get("vega_lite_chart")) == 6
+    assert len(page.get("vega_lite_chart")) == 7  # the call's trend, then six forecast charts
     assert {"pushes", "push_days", "stage_now"} <= set(_table(page, "push_days").columns)
     assert {"reason", "surfaced_date", "days_before_period_end", "late"} <= set(
         _table(page, "reason").columns
@@ -128,7 +129,8 @@ def test_selecting_a_team_lists_its_slipped_and_late_deals(page):
 def test_tiny_org_says_forecasts_are_not_available(tiny_store, app):
     at = _run(app)
     assert any("forecast" in i.value.lower() for i in at.info)
-    assert not at.get("vega_lite_chart")
+    # only the call's weekly trend, which comes from the deals and their history
+    assert len(at.get("vega_lite_chart")) == 1
     # slipped deals and late risk come from stage history, so they still render
     heads = [s.value for s in at.subheader]
     assert any(h.startswith("Slipped deals — ") for h in heads)
@@ -172,3 +174,83 @@ def test_slips_and_late_risk_are_not_measured_on_a_derived_history(data_dir, app
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("Slips are not measured: the source has no recorded") for w in warnings)
     assert any(w.startswith("Late risk is not measured") for w in warnings)
+
+
+# --- This quarter's call ------------------------------------------------------------------
+
+
+def _demo_call(**kwargs):
+    """The call computed straight from the demo org the store holds (as of 2026-11-16)."""
+    from connectors.demo import generate_demo_org
+    from model.params import ForecastParams
+    from model.tables import Tables
+    from scoring import call
+    from tests.app.conftest import DEMO_AS_OF
+
+    tables = Tables.from_frames(generate_demo_org(as_of=DEMO_AS_OF))
+    return call, tables, {"as_of": DEMO_AS_OF, **kwargs}, ForecastParams()
+
+
+def test_the_call_heads_the_page_with_the_scoring_numbers(page):
+    from reports.pipeline_charts import call_table
+
+    assert page.subheader[0].value == "This quarter's call — 2026-Q4"
+    shown = _table(page, "submission")
+    assert list(shown["team"]) == ["APAC", "EMEA", "NA Enterprise", "NA Mid-Market", "All teams"]
+    call, tables, kw, params = _demo_call()
+    expected = call_table(call.call(tables, params=params, **kw)).to_pandas()
+    for column in ("won", "commit", "best_case", "pipeline", "quota", "gap", "submission"):
+        assert list(shown[column]) == list(expected[column]), column
+    assert list(shown["coverage"]) == pytest.approx(list(expected["coverage"]))
+    assert all(str(v).startswith("$") for v in shown["won"])  # money as people read it
+    # the headline names the total, formatted
+    total = [m.value for m in page.markdown if m.value.startswith("**All teams**")]
+    assert total and "quota: gap" in total[0] and "×" in total[0]
+
+
+def test_the_call_shows_stale_reps_and_the_managers_adjustment(page):
+    badges = [m.value for m in page.markdown if "Stale:" in m.value]
+    assert badges, [m.value for m in page.markdown]
+    assert "2 submissions not updated" in as_text(badges[0]) and "21 days" in badges[0]
+    roll = _table(page, "layer")
+    assert set(roll["team"]) == {"EMEA", "NA Enterprise"}
+    emea = roll[roll["team"] == "EMEA"]
+    assert list(emea["layer"]) == ["owner"] * 3 + ["manager adjustment", "team call"]
+    assert all(str(v).startswith("$") for v in emea["commit"])
+    subs = _table(page, "age_days")
+    assert int(subs["stale"].sum()) == 2
+    assert len(page.get("vega_lite_chart")) == 7  # the call's trend is drawn
+
+
+def test_a_team_view_shows_the_company_row_of_that_team(demo_store, app):
+    everyone = _table(_run(app), "submission").set_index("team")
+    at = _run(app, teams="EMEA")
+    mine = _table(at, "submission").set_index("team")
+    assert list(mine.index) == ["EMEA", "All teams"]
+    assert mine.loc["EMEA"].to_dict() == everyone.loc["EMEA"].to_dict()
+    assert any(m.value.startswith("**EMEA**: won") for m in at.markdown)
+    # the selectbox of the trend lists the view's rows, the total first
+    assert at.selectbox(key="call_team").options == ["All teams", "EMEA"]
+
+
+def test_the_trend_follows_the_chosen_team(page):
+    page.selectbox(key="call_team").set_value("NA Mid-Market").run()
+    assert not page.exception
+    assert page.selectbox(key="call_team").value == "NA Mid-Market"
+
+
+def test_the_call_on_a_derived_history_says_the_trend_is_not_measured(data_dir, app):
+    from tests.closed_only import write_store
+
+    write_store(data_dir)
+    at = _run(app)
+    warnings = [w.value for w in at.warning]
+    assert any(
+        w.startswith("The weekly trend is not measured: the source has no recorded")
+        for w in warnings
+    )
+    shown = _table(at, "submission")
+    # no quotas and no forecasts in that export: not measured, never $0
+    assert set(shown["gap"]) == {"not measured"}
+    assert set(shown["submission"]) == {"no submission"}
+    assert all(n.startswith("not measured: quotas not available") for n in shown["notes"])

@@ -203,3 +203,84 @@ def test_with_owner_names_falls_back_to_the_id():
     named = charts.with_owner_names(deals, users)
     assert named.columns == ["opp_id", "owner", "amount", "owner_id"]
     assert named["owner"].to_list() == ["Ana", "U9"]  # order kept, unknown owner → id
+
+
+# --- This quarter's call ------------------------------------------------------------------
+
+
+def test_money_text_reads_like_people_write_amounts():
+    values = pl.DataFrame({"v": [1_234_567.0, 45_600.0, 999.0, None, -200_000.0]})
+    got = values.select(charts.money_text("v"))["v"].to_list()
+    assert got == ["$1.2M", "$46k", "$999", "–", "$-200k"]
+
+
+def _call_row(team, **values) -> dict:
+    row = {
+        "team": team, "won": 300.0, "won_unknown": 0, "commit": 200.0, "commit_unknown": 1,
+        "best_case": 100.0, "best_case_unknown": 0, "pipeline": 80.0, "pipeline_unknown": 0,
+        "quota": 1000.0, "gap": 700.0, "open_pipeline": 380.0, "coverage": 0.54,
+        "call_commit": 700.0, "call_best_case": 900.0, "age_days": 2, "stale": False,
+        "notes": None,
+    }  # fmt: skip
+    return {**row, **values}
+
+
+def test_call_table_says_above_quota_stale_and_not_measured():
+    call = pl.DataFrame(
+        [
+            _call_row("East"),
+            _call_row(
+                "West",
+                gap=-200.0,
+                coverage=None,
+                age_days=14,
+                stale=True,
+                notes="above quota: no gap to cover",
+            ),
+            _call_row(
+                "North",
+                quota=None,
+                gap=None,
+                coverage=None,
+                call_commit=None,
+                call_best_case=None,
+                age_days=None,
+                stale=None,
+                notes="not measured: no quota for 2026-Q4",
+            ),
+        ]
+    )
+    shown = charts.call_table(call)
+    east, west, north = shown.iter_rows(named=True)
+    assert east["commit"] == "$200 (+1 without amount)"  # unknown amounts named, not $0
+    assert (east["gap"], east["submission"]) == ("$700", "2 days ago")
+    assert (west["gap"], west["submission"]) == ("above quota by $200", "⚠ stale: 14 days old")
+    assert (north["gap"], north["quota"], north["submission"]) == (
+        "not measured", "–", "no submission",
+    )  # fmt: skip
+    assert north["notes"] == "not measured: no quota for 2026-Q4"
+
+
+def test_call_trend_chart_draws_four_lines_and_the_quota():
+    trend = pl.DataFrame(
+        {
+            "team": ["East"] * 2 + ["All teams"] * 2,
+            "week": [1, 2, 1, 2],
+            "week_end": [None] * 4,
+            "won": [0.0, 300.0, 0.0, 300.0],
+            "commit": [300.0, 200.0, 300.0, 200.0],
+            "best_case": [0.0, 0.0, 0.0, 0.0],
+            "call_commit": [None, 650.0, None, 650.0],
+        },
+        schema_overrides={"week_end": pl.Date},
+    )
+    spec = charts.call_trend_chart(trend, team="East", quota=1000.0).to_dict()
+    rows = [r for d in spec["datasets"].values() for r in d if "line" in r]
+    lines = {(r["line"], r["week"]): r["amount"] for r in rows}
+    assert lines[("Won + commit", 1)] == 300.0 and lines[("Won + commit", 2)] == 500.0
+    assert ("Submitted commit", 1) not in lines  # nothing submitted yet: no point, not $0
+    assert lines[("Submitted commit", 2)] == 650.0
+    quota = [r for d in spec["datasets"].values() for r in d if "quota" in r]
+    assert quota == [{"quota": 1000.0, "label": "Quota"}]
+    no_quota = charts.call_trend_chart(trend, team="East", quota=None).to_dict()
+    assert len(no_quota["layer"]) == 1

@@ -316,15 +316,21 @@ def test_some_open_deals_are_stale(org):
     assert 0.02 * open_deals.height < stale.height < 0.25 * open_deals.height
 
 
+def _managers(org: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    return org["users"].filter(pl.col("manager_id") == "U001").select(team="team", mgr="user_id")
+
+
+def _manager_calls(org: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The team managers' submissions (pattern 3), without the reps' own (pattern 7)."""
+    joined = org["forecasts"].join(_managers(org), on="team")
+    return joined.filter(pl.col("owner_id") == pl.col("mgr")).drop("mgr")
+
+
 def test_forecasts_are_weekly_manager_submissions_by_sales_teams(org):
-    forecasts = org["forecasts"]
+    assert set(org["forecasts"]["team"]) == set(SALES_TEAMS)
+    assert (org["forecasts"]["submitted_at"].dt.weekday() == 1).all()
+    forecasts = _manager_calls(org)
     assert set(forecasts["team"]) == set(SALES_TEAMS)
-    assert (forecasts["submitted_at"].dt.weekday() == 1).all()
-    managers = (
-        org["users"].filter(pl.col("manager_id") == "U001").select(team="team", mgr="user_id")
-    )
-    joined = forecasts.join(managers, on="team")
-    assert (joined["owner_id"] == joined["mgr"]).all()
     per_week = forecasts.group_by("period", "team", "submitted_at").len()
     assert (per_week["len"] == 3).all()
     current = forecasts.filter(pl.col("period") == CURRENT, pl.col("team") == "EMEA")
@@ -419,7 +425,9 @@ def _commit_vs_actual(org: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Each commit of a completed quarter ÷ the team's closed-won amount, with its week."""
     won = _team_of_opp(org).filter("is_won").with_columns(period=_period(pl.col("close_date")))
     actual = won.group_by("period", "team").agg(actual=pl.col("amount").sum())
-    commits = org["forecasts"].filter(pl.col("category") == "commit", pl.col("period") != CURRENT)
+    commits = _manager_calls(org).filter(
+        pl.col("category") == "commit", pl.col("period") != CURRENT
+    )
     days_in = pl.col("submitted_at").dt.date() - _quarter_start(pl.col("period"))
     return commits.join(actual, on=["period", "team"]).with_columns(
         ratio=pl.col("amount") / pl.col("actual"), week=days_in.dt.total_days() // 7 + 1
@@ -517,3 +525,33 @@ def test_demo_org_passes_validation_unchanged(org):
     assert validated.warnings == []  # no dangling lenient references either
     for name in TABLES:
         assert_frame_equal(validated.frames[name], org[name])
+
+
+def test_pattern_7_reps_submit_under_their_manager_and_one_lapses(org):
+    # Every forecast row is the manager's or one of three AEs' of EMEA / NA Enterprise.
+    managers = _manager_calls(org)
+    reps = org["forecasts"].join(managers, on=list(org["forecasts"].columns), how="anti")
+    users = org["users"].select(owner_id="user_id", rep_team="team", manager_id="manager_id")
+    reps = reps.join(users, on="owner_id")
+    assert set(reps["team"]) == {"EMEA", "NA Enterprise"}
+    assert (reps["team"] == reps["rep_team"]).all()
+    assert (reps.group_by("team").agg(pl.col("owner_id").n_unique())["owner_id"] == 3).all()
+    # each rep's Monday number ≈ share × the manager's call of that day (rounded to $1k)
+    day = pl.col("submitted_at").dt.date()
+    both = reps.with_columns(day=day).join(
+        managers.with_columns(day=day).select("period", "team", "day", "category", call="amount"),
+        on=["period", "team", "day", "category"],
+    )
+    shares = both.group_by("period", "team", "day", "category").agg(
+        share=pl.col("amount").sum() / pl.col("call").first(), reps=pl.len()
+    )
+    full = shares.filter(pl.col("reps") == 3, pl.col("category") == "commit")["share"]
+    assert full.is_between(0.85, 0.95).all(), full.describe()  # the manager adds ≈ 10 %
+    # the third rep of each team submits only in weeks 1-4 of each quarter: stale by as-of
+    last = (
+        reps.filter(pl.col("period") == CURRENT)
+        .group_by("owner_id")
+        .agg(pl.col("submitted_at").max())
+    )
+    lapsed = last.filter(pl.col("submitted_at") < CUTOFF - timedelta(days=7))
+    assert lapsed.height == 2

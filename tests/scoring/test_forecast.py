@@ -220,6 +220,33 @@ def test_team_forecast_sums_each_submitters_latest_call():
     assert got.select("week", "forecast", "submitters").rows() == [(1, 100.0, 1), (2, 150.0, 2)]
 
 
+def test_a_managers_call_is_the_team_figure_not_added_to_the_reps():
+    # South: reps R1, R2 report to manager M. Week 1: R1 100 (no call yet → reps' sum 100).
+    # Week 2: R2 50 and M's call 180, which holds the reps' numbers → 180, not 100 + 50 + 180.
+    # Week 3: only R1 updates (120): M's call of week 2 still stands → 180.
+    south = [
+        sub("South", "2026-Q2", "2026-04-02T09:00:00", 100, owner="R1"),
+        sub("South", "2026-Q2", "2026-04-09T09:00:00", 50, owner="R2"),
+        sub("South", "2026-Q2", "2026-04-10T09:00:00", 180, owner="M"),
+        sub("South", "2026-Q2", "2026-04-16T09:00:00", 120, owner="R1"),
+    ]
+    people = [("M", None), ("R1", "M"), ("R2", "M")]
+    frames = dict(tables([], forecasts=south).frames)
+    frames["users"] = frame(
+        "users",
+        [{"user_id": u, "team": "South", "function": "sales", "manager_id": m} for u, m in people],
+    )
+    t = Tables.from_frames({k: v for k, v in frames.items() if k not in {"quotas", "leads"}})
+    levels = fc.submission_levels(t).collect().sort("submitted_at")
+    assert levels["level"].to_list() == ["owner", "owner", "team", "owner"]
+    got = fc.forecast_variance(t, periods=[Q2], as_of=AS_OF, params=PARAMS)
+    assert got.select("week", "forecast", "submitters").rows() == [
+        (1, 100.0, 1),
+        (2, 180.0, 1),
+        (3, 180.0, 1),
+    ]
+
+
 def test_wape_across_two_teams():
     t = accuracy_tables(with_north=False)
     got = fc.wape(t, periods=[Q2, Q3], as_of=AS_OF, params=PARAMS)
