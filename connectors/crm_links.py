@@ -74,7 +74,8 @@ def record_link(
     record = quote(deal_id, safe="")
     if crm == SALESFORCE:
         configured = sources.get("salesforce", {}).get("instance_url")
-        candidates = (configured, (detail or {}).get("instance_url"), environ.get("SF_INSTANCE_URL"))
+        recorded = (detail or {}).get("instance_url")
+        candidates = (configured, recorded, environ.get("SF_INSTANCE_URL"))
         instance = next((u for u in map(_instance_url, candidates) if u), None)
         if instance is None:
             why = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-OVER, WITHIN = "Longer than the company median", "Within the company median"
+OVER, WITHIN = "Longer than the company median", "Within the median"
 SPELL_COLORS = alt.Scale(
     domain=[OVER, WITHIN, "No median"], range=["#e15759", "#4e79a7", "#bab0ac"]
 )
@@ -21,6 +21,8 @@ def timeline_rows(timeline: pl.DataFrame) -> pl.DataFrame:
     return timeline.with_columns(
         spell=pl.format("{}. {}", "spell_no", "stage"),
         median_end_at=pl.col("entered_at") + pl.duration(microseconds=median_us),
+    ).with_columns(
+        label_at=pl.max_horizontal("end_at", "median_end_at"),  # clear of bar and tick
         versus=pl.when(ratio.is_null())
         .then(pl.lit("No median"))
         .when(ratio > 1)
@@ -56,7 +58,10 @@ def stage_timeline_chart(timeline: pl.DataFrame) -> alt.LayerChart:
         x=alt.X("entered_at:T", title=None),
         x2="end_at:T",
         color=alt.Color(
-            "versus:N", scale=SPELL_COLORS, title=None, legend=alt.Legend(orient="top")
+            "versus:N",
+            scale=SPELL_COLORS,
+            title=None,
+            legend=alt.Legend(orient="top", labelLimit=400),
         ),
     )
     median = (
@@ -64,7 +69,7 @@ def stage_timeline_chart(timeline: pl.DataFrame) -> alt.LayerChart:
         .mark_tick(color="black", thickness=2, size=22)
         .encode(x="median_end_at:T", y=y, tooltip=tooltip)
     )
-    labels = base.mark_text(align="left", dx=6, fontSize=11).encode(x="end_at:T", text="label:N")
+    labels = base.mark_text(align="left", dx=6, fontSize=11).encode(x="label_at:T", text="label:N")
     closed = (
         alt.Chart(rows.filter(pl.col("is_closed_stage") & pl.col("end_at").is_null()))
         .mark_point(shape="diamond", filled=True, size=120, color="#59a14f")

@@ -136,27 +136,38 @@ def link_params() -> dict[str, str]:
     }
 
 
-def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataFrame | None]:
     """A deal list (a frame with `opp_id`) with the link to each deal's page (`deal`, showing
     its name), its change flags over the review window (`flags`) and its risk score
     (`risk`) in front, and the column settings for them; any other frame as it is.
-    A column is left out when its measure is not measured on this data."""
+    A column is left out when none of the frame's deals has a value (not measured on this
+    data; for risk also: no deal open at the as-of date). Also returns the
+    added columns as numbers (`opp_id`, `flags`, `risk`), for the CSV."""
     view = st.session_state.get("view")
     if "opp_id" not in frame.columns or view is None:
-        return frame, {}
+        return frame, {}, None
     from pages import _data
 
     params = link_params()
     marks = _data.metric("deal_marks", view, since=params["since"])
-    shown = [c for c in ("flags", "risk") if not marks[c].is_null().all()]
     joined = frame.join(
-        marks.select("opp_id", pl.col("name").alias("_deal_name"), *shown),
+        marks.select("opp_id", pl.col("name").alias("_deal_name"), "flags", "risk"),
         on="opp_id",
         how="left",
         maintain_order="left",
     )
+    # flags are null when not measured, risk when not measured or for deals not open
+    shown = [c for c in ("flags", "risk") if not joined[c].is_null().all()]
     deal = deal_link(params, name_column="_deal_name").alias("deal")
-    out = joined.select(deal, *shown, pl.exclude("_deal_name", *shown, "deal"))
+    out = joined.select(deal, *shown, pl.exclude("_deal_name", "flags", "risk", "deal"))
+    if "risk" in shown:
+        # As text, so a deal without a score shows "–" rather than "None"; padded to three
+        # characters, so sorting the column still sorts by score.
+        out = out.with_columns(
+            risk=pl.when(pl.col("risk").is_null())
+            .then(pl.lit("–"))
+            .otherwise(pl.col("risk").cast(pl.String).str.pad_start(3, " "))
+        )
     config = {
         "deal": st.column_config.LinkColumn(
             "Deal",
@@ -166,17 +177,21 @@ def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
         ),
         "flags": st.column_config.TextColumn(
             "Changes",
+            width="medium",
             help=f"What changed on the deal since the end of {params['since']} (the review "
             "window: `since=` or `window=` in the URL): pushed/pulled-in close dates, amount "
             "up/down, stage forward/back, category up/down, new, won, lost, reopened.",
         ),
-        "risk": st.column_config.NumberColumn(
-            "Risk", format="%d", help=help_for("deal_risk") or "Deal risk score, 0–100."
+        "risk": st.column_config.TextColumn(
+            "Risk",
+            alignment="right",
+            help=(help_for("deal_risk") or "Deal risk score, 0–100.")
+            + "\n\n–: not an open deal at the as-of date.",
         ),
         "opp_id": None,  # the link carries the id; names, not ids
         "name": None,  # the link shows the name
     }
-    return out, config
+    return out, config, joined.select("opp_id", *shown)
 
 
 def table(
@@ -194,7 +209,7 @@ def table(
     if frame.is_empty():
         st.caption("No records for this view.")
         return None
-    shown, deal_config = with_deal_columns(frame)
+    shown, deal_config, marks = with_deal_columns(frame)
     event = st.dataframe(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,
@@ -205,7 +220,12 @@ def table(
         height=height or "auto",
         width="stretch",
     )
-    csv_button(shown.drop("deal", strict=False), name, key=key)
+    extra = [] if marks is None else [marks.drop("opp_id", *frame.columns, strict=False)]
+    csv_button(
+        pl.concat([frame, *extra], how="horizontal") if extra and extra[0].width else frame,
+        name,
+        key=key,
+    )
     if select and event and event.selection.rows:
         return frame[event.selection.rows[0]]
     return None

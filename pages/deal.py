@@ -83,41 +83,38 @@ if summary.is_empty():
 d = summary.row(0, named=True)
 owner = d["owner"] or "an owner not in the users table"
 st.title(md_text(d["name"] or f"Deal {deal_id}"))
-st.caption(
-    f"Owner **{md_text(owner)}** · team **{md_text(d['team'] or '(no team)')}** · created "
-    f"{d['created_at']:%Y-%m-%d} · as of {view.as_of}"
+category = str(d["forecast_category"]).replace("_", " ") if d["forecast_category"] else "none"
+st.markdown(
+    f"**{md_text(d['stage'] or 'no stage')}** · forecast category **{md_text(category)}** · "
+    f"owner **{md_text(owner)}** · team **{md_text(d['team'] or '(no team)')}**"
 )
+st.caption(f"Created {d['created_at']:%Y-%m-%d} · as of {view.as_of} · deal id {md_text(deal_id)}")
 
 # --- Header ------------------------------------------------------------------------------
 risk_reason = risk.risk_status(tables)
 scores = _data.metric("deal_risk", view).filter(pl.col("opp_id") == deal_id)
-k1, k2, k3, k4, k5 = st.columns(5)
+k1, k2, k3 = st.columns(3)
 k1.metric(
     "Amount",
     _widgets.money(d["amount"]) if d["amount"] is not None else "not set",
     help="The deal's amount as of the as-of date; a deal without one shows “not set”, not $0.",
     border=True,
 )
-k2.metric("Stage", d["stage"] or "–", border=True)
-k3.metric(
+k2.metric(
     "Close date",
     f"{d['close_date']:%Y-%m-%d}" if d["close_date"] else "not set",
-    border=True,
-)
-k4.metric(
-    "Forecast category",
-    str(d["forecast_category"]).replace("_", " ") if d["forecast_category"] else "none",
+    help="The close date the deal had at the end of the as-of date.",
     border=True,
 )
 if risk_reason:
-    k5.metric("Risk", "–", delta="not measured", delta_color="off", delta_arrow="off",
+    k3.metric("Risk", "–", delta="not measured", delta_color="off", delta_arrow="off",
               help=_widgets.help_for("deal_risk"), border=True)  # fmt: skip
 elif scores.is_empty():
-    k5.metric("Risk", "–", delta="closed deal" if d["is_closed"] else "not scored",
+    k3.metric("Risk", "–", delta="closed deal" if d["is_closed"] else "not scored",
               delta_color="off", delta_arrow="off", help=_widgets.help_for("deal_risk"),
               border=True)  # fmt: skip
 else:
-    k5.metric("Risk", f"{scores['score'][0]} / 100", help=_widgets.help_for("deal_risk"),
+    k3.metric("Risk", f"{scores['score'][0]} / 100", help=_widgets.help_for("deal_risk"),
               border=True)  # fmt: skip
 
 snapshot = _data.store().get(view.snapshot_id)
@@ -134,8 +131,7 @@ else:
     st.caption(md_text(link.why))
 
 # --- Risk reasons and flags ----------------------------------------------------------------
-reasons_col, flags_col = st.columns(2)
-with reasons_col:
+with st.container():
     st.subheader("Why it is at risk", help=_widgets.help_for("deal_risk"))
     if risk_reason:
         _widgets.not_available(risk_reason)
@@ -147,7 +143,7 @@ with reasons_col:
     else:
         st.markdown("\n".join(f"- {md_text(r)}" for r in scores["reasons"][0]))
         st.caption("Points per reason in brackets; the score is their sum, at most 100.")
-with flags_col:
+with st.container():
     st.subheader(f"Changes since {since}")
     changes_reason = changes.changes_status(tables)
     if not _widgets.not_available(changes_reason):
@@ -233,7 +229,7 @@ if history.is_empty():
     st.caption("No stage history recorded for this deal.")
 else:
     st.dataframe(
-        history.drop("opp_id", "changed_at").to_arrow(),
+        history.drop("opp_id", "changed_at", "amount_before").to_arrow(),
         key="deal_history",
         hide_index=True,
         width="stretch",
@@ -241,7 +237,6 @@ else:
             "changed_date": DATE("Date", pinned=True),
             "change": TEXT("What changed", width="large"),
             "stage": TEXT("Stage"),
-            "amount_before": NUM("Amount before", format="dollar"),
             "amount": NUM("Amount", format="dollar"),
             "close_date": DATE("Close date"),
             "forecast_category": TEXT("Category"),
