@@ -16,6 +16,9 @@ from connectors.store import Store
 from connectors.validate import validate_tables
 from pages._review import window_start
 from pages._text import as_text
+from scoring.changes import CHANGES_DERIVED
+from scoring.deal import TIMELINE_DERIVED
+from scoring.risk import RISK_DERIVED
 from tests.app.conftest import DEMO_AS_OF
 
 PAGE = "pages/deal.py"
@@ -208,3 +211,40 @@ def test_closed_deals_drill_down_has_no_risk_column(demo_store, app):
     closed = next(d.value for d in at.dataframe if d.key is None and "is_won" in d.value.columns)
     # closed deals have no risk score: the column is left out, never a column of "None"
     assert "deal" in closed.columns and "risk" not in closed.columns
+
+
+def test_forecast_and_data_trust_deal_tables_link_to_deals(demo_store, app):
+    at = app().run()
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception
+    slipped = _frame(at, "pushes", "close_date_now")
+    late = _frame(at, "surfaced_at", "days_before_period_end")
+    for deals in (slipped, late):
+        assert deals.columns[0] == "deal" and deals["deal"].str.startswith("deal?id=").all()
+    at = app().run()
+    at.switch_page("pages/data_trust.py").run()
+    trust = next(d.value for d in at.dataframe if d.key == "stage_trust_table")
+    row = int(trust.index[trust["team"] == "APAC"][0])
+    at.session_state["stage_trust_table"] = {"selection": {"rows": [row], "columns": [],
+                                                           "cells": []}}  # fmt: skip
+    at.run()
+    assert not at.exception
+    flagged = _frame(at, "kpi", "events")
+    assert flagged["deal"].str.startswith("deal?id=").all() and "risk" in flagged.columns
+
+
+def test_derived_history_shows_the_timeline_with_not_measured_notes(data_dir, app):
+    origin = {"stage_history": "derived: no history file, so each deal is open from creation"}
+    _store(data_dir, source="files", detail={"origin": origin})
+    at = _open(app, id=DEAL)
+    assert as_text(at.title[0].value) == DEAL_NAME
+    assert len(at.get("vega_lite_chart")) == 1  # the reconstructed spells, drawn
+    notes = [as_text(i.value) for i in at.info]
+    assert TIMELINE_DERIVED in notes and RISK_DERIVED in notes and CHANGES_DERIVED in notes
+    risk = next(m for m in at.metric if m.label == "Risk")
+    assert risk.value == "–"
+    # deal tables still link to the deal, without flags or risk columns (not measured)
+    at = _open(app)
+    at.text_input(key="deal_search").set_value("ironwave").run()
+    found = _frame(at, "deal", "close_date")
+    assert len(found) and "flags" not in found.columns and "risk" not in found.columns
