@@ -149,7 +149,7 @@ def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataF
     from pages import _data
 
     params = link_params()
-    marks = _data.metric("deal_marks", view, since=params["since"])
+    marks = _data.deal_marks(view, params["since"])
     joined = frame.join(
         marks.select("opp_id", pl.col("name").alias("_deal_name"), "flags", "risk"),
         on="opp_id",
