@@ -31,8 +31,8 @@ def timeline_rows(timeline: pl.DataFrame) -> pl.DataFrame:
         label=pl.when(days.is_null())
         .then(pl.lit(""))
         .when(ratio.is_null())
-        .then(pl.format("{} d", days.round(0).cast(pl.Int64)))
-        .otherwise(pl.format("{} d · {}× median", days.round(0).cast(pl.Int64), ratio.round(1))),
+        .then(pl.format("{} d", days.floor().cast(pl.Int64)))
+        .otherwise(pl.format("{} d · {}× median", days.floor().cast(pl.Int64), ratio.round(1))),
     )
 
 
