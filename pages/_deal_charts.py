@@ -6,9 +6,8 @@ import altair as alt
 import polars as pl
 
 OVER, WITHIN = "Longer than the company median", "Within the median"
-SPELL_COLORS = alt.Scale(
-    domain=[OVER, WITHIN, "No median"], range=["#e15759", "#4e79a7", "#bab0ac"]
-)
+NO_MEDIAN = "No median"
+SPELL_COLORS = {OVER: "#e15759", WITHIN: "#4e79a7", NO_MEDIAN: "#bab0ac"}
 _DAY_US = 86_400_000_000
 
 
@@ -24,7 +23,7 @@ def timeline_rows(timeline: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(
         label_at=pl.max_horizontal("end_at", "median_end_at"),  # clear of bar and tick
         versus=pl.when(ratio.is_null())
-        .then(pl.lit("No median"))
+        .then(pl.lit(NO_MEDIAN))
         .when(ratio > 1)
         .then(pl.lit(OVER))
         .otherwise(pl.lit(WITHIN)),
@@ -53,13 +52,15 @@ def stage_timeline_chart(timeline: pl.DataFrame) -> alt.LayerChart:
         alt.Tooltip("times_median:Q", title="× median", format=".2f"),
     ]
     spells = rows.filter(pl.col("end_at").is_not_null())
+    present = [v for v in SPELL_COLORS if v in set(spells["versus"])]  # legend: only these
+    colors = alt.Scale(domain=present, range=[SPELL_COLORS[v] for v in present])
     base = alt.Chart(spells).encode(y=y, tooltip=tooltip)
     bars = base.mark_bar(height=alt.RelativeBandSize(0.6)).encode(
         x=alt.X("entered_at:T", title=None),
         x2="end_at:T",
         color=alt.Color(
             "versus:N",
-            scale=SPELL_COLORS,
+            scale=colors,
             title=None,
             legend=alt.Legend(orient="top", labelLimit=400),
         ),

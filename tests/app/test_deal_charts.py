@@ -36,6 +36,8 @@ def test_spec_bars_ticks_labels_and_the_close():
     assert [r["versus"] for r in by_mark["bar"]] == [charts.WITHIN, charts.WITHIN]  # 0.67×, 1×
     assert [r["spell"] for r in by_mark["point"]] == ["3. Closed Won"]  # the close, a diamond
     assert spec["layer"][3]["mark"]["shape"] == "diamond"
+    legend = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert legend["domain"] == [charts.WITHIN]  # only what the chart shows
     assert spec["layer"][0]["encoding"]["y"]["sort"] == [
         "1. Qualification", "2. Discovery", "3. Closed Won"
     ]  # fmt: skip
