@@ -33,7 +33,7 @@ CLIENT_SECRET = "FAKE-CLIENT-SECRET-e2e-91c4"
 COOKIE_SECRET = "FAKE-COOKIE-SECRET-e2e-6b0f-long-enough-for-signing"
 USER_COOKIE = "_streamlit_user"
 REVIEW = {"Scorecard", "Pipeline flow", "Handoffs", "Forecast", "Campaigns & sourcing"}
-REVIEW |= {"Data trust"}
+REVIEW |= {"Data trust", "Deal"}
 USERS = {  # email -> ID-token claims beyond the email (the role claim is "groups")
     "cro@example.com": {"groups": ["Sales-Leadership"]},
     "emea.lead@example.com": {},  # lead of EMEA by the [access.users] table
