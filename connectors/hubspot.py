@@ -69,6 +69,9 @@ class HubSpotConfig:
     search_limit: int = 10_000  # HubSpot's search returns at most this many results
     full_refresh_days: float = 7.0
     lookback_minutes: float = 5.0
+    # The portal (account) id: not used by the pull, only for links to records in HubSpot
+    # (connectors/crm_links.py), so it may sit beside the other settings.
+    portal_id: str | int | None = None
     mapping: m.MappingConfig = field(default_factory=m.MappingConfig)
 
     @classmethod

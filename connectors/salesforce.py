@@ -113,6 +113,9 @@ class SalesforceConfig:
     full_refresh_days: float = 7.0
     lookback_minutes: float = 5.0
     forecasting: bool = True
+    # The org's address for links to its records (the deal page); default: the instance
+    # the last login reached, e.g. "https://acme.my.salesforce.com".
+    instance_url: str = ""
     mapping: m.MappingConfig = field(default_factory=m.MappingConfig)
 
     @classmethod
@@ -173,6 +176,7 @@ class BulkClient:
         _HTTP.set(self.http)
         self.bulk: SalesforceBulk | None = None
         self.stats: dict[str, dict[str, Any]] = {}
+        self.instance_url = ""  # the org's own host after login (links to its records)
 
     def scrub(self, text: str) -> str:
         for secret in self.creds.secrets():
@@ -189,6 +193,7 @@ class BulkClient:
             self.bulk = SalesforceBulk(
                 sessionId=c.session_id, host=c.instance_url.rstrip("/"), API_version=cfg.api_version
             )
+            self.instance_url = c.instance_url.rstrip("/")
             return
         try:
             sid, instance = SalesforceLogin(
@@ -209,6 +214,7 @@ class BulkClient:
         self.bulk = SalesforceBulk(
             sessionId=sid, host=scheme + instance, API_version=cfg.api_version
         )
+        self.instance_url = (scheme or "https://") + instance.rstrip("/")
 
     # -- one call, with retries and one re-login -----------------------------------------
     def call(self, obj: str, what: Callable[[SalesforceBulk], T], *, resend: bool = True) -> T:
@@ -631,5 +637,6 @@ def pull(settings: SourceSettings, progress: Progress, **options: Any) -> Pulled
         "full_refresh_at": (now if plan.full else plan.last_full).isoformat(),
         "watermarks": _watermarks(raw, plan),
         "objects": client.stats,
+        "instance_url": client.instance_url,  # the deal page links to records there
     }
     return Pulled(frames=frames, data_as_of=options.get("as_of") or now.date(), detail=detail)

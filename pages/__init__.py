@@ -26,8 +26,9 @@ GATE_PASSED = "_app_gate_passed"  # session key: app.py let this session see pag
 WARM = (
     "numpy", "pandas", "pyarrow", "polars", "altair",
     "pages._data", "pages._auth", "pages._filters", "pages._widgets", "reports.metrics",
-    "pages._chart_specs", "reports.pipeline_charts", "reports.funnel_charts",
+    "pages._chart_specs", "reports.pipeline_charts", "reports.funnel_charts", "pages._deal_charts",
     "scoring.forecast", "scoring.sourcing", "scoring.quality", "scoring.funnel", "scoring.stages",
+    "scoring.deal",
     "ops.background", "ops.runlog", "ops.schedule", "ops.sources",
 )  # fmt: skip
 

@@ -292,6 +292,20 @@ def metric(name: str, view: View, **options: Any) -> pl.DataFrame:
     return _metric(name, view, tuple(sorted(options.items())))
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def deal_marks(view: View, since: str) -> pl.DataFrame:
+    """Every deal's name, change flags since the end of `since` and risk score: the deal
+    columns of every deal table (`_widgets.table`). Shared, not copied per table and rerun as
+    `metric` results are (one row per deal of the company); read-only by convention."""
+    params = settings().scoring
+    context = _metrics.MetricContext(
+        as_of=view.as_of_date, period=view.period_obj(params.fiscal_start_month), params=params
+    )
+    return _metrics.METRICS["deal_marks"](
+        load_tables(view.data_dir, view.snapshot_id), context, since=since
+    )
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def unmeasured(view: View, signal_id: str) -> str | None:
     """Why the scorecard signal `signal_id` cannot be measured on this view's data (the input

@@ -90,6 +90,110 @@ def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:
     )
 
 
+DEAL_PAGE = "deal"  # url path of pages/deal.py
+# The link column shows the deal's name: the cell's URL carries it last, and Streamlit's
+# LinkColumn shows what this pattern captures (URL-decoded).
+DEAL_LINK_TEXT = r"[?&]name=([^&#]*)$"
+# Characters a query value must not hold as they are: the URL's own separators, and "+",
+# which the link column decodes as a space. "%" first, so the others' escapes stay intact.
+_URL_ESCAPES = (("%", "%25"), ("&", "%26"), ("#", "%23"), ("+", "%2B"), (" ", "%20"),
+                ("\n", "%0A"), ("\r", "%0D"), ("\t", "%09"), ('"', "%22"), ("<", "%3C"),
+                (">", "%3E"))  # fmt: skip
+
+
+def url_value(column: str) -> pl.Expr:
+    """The text of `column` escaped for a URL query value."""
+    out = pl.col(column).cast(pl.String)
+    for raw, escaped in _URL_ESCAPES:
+        out = out.str.replace_all(raw, escaped, literal=True)
+    return out
+
+
+def deal_link(
+    view_params: dict[str, str], *, id_column: str = "opp_id", name_column: str = "name"
+) -> pl.Expr:
+    """A relative link to the deal page of each row's deal (`deal?id=…`), keeping the view's
+    as-of, period and review window, with the deal's name last (the link column shows it)."""
+    kept = "".join(f"&{k}={v}" for k, v in view_params.items() if v)
+    return pl.format(
+        f"{DEAL_PAGE}?id={{}}{kept}&name={{}}",
+        url_value(id_column),
+        url_value(name_column).fill_null(url_value(id_column)),
+    )
+
+
+def link_params() -> dict[str, str]:
+    """The URL parameters a link to another page keeps: as-of, period and review window."""
+    from pages import _review
+
+    view = st.session_state.get("view")
+    if view is None:
+        return {}
+    return {
+        "as_of": view.as_of,
+        "period": view.period,
+        "since": _review.since(view.as_of_date).isoformat(),
+    }
+
+
+def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataFrame | None]:
+    """A deal list (a frame with `opp_id`) with the link to each deal's page (`deal`, showing
+    its name), its change flags over the review window (`flags`) and its risk score
+    (`risk`) in front, and the column settings for them; any other frame as it is.
+    A column is left out when none of the frame's deals has a value (not measured on this
+    data; for risk also: no deal open at the as-of date). Also returns the
+    added columns as numbers (`opp_id`, `flags`, `risk`), for the CSV."""
+    view = st.session_state.get("view")
+    if "opp_id" not in frame.columns or view is None:
+        return frame, {}, None
+    from pages import _data
+
+    params = link_params()
+    marks = _data.deal_marks(view, params["since"])
+    joined = frame.join(
+        marks.select("opp_id", pl.col("name").alias("_deal_name"), "flags", "risk"),
+        on="opp_id",
+        how="left",
+        maintain_order="left",
+    )
+    # flags are null when not measured, risk when not measured or for deals not open
+    shown = [c for c in ("flags", "risk") if not joined[c].is_null().all()]
+    deal = deal_link(params, name_column="_deal_name").alias("deal")
+    out = joined.select(deal, *shown, pl.exclude("_deal_name", "flags", "risk", "deal"))
+    if "risk" in shown:
+        # As text, so a deal without a score shows "–" rather than "None"; padded to three
+        # characters, so sorting the column still sorts by score.
+        out = out.with_columns(
+            risk=pl.when(pl.col("risk").is_null())
+            .then(pl.lit("–"))
+            .otherwise(pl.col("risk").cast(pl.String).str.pad_start(3, " "))
+        )
+    config = {
+        "deal": st.column_config.LinkColumn(
+            "Deal",
+            display_text=DEAL_LINK_TEXT,
+            help="The deal's page: its stage timeline, every change, flags and risk reasons.",
+            pinned=True,
+        ),
+        "flags": st.column_config.TextColumn(
+            "Changes",
+            width="medium",
+            help=f"What changed on the deal since the end of {params['since']} (the review "
+            "window: `since=` or `window=` in the URL): pushed/pulled-in close dates, amount "
+            "up/down, stage forward/back, category up/down, new, won, lost, reopened.",
+        ),
+        "risk": st.column_config.TextColumn(
+            "Risk",
+            alignment="right",
+            help=(help_for("deal_risk") or "Deal risk score, 0–100.")
+            + "\n\n–: not an open deal at the as-of date.",
+        ),
+        "opp_id": None,  # the link carries the id; names, not ids
+        "name": None,  # the link shows the name
+    }
+    return out, config, joined.select("opp_id", *shown)
+
+
 def table(
     frame: pl.DataFrame,
     *,
@@ -99,21 +203,29 @@ def table(
     column_config: dict | None = None,
     height: int | None = None,
 ) -> pl.DataFrame | None:
-    """A table with a CSV download; with `select`, returns the selected row (or None)."""
+    """A table with a CSV download; with `select`, returns the selected row (or None). A deal
+    list (a frame with `opp_id`) links each deal to its page and shows its change flags and
+    risk score (`with_deal_columns`)."""
     if frame.is_empty():
         st.caption("No records for this view.")
         return None
+    shown, deal_config, marks = with_deal_columns(frame)
     event = st.dataframe(
-        frame.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
+        shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,
         hide_index=True,
         on_select="rerun" if select else "ignore",
         selection_mode="single-row",
-        column_config=column_config,
+        column_config={**(column_config or {}), **deal_config} or None,
         height=height or "auto",
         width="stretch",
     )
-    csv_button(frame, name, key=key)
+    extra = [] if marks is None else [marks.drop("opp_id", *frame.columns, strict=False)]
+    csv_button(
+        pl.concat([frame, *extra], how="horizontal") if extra and extra[0].width else frame,
+        name,
+        key=key,
+    )
     if select and event and event.selection.rows:
         return frame[event.selection.rows[0]]
     return None

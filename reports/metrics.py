@@ -16,7 +16,19 @@ import polars as pl
 from model.calendar import Calendar, Period
 from model.params import ScoringParams
 from model.tables import Tables
-from scoring import call, forecast, funnel, pipeline, quality, reconcile, sourcing, stages
+from scoring import (
+    call,
+    changes,
+    deal,
+    forecast,
+    funnel,
+    pipeline,
+    quality,
+    reconcile,
+    risk,
+    sourcing,
+    stages,
+)
 
 
 @dataclass(frozen=True)
@@ -258,6 +270,31 @@ METRICS: dict[str, Metric] = {
     "quality_check_rows": _quality_rows,
     "stage_trust_kpis": lambda t, c: stages.stage_trust_kpis(t, as_of=c.as_of, timezone=c.tz),
     "stage_trust_flags": lambda t, c: stages.stage_trust_flags(t, as_of=c.as_of, timezone=c.tz),
+    # one deal (the deal page) and the deal columns of deal tables: on the whole company, so
+    # a deal is found and scored the same whatever teams the view shows
+    "deal_marks": lambda t, c, since: deal.deal_marks(
+        t.company,
+        since=date.fromisoformat(since),
+        until=c.as_of,
+        calendar=c.calendar,
+        risk=c.params.risk,
+    ),
+    "deal_summary": lambda t, c, deal_id: deal.deal_summary(
+        t.company, deal_id, as_of=c.as_of, calendar=c.calendar
+    ),
+    "deal_timeline": lambda t, c, deal_id: deal.deal_timeline(
+        t.company, deal_id, as_of=c.as_of, calendar=c.calendar
+    ),
+    "deal_history": lambda t, c, deal_id: deal.deal_history(
+        t.company, deal_id, as_of=c.as_of, calendar=c.calendar
+    ),
+    "deal_changes": lambda t, c, since: changes.deal_changes(
+        t.company, since=date.fromisoformat(since), until=c.as_of, calendar=c.calendar
+    ),
+    "deal_risk": lambda t, c: risk.deal_risk(
+        t.company, as_of=c.as_of, params=c.params.risk, timezone=c.tz
+    ),
+    "find_deals": lambda t, c, query: deal.find_deals(t.company, query),
     "freshness": lambda t, c, refreshed_at=None: quality.freshness(
         t,
         as_of=c.as_of,

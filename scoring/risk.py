@@ -95,7 +95,22 @@ def _stage_medians(
             (pl.col("left_at") < pl.col("basis")) & (pl.col("left_at") >= pl.col("basis") - _YEAR)
         )
         .group_by("basis", "stage")
-        .agg(median_days=pl.col("days_in_stage").median())
+        .agg(median_days=pl.col("days_in_stage").median(), spells=pl.len().cast(pl.Int64))
+    )
+
+
+def company_stage_medians(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
+    """The yardstick of the stage-age reason: per open stage, the company median days of
+    finished spells that ended in the 12 months before the end of `as_of`, and how many
+    spells (`spells`) it is the median of. A stage no spell left in that year is absent.
+    Grain: stage."""
+    basis = pl.LazyFrame({"basis": [Calendar(timezone).end_of(as_of)]})
+    return (
+        _stage_medians(tables, as_of=as_of, timezone=timezone, bases=basis)
+        .select("stage", "median_days", "spells")
+        .with_columns(pl.col("stage").cast(pl.String))
+        .sort("stage")
+        .collect(engine=ENGINE)
     )
 
 

@@ -704,3 +704,13 @@ def test_a_deal_linked_to_an_unchanged_contact(settings: Settings, portal: Porta
     leads = incremental.snapshot.read_all()["leads"]
     assert leads.filter(lead_id=contact)["converted_opp_id"].to_list() == ["9188888888"]
     _assert_same(incremental.snapshot.read_all(), _refresh(settings, full=True).snapshot.read_all())
+
+
+def test_a_portal_id_for_record_links_is_a_valid_setting(tmp_path: Path) -> None:
+    # The deal page links to HubSpot records with [sources.hubspot] portal_id; the pull's own
+    # settings must accept it beside theirs (an unknown key is refused with its name).
+    settings = Settings(data_dir=tmp_path, sources={"hubspot": {"portal_id": 12345678}})
+    assert HubSpotConfig.from_settings(settings).portal_id == 12345678
+    typo = Settings(data_dir=tmp_path, sources={"hubspot": {"portal": 12345678}})
+    with pytest.raises(HubSpotError, match="portal"):
+        HubSpotConfig.from_settings(typo)

@@ -174,6 +174,7 @@ def test_full_refresh_reproduces_the_org(settings: Settings, demo, emu: BulkEmul
     assert any(h.get("Sforce-Enable-PKChunking") == "chunkSize=100;" for h in headers)
     detail = result.snapshot.manifest["detail"]
     assert detail["mode"] == "full" and detail["objects"]["Opportunity"]["batches"] >= 2
+    assert detail["instance_url"] == emu.url  # the org logged in to: deal pages link there
     assert any(m.startswith("Opportunity: ") and "rows in" in m for m, _ in progress)
     assert all(0 <= f <= 1 for _, f in progress)
 

@@ -1,0 +1,250 @@
+"""The deal page (issue #18 item 3) and the deal columns of every deal table, on the demo org
+(as of 2026-11-16): by id, unknown id, no id (search), a name with Markdown shown as text,
+the CRM link only where one is configured, and the review window from the URL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import polars as pl
+import pytest
+
+from connectors.demo import generate_demo_org
+from connectors.validate import validate_tables
+from pages._review import window_start
+from pages._text import as_text
+from scoring.changes import CHANGES_DERIVED
+from scoring.deal import TIMELINE_DERIVED
+from scoring.risk import RISK_DERIVED
+from snapshots.store import Store
+from tests.app.conftest import DEMO_AS_OF
+
+PAGE = "pages/deal.py"
+# A deal of the demo org: EMEA, Negotiation since 2026-03-25, pushed +16 days on 2026-11-10.
+DEAL = "O0003391"
+DEAL_NAME = "Ironwave Systems – Platform (Jan 2026)"
+HOSTILE = "**Bold** [link](http://127.0.0.1:9/x) $x^2$ :red[red] <b>html</b>"
+
+
+def _open(app, **query):
+    at = app(**query).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _frame(at, *columns):
+    """The first table showing all of `columns` (pandas)."""
+    return next(df.value for df in at.dataframe if set(columns) <= set(df.value.columns))
+
+
+def _texts(at) -> list[str]:
+    return [as_text(e.value) for kind in ("caption", "markdown", "warning", "info")
+            for e in getattr(at, kind)]  # fmt: skip
+
+
+def _store(folder: Path, *, rename: str | None = None, source: str = "demo", detail=None) -> Path:
+    frames = validate_tables(generate_demo_org(as_of=DEMO_AS_OF)).frames
+    if rename is not None:
+        opps = frames["opportunities"]
+        frames["opportunities"] = opps.with_columns(
+            name=pl.when(pl.col("opp_id") == DEAL).then(pl.lit(rename)).otherwise("name")
+        )
+    extra = {"detail": detail} if detail is not None else None
+    Store(folder).write(frames, source=source, data_as_of=DEMO_AS_OF, extra=extra)
+    return folder
+
+
+def test_by_id_header_risk_flags_timeline_and_changes(demo_store, app):
+    at = _open(app, id=DEAL)
+    assert as_text(at.title[0].value) == DEAL_NAME
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Amount"] == "$22k" and metrics["Close date"] == "2026-04-25"
+    assert metrics["Risk"].endswith("/ 100") and 0 <= int(metrics["Risk"].split()[0]) <= 100
+    line = as_text(at.markdown[0].value).replace("**", "")
+    assert line == "Negotiation · forecast category commit · owner Riley Garcia · team EMEA"
+    heads = [s.value for s in at.subheader]
+    assert heads == ["Why it is at risk", "Changes since 2026-11-09", "Stage timeline",
+                     "Every change"]  # fmt: skip
+    reasons = as_text(next(m.value for m in at.markdown if m.value.startswith("- ")))
+    assert "days in Negotiation" in reasons and "close date pushed 1 time (+16 days)" in reasons
+    flags = _frame(at, "kind", "close_date_before")
+    assert flags["kind"].tolist() == ["Close date pushed"]
+    assert (str(flags["close_date_before"][0])[:10], str(flags["close_date_after"][0])[:10]) == (
+        "2026-04-09", "2026-04-25"
+    )  # fmt: skip
+    spells = _frame(at, "times_median")
+    assert spells["stage"].tolist() == ["Qualification", "Discovery", "Proposal", "Negotiation"]
+    assert spells["times_median"].iloc[-1] > 5  # 236 days against a median of about 25
+    history = _frame(at, "change", "changed_date")
+    assert history["change"].iloc[-1] == "pushed +16d" and len(history) == 5
+    assert len(at.get("vega_lite_chart")) == 1
+    # the demo org is no CRM: no link, and the caption says why
+    assert not at.get("link_button")
+    assert any("the demo org is generated, it has no CRM" in t for t in _texts(at))
+    assert not any("None" in t for t in _texts(at))
+
+
+def test_unknown_id_says_so_as_text(demo_store, app):
+    at = _open(app, id="**nope** [x](http://127.0.0.1:9/)")
+    (warning,) = at.warning
+    assert as_text(warning.value) == (
+        "No deal with id **nope** [x](http://127.0.0.1:9/) in this snapshot (as of 2026-11-16)."
+    )
+    assert at.title[0].value == "Deal" and at.text_input(key="deal_search")
+
+
+def test_no_id_offers_a_search_whose_results_link_to_deals(demo_store, app):
+    at = _open(app)
+    assert at.title[0].value == "Deal" and not at.dataframe
+    at.text_input(key="deal_search").set_value("ironwave systems – platform").run()
+    found = _frame(at, "deal", "close_date")
+    assert DEAL in found["opp_id"].tolist()
+    link = found.loc[found["opp_id"] == DEAL, "deal"].iloc[0]
+    query = parse_qs(urlsplit(link).query)
+    assert urlsplit(link).path == "deal" and query["id"] == [DEAL]
+    assert query["name"] == [DEAL_NAME] and query["since"] == ["2026-11-09"]
+    at.text_input(key="deal_search").set_value("no deal is called this").run()
+    assert any("0 deals whose name holds" in c.value for c in at.caption)
+
+
+def test_a_name_with_markdown_is_shown_as_text(data_dir, app):
+    _store(data_dir, rename=HOSTILE)
+    at = _open(app, id=DEAL)
+    assert as_text(at.title[0].value) == HOSTILE
+    # the link in deal tables carries the name escaped, so the URL keeps its parameters
+    at = _open(app)
+    at.text_input(key="deal_search").set_value("**Bold**").run()
+    link = _frame(at, "deal", "close_date")["deal"].iloc[0]
+    assert parse_qs(urlsplit(link).query)["name"] == [HOSTILE]
+
+
+@pytest.mark.parametrize(
+    ("source", "detail", "env", "url"),
+    [
+        ("salesforce", {"mode": "full"}, {}, None),
+        ("salesforce", {"instance_url": "https://acme.my.salesforce.com"}, {},
+         f"https://acme.my.salesforce.com/lightning/r/Opportunity/{DEAL}/view"),
+        ("salesforce", {}, {"SF_INSTANCE_URL": "https://acme.my.salesforce.com/"},
+         f"https://acme.my.salesforce.com/lightning/r/Opportunity/{DEAL}/view"),
+        ("files", {"preset": "fivetran_hubspot"}, {}, None),
+        ("files", {"preset": "fivetran_hubspot"}, {"HUBSPOT_PORTAL_ID": "4512345"},
+         f"https://app.hubspot.com/contacts/4512345/deal/{DEAL}"),
+    ],
+)  # fmt: skip
+def test_crm_link_only_when_configured(data_dir, app, monkeypatch, source, detail, env, url):
+    monkeypatch.delenv("SF_INSTANCE_URL", raising=False)
+    monkeypatch.delenv("HUBSPOT_PORTAL_ID", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _store(data_dir, source=source, detail=detail)
+    at = _open(app, id=DEAL)
+    buttons = at.get("link_button")
+    if url is None:
+        assert not buttons
+        crm = "Salesforce" if source == "salesforce" else "HubSpot"
+        assert any(t.startswith(f"No link to {crm}") for t in _texts(at))
+    else:
+        (button,) = buttons
+        assert button.proto.url == url
+
+
+def test_instance_url_from_scorecard_toml(data_dir, app, monkeypatch, tmp_path):
+    config = tmp_path / "scorecard.toml"
+    config.write_text(
+        '[sources.salesforce]\ninstance_url = "https://acme--uat.sandbox.my.salesforce.com"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+    _store(data_dir, source="salesforce", detail={"instance_url": "https://other.salesforce.com"})
+    (button,) = _open(app, id=DEAL).get("link_button")
+    assert button.proto.url == (
+        f"https://acme--uat.sandbox.my.salesforce.com/lightning/r/Opportunity/{DEAL}/view"
+    )
+
+
+def test_review_window_from_the_url(demo_store, app):
+    at = _open(app, id=DEAL, since="2026-03-01")
+    assert "Changes since 2026-03-01" in [s.value for s in at.subheader]
+    # since 2026-03-01 the deal moved Discovery → Proposal → Negotiation and was pushed
+    kinds = set(_frame(at, "kind", "close_date_before")["kind"])
+    assert {"Stage forward", "Close date pushed", "Category up"} <= kinds
+    at = _open(app, id=DEAL, window="13w")
+    assert "Changes since 2026-08-17" in [s.value for s in at.subheader]
+
+
+def test_window_start():
+    as_of = date(2026, 11, 16)
+    assert window_start(as_of) == date(2026, 11, 9)
+    assert window_start(as_of, "2026-10-01") == date(2026, 10, 1)
+    assert window_start(as_of, None, "2w") == date(2026, 11, 2)
+    assert window_start(as_of, "2026-11-16", "4w") == date(2026, 10, 19)  # not before as-of
+    assert window_start(as_of, "yesterday", "13w") == date(2026, 8, 17)
+    assert window_start(as_of, None, "1y") == date(2026, 11, 9)
+
+
+def test_pipeline_drill_down_tables_link_to_deals(demo_store, app):
+    at = app().run()
+    at.switch_page("pages/pipeline.py").run()
+    assert not at.exception
+    stalled = next(d.value for d in at.dataframe if "times_threshold" in d.value.columns)
+    assert list(stalled.columns[:3]) == ["deal", "flags", "risk"]
+    first = stalled.iloc[0]
+    query = parse_qs(urlsplit(first["deal"]).query)
+    assert query["id"] == [first["opp_id"]] and query["name"] == [first["name"]]
+    assert query["period"] == ["2026-Q4"]
+    # stalled deals are open: each has a score (text, padded so it sorts by score)
+    assert stalled["risk"].str.strip().str.fullmatch(r"\d{1,3}").all()
+    assert stalled["flags"].str.contains(r"pushed \+\d+d").any()
+
+
+def test_closed_deals_drill_down_has_no_risk_column(demo_store, app):
+    at = app().run()
+    at.switch_page("pages/pipeline.py").run()
+    summary = next(d for d in at.dataframe if d.key == "team_summary")
+    row = int(summary.value.index[summary.value["team"] == "EMEA"][0])
+    at.session_state["team_summary"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    closed = next(d.value for d in at.dataframe if d.key is None and "is_won" in d.value.columns)
+    # closed deals have no risk score: the column is left out, never a column of "None"
+    assert "deal" in closed.columns and "risk" not in closed.columns
+
+
+def test_forecast_and_data_trust_deal_tables_link_to_deals(demo_store, app):
+    at = app().run()
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception
+    slipped = _frame(at, "pushes", "close_date_now")
+    late = _frame(at, "surfaced_at", "days_before_period_end")
+    for deals in (slipped, late):
+        assert deals.columns[0] == "deal" and deals["deal"].str.startswith("deal?id=").all()
+    at = app().run()
+    at.switch_page("pages/data_trust.py").run()
+    trust = next(d.value for d in at.dataframe if d.key == "stage_trust_table")
+    row = int(trust.index[trust["team"] == "APAC"][0])
+    at.session_state["stage_trust_table"] = {"selection": {"rows": [row], "columns": [],
+                                                           "cells": []}}  # fmt: skip
+    at.run()
+    assert not at.exception
+    flagged = _frame(at, "kpi", "events")
+    assert flagged["deal"].str.startswith("deal?id=").all() and "risk" in flagged.columns
+
+
+def test_derived_history_shows_the_timeline_with_not_measured_notes(data_dir, app):
+    origin = {"stage_history": "derived: no history file, so each deal is open from creation"}
+    _store(data_dir, source="files", detail={"origin": origin})
+    at = _open(app, id=DEAL)
+    assert as_text(at.title[0].value) == DEAL_NAME
+    assert len(at.get("vega_lite_chart")) == 1  # the reconstructed spells, drawn
+    notes = [as_text(i.value) for i in at.info]
+    assert TIMELINE_DERIVED in notes and RISK_DERIVED in notes and CHANGES_DERIVED in notes
+    risk = next(m for m in at.metric if m.label == "Risk")
+    assert risk.value == "–"
+    # deal tables still link to the deal, without flags or risk columns (not measured)
+    at = _open(app)
+    at.text_input(key="deal_search").set_value("ironwave").run()
+    found = _frame(at, "deal", "close_date")
+    assert len(found) and "flags" not in found.columns and "risk" not in found.columns
