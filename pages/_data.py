@@ -30,6 +30,8 @@ from pages._text import md_text
 from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
 from scoring.pillars import unmeasured_reason
+from scoring.review import ReviewChanges, ReviewWindow, earlier_snapshot
+from scoring.review import review_changes as _changes_in
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.tables import Tables
 
@@ -301,3 +303,41 @@ def unmeasured(view: View, signal_id: str) -> str | None:
 
 def missing_tables(view: View) -> frozenset[str]:
     return load_tables(view.data_dir, view.snapshot_id).missing
+
+
+def review_changes(view: View, window: ReviewWindow) -> ReviewChanges:
+    """What changed in the review `window` for the view's teams (cached per view and window):
+    compared with the newest snapshot as of the window's start or earlier when the store
+    holds one and the view is as of its snapshot's day, else read from the stage history."""
+    return _review_changes(view, window.since.isoformat(), window.name)
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading what changed since the last review…")
+def _review_changes(view: View, since: str, name: str) -> ReviewChanges:
+    window = ReviewWindow(since=date.fromisoformat(since), until=view.as_of_date, name=name)
+    s = Store(Path(view.data_dir))
+    snapshot = s.get(view.snapshot_id)
+    earlier, label, note = None, "", ""
+    if view.as_of_date != snapshot.data_as_of:
+        note = f"snapshots hold their own day only: this view is as of {view.as_of}, its "
+        note += f"snapshot of {snapshot.data_as_of}"
+    else:
+        older = [(o.id, o.data_as_of) for o in s.list() if o.id < snapshot.id]
+        chosen = earlier_snapshot(older, window.since)
+        if chosen is not None:
+            try:
+                found = s.get(chosen[0])
+                if s.damage(found) is not None:
+                    raise StoreError(s.damage(found) or "damaged")
+                earlier = read_bundle(found)
+                label = f"the snapshot of {chosen[1]} ({chosen[0]})"
+            except (OSError, pl.exceptions.PolarsError, StoreError):
+                note = f"the snapshot of {chosen[1]} ({chosen[0]}) cannot be read"
+    return _changes_in(
+        team_tables(view.data_dir, view.snapshot_id, view.teams),
+        window=window,
+        calendar=settings().scoring.calendar,
+        earlier=earlier,
+        earlier_label=label,
+        history_note=note,
+    )
