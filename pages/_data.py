@@ -27,11 +27,11 @@ from connectors.snapshot_tables import read_bundle
 from connectors.store import NoSnapshot, Readable, Snapshot, Store, StoreError
 from pages import _metrics
 from pages._text import md_text
+from reports.review import review_for
 from scoring.calendar import Period, parse_period
 from scoring.params import ScoringParams
 from scoring.pillars import unmeasured_reason
-from scoring.review import ReviewChanges, ReviewWindow, earlier_snapshot
-from scoring.review import review_changes as _changes_in
+from scoring.review import ReviewChanges, ReviewWindow
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.tables import Tables
 
@@ -314,30 +314,11 @@ def review_changes(view: View, window: ReviewWindow) -> ReviewChanges:
 
 @st.cache_data(max_entries=32, show_spinner="Reading what changed since the last review…")
 def _review_changes(view: View, since: str, name: str) -> ReviewChanges:
-    window = ReviewWindow(since=date.fromisoformat(since), until=view.as_of_date, name=name)
-    s = Store(Path(view.data_dir))
-    snapshot = s.get(view.snapshot_id)
-    earlier, label, note = None, "", ""
-    if view.as_of_date != snapshot.data_as_of:
-        note = f"snapshots hold their own day only: this view is as of {view.as_of}, its "
-        note += f"snapshot of {snapshot.data_as_of}"
-    else:
-        older = [(o.id, o.data_as_of) for o in s.list() if o.id < snapshot.id]
-        chosen = earlier_snapshot(older, window.since)
-        if chosen is not None:
-            try:
-                found = s.get(chosen[0])
-                if s.damage(found) is not None:
-                    raise StoreError(s.damage(found) or "damaged")
-                earlier = read_bundle(found)
-                label = f"the snapshot of {chosen[1]} ({chosen[0]})"
-            except (OSError, pl.exceptions.PolarsError, StoreError):
-                note = f"the snapshot of {chosen[1]} ({chosen[0]}) cannot be read"
-    return _changes_in(
+    store_ = Store(Path(view.data_dir))
+    return review_for(
+        store_,
+        store_.get(view.snapshot_id),
         team_tables(view.data_dir, view.snapshot_id, view.teams),
-        window=window,
+        window=ReviewWindow(since=date.fromisoformat(since), until=view.as_of_date, name=name),
         calendar=settings().scoring.calendar,
-        earlier=earlier,
-        earlier_label=label,
-        history_note=note,
     )

@@ -290,6 +290,7 @@ st.download_button(
 def _preread_pdf() -> bytes:
     """The pre-read of this view as PDF: built only when the button is clicked."""
     from reports import build as preread_build
+    from scoring.review import review_window
 
     settings, store = _data.settings(), _data.store()
     snapshot = store.get(view.snapshot_id)
@@ -302,6 +303,7 @@ def _preread_pdf() -> bytes:
         params=settings.scoring,
         app_url=settings.preread.app_url,
         all_teams=st.session_state.get("all_teams", []),
+        review=_data.review_changes(view, review_window(view.as_of_date)),
     )
     return preread_build.render(pre, "pdf")
 
