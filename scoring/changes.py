@@ -482,7 +482,12 @@ def snapshot_category_transitions(
     return out.sort(*by, "from", "to").collect(engine=ENGINE)
 
 
-_WINDOW = "deal state at the end of `since` and at the end of `until` (reporting time zone)"
+_WINDOW = (
+    "deal state at the end of `since` and at the end of `until` (reporting time zone); the "
+    "review window ends on the view's as-of day, one week by default (?window=1w|2w|4w|13w "
+    "or ?since=YYYY-MM-DD); read from the newest snapshot as of `since` or earlier when the "
+    "store holds one (scoring/review.py), else from the stage history"
+)
 
 DEFINITIONS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
@@ -500,7 +505,8 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         good="few pushes, downgrades and amount cuts late in the quarter",
         question="forecast_integrity",
         owner_team="sales",
-        filters="deals existing at the end of until; not measured on a derived stage history",
+        filters="deals existing at the end of until; not measured on a derived stage history "
+        "without an earlier snapshot to compare with",
         higher_is_better=None,
     ),
     MetricDefinition(
@@ -518,7 +524,7 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         question="forecast_integrity",
         owner_team="sales",
         filters="deals open at the end of since or created in the window; not measured on a "
-        "derived stage history",
+        "derived stage history without an earlier snapshot to compare with",
         higher_is_better=None,
     ),
     MetricDefinition(
@@ -536,7 +542,7 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         question="forecast_integrity",
         owner_team="sales",
         filters="deals open at since, created in the window, or open at until; not measured "
-        "on a derived stage history",
+        "on a derived stage history without an earlier snapshot to compare with",
         higher_is_better=None,
     ),
 )
