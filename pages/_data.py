@@ -28,8 +28,10 @@ from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from ops.refresh import SCORECARD_FILE
 from pages._text import md_text
 from reports import metrics as _metrics
+from reports.review import review_for
 from reports.snapshot_tables import read_bundle
 from scoring.pillars import unmeasured_reason
+from scoring.review import ReviewChanges, ReviewWindow
 from scoring.scorecard import compare, compute, filter_teams
 from snapshots.store import NoSnapshot, Readable, Snapshot, Store, StoreError
 
@@ -315,3 +317,22 @@ def unmeasured(view: View, signal_id: str) -> str | None:
 
 def missing_tables(view: View) -> frozenset[str]:
     return load_tables(view.data_dir, view.snapshot_id).missing
+
+
+def review_changes(view: View, window: ReviewWindow) -> ReviewChanges:
+    """What changed in the review `window` for the view's teams (cached per view and window):
+    compared with the newest snapshot as of the window's start or earlier when the store
+    holds one and the view is as of its snapshot's day, else read from the stage history."""
+    return _review_changes(view, window.since.isoformat(), window.name)
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading what changed since the last review…")
+def _review_changes(view: View, since: str, name: str) -> ReviewChanges:
+    store_ = Store(Path(view.data_dir))
+    return review_for(
+        store_,
+        store_.get(view.snapshot_id),
+        team_tables(view.data_dir, view.snapshot_id, view.teams),
+        window=ReviewWindow(since=date.fromisoformat(since), until=view.as_of_date, name=name),
+        calendar=settings().scoring.calendar,
+    )

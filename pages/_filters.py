@@ -30,6 +30,7 @@ from model.calendar import (
     trailing,
 )
 from pages._text import md_text
+from scoring import review
 from snapshots.store import Snapshot
 
 
@@ -182,3 +183,48 @@ def _custom_value(period: str) -> tuple[date, date] | tuple[()]:
         return ()
     chosen = parse_period(period)
     return (chosen.start, chosen.last_day)
+
+
+REVIEW_KEY = "review_window"
+
+
+def _window_label(name: str) -> str:
+    return review.WINDOW_LABELS.get(name, f"since {name}")
+
+
+def review_window(as_of: date) -> review.ReviewWindow:
+    """The review window picker ("changes since last review"): ``?window=1w|2w|4w|13w`` or
+    ``?since=YYYY-MM-DD`` in the URL, one week by default; a choice is written back to the URL.
+    A window the URL names that cannot be used is said, and one week shown instead."""
+    if REVIEW_KEY not in st.session_state:  # the session's first run here: the URL's window
+        try:
+            asked = review.review_window(
+                as_of, window=st.query_params.get("window"), since=st.query_params.get("since")
+            )
+        except review.WindowError as exc:
+            st.warning(f"{md_text(exc)}; showing the last week.", icon=":material/warning:")
+            asked = review.review_window(as_of)
+        st.session_state[REVIEW_KEY] = asked.name
+    options = list(review.WINDOWS)
+    if st.session_state[REVIEW_KEY] not in options:  # a day chosen in the URL
+        options.append(st.session_state[REVIEW_KEY])
+    name = st.selectbox(
+        "Review window",
+        options,
+        key=REVIEW_KEY,
+        format_func=_window_label,
+        help="Changes from the end of the window's first day to the end of the as-of day. "
+        "In the URL: ?window=2w, or ?since=2026-11-02 for a day of your own.",
+    )
+    try:
+        if name in review.WINDOWS:
+            chosen = review.review_window(as_of, window=name)
+        else:
+            chosen = review.review_window(as_of, since=name)
+    except review.WindowError as exc:  # the as-of date moved to or before the chosen day
+        st.warning(f"{md_text(exc)}; showing the last week.", icon=":material/warning:")
+        chosen = review.review_window(as_of)
+    keep, drop = ("window", "since") if chosen.name in review.WINDOWS else ("since", "window")
+    st.query_params[keep] = chosen.name
+    st.query_params.pop(drop, None)
+    return chosen

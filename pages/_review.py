@@ -1,32 +1,36 @@
-"""The review window: since when a review looks for changes ("since last week").
+"""The review window for pages that only read it (the deal page, the flags of every deal
+table): since when a review looks for changes ("since last week").
 
 Chosen in the URL, so a link reproduces it: ``?since=2026-11-09`` (a day before the as-of
-date) or ``?window=1w|2w|4w|13w`` (one week … a quarter back from as-of); by default one
-week. The deal page and the change flags of every deal table read it from here.
+date) or ``?window=1w|2w|4w|13w``; by default one week. One parser for the whole app:
+`scoring.review.review_window` (the Pipeline page's picker, `_filters.review_window`, writes
+its choice back to the same URL keys), so every page agrees on the window.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import streamlit as st
 
-WINDOWS = {"1w": 7, "2w": 14, "4w": 28, "13w": 91}
-DEFAULT_WINDOW = "1w"
+from scoring import review
 
 
 def window_start(as_of: date, since: object = None, window: object = None) -> date:
-    """The first day of the review: `since` when it is an ISO day before `as_of`, else
-    `window` (a key of `WINDOWS`) before `as_of`, else one week before."""
-    if isinstance(since, str):
-        try:
-            day = date.fromisoformat(since.strip())
-        except ValueError:
-            day = None
-        if day is not None and day < as_of:
-            return day
-    days = WINDOWS.get(str(window or "").strip().lower(), WINDOWS[DEFAULT_WINDOW])
-    return as_of - timedelta(days=days)
+    """The first day of the review: `since` when it is a day before `as_of`, else `window`
+    (1w, 2w, 4w, 13w) before `as_of`, else one week before. A page that only reads the window
+    falls back quietly; the picker says what it could not use."""
+    asks = (
+        {"since": since} if isinstance(since, str) else None,
+        {"window": window} if isinstance(window, str) else None,
+    )
+    for ask in asks:
+        if ask:
+            try:
+                return review.review_window(as_of, **ask).since
+            except review.WindowError:
+                continue
+    return review.review_window(as_of).since
 
 
 def since(as_of: date) -> date:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _chart_specs, _data, _widgets
+from pages import _changes_charts as changes_charts
+from pages import _chart_specs, _data, _filters, _widgets
 from pages._text import md_text
 from reports import pipeline_charts as charts
 from scoring import stages
@@ -97,6 +98,90 @@ k4.metric(
     border=True,
     help=_widgets.help_for("coverage"),
 )
+
+# --- Changes since last review -----------------------------------------------------------
+st.subheader("Changes since last review", help=_widgets.help_for("deal_changes"))
+window_col, source_col = st.columns([1, 3])
+with window_col:
+    window = _filters.review_window(view.as_of_date)
+review = _data.review_changes(view, window)
+source_col.markdown(f"**{window.label}**  \n{md_text(review.source_text.capitalize())}.")
+if not _widgets.not_available(review.reason):
+    change_teams = changes_charts.team_order(review.summary)
+    picked_change_team = st.selectbox(
+        "Team", change_teams, index=len(change_teams) - 1, key="changes_team"
+    )
+    trend_cols = st.columns(4)
+    trends = review.trends.filter(pl.col("team") == picked_change_team)
+    for col, row in zip(trend_cols, trends.iter_rows(named=True), strict=False):
+        col.metric(
+            changes_charts.TREND_LABELS[row["trend"]],
+            f"{row['deals']} deals",
+            delta=_widgets.money(row["amount"]),
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+            help=_widgets.help_for("deal_trend"),
+        )
+    st.markdown("**Totals by team** (deals · amount at as-of)")
+    _widgets.table(
+        changes_charts.overview(review.summary, review.trends),
+        key="changes_overview",
+        name=f"changes_by_team_{window.since}_{view.as_of}",
+        column_config={"team": TEXT("Team", pinned=True)},
+    )
+    kinds_col, deals_col = st.columns([2, 5])
+    with kinds_col:
+        st.markdown(f"**{md_text(picked_change_team)}** — select a change to list its deals")
+        kinds = changes_charts.kinds_of(review.summary, picked_change_team)
+        picked_kind = _widgets.table(
+            kinds,
+            key="changes_kinds",
+            name=f"changes_{picked_change_team}_{window.since}_{view.as_of}",
+            select=True,
+            column_config={
+                "kind": None,
+                "change": TEXT("Change"),
+                "deals": NUM("Deals"),
+                "amount": NUM("Amount", format="compact", help="The deals' amount at as-of."),
+                "net_change": NUM(
+                    "Net change", format="compact", help="Amount after − before (new: all of it)."
+                ),
+            },
+        )
+    with deals_col:
+        if picked_kind is not None:
+            kind = picked_kind["kind"].cast(pl.String)[0]
+            behind = changes_charts.deals_of(review.rows, team=picked_change_team, kind=kind)
+            st.markdown(
+                f"**{changes_charts.KIND_LABELS[kind]} — {md_text(picked_change_team)}: "
+                f"{behind.height} deals**"
+            )
+            _widgets.table(
+                behind,
+                key="changes_deals",
+                name=f"changes_{kind}_{window.since}_{view.as_of}",
+                column_config={
+                    "name": TEXT("Deal", pinned=True),
+                    "owner": TEXT("Owner"),
+                    "team": TEXT("Team"),
+                    "amount_before": NUM("Amount before", format="dollar"),
+                    "amount_after": NUM("Amount now", format="dollar"),
+                    "amount_delta": NUM("Δ amount", format="dollar"),
+                    "stage_before": TEXT("Stage before"),
+                    "stage_after": TEXT("Stage now"),
+                    "close_date_before": st.column_config.DateColumn("Close before"),
+                    "close_date_after": st.column_config.DateColumn("Close now"),
+                    "days_moved": NUM("Days moved", format=DAYS),
+                    "forecast_category_before": TEXT("Category before"),
+                    "forecast_category_after": TEXT("Category now"),
+                    "pushes": NUM("Pushes", help="Close-date pushes recorded inside the window "
+                                  "(empty when compared from snapshots: not seen)."),
+                    "opp_id": TEXT("Deal ID"),
+                },
+            )  # fmt: skip
+        else:
+            st.caption("Select a change on the left to list its deals, named, with before → after.")
 
 # --- Days in stage ----------------------------------------------------------------------
 st.subheader("Days in stage", help=_widgets.help_for("days_in_stage"))
@@ -299,6 +384,25 @@ if bucket:
             "amount_start": NUM("Amount at start", format="dollar"),
             "amount_end": NUM("Amount now", format="dollar"),
         },
+    )
+
+st.markdown(
+    f"#### Forecast-category flow — {window.label}", help=_widgets.help_for("category_transitions")
+)
+if not _widgets.not_available(review.reason):
+    flow_team = wf_team if wf_team in set(review.transitions["team"]) else charts.ALL_TEAMS
+    _chart_specs.chart(
+        changes_charts.transition_chart, review.transitions, team=flow_team,
+        key="transition_chart", width="stretch",
+    )  # fmt: skip
+    st.caption(
+        f"{md_text(flow_team)}: where the deals open at the start of the review window (and "
+        "those created since, as New) sit at the as-of date; closed deals end in Won or Lost. "
+        "A cell shows the amount now. Grey margins: each row's total at the start (the pipeline "
+        "in that category then) and each column's total at as-of."
+    )
+    _widgets.csv_button(
+        review.transitions, f"category_flow_{window.since}_{view.as_of}", key="transitions"
     )
 
 # --- Win rate, coverage, velocity, cycle -------------------------------------------------

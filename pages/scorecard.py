@@ -12,7 +12,9 @@ import polars as pl
 import streamlit as st
 
 from pages import _auth, _data, _widgets
+from pages import _changes_charts as changes_charts
 from pages._text import md_text
+from scoring.review import review_window
 
 PAGE_FILES = {
     "pipeline": "pages/pipeline.py",
@@ -80,6 +82,9 @@ def _link(page: str, label: str, key: str) -> None:
 view = _data.current_view()
 card = _data.scorecard(view)
 changes = _data.changes(view)
+review_week = review_window(view.as_of_date)  # the Pipeline page offers other windows
+week_changes = _data.review_changes(view, review_week)
+COMPACT_CHANGES = ("New", "Won", "Lost", "Pushed out", "Slipped", "Idle")
 teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Revenue alignment scorecard")
@@ -261,6 +266,24 @@ else:
     with links[2]:
         _link("handoffs", "Handoff SLA and conversion", "h3")
 
+st.markdown(
+    f"**Changes since last review** — {review_week.label}", help=_widgets.help_for("deal_changes")
+)
+if not _widgets.not_available(week_changes.reason):
+    compact = changes_charts.overview(week_changes.summary, week_changes.trends)
+    st.dataframe(
+        compact.select("team", *COMPACT_CHANGES).to_arrow(),
+        key="changes_compact",
+        hide_index=True,
+        width="stretch",
+        column_config={"team": st.column_config.TextColumn("Team", pinned=True)},
+    )
+    st.caption(
+        f"Deals · their amount at as-of. {md_text(week_changes.source_text.capitalize())}. "
+        "Every change kind, other windows and the deals behind each: Pipeline flow."
+    )
+    _link("pipeline", "Changes since last review", "changes")
+
 st.subheader("What changed since the last snapshot")
 moved = changes.get("signals", [])
 if not changes.get("previous"):
@@ -302,6 +325,7 @@ def _preread_pdf() -> bytes:
         params=settings.scoring,
         app_url=settings.preread.app_url,
         all_teams=st.session_state.get("all_teams", []),
+        review=week_changes,
     )
     return preread_build.render(pre, "pdf")
 

@@ -25,9 +25,11 @@ from model.params import ScoringParams
 from model.tables import ALL_TEAMS, Tables, opportunities_with_team
 from reports import funnel_charts, metrics, pipeline_charts
 from reports.render import to_html, to_pdf
+from reports.review import review_for
 from reports.snapshot_tables import read_bundle
 from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
+from scoring.review import ReviewChanges, review_changes, review_window
 from scoring.scorecard import compare, compute, filter_teams
 from scoring.stages import stall_status
 
@@ -166,17 +168,27 @@ def for_view(
     params: ScoringParams,
     app_url: str,
     all_teams: Sequence[str],
+    review: ReviewChanges | None = None,
 ) -> PreRead:
     """The pre-read of a view whose scorecard JSON and changes are already computed (the app's
-    cached ones); `tables` are the snapshot's tables restricted to the view's teams."""
+    cached ones); `tables` are the snapshot's tables restricted to the view's teams; `review`
+    the changes since the last review (the app's cached ones; without it, the last week's
+    read from the stage history)."""
     as_of = date.fromisoformat(card["as_of"])
     if "period_range" in card:  # the resolved dates (a ttm or all period depends on the data)
         period = Period.from_dict(card["period_range"])
     else:
         period = parse_period(card["period"], fiscal_start_month=params.fiscal_start_month)
     charts = key_charts(tables, as_of=as_of, period=period, params=params, all_teams=all_teams)
+    if review is None:
+        review = review_changes(tables, window=review_window(as_of), calendar=params.calendar)
     return assemble(
-        card, changes, freshness=freshness(snapshot, previous), app_url=app_url, charts=charts
+        card,
+        changes,
+        freshness=freshness(snapshot, previous),
+        app_url=app_url,
+        charts=charts,
+        review=review,
     )
 
 
@@ -219,10 +231,14 @@ def build(
     tables, card = card_of(snap)
     before = store.previous(snap)
     changes = compare(card, card_of(before)[1] if before else None)
+    viewed = filter_teams(tables, teams)
+    # the last week, from the store's snapshots when one is old enough (as the app does)
+    review = review_for(store, snap, viewed, window=review_window(as_of), calendar=calendar)
     pre = for_view(
         card,
         changes,
-        tables=filter_teams(tables, teams),
+        tables=viewed,
+        review=review,
         snapshot=snap,
         previous=before,
         params=params,

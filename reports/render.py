@@ -20,7 +20,7 @@ import vl_convert
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from scoring.preread import Chart, PillarPage, PreRead
+from scoring.preread import Chart, PillarPage, PreRead, ReviewSection
 
 CHART_WIDTH_PX = 560
 # A Unicode TrueType font (arrows, ×, dashes) if the system has one; the PDF core font
@@ -160,6 +160,22 @@ def _summary_pdf(pdf: _Pdf, pre: PreRead) -> None:
     _para(pdf, pre.link, 8, link=pre.link)
 
 
+def _review_pdf(pdf: _Pdf, review: ReviewSection) -> None:
+    """Its own page after the summary: the window's changes per team, the largest pushes."""
+    pdf.add_page()
+    _heading(pdf, review.title, 13)
+    _para(pdf, review.source, 8)
+    if review.reason:
+        _para(pdf, f"Not measured: {review.reason}", 9)
+        return
+    teams = len(review.columns) - 1
+    _para(pdf, "Each cell: deals · their amount at the as-of date; – when none.", 8)
+    _table(pdf, (review.columns, *review.rows), (34, *((180 - 34) / teams,) * teams), size=7)
+    _heading(pdf, "Largest deals pushed out, per team", 11)
+    for line in review.pushed:
+        _para(pdf, f"• {line}", 8)
+
+
 def _pillar_pdf(pdf: _Pdf, page: PillarPage, since: str) -> None:
     pdf.add_page()
     _heading(pdf, f"{page.name} — {page.score} ({page.change})", 15)
@@ -188,11 +204,14 @@ def _chart_pdf(pdf: _Pdf, chart: Chart) -> None:
 
 
 def to_pdf(pre: PreRead) -> bytes:
-    """The pre-read as PDF: page 1 the summary, then one page (or more) per pillar."""
+    """The pre-read as PDF: page 1 the summary, then the changes since the last review,
+    then one page (or more) per pillar."""
     pdf = _Pdf(footer_text=pre.title)
     pdf.set_title(pdf.text_of(pre.title))
     pdf.set_creator("revenue-alignment scorecard")
     _summary_pdf(pdf, pre)
+    if pre.review is not None:
+        _review_pdf(pdf, pre.review)
     for page in pre.pillars:
         _pillar_pdf(pdf, page, pre.since)
     return bytes(pdf.output())
@@ -246,6 +265,22 @@ def _html_summary(pre: PreRead) -> str:
     )
 
 
+def _html_review(review: ReviewSection | None) -> str:
+    if review is None:
+        return ""
+    head = (
+        f"<section class='review'><h2>{_e(review.title)}</h2>"
+        f"<p class='muted'>{_e(review.source)}</p>"
+    )
+    if review.reason:
+        return head + f"<p>Not measured: {_e(review.reason)}</p></section>"
+    return (
+        head + "<p class='muted'>Each cell: deals · their amount at the as-of date; – when "
+        f"none.</p>{_html_table((review.columns, *review.rows))}"
+        f"<h3>Largest deals pushed out, per team</h3>{_html_list(review.pushed)}</section>"
+    )
+
+
 def _html_pillar(page: PillarPage, since: str) -> str:
     charts = "".join(
         f"<figure><h3>{_e(c.title)}</h3>{chart_svg(c.spec)}"
@@ -265,7 +300,11 @@ def _html_pillar(page: PillarPage, since: str) -> str:
 
 def to_html(pre: PreRead) -> str:
     """The pre-read as one self-contained, printable HTML page (inline CSS and SVG)."""
-    body = _html_summary(pre) + "".join(_html_pillar(p, pre.since) for p in pre.pillars)
+    body = (
+        _html_summary(pre)
+        + _html_review(pre.review)
+        + "".join(_html_pillar(p, pre.since) for p in pre.pillars)
+    )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(pre.title)}</title><style>{CSS}</style></head><body>{body}</body></html>"

@@ -355,11 +355,23 @@ def _trend() -> pl.Expr:
     )
 
 
-def _trend_rows(tables: Tables, since: date, until: date, calendar: Calendar) -> pl.LazyFrame:
+def _trend_rows(ends: pl.LazyFrame) -> pl.LazyFrame:
+    return ends.filter(pl.col("open_before") | pl.col("new")).select(
+        "opp_id", "name", "team", "owner_id", trend=_trend(), amount="amount_after"
+    )
+
+
+def _trend_summary(rows: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
+    sums = (
+        _with_all_teams(rows)
+        .group_by("team", "trend")
+        .agg(deals=pl.len().cast(pl.Int64), amount=pl.col("amount").fill_null(0.0).sum())
+    )
+    grid = teams.join(pl.LazyFrame({"trend": TRENDS}, schema={"trend": Trend}), how="cross")
     return (
-        _deal_ends(tables, since, until, calendar)
-        .filter(pl.col("open_before") | pl.col("new"))
-        .select("opp_id", "name", "team", "owner_id", trend=_trend(), amount="amount_after")
+        grid.join(sums, on=["team", "trend"], how="left")
+        .with_columns(pl.col("deals").fill_null(0), pl.col("amount").fill_null(0.0))
+        .select("team", "trend", "deals", "amount")
     )
 
 
@@ -370,7 +382,7 @@ def deal_trends(
     (up, down, slipped, idle; precedence in the module doc) and its amount at `until`.
     Empty when `changes_status` says why. Grain: opp_id."""
     calendar = calendar or Calendar()
-    rows = _trend_rows(tables, since, until, calendar)
+    rows = _trend_rows(_deal_ends(tables, since, until, calendar))
     if changes_status(tables) is not None:
         rows = rows.clear()
     return rows.sort("opp_id").collect(engine=ENGINE)
@@ -382,19 +394,7 @@ def trend_summary(
     """Deals and amount (at `until`) per team (and All teams) and trend, every team × trend.
     Grain: (team, trend)."""
     calendar = calendar or Calendar()
-    sums = (
-        _with_all_teams(_trend_rows(tables, since, until, calendar))
-        .group_by("team", "trend")
-        .agg(deals=pl.len().cast(pl.Int64), amount=pl.col("amount").fill_null(0.0).sum())
-    )
-    grid = _teams(tables).join(
-        pl.LazyFrame({"trend": TRENDS}, schema={"trend": Trend}), how="cross"
-    )
-    out = (
-        grid.join(sums, on=["team", "trend"], how="left")
-        .with_columns(pl.col("deals").fill_null(0), pl.col("amount").fill_null(0.0))
-        .select("team", "trend", "deals", "amount")
-    )
+    out = _trend_summary(_trend_rows(_deal_ends(tables, since, until, calendar)), _teams(tables))
     if changes_status(tables) is not None:
         out = out.clear()
     return out.sort("team", "trend").collect(engine=ENGINE)
@@ -431,13 +431,19 @@ def category_transitions(
     with "team" in `by`, All teams rows are added. Empty when `changes_status` says why.
     Grain: (*by, from, to).
     """
+    calendar = calendar or Calendar()
+    out = _transitions(_deal_ends(tables, since, until, calendar), by)
+    if changes_status(tables) is not None:
+        out = out.clear()
+    return out.sort(*by, "from", "to").collect(engine=ENGINE)
+
+
+def _transitions(ends: pl.LazyFrame, by: tuple[str, ...]) -> pl.LazyFrame:
     if tuple(by) not in ((), ("team",)):
         raise ValueError(f"by must be () or ('team',), got {by!r}")
-    calendar = calendar or Calendar()
     keys = list(by)
     deals = (
-        _deal_ends(tables, since, until, calendar)
-        .filter(pl.col("open_before") | pl.col("new") | ~pl.col("is_closed_after"))
+        ends.filter(pl.col("open_before") | pl.col("new") | ~pl.col("is_closed_after"))
         .with_columns(
             pl.when(pl.col("new")).then(pl.lit("new")).otherwise(_flow("before")).alias("from"),
             _flow("after").alias("to"),
@@ -446,17 +452,42 @@ def category_transitions(
     )
     if "team" in keys:
         deals = _with_all_teams(deals)
-    out = deals.group_by(*keys, "from", "to").agg(
+    return deals.group_by(*keys, "from", "to").agg(
         deals=pl.len().cast(pl.Int64),
         amount_since=pl.col("amount_before").fill_null(0.0).sum(),
         amount=pl.col("amount_after").fill_null(0.0).sum(),
     )
-    if changes_status(tables) is not None:
-        out = out.clear()
-    return out.sort(*keys, "from", "to").collect(engine=ENGINE)
 
 
-_WINDOW = "deal state at the end of `since` and at the end of `until` (reporting time zone)"
+def snapshot_trends(earlier: Tables, later: Tables) -> pl.DataFrame:
+    """`deal_trends` from two snapshots (see `snapshot_changes`): each deal open in `earlier`
+    or new in `later`, with its one trend and its amount in `later`. A deal pushed and pulled
+    back between the two refreshes is idle. Grain: opp_id."""
+    rows = _trend_rows(_snapshot_ends(earlier, later))
+    return rows.sort("opp_id").collect(engine=ENGINE)
+
+
+def snapshot_trend_summary(earlier: Tables, later: Tables) -> pl.DataFrame:
+    """`trend_summary` from two snapshots. Grain: (team, trend)."""
+    out = _trend_summary(_trend_rows(_snapshot_ends(earlier, later)), _teams(later))
+    return out.sort("team", "trend").collect(engine=ENGINE)
+
+
+def snapshot_category_transitions(
+    earlier: Tables, later: Tables, *, by: tuple[str, ...] = ("team",)
+) -> pl.DataFrame:
+    """`category_transitions` from two snapshots: each deal's category (or won / lost) in
+    `earlier` against `later`. Grain: (*by, from, to)."""
+    out = _transitions(_snapshot_ends(earlier, later), by)
+    return out.sort(*by, "from", "to").collect(engine=ENGINE)
+
+
+_WINDOW = (
+    "deal state at the end of `since` and at the end of `until` (reporting time zone); the "
+    "review window ends on the view's as-of day, one week by default (?window=1w|2w|4w|13w "
+    "or ?since=YYYY-MM-DD); read from the newest snapshot as of `since` or earlier when the "
+    "store holds one (scoring/review.py), else from the stage history"
+)
 
 DEFINITIONS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
@@ -474,7 +505,8 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         good="few pushes, downgrades and amount cuts late in the quarter",
         question="forecast_integrity",
         owner_team="sales",
-        filters="deals existing at the end of until; not measured on a derived stage history",
+        filters="deals existing at the end of until; not measured on a derived stage history "
+        "without an earlier snapshot to compare with",
         higher_is_better=None,
     ),
     MetricDefinition(
@@ -492,7 +524,7 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         question="forecast_integrity",
         owner_team="sales",
         filters="deals open at the end of since or created in the window; not measured on a "
-        "derived stage history",
+        "derived stage history without an earlier snapshot to compare with",
         higher_is_better=None,
     ),
     MetricDefinition(
@@ -510,7 +542,7 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         question="forecast_integrity",
         owner_team="sales",
         filters="deals open at since, created in the window, or open at until; not measured "
-        "on a derived stage history",
+        "on a derived stage history without an earlier snapshot to compare with",
         higher_is_better=None,
     ),
 )

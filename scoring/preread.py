@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import polars as pl
+
 from model.calendar import Period
+from model.tables import ALL_TEAMS
 from scoring.model import money, pct
+from scoring.review import KIND_LABELS, TREND_LABELS, ReviewChanges
 
 # The app's URL query keys for the sidebar filters (pages/_filters.py, bind="query-params"):
 # a multiselect is written as one repeated key per chosen value (?teams=A&teams=B).
@@ -63,6 +67,19 @@ class PillarPage:
 
 
 @dataclass(frozen=True)
+class ReviewSection:
+    """ "Changes since last review": per team, how many deals (and how much) moved each way
+    in the review window, and the largest deals pushed out, by name."""
+
+    title: str  # "Changes since last review — 1 week: 2026-11-09 – 2026-11-16"
+    source: str  # where the changes were read from, in words
+    reason: str = ""  # why they are not measured ("" when measured)
+    columns: tuple[str, ...] = ()  # "Change", the teams, "All teams"
+    rows: tuple[tuple[str, ...], ...] = ()  # per trend group and change kind: "deals · amount"
+    pushed: tuple[str, ...] = ()  # per team, its largest deals pushed out
+
+
+@dataclass(frozen=True)
 class PreRead:
     """Everything the PDF and the HTML pre-read show, as formatted text (plus chart specs)."""
 
@@ -82,6 +99,7 @@ class PreRead:
     coverage: str = ""  # how many pillars the overall score covers: "3 of 4 pillars"
     missing: tuple[str, ...] = ()  # per pillar not measured: what the data lacks
     no_drivers: str = "No driver stands out."
+    review: ReviewSection | None = None
 
 
 def score_text(value: float | None) -> str:
@@ -212,6 +230,61 @@ def change_lines(changes: dict[str, Any], card: dict[str, Any], limit: int = 6) 
     )
 
 
+def _cell_text(deals: int, amount: float) -> str:
+    return f"{deals} · {money(amount)}" if deals else "–"
+
+
+def _pushed_lines(review: ReviewChanges, teams: list[str], top: int) -> tuple[str, ...]:
+    pushed = (
+        review.rows.filter(pl.col("kind").cast(pl.String) == "close_pushed")
+        .sort(
+            by=["team", pl.col("amount_after").fill_null(0.0), "opp_id"],
+            descending=[False, True, False],
+        )
+        .group_by("team", maintain_order=True)
+        .head(top)
+    )
+    lines = []
+    for team in teams:
+        deals = pushed.filter(pl.col("team") == team).iter_rows(named=True)
+        named = [
+            f"{d['name'] or d['opp_id']} ({d['owner']}), "
+            f"{money(d['amount_after']) if d['amount_after'] is not None else 'no amount'}: "
+            f"close {d['close_date_before']} → {d['close_date_after']} ({d['days_moved']:+d} days)"
+            for d in deals
+        ]
+        lines.append(f"{team}: " + ("; ".join(named) if named else "no deal pushed out"))
+    return tuple(lines)
+
+
+def review_section(review: ReviewChanges, *, top: int = 3) -> ReviewSection:
+    """The pre-read's "Changes since last review": one row per trend group and change kind,
+    one column per team (All teams last), each cell "deals · amount at as-of"; and per team
+    its `top` largest deals pushed out, named, with the close date before → after."""
+    title = f"Changes since last review — {review.window.label}"
+    source = review.source_text[:1].upper() + review.source_text[1:] + "."
+    if not review.measured:
+        return ReviewSection(title, source, reason=review.reason or "")
+    teams = sorted(set(review.summary["team"]) - {ALL_TEAMS})
+    columns = [*teams, ALL_TEAMS]
+    cells = {
+        (row["team"], str(row[what])): _cell_text(row["deals"], row["amount"])
+        for frame, what in ((review.trends, "trend"), (review.summary, "kind"))
+        for row in frame.iter_rows(named=True)
+    }
+    labels = {**TREND_LABELS, **KIND_LABELS}
+    rows = tuple(
+        (label, *(cells.get((team, key), "–") for team in columns)) for key, label in labels.items()
+    )
+    return ReviewSection(
+        title,
+        source,
+        columns=("Change", *columns),
+        rows=rows,
+        pushed=_pushed_lines(review, teams, top),
+    )
+
+
 def _freshness_rows(fresh: Freshness) -> tuple[tuple[str, str], ...]:
     missing = ", ".join(fresh.missing_tables) or "none"
     return (
@@ -238,9 +311,11 @@ def assemble(
     freshness: Freshness,
     app_url: str,
     charts: Sequence[Chart] = (),
+    review: ReviewChanges | None = None,
 ) -> PreRead:
     """The pre-read of one view: `card` is the scorecard JSON, `changes` its comparison with
-    the previous snapshot's scorecard of the same view."""
+    the previous snapshot's scorecard of the same view, `review` the deal changes in the
+    review window (`scoring.review`)."""
     teams = ", ".join(card["teams"]) or "All teams"
     previous = changes.get("previous")
     deltas = changes.get("pillars", {})
@@ -270,4 +345,5 @@ def assemble(
             if missing
             else "No driver stands out."
         ),
+        review=None if review is None else review_section(review),
     )

@@ -44,13 +44,16 @@ def page(demo_store, app):
 def test_renders_sections_charts_tables_and_downloads(page):
     assert page.title[0].value == "Pipeline flow"
     heads = [s.value for s in page.subheader]
-    assert heads[:3] == ["Days in stage", "Stalls by team and stage",
+    assert heads[:4] == ["Changes since last review", "Days in stage",
+                         "Stalls by team and stage",
                          "Stalled deals — all teams and stages"]  # fmt: skip
     assert any(h.startswith("Pipeline waterfall — 2026-Q4") for h in heads)
     assert [m.label for m in page.metric] == [
         "Stalled deals", "Stalled pipeline", "Stalled at a handoff", "Coverage",
+        "Trend up", "Trend down", "Slipped", "Idle",
     ]  # fmt: skip
-    assert len(page.get("vega_lite_chart")) == 3  # days in stage, heatmap, waterfall
+    # days in stage, heatmap, waterfall, forecast-category flow
+    assert len(page.get("vega_lite_chart")) == 4
     stalled = _table(page, "times_threshold")
     assert {"owner", "stage", "age_days", "threshold_days", "amount", "is_handoff"} <= set(
         stalled.columns
@@ -201,3 +204,118 @@ def test_stalled_deals_without_an_amount_are_counted_not_summed_as_zero(data_dir
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
     assert metrics["Stalled deals"][0] == "2"
     assert metrics["Stalled pipeline"] == ("$5k", "+ 1 without amount")
+
+
+# --- Changes since last review ------------------------------------------------------------
+
+
+def _changes(at) -> dict[str, list]:
+    """The "Totals by team" table as {team: row}."""
+    table = _table(at, "Trend up")
+    return {row["team"]: list(row) for _, row in table.iterrows()}
+
+
+def _source(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**") and "–" in m.value)
+
+
+def test_a_window_in_the_url_is_the_review_window(demo_store, app):
+    at = _run(app, window="2w")
+    assert at.selectbox(key="review_window").value == "2w"
+    assert _source(at).startswith("**2 weeks: 2026-11-02 – 2026-11-16**")
+    # one snapshot in the store: read from the history, and the page says so
+    assert "Read from the stage history" in as_text(_source(at))
+    assert at.query_params["window"] == "2w"
+    totals = _changes(at)
+    assert list(totals) == ["APAC", "EMEA", "NA Enterprise", "NA Mid-Market", "All teams"]
+    labels = {m.label: (m.value, m.delta) for m in at.metric}
+    # the trend groups are the All teams row of the table, amounts formatted for people
+    up = totals["All teams"][1]  # "278 · $13.5M"
+    assert labels["Trend up"] == (f"{up.split(' · ')[0]} deals", up.split(" · ")[1])
+    assert any(h.startswith("#### Forecast-category flow — 2 weeks") for h in
+               (m.value for m in at.markdown))  # fmt: skip
+    # a longer window sees more change than the default week
+    week = _changes(_run(app))
+    assert int(week["All teams"][5].split(" · ")[0]) < int(totals["All teams"][5].split(" · ")[0])
+
+
+def test_a_day_in_the_url_is_the_start_of_the_window(demo_store, app):
+    at = _run(app, since="2026-11-10")
+    assert at.selectbox(key="review_window").value == "2026-11-10"
+    assert _source(at).startswith("**since 2026-11-10: 2026-11-10 – 2026-11-16**")
+    assert at.query_params["since"] == "2026-11-10" and "window" not in at.query_params
+
+
+def test_a_bad_window_in_the_url_says_so_and_shows_a_week(demo_store, app):
+    at = _run(app, since="yesterday")
+    assert any("since='yesterday' is not a day" in as_text(w.value) for w in at.warning)
+    assert _source(at).startswith("**1 week: 2026-11-09 – 2026-11-16**")
+    assert at.query_params["window"] == "1w" and "since" not in at.query_params
+
+
+def test_choosing_a_window_writes_it_to_the_url(demo_store, app):
+    at = _run(app)
+    at.selectbox(key="review_window").select("13w").run()
+    assert not at.exception
+    assert at.query_params["window"] == "13w"
+    assert _source(at).startswith("**13 weeks (a quarter): 2026-08-17 – 2026-11-16**")
+
+
+def test_selecting_a_change_lists_its_deals_by_name(demo_store, app):
+    at = _run(app, window="2w")
+    kinds = _table(at, "change")
+    row = int((kinds["kind"] == "close_pushed").argmax())
+    at.session_state["changes_kinds"] = _select(row)
+    at.run()
+    assert not at.exception
+    deals = _table(at, "close_date_before")
+    assert len(deals) == int(kinds.iloc[row]["deals"]) > 0
+    assert (deals["close_date_after"] > deals["close_date_before"]).all()
+    assert deals["amount_after"].is_monotonic_decreasing
+    # names, not IDs: the deal's and the owner's name
+    assert not deals["name"].str.fullmatch(r"O\d+").any()
+    assert not deals["owner"].str.fullmatch(r"U\d+").any()
+    assert any(m.value.startswith(f"**Pushed out — All teams: {len(deals)} deals") for m in
+               at.markdown)  # fmt: skip
+
+
+def test_a_team_view_shows_the_company_views_row(demo_store, app):
+    company = _changes(_run(app, window="2w"))
+    emea = _changes(_run(app, window="2w", teams="EMEA"))
+    assert list(emea) == ["EMEA", "All teams"]
+    assert emea["EMEA"] == company["EMEA"]
+    assert emea["All teams"][1:] == company["EMEA"][1:]
+
+
+def test_two_snapshots_are_compared_when_the_store_holds_an_earlier_one(data_dir, app):
+    # The demo org stored as of 2026-11-09 and again as of 2026-11-16: a one-week window
+    # starts on 2026-11-09, so the page compares the two snapshots and names the earlier.
+    from connectors.demo import generate_demo_org
+
+    store = Store(data_dir)
+    for day in (date(2026, 11, 9), date(2026, 11, 16)):
+        frames = validate_tables(generate_demo_org(as_of=day)).frames
+        store.write(frames, source="demo", data_as_of=day)
+    at = _run(app)
+    text = as_text(_source(at))
+    assert "Compared with the snapshot of 2026-11-09" in text
+    assert "what happened in between is not seen" in text
+    assert _changes(at)["All teams"][5] != "–"  # new deals seen
+    # a window starting before the earlier snapshot: back to the history, saying why
+    older = as_text(_source(_run(app, window="2w")))
+    assert "Read from the stage history (no snapshot as of 2026-11-02 or earlier" in older
+
+
+def test_changes_are_not_measured_on_a_derived_history_without_a_snapshot(data_dir, tiny_org, app):
+    from scoring.changes import CHANGES_DERIVED
+
+    frames = validate_tables(tiny_org).frames
+    origin = {"stage_history": "derived: no history file, so each deal is open from creation"}
+    Store(data_dir).write(
+        frames, source="files", data_as_of=date(2026, 3, 1), extra={"detail": {"origin": origin}}
+    )
+    at = _run(app)
+    infos = [as_text(i.value) for i in at.info]
+    assert any(CHANGES_DERIVED in i and "no snapshot as of 2026-02-22" in i for i in infos)
+    assert "Not measured" in as_text(_source(at))
+    assert not [m for m in at.metric if m.label in ("Trend up", "Idle")]  # no zeros shown

@@ -146,3 +146,19 @@ def test_closed_deals_only_says_what_is_missing(closed_only_store, app):
     company = headline[headline["team"] == "All teams"].iloc[0]
     # The headline is of the selected quarter, 2026-Q4: O5 won (Oct 5), O6 lost (Nov 2).
     assert (company["won"], company["lost"], company["win_rate_count"]) == (1, 1, 0.5)
+
+
+def test_changes_since_last_review_are_the_pipeline_pages_rows(demo_store, app):
+    # The compact table (the last week, per team) shows the Pipeline flow page's totals for
+    # the same window: the same cells, a few columns of them.
+    at = app().run()
+    assert not at.exception
+    assert any(m.value.startswith("**Changes since last review** — 1 week: 2026-11-09 – ")
+               for m in at.markdown)  # fmt: skip
+    compact = next(d.value for d in at.dataframe if "Pushed out" in d.value.columns)
+    assert list(compact.columns) == ["team", "New", "Won", "Lost", "Pushed out", "Slipped", "Idle"]
+    pipeline = app().run()
+    pipeline.switch_page("pages/pipeline.py").run()
+    full = next(d.value for d in pipeline.dataframe if "Trend up" in d.value.columns)
+    assert compact.to_dict("list") == full[list(compact.columns)].to_dict("list")
+    assert list(compact["team"])[-1] == "All teams"

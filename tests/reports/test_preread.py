@@ -119,7 +119,8 @@ def test_pdf_summary_page_has_the_pillar_scores_and_drivers_of_the_json(card, pd
 def test_pdf_has_one_page_per_pillar_after_the_summary(card, pdf_pages):
     starts = [next(i for i, t in enumerate(pdf_pages) if t.startswith(_flat(p["name"])))
               for p in card["pillars"]]  # fmt: skip
-    assert starts == sorted(starts) and starts[0] == 1  # summary alone on page 1
+    # summary alone on page 1, the changes since the last review on page 2
+    assert starts == sorted(starts) and starts[0] == 2
     for pillar, start in zip(card["pillars"], starts, strict=True):
         page = pdf_pages[start]
         assert page.startswith(_flat(f"{pillar['name']} — {_json_score(pillar['score'])}"))
