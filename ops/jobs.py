@@ -9,6 +9,7 @@ running refresh.
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import re
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from ops.config import Settings
 from ops.lock import LockHeld, refresh_lock
@@ -51,11 +53,30 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT) or getattr(exc, "transient", False) is True
 
 
+def _forms(value: str) -> set[str]:
+    """A secret as an error may quote it: as typed, URL-encoded, base64-encoded."""
+    raw = value.encode("utf-8")
+    return {
+        value,
+        quote(value),
+        quote(value, safe=""),
+        quote_plus(value),
+        base64.b64encode(raw).decode("ascii"),
+        base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+    }
+
+
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """`text` with the values of secret-looking environment variables replaced by ***."""
-    for name, value in (os.environ if environ is None else environ).items():
-        if _SECRET_NAME.search(name) and len(value) >= 4:
-            text = text.replace(value, "***")
+    """`text` with the values of secret-looking environment variables replaced by ***, in
+    every form an error may quote them (as typed, URL-encoded, base64), longest first."""
+    forms = {
+        form
+        for name, value in (os.environ if environ is None else environ).items()
+        if _SECRET_NAME.search(name) and len(value) >= 4
+        for form in _forms(value)
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 

@@ -272,3 +272,24 @@ def _wait_until(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_a_failure_quoting_a_secret_in_any_encoding_is_recorded_without_it(
+    settings, monkeypatch, tiny_org
+):
+    # A source whose error quotes the API token as typed, URL-encoded (an echoed query
+    # string) and base64-encoded (an echoed Basic auth header): the run log and the record
+    # hold none of the three forms, only ***.
+    import base64
+    from urllib.parse import quote
+
+    token = "s3cr3t/t0ken+with=signs"
+    monkeypatch.setenv("ACME_API_TOKEN", token)
+    encoded = base64.b64encode(f"{token}".encode()).decode()
+    message = f"401 for ?key={quote(token, safe='')} (Authorization: Basic {encoded}; raw {token})"
+    _failing(monkeypatch, tiny_org, [RefreshError(message)] * 3)
+    record = run_refresh(settings, "flaky", trigger="manual", clock=FakeClock())
+    assert not record.ok and record.error.count("***") == 3
+    stored = last_failure(settings.data_dir).error
+    for form in (token, quote(token, safe=""), encoded):
+        assert form not in record.error and form not in stored
