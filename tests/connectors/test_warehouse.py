@@ -22,6 +22,7 @@ from connectors.mapping import build_mapping
 from connectors.validate import validate_tables
 from connectors.warehouse import WarehouseError, connection_url
 from model.schema import TABLES
+from ops.cli import main
 from ops.config import Settings
 from ops.refresh import RefreshError, refresh
 from snapshots.store import Store
@@ -370,3 +371,28 @@ def test_credentials_only_from_the_environment() -> None:
     assert target.scrub(f"x {target.url} p@ss/word").count("p@ss") == 0
     with pytest.raises(WarehouseError, match="reads PostgreSQL"):
         connection_url({"WAREHOUSE_URL": "snowflake://me:pw@acct/db"})
+
+
+def test_command_line_refresh_and_run_log(
+    demo_wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    owners = ", ".join(f'"{k}" = "{v}"' for k, v in DEMO_OWNERS["owner_function"].items())
+    order = ", ".join(f'"{name}"' for name in STAGE_ORDER)
+    config = tmp_path / "scorecard.toml"
+    config.write_text(
+        f'[store]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[sources.warehouse]\nschema = "{demo_wh.schema}"\n'
+        f"[sources.warehouse.tables.stages]\norder = [{order}]\nowner_function = {{ {owners} }}\n"
+    )
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+    monkeypatch.setenv("WAREHOUSE_URL", demo_wh.environ["WAREHOUSE_URL"])
+    assert main(["refresh", "--source", "warehouse"]) == 0
+    first = Store(tmp_path / "data").current_id()
+    monkeypatch.setenv("WAREHOUSE_URL", connection_url_for(demo_wh.pg, PASSWORD + "-wrong"))
+    assert main(["refresh", "--source", "warehouse"]) == 1
+    assert main(["runs"]) == 0
+    out, err = capsys.readouterr()
+    assert "wrong user or password" in err and "wrong user or password" in out  # the run log
+    for secret in (PASSWORD, "s3cret"):
+        assert secret not in out + err
+    assert Store(tmp_path / "data").current_id() == first
