@@ -178,6 +178,7 @@ class WarehouseReader(files.TableReader):
         self.unfiltered: dict[str, pl.DataFrame] = {}  # canonical table -> rows read
         self.source_of: dict[str, str] = {}  # canonical table -> warehouse table
         self.lookups: dict[str, pl.DataFrame] = {}
+        self.partial: set[str] = set()  # canonical tables read from the watermark on
 
     def qualified(self, table: str) -> str:
         return f"{self.schema}.{table}"
@@ -241,12 +242,15 @@ class WarehouseReader(files.TableReader):
         files.require_specs(pl.DataFrame(schema=dict.fromkeys(present, pl.String)), spec,
                             self.qualified(table))  # fmt: skip
         wanted = [c for c in _spec_columns(spec) if c in present]
-        since = self.since.get(spec.name)
+        # a table mapped through lookups is read whole: renaming a role changes no user row
+        looked_up = any(c.lookup for c in spec.columns.values())
+        since = None if looked_up else self.since.get(spec.name)
         where = ""
         if SYNCED in present:
             wanted.append(SYNCED)
             if since is not None:
                 where = f" WHERE {_ident(SYNCED)} >= '{since.isoformat()}'"
+                self.partial.add(spec.name)
         frame = self.select(table, list(dict.fromkeys(wanted)), where)
         self.unfiltered[spec.name] = frame
         self.source_of[spec.name] = table
@@ -361,8 +365,9 @@ def _plan(last: LastPull | None, cfg: WarehouseConfig, full: bool) -> _Plan:
         detail.get("mapping") != cfg.fingerprint):  # fmt: skip
         return _Plan(True, {}, {}, {})
     marks = dict(detail["watermarks"])
-    since = {t: datetime.fromisoformat(w) - cfg.lookback for t, w in marks.items()}
-    return _Plan(False, since, marks, last.read_all())
+    previous = last.read_all()
+    since = {t: datetime.fromisoformat(w) - cfg.lookback for t, w in marks.items() if t in previous}
+    return _Plan(False, since, marks, previous)
 
 
 def _connect(target: Target) -> Any:
@@ -427,7 +432,7 @@ def _pull(settings: SourceSettings, progress: Progress, target: Target, **option
             if isinstance(latest, datetime):
                 latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
                 marks[name] = max(latest.isoformat(), marks.get(name, ""))
-        if not plan.full and name in plan.previous and name in plan.since:
+        if name in reader.partial:
             changed = _changed_keys(name, cfg.mapping.tables[name], raw, frame)
             frame = _merge(name, plan.previous[name], frame, changed)
         loaded.frames[name] = _sort(name, frame)

@@ -241,8 +241,11 @@ def test_incremental_read_merges_changes_into_the_last_snapshot(
     later = "2026-11-17 09:00:00+00"
     first = demo_wh.sql(f"SELECT id FROM {s}.opportunity WHERE _fivetran_synced = "
                         f"'{SYNCED_AT.isoformat()}'").strip()  # fmt: skip
-    # Fivetran's next sync: one deal renamed, one deleted (kept with is_deleted), one new
+    # Fivetran's next sync: one deal renamed, one deleted (kept with is_deleted), one new;
+    # a role renamed (its users' rows unchanged: users, mapped through it, are read whole)
     demo_wh.sql(
+        f"UPDATE {s}.user_role SET name = 'Renamed team', _fivetran_synced = '{later}' "
+        f"WHERE id = (SELECT min(id) FROM {s}.user_role); "
         f"UPDATE {s}.opportunity SET name = 'Renamed deal', _fivetran_synced = '{later}' "
         f"WHERE id = '{changed}'; "
         f"UPDATE {s}.opportunity SET is_deleted = true, _fivetran_synced = '{later}' "
@@ -271,6 +274,8 @@ def test_incremental_read_merges_changes_into_the_last_snapshot(
     assert got["opportunities"].filter(pl.col("opp_id") == changed)["name"].item() == (
         "Renamed deal"
     )
+    assert "Renamed team" in got["users"]["team"].to_list()
+    assert detail["rows_read"]["users"] == demo["users"].height
 
 
 # -- faults: each named, the previous snapshot kept, the password never shown -----------------
