@@ -187,23 +187,26 @@ class WarehouseReader(files.TableReader):
         return _error(exc, self.target, self.qualified(table))
 
     def probe(self, table: str) -> list[str] | None:
-        """The columns of `table` this user may read, or None when it does not exist. Read
-        from information_schema (a column-level grant is enough); a table listing no column
-        is tried once, so that a missing permission is told from a missing table."""
+        """The columns of `table` this user may read (a column-level grant is enough), or
+        None when it does not exist. Asked without a failing statement, so the read stays one
+        transaction."""
         if table not in self.columns:
+            name = _text(f"{_ident(self.schema)}.{_ident(table)}")
             query = (
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                f"{_text(self.schema)} AND table_name = {_text(table)} ORDER BY ordinal_position"
+                f"SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                f"{_text(self.schema)} AND table_name = {_text(table)} AND "
+                f"to_regclass({name}) IS NOT NULL ORDER BY ordinal_position"
             )
+            exists = f"SELECT to_regclass({name}) IS NOT NULL AS present"
             try:
-                found = pl.read_database(query, connection=self.conn)
-                if found.is_empty():
-                    empty = f"SELECT 1 FROM {_ident(self.schema)}.{_ident(table)} LIMIT 0"
-                    pl.read_database(empty, connection=self.conn)
-            except Exception as exc:
-                if _sqlstate(exc) == "42P01":  # undefined table
+                if not pl.read_database(exists, connection=self.conn)["present"].item():
                     return None
+                found = pl.read_database(query, connection=self.conn)
+            except Exception as exc:
                 raise self.fail(exc, table) from None
+            if found.is_empty():  # the table is there, none of its columns readable
+                raise _error(PermissionError("permission denied"), self.target,
+                             self.qualified(table))  # fmt: skip
             self.columns[table] = [str(c) for c in found.to_series()]
         return self.columns[table]
 
@@ -371,11 +374,14 @@ def _plan(last: LastPull | None, cfg: WarehouseConfig, full: bool) -> _Plan:
 
 
 def _connect(target: Target) -> Any:
+    """One connection, one read-only transaction at one instant (REPEATABLE READ): a sync
+    landing while the tables are read cannot give deals without their history."""
     import adbc_driver_postgresql.dbapi as pgdb
 
     try:
-        conn = pgdb.connect(target.url)
-        conn.adbc_connection.set_autocommit(True)  # probes may fail without aborting reads
+        conn = pgdb.connect(target.url)  # not autocommit: the driver opens a transaction
+        with conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     except Exception as exc:
         raise _error(exc, target, None) from None
     return conn

@@ -401,3 +401,32 @@ def test_command_line_refresh_and_run_log(
     for secret in (PASSWORD, "s3cret"):
         assert secret not in out + err
     assert Store(tmp_path / "data").current_id() == first
+
+
+def test_a_sync_landing_mid_read_is_not_half_seen(demo_wh: Warehouse, tmp_path: Path) -> None:
+    s = f'"{demo_wh.schema}"'
+    landed: list[str] = []
+
+    def sync_during_read(message: str, fraction: float) -> None:
+        # once opportunities are read, Fivetran lands a new deal and its history row
+        if message.startswith("Reading stage_history") and not landed:
+            landed.append(message)
+            demo_wh.sql(
+                f"INSERT INTO {s}.opportunity SELECT 'MID-1', name, account_id, owner_id, "
+                f"stage_name, amount, created_date, close_date, is_closed, is_won, "
+                f"forecast_category_name, lead_source, campaign_id, false, now() "
+                f"FROM {s}.opportunity LIMIT 1; "
+                f"INSERT INTO {s}.opportunity_history SELECT 'MID-1', stage_name, "
+                f"_fivetran_start, amount, close_date, forecast_category_name, now() "
+                f"FROM {s}.opportunity_history LIMIT 1"
+            )
+
+    settings = demo_wh.settings(tmp_path)
+    # one read-only transaction: neither is read (a history row without its deal would
+    # fail validation); the next refresh reads both
+    first = refresh(settings, "warehouse", environ=demo_wh.environ, progress=sync_during_read)
+    assert landed
+    assert "MID-1" not in first.snapshot.read_all()["stage_history"]["opp_id"].to_list()
+    second = refresh(settings, "warehouse", environ=demo_wh.environ).snapshot.read_all()
+    assert "MID-1" in second["opportunities"]["opp_id"].to_list()
+    assert "MID-1" in second["stage_history"]["opp_id"].to_list()
