@@ -35,7 +35,14 @@ import polars as pl
 
 from connectors import files
 from connectors.base import LastPull, Progress, Pulled, RefreshError, SourceSettings, no_progress
-from connectors.mapping import FilesError, FilesMapping, LookupStep, TableSpec, build_mapping
+from connectors.mapping import (
+    ColumnSpec,
+    FilesError,
+    FilesMapping,
+    LookupStep,
+    TableSpec,
+    build_mapping,
+)
 from connectors.validate import FILE_COLUMN, LINE_COLUMN
 from connectors.values import null_ids
 from model.schema import TABLES
@@ -194,8 +201,7 @@ class WarehouseReader(files.TableReader):
             name = _text(f"{_ident(self.schema)}.{_ident(table)}")
             query = (
                 f"SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                f"{_text(self.schema)} AND table_name = {_text(table)} AND "
-                f"to_regclass({name}) IS NOT NULL ORDER BY ordinal_position"
+                f"{_text(self.schema)} AND table_name = {_text(table)} ORDER BY ordinal_position"
             )
             exists = f"SELECT to_regclass({name}) IS NOT NULL AS present"
             try:
@@ -242,8 +248,11 @@ class WarehouseReader(files.TableReader):
             return None
         present = self.columns[table]
         # the same check and message as for a file, naming the table and its columns
-        files.require_specs(pl.DataFrame(schema=dict.fromkeys(present, pl.String)), spec,
-                            self.qualified(table))  # fmt: skip
+        try:
+            files.require_specs(pl.DataFrame(schema=dict.fromkeys(present, pl.String)), spec,
+                                self.qualified(table))  # fmt: skip
+        except FilesError as exc:
+            raise WarehouseError(f"{exc} (columns the user may not read are not listed)") from None
         wanted = [c for c in _spec_columns(spec) if c in present]
         # a table mapped through lookups is read whole: renaming a role changes no user row
         looked_up = any(c.lookup for c in spec.columns.values())
@@ -323,18 +332,29 @@ def _key(name: str) -> tuple[str, ...]:
     return TABLES[name].primary_key or HISTORY_KEYS.get(name, ())
 
 
+def _as_is(spec: ColumnSpec | None, raw: pl.DataFrame, dtype: pl.DataType) -> bool:
+    """Whether a text column is one source column taken as it is (no lookup, map, default)."""
+    return (
+        spec is not None and dtype == pl.String and len(spec.columns) == 1
+        and spec.columns[0] in raw.columns
+        and not (spec.lookup or spec.values or spec.default is not None)
+    )  # fmt: skip
+
+
 def _changed_keys(name: str, spec: TableSpec, raw: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
-    """The keys of every row read, deleted or filtered out ones too when the key columns
-    are plain id columns (so a record Fivetran marks deleted leaves the snapshot)."""
-    key = _key(name)
-    plain = {k: spec.columns[k].chosen(raw.columns) for k in key if k in spec.columns}
-    if len(plain) == len(key) and all(
-        s is not None and len(s.columns) == 1 and not s.lookup and not s.values
-        and s.columns[0] in raw.columns and k.endswith("_id")
-        for k, s in plain.items()
-    ):  # fmt: skip
-        return pl.DataFrame({k: null_ids(raw[s.columns[0]]) for k, s in plain.items() if s})
-    return new.select(key)
+    """The keys of every row read, deleted or filtered out ones too when each key column is
+    a source column taken as it is (so a record Fivetran marks deleted leaves the snapshot);
+    else the keys of the rows kept."""
+    key, columns = _key(name), TABLES[name].columns
+    specs = {k: spec.columns[k].chosen(raw.columns) for k in key if k in spec.columns}
+    if len(specs) != len(key) or not all(
+        _as_is(s, raw, columns[k].dtype) for k, s in specs.items()
+    ):
+        return new.select(key)
+    source = {k: raw[s.columns[0]] for k, s in specs.items() if s is not None}
+    return pl.DataFrame(
+        {k: null_ids(v) if k.endswith("_id") else v.cast(pl.String) for k, v in source.items()}
+    )
 
 
 def _merge(name: str, old: pl.DataFrame, new: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
