@@ -313,17 +313,17 @@ def _error(exc: Exception, target: Target, table: str | None) -> WarehouseError:
     else:
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         message = f"the warehouse ({target.where}) failed{on}: {first}"
-    return WarehouseError(
-        target.scrub(f"warehouse: {message}; the previous snapshot stays current")
-    )
+    return WarehouseError(target.scrub(f"warehouse: {message}{KEPT}"))
 
 
 def _lost(text: str) -> bool:
+    """Whether libpq says the server went away or could not be reached (no SQLSTATE then)."""
     low = text.lower()
     return any(
-        word in low
-        for word in ("connection refused", "server closed the connection", "connection to server",
-                     "terminating connection", "no connection", "broken pipe", "eof")
+        words in low
+        for words in ("server closed the connection", "connection refused", "could not connect",
+                      "connection to server", "terminating connection", "no connection to the "
+                      "server", "broken pipe", "timeout expired", "connection timed out")
     )  # fmt: skip
 
 
@@ -437,12 +437,7 @@ def _pull(settings: SourceSettings, progress: Progress, target: Target, **option
     conn = _connect(target)
     try:
         reader = WarehouseReader(cfg.mapping, conn, cfg.schema, target, plan.since)
-        try:
-            loaded = files.read_mapped(cfg.mapping, progress, reader)
-        except WarehouseError:
-            raise
-        except FilesError as exc:
-            raise WarehouseError(target.scrub(f"warehouse: {exc}")) from None
+        loaded = files.read_mapped(cfg.mapping, progress, reader)
     finally:
         with contextlib.suppress(Exception):  # a connection already lost: nothing to close
             conn.close()
@@ -456,7 +451,7 @@ def _pull(settings: SourceSettings, progress: Progress, target: Target, **option
         if SYNCED in raw.columns and raw.height:
             latest = raw[SYNCED].max()
             if isinstance(latest, datetime):
-                latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+                latest = latest.astimezone(UTC) if latest.tzinfo else latest.replace(tzinfo=UTC)
                 marks[name] = max(latest.isoformat(), marks.get(name, ""))
         if name in reader.partial:
             changed = _changed_keys(name, cfg.mapping.tables[name], raw, frame)
