@@ -51,7 +51,11 @@ __all__ = ["WarehouseError", "connection_url", "pull"]
 
 SYNCED = "_fivetran_synced"
 KEPT = "; the previous snapshot stays current"
-OWN_KEYS = ("schema", "lookback_minutes")  # [sources.warehouse] keys that are not mapping keys
+OWN_KEYS = (
+    "schema",
+    "lookback_minutes",
+    "full_refresh_days",
+)  # [sources.warehouse] keys that are not mapping keys
 DEFAULT_PRESET = "fivetran_salesforce"
 # the rows that are one record, for tables without a primary key in the canonical model
 HISTORY_KEYS = {
@@ -127,6 +131,7 @@ class WarehouseConfig:
     lookback: timedelta
     mapping: FilesMapping
     fingerprint: str
+    full_every: timedelta = timedelta(days=7)  # rows Fivetran hard-deletes leave only then
 
 
 def config(settings: SourceSettings, **options: Any) -> WarehouseConfig:
@@ -149,8 +154,15 @@ def config(settings: SourceSettings, **options: Any) -> WarehouseConfig:
     spec = {"schema": schema, "tables": {n: repr(t) for n, t in sorted(mapping.tables.items())},
             "defaults": repr(mapping.defaults)}  # fmt: skip
     fingerprint = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    minutes = float(own.get("lookback_minutes", 60))
-    return WarehouseConfig(schema, timedelta(minutes=minutes), mapping, fingerprint)
+    try:
+        minutes = float(own.get("lookback_minutes", 60))
+        days = float(own.get("full_refresh_days", 7))
+    except (TypeError, ValueError) as exc:
+        raise WarehouseError(
+            f"warehouse: lookback_minutes and full_refresh_days in {origin} are numbers"
+        ) from exc
+    return WarehouseConfig(schema, timedelta(minutes=minutes), mapping, fingerprint,
+                           timedelta(days=days))  # fmt: skip
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -379,18 +391,21 @@ class _Plan:
     since: dict[str, datetime]
     marks: dict[str, str]
     previous: dict[str, pl.DataFrame]
+    full_at: datetime
 
 
-def _plan(last: LastPull | None, cfg: WarehouseConfig, full: bool) -> _Plan:
-    """Incremental when the last snapshot came from this warehouse with the same mapping."""
+def _plan(last: LastPull | None, cfg: WarehouseConfig, full: bool, now: datetime) -> _Plan:
+    """Incremental when the last snapshot came from this warehouse with the same mapping and
+    its last full read is younger than ``full_refresh_days``; full otherwise."""
     detail = (last.detail or {}) if last else {}
+    full_at = datetime.fromisoformat(detail.get("full_read_at") or "1970-01-01T00:00:00+00:00")
     if last is None or full or last.source != "warehouse" or not detail.get("watermarks") or (
-        detail.get("mapping") != cfg.fingerprint):  # fmt: skip
-        return _Plan(True, {}, {}, {})
+        detail.get("mapping") != cfg.fingerprint or now - full_at >= cfg.full_every):  # fmt: skip
+        return _Plan(True, {}, {}, {}, now)
     marks = dict(detail["watermarks"])
     previous = last.read_all()
     since = {t: datetime.fromisoformat(w) - cfg.lookback for t, w in marks.items() if t in previous}
-    return _Plan(False, since, marks, previous)
+    return _Plan(False, since, marks, previous, full_at)
 
 
 def _connect(target: Target) -> Any:
@@ -431,7 +446,7 @@ def pull(settings: SourceSettings, progress: Progress = no_progress, **options: 
 def _pull(settings: SourceSettings, progress: Progress, target: Target, **options: Any) -> Pulled:
     """The pull itself, once the connection is known."""
     cfg = config(settings, **options)
-    plan = _plan(options.get("last"), cfg, bool(options.get("full")))
+    plan = _plan(options.get("last"), cfg, bool(options.get("full")), datetime.now(UTC))
     mode = "full" if plan.full else "incremental"
     progress(f"Connecting to the warehouse {target.where} ({mode} read)", 0.02)
     conn = _connect(target)
@@ -464,6 +479,7 @@ def _pull(settings: SourceSettings, progress: Progress, target: Target, **option
         raise WarehouseError(target.scrub(f"warehouse: {exc}")) from None
     detail = {
         "mode": mode,
+        "full_read_at": plan.full_at.isoformat(),
         "where": target.where,
         "schema": cfg.schema,
         "preset": cfg.mapping.preset,

@@ -430,3 +430,12 @@ def test_a_sync_landing_mid_read_is_not_half_seen(demo_wh: Warehouse, tmp_path: 
     second = refresh(settings, "warehouse", environ=demo_wh.environ).snapshot.read_all()
     assert "MID-1" in second["opportunities"]["opp_id"].to_list()
     assert "MID-1" in second["stage_history"]["opp_id"].to_list()
+
+
+def test_a_full_read_every_full_refresh_days(demo_wh: Warehouse, tmp_path: Path) -> None:
+    modes = []
+    for days in (7, 7, 0):  # full, incremental, then full again: the last full read is too old
+        settings = demo_wh.settings(tmp_path, full_refresh_days=days)
+        result = refresh(settings, "warehouse", environ=demo_wh.environ)
+        modes.append(result.snapshot.manifest["detail"]["mode"])
+    assert modes == ["full", "incremental", "full"]
