@@ -9,12 +9,17 @@ HubSpot into (PostgreSQL), mapped by the same presets and code as the files sour
 * Credentials only from the environment: ``WAREHOUSE_URL`` (postgresql://user:pw@host/db), or
   ``WAREHOUSE_HOST``, ``WAREHOUSE_PORT``, ``WAREHOUSE_DATABASE``, ``WAREHOUSE_USER``,
   ``WAREHOUSE_PASSWORD``. The password never appears in a message.
-* Read: over one ADBC connection (Arrow types end to end, SQLSTATE codes on errors), only the
-  columns the mapping needs; every table is probed first, so a missing table, column or
-  permission is reported naming it before anything is read.
+* Read: over one ADBC connection (Arrow types end to end, SQLSTATE codes on errors) in one
+  REPEATABLE READ, READ ONLY transaction (a sync landing meanwhile is not half-seen), only the
+  columns the mapping needs; each table is looked up first, so a missing table, column or
+  permission is reported naming it before its rows are read.
 * Incremental: tables with Fivetran's ``_fivetran_synced`` are read from the last watermark
-  (minus a look-back) and merged by key into the last snapshot's tables (passed in as
-  ``last=``; a connector never opens the store); ``--full`` or a changed mapping reads all.
+  (minus ``lookback_minutes``) and merged by key into the last snapshot's tables (passed in as
+  ``last=``; a connector never opens the store); tables mapped through lookups are read whole;
+  ``--full``, a changed mapping or a full read older than ``full_refresh_days`` reads all.
+* Why ADBC and one connection rather than ``pl.read_database_uri`` per table: one login, one
+  consistent transaction, and the driver's SQLSTATE to tell a missing permission from a
+  missing table; polars still builds the frames (`pl.read_database` on that connection).
 """
 
 from __future__ import annotations
