@@ -323,11 +323,48 @@ def _folders(folder: Path, pattern: str) -> list[str]:
 
 
 # -- mapping one table --------------------------------------------------------------------
-class _Context:
-    """Reads each file once and knows the mapping's defaults."""
+class TableReader:
+    """Where a mapping's tables come from: files (`FileReader`) or database tables
+    (`connectors.warehouse`). A reader gives the raw rows of a table and of a lookup, each
+    with its origin and place (`__file`, `__line`); filtering, checks, lookups and the
+    mapping itself are shared."""
 
     def __init__(self, mapping: FilesMapping) -> None:
         self.mapping = mapping
+
+    def table_rows(self, spec: TableSpec) -> list[pl.DataFrame] | None:
+        """The raw rows of `spec`'s table, unfiltered, each frame checked for the columns the
+        spec needs; None when an optional table is absent."""
+        raise NotImplementedError
+
+    def lookup_rows(self, step: LookupStep, table: str) -> tuple[list[pl.DataFrame], str]:
+        """The raw rows of a lookup, and the name of where they came from."""
+        raise NotImplementedError
+
+    def read_table(self, spec: TableSpec) -> pl.DataFrame | None:
+        """All rows of the table, filtered; None when an optional table is absent."""
+        frames = self.table_rows(spec)
+        if frames is None:
+            return None
+        raw = pl.concat(frames, how="diagonal_relaxed")
+        return _filter(raw, spec.keep_when, spec.skip_when)
+
+    def lookup(self, step: LookupStep, table: str) -> pl.DataFrame:
+        """Key → value pairs of a lookup (the first row of each key)."""
+        frames, name = self.lookup_rows(step, table)
+        raw = _filter(pl.concat(frames, how="diagonal_relaxed"), step.keep_when, {})
+        _require(raw, [step.key, step.value], f"{table} (lookup)", name)
+        _single_values(raw, [step.key, step.value], f"{table} (lookup)")
+        return raw.select(
+            __k=null_ids(raw[step.key]), __v=pl.col(step.value).cast(pl.String)
+        ).unique("__k", keep="first", maintain_order=True)
+
+
+class FileReader(TableReader):
+    """Reads each file once and knows the mapping's defaults."""
+
+    def __init__(self, mapping: FilesMapping) -> None:
+        super().__init__(mapping)
         self.cache: dict[tuple[Path, str | None], pl.DataFrame] = {}
         self.files: list[Path] = []
 
@@ -345,18 +382,30 @@ class _Context:
             self.files.append(path)
         return self.cache[key]
 
-    def lookup(self, step: LookupStep, table: str) -> pl.DataFrame:
-        """Key → value pairs of a lookup file (the first row of each key)."""
+    def lookup_rows(self, step: LookupStep, table: str) -> tuple[list[pl.DataFrame], str]:
         paths = [p for pattern in step.files for p in _resolve(self.mapping.folder, pattern)]
         if not paths:
             raise _unknown_file(self.mapping.folder, step.files[0], f"{table} (lookup)")
-        raw = _filter(pl.concat([self.read(p, None) for p in paths], how="diagonal_relaxed"),
-                      step.keep_when, {})  # fmt: skip
-        _require(raw, [step.key, step.value], f"{table} (lookup)", paths[0].name)
-        _single_values(raw, [step.key, step.value], f"{table} (lookup)")
-        return raw.select(
-            __k=null_ids(raw[step.key]), __v=pl.col(step.value).cast(pl.String)
-        ).unique("__k", keep="first", maintain_order=True)
+        return [self.read(p, None) for p in paths], paths[0].name
+
+    def table_rows(self, spec: TableSpec) -> list[pl.DataFrame] | None:
+        folder = self.mapping.folder
+        paths = [p for pattern in spec.files for p in _resolve(folder, pattern)]
+        if not paths and spec.optional:
+            return None
+        # a glob may match nothing (presets list several names); an exact name must exist
+        absent = [pat for pat in spec.files if not _is_glob(pat) and not _resolve(folder, pat)]
+        if absent or not paths:
+            raise _unknown_file(folder, (absent or list(spec.files))[0], spec.name)
+        frames = []
+        for path in paths:
+            frame = self.read(path, spec)
+            require_specs(frame, spec, path.name)
+            frames.append(frame)
+        return frames
+
+
+_Context = FileReader  # the name before readers other than files existed
 
 
 def _condition(raw: pl.DataFrame, conditions: dict[str, tuple[str, ...]]) -> pl.Expr:
@@ -410,7 +459,7 @@ def _single_values(raw: pl.DataFrame, columns: list[str], used_by: str) -> None:
             )
 
 
-def _require_specs(raw: pl.DataFrame, spec: TableSpec, file: str) -> None:
+def require_specs(raw: pl.DataFrame, spec: TableSpec, file: str) -> None:
     """Every required column spec finds its columns (or a fallback's) in the file."""
     present = [c for c in raw.columns if c not in (_FILE, _ROW)]
     needed: list[str] = []
@@ -433,7 +482,7 @@ def _require_specs(raw: pl.DataFrame, spec: TableSpec, file: str) -> None:
     )
 
 
-def _source(raw: pl.DataFrame, spec: ColumnSpec, ctx: _Context, table: str) -> pl.Series:
+def _source(raw: pl.DataFrame, spec: ColumnSpec, ctx: TableReader, table: str) -> pl.Series:
     """The raw values of one column spec (or of the fallback the file's columns fit)."""
     spec = spec.chosen(raw.columns) or spec
     if spec.value is not None:
@@ -470,7 +519,7 @@ def _translate(series: pl.Series, spec: ColumnSpec, is_enum: bool) -> pl.Series:
     return series
 
 
-def _parse(series: pl.Series, dtype: pl.DataType, spec: ColumnSpec, ctx: _Context) -> Parsed:
+def _parse(series: pl.Series, dtype: pl.DataType, spec: ColumnSpec, ctx: TableReader) -> Parsed:
     tz, order = ctx.mapping.defaults.timezone, ctx.mapping.defaults.date_order
     if isinstance(dtype, pl.Datetime):
         return parse_datetime(series, spec.formats, tz, order)
@@ -517,7 +566,9 @@ def _format_hint(table: str, column: str, spec: ColumnSpec, example: str | None)
     )
 
 
-def map_table(raw: pl.DataFrame, spec: TableSpec, ctx: _Context) -> tuple[pl.DataFrame, list[str]]:
+def map_table(
+    raw: pl.DataFrame, spec: TableSpec, ctx: TableReader
+) -> tuple[pl.DataFrame, list[str]]:
     """The canonical columns of one table from its raw rows (with each row's file and line),
     and every value that failed."""
     out, problems = {}, []
@@ -552,27 +603,8 @@ def map_table(raw: pl.DataFrame, spec: TableSpec, ctx: _Context) -> tuple[pl.Dat
     return frame, problems
 
 
-def _read_table(spec: TableSpec, ctx: _Context) -> pl.DataFrame | None:
-    """All rows of the table's files, filtered; None when an optional table's file is absent."""
-    folder = ctx.mapping.folder
-    paths = [p for pattern in spec.files for p in _resolve(folder, pattern)]
-    if not paths and spec.optional:
-        return None
-    # a glob may match nothing (presets list several names); an exact name must exist
-    absent = [pat for pat in spec.files if not _is_glob(pat) and not _resolve(folder, pat)]
-    if absent or not paths:
-        raise _unknown_file(folder, (absent or list(spec.files))[0], spec.name)
-    frames = []
-    for path in paths:
-        frame = ctx.read(path, spec)
-        _require_specs(frame, spec, path.name)
-        frames.append(frame)
-    raw = pl.concat(frames, how="diagonal_relaxed")
-    return _filter(raw, spec.keep_when, spec.skip_when)
-
-
 # -- the whole load -----------------------------------------------------------------------
-def _read_all(mapping: FilesMapping, ctx: _Context, loaded: Loaded, progress: Progress) -> None:
+def _read_all(mapping: FilesMapping, ctx: TableReader, loaded: Loaded, progress: Progress) -> None:
     problems: list[str] = []
     file_backed = [n for n in TABLE_ORDER if n in mapping.tables and mapping.tables[n].files]
     for index, name in enumerate(file_backed):
@@ -586,7 +618,7 @@ def _read_all(mapping: FilesMapping, ctx: _Context, loaded: Loaded, progress: Pr
         progress(
             f"Reading {name} from {', '.join(spec.files)}", 0.05 + 0.4 * index / len(file_backed)
         )
-        raw = _read_table(spec, ctx)
+        raw = ctx.read_table(spec)
         if raw is None:
             loaded.notes.append(f"{name}: no {' / '.join(spec.files)} in the folder, so absent")
             continue
@@ -709,8 +741,10 @@ def _derive_users(mapping: FilesMapping, loaded: Loaded) -> None:
 
 
 def load(mapping: FilesMapping, progress: Progress = no_progress,
-         as_of: date | str | None = None, *, timezone: str | None = None) -> Loaded:  # fmt: skip
-    """Read and map every table of `mapping`, then derive what the files lack.
+         as_of: date | str | None = None, *, timezone: str | None = None,
+         reader: TableReader | None = None) -> Loaded:  # fmt: skip
+    """Read and map every table of `mapping` (from files, or through `reader`), then derive
+    what the data lacks.
 
     The data's date is `as_of`, else the mapping's ``as_of``, else the latest event date in
     the data in `timezone` (the reporting zone; default the mapping's), never after today.
@@ -720,9 +754,21 @@ def load(mapping: FilesMapping, progress: Progress = no_progress,
             that do not parse (all such columns at once, with rows and samples), or stages
             of which none is known to be closed.
     """
-    ctx = _Context(mapping)
+    loaded = read_mapped(mapping, progress, reader)
+    return finish(mapping, loaded, as_of, timezone=timezone)
+
+
+def read_mapped(mapping: FilesMapping, progress: Progress = no_progress,
+                reader: TableReader | None = None) -> Loaded:  # fmt: skip
+    """The tables `mapping` reads, mapped onto the canonical columns; nothing derived yet."""
     loaded = Loaded(frames={})
-    _read_all(mapping, ctx, loaded, progress)
+    _read_all(mapping, reader or FileReader(mapping), loaded, progress)
+    return loaded
+
+
+def finish(mapping: FilesMapping, loaded: Loaded, as_of: date | str | None = None, *,
+           timezone: str | None = None) -> Loaded:  # fmt: skip
+    """Derive what the read tables lack (stages, history, users) and set the data's date."""
     _drop_orphans(mapping, loaded)
     _derive_stages(mapping, loaded)
     _derive_history(mapping, loaded)

@@ -39,25 +39,26 @@ def main(argv: list[str] | None = None) -> int:
         "--as-of",
         type=date.fromisoformat,
         help="the date the data is as of, YYYY-MM-DD (default: demo [sources.demo] as_of or "
-        "today; files: as_of in [sources.files] or the latest event date in the data; "
-        "salesforce, hubspot: today)",
+        "today; files, warehouse: as_of in [sources.files] / [sources.warehouse] or the latest "
+        "event date in the data; salesforce, hubspot: today)",
     )
     run.add_argument("--seed", type=int, help="demo only: random seed")
     run.add_argument("--path", help="files only: the folder holding the export files")
     run.add_argument(
         "--preset",
-        help="files only: the name of a mapping preset in connectors/presets/ (e.g. "
-        "salesforce_export)",
+        help="files, warehouse: the name of a mapping preset in connectors/presets/ (e.g. "
+        "salesforce_export; for warehouse: fivetran_salesforce or fivetran_hubspot)",
     )
     run.add_argument(
         "--mapping",
         type=lambda text: str(Path(text).absolute()),
-        help="files only: a mapping .toml file of your own (any path)",
+        help="files, warehouse: a mapping .toml file of your own (any path)",
     )
     run.add_argument(
         "--full",
         action="store_true",
-        help="salesforce, hubspot: pull everything, not only what changed since the last refresh",
+        help="salesforce, hubspot, warehouse: pull everything, not only what changed since the "
+        "last refresh",
     )
     run.add_argument(
         "--check",

@@ -62,9 +62,18 @@ def pull_hubspot(settings: Settings, progress: Progress, **options: Any) -> Pull
     return hubspot.pull(settings, progress, last=_last_pull(settings), **options)
 
 
+def pull_warehouse(settings: Settings, progress: Progress, **options: Any) -> Pulled:
+    """Tables Fivetran syncs into a PostgreSQL warehouse, mapped by the file presets;
+    incremental on the current snapshot (read here, passed in as for Salesforce)."""
+    from connectors import warehouse
+
+    return warehouse.pull(settings, progress, last=_last_pull(settings), **options)
+
+
 SOURCES: dict[str, Source] = {
     "demo": pull_demo,
     "files": pull_files,
     "salesforce": pull_salesforce,
     "hubspot": pull_hubspot,
+    "warehouse": pull_warehouse,
 }

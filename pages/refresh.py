@@ -36,6 +36,12 @@ def _source_status(name: str) -> str:
         return (
             f"folder `{path}`" if path else "no folder configured (use --path or [sources.files])"
         )
+    if name == "warehouse":
+        schema = settings.sources.get("warehouse", {}).get("schema", "public")
+        found = os.environ.get("WAREHOUSE_URL") or os.environ.get("WAREHOUSE_HOST")
+        return f"schema `{schema}`; connection in the environment" if found else (
+            "no connection in the environment (.env): WAREHOUSE_URL or WAREHOUSE_HOST ..."
+        )  # fmt: skip
     if name == "hubspot":
         return "token present in the environment" if os.environ.get("HUBSPOT_TOKEN") else (
             "no token in the environment (.env): HUBSPOT_TOKEN"

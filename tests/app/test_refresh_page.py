@@ -31,13 +31,16 @@ def _refresh_page(app):
 
 def test_lists_sources_schedule_runs_and_snapshots(own_store, app, monkeypatch):
     monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-secret-token")
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://u:wh-secret-pw@db.example/crm")
     at = _refresh_page(app)
     assert at.title[0].value == "Data & refresh"
     sources = at.dataframe[0].value
-    assert list(sources["source"]) == ["demo", "files", "hubspot", "salesforce"]
+    assert list(sources["source"]) == ["demo", "files", "hubspot", "salesforce", "warehouse"]
     assert not any("SF_PASSWORD=" in str(v) for v in sources["status"])
     assert "token present" in str(list(sources["status"])[2])
     assert not any("pat-na1-secret-token" in str(v) for v in sources["status"])
+    assert "connection in the environment" in str(list(sources["status"])[4])
+    assert not any("wh-secret-pw" in str(v) for v in sources["status"])
     assert any("No refresh recorded yet" in c.value for c in at.caption)
     assert at.button(key="refresh_now").label == "Refresh now"
     assert any("Times in Europe/Berlin" in c.value for c in at.caption)
