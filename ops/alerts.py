@@ -224,13 +224,18 @@ def failed_alert(record: RunRecord) -> Alert:
     return Alert("failed", f"Scorecard refresh failed: {record.source}", body)
 
 
+def _hours(hours: float) -> str:
+    shown = f"{hours:.0f}"
+    return f"{shown} hour" if shown == "1" else f"{shown} hours"
+
+
 def stale_alert(last_ok: datetime | None, source: str, now: datetime, hours: float) -> Alert:
     """The alert for no successful refresh in `hours` (the last one at `last_ok`)."""
     age = (now - last_ok).total_seconds() / 3600 if last_ok else None
-    since = f"{age:.0f} hours" if age is not None else "ever"
+    since = _hours(age) if age is not None else "ever"
     body = "\n".join(
         [
-            f"No refresh has succeeded for {since} (the limit is {hours:g} hours).",
+            f"No refresh has succeeded for {since} (the limit is {_hours(hours)}).",
             f"The last successful refresh was of {source} at {_when(last_ok)}."
             if last_ok
             else "No successful refresh is recorded.",
