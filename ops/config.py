@@ -347,6 +347,9 @@ def _alerts(raw: Mapping[str, Any]) -> AlertSettings:
     if not isinstance(alerts.stale_after_hours, int | float) or alerts.stale_after_hours <= 0:
         raise ConfigError(f"[alerts] stale_after_hours must be a positive number of hours, "
                           f"not {alerts.stale_after_hours!r}")  # fmt: skip
+    if not isinstance(alerts.digest_deals, int) or alerts.digest_deals < 1:
+        raise ConfigError(f"[alerts] digest_deals must be a whole number of deals (1 or more), "
+                          f"not {alerts.digest_deals!r}")  # fmt: skip
     return replace(alerts, stale_after_hours=float(alerts.stale_after_hours))
 
 

@@ -472,3 +472,19 @@ def test_alerts_config_mistakes(tmp_path: Path, channel: str, message: str):
     with pytest.raises(ConfigError, match=re.escape(message)) as raised:
         load_settings(config, environ={})
     assert "hooks.slack.com" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("stale_after_hours = 0", "stale_after_hours must be a positive number of hours"),
+        ('stale_after_hours = "a day"', "stale_after_hours must be a positive number of hours"),
+        ("digest_deals = 0", "digest_deals must be a whole number of deals"),
+        ("digest = true", "unexpected keyword argument 'digest'"),
+    ],
+)
+def test_alerts_settings_mistakes(tmp_path: Path, setting: str, message: str):
+    config = tmp_path / "scorecard.toml"
+    config.write_text(f"[alerts]\n{setting}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(config, environ={})
