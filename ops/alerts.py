@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from model.tables import ALL_TEAMS, Tables
 from ops.config import AlertChannel, Settings
 from ops.deliver import DeliveryError, message, secret_forms, send, smtp_from_env
 from ops.jobs import Clock, redact, utc_now
-from ops.runlog import RUNS_DB, RunRecord, iso, last_run
+from ops.runlog import _DDL as RUNS_DDL
+from ops.runlog import RUNS_DB, RunRecord, iso
 from ops.sqlite_log import connect, read
 from ops.webhook import WebhookError, post_text, scrub
 from scoring.changes import snapshot_changes, snapshot_changes_summary
@@ -89,7 +91,9 @@ def _record(
     data_dir: Path, alert: Alert, channel: str, outcome: str, now: datetime,
     run_id: int | None, error: str | None,
 ) -> None:  # fmt: skip
-    with connect(Path(data_dir) / RUNS_DB, _DDL) as conn:
+    # the runs table too: a stale alert may come before any refresh, and the run log's
+    # readers expect it in every runs.sqlite
+    with connect(Path(data_dir) / RUNS_DB, RUNS_DDL + _DDL) as conn:
         conn.execute(
             "INSERT INTO alerts (sent_at, event, channel, outcome, run_id, subject, error)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -470,18 +474,34 @@ def check_stale(
         return None
     now = now or clock()
     limit = timedelta(hours=settings.alerts.stale_after_hours)
-    last = last_run(settings.data_dir, outcome="ok")
-    last_ok = (last.ended_at or last.started_at) if last else None
+    last_ok, source = _last_success(settings.data_dir)
     since = last_ok or _snapshot_time(settings.data_dir)
     if since is None or now - since < limit:
         return None
     sent = _last_stale_alert(settings.data_dir)
     if sent is not None and sent >= since:
         return None  # already told since the last success
-    alert = stale_alert(
-        last_ok, last.source if last else "", now, settings.alerts.stale_after_hours
-    )
+    alert = stale_alert(last_ok, source, now, settings.alerts.stale_after_hours)
     return dispatch(settings, alert, environ=environ, sleep=sleep, clock=lambda: now)
+
+
+def _last_success(data_dir: Path) -> tuple[datetime | None, str]:
+    """When the last successful refresh ended, and its source (a pre-read is no refresh)."""
+    from ops.schedule import PREREAD_SOURCE  # ops.schedule imports this module
+
+    path = Path(data_dir) / RUNS_DB
+    if not path.exists():
+        return None, ""
+    with read(path) as conn:
+        try:
+            row = conn.execute(
+                "SELECT coalesce(ended_at, started_at), source FROM runs"
+                " WHERE outcome = 'ok' AND source != ? ORDER BY run_id DESC LIMIT 1",
+                (PREREAD_SOURCE,),
+            ).fetchone()
+        except sqlite3.OperationalError:  # only alerts recorded so far: no runs table yet
+            row = None
+    return (datetime.fromisoformat(row[0]), row[1]) if row else (None, "")
 
 
 def _snapshot_time(data_dir: Path) -> datetime | None:

@@ -322,9 +322,11 @@ def test_stale_after_n_hours_with_an_injected_clock(
     data = settings.data_dir
     assert check_stale(settings, now=T0) is None  # nothing ever refreshed: nothing to judge
     _ok_run(data, T0)
-    # a failed run does not reset the clock
+    # neither a failed run nor a pre-read (recorded as source "preread") resets the clock
     failed = start_run(data, source="demo", trigger="schedule", now=T0 + timedelta(hours=3))
     finish_run(data, failed, outcome="failed", now=T0 + timedelta(hours=3), error="boom")
+    pre = start_run(data, source="preread", trigger="schedule", now=T0 + timedelta(hours=4))
+    finish_run(data, pre, outcome="ok", now=T0 + timedelta(hours=4))
 
     assert check_stale(settings, now=T0 + timedelta(hours=5, minutes=59)) is None
     assert check_stale(settings, now=T0 + timedelta(hours=7)) == {"team chat": None}
@@ -361,6 +363,9 @@ def test_unset_webhook_variable_is_recorded(tmp_path: Path, monkeypatch):
         "ops mail": "SMTP_HOST is not set in the environment (.env), so no mail can be sent",
     }
     assert recent_alerts(settings.data_dir)["outcome"].to_list() == ["failed", "failed"]
+    # the run log then holds alerts but no refresh yet: it reads as such
+    assert check_stale(settings, now=T0) is None
+    assert recent_runs(settings.data_dir).is_empty()
 
 
 def test_skipped_refresh_sends_nothing(tmp_path: Path, receiver: Receiver, monkeypatch):
