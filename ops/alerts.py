@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -204,14 +205,17 @@ def dispatch(
 # --------------------------------------------------------------------- composing
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+def _when(moment: datetime | None, timezone: str = "UTC") -> str:
+    """ "2026-11-24 07:00 CET": `moment` in `timezone` (the reporting time zone)."""
+    if moment is None:
+        return "an unknown time"
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 _TRIGGER = {"schedule": "scheduled", "page": "page's", "cli": "command-line"}
 
 
-def failed_alert(record: RunRecord) -> Alert:
+def failed_alert(record: RunRecord, timezone: str = "UTC") -> Alert:
     """The alert for a refresh that failed (`record`, its run log row)."""
     job = f" (job {record.job})" if record.job else ""
     attempts = f" after {record.attempts} attempts" if record.attempts > 1 else ""
@@ -219,7 +223,7 @@ def failed_alert(record: RunRecord) -> Alert:
         [
             f"The {_TRIGGER.get(record.trigger, record.trigger)} refresh of {record.source}{job} "
             f"failed at "
-            f"{_when(record.ended_at)}{attempts}.",
+            f"{_when(record.ended_at, timezone)}{attempts}.",
             f"Error: {record.error or 'no message recorded'}",
             "The previous snapshot is still current: the scorecard shows the data as it was.",
             "Details: the Data & refresh page, or `python -m ops runs`.",
@@ -233,14 +237,16 @@ def _hours(hours: float) -> str:
     return f"{shown} hour" if shown == "1" else f"{shown} hours"
 
 
-def stale_alert(last_ok: datetime | None, source: str, now: datetime, hours: float) -> Alert:
+def stale_alert(
+    last_ok: datetime | None, source: str, now: datetime, hours: float, timezone: str = "UTC"
+) -> Alert:
     """The alert for no successful refresh in `hours` (the last one at `last_ok`)."""
     age = (now - last_ok).total_seconds() / 3600 if last_ok else None
     since = _hours(age) if age is not None else "ever"
     body = "\n".join(
         [
             f"No refresh has succeeded for {since} (the limit is {_hours(hours)}).",
-            f"The last successful refresh was of {source} at {_when(last_ok)}."
+            f"The last successful refresh was of {source} at {_when(last_ok, timezone)}."
             if last_ok
             else "No successful refresh is recorded.",
             "Is the scheduler running (`python -m ops schedule`)? Did the last runs fail? "
@@ -364,13 +370,14 @@ def compose_digest(
     earlier: Tables | None,
     *,
     title: str,
+    lead: str = "",
     deals: int = 5,
 ) -> Alert:
     """The digest of one refresh: scores with arrows against the previous snapshot's (same
     view), the `deals` biggest deal changes and the counts and amounts of each kind of change
     (all teams). Names, not IDs; money as $1.2M."""
     before = {p["id"]: p for p in (previous_card or {}).get("pillars", [])}
-    lines = [title, ""]
+    lines = [title, *([lead] if lead else []), ""]
     lines.append(score_line("Overall", card.get("overall"),
                             (previous_card or {}).get("overall"),
                             card.get("coverage", {}).get("text", "")))  # fmt: skip
@@ -417,14 +424,19 @@ def digest_for(settings: Settings, snapshot_id: str) -> Alert:
     previous_card = (
         compute(earlier, as_of=as_of, period=period, params=params).to_dict() if earlier else None
     )
-    since = f" vs {_when(previous.created_at)}" if previous else ""
-    title = (
-        f"{snap.source} refreshed {_when(snap.created_at)}{since} · data as of "
-        f"{as_of:%Y-%m-%d} · {period.name}"
+    tz = params.timezone
+    title = f"{snap.source} data as of {as_of:%Y-%m-%d}, {period.name}"
+    compared = (
+        f"compared with the snapshot of {_when(previous.created_at, tz)} (data as of "
+        f"{previous.data_as_of:%Y-%m-%d}), both judged for {period.name} as of {as_of:%Y-%m-%d}"
+        if previous
+        else "the first snapshot"
     )
+    lead = f"Refreshed {_when(snap.created_at, tz)}; {compared}."
     return compose_digest(
-        card, previous_card, later, earlier, title=title, deals=settings.alerts.digest_deals
-    )
+        card, previous_card, later, earlier, title=title, lead=lead,
+        deals=settings.alerts.digest_deals,
+    )  # fmt: skip
 
 
 def after_refresh(
@@ -438,7 +450,7 @@ def after_refresh(
     """After a scheduled refresh: a failure -> the failed alert; success -> the digest.
     Never raises (a digest that cannot be composed is logged and recorded as such)."""
     if record.outcome == "failed" and _wants(settings, "failed"):
-        alert = failed_alert(record)
+        alert = failed_alert(record, settings.scoring.timezone)
     elif record.ok and record.snapshot_id and _wants(settings, "digest"):
         try:
             alert = digest_for(settings, record.snapshot_id)
@@ -481,7 +493,8 @@ def check_stale(
     sent = _last_stale_alert(settings.data_dir)
     if sent is not None and sent >= since:
         return None  # already told since the last success
-    alert = stale_alert(last_ok, source, now, settings.alerts.stale_after_hours)
+    hours, tz = settings.alerts.stale_after_hours, settings.scoring.timezone
+    alert = stale_alert(last_ok, source, now, hours, tz)
     return dispatch(settings, alert, environ=environ, sleep=sleep, clock=lambda: now)
 
 

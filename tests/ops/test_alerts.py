@@ -163,8 +163,10 @@ def test_digest_after_each_scheduled_refresh(
     fire(settings, job)
 
     first, second = (p["text"] for p in receiver.posts)
-    assert first.startswith("*Scorecard digest: tiny refreshed 20")
-    assert "data as of 2026-03-01 · 2026-Q1" in first
+    assert first.startswith("*Scorecard digest: tiny data as of 2026-03-01, 2026-Q1*\n")
+    assert "; the first snapshot.\n" in first
+    assert "compared with the snapshot of 20" in second
+    assert "(data as of 2026-03-01), both judged for 2026-Q1 as of 2026-03-01." in second
     assert "Overall:" in first and "Shared outcomes:" in first
     assert "there is no earlier one to compare deals with" in first
     assert "Biggest deal changes:\n• Beta (EMEA, $800): amount up $500 → $800\n" in second
