@@ -524,3 +524,21 @@ def _snapshot_time(data_dir: Path) -> datetime | None:
         return Store(data_dir).current().created_at
     except (StoreError, OSError):
         return None
+
+
+def describe_channels(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The alert channels for the terminal: where each goes and which events it gets; of a
+    webhook only whether its variable is set, never the URL."""
+    env = os.environ if environ is None else environ
+    channels = settings.alerts.channels
+    if not channels:
+        return ["Alerts: none configured ([alerts] in scorecard.toml)"]
+    lines = [f"Alerts (stale after {_hours(settings.alerts.stale_after_hours)}):"]
+    for c in channels:
+        if c.webhook_env:
+            state = "set" if env.get(c.webhook_env) else "NOT SET"
+            where = f"webhook from {c.webhook_env} ({state})"
+        else:
+            where = f"e-mail to {', '.join(c.email)}"
+        lines.append(f"  {c.name}: {where}; {', '.join(c.events)}")
+    return lines

@@ -289,7 +289,7 @@ def describe(settings: Settings, now: datetime) -> str:
         f"  {row['fire_at']:%a %Y-%m-%d %H:%M %Z}  {row['job']}"
         for row in upcoming.iter_rows(named=True)
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + alerts.describe_channels(settings))
 
 
 def serve(settings: Settings) -> None:

@@ -25,8 +25,10 @@ from ops.alerts import (
     check_stale,
     compose_digest,
     dispatch,
+    failed_alert,
     recent_alerts,
     score_line,
+    stale_alert,
 )
 from ops.config import (
     AlertChannel,
@@ -495,3 +497,32 @@ def test_alerts_settings_mistakes(tmp_path: Path, setting: str, message: str):
     config.write_text(f"[alerts]\n{setting}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(config, environ={})
+
+
+def test_schedule_list_names_the_channels_never_the_url(tmp_path: Path, receiver: Receiver):
+    from ops.alerts import describe_channels
+
+    chat = AlertChannel(name="team chat", webhook_env="HOOK", events=("failed", "stale"))
+    settings = _settings(tmp_path, MAIL, chat, stale_after_hours=50)
+    assert describe_channels(settings, {"HOOK": receiver.url}) == [
+        "Alerts (stale after 50 hours):",
+        "  ops mail: e-mail to ops@example.com; failed, stale, digest",
+        "  team chat: webhook from HOOK (set); failed, stale",
+    ]
+    assert (
+        describe_channels(settings, {})[2]
+        == "  team chat: webhook from HOOK (NOT SET); failed, stale"
+    )
+    assert describe_channels(_settings(tmp_path)) == [
+        "Alerts: none configured ([alerts] in scorecard.toml)"
+    ]
+
+
+def test_alert_times_in_the_reporting_time_zone(tmp_path: Path):
+    run = start_run(tmp_path, source="demo", trigger="schedule", now=T0)
+    record = finish_run(tmp_path, run, outcome="failed", now=T0, error="boom")
+    # 06:00 UTC on 2026-11-23 is 07:00 in Berlin (CET, UTC+1)
+    assert "failed at 2026-11-23 07:00 CET." in failed_alert(record, "Europe/Berlin").body
+    stale = stale_alert(T0, "demo", T0 + timedelta(hours=30), 26, "Europe/Berlin")
+    assert "was of demo at 2026-11-23 07:00 CET." in stale.body
+    assert "for 30 hours (the limit is 26 hours)" in stale.body
