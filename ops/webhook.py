@@ -59,8 +59,7 @@ class _HideUrls(logging.Filter):
 
 
 _HIDE = _HideUrls()
-logging.getLogger("httpx").addFilter(_HIDE)
-logging.getLogger("httpcore").addFilter(_HIDE)
+logging.getLogger("httpx").addFilter(_HIDE)  # httpcore's debug log names host and port only
 
 
 def post_text(
