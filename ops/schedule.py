@@ -38,7 +38,14 @@ from ops.config import ConfigError, PrereadJob, ScheduleJob, Settings
 from ops.deliver import Attachment, message, send, smtp_from_env
 from ops.heartbeat import TICK_SECONDS, write_beat
 from ops.jobs import Clock, redact, run_refresh, utc_now
-from ops.runlog import RunRecord, finish_run, job_first_seen, last_attempt_of_job, start_run
+from ops.runlog import (
+    RunRecord,
+    finish_run,
+    job_first_seen,
+    last_attempt_of_job,
+    last_run,
+    start_run,
+)
 from ops.sources import SOURCES
 
 if TYPE_CHECKING:
@@ -179,7 +186,13 @@ def fire(settings: Settings, job: ScheduleJob) -> RunRecord:
     """One scheduled run: refresh the job's source, recorded with trigger "schedule"; then
     the failed alert or the digest (`ops.alerts`; a failing channel is only recorded)."""
     options = {"full": True} if job.full else {}
-    record = run_refresh(settings, job.source, trigger="schedule", job=job.id, **options)
+    try:
+        record = run_refresh(settings, job.source, trigger="schedule", job=job.id, **options)
+    except Exception:  # a bug: recorded as failed, re-raised for the traceback; still alert
+        failed = last_run(settings.data_dir, source=job.source)
+        if failed is not None and failed.job == job.id and failed.outcome == "failed":
+            alerts.after_refresh(settings, failed)
+        raise
     log.info("%s: %s%s", job.id, record.outcome, f" ({record.error})" if record.error else "")
     alerts.after_refresh(settings, record)
     return record

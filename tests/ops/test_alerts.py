@@ -118,6 +118,22 @@ def test_failed_refresh_alerts_by_mail_and_webhook(
     _assert_no_secrets(receiver, body, post["text"], caplog.text, _log_tables(settings.data_dir))
 
 
+def test_a_bug_in_a_source_still_alerts(tmp_path: Path, receiver: Receiver, monkeypatch):
+    monkeypatch.setenv("SCORECARD_SLACK_WEBHOOK", receiver.url)
+
+    def buggy(settings, progress, **options):
+        raise ValueError("bad mapping for Stage")
+
+    monkeypatch.setitem(SOURCES, "buggy", buggy)
+    job = ScheduleJob(source="buggy", cron="0 6 * * *", id="nightly")
+    settings = _settings(tmp_path, HOOK, jobs=(job,))
+    with pytest.raises(ValueError, match="bad mapping"):  # the scheduler logs the traceback
+        fire(settings, job)
+    (post,) = receiver.posts
+    assert post["text"].startswith("*Scorecard refresh failed: buggy*")
+    assert "Error: unexpected error, see the process log: ValueError: bad mapping" in post["text"]
+
+
 def test_a_failing_channel_never_fails_the_refresh(
     tmp_path: Path, inbox, receiver: Receiver, monkeypatch, tiny_org, caplog
 ):
