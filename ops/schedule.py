@@ -312,6 +312,8 @@ def serve(settings: Settings) -> None:
             "no [[schedule.jobs]] or [[schedule.preread]] in the configuration: nothing to schedule"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # the heartbeat runs every minute: its "Running job ... executed" lines would drown the log
+    logging.getLogger("apscheduler.executors.beat").setLevel(logging.WARNING)
     scheduler = build_scheduler(settings)
     print(describe(settings, utc_now()), flush=True)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
