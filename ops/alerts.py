@@ -124,7 +124,9 @@ def recent_alerts(data_dir: Path | str, limit: int = 50) -> pl.DataFrame:
 
 
 def _secrets(settings: Settings, environ: Mapping[str, str]) -> list[str]:
-    urls = [environ.get(c.webhook_env, "") for c in settings.alerts.channels if c.webhook_env]
+    urls = [
+        environ.get(c.webhook_env, "").strip() for c in settings.alerts.channels if c.webhook_env
+    ]
     return [u for u in urls if u]
 
 
