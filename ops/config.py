@@ -103,6 +103,36 @@ class AccessSettings:
     teams: Mapping[str, str] = field(default_factory=dict)  # email (lower case) -> team
 
 
+ALERT_EVENTS = ("failed", "stale", "digest")
+
+
+@dataclass(frozen=True)
+class AlertChannel:
+    """One `[[alerts.channels]]` entry: where alerts go and which events it gets.
+
+    An e-mail channel lists `email` recipients (sent through SMTP_* of the environment); a
+    webhook channel names the environment variable holding its URL (`webhook_env`): the URL
+    is a secret, so it never appears in scorecard.toml."""
+
+    name: str
+    events: tuple[str, ...] = ALERT_EVENTS
+    email: tuple[str, ...] = ()
+    webhook_env: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "webhook" if self.webhook_env else "email"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """`[alerts]`: who hears about a failed or stale refresh and gets the digest."""
+
+    channels: tuple[AlertChannel, ...] = ()
+    stale_after_hours: float = 26.0  # no successful refresh for this long = stale
+    digest_deals: int = 5  # the biggest deal changes listed in the digest
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the refresh command and the app read from configuration."""
@@ -119,6 +149,7 @@ class Settings:
     schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     preread: PrereadSettings = field(default_factory=PrereadSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def _mode(value: Any) -> int | None:
@@ -275,6 +306,53 @@ def _access(raw: Mapping[str, Any]) -> AccessSettings:
         raise ConfigError(f"[access]: {exc}") from exc
 
 
+def _alert_channel(entry: Any, number: int) -> AlertChannel:
+    where = f"[[alerts.channels]] #{number}"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    entry = dict(entry)
+    if any(str(k).lower() in ("webhook", "webhook_url", "url") for k in entry):
+        raise ConfigError(
+            f"{where}: the webhook URL is a secret: put it in the environment / .env and name "
+            'the variable here, e.g. webhook_env = "SCORECARD_SLACK_WEBHOOK"'
+        )
+    name = str(entry.pop("name", "") or f"channel {number}")
+    email = entry.pop("email", ())
+    email = (email,) if isinstance(email, str) else tuple(str(e) for e in email)
+    webhook_env = str(entry.pop("webhook_env", ""))
+    if bool(email) == bool(webhook_env):
+        raise ConfigError(f'{where} ({name}): give either email = [...] or webhook_env = "..."')
+    if webhook_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", webhook_env):
+        raise ConfigError(
+            f"{where} ({name}): webhook_env must name an environment variable, "
+            "not hold the URL itself"
+        )
+    events = entry.pop("events", ALERT_EVENTS)
+    events = (events,) if isinstance(events, str) else tuple(str(e) for e in events)
+    unknown = sorted(set(events) - set(ALERT_EVENTS))
+    if unknown:
+        raise ConfigError(f"{where} ({name}): unknown events {unknown}; use {ALERT_EVENTS}")
+    if entry:
+        raise ConfigError(f"{where} ({name}): unknown keys {sorted(entry)}")
+    return AlertChannel(name=name, events=events, email=email, webhook_env=webhook_env)
+
+
+def _alerts(raw: Mapping[str, Any]) -> AlertSettings:
+    section = _section(raw, "alerts")
+    channels = tuple(_alert_channel(e, n) for n, e in enumerate(section.pop("channels", []), 1))
+    try:
+        alerts = AlertSettings(channels=channels, **section)
+    except TypeError as exc:
+        raise ConfigError(f"[alerts]: {exc}") from exc
+    if not isinstance(alerts.stale_after_hours, int | float) or alerts.stale_after_hours <= 0:
+        raise ConfigError(f"[alerts] stale_after_hours must be a positive number of hours, "
+                          f"not {alerts.stale_after_hours!r}")  # fmt: skip
+    if not isinstance(alerts.digest_deals, int) or alerts.digest_deals < 1:
+        raise ConfigError(f"[alerts] digest_deals must be a whole number of deals (1 or more), "
+                          f"not {alerts.digest_deals!r}")  # fmt: skip
+    return replace(alerts, stale_after_hours=float(alerts.stale_after_hours))
+
+
 def load_settings(
     path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -317,4 +395,5 @@ def load_settings(
         schedules=_schedules(raw, base),
         access=_access(raw),
         preread=_preread(raw),
+        alerts=_alerts(raw),
     )

@@ -41,7 +41,7 @@ Clock = Callable[[], datetime]
 TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 # Failures a refresh reports and survives; anything else is a bug and is re-raised after logging.
 EXPECTED: tuple[type[BaseException], ...] = (RefreshError, StoreError, *TRANSIENT)
-_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.I)
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|WEBHOOK", re.I)
 
 
 def utc_now() -> datetime:

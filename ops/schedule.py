@@ -33,10 +33,19 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from ops import alerts
 from ops.config import ConfigError, PrereadJob, ScheduleJob, Settings
 from ops.deliver import Attachment, message, send, smtp_from_env
+from ops.heartbeat import TICK_SECONDS, write_beat
 from ops.jobs import Clock, redact, run_refresh, utc_now
-from ops.runlog import RunRecord, finish_run, job_first_seen, last_attempt_of_job, start_run
+from ops.runlog import (
+    RunRecord,
+    finish_run,
+    job_first_seen,
+    last_attempt_of_job,
+    last_run,
+    start_run,
+)
 from ops.sources import SOURCES
 
 if TYPE_CHECKING:
@@ -174,11 +183,33 @@ def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
 
 
 def fire(settings: Settings, job: ScheduleJob) -> RunRecord:
-    """One scheduled run: refresh the job's source, recorded with trigger "schedule"."""
+    """One scheduled run: refresh the job's source, recorded with trigger "schedule"; then
+    the failed alert or the digest (`ops.alerts`; a failing channel is only recorded)."""
     options = {"full": True} if job.full else {}
-    record = run_refresh(settings, job.source, trigger="schedule", job=job.id, **options)
+    try:
+        record = run_refresh(settings, job.source, trigger="schedule", job=job.id, **options)
+    except Exception:  # a bug: recorded as failed, re-raised for the traceback; still alert
+        failed = last_run(settings.data_dir, source=job.source)
+        if failed is not None and failed.job == job.id and failed.outcome == "failed":
+            alerts.after_refresh(settings, failed)
+        raise
     log.info("%s: %s%s", job.id, record.outcome, f" ({record.error})" if record.error else "")
+    alerts.after_refresh(settings, record)
     return record
+
+
+def tick(settings: Settings, *, clock: Clock = utc_now) -> None:
+    """Every `TICK_SECONDS`: the heartbeat (Data & refresh shows the scheduler is running)
+    and the stale check of `[alerts]`. Never raises: the scheduler keeps running."""
+    now = clock()
+    try:
+        write_beat(settings.data_dir, now)
+    except OSError as exc:
+        log.warning("heartbeat not written: %s", exc)
+    try:
+        alerts.check_stale(settings, now=now)
+    except Exception as exc:  # e.g. an unreadable run log; the next tick tries again
+        log.warning("stale check failed: %s", redact(f"{type(exc).__name__}: {exc}"))
 
 
 def fire_preread(settings: Settings, job: PrereadJob, *, clock: Clock = utc_now) -> RunRecord:
@@ -233,7 +264,8 @@ def build_scheduler(
             raise ConfigError(f"[[schedule.jobs]] {job.id}: unknown source {job.source!r}")
     scheduler = scheduler_class(
         timezone=ZoneInfo(schedules.timezone),
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # the heartbeat has its own worker: a long refresh must not look like a dead scheduler
+        executors={"default": ThreadPoolExecutor(max_workers=1), "beat": ThreadPoolExecutor(1)},
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
@@ -248,6 +280,11 @@ def build_scheduler(
         trigger = trigger_for(pre, schedules.timezone)
         scheduler.add_job(fire_preread, trigger, args=(settings, pre), id=pre.id, name=pre.id)
     now = now or utc_now()
+    # the first beat at once, so the page sees a new scheduler without waiting a tick
+    scheduler.add_job(
+        tick, "interval", seconds=TICK_SECONDS, args=(settings,), id="heartbeat",
+        name="heartbeat", next_run_time=now, executor="beat",
+    )  # fmt: skip
     for job in missed_jobs(settings, now):
         log.info("%s: missed its run at %s; running it once now", job.id, now)
         missed = f"{job.id} (missed)"
@@ -265,7 +302,7 @@ def describe(settings: Settings, now: datetime) -> str:
         f"  {row['fire_at']:%a %Y-%m-%d %H:%M %Z}  {row['job']}"
         for row in upcoming.iter_rows(named=True)
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + alerts.describe_channels(settings))
 
 
 def serve(settings: Settings) -> None:
@@ -275,6 +312,8 @@ def serve(settings: Settings) -> None:
             "no [[schedule.jobs]] or [[schedule.preread]] in the configuration: nothing to schedule"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # the heartbeat runs every minute: its "Running job ... executed" lines would drown the log
+    logging.getLogger("apscheduler.executors.beat").setLevel(logging.WARNING)
     scheduler = build_scheduler(settings)
     print(describe(settings, utc_now()), flush=True)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):

@@ -9,6 +9,8 @@ import polars as pl
 import streamlit as st
 
 from ops import background
+from ops.alerts import recent_alerts
+from ops.heartbeat import START_COMMAND, liveness
 from ops.lock import lock_holder
 from ops.runlog import last_run, recent_runs
 from ops.schedule import next_runs
@@ -147,6 +149,16 @@ if outcome is not None:
 left, right = st.columns(2)
 with left:
     st.subheader("Next scheduled runs")
+    alive = liveness(settings.data_dir, datetime.now(UTC), settings.schedules.timezone)
+    if alive.running:
+        st.success(md_text(alive.text), icon=":material/monitor_heart:")
+    elif alive.beat is not None or settings.schedules.jobs or settings.schedules.prereads:
+        st.warning(
+            f"{md_text(alive.text)} Scheduled refreshes, pre-reads and alerts wait until it "
+            f"runs. Start it on the server with `{START_COMMAND}` (or as a service, see the "
+            "README).",
+            icon=":material/warning:",
+        )
     upcoming = next_runs(settings, datetime.now(UTC), n=5)
     if upcoming.is_empty():
         st.caption("No schedule configured ([schedule] in scorecard.toml).")
@@ -181,6 +193,21 @@ with right:
             key="run_log",
             name="run_log",
         )  # fmt: skip
+
+    try:
+        failed_alerts = recent_alerts(settings.data_dir, limit=20).filter(
+            pl.col("outcome") == "failed"
+        )
+    except Exception:  # an unreadable run log is reported above
+        failed_alerts = None
+    if failed_alerts is not None and not failed_alerts.is_empty():
+        latest = failed_alerts.row(0, named=True)
+        st.warning(
+            f"An alert could not be sent on {md_text(latest['channel'])} "
+            f"({md_text(latest['event'])}, {latest['sent_at']:%Y-%m-%d %H:%M} UTC): "
+            f"{md_text(latest['error'])}",
+            icon=":material/notifications_off:",
+        )
 
 # ---------------------------------------------------------------- snapshots
 st.subheader("Snapshots")

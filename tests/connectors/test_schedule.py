@@ -153,7 +153,10 @@ def test_scheduler_holds_every_job_and_one_catch_up(tmp_path: Path):
     scheduler.start(paused=True)  # job defaults (coalesce, ...) apply once started
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown()
-    assert sorted(jobs) == ["sunday full", "sunday full (missed)", "weekdays"]
+    assert sorted(jobs) == ["heartbeat", "sunday full", "sunday full (missed)", "weekdays"]
+    # the heartbeat beats at once, then every minute, on its own worker
+    assert jobs["heartbeat"].next_run_time == now and jobs["heartbeat"].executor == "beat"
+    assert jobs["heartbeat"].trigger.interval == timedelta(seconds=60)
     assert jobs["sunday full (missed)"].trigger.run_date == now
     assert jobs["weekdays"].coalesce is True and jobs["weekdays"].max_instances == 1
     assert isinstance(jobs["weekdays"].trigger, WallClockCronTrigger)
