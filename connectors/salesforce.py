@@ -610,6 +610,25 @@ def _merge_lead_history(
     return m.merge_history(old, new, gone, dead, "lead_id")
 
 
+def login_check(settings: SourceSettings, environ: Mapping[str, str] | None = None) -> str:
+    """Log in with the environment's credentials and pull nothing: the org's instance URL.
+
+    With SF_SESSION_ID / SF_INSTANCE_URL nothing is sent (a session is checked by the first
+    call of a refresh); the instance URL is the one given.
+
+    Raises:
+        SalesforceError: the credentials missing or refused, or Salesforce unreachable, in
+        words a user can act on and without a secret.
+    """
+    environ = os.environ if environ is None else environ
+    cfg = SalesforceConfig.from_settings(settings)
+    if environ.get("SF_DOMAIN"):
+        cfg = replace(cfg, domain=environ["SF_DOMAIN"].strip())
+    client = BulkClient(Credentials.from_env(environ), cfg)
+    client.login()
+    return client.instance_url
+
+
 def pull(settings: SourceSettings, progress: Progress, **options: Any) -> Pulled:
     """Pull the org into canonical frames (full, or incremental on the last snapshot).
 

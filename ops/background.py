@@ -43,8 +43,16 @@ class BackgroundRefresh:
         return read_progress(self.log_path)
 
 
-def start(settings: Settings, source: str, *, trigger: str = "page") -> BackgroundRefresh:
-    """Start `python -m ops refresh --source SOURCE --trigger TRIGGER` detached."""
+def start(
+    settings: Settings,
+    source: str,
+    *,
+    trigger: str = "page",
+    path: Path | None = None,
+    preset: str | None = None,
+) -> BackgroundRefresh:
+    """Start `python -m ops refresh --source SOURCE --trigger TRIGGER` detached; `path` and
+    `preset` (the files source: an upload's folder and mapping preset) go along."""
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"refresh-{os.getpid()}-{os.urandom(3).hex()}.log"
@@ -54,12 +62,17 @@ def start(settings: Settings, source: str, *, trigger: str = "page") -> Backgrou
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ops", "refresh", "--source", source,
-             "--trigger", trigger],
+             "--trigger", trigger, *_files_args(path, preset)],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     _CHILDREN[proc.pid] = proc
     return BackgroundRefresh(pid=proc.pid, source=source, log_path=log_path)
+
+
+def _files_args(path: Path | None, preset: str | None) -> list[str]:
+    args = ["--path", str(path)] if path is not None else []
+    return args + (["--preset", preset] if preset else [])
 
 
 def read_progress(log_path: Path) -> tuple[float, str]:

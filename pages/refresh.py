@@ -15,7 +15,7 @@ from ops.lock import lock_holder
 from ops.runlog import last_run, recent_runs
 from ops.schedule import next_runs
 from ops.sources import SOURCES
-from pages import _auth, _data, _widgets
+from pages import _auth, _data, _upload, _widgets
 from pages._text import md_text
 from snapshots.store import StoreError, storage_problem
 
@@ -144,6 +144,10 @@ if outcome is not None:
         st.success(text, icon=":material/check_circle:")
     else:
         st.error(text + "\n\nThe previous snapshot is still current.", icon=":material/error:")
+
+# ---------------------------------------------------------------- uploads, Salesforce login
+_upload.upload_exports(settings)
+_upload.salesforce_connection(settings)
 
 # ---------------------------------------------------------------- schedules and runs
 left, right = st.columns(2)
