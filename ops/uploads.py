@@ -93,6 +93,8 @@ def _zip_entries(name: str, data: bytes, budget: int) -> list[ExportFile]:
                 raise UploadError(f"{name}: expands past {MAX_BYTES // 2**20} MB; upload less")
             budget -= len(content)
             found.append(ExportFile(path.name, content))
+            if len(found) > MAX_FILES:
+                raise UploadError(f"{name}: more than {MAX_FILES} export files in one upload")
     if not found:
         raise UploadError(f"{name}: the zip holds no export files ({', '.join(sorted(SUFFIXES))})")
     return found

@@ -82,9 +82,10 @@ def upload_exports(settings: Settings) -> None:
     )
     files = list(files or [])
     digest = _digest(files, preset)
-    left, right = st.columns(2)
+    left, right, _ = st.columns([1, 1, 6])
     if left.button("Check", key="upload_check", disabled=not files):
-        st.session_state[_CHECKED] = _run_check(settings, files, preset, digest)
+        with st.spinner("Checking the upload…"):
+            st.session_state[_CHECKED] = _run_check(settings, files, preset, digest)
     checked = st.session_state.get(_CHECKED)
     current = checked if checked is not None and checked["digest"] == digest else None
     job = st.session_state.get("refresh_job")

@@ -13,6 +13,7 @@ import pytest
 from connectors.files import FilesError
 from ops.config import Settings
 from ops.uploads import (
+    MAX_FILES,
     ExportFile,
     UploadError,
     check_folder,
@@ -97,6 +98,9 @@ def test_sizes_names_and_mixtures_are_refused():
         unpack([("../Opportunity.csv", b"")])
     with pytest.raises(UploadError, match="not a readable zip file"):
         unpack([("export.zip", b"PK not really")])
+    many = zipped(*((f"T{i}.csv", b"") for i in range(MAX_FILES + 1)))
+    with pytest.raises(UploadError, match=f"more than {MAX_FILES} export files"):
+        unpack([("export.zip", many)])
     with pytest.raises(UploadError, match="holds no export files"):
         unpack([("export.zip", zipped(("__MACOSX/x", b"")))])
 
