@@ -610,6 +610,9 @@ def _merge_lead_history(
     return m.merge_history(old, new, gone, dead, "lead_id")
 
 
+LOGIN_CHECK_TIMEOUT = 20.0  # seconds
+
+
 def login_check(settings: SourceSettings, environ: Mapping[str, str] | None = None) -> str:
     """Log in with the environment's credentials and pull nothing: the org's instance URL.
 
@@ -624,6 +627,8 @@ def login_check(settings: SourceSettings, environ: Mapping[str, str] | None = No
     cfg = SalesforceConfig.from_settings(settings)
     if environ.get("SF_DOMAIN"):
         cfg = replace(cfg, domain=environ["SF_DOMAIN"].strip())
+    # someone waits on the page for this answer: no two-minute timeout as for a pull
+    cfg = replace(cfg, http_timeout_seconds=min(cfg.http_timeout_seconds, LOGIN_CHECK_TIMEOUT))
     client = BulkClient(Credentials.from_env(environ), cfg)
     client.login()
     return client.instance_url

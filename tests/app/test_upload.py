@@ -87,6 +87,27 @@ def test_upload_check_then_load_stores_a_files_snapshot(own_store: Path, app):
     assert at.button(key="upload_load").disabled  # loaded: not loaded twice by a second click
 
 
+def test_a_failed_load_keeps_the_previous_snapshot(own_store: Path, app):
+    before = Store(own_store).current_id()
+    at = _refresh_page(app)
+    _check(at, ("Opportunity.csv", OPPORTUNITY_CSV, "text/csv"))
+    (kept,) = (own_store / "uploads").iterdir()
+    (kept / "Opportunity.csv").unlink()  # the upload lost its file between check and load
+    at.button(key="upload_load").click().run()
+    deadline = time.monotonic() + 120
+    while not at.error:
+        assert time.monotonic() < deadline
+        assert not any("Stored snapshot" in s.value for s in at.success)
+        time.sleep(0.5)
+        at.run()
+    (error,) = [as_text(e.value) for e in at.error]
+    assert error.startswith("Refresh failed:") and "Opportunity.csv" in error
+    assert error.endswith("The previous snapshot is still current.")
+    assert Store(own_store).current_id() == before
+    runs = recent_runs(own_store)
+    assert (runs["source"][0], runs["outcome"][0]) == ("files", "failed")
+
+
 def test_a_bad_zip_entry_is_refused_and_nothing_kept(own_store: Path, app):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

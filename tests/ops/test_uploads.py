@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.files import FilesError
 from ops.config import Settings
 from ops.uploads import (
     MAX_FILES,
+    SUFFIXES,
     ExportFile,
     UploadError,
     check_folder,
@@ -139,3 +142,23 @@ def test_check_names_the_file_column_and_line_of_a_problem(tmp_path: Path):
         check_folder(settings, folder, "salesforce_export")
     message = str(err.value)
     assert "Opportunity.csv" in message and "Amount" in message and "line 3" in message
+
+
+# Entry names built from the parts that make paths dangerous, and plain ones.
+_PART = st.sampled_from(["..", ".", "", "export", "C:", "a b", "Opportunity.csv", "x.parquet",
+                         "run.sh", ".hidden.csv", "\\..\\x.csv", "**b**.csv"])  # fmt: skip
+
+
+_ENTRY = st.lists(_PART, min_size=1, max_size=4).map("/".join).filter(bool)  # zip needs a name
+
+
+@given(st.lists(_ENTRY, min_size=1, max_size=4, unique=True))
+def test_an_unpacked_zip_only_ever_yields_plain_export_names(entries: list[str]):
+    archive = zipped(*((e, b"a\n1\n") for e in entries))
+    try:
+        files = unpack([("export.zip", archive)])
+    except UploadError:
+        return  # refused as a whole: nothing written
+    for file in files:
+        assert "/" not in file.name and "\\" not in file.name and file.name not in {".", ".."}
+        assert not file.name.startswith(".") and Path(file.name).suffix.lower() in SUFFIXES
