@@ -108,7 +108,18 @@ def upload_exports(settings: Settings) -> None:
         ),
         icon=":material/fact_check:",
     )
-    st.dataframe(current["preview"], hide_index=True, key="upload_preview")
+    st.dataframe(
+        current["preview"],
+        hide_index=True,
+        key="upload_preview",
+        column_config={
+            "rows": st.column_config.NumberColumn(format="localized"),
+            "from": st.column_config.TextColumn(help="The export file, or how it is derived"),
+            "columns mapped": st.column_config.TextColumn(
+                help="Scorecard column ← the export's column"
+            ),
+        },
+    )
     if current["notes"]:
         st.code("\n".join(current["notes"]), language=None, wrap_lines=True)
 
