@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import stat
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import polars as pl
@@ -34,6 +35,8 @@ SUFFIXES = frozenset(CSV_SUFFIXES | EXCEL_SUFFIXES | {".parquet"})
 # Streamlit's own upload limit is 200 MB a file; a zip may expand far beyond what it weighs.
 MAX_BYTES = 500 * 1024 * 1024
 MAX_FILES = 200
+KEEP_DAYS = 30  # uploads kept this long for a look at what was loaded; snapshots hold the data
+_STAMP = re.compile(r"\d{8}T\d{6}Z")
 _IGNORED = ("__MACOSX/",)  # macOS adds resource forks to every zip it makes
 
 
@@ -140,10 +143,13 @@ def uploads_root(settings: Settings) -> Path:
 
 def keep(settings: Settings, files: list[ExportFile], now: datetime | None = None) -> Path:
     """Write `files` to ``<data>/uploads/<UTC time>/`` atomically: into a hidden temporary
-    folder first, renamed when every file is written, so a refresh never sees a part."""
+    folder first, renamed when every file is written, so a refresh never sees a part.
+    Uploads older than `KEEP_DAYS` go (a snapshot holds what was loaded from them)."""
+    now = now or datetime.now(UTC)
     root = uploads_root(settings)
     root.mkdir(parents=True, exist_ok=True)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    prune(root, now)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
     final = root / f"{stamp}-{os.urandom(3).hex()}"
     partial = root / f".partial-{final.name}"
     partial.mkdir()
@@ -155,6 +161,19 @@ def keep(settings: Settings, files: list[ExportFile], now: datetime | None = Non
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return final
+
+
+def prune(root: Path, now: datetime) -> list[str]:
+    """Delete upload folders (and temporary ones a crash left) older than `KEEP_DAYS`, judged
+    by the UTC time in their name; the names deleted."""
+    oldest = (now - timedelta(days=KEEP_DAYS)).strftime("%Y%m%dT%H%M%SZ")
+    gone = []
+    for folder in sorted(root.iterdir()):
+        stamp = folder.name.removeprefix(".partial-")[:16]
+        if folder.is_dir() and _STAMP.fullmatch(stamp) and stamp < oldest:
+            shutil.rmtree(folder, ignore_errors=True)
+            gone.append(folder.name)
+    return gone
 
 
 def presets() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,6 +117,17 @@ def test_keep_writes_a_complete_folder_under_uploads(tmp_path: Path):
     assert (folder / "Opportunity.csv").read_bytes() == OPPORTUNITY_CSV
     # no temporary folder is left behind
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]
+    # 31 days on (KEEP_DAYS = 30), the next upload deletes it and a crashed partial one;
+    # a folder of another name is not ours to delete
+    (folder.parent / ".partial-20261124T180510Z-abcdef").mkdir()
+    (folder.parent / "mine").mkdir()
+    later = keep(settings, [ExportFile("Lead.csv", b"")], now=at + timedelta(days=31))
+    assert sorted(p.name for p in folder.parent.iterdir()) == [later.name, "mine"]
+    # 29 days on, it stays
+    again = keep(settings, [ExportFile("Lead.csv", b"")], now=at + timedelta(days=31 + 29))
+    assert sorted(p.name for p in folder.parent.iterdir()) == sorted(
+        [later.name, again.name, "mine"]
+    )
 
 
 def test_check_previews_the_tables_a_load_would_store(tmp_path: Path):
