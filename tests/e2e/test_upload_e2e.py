@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+import zipfile
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -84,3 +86,30 @@ def test_upload_check_and_load_from_the_page(page, e2e_store: Path, tmp_path: Pa
         assert USER not in body and PASSWORD not in body and TOKEN not in body
     runs = recent_runs(data)
     assert (runs["source"][0], runs["trigger"][0], runs["outcome"][0]) == ("files", "page", "ok")
+
+
+def test_a_refused_zip_entry_with_markup_shows_as_text(page, e2e_store: Path, tmp_path: Path):
+    # an entry whose name is markup (bold, an image from a local port) and climbs out with ..
+    entry = "**bold** ![p](http:..127.0.0.1:9.p.png)/../../evil.csv"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("Opportunity.csv", OPPORTUNITY_CSV)
+        archive.writestr(entry, b"a\n1\n")
+    data = tmp_path / "data"
+    shutil.copytree(e2e_store, data)
+    with running_app(data) as url:
+        _open_refresh(page, url)
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            [{"name": "export.zip", "mimeType": "application/zip", "buffer": buffer.getvalue()}]
+        )
+        check = page.get_by_role("button", name="Check", exact=True)
+        expect(check).to_be_enabled(timeout=60_000)
+        wait_for_app(page)
+        check.click()
+        alert = page.get_by_test_id("stAlert").filter(has_text="Upload refused")
+        alert.wait_for(timeout=60_000)
+        text = alert.inner_text().replace("\u2060", "")
+        assert f"export.zip: entry '{entry}' refused: '..' leads outside the folder" in text
+        assert alert.locator("img, strong").count() == 0  # drawn as text, not markup
+        expect(page.get_by_role("button", name="Load", exact=True)).to_be_disabled()
+    assert not (data / "uploads").exists() or not any((data / "uploads").iterdir())
