@@ -34,6 +34,7 @@ PAGES = {
         _page("pages/forecast.py", "Forecast", "trending_up", "forecast"),
         _page("pages/campaigns.py", "Campaigns & sourcing", "campaign", "campaigns"),
         _page("pages/data_trust.py", "Data trust", "verified", "data_trust"),
+        _page("pages/decisions.py", "Decisions", "gavel", "decisions"),
     ],
     "Ops": [_page("pages/refresh.py", "Data & refresh", "sync", "refresh")],
 }

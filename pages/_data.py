@@ -21,9 +21,11 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from journal import Journal
 from model.calendar import Period, parse_period
 from model.params import ScoringParams
 from model.tables import Tables
+from ops import decisions as _decisions
 from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from ops.refresh import SCORECARD_FILE
 from pages._text import md_text
@@ -301,3 +303,14 @@ def unmeasured(view: View, signal_id: str) -> str | None:
 
 def missing_tables(view: View) -> frozenset[str]:
     return load_tables(view.data_dir, view.snapshot_id).missing
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the decision log…")
+def _journal(url: str) -> Journal:
+    return _decisions.open_for_url(url)
+
+
+def journal() -> Journal:
+    """The decision log and leaders' answers (``DATABASE_URL``, else SQLite in the data folder),
+    opened and migrated once per database; read fresh on every call, never cached as data."""
+    return _journal(_decisions.journal_url(settings().data_dir))

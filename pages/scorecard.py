@@ -11,7 +11,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from pages import _auth, _data, _widgets
+from pages import _auth, _data, _decision_log, _widgets
 from pages._text import md_text
 
 PAGE_FILES = {
@@ -317,3 +317,5 @@ st.download_button(
     args=(f"preread_{card['period']}_{card['as_of']}.pdf",),
     help="The scorecard of this view as a printable PDF: summary, one page per pillar, charts.",
 )
+
+_decision_log.record_expander("scorecard", about_kind="metric")

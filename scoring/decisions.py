@@ -31,7 +31,12 @@ DEFINITIONS = (
 )
 
 NO_TEAM = "(no team)"
-SIGNAL_COLUMNS = {"signal_id": pl.String, "label": pl.String, "value": pl.Float64}
+SIGNAL_COLUMNS = {
+    "signal_id": pl.String,
+    "label": pl.String,
+    "value": pl.Float64,
+    "unit": pl.String,
+}
 
 
 def _local_date(col: str) -> pl.Expr:
@@ -44,10 +49,13 @@ def follow_through(decisions: pl.DataFrame, signals: pl.DataFrame, *, as_of: dat
     and for a decision about a scorecard metric its value `value_then` and `value_now`.
 
     `decisions` is one row per decision (``journal.current_decisions``); `signals` one row per
-    scorecard signal (`signal_id`, `label`, `value`). Sorted by decision id.
+    scorecard signal (`signal_id`, `label`, `value`, optionally `unit`). Sorted by decision id.
     """
     now = signals.select(
-        about_id=pl.col("signal_id"), metric_label=pl.col("label"), value_now=pl.col("value")
+        about_id=pl.col("signal_id"),
+        metric_label=pl.col("label"),
+        metric_unit=pl.col("unit") if "unit" in signals.columns else pl.lit(None, pl.String),
+        value_now=pl.col("value"),
     )
     return (
         decisions.join(now, on="about_id", how="left")
@@ -77,12 +85,12 @@ def decisions_kept(decisions: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
 
     Judged: closed or reversed, or open past its due date (a decision not yet due is not
     judged). Kept: closed on or before its due date (any day when it has none) and never
-    reversed. A team without judged decisions has no row (not measured, never 0).
+    reversed. The journal is judged as it stands now; `as_of` says which open ones are overdue.
+    A team without judged decisions has no row (not measured, never 0).
     One row per team (decisions without a team under "(no team)"), sorted by team.
     """
-    recorded_by_as_of = decisions.filter(_local_date("recorded_at") <= pl.lit(as_of))
     return (
-        follow_through(recorded_by_as_of, pl.DataFrame(schema=SIGNAL_COLUMNS), as_of=as_of)
+        follow_through(decisions, pl.DataFrame(schema=SIGNAL_COLUMNS), as_of=as_of)
         .filter((pl.col("status") != "open") | pl.col("overdue"))
         .group_by(team=pl.col("team").fill_null(NO_TEAM))
         .agg(kept=pl.col("kept").fill_null(False).sum().cast(pl.Int64), judged=pl.len())

@@ -103,8 +103,13 @@ def test_decisions_kept_per_team_by_hand():
 
 def test_nothing_judged_is_no_row_not_zero():
     assert decisions_kept(current_decisions(HISTORY.head(0)), as_of=AS_OF).height == 0
-    # every decision was recorded on 07-01: an as-of before that judges none of them
-    assert decisions_kept(current_decisions(HISTORY), as_of=date(2026, 6, 30)).height == 0
+    # as of 07-10 nothing open is due yet: only the closed and reversed ones are judged
+    # EMEA 1, 2, 3, 6 (kept: 1 only); NA 7 (kept); no team's 8 and APAC's 9 are not due
+    early = decisions_kept(current_decisions(HISTORY), as_of=date(2026, 7, 10))
+    assert early.to_dicts() == [
+        {"team": "EMEA", "kept": 1, "judged": 4, "rate": 0.25},
+        {"team": "NA", "kept": 1, "judged": 1, "rate": 1.0},
+    ]
 
 
 @settings(max_examples=25, deadline=None)
