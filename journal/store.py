@@ -354,6 +354,14 @@ class Journal:
             pl.col("at").str.to_datetime(time_unit="us", time_zone="UTC")
         ).sort("decision_id", "seq")
 
+    def version(self) -> str:
+        """A short tag that changes whenever a decision event is written ("0" for none): what a
+        cache of anything computed from the decisions is keyed by."""
+        query = sa.select(sa.func.count(), sa.func.max(decision_events.c.event_id))
+        with self.engine.connect() as conn:
+            count, last = conn.execute(query).one()
+        return "0" if not count else f"{count}:{last}"
+
     def decisions(self) -> pl.DataFrame:
         """One row per decision: its state now, when and by whom it was recorded, when it was
         last closed, and how often it was reversed or reopened."""

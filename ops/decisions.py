@@ -124,6 +124,19 @@ def review(
     return follow_through(in_view(journal.decisions(), teams), signals(card), as_of=as_of)
 
 
+def view_decisions(data_dir: Path | str, teams: tuple[str, ...] = ()) -> pl.DataFrame | None:
+    """The decisions a view of `teams` judges (for the scorecard's "decisions kept"), or None
+    when the decision log cannot be opened (the signal then says it was not read)."""
+    try:
+        journal = open_for(data_dir)
+    except Exception:  # an unreachable DATABASE_URL must not stop a refresh or a pre-read
+        return None
+    try:
+        return in_view(journal.decisions(), teams)
+    finally:
+        journal.close()
+
+
 def kept(journal: Journal, *, as_of: date, teams: tuple[str, ...] = ()) -> pl.DataFrame:
     """ "Decisions kept" per team of the view (scoring.decisions.decisions_kept)."""
     return decisions_kept(in_view(journal.decisions(), teams), as_of=as_of)

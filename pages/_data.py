@@ -239,39 +239,58 @@ def _stored_scorecard(view: View, params: ScoringParams) -> dict[str, Any] | Non
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
-def _scorecard(view: View) -> dict[str, Any]:
+def _scorecard(view: View, decisions_version: str | None = "0") -> dict[str, Any]:
+    """The view's scorecard; `decisions_version` (`Journal.version`, None when the log cannot
+    be opened) keys the cache, so a decision recorded or closed recomputes "decisions kept"."""
     params = settings().scoring
-    stored = _stored_scorecard(view, params)
-    if stored is not None:
-        return stored
+    if decisions_version == "0":  # no decision yet: what the refresh precomputed still holds
+        stored = _stored_scorecard(view, params)
+        if stored is not None:
+            return stored
+    decisions = None
+    if decisions_version is not None:
+        decisions = _decisions.in_view(journal().decisions(), view.teams)
     card = compute(
         load_tables(view.data_dir, view.snapshot_id),
         as_of=view.as_of_date,
         period=view.period_obj(params.fiscal_start_month),
         params=params,
         teams=view.teams,
+        decisions=decisions,
     )
     return card.to_dict()
 
 
+def decisions_version() -> str | None:
+    """`Journal.version` of the decision log, or None when it cannot be opened."""
+    try:
+        return journal().version()
+    except Exception:  # an unreachable DATABASE_URL: the scorecard says the log was not read
+        return None
+
+
 def scorecard(view: View) -> dict[str, Any]:
-    """The scorecard JSON for a view (cached per view)."""
-    return _scorecard(view)
+    """The scorecard JSON for a view (cached per view and state of the decision log)."""
+    return _scorecard(view, decisions_version())
+
+
+def changes(view: View) -> dict[str, Any]:
+    """What changed since the previous snapshot, for the same period, as-of and teams."""
+    return _changes(view, decisions_version())
 
 
 @st.cache_data(max_entries=32, show_spinner="Comparing with the previous snapshot…")
-def changes(view: View) -> dict[str, Any]:
-    """What changed since the previous snapshot, for the same period, as-of and teams."""
+def _changes(view: View, version: str | None) -> dict[str, Any]:
     s = Store(Path(view.data_dir))
     previous = s.previous(s.get(view.snapshot_id))
     if previous is None:
-        return compare(_scorecard(view), None)
+        return compare(_scorecard(view, version), None)
     before = View(view.data_dir, previous.id, view.period, view.as_of, view.teams, view.params_key)
     try:
-        earlier = _scorecard(before)
+        earlier = _scorecard(before, version)
     except (OSError, pl.exceptions.PolarsError, StoreError):
-        return compare(_scorecard(view), None)  # a damaged previous snapshot: no comparison
-    result = compare(_scorecard(view), earlier)
+        return compare(_scorecard(view, version), None)  # a damaged previous snapshot
+    result = compare(_scorecard(view, version), earlier)
     result["previous_snapshot"] = previous.id
     return result
 

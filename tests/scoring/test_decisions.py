@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journal import current_decisions
 from journal.store import DECISION_COLUMNS
+from model.calendar import parse_period
+from model.tables import Tables
 from scoring.decisions import decisions_kept, follow_through
+from scoring.scorecard import compute
 
 AS_OF = date(2026, 8, 1)
 
@@ -122,3 +126,30 @@ def test_row_order_never_changes_the_result(order):
     assert follow_through(current_decisions(shuffled), SIGNALS, as_of=AS_OF).equals(
         follow_through(current_decisions(HISTORY), SIGNALS, as_of=AS_OF)
     )
+
+
+def _kept_signal(card, pillar: str = "forecast_integrity") -> dict:
+    data = card.to_dict()
+    signals = next(p for p in data["pillars"] if p["id"] == pillar)["signals"]
+    return next(s for s in signals if s["id"] == "decisions_kept")
+
+
+def test_decisions_kept_is_a_forecast_integrity_signal(tiny_org):
+    tables = Tables.from_frames(tiny_org)
+    period = parse_period("2026-Q3")
+    # the log not read (the CLI without a database), and an empty log: not measured, never 0
+    unread = compute(tables, as_of=AS_OF, period=period)
+    empty = compute(tables, as_of=AS_OF, period=period, decisions=current_decisions(HISTORY[:0]))
+    assert _kept_signal(unread)["status"] == "not measured"
+    assert _kept_signal(unread)["reason"] == "the decision log was not read for this scorecard"
+    assert _kept_signal(empty)["reason"] == (
+        "no decision in the decision log is due, closed or reversed yet"
+    )
+    # the hand-made log: EMEA 1 of 5, NA 1 of 1, no team 0 of 1 -> 2 kept of 7 judged
+    card = compute(tables, as_of=AS_OF, period=period, decisions=current_decisions(HISTORY))
+    kept = _kept_signal(card)
+    assert (kept["status"], kept["numerator"], kept["denominator"]) == ("measured", 2, 7)
+    assert kept["value"] == pytest.approx(2 / 7, abs=1e-4)
+    # scale 40 % -> 0, 90 % -> 100: 28.6 % is below the floor
+    assert kept["score"] == 0.0
+    assert card.pillar("forecast_integrity").score != unread.pillar("forecast_integrity").score
