@@ -22,6 +22,7 @@ from alembic.config import Config
 from sqlalchemy.exc import IntegrityError
 
 from journal.tables import decision_events, decisions, leader_answers
+from model.leader_questions import QUESTION_IDS
 
 JOURNAL_DB = "journal.sqlite"
 ABOUT_KINDS = ("team", "metric", "deal", "handoff")
@@ -32,20 +33,8 @@ MAX_NAME = 320  # an owner or an email
 MAX_ID = 200  # a team name, a metric id, a deal id
 _RETRIES = 5  # appends that lost a race for the next event number try again
 
-# The quarterly questions to each function's leader: four about the structure, three about the
-# operating environment. Ids are what the answers store; scoring keys its evidence on them.
-QUESTIONS: Mapping[str, tuple[str, str]] = {
-    "paid_same_outcomes": (
-        "structure",
-        "Are sales and marketing paid toward the same revenue outcomes?",
-    ),
-    "one_metric_set": ("structure", "Is there one set of pipeline metrics both teams use?"),
-    "handoff_owners": ("structure", "Does every handoff have a clear owner?"),
-    "one_data_version": ("structure", "Is there one version of the data in reviews?"),
-    "first_tradeoff": ("environment", "Does the first hard trade-off get made, not deferred?"),
-    "bad_news_early": ("environment", "Is bad news raised early?"),
-    "conflicts_resolved": ("environment", "Are cross-team conflicts resolved openly and quickly?"),
-}
+# The questions' ids are what the answers store (model.leader_questions).
+QUESTIONS = QUESTION_IDS
 
 DECISION_COLUMNS: dict[str, pl.DataType] = {
     "decision_id": pl.Int64(),
