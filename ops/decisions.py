@@ -16,6 +16,7 @@ import polars as pl
 
 from journal import Journal, database_url, open_journal
 from ops import audit
+from scoring import perception
 from scoring.decisions import SIGNAL_COLUMNS, decisions_kept, follow_through
 
 ACTIONS = ("close", "reverse", "reopen")
@@ -140,3 +141,24 @@ def view_decisions(data_dir: Path | str, teams: tuple[str, ...] = ()) -> pl.Data
 def kept(journal: Journal, *, as_of: date, teams: tuple[str, ...] = ()) -> pl.DataFrame:
     """ "Decisions kept" per team of the view (scoring.decisions.decisions_kept)."""
     return decisions_kept(in_view(journal.decisions(), teams), as_of=as_of)
+
+
+def scored_signals(card: Mapping[str, Any]) -> pl.DataFrame:
+    """Every signal of a scorecard JSON with its 0-100 score (null when not measured): one row
+    per signal, sorted by id; the data's evidence the leaders' answers are set beside."""
+    rows = [
+        (s["id"], s["label"], s["value"], s["unit"], s["score"])
+        for p in card.get("pillars", [])
+        for s in p.get("signals", [])
+    ]
+    schema = perception.SIGNAL_COLUMNS
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("signal_id")
+
+
+def perception_for(
+    journal: Journal, card: Mapping[str, Any], *, quarter: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The leaders' answers for `quarter` beside the scorecard's evidence: one row per question
+    and function (`scoring.perception.perception`) and one per question (`summary`)."""
+    rows = perception.perception(journal.answers(), scored_signals(card), quarter=quarter)
+    return rows, perception.summary(rows)

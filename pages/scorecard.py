@@ -11,7 +11,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from pages import _auth, _data, _decision_log, _widgets
+from pages import _auth, _data, _decision_log, _perception, _widgets
 from pages._text import md_text
 
 PAGE_FILES = {
@@ -318,4 +318,5 @@ st.download_button(
     help="The scorecard of this view as a printable PDF: summary, one page per pillar, charts.",
 )
 
+_perception.leaders_beside_data(view, card)
 _decision_log.record_expander("scorecard", about_kind="metric")
