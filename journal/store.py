@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from journal.tables import decision_events, decisions, leader_answers
 from model.leader_questions import QUESTION_IDS
+from model.schema import FUNCTIONS
 
 JOURNAL_DB = "journal.sqlite"
 ABOUT_KINDS = ("team", "metric", "deal", "handoff")
@@ -372,6 +373,10 @@ class Journal:
         """Store one leader's answer (1-5 and a comment) to one question for one quarter."""
         if question not in QUESTIONS:
             raise JournalError(f"there is no question {question!r}")
+        if function not in FUNCTIONS:
+            raise JournalError(
+                f"the function must be one of {', '.join(FUNCTIONS)}, not {function!r}"
+            )
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
             raise JournalError(f"an answer is a whole number from 1 to 5, not {score!r}")
         values = {

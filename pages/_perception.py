@@ -19,9 +19,22 @@ HELP = (
 )
 
 
+def _quarter(view: _data.View) -> str:
+    return _data.settings().scoring.calendar.quarter_of(view.as_of_date).name
+
+
+def summary_for(view: _data.View, card: dict[str, Any]) -> pl.DataFrame | None:
+    """The leaders' answers of the view's quarter beside the evidence, one row per question
+    (for the pre-read), or None when the journal cannot be read."""
+    try:
+        return ops_decisions.perception_for(_data.journal(), card, quarter=_quarter(view))[1]
+    except Exception:  # an unreachable database: the pre-read is made without the section
+        return None
+
+
 def leaders_beside_data(view: _data.View, card: dict[str, Any]) -> None:
     """Draw the section (a short note when no leader has answered this quarter)."""
-    quarter = _data.settings().scoring.calendar.quarter_of(view.as_of_date).name
+    quarter = _quarter(view)
     st.subheader("Leaders' view beside the data", help=HELP)
     try:
         journal = _data.journal()

@@ -302,6 +302,7 @@ def _preread_pdf() -> bytes:
         params=settings.scoring,
         app_url=settings.preread.app_url,
         all_teams=st.session_state.get("all_teams", []),
+        leaders=_perception.summary_for(view, card),
     )
     return preread_build.render(pre, "pdf")
 

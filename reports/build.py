@@ -166,9 +166,11 @@ def for_view(
     params: ScoringParams,
     app_url: str,
     all_teams: Sequence[str],
+    leaders: pl.DataFrame | None = None,
 ) -> PreRead:
     """The pre-read of a view whose scorecard JSON and changes are already computed (the app's
-    cached ones); `tables` are the snapshot's tables restricted to the view's teams."""
+    cached ones); `tables` are the snapshot's tables restricted to the view's teams; `leaders`
+    the leaders' answers beside the evidence (`scoring.perception.summary`), when any."""
     as_of = date.fromisoformat(card["as_of"])
     if "period_range" in card:  # the resolved dates (a ttm or all period depends on the data)
         period = Period.from_dict(card["period_range"])
@@ -176,7 +178,12 @@ def for_view(
         period = parse_period(card["period"], fiscal_start_month=params.fiscal_start_month)
     charts = key_charts(tables, as_of=as_of, period=period, params=params, all_teams=all_teams)
     return assemble(
-        card, changes, freshness=freshness(snapshot, previous), app_url=app_url, charts=charts
+        card,
+        changes,
+        freshness=freshness(snapshot, previous),
+        app_url=app_url,
+        charts=charts,
+        leaders=leaders,
     )
 
 

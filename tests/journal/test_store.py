@@ -235,6 +235,10 @@ def test_leaders_answers_are_kept_with_later_ones_added(journal: Journal):
         journal.answer(
             quarter="2026-Q3", function="sales", question="handoff_owners", score=6, by="s"
         )
+    with pytest.raises(JournalError, match="the function must be one of sales"):
+        journal.answer(
+            quarter="2026-Q3", function="<b>x</b>", question="handoff_owners", score=3, by="s"
+        )
     with pytest.raises(JournalError, match="no question"):
         journal.answer(quarter="2026-Q3", function="sales", question="weather", score=3, by="s")
 
