@@ -8,13 +8,14 @@ them with the scorecard of the view being reviewed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from journal import Journal, database_url, open_journal
+from model.leader_questions import QUESTION_IDS
 from ops import audit
 from scoring import perception
 from scoring.decisions import SIGNAL_COLUMNS, decisions_kept, follow_through
@@ -162,3 +163,57 @@ def perception_for(
     and function (`scoring.perception.perception`) and one per question (`summary`)."""
     rows = perception.perception(journal.answers(), scored_signals(card), quarter=quarter)
     return rows, perception.summary(rows)
+
+
+def seed_demo(journal: Journal, *, as_of: date, quarter: str | None = None) -> bool:
+    """Plant the demo org's decision log and leaders' answers, only into an empty journal
+    (returns whether it did): five decisions around `as_of` — one kept, one closed late, one
+    reversed, one overdue, one not yet due (decisions kept: 1 of 4 judged) — and the sales and
+    marketing leaders' answers for the quarter of `as_of`, sales rating handoff ownership and
+    early bad news high where the demo's data is poor (the planted gap). `quarter`: the
+    quarter's name in the configured fiscal calendar (a calendar quarter by default)."""
+    if journal.version() != "0" or not journal.answers().is_empty():
+        return False
+    by = "demo@example.com"
+
+    def at(days: int) -> datetime:
+        return datetime.combine(as_of + timedelta(days=days), time(10), tzinfo=UTC)
+
+    kept = journal.record(
+        text="Review every Negotiation deal older than 30 days with its owner", owner="EMEA lead",
+        team="EMEA", about_kind="team", due_date=as_of - timedelta(days=30), by=by, now=at(-60),
+    )  # fmt: skip
+    journal.close_decision(kept, by=by, note="all 14 reviewed", now=at(-35))
+    late = journal.record(
+        text="Clean up close dates in the past before the forecast call", owner="NA MM lead",
+        team="NA Mid-Market", about_kind="metric", about_id="stale_close_dates",
+        due_date=as_of - timedelta(days=40), by=by, now=at(-55),
+    )  # fmt: skip
+    journal.close_decision(late, by=by, now=at(-30))
+    reversed_ = journal.record(
+        text="Re-score Paid Social MQLs before handing them to SDRs", owner="Marketing ops",
+        about_kind="metric", about_id="follow_up_sla", due_date=as_of - timedelta(days=20),
+        by=by, now=at(-50),
+    )  # fmt: skip
+    journal.close_decision(reversed_, by=by, now=at(-25))
+    journal.reverse(reversed_, by=by, note="back to the old scoring after one week", now=at(-10))
+    journal.record(
+        text="Commit only deals with a signed mutual plan", owner="NA Enterprise lead",
+        team="NA Enterprise", about_kind="metric", about_id="late_risk_share",
+        due_date=as_of - timedelta(days=14), by=by, now=at(-45),
+    )  # fmt: skip
+    journal.record(
+        text="SDRs follow up every MQL within 24 hours", owner="APAC SDR manager", team="APAC",
+        about_kind="handoff", about_id="MQL → SAL", due_date=as_of + timedelta(days=14), by=by,
+        now=at(-7),
+    )  # fmt: skip
+    quarter = quarter or f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}"
+    answers = {
+        "sales": (4, 3, 5, 4, 3, 4, 3),  # handoffs 5/5 and bad news 4/5: the data disagrees
+        "marketing": (2, 2, 2, 3, 2, 3, 2),
+    }
+    for function, scores in answers.items():
+        for question, score in zip(QUESTION_IDS, scores, strict=True):
+            journal.answer(quarter=quarter, function=function, question=question, score=score,
+                           by=f"{function}.leader@example.com", now=at(-1))  # fmt: skip
+    return True

@@ -130,7 +130,23 @@ def build_demo(bar: Any) -> str | None:
     record = run_refresh(
         settings(), "demo", trigger="page", progress=lambda m, f: bar.progress(f, text=m)
     )
-    return None if record.ok else record.error or record.outcome
+    if not record.ok:
+        return record.error or record.outcome
+    _seed_demo_journal()
+    return None
+
+
+def _seed_demo_journal() -> None:
+    """Plant the demo's decisions and leaders' answers into an empty journal (ops.decisions)."""
+    snapshot = current_snapshot()
+    if snapshot is None:
+        return
+    as_of = snapshot.data_as_of
+    quarter = settings().scoring.calendar.quarter_of(as_of).name
+    try:
+        _decisions.seed_demo(journal(), as_of=as_of, quarter=quarter)
+    except Exception:  # an unreachable journal: the demo works without its decision log
+        return
 
 
 def auto_demo_enabled() -> bool:

@@ -79,3 +79,32 @@ def test_closing_then_reversing_keeps_the_history(demo_store, journal_db, app):
     assert list(done["Status"]) == ["reversed"]
     assert list(done["Reversed / reopened"]) == ["reversed 1×"]
     assert d == 1
+
+
+def test_the_demo_journal_shows_follow_through_and_the_planted_gap(demo_store, journal_db, app):
+    from datetime import date
+
+    from ops.decisions import seed_demo
+    from pages._text import as_text
+
+    seed_demo(open_for_url(journal_db), as_of=date(2026, 11, 16), quarter="2026-Q4")
+    at = app()
+    at.switch_page("pages/decisions.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    # open: NA Enterprise (14 days overdue) and APAC (due in 14 days); kept: EMEA only, of 4
+    assert (metrics["Open decisions"], metrics["Overdue"]) == ("2", "1")
+    assert metrics["Decisions kept"] == "25%"
+    assert any("1 of 4 judged decisions" in c.value for c in at.caption)
+    open_table = at.dataframe[0].value
+    assert list(open_table["Overdue"]) == ["14 days overdue", ""]
+    done = at.dataframe[1].value
+    assert list(done["Status"]) == ["closed", "closed", "reversed"]
+
+    at.switch_page("pages/scorecard.py").run()
+    assert not at.exception
+    gaps = [as_text(w.value) for w in at.warning if "the data says otherwise" in w.value]
+    assert [g.split(",")[0] for g in gaps] == [
+        "Sales rates “ownership of handoffs is clear” 5/5",
+        "Sales rates “bad news is raised early” 4/5",
+    ]
