@@ -44,8 +44,20 @@ except Exception as exc:  # an unreachable database: say so, never its URL
     )
     st.stop()
 
+# Only a function's leader answers for it ([access.users] `leads`); ops (and the open app)
+# may answer for any function.
+may_choose = who.open or who.role is _auth.Role.OPS
+leads = _data.settings().access.functions.get(who.email or "")
+if not (may_choose or leads):
+    st.info(
+        "Only a function's leader answers these questions. Ask ops to name the function you "
+        'lead (`leads = "sales"` on your entry in [access.users] of scorecard.toml).',
+        icon=":material/lock:",
+    )
 with st.form("leader_answers"):
-    function = st.selectbox("Your function", FUNCTIONS, format_func=FUNCTION_NAMES.get)
+    choices = FUNCTIONS if may_choose else ((leads,) if leads else ())
+    function = st.selectbox("Your function", choices, format_func=FUNCTION_NAMES.get,
+                            disabled=not choices)  # fmt: skip
     for kind, title in (("structure", "The structure"), ("environment", "How it works")):
         st.subheader(title)
         for q in (q for q in LEADER_QUESTIONS if q.kind == kind):
@@ -54,7 +66,7 @@ with st.form("leader_answers"):
             st.text_input("Comment", max_chars=2000, key=f"comment_{q.id}")
     submitted = st.form_submit_button("Save the answers", type="primary")
 
-if submitted:
+if submitted and function:
     try:
         for q in LEADER_QUESTIONS:
             ops_decisions.record_answer(

@@ -56,3 +56,61 @@ def test_answers_show_beside_the_evidence_with_the_gap_named(demo_store, journal
     row = table[table["Question"] == "Does every handoff have a clear owner?"].iloc[0]
     assert row["Leaders' answers, 2026-Q4"] == "sales 5/5"
     assert "Deals stalled at a handoff between teams" in row["The data's evidence"]
+
+
+ROLES_TOML = """
+[access]
+role_claim = "groups"
+[access.users]
+"cro@example.com" = { role = "exec", leads = "sales" }
+"emea.lead@example.com" = { role = "lead", team = "EMEA" }
+"""
+
+
+@pytest.fixture
+def signed(tiny_store: Path, tmp_path: Path, journal_db: str, monkeypatch: pytest.MonkeyPatch):
+    """The app with sign-in on and the roles above; `make(email, page)` runs it signed in."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.test_auth import AUTH, ROOT, signed_in
+
+    config = tmp_path / "scorecard.toml"
+    config.write_text(ROLES_TOML)
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+
+    def make(email: str, page: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.secrets.update(AUTH)
+        at.user = signed_in(email)
+        at.run()
+        return at.switch_page(page).run()
+
+    return make
+
+
+def test_only_a_functions_leader_answers_for_it(signed, journal_db):
+    cro = signed("cro@example.com", "pages/leaders.py")
+    assert not cro.exception
+    assert cro.selectbox[0].options == ["Sales"]  # the function the CRO leads, nothing else
+    cro.button(key="FormSubmitter:leader_answers-Save the answers").click().run()
+    answers = open_for_url(journal_db).answers()
+    assert set(answers["by_email"]) == {"cro@example.com"} and set(answers["function"]) == {"sales"}
+    lead = signed("emea.lead@example.com", "pages/leaders.py")
+    assert not lead.exception
+    assert any("Only a function's leader" in i.value for i in lead.info)
+    assert lead.selectbox[0].disabled
+    lead.button(key="FormSubmitter:leader_answers-Save the answers").click().run()
+    assert open_for_url(journal_db).answers().height == 7  # the lead's submit wrote nothing
+
+
+def test_a_lead_records_decisions_for_their_team_as_themselves(signed, journal_db):
+    lead = signed("emea.lead@example.com", "pages/decisions.py")
+    assert not lead.exception
+    assert lead.selectbox(key="decision_decisions_team").options == ["(no team)", "EMEA"]
+    lead.text_area(key="decision_decisions_text").input("Weekly EMEA deal desk")
+    lead.text_input(key="decision_decisions_owner").input("Ana")
+    lead.selectbox(key="decision_decisions_team").select("EMEA")
+    lead.button(key="FormSubmitter:decision_decisions-Record the decision").click().run()
+    assert not lead.exception
+    made = open_for_url(journal_db).decisions()
+    assert made.select("team", "recorded_by").rows() == [("EMEA", "emea.lead@example.com")]
