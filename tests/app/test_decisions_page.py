@@ -108,3 +108,18 @@ def test_the_demo_journal_shows_follow_through_and_the_planted_gap(demo_store, j
         "Sales rates “ownership of handoffs is clear” 5/5",
         "Sales rates “bad news is raised early” 4/5",
     ]
+
+
+def test_the_handoffs_page_records_a_decision_about_a_handoff(demo_store, journal_db, app):
+    at = app()
+    at.switch_page("pages/handoffs.py").run()
+    assert not at.exception
+    at.text_area(key="decision_handoffs_text").input("SDRs own every MQL within a day")
+    at.text_input(key="decision_handoffs_owner").input("SDR manager")
+    at.text_input(key="decision_handoffs_subject").input("MQL → SAL")
+    at.button(key="FormSubmitter:decision_handoffs-Record the decision").click().run()
+    assert not at.exception
+    made = open_for_url(journal_db).decisions()
+    assert made.select("about_kind", "about_id", "metric_value").rows() == [
+        ("handoff", "MQL → SAL", None)
+    ]

@@ -153,3 +153,14 @@ def test_decisions_kept_is_a_forecast_integrity_signal(tiny_org):
     # scale 40 % -> 0, 90 % -> 100: 28.6 % is below the floor
     assert kept["score"] == 0.0
     assert card.pillar("forecast_integrity").score != unread.pillar("forecast_integrity").score
+
+
+def test_a_teams_view_equals_the_company_views_row_for_it():
+    from ops.decisions import in_view
+
+    decisions = current_decisions(HISTORY)
+    company = decisions_kept(decisions, as_of=AS_OF)
+    for team in ("EMEA", "NA"):
+        alone = decisions_kept(in_view(decisions, (team,)), as_of=AS_OF)
+        # the team's view also holds the decisions of no team: its own row is the company's
+        assert alone.filter(pl.col("team") == team).equals(company.filter(pl.col("team") == team))
