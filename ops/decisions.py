@@ -139,21 +139,29 @@ def view_decisions(data_dir: Path | str, teams: tuple[str, ...] = ()) -> pl.Data
         journal.close()
 
 
+def journal_frames(
+    data_dir: Path | str, teams: tuple[str, ...] = ()
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The view's decisions and every leader answer, for a pre-read made outside the app (the
+    CLI, a schedule); (None, None) when the journal cannot be opened."""
+    try:
+        journal = open_for(data_dir)
+    except Exception:  # an unreachable DATABASE_URL must not stop a scheduled pre-read
+        return None, None
+    try:
+        return in_view(journal.decisions(), teams), journal.answers()
+    finally:
+        journal.close()
+
+
 def kept(journal: Journal, *, as_of: date, teams: tuple[str, ...] = ()) -> pl.DataFrame:
     """ "Decisions kept" per team of the view (scoring.decisions.decisions_kept)."""
     return decisions_kept(in_view(journal.decisions(), teams), as_of=as_of)
 
 
 def scored_signals(card: Mapping[str, Any]) -> pl.DataFrame:
-    """Every signal of a scorecard JSON with its 0-100 score (null when not measured): one row
-    per signal, sorted by id; the data's evidence the leaders' answers are set beside."""
-    rows = [
-        (s["id"], s["label"], s["value"], s["unit"], s["score"])
-        for p in card.get("pillars", [])
-        for s in p.get("signals", [])
-    ]
-    schema = perception.SIGNAL_COLUMNS
-    return pl.DataFrame(rows, schema=schema, orient="row").sort("signal_id")
+    """Every signal of a scorecard JSON with its 0-100 score (`scoring.perception.signals_of`)."""
+    return perception.signals_of(card)
 
 
 def perception_for(

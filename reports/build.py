@@ -26,6 +26,7 @@ from model.tables import ALL_TEAMS, Tables, opportunities_with_team
 from reports import funnel_charts, metrics, pipeline_charts
 from reports.render import to_html, to_pdf
 from reports.snapshot_tables import read_bundle
+from scoring import perception
 from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.scorecard import compare, compute, filter_teams
@@ -194,9 +195,13 @@ def build(
     period: str = "",
     teams: Sequence[str] = (),
     snapshot_id: str | None = None,
+    decisions: pl.DataFrame | None = None,
+    answers: pl.DataFrame | None = None,
 ) -> PreRead:
     """The pre-read of the current (or given) snapshot for a view, with the changes against
     the previous snapshot's scorecard of the same view (as `python -m ops scorecard`).
+    `decisions` (the view's, from the decision log) and `answers` (the leaders') are passed in
+    by ops/ when the journal can be read: "decisions kept" and the leaders' view beside the data.
 
     Like the app and the CLI, it reads `Store.readable`: when the current snapshot is damaged,
     the newest valid one before it, and the document says so (first row of its freshness)."""
@@ -220,7 +225,9 @@ def build(
 
     def card_of(snapshot: Snapshot) -> tuple[Tables, dict[str, Any]]:
         tables = read_bundle(snapshot)
-        card = compute(tables, as_of=as_of, period=chosen, params=params, teams=teams)
+        card = compute(
+            tables, as_of=as_of, period=chosen, params=params, teams=teams, decisions=decisions
+        )
         return tables, card.to_dict()
 
     tables, card = card_of(snap)
@@ -235,6 +242,13 @@ def build(
         params=params,
         app_url=settings.preread.app_url,
         all_teams=sales_teams(tables),
+        leaders=None
+        if answers is None
+        else perception.summary(
+            perception.perception(
+                answers, perception.signals_of(card), quarter=calendar.quarter_of(as_of).name
+            )
+        ),
     )
     if notice is None:
         return pre

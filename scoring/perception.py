@@ -7,6 +7,9 @@ never opens the journal's database.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
 
 from model.leader_questions import LEADER_QUESTIONS
@@ -44,6 +47,17 @@ _EVIDENCE = pl.DataFrame(
     schema={"question": pl.String, "signal_id": pl.String, "position": pl.Int64},
     orient="row",
 )
+
+
+def signals_of(card: Mapping[str, Any]) -> pl.DataFrame:
+    """Every signal of a scorecard JSON with its 0-100 score (null when not measured): one row
+    per signal, sorted by id; the data's evidence the leaders' answers are set beside."""
+    rows = [
+        (s["id"], s["label"], s["value"], s["unit"], s["score"])
+        for p in card.get("pillars", [])
+        for s in p.get("signals", [])
+    ]
+    return pl.DataFrame(rows, schema=SIGNAL_COLUMNS, orient="row").sort("signal_id")
 
 
 def _shown(value: pl.Expr, unit: pl.Expr) -> pl.Expr:

@@ -74,3 +74,26 @@ def test_no_answers_no_section():
     no_signals = pl.DataFrame(schema=SIGNAL_COLUMNS)
     empty = summary(perception(pl.DataFrame(schema=ANSWER_COLUMNS), no_signals, quarter="x"))
     assert leader_lines(empty) == ((), ())
+
+
+def test_the_cli_preread_reads_the_journal(tmp_path, monkeypatch):
+    from connectors.validate import validate_tables
+    from ops import cli
+    from ops.decisions import open_for_url, seed_demo
+    from snapshots.store import Store
+
+    data = tmp_path / "data"
+    Store(data).write(
+        validate_tables(generate_demo_org(as_of=AS_OF)).frames, source="demo", data_as_of=AS_OF
+    )
+    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+    monkeypatch.setenv("SCORECARD_DATA_DIR", str(data))
+    monkeypatch.setenv("DATABASE_URL", url)
+    seed_demo(open_for_url(url), as_of=AS_OF, quarter="2026-Q4")
+    out = tmp_path / "pre.pdf"
+    assert cli.main(["preread", "--out", str(out)]) == 0
+    text = " ".join(plain(p.extract_text()) for p in PdfReader(str(out)).pages)
+    flat = " ".join(text.split())
+    assert _flat("Gap: Sales rates “ownership of handoffs is clear” 5/5") in flat
+    # decisions kept is measured in the Forecast integrity pillar: 1 of 4 -> 25 %
+    assert "Decisions closed on time and not reversed 25%" in flat
