@@ -15,10 +15,17 @@ from typing import Any
 import polars as pl
 
 from journal import Journal, database_url, open_journal
+from model.calendar import Calendar
 from model.leader_questions import QUESTION_IDS
+from model.tables import Tables
 from ops import audit
 from scoring import perception
-from scoring.decisions import SIGNAL_COLUMNS, decisions_kept, follow_through
+from scoring.decisions import (
+    SIGNAL_COLUMNS,
+    deal_follow_through,
+    decisions_kept,
+    follow_through,
+)
 
 ACTIONS = ("close", "reverse", "reopen")
 
@@ -120,10 +127,23 @@ def in_view(decisions: pl.DataFrame, teams: tuple[str, ...]) -> pl.DataFrame:
 
 
 def review(
-    journal: Journal, card: Mapping[str, Any], *, as_of: date, teams: tuple[str, ...] = ()
+    journal: Journal,
+    card: Mapping[str, Any],
+    *,
+    as_of: date,
+    teams: tuple[str, ...] = (),
+    tables: Tables | None = None,
+    calendar: Calendar | None = None,
 ) -> pl.DataFrame:
-    """Every decision of the view with its follow-through (scoring.decisions.follow_through)."""
-    return follow_through(in_view(journal.decisions(), teams), signals(card), as_of=as_of)
+    """Every decision of the view with its follow-through (scoring.decisions.follow_through)
+    and, for a decision about a deal, what changed on it since (`deal_changes`; null without
+    `tables`)."""
+    decisions = in_view(journal.decisions(), teams)
+    out = follow_through(decisions, signals(card), as_of=as_of)
+    if tables is None:
+        return out.with_columns(deal_changes=pl.lit(None, pl.String))
+    deals = deal_follow_through(decisions, tables, as_of=as_of, calendar=calendar)
+    return out.join(deals, on="decision_id", how="left").sort("decision_id")
 
 
 def view_decisions(data_dir: Path | str, teams: tuple[str, ...] = ()) -> pl.DataFrame | None:

@@ -136,6 +136,7 @@ def shown(review: pl.DataFrame) -> pl.DataFrame:
         .alias("Overdue"),
         _shown_value("value_then", "metric_unit").alias("Metric then"),
         _shown_value("value_now", "metric_unit").alias("Metric now"),
+        pl.col("deal_changes").fill_null("").alias("Deal changes since"),
         pl.concat_str(
             pl.when(pl.col("times_reversed") > 0).then(
                 pl.lit("reversed ") + pl.col("times_reversed").cast(pl.String) + "×"

@@ -32,7 +32,11 @@ except Exception as exc:  # a database that cannot be reached: say so, never its
     )
     st.stop()
 card = _data.scorecard(view)
-review = ops_decisions.review(journal, card, as_of=view.as_of_date, teams=view.teams)
+review = ops_decisions.review(
+    journal, card, as_of=view.as_of_date, teams=view.teams,
+    tables=_data.team_tables(view.data_dir, view.snapshot_id, view.teams),
+    calendar=_data.settings().scoring.calendar,
+)  # fmt: skip
 kept = ops_decisions.kept(journal, as_of=view.as_of_date, teams=view.teams)
 
 open_now = review.filter(pl.col("status") == "open")

@@ -10,6 +10,9 @@ from datetime import date
 
 import polars as pl
 
+from model.calendar import Calendar
+from model.tables import Tables
+from scoring.changes import deal_changes
 from scoring.definitions import MetricDefinition
 
 DEFINITIONS = (
@@ -96,4 +99,35 @@ def decisions_kept(decisions: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
         .agg(kept=pl.col("kept").fill_null(False).sum().cast(pl.Int64), judged=pl.len())
         .with_columns(rate=pl.col("kept") / pl.col("judged"))
         .sort("team")
+    )
+
+
+def deal_follow_through(
+    decisions: pl.DataFrame, tables: Tables, *, as_of: date, calendar: Calendar | None = None
+) -> pl.DataFrame:
+    """For each decision about a deal: what changed on that deal between the day the decision
+    was recorded and `as_of` (the change flags of `scoring.changes.deal_changes`), as
+    `deal_changes` ("close pushed, amount down"; "" when nothing changed). One row per decision
+    about a deal, sorted by decision id; empty when the data has no change history."""
+    calendar = calendar or Calendar()
+    about_deals = decisions.filter(
+        (pl.col("about_kind") == "deal") & pl.col("about_id").is_not_null()
+    ).select("decision_id", opp_id=pl.col("about_id"), since=pl.col("recorded_at").dt.date())
+    windows = about_deals["since"].unique().sort().to_list()  # one query per recording day
+    flags = [
+        deal_changes(tables, since=min(day, as_of), until=as_of, calendar=calendar)
+        .select("opp_id", kind=pl.col("kind").cast(pl.String))
+        .with_columns(since=pl.lit(day))
+        for day in windows
+    ]
+    changed = pl.concat(flags) if flags else pl.DataFrame(
+        schema={"opp_id": pl.String, "kind": pl.String, "since": pl.Date}
+    )  # fmt: skip
+    return (
+        about_deals.join(changed, on=["opp_id", "since"], how="left")
+        .group_by("decision_id")
+        .agg(
+            deal_changes=pl.col("kind").drop_nulls().sort().str.replace_all("_", " ").str.join(", ")
+        )
+        .sort("decision_id")
     )

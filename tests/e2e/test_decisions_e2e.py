@@ -29,6 +29,20 @@ def journal_app(e2e_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield url
 
 
+def _choose(page, box, option: str) -> None:
+    """Pick `option` in a selectbox (its list can close again while the page settles)."""
+    for _ in range(3):
+        box.locator("input").click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(timeout=5_000)
+        except Exception:  # the list did not open: try again
+            continue
+        choice.click()
+        return
+    raise AssertionError(f"could not choose {option!r}")
+
+
 def _nav(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
     wait_for_app(page)
@@ -42,8 +56,7 @@ def test_record_follow_answer_and_see_the_gap(page, journal_app, tmp_path: Path)
     page.get_by_label("Decision or action").fill(TYPED)
     page.get_by_label("Owner", exact=True).fill("Mia")
     about = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("About", exact=True))
-    about.click()
-    page.get_by_role("option", name="A metric").click()
+    _choose(page, about, "A metric")
     page.get_by_role("button", name="Record the decision").click()
     wait_for_app(page)
     page.get_by_text("Decision recorded.").wait_for()

@@ -164,3 +164,34 @@ def test_a_teams_view_equals_the_company_views_row_for_it():
         alone = decisions_kept(in_view(decisions, (team,)), as_of=AS_OF)
         # the team's view also holds the decisions of no team: its own row is the company's
         assert alone.filter(pl.col("team") == team).equals(company.filter(pl.col("team") == team))
+
+
+def test_a_deal_decision_shows_what_changed_on_the_deal_since(tiny_org):
+    from scoring.decisions import deal_follow_through
+
+    # O1 (tiny org) is won on 2026-02-01; O2 sits in Discovery from 2026-02-01, unchanged.
+    # Decision 1 about O1 recorded 01-10: by 02-15 it was won. Decision 2 about O1 recorded
+    # 02-10: already won then, nothing since. Decision 3 about O2 recorded 02-10: nothing.
+    # Decision 4 is about a team: not a deal decision, no row.
+    history = pl.DataFrame(
+        [
+            {
+                **event(1, 1, "recorded", "open", 1, about_kind="deal", about_id="O1"),
+                "at": datetime(2026, 1, 10, 10, tzinfo=UTC),
+            },
+            {
+                **event(2, 1, "recorded", "open", 1, about_kind="deal", about_id="O1"),
+                "at": datetime(2026, 2, 10, 10, tzinfo=UTC),
+            },
+            {
+                **event(3, 1, "recorded", "open", 1, about_kind="deal", about_id="O2"),
+                "at": datetime(2026, 2, 10, 10, tzinfo=UTC),
+            },
+            {**event(4, 1, "recorded", "open", 1), "at": datetime(2026, 2, 10, 10, tzinfo=UTC)},
+        ],
+        schema={**DECISION_COLUMNS, "at": pl.Datetime("us", "UTC")},
+    )
+    out = deal_follow_through(
+        current_decisions(history), Tables.from_frames(tiny_org), as_of=date(2026, 2, 15)
+    )
+    assert out.rows() == [(1, "won"), (2, ""), (3, "")]
