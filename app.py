@@ -35,6 +35,8 @@ PAGES = {
         _page("pages/campaigns.py", "Campaigns & sourcing", "campaign", "campaigns"),
         _page("pages/data_trust.py", "Data trust", "verified", "data_trust"),
         _page("pages/deal.py", "Deal", "handshake", "deal"),
+        _page("pages/decisions.py", "Decisions", "gavel", "decisions"),
+        _page("pages/leaders.py", "Leaders' answers", "record_voice_over", "leaders"),
     ],
     "Ops": [_page("pages/refresh.py", "Data & refresh", "sync", "refresh")],
 }

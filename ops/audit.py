@@ -18,7 +18,7 @@ import polars as pl
 from ops.sqlite_log import connect
 
 AUDIT_DB = "audit.sqlite"
-ACTIONS = ("sign-in", "sign-out", "expired", "denied", "refresh", "export")
+ACTIONS = ("sign-in", "sign-out", "expired", "denied", "refresh", "export", "decision", "answer")
 ANONYMOUS = "anonymous"  # the user of an open app (sign-in not configured)
 
 _DDL = """

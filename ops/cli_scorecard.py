@@ -132,6 +132,7 @@ def chosen_period(args: argparse.Namespace, tables, *, as_of: date, calendar) ->
 def _preread(args: argparse.Namespace) -> int:
     """Write the executive pre-read of the current snapshot (see reports/)."""
     from ops.config import load_settings
+    from ops.decisions import journal_frames
     from reports import build as preread_build
     from snapshots.store import StoreError
 
@@ -143,7 +144,11 @@ def _preread(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         period = period_name(args)
-        pre = preread_build.build(settings, as_of=args.as_of, period=period, teams=teams)
+        decisions, answers = journal_frames(settings.data_dir, teams)
+        pre = preread_build.build(
+            settings, as_of=args.as_of, period=period, teams=teams, decisions=decisions,
+            answers=answers,
+        )  # fmt: skip
     except (StoreError, PeriodError) as exc:
         print(f"preread: {exc}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ from model.params import (
     ScoringParams,
     StallParams,
 )
+from model.schema import FUNCTIONS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "scorecard.toml"
@@ -101,6 +102,8 @@ class AccessSettings:
     claim_roles: Mapping[str, str] = field(default_factory=dict)  # claim value -> role
     users: Mapping[str, str] = field(default_factory=dict)  # email (lower case) -> role
     teams: Mapping[str, str] = field(default_factory=dict)  # email (lower case) -> team
+    # email (lower case) -> the function whose leader answers the quarterly questions
+    functions: Mapping[str, str] = field(default_factory=dict)
 
 
 ALERT_EVENTS = ("failed", "stale", "digest")
@@ -286,8 +289,15 @@ def _role(value: Any, where: str) -> str:
     return str(value)
 
 
+def _leads(value: Any, where: str) -> str:
+    if value not in FUNCTIONS:
+        raise ConfigError(f"[access] {where}: leads {value!r} is not one of {FUNCTIONS}")
+    return str(value)
+
+
 def _access(raw: Mapping[str, Any]) -> AccessSettings:
-    """`[access.users]` entries are a role or a table {role, team}; emails compare lower-cased."""
+    """`[access.users]` entries are a role or a table {role, team, leads}; emails compare
+    lower-cased; `leads` names the function whose leader the user is."""
     section = _section(raw, "access")
     entries = section.pop("users", {})
     users = {
@@ -300,6 +310,7 @@ def _access(raw: Mapping[str, Any]) -> AccessSettings:
             claim_roles={str(k): _role(v, k) for k, v in section.pop("claim_roles", {}).items()},
             users={email: _role(u.get("role"), email) for email, u in users.items()},
             teams={email: str(u["team"]) for email, u in users.items() if u.get("team")},
+            functions={e: _leads(u["leads"], e) for e, u in users.items() if u.get("leads")},
             **section,
         )
     except TypeError as exc:

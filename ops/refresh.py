@@ -17,6 +17,7 @@ import polars as pl
 from connectors.base import RefreshError
 from connectors.validate import ValidationError, validate_tables
 from ops.config import Settings
+from ops.decisions import view_decisions
 from ops.sources import SOURCES, Progress, no_progress
 from snapshots.store import Snapshot, Store
 
@@ -80,6 +81,7 @@ def default_scorecard(
         as_of=data_as_of,
         period=parse_period(key["period"], fiscal_start_month=settings.scoring.fiscal_start_month),
         params=settings.scoring,
+        decisions=view_decisions(settings.data_dir),
     ).to_dict()
     kept = intermediates.export(tables, as_of=data_as_of, timezone=settings.scoring.timezone)
     return {"params": repr(settings.scoring), **card}, kept

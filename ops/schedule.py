@@ -215,12 +215,16 @@ def tick(settings: Settings, *, clock: Clock = utc_now) -> None:
 def fire_preread(settings: Settings, job: PrereadJob, *, clock: Clock = utc_now) -> RunRecord:
     """One scheduled pre-read of the current snapshot: written into `job.out_dir`, mailed to
     `job.recipients` when SMTP is configured, recorded in the run log (source "preread")."""
+    from ops.decisions import journal_frames
     from reports import build as preread_build  # heavy (charts, PDF): loaded only when one runs
 
     data_dir = settings.data_dir
     run_id = start_run(data_dir, source=PREREAD_SOURCE, trigger="schedule", now=clock(), job=job.id)
     try:
-        pre = preread_build.build(settings, period=job.period, teams=job.teams)
+        decisions, answers = journal_frames(data_dir, tuple(job.teams))
+        pre = preread_build.build(
+            settings, period=job.period, teams=job.teams, decisions=decisions, answers=answers
+        )
         paths = [
             preread_build.write(pre, job.out_dir / preread_build.file_name(pre, fmt))
             for fmt in job.formats

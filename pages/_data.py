@@ -21,9 +21,11 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from journal import Journal
 from model.calendar import Period, parse_period
 from model.params import ScoringParams
 from model.tables import Tables
+from ops import decisions as _decisions
 from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from ops.refresh import SCORECARD_FILE
 from pages._text import md_text
@@ -130,7 +132,23 @@ def build_demo(bar: Any) -> str | None:
     record = run_refresh(
         settings(), "demo", trigger="page", progress=lambda m, f: bar.progress(f, text=m)
     )
-    return None if record.ok else record.error or record.outcome
+    if not record.ok:
+        return record.error or record.outcome
+    _seed_demo_journal()
+    return None
+
+
+def _seed_demo_journal() -> None:
+    """Plant the demo's decisions and leaders' answers into an empty journal (ops.decisions)."""
+    snapshot = current_snapshot()
+    if snapshot is None:
+        return
+    as_of = snapshot.data_as_of
+    quarter = settings().scoring.calendar.quarter_of(as_of).name
+    try:
+        _decisions.seed_demo(journal(), as_of=as_of, quarter=quarter)
+    except Exception:  # an unreachable journal: the demo works without its decision log
+        return
 
 
 def auto_demo_enabled() -> bool:
@@ -239,39 +257,58 @@ def _stored_scorecard(view: View, params: ScoringParams) -> dict[str, Any] | Non
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
-def _scorecard(view: View) -> dict[str, Any]:
+def _scorecard(view: View, decisions_version: str | None = "0") -> dict[str, Any]:
+    """The view's scorecard; `decisions_version` (`Journal.version`, None when the log cannot
+    be opened) keys the cache, so a decision recorded or closed recomputes "decisions kept"."""
     params = settings().scoring
-    stored = _stored_scorecard(view, params)
-    if stored is not None:
-        return stored
+    if decisions_version == "0":  # no decision yet: what the refresh precomputed still holds
+        stored = _stored_scorecard(view, params)
+        if stored is not None:
+            return stored
+    decisions = None
+    if decisions_version is not None:
+        decisions = _decisions.in_view(journal().decisions(), view.teams)
     card = compute(
         load_tables(view.data_dir, view.snapshot_id),
         as_of=view.as_of_date,
         period=view.period_obj(params.fiscal_start_month),
         params=params,
         teams=view.teams,
+        decisions=decisions,
     )
     return card.to_dict()
 
 
+def decisions_version() -> str | None:
+    """`Journal.version` of the decision log, or None when it cannot be opened."""
+    try:
+        return journal().version()
+    except Exception:  # an unreachable DATABASE_URL: the scorecard says the log was not read
+        return None
+
+
 def scorecard(view: View) -> dict[str, Any]:
-    """The scorecard JSON for a view (cached per view)."""
-    return _scorecard(view)
+    """The scorecard JSON for a view (cached per view and state of the decision log)."""
+    return _scorecard(view, decisions_version())
+
+
+def changes(view: View) -> dict[str, Any]:
+    """What changed since the previous snapshot, for the same period, as-of and teams."""
+    return _changes(view, decisions_version())
 
 
 @st.cache_data(max_entries=32, show_spinner="Comparing with the previous snapshot…")
-def changes(view: View) -> dict[str, Any]:
-    """What changed since the previous snapshot, for the same period, as-of and teams."""
+def _changes(view: View, version: str | None) -> dict[str, Any]:
     s = Store(Path(view.data_dir))
     previous = s.previous(s.get(view.snapshot_id))
     if previous is None:
-        return compare(_scorecard(view), None)
+        return compare(_scorecard(view, version), None)
     before = View(view.data_dir, previous.id, view.period, view.as_of, view.teams, view.params_key)
     try:
-        earlier = _scorecard(before)
+        earlier = _scorecard(before, version)
     except (OSError, pl.exceptions.PolarsError, StoreError):
-        return compare(_scorecard(view), None)  # a damaged previous snapshot: no comparison
-    result = compare(_scorecard(view), earlier)
+        return compare(_scorecard(view, version), None)  # a damaged previous snapshot
+    result = compare(_scorecard(view, version), earlier)
     result["previous_snapshot"] = previous.id
     return result
 
@@ -336,3 +373,14 @@ def _review_changes(view: View, since: str, name: str) -> ReviewChanges:
         window=ReviewWindow(since=date.fromisoformat(since), until=view.as_of_date, name=name),
         calendar=settings().scoring.calendar,
     )
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the decision log…")
+def _journal(url: str) -> Journal:
+    return _decisions.open_for_url(url)
+
+
+def journal() -> Journal:
+    """The decision log and leaders' answers (``DATABASE_URL``, else SQLite in the data folder),
+    opened and migrated once per database; read fresh on every call, never cached as data."""
+    return _journal(_decisions.journal_url(settings().data_dir))

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from connectors.crm_links import record_link
-from pages import _chart_specs, _data, _review, _widgets
+from pages import _chart_specs, _data, _decision_log, _review, _widgets
 from pages import _deal_charts as charts
 from pages._text import md_text
 from scoring import changes, deal, risk
@@ -247,3 +247,5 @@ else:
         "Each row of the deal's history up to the as-of date (stage, amount, close date and "
         "forecast category it set), and what it changed against the row before."
     )
+
+_decision_log.record_expander("deal", about_kind="deal", about_id=deal_id)

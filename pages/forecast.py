@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _chart_specs, _data, _widgets
+from pages import _chart_specs, _data, _decision_log, _widgets
 from pages._text import md_text
 from reports import metrics as _metrics
 from reports import pipeline_charts as charts
@@ -534,3 +534,5 @@ _widgets.table(
         "surfaced_at": None,
     },
 )
+
+_decision_log.record_expander("forecast", about_kind="metric", about_id="late_risk_share")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _chart_specs, _data, _widgets
+from pages import _chart_specs, _data, _decision_log, _widgets
 from pages._text import md_text
 from reports import funnel_charts as charts
 from scoring import funnel
@@ -447,3 +447,5 @@ _widgets.table(
         "conflict": st.column_config.CheckboxColumn("Flagged"),
     },
 )
+
+_decision_log.record_expander("handoffs", about_kind="handoff")

@@ -11,7 +11,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from pages import _auth, _data, _widgets
+from pages import _auth, _data, _decision_log, _perception, _widgets
 from pages import _changes_charts as changes_charts
 from pages._text import md_text
 from scoring.review import review_window
@@ -326,6 +326,7 @@ def _preread_pdf() -> bytes:
         app_url=settings.preread.app_url,
         all_teams=st.session_state.get("all_teams", []),
         review=week_changes,
+        leaders=_perception.summary_for(view, card),
     )
     return preread_build.render(pre, "pdf")
 
@@ -341,3 +342,6 @@ st.download_button(
     args=(f"preread_{card['period']}_{card['as_of']}.pdf",),
     help="The scorecard of this view as a printable PDF: summary, one page per pillar, charts.",
 )
+
+_perception.leaders_beside_data(view, card)
+_decision_log.record_expander("scorecard", about_kind="metric")

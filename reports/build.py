@@ -27,6 +27,7 @@ from reports import funnel_charts, metrics, pipeline_charts
 from reports.render import to_html, to_pdf
 from reports.review import review_for
 from reports.snapshot_tables import read_bundle
+from scoring import perception
 from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.review import ReviewChanges, review_changes, review_window
@@ -169,11 +170,13 @@ def for_view(
     app_url: str,
     all_teams: Sequence[str],
     review: ReviewChanges | None = None,
+    leaders: pl.DataFrame | None = None,
 ) -> PreRead:
     """The pre-read of a view whose scorecard JSON and changes are already computed (the app's
     cached ones); `tables` are the snapshot's tables restricted to the view's teams; `review`
     the changes since the last review (the app's cached ones; without it, the last week's
-    read from the stage history)."""
+    read from the stage history); `leaders` the leaders' answers beside the evidence
+    (`scoring.perception.summary`), when any."""
     as_of = date.fromisoformat(card["as_of"])
     if "period_range" in card:  # the resolved dates (a ttm or all period depends on the data)
         period = Period.from_dict(card["period_range"])
@@ -189,6 +192,7 @@ def for_view(
         app_url=app_url,
         charts=charts,
         review=review,
+        leaders=leaders,
     )
 
 
@@ -199,9 +203,13 @@ def build(
     period: str = "",
     teams: Sequence[str] = (),
     snapshot_id: str | None = None,
+    decisions: pl.DataFrame | None = None,
+    answers: pl.DataFrame | None = None,
 ) -> PreRead:
     """The pre-read of the current (or given) snapshot for a view, with the changes against
     the previous snapshot's scorecard of the same view (as `python -m ops scorecard`).
+    `decisions` (the view's, from the decision log) and `answers` (the leaders') are passed in
+    by ops/ when the journal can be read: "decisions kept" and the leaders' view beside the data.
 
     Like the app and the CLI, it reads `Store.readable`: when the current snapshot is damaged,
     the newest valid one before it, and the document says so (first row of its freshness)."""
@@ -225,7 +233,9 @@ def build(
 
     def card_of(snapshot: Snapshot) -> tuple[Tables, dict[str, Any]]:
         tables = read_bundle(snapshot)
-        card = compute(tables, as_of=as_of, period=chosen, params=params, teams=teams)
+        card = compute(
+            tables, as_of=as_of, period=chosen, params=params, teams=teams, decisions=decisions
+        )
         return tables, card.to_dict()
 
     tables, card = card_of(snap)
@@ -244,6 +254,13 @@ def build(
         params=params,
         app_url=settings.preread.app_url,
         all_teams=sales_teams(tables),
+        leaders=None
+        if answers is None
+        else perception.summary(
+            perception.perception(
+                answers, perception.signals_of(card), quarter=calendar.quarter_of(as_of).name
+            )
+        ),
     )
     if notice is None:
         return pre

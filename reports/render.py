@@ -148,6 +148,12 @@ def _summary_pdf(pdf: _Pdf, pre: PreRead) -> None:
     _heading(pdf, "Top drivers", 11)
     for i, text in enumerate(pre.drivers or (pre.no_drivers,), 1):
         _para(pdf, f"{i}. {text}")
+    if pre.leaders:
+        _heading(pdf, "Leaders' view beside the data", 11)
+        for gap in pre.leader_gaps:
+            _para(pdf, f"Gap: {gap}")
+        for line in pre.leaders:
+            _para(pdf, line, 8)
     _heading(pdf, "Headline metrics by team", 11)
     _table(pdf, (pre.headline_columns, *pre.headline_rows), (26, *(17.1,) * 9), size=7)
     _heading(pdf, "What changed since the previous snapshot", 11)
@@ -257,7 +263,14 @@ def _html_summary(pre: PreRead) -> str:
         f"{_html_table(pillars)}"
         + "".join(f"<p class='muted'>{_e(line)}</p>" for line in pre.missing)
         + f"<h2>Top drivers</h2>{_html_list(pre.drivers or (pre.no_drivers,), 'ol')}"
-        f"<h2>Headline metrics by team</h2>"
+        + (
+            "<h2>Leaders' view beside the data</h2>"
+            + _html_list(tuple(f"Gap: {g}" for g in pre.leader_gaps))
+            + _html_list(pre.leaders)
+            if pre.leaders
+            else ""
+        )
+        + "<h2>Headline metrics by team</h2>"
         f"{_html_table((pre.headline_columns, *pre.headline_rows))}"
         f"<h2>What changed since the previous snapshot</h2>{_html_list(pre.changes)}"
         f"<h2>Data freshness</h2>{_html_table((('', ''), *pre.freshness))}"

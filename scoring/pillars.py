@@ -26,6 +26,7 @@ from model.calendar import Calendar, Period, previous
 from model.params import ScoringParams
 from model.tables import ALL_TEAMS, ENGINE, Tables
 from scoring import forecast, funnel, pipeline, quality, reconcile, stages
+from scoring.decisions import decisions_kept
 from scoring.model import Driver, PillarScore, Scale, Signal, money, not_measured, pct
 
 # Default scales (worst → 0, best → 100); `[score.scales]` in scorecard.toml overrides them.
@@ -46,6 +47,7 @@ DEFAULT_SCALES: dict[str, Scale] = {
     "goal_conflict": Scale(0.50, 0.0),
     "coverage_vs_required": Scale(0.25, 1.0),
     "win_rate": Scale(0.10, 0.40),
+    "decisions_kept": Scale(0.40, 0.90),
 }
 
 
@@ -165,6 +167,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "wape": (FORECASTS, CLOSED_DEALS),
     "slip_rate": (STAGE_HISTORY, CLOSE_DATE_HISTORY),
     "late_risk_share": (STAGE_HISTORY, CHANGE_HISTORY),
+    "decisions_kept": (),  # the decision log, passed in: not an input of the CRM
     # shared metrics & data
     "sourced_pipeline_disagreement": (CAMPAIGN_RESPONSES, SOURCED_LABELS),
     "data_quality_score": (OPPORTUNITIES,),
@@ -203,6 +206,9 @@ class Context:
     period: Period
     params: ScoringParams
     scales: Mapping[str, Scale]
+    # The view's decisions (one row per decision, journal.current_decisions), or None when
+    # the decision log was not read: "decisions kept" is then not measured.
+    decisions: pl.DataFrame | None = None
 
     @property
     def fsm(self) -> int:
@@ -482,6 +488,7 @@ def forecast_integrity(ctx: Context) -> PillarScore:
                    "late_risk_share", _share(late, "late_count", "risk_count"), "ratio",
                    "forecast", counts=_sums(late, "late_count", "risk_count"),
                    empty=f"no committed deal went bad in {judged.name}"),
+        _decisions_kept_signal(ctx, pillar),
     )  # fmt: skip
     trend = forecast.forecast_trend(t, periods=ctx.history, as_of=ctx.as_of, params=fp, timezone=tz)
     company_slips = (
@@ -496,6 +503,23 @@ def forecast_integrity(ctx: Context) -> PillarScore:
     )
     notes = [m for m in (forecast.forecast_status(t),) if m]
     return PillarScore(pillar, signals, _top(drivers, signals, ctx), tuple(notes))
+
+
+def _decisions_kept_signal(ctx: Context, pillar: str) -> Signal:
+    """Decisions kept: of the review's decisions judged by the as-of day, the share closed on
+    time and never reversed (scoring.decisions); not measured until the log has one."""
+    label = "Decisions closed on time and not reversed"
+    if ctx.decisions is None:
+        made = ctx.signal("decisions_kept", pillar, label, "decisions_kept", None, "ratio",
+                          "decisions")  # fmt: skip
+        return not_measured(made, "the decision log was not read for this scorecard")
+    kept = decisions_kept(ctx.decisions, as_of=ctx.as_of)
+    n_kept, judged = float(kept["kept"].sum()), float(kept["judged"].sum())
+    return ctx.signal(
+        "decisions_kept", pillar, label, "decisions_kept", n_kept / judged if judged else None,
+        "ratio", "decisions", counts=(n_kept, judged),
+        empty="no decision in the decision log is due, closed or reversed yet",
+    )  # fmt: skip
 
 
 def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list[Driver]:

@@ -100,6 +100,9 @@ class PreRead:
     missing: tuple[str, ...] = ()  # per pillar not measured: what the data lacks
     no_drivers: str = "No driver stands out."
     review: ReviewSection | None = None
+    # The leaders' answers beside the data's evidence, one line per question, and the gaps named
+    leaders: tuple[str, ...] = ()
+    leader_gaps: tuple[str, ...] = ()
 
 
 def score_text(value: float | None) -> str:
@@ -304,6 +307,27 @@ def period_label(card: dict[str, Any]) -> str:
     return Period.from_dict(card["period_range"]).label
 
 
+def leader_lines(summary: pl.DataFrame | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The leaders' view beside the data (`scoring.perception.summary`): one line per question
+    answered ("Question — leaders: sales 5/5 · data: … (42/100)"), and the gaps named."""
+    if summary is None or summary.is_empty():
+        return (), ()
+    score = pl.col("evidence_score").round(0).cast(pl.Int64).cast(pl.String)
+    lines = summary.select(
+        pl.concat_str(
+            pl.col("question_text"),
+            pl.lit(" — leaders: "),
+            pl.col("answers"),
+            pl.lit(" · data: "),
+            pl.when(pl.col("evidence_score").is_null())
+            .then(pl.lit("not measured"))
+            .otherwise(pl.col("evidence") + " (" + score + "/100)"),
+        )
+    ).to_series()
+    gaps = summary.filter(pl.col("gaps") != "")["gaps"]
+    return tuple(lines.to_list()), tuple(gaps.to_list())
+
+
 def assemble(
     card: dict[str, Any],
     changes: dict[str, Any],
@@ -312,6 +336,7 @@ def assemble(
     app_url: str,
     charts: Sequence[Chart] = (),
     review: ReviewChanges | None = None,
+    leaders: pl.DataFrame | None = None,
 ) -> PreRead:
     """The pre-read of one view: `card` is the scorecard JSON, `changes` its comparison with
     the previous snapshot's scorecard of the same view, `review` the deal changes in the
@@ -321,6 +346,7 @@ def assemble(
     deltas = changes.get("pillars", {})
     coverage = (card.get("coverage") or {}).get("text", "")
     missing = missing_lines(card)
+    leader_view, leader_gaps = leader_lines(leaders)
     return PreRead(
         title=f"Revenue alignment pre-read — {period_label(card)}",
         subtitle=f"As of {card['as_of']} · {teams} · forecast judged on {card['judged_period']}",
@@ -346,4 +372,6 @@ def assemble(
             else "No driver stands out."
         ),
         review=None if review is None else review_section(review),
+        leaders=leader_view,
+        leader_gaps=leader_gaps,
     )

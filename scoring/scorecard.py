@@ -227,11 +227,15 @@ def compute(
     period: Period,
     params: ScoringParams | None = None,
     teams: Sequence[str] = (),
+    decisions: pl.DataFrame | None = None,
 ) -> Scorecard:
-    """The scorecard for `period` judged with the data known at the end of `as_of`."""
+    """The scorecard for `period` judged with the data known at the end of `as_of`.
+
+    `decisions`: the view's decisions from the decision log (one row per decision), for the
+    "decisions kept" signal; None leaves it not measured."""
     params = params or ScoringParams()
     scales = {**DEFAULT_SCALES, **{k: Scale(*v) for k, v in params.score.scales.items()}}
-    ctx = Context(filter_teams(tables, teams), as_of, period, params, scales)
+    ctx = Context(filter_teams(tables, teams), as_of, period, params, scales, decisions)
     ctx.stalled  # noqa: B018 - shared intermediates first, so the threads below only read them
     ctx.company.stalled  # noqa: B018 - and the company's, a team view's baseline
     ctx.evidence  # noqa: B018

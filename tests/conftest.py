@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from model.schema import TABLES
+from tests.pgserver import pg as pg  # one throwaway PostgreSQL server for the whole session
 
 
 def ts(text: str) -> datetime:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("pages", "ops", "reports", "scoring", "snapshots", "connectors", "model")
+PACKAGES = ("pages", "ops", "reports", "scoring", "snapshots", "connectors", "journal", "model")
 
 
 def test_the_layers_contract_is_kept():
@@ -48,7 +48,7 @@ def test_nothing_imports_app():
 def test_core_packages_do_not_import_streamlit():
     modules = sorted(
         f"{p.parent.name}.{p.stem}"
-        for package in ("scoring", "connectors", "reports", "model", "snapshots")
+        for package in ("scoring", "connectors", "reports", "model", "snapshots", "journal")
         for p in (ROOT / package).glob("*.py")
         if p.stem != "__main__"
     )

@@ -26,6 +26,7 @@ from pages._text import as_text
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW = {"scorecard", "pipeline", "handoffs", "forecast", "campaigns", "data_trust", "deal"}
+REVIEW |= {"decisions", "leaders"}
 # Recognizable fake secrets: none of them may ever reach a page or a log.
 FAKE = {
     "cookie": "FAKE-COOKIE-SECRET-7f3a9c",

@@ -248,3 +248,26 @@ def test_derived_history_shows_the_timeline_with_not_measured_notes(data_dir, ap
     at.text_input(key="deal_search").set_value("ironwave").run()
     found = _frame(at, "deal", "close_date")
     assert len(found) and "flags" not in found.columns and "risk" not in found.columns
+
+
+def test_a_decision_recorded_on_the_deal_page_is_about_that_deal(
+    demo_store, app, tmp_path, monkeypatch
+):
+    # The deal page's "Record a decision" starts out about this deal (kind and id filled in);
+    # what is recorded lands in the journal about the deal, so the Decisions page can follow
+    # its changes.
+    from ops.decisions import open_for_url
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = _open(app, id=DEAL)
+    assert at.selectbox(key="decision_deal_about").value == "deal"
+    assert at.text_input(key="decision_deal_subject").value == DEAL
+    at.text_area(key="decision_deal_text").input("Exec sponsor call before the push")
+    at.text_input(key="decision_deal_owner").input("Riley Garcia")
+    at.button(key="FormSubmitter:decision_deal-Record the decision").click().run()
+    assert not at.exception, at.exception
+    made = open_for_url(url).decisions()
+    assert made.select("about_kind", "about_id", "text").rows() == [
+        ("deal", DEAL, "Exec sponsor call before the push")
+    ]

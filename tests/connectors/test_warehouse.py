@@ -36,7 +36,6 @@ from tests.connectors.test_files import (
 )
 from tests.connectors.test_files import demo as demo
 from tests.pgserver import PgServer
-from tests.pgserver import pg as pg
 
 ROLE, PASSWORD = "scorer", "Wh/s3cret:pw@x"  # URL-special characters: encoded in the URL
 SYNCED_AT = datetime(2026, 11, 16, 20, 0, tzinfo=UTC)

@@ -34,7 +34,7 @@ CLIENT_SECRET = "FAKE-CLIENT-SECRET-e2e-91c4"
 COOKIE_SECRET = "FAKE-COOKIE-SECRET-e2e-6b0f-long-enough-for-signing"
 USER_COOKIE = "_streamlit_user"
 REVIEW = {"Scorecard", "Pipeline flow", "Handoffs", "Forecast", "Campaigns & sourcing"}
-REVIEW |= {"Data trust", "Deal"}
+REVIEW |= {"Data trust", "Deal", "Decisions", "Leaders' answers"}
 # A name from the identity provider holding markup: bold, an image (a request to that host).
 MARKUP_NAME = "**x** ![pixel](http://127.0.0.1:9/pixel.png)"
 USERS = {  # email -> ID-token claims beyond the email (the role claim is "groups")

@@ -23,7 +23,7 @@ from tests.appserver import free_port, running_app
 
 DEEP_LINKS = ["forecast", "refresh", "pipeline", "handoffs", "campaigns", "data_trust"] * 2
 TITLES = ["Scorecard", "Pipeline flow", "Handoffs", "Forecast", "Campaigns & sourcing"]
-TITLES += ["Data trust", "Deal", "Data & refresh", "Get started"]
+TITLES += ["Data trust", "Deal", "Decisions", "Leaders' answers", "Data & refresh", "Get started"]
 SECRETS = """[auth]
 redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
 cookie_secret = "FAKE-COOKIE-SECRET-cold-start-3e1d"

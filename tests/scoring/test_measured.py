@@ -291,7 +291,7 @@ def test_needs_read_the_data_not_just_the_tables():
     assert not found.recorded_stage_history and found.won_deals and found.lost_deals
     assert missing_input(found, "stage_skip_rate") is not None
     assert missing_input(evidence(closed_only(history=RECORDED_HISTORY)), "stage_skip_rate") is None
-    assert len(NEEDS) == 16  # every signal of the four pillars declares its needs
+    assert len(NEEDS) == 17  # every signal of the four pillars declares its needs
 
 
 # ---------------------------------------------------------------- open deals without an amount
