@@ -231,5 +231,6 @@ def test_the_readme_benchmark_command_runs_and_prints_the_table() -> None:
     header = next(ln for ln in lines if ln.startswith("| size |"))
     row = next(ln for ln in lines if ln.startswith("| S |"))
     assert "scorecard, from snapshot" in header and "pandas / polars" in header
+    assert "Parquet → signals, DuckDB" in header and "DuckDB / polars, Parquet" in header
     assert "error" not in row and "–" not in row
     assert len(row.split("|")) == len(header.split("|"))
