@@ -203,7 +203,7 @@ def markdown(results: dict) -> str:
             "signals pandas | pandas / polars | Parquet → signals, polars | "
             "Parquet → signals, pandas | Parquet → signals, DuckDB | pandas / polars, Parquet | "
             "DuckDB / polars, Parquet |")  # fmt: skip
-    lines = [head, "|" + "---|" * 19]
+    lines = [head, "|" + "---|" * head.count(" |")]
     for size, r in results["sizes"].items():
         rows = r["rows"]
 
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", default="S,M", help="comma-separated: S (demo), M, L")
     ap.add_argument("--quick", action="store_true", help="S only, one repetition")
     ap.add_argument("--repeat", type=int, default=3, help="runs per in-memory measurement")
+    ap.add_argument("--tasks", default=",".join(TASKS),
+                    help="comma-separated subset of: " + ", ".join(TASKS))  # fmt: skip
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -246,11 +248,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     sizes = ["S"] if args.quick else args.sizes.split(",")
     repeat = 1 if args.quick else args.repeat
+    tasks = [t for t in TASKS if t in args.tasks.split(",")]
+    if unknown := set(args.tasks.split(",")) - set(TASKS):
+        ap.error(f"unknown --tasks {sorted(unknown)}; choose from {', '.join(TASKS)}")
     results = {"machine": machine(), "started": datetime.now(UTC).isoformat(), "sizes": {}}
     for size in sizes:
         print(f"[{size}] generating and writing files ...", file=sys.stderr)
         entry = {"rows": _run("prepare", size, 1)["rows"]}
-        for task in TASKS:
+        for task in tasks:
             print(f"[{size}] {task} ...", file=sys.stderr)
             entry[task] = _run(task, size, repeat)
         results["sizes"][size] = entry
