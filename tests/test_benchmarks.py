@@ -9,6 +9,7 @@ builds L is the one checked.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -212,6 +213,26 @@ def test_duckdb_marketing_sourced_reconciliation_agrees(
     assert close(got["marketing_amount"], s["currency"]["side_a_value"])
     assert close(got["sales_amount"], s["currency"]["side_b_value"])
     assert got["disagreeing"] == s["count"]["records"]
+
+
+def test_duckdb_row_order_never_changes_a_result(
+    org: dict[str, pl.DataFrame], duck_side: dict, tmp_path: Path
+) -> None:
+    """The same org with every table's rows shuffled gives the same eight results."""
+    shuffled = {n: f.sample(fraction=1.0, shuffle=True, seed=3) for n, f in org.items()}
+    assert not shuffled["stage_history"].equals(org["stage_history"])
+    scale.write_org(shuffled, tmp_path, "parquet")
+    again = duck.compute_all(tmp_path, as_of=AS_OF, period=PERIOD)
+    for name, frame in duck_side.items():
+        keys = [c for c in frame.columns if frame.schema[c] == pl.String][:1] or frame.columns
+        got, want = again[name].sort(keys), frame.sort(keys)
+        assert got.columns == want.columns, name
+        for col in want.columns:
+            for a, b in zip(got[col], want[col], strict=True):
+                if isinstance(b, float) or b is None:
+                    assert close(a, b), (name, col)
+                else:
+                    assert a == b, (name, col)
 
 
 def test_the_readme_benchmark_command_runs_and_prints_the_table() -> None:
