@@ -11,7 +11,10 @@ the default scorecard and the intermediates every view starts from, write the sn
 full scorecard (`scoring.scorecard.compute`, best of `repeat`) from bare tables (nothing
 derived yet) and from the refreshed snapshot as the app reads it (seeded with the stored
 intermediates); and the covered signals computed by the project and by the pandas reference
-(`benchmarks.reference_pandas`), with their ratio.
+(`benchmarks.reference_pandas`), with their ratio; and the same signals end to end from the
+Parquet files (read + compute, each run reading the files again) by the project, by the pandas
+reference and by the DuckDB reference (`benchmarks.reference_duckdb`, SQL reading only the
+columns it needs), with every ratio from the same run.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ TASKS = (
     "scorecard_snapshot",
     "signals_polars",
     "signals_pandas",
+    "parquet_polars",
+    "parquet_pandas",
+    "parquet_duckdb",
 )
 
 
@@ -102,6 +108,37 @@ def _best(fn, repeat: int) -> tuple[float, float]:
     return times[0], min(times)
 
 
+def _from_parquet(task: str, size: str, repeat: int) -> dict:
+    """Parquet → the eight signals, end to end: every run reads the files again. polars and
+    pandas read whole tables as the project's files source does (pandas via polars' reader
+    and `to_pandas`, the reference's own input path); DuckDB scans only the columns its SQL
+    names."""
+    import polars as pl
+
+    from benchmarks import reference_duckdb as duck
+    from benchmarks import reference_pandas as ref
+    from benchmarks.scale import AS_OF
+    from model.calendar import period_of
+    from model.schema import TABLES
+    from model.tables import Tables
+
+    folder, period = DATA / size / "parquet", period_of(AS_OF)
+
+    def read() -> dict:
+        return {n: pl.read_parquet(folder / f"{n}.parquet") for n in TABLES}
+
+    def run() -> None:
+        if task == "parquet_duckdb":
+            duck.compute_all(folder, as_of=AS_OF, period=period)
+        elif task == "parquet_pandas":
+            ref.compute_all(ref.to_pandas(read()), as_of=AS_OF, period=period)
+        else:
+            ref.project_all(Tables.from_frames(read()), as_of=AS_OF, period=period)
+
+    first, best = _best(run, repeat)
+    return {"seconds": best, "first_seconds": first}
+
+
 def _child(task: str, size: str, repeat: int) -> dict:
     from benchmarks import reference_pandas as ref
     from benchmarks.scale import AS_OF
@@ -113,6 +150,8 @@ def _child(task: str, size: str, repeat: int) -> dict:
         return _prepare(size)
     if task.startswith("refresh_"):
         return {"seconds": _refresh(size, task.removeprefix("refresh_"))}
+    if task.startswith("parquet_"):
+        return _from_parquet(task, size, repeat)
     if task == "scorecard_snapshot":
         fresh = _snapshot_bundle(size)
         period = period_of(AS_OF)
@@ -153,15 +192,18 @@ def machine() -> dict:
     mem = next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in ln)
     return {"cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)),
             "ram_gib": round(int(mem.split()[1]) / 2**20, 1), "python": platform.python_version(),
-            "polars": pl.__version__, "pandas": __import__("pandas").__version__}  # fmt: skip
+            "polars": pl.__version__, "pandas": __import__("pandas").__version__,
+            "duckdb": __import__("duckdb").__version__}  # fmt: skip
 
 
 def markdown(results: dict) -> str:
     """The results as a Markdown table: one row per size."""
     head = ("| size | opps | history | leads | lead hist. | refresh parquet | refresh csv | "
             "scorecard, bare tables | scorecard, from snapshot | signals polars | "
-            "signals pandas | pandas / polars |")  # fmt: skip
-    lines = [head, "|" + "---|" * 12]
+            "signals pandas | pandas / polars | Parquet → signals, polars | "
+            "Parquet → signals, pandas | Parquet → signals, DuckDB | pandas / polars, Parquet | "
+            "DuckDB / polars, Parquet |")  # fmt: skip
+    lines = [head, "|" + "---|" * head.count(" |")]
     for size, r in results["sizes"].items():
         rows = r["rows"]
 
@@ -171,15 +213,21 @@ def markdown(results: dict) -> str:
                 return "error"
             return f"{m['seconds']:.2f} s / {m['peak_rss_mb'] / 1024:.2f} GB" if m else "–"
 
-        pol, pan = r.get("signals_polars", {}), r.get("signals_pandas", {})
-        ratio = (
-            f"{pan['seconds'] / pol['seconds']:.1f}×"
-            if "seconds" in pol and "seconds" in pan
-            else "–"
-        )
+        def ratio(slow: str, fast: str, r: dict = r) -> str:
+            a, b = r.get(slow, {}), r.get(fast, {})
+            return (
+                f"{a['seconds'] / b['seconds']:.1f}×" if "seconds" in a and "seconds" in b else "–"
+            )
+
+        cells = [cell(t) for t in TASKS]
+        cells.insert(TASKS.index("parquet_polars"), ratio("signals_pandas", "signals_polars"))
+        cells += [
+            ratio("parquet_pandas", "parquet_polars"),
+            ratio("parquet_duckdb", "parquet_polars"),
+        ]
         lines.append(f"| {size} | {rows['opportunities']:,} | {rows['stage_history']:,} | "
                      f"{rows['leads']:,} | {rows['lead_history']:,} | " +
-                     " | ".join(cell(t) for t in TASKS) + f" | {ratio} |")  # fmt: skip
+                     " | ".join(cells) + " |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -188,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", default="S,M", help="comma-separated: S (demo), M, L")
     ap.add_argument("--quick", action="store_true", help="S only, one repetition")
     ap.add_argument("--repeat", type=int, default=3, help="runs per in-memory measurement")
+    ap.add_argument("--tasks", default=",".join(TASKS),
+                    help="comma-separated subset of: " + ", ".join(TASKS))  # fmt: skip
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -198,11 +248,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     sizes = ["S"] if args.quick else args.sizes.split(",")
     repeat = 1 if args.quick else args.repeat
+    tasks = [t for t in TASKS if t in args.tasks.split(",")]
+    if unknown := set(args.tasks.split(",")) - set(TASKS):
+        ap.error(f"unknown --tasks {sorted(unknown)}; choose from {', '.join(TASKS)}")
     results = {"machine": machine(), "started": datetime.now(UTC).isoformat(), "sizes": {}}
     for size in sizes:
         print(f"[{size}] generating and writing files ...", file=sys.stderr)
         entry = {"rows": _run("prepare", size, 1)["rows"]}
-        for task in TASKS:
+        for task in tasks:
             print(f"[{size}] {task} ...", file=sys.stderr)
             entry[task] = _run(task, size, repeat)
         results["sizes"][size] = entry

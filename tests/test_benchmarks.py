@@ -1,4 +1,4 @@
-"""The pandas reference and the project agree on the benchmarked signals (so the timing
+"""The pandas and DuckDB references and the project agree on the benchmarked signals (so the timing
 comparison is honest), and the chunked scale generator yields a valid canonical org.
 
 Data: the benchmark generator at a small scale (same shape as M; M is the demo's ratios
@@ -9,10 +9,12 @@ builds L is the one checked.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
 
+from benchmarks import reference_duckdb as duck
 from benchmarks import reference_pandas as ref
 from benchmarks import scale
 from connectors.validate import validate_tables
@@ -128,6 +130,111 @@ def test_marketing_sourced_reconciliation_agrees(both: tuple[dict, dict]) -> Non
     assert s["count"]["records"] == want["disagreeing"]
 
 
+@pytest.fixture(scope="module")
+def duck_side(org: dict[str, pl.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The DuckDB reference over the org written as Parquet (as the benchmark runs it)."""
+    folder = tmp_path_factory.mktemp("parquet")
+    scale.write_org(org, folder, "parquet")
+    return duck.compute_all(folder, as_of=AS_OF, period=PERIOD)
+
+
+def test_duckdb_reads_only_the_columns_it_needs(tmp_path) -> None:
+    """Every scan names its columns: the Parquet helper projects, never `SELECT *`."""
+    scan = duck.Parquet(tmp_path)("opportunities", "opp_id", "amount")
+    assert scan.startswith("(SELECT opp_id, amount FROM read_parquet(")
+    assert "*" not in scan
+
+
+def test_duckdb_spells_agree(duck_side: dict, both: tuple[dict, dict]) -> None:
+    got = duck_side["spells"].sort("stage")
+    want = both[1]["spells"].sort("stage")
+    assert got["stage"].to_list() == want["stage"].to_list()
+    assert got["n"].to_list() == want["n"].to_list()
+    for a, b in zip(got["median_days"], want["median_days"], strict=True):
+        assert math.isclose(a, b, rel_tol=1e-9)
+
+
+def test_duckdb_stalled_deals_agree(duck_side: dict, both: tuple[dict, dict]) -> None:
+    want = both[1]["stalled"]
+    assert want.height > 0
+    assert sorted(duck_side["stalled"]["opp_id"]) == sorted(want["opp_id"])
+
+
+def test_duckdb_follow_up_sla_agrees(duck_side: dict, both: tuple[dict, dict]) -> None:
+    got, want = duck_side["sla"].row(0, named=True), both[1]["sla"].row(0, named=True)
+    assert want["mqls"] > 0
+    assert (got["mqls"], got["met"], got["due"]) == (want["mqls"], want["met"], want["due"])
+    assert close(got["sla_compliance"], want["sla_compliance"])
+
+
+def test_duckdb_cohort_conversion_agrees(duck_side: dict, both: tuple[dict, dict]) -> None:
+    def table(frame: pl.DataFrame) -> dict:
+        return {str(r["from_step"]): (r["cohort"], r["converted"]) for r in frame.to_dicts()}
+
+    got, want = table(duck_side["conversion"]), table(both[1]["conversion"])
+    assert got == want
+    assert sum(c for c, _ in got.values()) > 0
+
+
+def test_duckdb_forecast_accuracy_and_bias_agree(duck_side: dict, both: tuple[dict, dict]) -> None:
+    got = {r["team"]: r for r in duck_side["forecast"].to_dicts()}
+    want = both[1]["forecast"].to_dicts()
+    assert sorted(got) == sorted(r["team"] for r in want) and want
+    for r in want:
+        for col in ("forecast", "actual", "accuracy", "bias"):
+            assert close(got[r["team"]][col], r[col]), (r["team"], col)
+
+
+def test_duckdb_win_rate_agrees(duck_side: dict, both: tuple[dict, dict]) -> None:
+    got = dict(duck_side["win_rate"].select("team", "win_rate_count").iter_rows())
+    want = dict(both[1]["win_rate"].select("team", "win_rate_count").iter_rows())
+    assert sorted(got) == sorted(want) and "All teams" in want
+    for team, rate in want.items():
+        assert close(got[team], rate), team
+
+
+def test_duckdb_coverage_agrees(duck_side: dict, both: tuple[dict, dict]) -> None:
+    got = {r["team"]: r for r in duck_side["coverage"].to_dicts()}
+    want = both[1]["coverage"].to_dicts()
+    assert sorted(got) == sorted(r["team"] for r in want)
+    for r in want:
+        assert close(got[r["team"]]["open_pipeline"], r["open_pipeline"])
+        assert close(got[r["team"]]["coverage"], r["coverage"])
+
+
+def test_duckdb_marketing_sourced_reconciliation_agrees(
+    duck_side: dict, both: tuple[dict, dict]
+) -> None:
+    got = duck_side["reconcile"].row(0, named=True)
+    s = {r["unit"]: r for r in both[1]["reconcile"].to_dicts()}
+    assert (got["marketing_count"], got["sales_count"]) == (
+        s["count"]["side_a_value"], s["count"]["side_b_value"]
+    )  # fmt: skip
+    assert close(got["marketing_amount"], s["currency"]["side_a_value"])
+    assert close(got["sales_amount"], s["currency"]["side_b_value"])
+    assert got["disagreeing"] == s["count"]["records"]
+
+
+def test_duckdb_row_order_never_changes_a_result(
+    org: dict[str, pl.DataFrame], duck_side: dict, tmp_path: Path
+) -> None:
+    """The same org with every table's rows shuffled gives the same eight results."""
+    shuffled = {n: f.sample(fraction=1.0, shuffle=True, seed=3) for n, f in org.items()}
+    assert not shuffled["stage_history"].equals(org["stage_history"])
+    scale.write_org(shuffled, tmp_path, "parquet")
+    again = duck.compute_all(tmp_path, as_of=AS_OF, period=PERIOD)
+    for name, frame in duck_side.items():
+        keys = [c for c in frame.columns if frame.schema[c] == pl.String][:1] or frame.columns
+        got, want = again[name].sort(keys), frame.sort(keys)
+        assert got.columns == want.columns, name
+        for col in want.columns:
+            for a, b in zip(got[col], want[col], strict=True):
+                if isinstance(b, float) or b is None:
+                    assert close(a, b), (name, col)
+                else:
+                    assert a == b, (name, col)
+
+
 def test_the_readme_benchmark_command_runs_and_prints_the_table() -> None:
     """`python -m benchmarks` (here `--quick`: size S, one run) measures every task and
     prints the results table; no measurement fails."""
@@ -145,5 +252,6 @@ def test_the_readme_benchmark_command_runs_and_prints_the_table() -> None:
     header = next(ln for ln in lines if ln.startswith("| size |"))
     row = next(ln for ln in lines if ln.startswith("| S |"))
     assert "scorecard, from snapshot" in header and "pandas / polars" in header
+    assert "Parquet → signals, DuckDB" in header and "DuckDB / polars, Parquet" in header
     assert "error" not in row and "–" not in row
     assert len(row.split("|")) == len(header.split("|"))
