@@ -79,6 +79,11 @@ def column_defaults(frame: pl.DataFrame, config: dict | None = None) -> dict:
     return config
 
 
+# What a table shows for an unknown value (the grid's own default is "None"); each column's
+# help says what makes one unknown where the page knows.
+MISSING = "—"
+
+
 FORMULA_START = r"^[=+\-@\t\r]"  # a spreadsheet reads a cell starting so as a formula (OWASP)
 
 
@@ -251,6 +256,7 @@ def table(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,
         hide_index=True,
+        placeholder=MISSING,
         on_select="rerun" if select else "ignore",
         selection_mode="single-row",
         column_config=column_defaults(shown, {**(column_config or {}), **deal_config}) or None,

@@ -94,6 +94,7 @@ with st.container(key="call_section"):
         call_table.to_arrow(),
         key="call",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_config=_widgets.column_defaults(call_table, call_cols),
     )
@@ -318,6 +319,7 @@ else:
         trend.drop("period").to_arrow(),
         key="trend",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_config={
             "team": TEXT("Team", pinned=True),

@@ -65,6 +65,7 @@ with st.expander("Sources", expanded=False):
             }
         ),
         hide_index=True,
+        placeholder=_widgets.MISSING,
         key="sources",
     )
 
@@ -166,6 +167,7 @@ with left:
         st.dataframe(
             upcoming,
             hide_index=True,
+            placeholder=_widgets.MISSING,
             key="next_runs",
             column_config=_widgets.column_defaults(upcoming),
         )

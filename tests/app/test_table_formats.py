@@ -11,6 +11,7 @@ import re
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from snapshots.store import Store
@@ -22,9 +23,12 @@ CHARTS = {"line_chart", "bar_chart", "area_chart", "progress", "list", "link"}
 
 
 def _problems(table) -> list[str]:
-    """Shown columns of one table whose header is a column name or whose decimals are raw."""
+    """Shown columns of one table whose header is a column name, whose decimals are raw, or
+    whose empty cells read "None" (the grid's default) or NaN."""
     config = json.loads(table.proto.columns or "{}")
-    schema = pa.ipc.open_stream(table.proto.arrow_data.data).schema  # as the browser gets it
+    data = pa.ipc.open_stream(table.proto.arrow_data.data).read_all()  # as the browser gets it
+    schema = data.schema
+    missing = table.proto.placeholder or "None"  # what the grid draws for a null
     order = set(table.proto.column_order)  # when set, the only columns shown
     out = []
     for column, dtype in zip(schema.names, schema.types, strict=True):
@@ -38,6 +42,11 @@ def _problems(table) -> list[str]:
         raw = not kind.get("format") and kind.get("type") not in CHARTS
         if pa.types.is_floating(dtype) and raw:
             out.append(f"{label!r}: decimals without a format")
+        nulls = data.column(column).null_count
+        if nulls and missing in {"None", "null", "NaN", "nan"}:
+            out.append(f"{label!r}: {nulls} empty cells shown as {missing!r}")
+        if pa.types.is_floating(dtype) and pc.any(pc.is_nan(data.column(column))).as_py():
+            out.append(f"{label!r}: NaN shown")
     return out
 
 
