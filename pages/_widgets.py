@@ -42,6 +42,48 @@ def not_available(message: str | None) -> bool:
     return False
 
 
+def readable(column: str) -> str:
+    """A column name as a header a person reads: `sourced_by` → "Sourced by"."""
+    words = column.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+# How a float column nobody configured is shown, by what its name says it holds; any other
+# float gets two decimals (never the raw 16 digits).
+_DEFAULT_FORMATS = (
+    (("share", "rate", "pct", "compliance", "accuracy"), "percent"),
+    (("amount", "revenue", "pipeline", "value", "cost", "spend"), "compact"),
+    (("days",), "%.1f d"),
+    (("hours",), "%.1f h"),
+)
+
+
+def _default_format(column: str) -> str:
+    return next((f for keys, f in _DEFAULT_FORMATS if any(k in column for k in keys)), "%.2f")
+
+
+def column_defaults(frame: pl.DataFrame, config: dict | None = None) -> dict:
+    """`config` completed for the columns it leaves out: each gets a readable header
+    (`readable`) and, when it holds decimals, a format (`_default_format`); a column set to
+    None in `config` stays hidden. Pages name the columns they know; this keeps a column added
+    later from showing as `snake_case` with raw decimals."""
+    config = dict(config or {})
+    for column, dtype in frame.schema.items():
+        if column in config:
+            continue
+        if dtype.is_float():
+            fmt = _default_format(column)
+            config[column] = st.column_config.NumberColumn(readable(column), format=fmt)
+        elif "_" in column:
+            config[column] = st.column_config.Column(readable(column))
+    return config
+
+
+# What a table shows for an unknown value (the grid's own default is "None"); each column's
+# help says what makes one unknown where the page knows.
+MISSING = "—"
+
+
 FORMULA_START = r"^[=+\-@\t\r]"  # a spreadsheet reads a cell starting so as a formula (OWASP)
 
 
@@ -214,9 +256,10 @@ def table(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,
         hide_index=True,
+        placeholder=MISSING,
         on_select="rerun" if select else "ignore",
         selection_mode="single-row",
-        column_config={**(column_config or {}), **deal_config} or None,
+        column_config=column_defaults(shown, {**(column_config or {}), **deal_config}) or None,
         height=height or "auto",
         width="stretch",
     )

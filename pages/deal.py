@@ -167,6 +167,7 @@ with st.container():
                 ).to_arrow(),
                 key="deal_flags",
                 hide_index=True,
+                placeholder=_widgets.MISSING,
                 width="stretch",
                 column_config={
                     "kind": TEXT("Change", pinned=True),
@@ -210,6 +211,7 @@ with st.expander("Days per stage (table)"):
         ).to_arrow(),
         key="deal_spells",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_config={
             "stage": TEXT("Stage", pinned=True),
@@ -232,6 +234,7 @@ else:
         history.drop("opp_id", "changed_at", "amount_before").to_arrow(),
         key="deal_history",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_config={
             "changed_date": DATE("Date", pinned=True),

@@ -89,12 +89,14 @@ with st.container(key="call_section"):
         "call_best_case": TEXT("Submitted best case"),
         "notes": TEXT("Notes"),
     }
+    call_table = charts.call_table(the_call)
     st.dataframe(
-        charts.call_table(the_call).to_arrow(),
+        call_table.to_arrow(),
         key="call",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
-        column_config=call_cols,
+        column_config=_widgets.column_defaults(call_table, call_cols),
     )
     _widgets.csv_button(the_call, f"call_{quarter.name}", key="call")
 
@@ -317,6 +319,7 @@ else:
         trend.drop("period").to_arrow(),
         key="trend",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_config={
             "team": TEXT("Team", pinned=True),

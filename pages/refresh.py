@@ -65,6 +65,7 @@ with st.expander("Sources", expanded=False):
             }
         ),
         hide_index=True,
+        placeholder=_widgets.MISSING,
         key="sources",
     )
 
@@ -167,7 +168,13 @@ with left:
     if upcoming.is_empty():
         st.caption("No schedule configured ([schedule] in scorecard.toml).")
     else:
-        st.dataframe(upcoming, hide_index=True, key="next_runs")
+        st.dataframe(
+            upcoming,
+            hide_index=True,
+            placeholder=_widgets.MISSING,
+            key="next_runs",
+            column_config=_widgets.column_defaults(upcoming),
+        )
         st.caption(
             f"Times in {settings.schedules.timezone}. The scheduler runs as "
             "`python -m ops schedule` (or cron / a systemd timer, see the README)."

@@ -195,6 +195,7 @@ else:
         headline.to_arrow(),
         key="headline",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_order=HEADLINE_COLUMNS,
         column_config={
@@ -275,6 +276,7 @@ if not _widgets.not_available(week_changes.reason):
         compact.select("team", *COMPACT_CHANGES).to_arrow(),
         key="changes_compact",
         hide_index=True,
+        placeholder=_widgets.MISSING,
         width="stretch",
         column_config={"team": st.column_config.TextColumn("Team", pinned=True)},
     )

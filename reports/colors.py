@@ -29,3 +29,8 @@ def selected_value(state: object, field: str) -> str | None:
         value = picks[0].get(field)
         return None if value is None else str(value)
     return None
+
+
+# Percent axes: "~%" trims the zeros d3 pads a tick to when it cannot derive a precision
+# (an all-zero domain drew "0.000000%"); ticks on a normal domain read as with "%".
+PCT_AXIS_FORMAT = "~%"

@@ -13,8 +13,10 @@ from itertools import pairwise
 import altair as alt
 import polars as pl
 
-from reports.colors import PALETTE, selected_value, team_scale
+from reports.colors import PALETTE, PCT_AXIS_FORMAT, selected_value, team_scale
 from scoring.definitions import QUESTIONS, MetricDefinition
+
+PCT_AXIS = alt.Axis(format=PCT_AXIS_FORMAT)
 
 STEP_LABELS = {"lead": "Lead", "mql": "MQL", "sal": "SAL", "sql": "SQL", "opp": "Opp", "won": "Won"}
 DIMENSION_LABELS = {
@@ -153,7 +155,7 @@ def conversion_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | No
                 axis=alt.Axis(labelAngle=0, labelOverlap=False),
             ),
             xOffset=alt.XOffset(f"{dim}:N") if dim else alt.XOffset(),
-            y=alt.Y("rate:Q", title="Cohort conversion", axis=alt.Axis(format="%")),
+            y=alt.Y("rate:Q", title="Cohort conversion", axis=PCT_AXIS),
             color=color,
             opacity=_opacity(pick),
             tooltip=[
@@ -262,7 +264,7 @@ def rate_chart(
         .mark_bar()
         .encode(
             y=alt.Y(f"{dim}:N", title=label, sort="-x"),
-            x=alt.X(f"{value}:Q", title=axis_title, axis=alt.Axis(format="%")),
+            x=alt.X(f"{value}:Q", title=axis_title, axis=PCT_AXIS),
             color=alt.Color(f"{dim}:N", scale=_or_undefined(scale), legend=None),
             opacity=_opacity(pick),
             tooltip=[
@@ -305,7 +307,7 @@ def goal_conflict_chart(frame: pl.DataFrame, team: str) -> alt.LayerChart:
         ],
     )
     line = base.mark_line(point=True, color=TARGET_COLOR).encode(
-        y=alt.Y(f"{rate}:Q", title="Next-step conversion (line)", axis=alt.Axis(format="%"))
+        y=alt.Y(f"{rate}:Q", title="Next-step conversion (line)", axis=PCT_AXIS)
     )
     return alt.layer(bars, line).resolve_scale(y="independent").properties(title=title, height=300)
 
@@ -447,7 +449,7 @@ def quality_chart(checks: pl.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("check_id:N", title="Check", sort="-x", axis=_LONG_LABELS),
-            x=alt.X("share:Q", title="Records failing", axis=alt.Axis(format="%")),
+            x=alt.X("share:Q", title="Records failing", axis=PCT_AXIS),
             color=alt.Color("severity:N", title="Severity", scale=SEVERITY_SCALE),
             opacity=_opacity(pick),
             tooltip=[
@@ -477,7 +479,7 @@ def skip_rate_chart(frame: pl.DataFrame) -> alt.Chart:
                 sort=[STEP_LABELS[s] for s in ("mql", "sal", "sql", "opp")],
                 axis=alt.Axis(labelAngle=0),
             ),
-            y=alt.Y("skip_rate:Q", title="Leads with the step skipped", axis=alt.Axis(format="%")),
+            y=alt.Y("skip_rate:Q", title="Leads with the step skipped", axis=PCT_AXIS),
             tooltip=["step:N", "reached:Q", "inferred:Q", alt.Tooltip("skip_rate:Q", format=".1%")],
         )
         .properties(height=240)

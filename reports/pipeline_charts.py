@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import altair as alt
 import polars as pl
 
-from reports.colors import team_scale
+from reports.colors import PCT_AXIS_FORMAT, team_scale
 
 ALL_TEAMS = "All teams"
 ALL_SOURCES = "(all)"
@@ -49,7 +49,7 @@ FLOW_COLORS = alt.Scale(
     domain=["Total", "Adds", "Takes away"], range=["#7f7f7f", "#59a14f", "#e15759"]
 )
 MONEY_AXIS = alt.Axis(format="$,.2s")
-PCT_AXIS = alt.Axis(format="%")
+PCT_AXIS = alt.Axis(format=PCT_AXIS_FORMAT)
 
 
 def _pick(*fields: str) -> alt.Parameter:

@@ -181,3 +181,14 @@ def test_definitions_frame_groups_by_question_then_id_and_searches():
     assert charts.search_definitions(frame, " WIN ")["id"].to_list() == ["a"]
     assert_frame_equal(charts.search_definitions(frame, ""), frame)
     assert charts.search_definitions(frame, "nothing like this").is_empty()
+
+
+def test_percent_axis_of_an_all_zero_share_reads_0_percent():
+    # Nobody leaked: the domain is [0, 0], where d3's "%" picks no precision and pads the
+    # tick to "0.000000%" (seen on Handoffs for EMEA); "~%" trims the padding to "0%".
+    leak = pl.DataFrame({"team": ["SDR"], "mqls": [4], "leaked": [0], "leak_share": [0.0]})
+    spec = charts.rate_chart(
+        leak, "team", "leak_share", title="t", axis_title="a", scale=None, count="leaked",
+        total="mqls",
+    ).to_dict()  # fmt: skip
+    assert spec["encoding"]["x"]["axis"]["format"] == "~%"

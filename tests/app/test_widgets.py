@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pages import _widgets
 from pages._widgets import csv_text, help_for, team_scale
 
 
@@ -58,3 +59,19 @@ def test_help_comes_from_the_registry():
     text = help_for("follow_up_sla")
     assert text.startswith("**") and "follow_up_sla" in text and "Good:" in text
     assert help_for("no.such.metric") == ""
+
+
+def test_column_defaults_label_and_format_the_columns_a_page_left_out():
+    frame = pl.DataFrame(
+        {"team": ["EMEA"], "sourced_by": ["sales"], "win_share": [0.25], "stalled_amount": [1e6],
+         "median_days": [3.25], "ratio": [1.5], "deals": [4], "fire_at": [None]}
+    )  # fmt: skip
+    config = _widgets.column_defaults(frame, {"team": "Team", "deals": None})
+    assert config["team"] == "Team" and config["deals"] is None  # the page's own stay
+    assert config["sourced_by"]["label"] == "Sourced by"
+    assert config["fire_at"]["label"] == "Fire at"
+    formats = {c: config[c]["type_config"]["format"] for c in ("win_share", "stalled_amount")}
+    assert formats == {"win_share": "percent", "stalled_amount": "compact"}
+    assert config["median_days"]["type_config"]["format"] == "%.1f d"
+    assert config["ratio"]["type_config"]["format"] == "%.2f"  # no hint in the name
+    assert config["ratio"]["label"] == "Ratio"
