@@ -16,25 +16,11 @@ from connectors.crm_links import record_link
 from pages import _chart_specs, _data, _decision_log, _review, _widgets
 from pages import _deal_charts as charts
 from pages._text import md_text
-from scoring import changes, deal, risk
+from scoring import changes, deal, review, risk
 
 NUM = st.column_config.NumberColumn
 TEXT = st.column_config.TextColumn
 DATE = st.column_config.DateColumn
-KIND_LABELS = {
-    "new": "New",
-    "won": "Won",
-    "lost": "Lost",
-    "reopened": "Reopened",
-    "amount_up": "Amount up",
-    "amount_down": "Amount down",
-    "close_pushed": "Close date pushed",
-    "close_pulled_in": "Close date pulled in",
-    "stage_forward": "Stage forward",
-    "stage_back": "Stage back",
-    "category_up": "Category up",
-    "category_down": "Category down",
-}
 
 view = _data.current_view()
 since = _review.since(view.as_of_date)
@@ -155,7 +141,7 @@ with st.container():
         else:
             st.dataframe(
                 flagged.select(
-                    pl.col("kind").cast(pl.String).replace(KIND_LABELS),
+                    pl.col("kind").cast(pl.String).replace(review.KIND_LABELS),
                     "stage_before",
                     "stage_after",
                     "amount_before",

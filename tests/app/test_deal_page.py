@@ -71,7 +71,7 @@ def test_by_id_header_risk_flags_timeline_and_changes(demo_store, app):
     reasons = as_text(next(m.value for m in at.markdown if m.value.startswith("- ")))
     assert "days in Negotiation" in reasons and "close date pushed 1 time (+16 days)" in reasons
     flags = _frame(at, "kind", "close_date_before")
-    assert flags["kind"].tolist() == ["Close date pushed"]
+    assert flags["kind"].tolist() == ["Pushed out"]
     assert (str(flags["close_date_before"][0])[:10], str(flags["close_date_after"][0])[:10]) == (
         "2026-04-09", "2026-04-25"
     )  # fmt: skip
@@ -170,7 +170,7 @@ def test_review_window_from_the_url(demo_store, app):
     assert "Changes since 2026-03-01" in [s.value for s in at.subheader]
     # since 2026-03-01 the deal moved Discovery → Proposal → Negotiation and was pushed
     kinds = set(_frame(at, "kind", "close_date_before")["kind"])
-    assert {"Stage forward", "Close date pushed", "Category up"} <= kinds
+    assert {"Stage forward", "Pushed out", "Category up"} <= kinds
     at = _open(app, id=DEAL, window="13w")
     assert "Changes since 2026-08-17" in [s.value for s in at.subheader]
 
