@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _chart_specs, _data, _widgets
+from pages import _chart_specs, _data, _decision_log, _widgets
 from pages._text import md_text
 from reports import funnel_charts as charts
 from scoring import sourcing
@@ -202,3 +202,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
             name=f"campaign_opps_{campaign}",
             column_config={"amount": _money_col("Amount")},
         )
+
+_decision_log.record_expander(
+    "campaigns", about_kind="metric", about_id="sourced_pipeline_disagreement"
+)

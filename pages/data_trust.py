@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from pages import _chart_specs, _data, _widgets
+from pages import _chart_specs, _data, _decision_log, _widgets
 from pages._text import md_text
 from reports import funnel_charts as charts
 from scoring import quality
@@ -343,3 +343,5 @@ for key, question in QUESTIONS.items():
             "date_anchor": "Date anchor",
         },
     )
+
+_decision_log.record_expander("data_trust", about_kind="metric", about_id="data_quality_score")

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from pages import _changes_charts as changes_charts
-from pages import _chart_specs, _data, _filters, _widgets
+from pages import _chart_specs, _data, _decision_log, _filters, _widgets
 from pages._text import md_text
 from reports import pipeline_charts as charts
 from scoring import stages
@@ -473,3 +473,5 @@ if picked_team is not None:
             column_config={"amount": NUM("Amount", format="dollar")},
             height=300,
         )
+
+_decision_log.record_expander("pipeline", about_kind="metric", about_id="stalled_share")

@@ -42,7 +42,8 @@ from snapshots.store import Store
 from tests.appserver import running_app
 from tests.e2e.conftest import ARTIFACTS, wait_for_app
 
-PAGES = ["", "pipeline", "handoffs", "forecast", "campaigns", "data_trust", "deal", "decisions", "leaders", "refresh"]
+PAGES = ["", "pipeline", "handoffs", "forecast", "campaigns", "data_trust", "deal"]
+PAGES += ["decisions", "leaders", "refresh"]
 EMPTY_PAGES = ["", "refresh"]
 SHOTS = ARTIFACTS / "pages"
 
