@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from model.params import ScoringParams
+from model.schema import FUNCTIONS, SOURCED_BY
 
 
 class RefreshError(RuntimeError):
@@ -113,3 +114,19 @@ class LastPull:
 
 class Source(Protocol):
     def __call__(self, settings: SourceSettings, progress: Progress, **options: Any) -> Pulled: ...
+
+
+def roles_problem(
+    functions: Mapping[str, str],
+    stage_owners: Mapping[str, str],
+    default_function: str,
+    sourced_by_lead_source: Mapping[str, str],
+) -> str | None:
+    """What is wrong with a CRM mapping's functions (roles and stage owners → sales, marketing,
+    ...) and sourced-by rules, or None; shared by the Salesforce and HubSpot mappings."""
+    wrong = {k: v for k, v in {**functions, **stage_owners}.items() if v not in FUNCTIONS}
+    if wrong or default_function not in FUNCTIONS:
+        return f"functions must be one of {FUNCTIONS}; got {wrong or default_function}"
+    if any(v not in SOURCED_BY for v in sourced_by_lead_source.values()):
+        return f"sourced_by_rules values must be one of {SOURCED_BY}"
+    return None

@@ -24,7 +24,8 @@ from typing import Any
 
 import polars as pl
 
-from model.schema import FUNCTIONS, SOURCED_BY, TABLES
+from connectors.base import roles_problem
+from model.schema import SOURCED_BY, TABLES
 
 S = pl.String()
 UTC = pl.Datetime("us", "UTC")
@@ -150,15 +151,11 @@ class MappingConfig:
         bad = [n for n in names if n and not _NAME.match(n)]
         if bad:
             raise MappingError(f"[sources.hubspot.fields]: not a HubSpot property name: {bad}")
-        wrong = {
-            k: v for k, v in {**self.functions, **self.stage_owners}.items() if v not in FUNCTIONS
-        }
-        if wrong or self.default_function not in FUNCTIONS:
-            raise MappingError(
-                f"functions must be one of {FUNCTIONS}; got {wrong or self.default_function}"
-            )
-        if any(v not in SOURCED_BY for v in self.sourced_by_lead_source.values()):
-            raise MappingError(f"sourced_by_rules values must be one of {SOURCED_BY}")
+        problem = roles_problem(
+            self.functions, self.stage_owners, self.default_function, self.sourced_by_lead_source
+        )
+        if problem:
+            raise MappingError(problem)
         unknown = set(self.campaign_contacts) - set(CAMPAIGN_CONTACTS)
         if unknown:
             raise MappingError(f"campaign_contacts must be among {CAMPAIGN_CONTACTS}: {unknown}")

@@ -17,8 +17,9 @@ from typing import Any
 
 import polars as pl
 
+from connectors.base import roles_problem
 from model.calendar import period_expr
-from model.schema import FUNCTIONS, SOURCED_BY, TABLES
+from model.schema import SOURCED_BY, TABLES
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CATEGORIES = {
@@ -124,15 +125,11 @@ class MappingConfig:
         bad = [n for n in names if n and not _NAME.match(n)]
         if bad:
             raise MappingError(f"[sources.salesforce.fields]: not a Salesforce field name: {bad}")
-        wrong = {
-            k: v for k, v in {**self.functions, **self.stage_owners}.items() if v not in FUNCTIONS
-        }
-        if wrong or self.default_function not in FUNCTIONS:
-            raise MappingError(
-                f"functions must be one of {FUNCTIONS}; got {wrong or self.default_function}"
-            )
-        if any(v not in SOURCED_BY for v in self.sourced_by_lead_source.values()):
-            raise MappingError(f"sourced_by_rules values must be one of {SOURCED_BY}")
+        problem = roles_problem(
+            self.functions, self.stage_owners, self.default_function, self.sourced_by_lead_source
+        )
+        if problem:
+            raise MappingError(problem)
         if self.team_from not in ("role", "field") or self.quotas not in ("team", "owner"):
             raise MappingError("team_from must be 'role' or 'field'; quotas 'team' or 'owner'")
 
