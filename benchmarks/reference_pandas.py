@@ -293,7 +293,7 @@ def project_all(tables: object, *, as_of: date, period: Period) -> dict[str, obj
     spells = stages.stage_spells(tables, as_of=as_of)
     return {
         "spells": stages.days_in_stage_distribution(spells, by=("stage",)),
-        "stalled": stages.stalled_deals(tables, as_of=as_of, params=p.stall, spells=spells),
+        "stalled": stages.stalled_deals(tables, as_of=as_of, params=p.stall),
         "sla": funnel.follow_up_sla(tables, period=period, as_of=as_of, params=p.funnel, by=()),
         "conversion": funnel.conversion(tables, period=period, as_of=as_of),
         "forecast": forecast.forecast_accuracy(

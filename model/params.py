@@ -5,8 +5,11 @@ Read from ``scorecard.toml`` by `ops.config`; scoring only receives this object.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date
 from types import MappingProxyType
 
 from model.calendar import Calendar
@@ -138,3 +141,29 @@ class ScoringParams:
     def calendar(self) -> Calendar:
         """The reporting calendar (time zone and fiscal year) these settings describe."""
         return Calendar(self.timezone, self.fiscal_start_month)
+
+
+def digest(params: object) -> str:
+    """A stable fingerprint of settings (any frozen dataclass of them): equal settings give
+    equal digests however they were written (`30` and `30.0`, mapping order), so a stored
+    result is found again after a restart and not used for other settings."""
+    text = json.dumps(_plain(params), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        plain = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {"__type__": type(value).__name__, **plain}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return repr(value)

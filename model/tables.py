@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from model.graph import STORED, Node, get
 from model.schema import TABLES, conform
 
 
@@ -32,12 +33,14 @@ class Tables:
     # against the company, not against itself. None for the company bundle.
     baseline: Tables | None = field(default=None, compare=False, repr=False)
     team_scope: tuple[str, ...] = ()  # the teams a filtered bundle keeps (empty: all)
-    # Intermediates several metrics derive from the same tables (lead funnel steps, deal
-    # states at an instant), computed once per bundle: see `derived`.
+    # Results of the derivation graph's nodes (`model.graph`), derived once per bundle and
+    # key: the newest `MAX_DERIVED` of them, those given to `seed` (stored with the snapshot)
+    # and those of nodes every view reads (`keep`), with how each was obtained (`origin`).
     _derived: OrderedDict[Hashable, pl.DataFrame] = field(
         default_factory=OrderedDict, compare=False, repr=False
     )
     _seeded: dict[Hashable, pl.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    _origins: dict[Hashable, str] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __getattr__(self, name: str) -> pl.LazyFrame:
@@ -58,38 +61,57 @@ class Tables:
         """True when table `name` was reconstructed by the connector, not read from the source."""
         return name in self.provenance
 
-    def derived(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
-        """`build()` collected once per bundle and `key` (the tables never change), so
-        metrics that share an intermediate do not derive it again. Keeps the newest
-        `MAX_DERIVED` results, and every result given to `seed`."""
+    def derived(
+        self,
+        key: Hashable,
+        build: Callable[[], tuple[str, pl.LazyFrame]],
+        *,
+        keep: bool = False,
+    ) -> pl.LazyFrame:
+        """The result held under `key`, or `build()`'s (how it was obtained, and the frame)
+        collected once and held (the tables never change). Called by `model.graph.get`,
+        which derives the key from the node. Holds the newest `MAX_DERIVED` results, every
+        result given to `seed`, and every result built with `keep`."""
         with self._lock:
             if key in self._seeded:
                 return self._seeded[key].lazy()
             if key in self._derived:
                 self._derived.move_to_end(key)
                 return self._derived[key].lazy()
-        frame = build().collect(engine=ENGINE)
+        how, lazy = build()
+        frame = lazy.collect(engine=ENGINE)
         with self._lock:
-            self._derived[key] = frame
-            while len(self._derived) > MAX_DERIVED:
-                self._derived.popitem(last=False)
+            self._origins[key] = how
+            if keep:
+                self._seeded[key] = frame
+            else:
+                self._derived[key] = frame
+                while len(self._derived) > MAX_DERIVED:
+                    self._derived.popitem(last=False)
         return frame.lazy()
 
-    def kept(self, key: Hashable, build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
-        """`derived`, for an intermediate every view of the bundle reads (the teams of each
-        lead): kept like a seed, never dropped to make room for newer results."""
+    def holds(self, key: Hashable) -> bool:
+        """True when the bundle holds the result under `key` (stored or derived)."""
         with self._lock:
-            if key in self._seeded:
-                return self._seeded[key].lazy()
-        frame = build().collect(engine=ENGINE)
-        self.seed(key, frame)
-        return frame.lazy()
+            return key in self._seeded or key in self._derived
+
+    def origins(self) -> dict[Hashable, str]:
+        """How each result the bundle derived or was given was obtained, by key."""
+        with self._lock:
+            return dict(self._origins)
+
+    def origin(self, key: Hashable) -> str | None:
+        """How the result under `key` was obtained (`model.graph`: stored with the snapshot,
+        cut from the company's, clipped from a later as-of day, built), or None."""
+        with self._lock:
+            return self._origins.get(key)
 
     def seed(self, key: Hashable, frame: pl.DataFrame) -> None:
-        """Give the bundle an intermediate derived elsewhere (precomputed at refresh time, or
-        by the bundle this one was filtered from): `derived(key, …)` returns it as is."""
+        """Give the bundle a result derived elsewhere (stored with the snapshot at refresh
+        time): `derived(key, …)` returns it as is."""
         with self._lock:
             self._seeded[key] = frame
+            self._origins[key] = STORED
 
     def fresh(self) -> Tables:
         """The same tables and seeded intermediates, with nothing derived yet (benchmarks)."""
@@ -112,6 +134,7 @@ class Tables:
         )
         with self._lock:
             out._seeded.update(self._seeded)
+            out._origins.update({k: v for k, v in self._origins.items() if k in self._seeded})
         return out
 
     def derivations(self, kind: str) -> dict[Hashable, pl.DataFrame]:
@@ -218,8 +241,7 @@ def lead_teams(tables: Tables) -> pl.LazyFrame:
     team); in a bundle filtered to some teams, only the rows of those teams. Membership does
     not depend on the as-of date, so a lead stays in one team's view whatever the date.
     """
-    company = tables.company
-    members = company.kept(("lead_teams",), lambda: _lead_teams(company))
+    members = get(tables.company, LEAD_TEAMS)
     if tables.team_scope:
         members = members.filter(pl.col("team").is_in(list(tables.team_scope)))
     return members
@@ -245,3 +267,13 @@ def _lead_teams(tables: Tables) -> pl.LazyFrame:
         known, on="lead_id", how="anti"
     )
     return pl.concat([known, nobody]).unique()
+
+
+LEAD_TEAMS = Node(
+    name="lead_teams",
+    grain="one row per lead per team it belongs to",
+    reads=("leads", "lead_history", "users", "opportunities"),
+    build=_lead_teams,
+    keep=True,  # every view of the bundle reads it
+    code=("model/tables.py",),
+)

@@ -70,6 +70,7 @@ def default_scorecard(
     start from them. (The refresh job is the one place in connectors/ that calls scoring: it
     prepares what every page needs.)"""
     from model.calendar import parse_period
+    from model.params import digest
     from model.tables import Tables, derived_provenance
     from scoring import intermediates
     from scoring.scorecard import compute
@@ -84,7 +85,7 @@ def default_scorecard(
         decisions=view_decisions(settings.data_dir),
     ).to_dict()
     kept = intermediates.export(tables, as_of=data_as_of, timezone=settings.scoring.timezone)
-    return {"params": repr(settings.scoring), **card}, kept
+    return {"params": digest(settings.scoring), **card}, kept
 
 
 def refresh(

@@ -10,7 +10,6 @@ computation, and a rerun with the same view recomputes nothing.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import streamlit as st
 
 from journal import Journal
 from model.calendar import Period, parse_period
-from model.params import ScoringParams
+from model.params import ScoringParams, digest
 from model.tables import Tables
 from ops import decisions as _decisions
 from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
@@ -193,8 +192,9 @@ class View:
 
 
 def params_key(params: ScoringParams) -> str:
-    """A short fingerprint of the scoring settings, so a changed scorecard.toml recomputes."""
-    return hashlib.sha1(repr(params).encode()).hexdigest()[:12]
+    """A fingerprint of the scoring settings, so a changed scorecard.toml recomputes; the
+    stored scorecard is keyed by the same digest."""
+    return digest(params)
 
 
 def current_view() -> View:
@@ -253,7 +253,7 @@ def _stored_scorecard(view: View, params: ScoringParams) -> dict[str, Any] | Non
     same_view = (card["period"], card["as_of"], card["teams"]) == (
         view.period, view.as_of, list(view.teams)
     )  # fmt: skip
-    return card if same_view and card.pop("params", None) == repr(params) else None
+    return card if same_view and card.pop("params", None) == digest(params) else None
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")

@@ -21,6 +21,7 @@ from itertools import pairwise
 import polars as pl
 
 from model.calendar import Calendar, Period, last_day
+from model.graph import Node, get
 from model.params import FunnelParams
 from model.tables import (
     UNASSIGNED_TEAM,
@@ -183,20 +184,45 @@ def _back_fill(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def steps_lazy(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.LazyFrame:
-    """`funnel_steps` (unsorted), derived once per tables bundle and as-of, for the metrics
-    that start from it. In a bundle filtered to some teams: the company's rows of its leads
-    (a lead may have converted into another team's deal, which the bundle does not hold)."""
-    key = ("funnel_steps", as_of, timezone)
-    company = tables.company
-    if company is tables:
-        return tables.derived(key, lambda: _back_fill(_raw_steps(tables, as_of, timezone)))
-    leads = tables.leads.select("lead_id")
-    return tables.derived(
-        key,
-        lambda: steps_lazy(company, as_of=as_of, timezone=timezone).join(
-            leads, on="lead_id", how="semi"
-        ),
+    """`funnel_steps` (unsorted), a node of the derivation graph (`STEPS_NODE`). In a bundle
+    filtered to some teams: the company's rows of its leads (a lead may have converted into
+    another team's deal, which the bundle does not hold)."""
+    return get(tables, STEPS_NODE, as_of, timezone)
+
+
+def _steps_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
+    return _back_fill(_raw_steps(tables, as_of, timezone))
+
+
+def _clip_steps(steps: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
+    """The steps as of an earlier day, from later ones: the leads created by its end, each
+    step as recorded (a back-filled one was not), kept when reached by then, back-filled
+    again. A win counts from the start of its close date's local day, so it is known by the
+    end of the day exactly when that date is on or before it."""
+    cutoff = as_of_end(as_of, timezone)
+    recorded = {f"{s}_at": pl.when(~pl.col(f"inferred_{s}")).then(f"{s}_at") for s in INFERABLE}
+    known = {f"{s}_at": _known(pl.col(f"{s}_at"), cutoff) for s in STEPS[1:]}
+    return (
+        steps.filter(pl.col("lead_at") < cutoff)
+        .with_columns(**recorded)
+        .with_columns(**known)
+        .drop(*(f"inferred_{s}" for s in INFERABLE), "skipped")
+        .pipe(_back_fill)
     )
+
+
+STEPS_NODE = Node(
+    name="funnel_steps",
+    grain="one row per lead created by the as-of day: when it reached each step",
+    reads=("leads", "opportunities", "users"),
+    build=_steps_lazy,
+    coords=("as_of", "timezone"),
+    team="lead",
+    company_only=True,
+    clip=_clip_steps,
+    persist=True,
+    code=("scoring/funnel.py", "model/calendar.py"),
+)
 
 
 def by_lead_team(rows: pl.LazyFrame, tables: Tables, by: Sequence[str]) -> pl.LazyFrame:
@@ -469,8 +495,7 @@ def _sla_rows(
 ) -> pl.LazyFrame:
     """One row per lead with a recorded (not back-filled) MQL in `period`, judged by its SLA.
     Derived once per bundle and view (the SLA, leakage and ownership metrics share it)."""
-    key = ("sla_rows", period, as_of, repr(params), timezone)
-    return tables.derived(key, lambda: _sla_rows_lazy(tables, period, as_of, params, timezone))
+    return get(tables, SLA_ROWS, period, as_of, params, timezone)
 
 
 def _sla_rows_lazy(
@@ -509,6 +534,16 @@ _SLA_COLUMNS = (
     "lead_id", "source", "campaign_id", "team", "owner_id", "mql_at", "touch_at", "sla_hours",
     "deadline_at", "hours_to_touch", "status", "breached", "pending", "untouched", "disqualified",
 )  # fmt: skip
+
+
+SLA_ROWS = Node(
+    name="sla_rows",
+    grain="one row per lead with a recorded MQL in the period, judged by its follow-up SLA",
+    reads=("funnel_steps", "leads"),
+    build=_sla_rows_lazy,
+    coords=("period", "as_of", "params", "timezone"),
+    code=("scoring/funnel.py",),
+)
 
 
 def follow_up_sla(
@@ -651,17 +686,38 @@ def _history(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     """lead_history rows before cutoff, sorted by lead and time (ties by status, so the order
     never depends on the input's). A row without owner_id keeps the lead's last known owner
     (status rows need not repeat it); before any owner is known the owner is null (nobody).
-    Derived once per tables bundle and cutoff (bounce-backs and the ownership ledger share it).
+    A node of the derivation graph (`LEAD_HISTORY`): bounce-backs and the ownership ledger
+    share it.
     """
-    cutoff = as_of_end(as_of, timezone)
-    return tables.derived(
-        ("lead_history_sorted", as_of, timezone),
-        lambda: (
-            tables.lead_history.filter(pl.col("entered_at") < cutoff)
-            .sort("lead_id", "entered_at", "status", "owner_id", nulls_last=False)
-            .with_columns(forward_fill_in("owner_id", "lead_id"))
-        ),
+    return get(tables, LEAD_HISTORY, as_of, timezone)
+
+
+def _history_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
+    return (
+        tables.lead_history.filter(pl.col("entered_at") < as_of_end(as_of, timezone))
+        .sort("lead_id", "entered_at", "status", "owner_id", nulls_last=False)
+        .with_columns(forward_fill_in("owner_id", "lead_id"))
     )
+
+
+def _clip_history(history: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
+    """The rows before the end of an earlier day: an owner carried forward comes from rows
+    before it."""
+    return history.filter(pl.col("entered_at") < as_of_end(as_of, timezone))
+
+
+LEAD_HISTORY = Node(
+    name="lead_history_sorted",
+    grain="one row per lead-history row before the end of the as-of day, in lead and time "
+    "order, owners carried forward",
+    reads=("lead_history",),
+    build=_history_lazy,
+    coords=("as_of", "timezone"),
+    team="lead",
+    clip=_clip_history,
+    persist=True,
+    code=("scoring/funnel.py", "scoring/windows.py", "model/calendar.py"),
+)
 
 
 def _per_lead_bounces(

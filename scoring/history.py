@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from model.calendar import Calendar
+from model.graph import Node, get
 from model.tables import Tables, opportunities_with_team
 
 STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
-ORDERED_HISTORY = "ordered_stage_history"  # the `Tables.derived` key of `_ordered_history`
+ORDERED_HISTORY = "ordered_stage_history"  # the name of the `ORDERED` node
 
 
 def end_of_day(day: date, timezone: str = "UTC") -> datetime:
@@ -31,17 +32,29 @@ row's own values, so rows that share an instant are read in one order whatever o
 source gave them (row order never changes a result)."""
 
 
+def _ordered_history_lazy(tables: Tables) -> pl.LazyFrame:
+    positions = tables.stages.select("stage", "position")
+    return (
+        tables.stage_history.join(positions, on="stage", how="left")
+        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
+        .drop("position")
+    )
+
+
+ORDERED = Node(
+    name=ORDERED_HISTORY,
+    grain="one row per stage-history row, in deal and time order (EVENT_ORDER)",
+    reads=("stage_history", "stages"),
+    build=_ordered_history_lazy,
+    team="deal",
+    persist=True,
+    code=("scoring/history.py",),
+)
+
+
 def _ordered_history(tables: Tables) -> pl.LazyFrame:
     """The stage history in deal and time order, sorted once per bundle for every instant."""
-    positions = tables.stages.select("stage", "position")
-    return tables.derived(
-        (ORDERED_HISTORY,),
-        lambda: (
-            tables.stage_history.join(positions, on="stage", how="left")
-            .sort("opp_id", *EVENT_ORDER, nulls_last=False)
-            .drop("position")
-        ),
-    )
+    return get(tables, ORDERED)
 
 
 def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
@@ -50,9 +63,10 @@ def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
 
     A deal with no history row at or before `at` takes its earliest history row (history
     often starts a little after creation); a deal with no history at all takes its current
-    values. Derived once per tables bundle and instant.
+    values. Read off the ordered history (a filter and each deal's last row), once per
+    bundle and instant.
     """
-    return tables.derived(("opp_state_at", at), lambda: _state_at(tables, at))
+    return get(tables, STATES, at)
 
 
 def _state_at(tables: Tables, at: datetime) -> pl.LazyFrame:
@@ -82,3 +96,15 @@ def _state_at(tables: Tables, at: datetime) -> pl.LazyFrame:
         .join(stages, on="stage", how="left")
         .sort("opp_id")
     )
+
+
+STATES = Node(
+    name="opp_state_at",
+    grain="one row per opportunity that existed at the instant, as it stood then",
+    reads=(ORDERED_HISTORY, "opportunities", "users", "stages"),
+    build=_state_at,
+    coords=("at",),
+    team="team",
+    persist=True,  # at the end of the as-of day (stalled deals, trust and slippage read it)
+    code=("scoring/history.py",),
+)

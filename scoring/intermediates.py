@@ -1,117 +1,111 @@
-"""Intermediates worth keeping with a snapshot.
+"""The derivation graph's nodes, and those kept with a snapshot.
 
-Stage spells, lead funnel steps, the ordered lead history, per-deal trust counts and the
-data-quality checks depend only on the tables, the as-of date and the time zone, and most
-metrics start from one of them. The refresh derives
-them once (while it precomputes the default scorecard) and stores them with the snapshot;
-every bundle read from that snapshot is seeded with them, so no page derives them again.
+Every intermediate metrics start from is a node (`model.graph.Node`) declared beside the
+code that derives it; `NODES` lists them all (their names, grains and inputs are documented
+in docs/ARCHITECTURE.md, checked by a test). The refresh derives the persistent ones while it
+computes the default scorecard and stores them with the snapshot (`export`); every bundle
+read from that snapshot is seeded with them (`seed`), and a view for a team, an earlier
+as-of day or another period cuts, clips and aggregates them instead of deriving them again.
 
-A stored intermediate carries the fingerprint of the code that derived it; after an upgrade
-that changes that code, old ones are ignored (and derived afresh when needed).
+A stored result carries its node's code version; after an upgrade that changes that code,
+it is ignored (and derived afresh when needed).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
-from model.tables import ENGINE, Tables
-from scoring.history import ORDERED_HISTORY
-from scoring.stages import as_of_cutoff
+from model.graph import Node
+from model.tables import ENGINE, LEAD_TEAMS, Tables
+from scoring.funnel import LEAD_HISTORY, SLA_ROWS, STEPS_NODE, as_of_end
+from scoring.history import ORDERED, STATES, end_of_day
+from scoring.quality import CHECKS_NODE
+from scoring.stages import CLOSE_DATE_CHANGES, SPELLS, TRUST_PER_DEAL
 
-# Kinds of `Tables.derived` keys kept with a snapshot; each key is (kind, as_of, timezone),
-# the time zone None for what does not depend on one.
-KINDS = ("stage_spells", "funnel_steps", "lead_history_sorted", "trust_per_deal", "quality_checks")
-# Kinds still valid, as they are or restricted to the kept teams, in a bundle filtered to
-# some teams (`scorecard.filter_teams` keeps every opportunity of those teams).
-TEAM_SCOPED = {"stage_spells": "team", "trust_per_deal": "team", "opp_state_at": "team"}
-# Kinds of one row (or more, in order) per lead, valid in a filtered bundle restricted to the
-# leads it keeps (the leads of its teams, `tables.lead_teams`): funnel steps read the
-# converted opportunities of all teams, so a team's are the company's rows of its leads.
-LEAD_SCOPED = ("funnel_steps", "lead_history_sorted")
-# The stage history in deal and time order (`history._ordered_history`, key (kind,)) is kept
-# too; a team-filtered bundle keeps its deals' rows, in the same order.
-# Deal states at an instant (`history.opp_state_at`, key (kind, at)): the one at the end of
-# the as-of day is kept (stalled deals, trust and slippage read it).
-STATES = "opp_state_at"
-LEAD_HISTORY = "lead_history_sorted"
-
-_ROOT = Path(__file__).resolve().parent.parent
-_SOURCES = (
-    "model/tables.py", "scoring/windows.py", "scoring/stages.py", "scoring/funnel.py",
-    "model/calendar.py", "scoring/quality.py", "scoring/history.py",
+NODES: tuple[Node, ...] = (
+    ORDERED, STATES, SPELLS, CLOSE_DATE_CHANGES, TRUST_PER_DEAL, STEPS_NODE, LEAD_HISTORY,
+    SLA_ROWS, CHECKS_NODE, LEAD_TEAMS,
 )  # fmt: skip
+PERSISTED = {node.name: node for node in NODES if node.persist}
 
 
-def _fingerprint() -> str:
-    digest = hashlib.sha256()
-    for name in _SOURCES:
-        digest.update((_ROOT / name).read_bytes())
-    return digest.hexdigest()[:16]
+def _coords(node: Node, as_of: date, timezone: str) -> tuple[Any, ...]:
+    """The coordinates of the node's result for the view `as_of` (the deal states: at the
+    end of that day)."""
+    values = {"as_of": as_of, "timezone": timezone, "at": end_of_day(as_of, timezone)}
+    return tuple(values[name] for name in node.coords)
 
 
-CODE_VERSION = _fingerprint()
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _parse(name: str, value: Any) -> Any:
+    if name == "as_of":
+        return date.fromisoformat(value)
+    if name == "at":
+        return datetime.fromisoformat(value)
+    return value
 
 
 def export(
     tables: Tables, *, as_of: date, timezone: str
 ) -> list[tuple[dict[str, Any], pl.DataFrame]]:
-    """The bundle's derived intermediates for `as_of` worth storing, each with its key as
-    JSON-able metadata (kind, as_of, timezone, code_version; for the deal states, the
-    instant `at` that ends `as_of`)."""
+    """The persistent nodes' results the bundle holds for the view `as_of`, each with its
+    key as JSON-able metadata (node, coords, version)."""
     out = []
-    for kind in KINDS:
-        for (_, day, tz), frame in tables.derivations(kind).items():
-            if day == as_of:
-                meta = {"kind": kind, "as_of": day.isoformat(), "timezone": tz}
-                if kind == LEAD_HISTORY:
-                    meta["whole_table"] = _nothing_after(tables, as_of, tz)
-                out.append(({**meta, "code_version": CODE_VERSION}, frame))
-    for _, frame in tables.derivations(ORDERED_HISTORY).items():
-        out.append(({"kind": ORDERED_HISTORY, "code_version": CODE_VERSION}, frame))
-    end = as_of_cutoff(as_of, timezone) - timedelta(microseconds=1)
-    for (_, at), frame in tables.derivations(STATES).items():
-        if at == end:
-            out.append(
-                ({"kind": STATES, "at": at.isoformat(), "code_version": CODE_VERSION}, frame)
-            )
+    for node in PERSISTED.values():
+        coords = _coords(node, as_of, timezone)
+        held = node.key(*coords)
+        frame = tables.derivations(node.name).get(held)
+        if frame is None:
+            continue
+        meta: dict[str, Any] = {
+            "node": node.name,
+            "coords": {n: _json(v) for n, v in zip(node.coords, coords, strict=True)},
+            "version": node.version,
+        }
+        if node is LEAD_HISTORY:
+            meta["whole_table"] = _nothing_after(tables, as_of, timezone)
+        out.append((meta, frame))
     return out
 
 
+def _current(meta: Mapping[str, Any]) -> Node | None:
+    """The node a stored result belongs to, if it was derived by this code version."""
+    node = PERSISTED.get(meta.get("node", ""))
+    return node if node is not None and meta.get("version") == node.version else None
+
+
 def seed(tables: Tables, items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]) -> int:
-    """Seed `tables` with stored intermediates derived by this code version; returns how
-    many were used."""
+    """Seed `tables` with stored results derived by this code version; returns how many
+    were used."""
     used = 0
     for meta, frame in items:
-        if meta.get("code_version") != CODE_VERSION:
+        node = _current(meta)
+        if node is None:
             continue
-        if meta.get("kind") in KINDS:
-            key = (meta["kind"], date.fromisoformat(meta["as_of"]), meta["timezone"])
-        elif meta.get("kind") == STATES:
-            key = (STATES, datetime.fromisoformat(meta["at"]))
-        elif meta.get("kind") == ORDERED_HISTORY:
-            key = (ORDERED_HISTORY,)
-        else:
+        coords = meta.get("coords") or {}
+        if set(coords) != set(node.coords):
             continue
-        tables.seed(key, frame)
+        tables.seed(node.key(*(_parse(n, coords[n]) for n in node.coords)), frame)
         used += 1
     return used
 
 
 def stand_ins(items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]]) -> dict[str, pl.DataFrame]:
-    """Stored intermediates that can stand in for a table, by table name, so a snapshot's
-    reader need not read (and hold) that table twice: the stage history in deal and time
-    order has the same rows; the lead history in lead and time order has the same rows when
-    nothing in it was dated after the as-of day (`whole_table`), with owners carried forward,
-    which every metric reads the same way."""
-    current = [(m, f) for m, f in items if m.get("code_version") == CODE_VERSION]
-    ordered = [f for m, f in current if m.get("kind") == ORDERED_HISTORY]
-    leads = [f for m, f in current if m.get("kind") == LEAD_HISTORY and m.get("whole_table")]
+    """Stored results that can stand in for a table, by table name, so a snapshot's reader
+    need not read (and hold) that table twice: the stage history in deal and time order has
+    the same rows; the lead history in lead and time order has the same rows when nothing in
+    it was dated after the as-of day (`whole_table`), with owners carried forward, which
+    every metric reads the same way."""
+    current = [(_current(m), m, f) for m, f in items]
+    ordered = [f for n, _, f in current if n is ORDERED]
+    leads = [f for n, m, f in current if n is LEAD_HISTORY and m.get("whole_table")]
     out = {}
     if len(ordered) == 1:
         out["stage_history"] = ordered[0]
@@ -125,8 +119,8 @@ def bundle(
     items: Iterable[tuple[Mapping[str, Any], pl.DataFrame]] = (),
     provenance: Mapping[str, str] | None = None,
 ) -> Tables:
-    """A snapshot's tables as a bundle, seeded with its stored intermediates (which also stand
-    in for the tables they can: `stand_ins`)."""
+    """A snapshot's tables as a bundle, seeded with its stored results (which also stand in
+    for the tables they can: `stand_ins`)."""
     items = list(items)
     present = {name: frame for name, frame in stand_ins(items).items() if name in frames}
     tables = Tables.from_frames({**frames, **present}, provenance)
@@ -136,22 +130,5 @@ def bundle(
 
 def _nothing_after(tables: Tables, as_of: date, timezone: str) -> bool:
     """True when no lead-history row is dated after the end of `as_of`."""
-    late = tables.lead_history.filter(pl.col("entered_at") >= as_of_cutoff(as_of, timezone))
+    late = tables.lead_history.filter(pl.col("entered_at") >= as_of_end(as_of, timezone))
     return late.select(pl.len()).collect(engine=ENGINE).item() == 0
-
-
-def inherit(parent: Tables, child: Tables, teams: Sequence[str]) -> None:
-    """Seed `child` (the `parent` filtered to `teams`) with the parent's intermediates that
-    stay valid there, restricted to the child's deals and leads."""
-    keep = list(teams)
-    for kind, column in TEAM_SCOPED.items():
-        for key, frame in parent.derivations(kind).items():
-            child.seed(key, frame.filter(pl.col(column).is_in(keep)))
-    leads = child.leads.select("lead_id").collect(engine=ENGINE)
-    for kind in LEAD_SCOPED:
-        for key, frame in parent.derivations(kind).items():
-            child.seed(key, frame.join(leads, on="lead_id", how="semi", maintain_order="left"))
-    for key, frame in parent.derivations(ORDERED_HISTORY).items():
-        deals = child.opportunities.select("opp_id")
-        kept = frame.lazy().join(deals, on="opp_id", how="semi", maintain_order="left")
-        child.seed(key, kept.collect(engine=ENGINE))

@@ -252,7 +252,6 @@ class Context:
             params=self.params.stall,
             fiscal_start_month=self.fsm,
             timezone=self.params.timezone,
-            spells=self.spells,
         )
 
     @cached_property
@@ -609,9 +608,7 @@ def shared_data(ctx: Context) -> PillarScore:
     counts = sourced.summary.filter(unit="count")
     disagreement = _disagreement(counts)
     checks = quality.quality_checks(t, as_of=ctx.as_of)
-    trust = stages.stage_trust_kpis(
-        t, as_of=ctx.as_of, timezone=ctx.params.timezone, spells=ctx.spells
-    )
+    trust = stages.stage_trust_kpis(t, as_of=ctx.as_of, timezone=ctx.params.timezone)
     pillar = "shared_data"
     company = trust.filter(team=ALL_TEAMS)
     skip_rate = _value(company, "stage_skip_rate")

@@ -19,6 +19,7 @@ from functools import partial
 import polars as pl
 
 from model.calendar import Calendar, local_date
+from model.graph import Node, get
 from model.schema import TABLES, UTC_DATETIME
 from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
@@ -317,10 +318,25 @@ def _check_row(tables: Tables, as_of: date, check: Check) -> pl.LazyFrame:
 def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
     """One row per data-quality check (`CHECKS_SCHEMA`), sorted by `check_id`: how many
     records break each rule, out of how many, and how severe that is. A check whose table is
-    missing has `available` False and null counts."""
-    rows = [_check_row(tables, as_of, check) for check in CHECKS]
-    key = ("quality_checks", as_of, None)  # derived once per bundle (or stored at refresh)
-    return tables.derived(key, lambda: pl.concat(rows).sort("check_id")).collect(engine=ENGINE)
+    missing has `available` False and null counts. Counted on the bundle's own records (a
+    team view counts its team's), once per bundle and as-of day (stored with the snapshot
+    for its day)."""
+    return get(tables, CHECKS_NODE, as_of).collect(engine=ENGINE)
+
+
+def _checks_lazy(tables: Tables, as_of: date) -> pl.LazyFrame:
+    return pl.concat([_check_row(tables, as_of, check) for check in CHECKS]).sort("check_id")
+
+
+CHECKS_NODE = Node(
+    name="quality_checks",
+    grain="one row per data-quality check: failing and checked records of the bundle",
+    reads=("opportunities", "stage_history", "leads", "users", "stages"),
+    build=_checks_lazy,
+    coords=("as_of",),
+    persist=True,
+    code=("scoring/quality.py", "scoring/history.py", "scoring/windows.py"),
+)
 
 
 def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.DataFrame:

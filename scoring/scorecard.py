@@ -18,7 +18,7 @@ import polars as pl
 from model.calendar import Period
 from model.params import ScoringParams
 from model.tables import ALL_TEAMS, Tables, lead_teams, opportunities_with_team
-from scoring import intermediates, pipeline, stages
+from scoring import pipeline, stages
 from scoring.model import MIN_PILLARS_FOR_OVERALL, Driver, PillarScore, Scale, coverage_text
 from scoring.pillars import DEFAULT_SCALES, PILLAR_FUNCTIONS, Context, missing_input
 
@@ -114,15 +114,13 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
     frames["quotas"] = company.quotas.filter(pl.col("team").is_in(keep))
     for name in ("leads", "lead_history", "campaign_members"):
         frames[name] = company.frames[name].join(leads, on="lead_id", how="semi")
-    filtered = Tables(
+    return Tables(
         frames=frames,
         missing=company.missing,
         provenance=company.provenance,
         baseline=company,
         team_scope=tuple(keep),
     )
-    intermediates.inherit(company, filtered, keep)
-    return filtered
 
 
 def headline(ctx: Context) -> pl.DataFrame:

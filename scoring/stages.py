@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from model.calendar import Calendar, local_date, period_of, previous, trailing
+from model.graph import Node, get
 from model.params import StallParams
 from model.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.definitions import MetricDefinition
@@ -137,11 +138,15 @@ def _add_durations(spells: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
     duration (reaching Closed Won is an outcome, not time spent in a stage).
     """
     left_at = shift_in("entered_at", "opp_id", -1)  # spells are sorted by opp_id, spell_no
-    end = pl.coalesce(left_at, pl.when(~pl.col("is_closed_stage")).then(pl.lit(cutoff)))
+    return _durations(spells.with_columns(left_at=left_at), cutoff)
+
+
+def _durations(spells: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    """`days_in_stage`, `is_current`, `is_open_deal` of spells whose `left_at` is set."""
+    end = pl.coalesce("left_at", pl.when(~pl.col("is_closed_stage")).then(pl.lit(cutoff)))
     return spells.with_columns(
-        left_at=left_at,
         days_in_stage=(end - pl.col("entered_at")).dt.total_days(fractional=True),
-        is_current=left_at.is_null(),
+        is_current=pl.col("left_at").is_null(),
         is_open_deal=~last_in_group("is_closed_stage", "opp_id"),
     )
 
@@ -173,10 +178,10 @@ def stage_spells(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.Da
 
     How long each deal sat in each stage, and how it got there (handoff between functions,
     skipped stages, moved backwards, reopened after closing). Grain: (opp_id, spell_no).
-    Derived once per tables bundle, as-of and time zone (or precomputed at refresh time).
+    A node of the derivation graph (`SPELLS`): stored with the snapshot, clipped for an
+    earlier as-of day, cut for a team view.
     """
-    key = ("stage_spells", as_of, timezone)
-    return tables.derived(key, lambda: _spells_lazy(tables, as_of, timezone)).collect(engine=ENGINE)
+    return get(tables, SPELLS, as_of, timezone).collect(engine=ENGINE)
 
 
 def _spells_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
@@ -190,6 +195,36 @@ def _spells_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
         .select(SPELL_COLUMNS)
         .sort("opp_id", "spell_no")
     )
+
+
+def _clip_spells(spells: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
+    """The spells as of an earlier day, from later ones: the spells entered by its end, a
+    spell left after it still current, its duration running to that end.
+
+    The same as deriving them then: a deal created later has no spell entered before (its
+    first spell starts at its creation), and how a spell was entered (handoff, skip, …)
+    depends only on the spells before it.
+    """
+    cutoff = as_of_cutoff(as_of, timezone)
+    return (
+        spells.filter(pl.col("entered_at") < cutoff)
+        .with_columns(left_at=pl.when(pl.col("left_at") < cutoff).then("left_at"))
+        .pipe(_durations, cutoff)
+        .select(SPELL_COLUMNS)
+    )
+
+
+SPELLS = Node(
+    name="stage_spells",
+    grain="one row per opportunity per stage spell (opp_id, spell_no), as of a day",
+    reads=("opportunities", "stage_history", "stages", "users"),
+    build=_spells_lazy,
+    coords=("as_of", "timezone"),
+    team="team",
+    clip=_clip_spells,
+    persist=True,
+    code=("scoring/stages.py", "scoring/windows.py", "model/calendar.py"),
+)
 
 
 def _group_with_all_teams(
@@ -424,7 +459,6 @@ def stalled_deals(
     params: StallParams,
     fiscal_start_month: int = 1,
     timezone: str = "UTC",
-    spells: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Open deals sitting in their stage longer than the stage's stall threshold (the
     company's, also in a bundle filtered to some teams: `Tables.company`).
@@ -432,12 +466,10 @@ def stalled_deals(
     Drill-down: one row per stalled deal, worst first (`times_threshold` = age / threshold),
     with amount and close date as of `as_of`. `is_handoff` marks deals stalled right after a
     handoff between functions; `threshold_source` says where the threshold comes from (see
-    `stall_thresholds`). Pass `spells` (from `stage_spells` for the same as-of) to avoid
-    computing them again. Empty (full schema) when `stall_status` says stalls are not
+    `stall_thresholds`). Empty (full schema) when `stall_status` says stalls are not
     measured: a deal is not called stalled on an age nobody recorded.
     """
-    if spells is None:
-        spells = stage_spells(tables, as_of=as_of, timezone=timezone)
+    spells = stage_spells(tables, as_of=as_of, timezone=timezone)
     # Thresholds always come from the whole company's won deals: a team's view judges its
     # deals by the same bar as the company view does.
     company = tables.company
@@ -596,11 +628,7 @@ TRUST_FLAGS = {
 _MOVE_COUNTS = {"is_skip": "n_skips", "is_regression": "n_regressions", "is_reopen": "n_reopens"}
 
 
-def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
-    """Per deal: history rows whose close date differs from the previous row's.
-
-    A date first set (null → date) is not a change; a date cleared (date → null) is.
-    """
+def _close_date_changes_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     cutoff = as_of_cutoff(as_of, timezone)
     created = _opps_as_of(tables, cutoff).select("opp_id", "created_at")
     positions = tables.stages.select("stage", "position")
@@ -611,30 +639,39 @@ def _close_date_changes(tables: Tables, *, as_of: date, timezone: str) -> pl.Laz
         .join(positions, on="stage", how="left")
         .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
         .sort("opp_id", *EVENT_ORDER, nulls_last=False)
-        .with_columns(changed=prev.is_not_null() & pl.col("close_date").ne_missing(prev))
-        .group_by("opp_id")
-        .agg(n_close_date_changes=pl.col("changed").sum().cast(pl.Int64))
+        .filter(prev.is_not_null() & pl.col("close_date").ne_missing(prev))
+        .select("opp_id", "entered_at")
     )
 
 
-def _trust_per_deal(
-    tables: Tables, *, as_of: date, timezone: str, spells: pl.DataFrame | None = None
-) -> pl.LazyFrame:
-    """One row per deal: counts of skips, regressions, reopens, close-date changes, stale.
-    Derived once per bundle, as-of and time zone (or stored at refresh time)."""
-    return tables.derived(
-        ("trust_per_deal", as_of, timezone),
-        lambda: _trust_per_deal_lazy(tables, as_of=as_of, timezone=timezone, spells=spells),
-    )
+def _clip_changes(changes: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
+    """The changes made by the end of an earlier day: whether a row changed the date depends
+    only on the rows before it."""
+    return changes.filter(pl.col("entered_at") < as_of_cutoff(as_of, timezone))
 
 
-def _trust_per_deal_lazy(
-    tables: Tables, *, as_of: date, timezone: str, spells: pl.DataFrame | None
-) -> pl.LazyFrame:
-    if spells is None:
-        spells = stage_spells(tables, as_of=as_of, timezone=timezone)
+CLOSE_DATE_CHANGES = Node(
+    name="close_date_changes",
+    grain="one row per change of a deal's close date (a history row whose close date differs "
+    "from the row before; a date first set is not a change, a date cleared is), as of a day",
+    reads=("opportunities", "stage_history", "stages", "users"),
+    build=_close_date_changes_lazy,
+    coords=("as_of", "timezone"),
+    team="deal",
+    clip=_clip_changes,
+    persist=True,
+    code=("scoring/stages.py", "scoring/windows.py", "model/calendar.py"),
+)
+
+
+def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
+    """One row per deal: counts of skips, regressions, reopens, close-date changes, stale."""
+    return get(tables, TRUST_PER_DEAL, as_of, timezone)
+
+
+def _trust_per_deal_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     per_deal = (
-        spells.lazy()
+        get(tables, SPELLS, as_of, timezone)
         .group_by("opp_id")
         .agg(
             pl.col("team").first(),
@@ -642,20 +679,34 @@ def _trust_per_deal_lazy(
             *(pl.col(f).sum().cast(pl.Int64).alias(n) for f, n in _MOVE_COUNTS.items()),
         )
     )
+    changes = (
+        get(tables, CLOSE_DATE_CHANGES, as_of, timezone)
+        .group_by("opp_id")
+        .agg(n_close_date_changes=pl.len().cast(pl.Int64))
+    )
     state = _deal_state(tables, as_of=as_of, timezone=timezone).select("opp_id", "close_date")
     stale = pl.col("is_open_deal") & (pl.col("close_date") < as_of).fill_null(False)
     return (
-        per_deal.join(
-            _close_date_changes(tables, as_of=as_of, timezone=timezone), on="opp_id", how="left"
-        )
+        per_deal.join(changes, on="opp_id", how="left")
         .join(state, on="opp_id", how="left")
         .with_columns(pl.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(pl.Int64))
     )
 
 
-def stage_trust_flags(
-    tables: Tables, *, as_of: date, timezone: str = "UTC", spells: pl.DataFrame | None = None
-) -> pl.DataFrame:
+TRUST_PER_DEAL = Node(
+    name="trust_per_deal",
+    grain="one row per deal existing at the end of the as-of day: its skips, regressions, "
+    "reopens, close-date changes and whether its close date is past",
+    reads=("stage_spells", "close_date_changes", "opp_state_at"),
+    build=_trust_per_deal_lazy,
+    coords=("as_of", "timezone"),
+    team="team",
+    persist=True,
+    code=("scoring/stages.py",),
+)
+
+
+def stage_trust_flags(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
     """Drill-down behind the trust KPIs: one row per (deal, kpi) the deal is flagged for.
 
     `kpi` is a definition id (stage_skip_rate, stage_regression_rate, reopened_deals,
@@ -663,7 +714,7 @@ def stage_trust_flags(
     Grain: (opp_id, kpi).
     """
     return (
-        _trust_per_deal(tables, as_of=as_of, timezone=timezone, spells=spells)
+        _trust_per_deal(tables, as_of=as_of, timezone=timezone)
         .select("opp_id", "team", "close_date", *TRUST_FLAGS.values())
         .unpivot(index=["opp_id", "team", "close_date"], variable_name="count", value_name="events")
         .filter(pl.col("events") > 0)
@@ -674,9 +725,7 @@ def stage_trust_flags(
     )
 
 
-def stage_trust_kpis(
-    tables: Tables, *, as_of: date, timezone: str = "UTC", spells: pl.DataFrame | None = None
-) -> pl.DataFrame:
+def stage_trust_kpis(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.DataFrame:
     """Per team (and "All teams"): can the stage history be trusted as one version of the data?
 
     stage_skip_rate / stage_regression_rate: share of deals with ≥1 skipped stage / backward
@@ -700,7 +749,7 @@ def stage_trust_kpis(
     open_deals = pl.col("open_deals")
     return (
         _group_with_all_teams(
-            _trust_per_deal(tables, as_of=as_of, timezone=timezone, spells=spells), ["team"], aggs
+            _trust_per_deal(tables, as_of=as_of, timezone=timezone), ["team"], aggs
         )
         .with_columns(
             stale_close_date_share=pl.when(open_deals > 0).then(

@@ -144,26 +144,25 @@ def test_each_bad_input_is_named_and_leaves_the_store_untouched(
     assert Store(data_dir).current().id == good.id
 
 
-def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path, monkeypatch):
+def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path):
     from datetime import date
 
     from polars.testing import assert_frame_equal
 
     from model.calendar import parse_period
+    from model.graph import BUILT
     from model.tables import Tables
     from reports.snapshot_tables import read_bundle
-    from scoring import funnel, intermediates, stages
-    from scoring.history import ORDERED_HISTORY
+    from scoring import intermediates, stages
     from scoring.scorecard import compute
 
     as_of = date(2026, 11, 16)
     snap = refresh(load_settings(), "demo", as_of=as_of).snapshot
     entries = snap.manifest["intermediates"]
-    kinds = sorted(e["kind"] for e in entries)
-    assert kinds == sorted([*intermediates.KINDS, intermediates.STATES, ORDERED_HISTORY])
-    dated = [e for e in entries if e["kind"] != ORDERED_HISTORY]
-    assert {e.get("as_of", e.get("at", "")[:10]) for e in dated} == {"2026-11-16"}
-    stored = {meta["kind"]: frame for meta, frame in snap.read_intermediates()}
+    assert sorted(e["node"] for e in entries) == sorted(intermediates.PERSISTED)
+    days = {v[:10] for e in entries for k, v in e["coords"].items() if k in ("as_of", "at")}
+    assert days == {"2026-11-16"}
+    stored = {meta["node"]: frame for meta, frame in snap.read_intermediates()}
     plain = Tables.from_frames(snap.read_all())
     assert_frame_equal(stored["stage_spells"], stages.stage_spells(plain, as_of=as_of))
     # Another quarter of the same snapshot: computed from the stored intermediates, with the
@@ -172,10 +171,6 @@ def test_refresh_stores_the_intermediates_later_views_start_from(data_dir: Path,
     expected = compute(plain, as_of=as_of, period=q3).to_dict()
     seeded = read_bundle(snap)
     assert seeded.lead_history.collect().height == plain.lead_history.collect().height
-
-    def underived(*args, **kwargs):
-        raise AssertionError("derived again although stored with the snapshot")
-
-    monkeypatch.setattr(stages, "_spells_lazy", underived)
-    monkeypatch.setattr(funnel, "_raw_steps", underived)
     assert compute(seeded, as_of=as_of, period=q3).to_dict() == expected
+    built = {key[0] for key, how in seeded.origins().items() if how == BUILT}
+    assert not built & {"stage_spells", "funnel_steps", "lead_history_sorted"}, built

@@ -319,7 +319,7 @@ def test_open_deals_without_an_amount_are_counted_not_summed_as_zero():
     # Only the amount-less deal stalled: its amount is unknown (null), not $0.
     tables = closed_only([*CLOSED, opps[3]], [*RECORDED_HISTORY, history[-3]])
     spells = stages.stage_spells(tables, as_of=AS_OF)
-    stalled = stages.stalled_deals(tables, as_of=AS_OF, params=params.stall, spells=spells)
+    stalled = stages.stalled_deals(tables, as_of=AS_OF, params=params.stall)
     row = stages.stalls_by_team(stalled, spells).filter(team=ALL_TEAMS, stage="Discovery")
     assert row.select("stalled_count", "stalled_amount", "stalled_without_amount").row(0) == (
         1, None, 1,

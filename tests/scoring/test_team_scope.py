@@ -44,7 +44,7 @@ def _by_team(tables: Tables, as_of: date, period_name: str) -> dict[str, pl.Data
     period = parse_period(period_name)
     tz, fp = PARAMS.timezone, PARAMS.funnel
     spells = stages.stage_spells(tables, as_of=as_of, timezone=tz)
-    stalled = stages.stalled_deals(tables, as_of=as_of, params=PARAMS.stall, spells=spells)
+    stalled = stages.stalled_deals(tables, as_of=as_of, params=PARAMS.stall)
     company = tables.company
     base = None
     if company is not tables:
@@ -109,8 +109,8 @@ def _rows(frame: pl.DataFrame, teams: list[str]) -> pl.DataFrame:
 def test_a_team_view_equals_the_company_rows_of_its_teams(demo, teams, view, inherited):
     as_of, period_name = view
     company = _company(demo, as_of, period_name)
-    # filtered from the bundle that derived the company's intermediates (the view inherits
-    # them), or from a fresh one (the view derives what it needs)
+    # filtered from the bundle that derived the company's intermediates (the view cuts its
+    # rows from them), or from a fresh one (the view derives what it needs)
     scoped = filter_teams(demo if inherited else demo.fresh(), teams)
     mine = _by_team(scoped, as_of, period_name)
     for name, whole in company.items():
@@ -277,7 +277,7 @@ def test_a_team_keeps_the_company_stall_threshold_in_its_own_view():
         stages.stalled_deals(company, as_of=STALL_AS_OF, params=STALL),
         stages.stage_spells(company, as_of=STALL_AS_OF),
     )
-    stalled = stages.stalled_deals(b, as_of=STALL_AS_OF, params=STALL, spells=spells)
+    stalled = stages.stalled_deals(b, as_of=STALL_AS_OF, params=STALL)
     row = stages.stalls_by_team(stalled, spells, company=base).filter(team="B").row(0, named=True)
     assert row["stage"] == "Negotiation" and row["stalled_count"] == 1
     assert row["company_median_age_days"] == pytest.approx(50.5)
