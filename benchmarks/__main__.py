@@ -44,6 +44,18 @@ TASKS = (
     "parquet_polars",
     "parquet_pandas",
     "parquet_duckdb",
+    "views",
+)
+# The views of the issue's targets (issue 16), each computed cold from the refreshed snapshot
+# as the app reads it: (label, as-of days before the data's, period or None for the as-of
+# day's quarter, teams).
+VIEWS = (
+    ("default view", 0, None, ()),
+    ("one team", 0, None, ("EMEA",)),
+    ("two teams", 0, None, ("EMEA", "APAC")),
+    ("as of four weeks earlier", 28, None, ()),
+    ("previous quarter", 0, "previous", ()),
+    ("fiscal year", 0, "FY2026", ()),
 )
 
 
@@ -139,6 +151,35 @@ def _from_parquet(task: str, size: str, repeat: int) -> dict:
     return {"seconds": best, "first_seconds": first}
 
 
+def _views(size: str, repeat: int) -> dict:
+    """Each view of `VIEWS` cold: the scorecard computed on a bundle holding only what the
+    snapshot stored (`Tables.fresh`), as the first visitor of that view after a refresh
+    pays; and how long reading the snapshot took (once per server process)."""
+    from datetime import timedelta
+
+    from benchmarks.scale import AS_OF
+    from model.calendar import parse_period, period_of, previous
+    from scoring.scorecard import compute
+
+    started = time.perf_counter()
+    fresh = _snapshot_bundle(size)
+    out: dict = {"load_seconds": time.perf_counter() - started, "views": {}}
+    for label, back, period_name, teams in VIEWS:
+        as_of = AS_OF - timedelta(days=back)
+        period = period_of(as_of)
+        if period_name == "previous":
+            period = previous(period)
+        elif period_name:
+            period = parse_period(period_name)
+
+        def run(as_of=as_of, period=period, teams=teams) -> None:
+            compute(fresh(), as_of=as_of, period=period, teams=teams)
+
+        first, best = _best(run, repeat)
+        out["views"][label] = {"first_seconds": first, "seconds": best}
+    return out
+
+
 def _child(task: str, size: str, repeat: int) -> dict:
     from benchmarks import reference_pandas as ref
     from benchmarks.scale import AS_OF
@@ -152,6 +193,8 @@ def _child(task: str, size: str, repeat: int) -> dict:
         return {"seconds": _refresh(size, task.removeprefix("refresh_"))}
     if task.startswith("parquet_"):
         return _from_parquet(task, size, repeat)
+    if task == "views":
+        return _views(size, repeat)
     if task == "scorecard_snapshot":
         fresh = _snapshot_bundle(size)
         period = period_of(AS_OF)
@@ -219,7 +262,7 @@ def markdown(results: dict) -> str:
                 f"{a['seconds'] / b['seconds']:.1f}×" if "seconds" in a and "seconds" in b else "–"
             )
 
-        cells = [cell(t) for t in TASKS]
+        cells = [cell(t) for t in TASKS if t != "views"]
         cells.insert(TASKS.index("parquet_polars"), ratio("signals_pandas", "signals_polars"))
         cells += [
             ratio("parquet_pandas", "parquet_polars"),
@@ -228,6 +271,20 @@ def markdown(results: dict) -> str:
         lines.append(f"| {size} | {rows['opportunities']:,} | {rows['stage_history']:,} | "
                      f"{rows['leads']:,} | {rows['lead_history']:,} | " +
                      " | ".join(cells) + " |")  # fmt: skip
+    return "\n".join(lines) + views_markdown(results)
+
+
+def views_markdown(results: dict) -> str:
+    """The cold view times (task "views") as a second table: one row per size."""
+    rows = {s: r["views"] for s, r in results["sizes"].items() if "views" in r.get("views", {})}
+    if not rows:
+        return ""
+    head = "| size | read snapshot | " + " | ".join(label for label, *_ in VIEWS) + " | peak RSS |"
+    lines = ["", "", head, "|" + "---|" * (len(VIEWS) + 3)]
+    for size, r in rows.items():
+        cells = [f"{r['views'][label]['first_seconds']:.2f} s" for label, *_ in VIEWS]
+        lines.append(f"| {size} | {r['load_seconds']:.2f} s | " + " | ".join(cells)
+                     + f" | {r['peak_rss_mb'] / 1024:.2f} GB |")  # fmt: skip
     return "\n".join(lines)
 
 
