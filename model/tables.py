@@ -274,6 +274,7 @@ LEAD_TEAMS = Node(
     grain="one row per lead per team it belongs to",
     reads=("leads", "lead_history", "users", "opportunities"),
     build=_lead_teams,
+    persist=True,
     keep=True,  # every view of the bundle reads it
     code=("model/tables.py",),
 )

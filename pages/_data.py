@@ -218,7 +218,7 @@ def team_tables(data_dir: str, snapshot_id: str, teams: tuple[str, ...]) -> Tabl
     tables = load_tables(data_dir, snapshot_id)
     if not teams:
         return tables
-    return filter_teams(tables, teams).materialized()  # keeps what the filter inherited
+    return filter_teams(tables, teams)
 
 
 def data_start(data_dir: str, snapshot_id: str) -> date | None:
@@ -269,7 +269,7 @@ def _scorecard(view: View, decisions_version: str | None = "0") -> dict[str, Any
     if decisions_version is not None:
         decisions = _decisions.in_view(journal().decisions(), view.teams)
     card = compute(
-        load_tables(view.data_dir, view.snapshot_id),
+        team_tables(view.data_dir, view.snapshot_id, view.teams),
         as_of=view.as_of_date,
         period=view.period_obj(params.fiscal_start_month),
         params=params,

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from model.graph import Node
+from model.graph import Node, get
 from model.tables import ENGINE, LEAD_TEAMS, Tables
 from scoring.funnel import LEAD_HISTORY, SLA_ROWS, STEPS_NODE, as_of_end
 from scoring.history import ORDERED, STATES, end_of_day
@@ -56,11 +56,15 @@ def export(
     tables: Tables, *, as_of: date, timezone: str
 ) -> list[tuple[dict[str, Any], pl.DataFrame]]:
     """The persistent nodes' results the bundle holds for the view `as_of`, each with its
-    key as JSON-able metadata (node, coords, version)."""
+    key as JSON-able metadata (node, coords, version). Those no view changes (no
+    coordinates: the ordered history, the teams of each lead) are derived if not yet held,
+    so every view read from the snapshot starts from them."""
     out = []
     for node in PERSISTED.values():
         coords = _coords(node, as_of, timezone)
         held = node.key(*coords)
+        if not node.coords:
+            get(tables, node)
         frame = tables.derivations(node.name).get(held)
         if frame is None:
             continue

@@ -98,12 +98,13 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
 
     The filtered bundle keeps the company bundle as its `baseline`: stall thresholds,
     company medians and every "vs the company" comparison are read from there, so a team's
-    view shows the same figures as the company view's row for that team.
+    view shows the same figures as the company view's row for that team. Its frames are
+    collected once; filtering a bundle already filtered to the same teams returns it.
     """
-    if not teams:
+    keep = sorted(set(teams))
+    if not teams or tuple(keep) == tables.team_scope:
         return tables
     company = tables.company
-    keep = sorted(set(teams))
     opps = opportunities_with_team(company).filter(pl.col("team").is_in(keep))
     ids = opps.select("opp_id")
     leads = lead_teams(company).filter(pl.col("team").is_in(keep)).select("lead_id").unique()
@@ -120,7 +121,7 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
         provenance=company.provenance,
         baseline=company,
         team_scope=tuple(keep),
-    )
+    ).materialized()  # the filters run once, not in every metric
 
 
 def headline(ctx: Context) -> pl.DataFrame:
