@@ -72,6 +72,9 @@ class Signal:
     reason: str = ""
     numerator: float | None = None
     denominator: float | None = None
+    # The score as stored (`from_dict`): the stored value is rounded, so scaling it again
+    # could move the score by a tenth.
+    stored_score: float | None = field(default=None, compare=False, repr=False)
 
     @property
     def measured(self) -> bool:
@@ -79,7 +82,9 @@ class Signal:
 
     @property
     def score(self) -> float | None:
-        return self.scale.score(self.value) if self.measured else None
+        if not self.measured:
+            return None
+        return self.stored_score if self.stored_score is not None else self.scale.score(self.value)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +102,17 @@ class Signal:
             "scale": {"worst": self.scale.worst, "best": self.scale.best},
             "page": self.page,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], pillar: str) -> Signal:
+        """The signal `to_dict` described (of pillar `pillar`)."""
+        return cls(
+            id=d["id"], pillar=pillar, label=d["label"], definition_id=d["definition_id"],
+            value=d["value"], unit=d["unit"], scale=Scale(**d["scale"]), weight=d["weight"],
+            page=d.get("page", ""), status=d["status"], reason=d.get("reason", ""),
+            numerator=d.get("numerator"), denominator=d.get("denominator"),
+            stored_score=d.get("score"),
+        )  # fmt: skip
 
 
 def not_measured(signal: Signal, reason: str) -> Signal:
@@ -126,6 +142,12 @@ class Driver:
             "subject": self.subject,
             "page": self.page,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Driver:
+        """The driver `to_dict` described."""
+        keys = ("pillar", "text", "severity", "definition_id", "subject")
+        return cls(**{k: d[k] for k in keys}, page=d.get("page", ""))
 
 
 @dataclass(frozen=True)
@@ -177,6 +199,16 @@ class PillarScore:
             "drivers": [d.to_dict() for d in self.drivers],
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PillarScore:
+        """The pillar `to_dict` described."""
+        return cls(
+            id=d["id"],
+            signals=tuple(Signal.from_dict(s, d["id"]) for s in d["signals"]),
+            drivers=tuple(Driver.from_dict(x) for x in d["drivers"]),
+            notes=tuple(d.get("notes", ())),
+        )
 
 
 def coverage_text(measured: int, total: int) -> str:

@@ -39,6 +39,9 @@ class Scorecard:
     pillars: tuple[PillarScore, ...]
     headline: pl.DataFrame
     weights: dict[str, float] = field(default_factory=dict)
+    # The top drivers as stored (`from_dict`): stored severities are rounded, so ranking the
+    # pillars' drivers again could order near-ties differently from when it was computed.
+    stored_drivers: tuple[Driver, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def measured_pillars(self) -> tuple[PillarScore, ...]:
@@ -62,6 +65,8 @@ class Scorecard:
     @property
     def drivers(self) -> tuple[Driver, ...]:
         """The three most severe drivers across all pillars."""
+        if self.stored_drivers is not None:
+            return self.stored_drivers
         every = [d for p in self.pillars for d in p.drivers]
         return tuple(sorted(every, key=lambda d: (-d.severity, d.text))[:3])
 
@@ -87,7 +92,23 @@ class Scorecard:
             "pillars": [p.to_dict() for p in self.pillars],
             "drivers": [d.to_dict() for d in self.drivers],
             "headline": self.headline.to_dicts(),
+            "weights": dict(self.weights),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scorecard:
+        """The scorecard `to_dict` described (a stored one, or one cached as JSON): a typed
+        object for the pages, the pre-read and the alerts, so none of them reads dict keys."""
+        return cls(
+            as_of=date.fromisoformat(d["as_of"]),
+            period=Period.from_dict(d["period_range"]),
+            judged_period=Period.from_dict(d["judged_range"]),
+            teams=tuple(d["teams"]),
+            pillars=tuple(PillarScore.from_dict(p) for p in d["pillars"]),
+            headline=pl.DataFrame(d["headline"], infer_schema_length=None),
+            weights=dict(d.get("weights") or {}),
+            stored_drivers=tuple(Driver.from_dict(x) for x in d["drivers"]),
+        )
 
 
 def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:

@@ -325,3 +325,21 @@ def test_opposite_misses_on_a_hand_worked_fixture():
     )
     assert driver.severity == pytest.approx(0.25)
     assert driver.definition_id == "forecast_bias.spread"
+
+
+def test_a_stored_scorecard_reads_back_as_the_same_typed_object(card):
+    """Pages, the pre-read and alerts read a typed scorecard: the JSON the refresh stores (or
+    the cache keeps) turns back into one that says exactly what the computed one said."""
+    from scoring.scorecard import Scorecard
+
+    stored = json.loads(json.dumps(card.to_dict(), default=str))
+    back = Scorecard.from_dict(stored)
+    assert back.to_dict() == stored
+    assert back.overall == card.overall is not None
+    assert back.coverage == card.coverage
+    assert [d.text for d in back.drivers] == [d.text for d in card.drivers]
+    assert back.pillar("forecast_integrity").score == card.pillar("forecast_integrity").score
+    assert back.period == card.period and back.judged_period == card.judged_period
+    # a signal not measured keeps its reason and has no value, no counts, no score
+    unmeasured = [s for p in back.pillars for s in p.signals if not s.measured]
+    assert all(s.reason and s.value is None and s.score is None for s in unmeasured)
