@@ -7,20 +7,17 @@ The server listens on 127.0.0.1 without TLS (SMTP_STARTTLS=0) and accepts one lo
 from __future__ import annotations
 
 import base64
-import email
 import logging
 import smtplib
-import socket
 from collections.abc import Iterator
 from datetime import datetime
-from email.message import Message
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import AuthResult
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from connectors.validate import validate_tables
@@ -36,34 +33,15 @@ from ops.deliver import (
 from ops.runlog import get_run, recent_runs
 from ops.schedule import build_scheduler, fire_preread, fire_times
 from snapshots.store import Store
+from tests.ops.conftest import SMTP_PASSWORD, Inbox, _authenticate, free_port
 
-PASSWORD = "s3cret-Pa55word"
+PASSWORD = SMTP_PASSWORD
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.mails.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"scorecard"
-    return AuthResult(success=ok and auth_data.password == PASSWORD.encode(), handled=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    box, port = Inbox(), _free_port()
+    box, port = Inbox(), free_port()
     controller = Controller(
         box,
         hostname="127.0.0.1",
@@ -237,7 +215,7 @@ def _echo_refusal(server, session, envelope, mechanism, auth_data) -> AuthResult
 @pytest.fixture(params=["PLAIN", "LOGIN"])
 def echoing_server(request) -> Iterator[tuple[int, str]]:
     """A real SMTP server on 127.0.0.1 offering one mechanism and echoing its AUTH line."""
-    mechanism, port = request.param, _free_port()
+    mechanism, port = request.param, free_port()
     other = {"PLAIN": "LOGIN", "LOGIN": "PLAIN"}[mechanism]
     controller = Controller(
         Inbox(),
