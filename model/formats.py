@@ -61,13 +61,16 @@ RATIO = Kind("ratio", grid="%.1f×", step=None, d3=".1f", csv_decimals=2)
 SCORE = Kind("score", grid="%.0f", step=None, d3=".0f", csv_decimals=1)
 NUMBER = Kind("number", grid="%.2f", step=None, d3=",.2f", csv_decimals=4)  # no kind known
 KINDS = {k.name: k for k in (MONEY, PERCENT, DAYS, HOURS, COUNT, RATIO, SCORE, NUMBER)}
-D3_MONEY_COMPACT = "$.3~s"  # chart axes in compact money: $500k, $1.5M
+D3_MONEY_COMPACT = "$.3~s"  # chart axes and labels in compact money: $0, $500k, $1.5M
+# Percent axes: "~%" trims the zeros d3 pads a tick to when it cannot derive a precision (an
+# all-zero domain drew "0.000000%"); round ticks read "10%", tooltips and labels ".1%".
+D3_PERCENT_AXIS = "~%"
 
 # A column nobody configured is of the kind its name says (first match wins); any other
 # float is a plain number with two decimals.
 _NAME_HINTS = (
     (("share", "rate", "pct", "compliance", "accuracy", "bias"), PERCENT),
-    (("amount", "revenue", "pipeline", "value", "cost", "spend", "velocity", "quota"), MONEY),
+    (("amount", "revenue", "pipeline", "cost", "spend", "velocity", "quota"), MONEY),
     (("days",), DAYS),
     (("hours",), HOURS),
     (("coverage", "ratio_x"), RATIO),
@@ -101,6 +104,17 @@ _GRID_KINDS = {
 def kind_of_grid(fmt: str | None) -> Kind | None:
     """The kind a grid format string shows ("percent" → percent), or None when unknown."""
     return _GRID_KINDS.get(fmt or "")
+
+
+def house_kind(column: str, fmt: str | None) -> Kind | None:
+    """The kind whose house style a table column set to grid format `fmt` should get:
+    "dollar" (cents), "$%.0f" or "compact" on an amount column ("1.2M", no "$") → money,
+    "percent" (up to two decimals) → percent, "%.1f d" → days; None: leave it as the page
+    set it (a count, a ratio, a format of its own)."""
+    kind = kind_of_grid(fmt)
+    if kind is MONEY and fmt == "compact" and kind_of_column(column) is not MONEY:
+        return None  # compact counts or mixed values: not money
+    return kind if kind in (MONEY, PERCENT, DAYS) else None
 
 
 # --- scalars -------------------------------------------------------------------------------
@@ -272,6 +286,41 @@ def _plain(value: float | None) -> str:
     return UNKNOWN if _unknown(value) else f"{value:,.2f}"
 
 
+RISE, FALL, FLAT = "▲", "▼", "•"
+
+
+def arrow(before: float | None, after: float | None) -> str:
+    """▲ when the value rose, ▼ when it fell, • when it held or either end is unknown: the
+    arrow says which way the number went, never whether that is good."""
+    if _unknown(before) or _unknown(after) or after == before:
+        return FLAT
+    return RISE if after > before else FALL
+
+
+def _move_delta(before: float, after: float, kind: Kind) -> str:
+    change = after - before
+    if kind is PERCENT:
+        return fmt_points(change)
+    if kind is MONEY:
+        compact = fmt_money_compact(abs(change))
+        return compact if compact == "$0" else ("+" if change > 0 else MINUS) + compact
+    text = fmt(abs(change), kind)
+    zero = fmt(0, kind)
+    return text if text == zero else ("+" if change > 0 else MINUS) + text
+
+
+def fmt_move(before: float | None, after: float | None, kind: Kind | str) -> str:
+    """A value then and now with the change in its kind: a rate "41.8% → 22.5% (−19.3 pts)",
+    money "$1.2M → $1.5M (+$300k)", days "12.0 days → 9.5 days (−2.5 days)"; an unknown end
+    reads "—" and the change is left out."""
+    kind = KINDS.get(kind, NUMBER) if isinstance(kind, str) else kind
+    show = fmt_money_compact if kind is MONEY else (lambda v: fmt(v, kind))
+    text = f"{show(before)} → {show(after)}"
+    if _unknown(before) or _unknown(after):
+        return text
+    return f"{text} ({_move_delta(before, after, kind)})"
+
+
 # --- polars: text columns ------------------------------------------------------------------
 
 
@@ -380,5 +429,6 @@ def csv_file_name(
     "pipeline-stalled-deals-EMEA-2026-Q4-asof-2026-11-16.csv"; several teams are joined
     with "+"."""
     who = "+".join(slug(t) for t in sorted(teams)) or "all-teams"
-    parts = [slug(page), slug(what), who, slug(period), f"asof-{as_of}"]
+    what = slug(what).removeprefix(f"{slug(page)}-")  # "forecast-forecast-miss" reads twice
+    parts = [slug(page), what, who, slug(period), f"asof-{as_of}"]
     return "-".join(p for p in parts if p) + ".csv"

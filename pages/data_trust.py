@@ -47,11 +47,6 @@ def _diff_metric(reconciliation_id: str) -> str | None:
     return next((m for p, m in DIFF_ROWS.items() if reconciliation_id.startswith(p)), None)
 
 
-def _pct_col(label: str, definition: str | None = None):
-    help_text = _widgets.help_for(definition) if definition else None
-    return st.column_config.NumberColumn(label, format="percent", help=help_text)
-
-
 def _reconciliation_card(row: dict) -> None:
     """One quantity as the two teams count it: side A, side B, the gap and its records."""
     with st.container(border=True):
@@ -131,7 +126,7 @@ summary_row = _widgets.table(
         "side_b_value": st.column_config.NumberColumn("B", format="compact"),
         "gap": st.column_config.NumberColumn("Gap", format="compact"),
         "available": st.column_config.CheckboxColumn("Available"),
-        "gap_share": _pct_col("Gap share"),
+        "gap_share": _widgets.percent_column("Gap share"),
         "records": st.column_config.NumberColumn("Records", help="Records counted differently"),
     },
 )
@@ -166,7 +161,7 @@ if picked_id:
             rows,
             key="reconciliation_rows",
             name=f"{diff_metric}_{view.period}",
-            column_config={"amount": st.column_config.NumberColumn("Amount", format="dollar")},
+            column_config={"amount": _widgets.money_column("Amount")},
         )
 else:
     st.caption("Select a row (or click a bar) to see the records the two counts disagree on.")
@@ -182,11 +177,11 @@ _widgets.table(
         "lost_count": "Lost",
         "cohort_count": "Created",
         "cohort_won_count": "Created & won",
-        "won_amount": st.column_config.NumberColumn("Won $", format="dollar"),
-        "lost_amount": st.column_config.NumberColumn("Lost $", format="dollar"),
-        "win_rate_count": _pct_col("By count", "win_rate.count"),
-        "win_rate_amount": _pct_col("By amount", "win_rate.amount"),
-        "win_rate_cohort": _pct_col("Cohort", "win_rate.cohort"),
+        "won_amount": _widgets.money_column("Won $"),
+        "lost_amount": _widgets.money_column("Lost $"),
+        "win_rate_count": _widgets.percent_column("By count", "win_rate.count"),
+        "win_rate_amount": _widgets.percent_column("By amount", "win_rate.amount"),
+        "win_rate_cohort": _widgets.percent_column("Cohort", "win_rate.cohort"),
     },
 )
 
@@ -216,7 +211,7 @@ check_row = _widgets.table(
         "available": st.column_config.CheckboxColumn("Available"),
         "failing": "Failing",
         "total": "Checked",
-        "share": _pct_col("Failing share"),
+        "share": _widgets.percent_column("Failing share"),
     },
 )
 check_id = charts.picked(check_state, check_row, "check_id")
@@ -247,8 +242,10 @@ trust_row = _widgets.table(
         "team": st.column_config.TextColumn("Team", pinned=True),
         "deals": "Deals",
         "open_deals": "Open deals",
-        "stage_skip_rate": _pct_col("Skipped a stage", "stage_skip_rate"),
-        "stage_regression_rate": _pct_col("Moved backwards", "stage_regression_rate"),
+        "stage_skip_rate": _widgets.percent_column("Skipped a stage", "stage_skip_rate"),
+        "stage_regression_rate": _widgets.percent_column(
+            "Moved backwards", "stage_regression_rate"
+        ),
         "reopened_deals": st.column_config.NumberColumn(
             "Reopened", help=_widgets.help_for("reopened_deals")
         ),
@@ -258,7 +255,7 @@ trust_row = _widgets.table(
         "stale_close_dates": st.column_config.NumberColumn(
             "Stale close dates", help=_widgets.help_for("stale_close_dates")
         ),
-        "stale_close_date_share": _pct_col("Stale share"),
+        "stale_close_date_share": _widgets.percent_column("Stale share"),
     },
 )
 trust_team = charts.picked(None, trust_row, "team")
@@ -290,7 +287,7 @@ else:
             skips,
             key="skip_rate_table",
             name="funnel_skip_rate",
-            column_config={"skip_rate": _pct_col("Skip rate", "funnel_skip_rate")},
+            column_config={"skip_rate": _widgets.percent_column("Skip rate", "funnel_skip_rate")},
         )
 
 # ---------------------------------------------------------------- freshness

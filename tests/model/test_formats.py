@@ -173,3 +173,21 @@ def test_row_order_never_changes_a_text(values):
     forward = frame.with_columns(t=f.money_text("v", compact=True))
     backward = frame.reverse().with_columns(t=f.money_text("v", compact=True)).reverse()
     assert forward.equals(backward)
+
+
+def test_a_move_reads_then_now_and_the_change_in_its_kind():
+    # 0.4178 → 0.2249: 41.8% → 22.5%, 22.49 − 41.78 = −19.29 points
+    assert f.fmt_move(0.4178, 0.2249, f.PERCENT) == "41.8% → 22.5% (−19.3 pts)"
+    assert f.fmt_move(1_200_000, 1_500_000, "money") == "$1.2M → $1.5M (+$300k)"
+    assert f.fmt_move(12, 9.5, f.DAYS) == "12.0 days → 9.5 days (−2.5 days)"
+    assert f.fmt_move(40, 83, f.SCORE) == "40 → 83 (+43)"
+    assert f.fmt_move(0.5, 0.5, f.PERCENT) == "50.0% → 50.0% (0.0 pts)"
+    assert f.fmt_move(None, 0.5, f.PERCENT) == "— → 50.0%"  # no change from an unknown
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "mark"),
+    [(0.4178, 0.2249, "▼"), (0.2, 0.3, "▲"), (5, 5, "•"), (None, 1, "•"), (1, math.nan, "•")],
+)
+def test_the_arrow_follows_the_value_never_the_score(before, after, mark):
+    assert f.arrow(before, after) == mark
