@@ -165,17 +165,18 @@ def missing_lines(card: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _per_day(value: float | None) -> str:
-    return formats.UNKNOWN if value is None else f"{money(value)}/day"
+    return formats.UNKNOWN if value is None else f"{formats.fmt_money(value)}/day"
 
 
-# Headline columns in the app's order and labels (pages/scorecard.py), with their formats.
+# Headline columns in the app's order and labels (pages/scorecard.py), with their formats:
+# a table, so money to the dollar as the app's table shows it (model.formats).
 HEADLINE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("win_rate_count", "Win rate", pct),
     ("coverage", "Coverage", formats.fmt_ratio),
     ("required_coverage", "Needed", formats.fmt_ratio),
     ("velocity", "Velocity", _per_day),
     ("stalled_deals", "Stalled deals", formats.fmt_count),
-    ("stalled_amount", "Stalled $", money),
+    ("stalled_amount", "Stalled $", formats.fmt_money),
     ("handoff_stalled_share", "Handoff stalls", pct),
     ("forecast_accuracy", "Accuracy", pct),
     ("forecast_bias", "Bias", pct),
@@ -213,7 +214,8 @@ def _cell(row: dict[str, Any], key: str, fmt: Callable[[Any], str]) -> str:
     text = fmt(row.get(key))
     if key == "stalled_amount" and row.get("stalled_without_amount"):
         # Deals without an amount are counted, never summed as $0.
-        text += f" + {row['stalled_without_amount']} without amount"
+        extra = f"{row['stalled_without_amount']} without amount"
+        text = extra if row.get(key) is None else f"{text} + {extra}"
     return text
 
 
