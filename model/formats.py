@@ -91,6 +91,7 @@ _GRID_KINDS = {
     "$%.0f": MONEY,
     "percent": PERCENT,
     "%.1f d": DAYS,
+    "%.0f d": DAYS,
     "%.1f days": DAYS,
     "%.1f h": HOURS,
     "%.1f×": RATIO,

@@ -125,6 +125,13 @@ def test_kinds_carry_the_grid_and_axis_formats():
     assert f.kind_of_column("won") is f.NUMBER
     assert f.kind_of_grid("percent") is f.PERCENT and f.kind_of_grid("%.1f d") is f.DAYS
     assert f.kind_of_grid("%.3e") is None
+    # a page's own money, rate and day formats get the house style; counts and ratios stay
+    assert f.house_kind("amount", "dollar") is f.MONEY
+    assert f.house_kind("stalled_amount", "compact") is f.MONEY
+    assert f.house_kind("side_a_value", "compact") is None  # a count or an amount
+    assert f.house_kind("age_days", "%.0f d") is f.DAYS
+    assert f.house_kind("win_rate", "percent") is f.PERCENT
+    assert f.house_kind("coverage", "%.1f×") is None
 
 
 def test_csv_file_name_says_the_view():
