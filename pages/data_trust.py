@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from model import formats
 from pages import _chart_specs, _data, _decision_log, _widgets
 from pages._text import md_text
 from reports import funnel_charts as charts
@@ -24,23 +25,20 @@ DIFF_ROWS = {
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
+    """A reconciled quantity at a glance (`model.formats`): "$1.2M", "42.3%", "1,234"."""
     if unit == "currency":
-        return _widgets.money(value)
-    if unit == "ratio":
-        return _widgets.pct(value)
-    return f"{value:,.0f}"
+        return formats.fmt_money_compact(value)
+    return formats.fmt_percent(value) if unit == "ratio" else formats.fmt_count(value)
 
 
 def _gap(value: float | None, unit: str) -> str:
     """A signed gap: "+$12k", "−3", "+1.5 pts" (a gap between two rates is in points)."""
-    if value is None:
-        return "n/a"
-    sign = "+" if value >= 0 else "−"
     if unit == "ratio":
-        return f"{sign}{abs(value) * 100:.1f} pts"
-    return sign + _fmt(abs(value), unit)
+        return formats.fmt_points(value)
+    if value is None:
+        return formats.UNKNOWN
+    text = _fmt(abs(value), unit)
+    return text if text == _fmt(0, unit) else ("+" if value > 0 else formats.MINUS) + text
 
 
 def _diff_metric(reconciliation_id: str) -> str | None:
@@ -83,7 +81,7 @@ missing = freshness.filter(pl.col("missing"))["table"].to_list()
 cols = st.columns(3)
 cols[0].metric(
     "Data-quality score",
-    "n/a" if score is None else f"{score:.0f}",
+    formats.fmt_score(score),
     help=_widgets.help_for("data_quality.score"),
     border=True,
 )
