@@ -61,6 +61,7 @@ RATIO = Kind("ratio", grid="%.1f×", step=None, d3=".1f", csv_decimals=2)
 SCORE = Kind("score", grid="%.0f", step=None, d3=".0f", csv_decimals=1)
 NUMBER = Kind("number", grid="%.2f", step=None, d3=",.2f", csv_decimals=4)  # no kind known
 KINDS = {k.name: k for k in (MONEY, PERCENT, DAYS, HOURS, COUNT, RATIO, SCORE, NUMBER)}
+GRID_DATETIME = "YYYY-MM-DD HH:mm"  # a table's instants, shown in the reporting time zone
 D3_MONEY_COMPACT = "$.3~s"  # chart axes and labels in compact money: $0, $500k, $1.5M
 # Percent axes: "~%" trims the zeros d3 pads a tick to when it cannot derive a precision (an
 # all-zero domain drew "0.000000%"); round ticks read "10%", tooltips and labels ".1%".

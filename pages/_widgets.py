@@ -108,6 +108,21 @@ def house_style(column: str, setting: Any) -> Any:
     return {**setting, "type_config": {**options, "format": kind.grid, "step": kind.step}}
 
 
+def datetime_column(label: str, help: str | None = None) -> Any:
+    """Instants to the minute in the reporting time zone (scorecard.toml), as
+    `model.formats.fmt_datetime` writes them, not in UTC or the browser's zone."""
+    from pages import _data
+
+    zone = _data.settings().scoring.timezone
+    note = f"Time in {zone}, the reporting time zone."
+    return st.column_config.DatetimeColumn(
+        label,
+        format=formats.GRID_DATETIME,
+        timezone=zone,
+        help=f"{help}\n\n{note}" if help else note,
+    )
+
+
 def column_defaults(frame: pl.DataFrame, config: dict | None = None) -> dict:
     """`config` in the house style (`house_style`) and completed for the columns it leaves
     out: each gets a readable header (`readable`) and, when it holds decimals, the format of

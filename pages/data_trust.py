@@ -304,11 +304,11 @@ _widgets.table(
         "missing": None,
         "status": "Status",
         "rows": "Rows",
-        "latest_at": st.column_config.DatetimeColumn("Latest record", format="YYYY-MM-DD HH:mm"),
+        "latest_at": _widgets.datetime_column("Latest record"),
         "days_since_latest": st.column_config.NumberColumn(
             "Days since latest", help=_widgets.help_for("data_freshness.days_since_latest")
         ),
-        "refreshed_at": st.column_config.DatetimeColumn("Refreshed", format="YYYY-MM-DD HH:mm"),
+        "refreshed_at": _widgets.datetime_column("Refreshed"),
         "days_since_refresh": "Days since refresh",
     },
 )

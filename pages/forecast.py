@@ -133,9 +133,7 @@ with st.container(key="call_section"):
                     "team": TEXT("Team", pinned=True),
                     "level": TEXT("Level", help="team: the team's call (no owner, or the manager)"),
                     "owner": TEXT("Submitted by"),
-                    "submitted_at": st.column_config.DatetimeColumn(
-                        "Submitted", format="YYYY-MM-DD HH:mm"
-                    ),
+                    "submitted_at": _widgets.datetime_column("Submitted"),
                     "age_days": NUM("Age (days)", help=_widgets.help_for("call.submission_age")),
                     "stale": st.column_config.CheckboxColumn("Stale"),
                 },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from pages import _widgets
@@ -171,3 +173,29 @@ def test_csv_file_names_name_the_view():
     at.session_state["teams"] = ("NA Mid-Market",)
     at.run()
     assert at.text[0].value == "pipeline-stalled-deals-NA-Mid-Market-2026-Q4-asof-2026-11-16.csv"
+
+
+def test_instants_show_in_the_reporting_time_zone(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    config = tmp_path / "scorecard.toml"
+    config.write_text('[calendar]\ntimezone = "Europe/Berlin"\n')
+    monkeypatch.setenv("SCORECARD_CONFIG", str(config))
+
+    def script():
+        from datetime import UTC, datetime
+
+        import polars as pl
+        import streamlit as st
+
+        from pages import _widgets
+
+        frame = pl.DataFrame({"refreshed_at": [datetime(2026, 11, 16, 23, 30, tzinfo=UTC)]})
+        st.dataframe(frame, column_config={"refreshed_at": _widgets.datetime_column("Refreshed")})
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception, at.exception
+    setting = json.loads(at.dataframe[0].proto.columns)["refreshed_at"]
+    options = setting["type_config"]
+    assert (options["format"], options["timezone"]) == ("YYYY-MM-DD HH:mm", "Europe/Berlin")
+    assert "Europe/Berlin" in setting["help"]
