@@ -161,7 +161,8 @@ def transition_chart(transitions: pl.DataFrame, *, team: str) -> alt.LayerChart:
         base.transform_filter("!datum.is_total")
         .mark_rect(stroke="white")
         .encode(
-            color=alt.Color("amount:Q", title="Amount at as-of", legend=alt.Legend(format="$,.2s"),
+            color=alt.Color("amount:Q", title="Amount at as-of",
+                            legend=alt.Legend(format=formats.D3_MONEY_COMPACT),
                             scale=alt.Scale(scheme="blues")),
         )
     )  # fmt: skip
