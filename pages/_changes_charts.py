@@ -8,6 +8,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from model import formats
 from model.tables import ALL_TEAMS
 from scoring.changes import FLOW, KINDS, NO_CATEGORY, TRENDS
 from scoring.review import KIND_LABELS, TREND_LABELS
@@ -34,16 +35,9 @@ DEAL_COLUMNS = (
 
 
 def money_text(column: str | pl.Expr) -> pl.Expr:
-    """Amounts as people read them, as `scoring.model.money` writes them: $1.2M, $46k, $950."""
-    value = pl.col(column) if isinstance(column, str) else column
-    size = value.abs()
-    return (
-        pl.when(size >= 1e6)
-        .then(pl.format("${}M", (value / 1e6).round(1)))
-        .when(size >= 1e3)
-        .then(pl.format("${}k", (value / 1e3).round(0).cast(pl.Int64)))
-        .otherwise(pl.format("${}", value.round(0).cast(pl.Int64)))
-    )
+    """Amounts at a glance, as `scoring.model.money` writes them: $1.2M, $46k, $950
+    (`model.formats.money_text`, compact)."""
+    return formats.money_text(column, compact=True)
 
 
 def team_order(frame: pl.DataFrame) -> list[str]:
@@ -167,7 +161,8 @@ def transition_chart(transitions: pl.DataFrame, *, team: str) -> alt.LayerChart:
         base.transform_filter("!datum.is_total")
         .mark_rect(stroke="white")
         .encode(
-            color=alt.Color("amount:Q", title="Amount at as-of", legend=alt.Legend(format="$,.2s"),
+            color=alt.Color("amount:Q", title="Amount at as-of",
+                            legend=alt.Legend(format=formats.D3_MONEY_COMPACT),
                             scale=alt.Scale(scheme="blues")),
         )
     )  # fmt: skip

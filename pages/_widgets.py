@@ -3,11 +3,15 @@ drill-down, team colors, and the "not available" notice. Pages lay out; they nev
 
 from __future__ import annotations
 
+import sys
 from functools import cache, partial
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
+from model import formats
 from pages import _auth
 from pages._text import md_text
 from reports.colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
@@ -42,38 +46,95 @@ def not_available(message: str | None) -> bool:
     return False
 
 
+# Words a header spells in capitals, as people write them.
+_CAPITALS = {"id": "ID", "sla": "SLA", "mql": "MQL", "sal": "SAL", "sql": "SQL", "crm": "CRM",
+             "url": "URL", "wape": "WAPE", "arr": "ARR", "acv": "ACV"}  # fmt: skip
+
+
 def readable(column: str) -> str:
-    """A column name as a header a person reads: `sourced_by` → "Sourced by"."""
-    words = column.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
+    """A column name as a header a person reads: `sourced_by` → "Sourced by", `opp_id` →
+    "Opp ID", `sla_breach_rate` → "SLA breach rate"."""
+    words = [_CAPITALS.get(w, w) for w in column.replace("_", " ").strip().split()]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
-# How a float column nobody configured is shown, by what its name says it holds; any other
-# float gets two decimals (never the raw 16 digits).
-_DEFAULT_FORMATS = (
-    (("share", "rate", "pct", "compliance", "accuracy"), "percent"),
-    (("amount", "revenue", "pipeline", "value", "cost", "spend"), "compact"),
-    (("days",), "%.1f d"),
-    (("hours",), "%.1f h"),
-)
+def number_column(
+    kind: formats.Kind | str, label: str, help: str | None = None, **options: Any
+) -> Any:
+    """A table column of one kind (`model.formats`): "$13,983", "42.3%", "12.5 days", "1.4×"
+    look the same on every page."""
+    k = formats.KINDS[kind] if isinstance(kind, str) else kind
+    return st.column_config.NumberColumn(
+        label, format=k.grid, step=k.step, help=help or None, **options
+    )
 
 
-def _default_format(column: str) -> str:
-    return next((f for keys, f in _DEFAULT_FORMATS if any(k in column for k in keys)), "%.2f")
+def _kind_column(kind: formats.Kind, label: str, definition: str | None) -> Any:
+    return number_column(kind, label, help_for(definition) if definition else None)
+
+
+def money_column(label: str, definition: str | None = None) -> Any:
+    """Amounts to the dollar ("$13,983"), with the metric's help when `definition` is given."""
+    return _kind_column(formats.MONEY, label, definition)
+
+
+def percent_column(label: str, definition: str | None = None) -> Any:
+    """Rates as "42.3%", with the metric's help when `definition` is given."""
+    return _kind_column(formats.PERCENT, label, definition)
+
+
+def days_column(label: str, definition: str | None = None) -> Any:
+    """Durations as "12.5 days"."""
+    return _kind_column(formats.DAYS, label, definition)
+
+
+def hours_column(label: str, definition: str | None = None) -> Any:
+    """Durations as "3.5 h"."""
+    return _kind_column(formats.HOURS, label, definition)
+
+
+def house_style(column: str, setting: Any) -> Any:
+    """A page's number column setting in the house style of its kind (`model.formats.
+    house_kind`): money to the dollar, rates to one decimal of a percent, days with "days".
+    Any other setting as it is."""
+    number = isinstance(setting, dict) and (setting.get("type_config") or {}).get("type")
+    if number != "number":
+        return setting
+    options = setting["type_config"]
+    kind = formats.house_kind(column, options.get("format"))
+    if kind is None:
+        return setting
+    return {**setting, "type_config": {**options, "format": kind.grid, "step": kind.step}}
+
+
+def datetime_column(label: str, help: str | None = None) -> Any:
+    """Instants to the minute in the reporting time zone (scorecard.toml), as
+    `model.formats.fmt_datetime` writes them, not in UTC or the browser's zone."""
+    from pages import _data
+
+    zone = _data.settings().scoring.timezone
+    note = f"Time in {zone}, the reporting time zone."
+    return st.column_config.DatetimeColumn(
+        label,
+        format=formats.GRID_DATETIME,
+        timezone=zone,
+        help=f"{help}\n\n{note}" if help else note,
+    )
 
 
 def column_defaults(frame: pl.DataFrame, config: dict | None = None) -> dict:
-    """`config` completed for the columns it leaves out: each gets a readable header
-    (`readable`) and, when it holds decimals, a format (`_default_format`); a column set to
-    None in `config` stays hidden. Pages name the columns they know; this keeps a column added
-    later from showing as `snake_case` with raw decimals."""
-    config = dict(config or {})
+    """`config` in the house style (`house_style`) and completed for the columns it leaves
+    out: each gets a readable header (`readable`) and, when it holds decimals, the format of
+    its kind (`model.formats`); a column set to None in `config` stays hidden. Pages name the
+    columns they know; this keeps a column added later from showing as `snake_case` with raw
+    decimals, and one amount from reading "$13,983.29" here and "$13,983" there."""
+    config = {c: house_style(c, v) for c, v in (config or {}).items()}
     for column, dtype in frame.schema.items():
         if column in config:
             continue
         if dtype.is_float():
-            fmt = _default_format(column)
-            config[column] = st.column_config.NumberColumn(readable(column), format=fmt)
+            config[column] = number_column(formats.kind_of_column(column), readable(column))
         elif "_" in column:
             config[column] = st.column_config.Column(readable(column))
     return config
@@ -81,7 +142,7 @@ def column_defaults(frame: pl.DataFrame, config: dict | None = None) -> dict:
 
 # What a table shows for an unknown value (the grid's own default is "None"); each column's
 # help says what makes one unknown where the page knows.
-MISSING = "—"
+MISSING = formats.UNKNOWN
 
 
 FORMULA_START = r"^[=+\-@\t\r]"  # a spreadsheet reads a cell starting so as a formula (OWASP)
@@ -105,10 +166,39 @@ def _is_text(dtype: pl.DataType) -> bool:
     return isinstance(dtype, text) or (inner is not None and isinstance(inner, text))
 
 
-def csv_text(frame: pl.DataFrame) -> str:
-    """`frame` as CSV; list columns (e.g. a trend per period) become "a; b; c". Text cells are
-    neutralised against formula injection (`_text_cell`); numbers stay numbers, so a negative
-    amount is still a number in the spreadsheet."""
+def _setting(config: dict, column: str) -> tuple[str | None, str | None]:
+    """The label and grid format a table's column setting gives `column` (None: none)."""
+    setting = config.get(column)
+    if isinstance(setting, str):
+        return setting, None
+    if isinstance(setting, dict):
+        return setting.get("label"), (setting.get("type_config") or {}).get("format")
+    return None, None
+
+
+def csv_frame(frame: pl.DataFrame, config: dict | None = None) -> pl.DataFrame:
+    """`frame` as its CSV holds it: each header the label the table shows (from `config`,
+    else `readable`), each float rounded for its kind (money 2 decimals, rates 4, days 1).
+    Columns the table hides (IDs) stay, under a readable header."""
+    config = config or {}
+    labels: dict[str, str] = {}
+    rounded = []
+    for column, dtype in frame.schema.items():
+        label, fmt = _setting(config, column)
+        label = label or readable(column)
+        labels[column] = label if label not in labels.values() else f"{label} ({column})"
+        if dtype.is_float():
+            kind = formats.kind_of_grid(fmt) or formats.kind_of_column(column)
+            rounded.append(formats.csv_rounded(column, kind))
+    return frame.with_columns(rounded).rename(labels)
+
+
+def csv_text(frame: pl.DataFrame, config: dict | None = None) -> str:
+    """`frame` as CSV (`csv_frame`: the table's headers, sensible precision); list columns
+    (e.g. a trend per period) become "a; b; c". Text cells are neutralised against formula
+    injection (`_text_cell`); numbers stay numbers, so a negative amount is still a number in
+    the spreadsheet."""
+    frame = csv_frame(frame, config)
     lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
     texts = [c for c, t in frame.schema.items() if _is_text(t)]
     flat = frame.with_columns(
@@ -118,17 +208,44 @@ def csv_text(frame: pl.DataFrame) -> str:
     return flat.write_csv(quote_style="never")
 
 
-def csv_button(frame: pl.DataFrame, name: str, *, key: str) -> None:
-    """A CSV download of `frame`; the CSV is written only when somebody clicks."""
+def _page_name() -> str:
+    """The page script running now (`pages/pipeline.py` → "pipeline"): the first frame up the
+    stack that is a page, not a shared module of pages/."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = Path(frame.f_code.co_filename)
+        if path.parent.name == "pages" and not path.stem.startswith("_"):
+            return path.stem
+        frame = frame.f_back
+    return "scorecard"
+
+
+def csv_file_name(name: str, page: str | None = None) -> str:
+    """`<page>-<what>-<team or all-teams>-<period>-asof-<YYYY-MM-DD>.csv` for the view in the
+    sidebar; `name` says what (a period or as-of date it repeats is left out)."""
+    page = page or _page_name()
+    view = st.session_state.get("view")
+    if view is None:
+        return f"{formats.slug(page)}-{formats.slug(name)}.csv"
+    what = name.replace(view.as_of, "").replace(view.period, "")
+    return formats.csv_file_name(
+        page, what or name, teams=view.teams, period=view.period, as_of=view.as_of
+    )
+
+
+def csv_button(frame: pl.DataFrame, name: str, *, key: str, config: dict | None = None) -> None:
+    """A CSV download of `frame`, headed and rounded as the table shows it (`config`, the
+    table's column settings), named for the view; the CSV is written only when clicked."""
+    file_name = csv_file_name(name)
     st.download_button(
         "Download CSV",
-        data=partial(csv_text, frame),
-        file_name=f"{name}.csv",
+        data=partial(csv_text, frame, config),
+        file_name=file_name,
         mime="text/csv",
         key=f"csv_{key}",
         icon=":material/download:",
         on_click=_auth.record_export,  # the audit log records who exported what
-        args=(f"{name}.csv",),
+        args=(file_name,),
     )
 
 
@@ -252,6 +369,7 @@ def table(
         st.caption("No records for this view.")
         return None
     shown, deal_config, marks = with_deal_columns(frame)
+    config = column_defaults(shown, {**(column_config or {}), **deal_config})
     event = st.dataframe(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,
@@ -259,7 +377,7 @@ def table(
         placeholder=MISSING,
         on_select="rerun" if select else "ignore",
         selection_mode="single-row",
-        column_config=column_defaults(shown, {**(column_config or {}), **deal_config}) or None,
+        column_config=config or None,
         height=height or "auto",
         width="stretch",
     )
@@ -268,6 +386,7 @@ def table(
         pl.concat([frame, *extra], how="horizontal") if extra and extra[0].width else frame,
         name,
         key=key,
+        config=config,
     )
     if select and event and event.selection.rows:
         return frame[event.selection.rows[0]]

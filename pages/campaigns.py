@@ -16,12 +16,6 @@ from reports import funnel_charts as charts
 from scoring import sourcing
 
 DIMS = {"sourced_by": "Sourced by", "campaign_id": "Campaign", "lead_source": "Lead source"}
-MONEY = "dollar"
-
-
-def _money_col(label: str, definition: str | None = None):
-    help_text = _widgets.help_for(definition) if definition else None
-    return st.column_config.NumberColumn(label, format=MONEY, help=help_text)
 
 
 def _row(frame: pl.DataFrame, column: str, value: str) -> dict | None:
@@ -102,9 +96,9 @@ source_row = _widgets.table(
     column_config={
         dim: st.column_config.TextColumn(label, pinned=True),
         "created": "Opps created",
-        "created_amount": _money_col("Pipeline created", "sourced_pipeline"),
+        "created_amount": _widgets.money_column("Pipeline created", "sourced_pipeline"),
         "won": "Opps won",
-        "won_amount": _money_col("Bookings", "bookings_by_source"),
+        "won_amount": _widgets.money_column("Bookings", "bookings_by_source"),
     },
 )
 source_value = charts.picked(source_state, source_row, dim)
@@ -115,7 +109,7 @@ if source_value:
         opps,
         key="sourced_opps",
         name=f"sourced_opps_{source_value}",
-        column_config={"amount": _money_col("Amount")},
+        column_config={"amount": _widgets.money_column("Amount")},
     )
 
 # ---------------------------------------------------------------- campaign funnel
@@ -164,14 +158,14 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
             "campaign_id": st.column_config.TextColumn("Campaign", pinned=True),
             "name": "Name",
             "channel": "Channel",
-            "cost": _money_col("Cost"),
+            "cost": _widgets.money_column("Cost"),
             "members": "Members",
             "mqls": "MQLs",
             "opportunities": "Opps",
             "won": "Won",
-            "won_amount": _money_col("Won $"),
-            "cost_per_mql": _money_col("Cost per MQL", "cost_per_mql"),
-            "cost_per_opportunity": _money_col("Cost per opp", "cost_per_opportunity"),
+            "won_amount": _widgets.money_column("Won $"),
+            "cost_per_mql": _widgets.money_column("Cost per MQL", "cost_per_mql"),
+            "cost_per_opportunity": _widgets.money_column("Cost per opp", "cost_per_opportunity"),
             "cost_per_won": st.column_config.NumberColumn(
                 "Cost per won $", format="%.2f", help=_widgets.help_for("cost_per_won")
             ),
@@ -189,7 +183,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
             leads,
             key="campaign_leads",
             name=f"campaign_leads_{campaign}",
-            column_config={"amount": _money_col("Opp amount")},
+            column_config={"amount": _widgets.money_column("Opp amount")},
         )
         opps = _data.metric("sourced_pipeline_opps", view).filter(pl.col("campaign_id") == campaign)
         st.markdown(
@@ -200,7 +194,7 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
             opps,
             key="campaign_opps",
             name=f"campaign_opps_{campaign}",
-            column_config={"amount": _money_col("Amount")},
+            column_config={"amount": _widgets.money_column("Amount")},
         )
 
 _decision_log.record_expander(

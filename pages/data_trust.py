@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from model import formats
 from pages import _chart_specs, _data, _decision_log, _widgets
 from pages._text import md_text
 from reports import funnel_charts as charts
@@ -24,32 +25,24 @@ DIFF_ROWS = {
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
+    """A reconciled quantity at a glance (`model.formats`): "$1.2M", "42.3%", "1,234"."""
     if unit == "currency":
-        return _widgets.money(value)
-    if unit == "ratio":
-        return _widgets.pct(value)
-    return f"{value:,.0f}"
+        return formats.fmt_money_compact(value)
+    return formats.fmt_percent(value) if unit == "ratio" else formats.fmt_count(value)
 
 
 def _gap(value: float | None, unit: str) -> str:
     """A signed gap: "+$12k", "−3", "+1.5 pts" (a gap between two rates is in points)."""
-    if value is None:
-        return "n/a"
-    sign = "+" if value >= 0 else "−"
     if unit == "ratio":
-        return f"{sign}{abs(value) * 100:.1f} pts"
-    return sign + _fmt(abs(value), unit)
+        return formats.fmt_points(value)
+    if value is None:
+        return formats.UNKNOWN
+    text = _fmt(abs(value), unit)
+    return text if text == _fmt(0, unit) else ("+" if value > 0 else formats.MINUS) + text
 
 
 def _diff_metric(reconciliation_id: str) -> str | None:
     return next((m for p, m in DIFF_ROWS.items() if reconciliation_id.startswith(p)), None)
-
-
-def _pct_col(label: str, definition: str | None = None):
-    help_text = _widgets.help_for(definition) if definition else None
-    return st.column_config.NumberColumn(label, format="percent", help=help_text)
 
 
 def _reconciliation_card(row: dict) -> None:
@@ -88,7 +81,7 @@ missing = freshness.filter(pl.col("missing"))["table"].to_list()
 cols = st.columns(3)
 cols[0].metric(
     "Data-quality score",
-    "n/a" if score is None else f"{score:.0f}",
+    formats.fmt_score(score),
     help=_widgets.help_for("data_quality.score"),
     border=True,
 )
@@ -131,7 +124,7 @@ summary_row = _widgets.table(
         "side_b_value": st.column_config.NumberColumn("B", format="compact"),
         "gap": st.column_config.NumberColumn("Gap", format="compact"),
         "available": st.column_config.CheckboxColumn("Available"),
-        "gap_share": _pct_col("Gap share"),
+        "gap_share": _widgets.percent_column("Gap share"),
         "records": st.column_config.NumberColumn("Records", help="Records counted differently"),
     },
 )
@@ -166,7 +159,7 @@ if picked_id:
             rows,
             key="reconciliation_rows",
             name=f"{diff_metric}_{view.period}",
-            column_config={"amount": st.column_config.NumberColumn("Amount", format="dollar")},
+            column_config={"amount": _widgets.money_column("Amount")},
         )
 else:
     st.caption("Select a row (or click a bar) to see the records the two counts disagree on.")
@@ -182,11 +175,11 @@ _widgets.table(
         "lost_count": "Lost",
         "cohort_count": "Created",
         "cohort_won_count": "Created & won",
-        "won_amount": st.column_config.NumberColumn("Won $", format="dollar"),
-        "lost_amount": st.column_config.NumberColumn("Lost $", format="dollar"),
-        "win_rate_count": _pct_col("By count", "win_rate.count"),
-        "win_rate_amount": _pct_col("By amount", "win_rate.amount"),
-        "win_rate_cohort": _pct_col("Cohort", "win_rate.cohort"),
+        "won_amount": _widgets.money_column("Won $"),
+        "lost_amount": _widgets.money_column("Lost $"),
+        "win_rate_count": _widgets.percent_column("By count", "win_rate.count"),
+        "win_rate_amount": _widgets.percent_column("By amount", "win_rate.amount"),
+        "win_rate_cohort": _widgets.percent_column("Cohort", "win_rate.cohort"),
     },
 )
 
@@ -216,7 +209,7 @@ check_row = _widgets.table(
         "available": st.column_config.CheckboxColumn("Available"),
         "failing": "Failing",
         "total": "Checked",
-        "share": _pct_col("Failing share"),
+        "share": _widgets.percent_column("Failing share"),
     },
 )
 check_id = charts.picked(check_state, check_row, "check_id")
@@ -247,8 +240,10 @@ trust_row = _widgets.table(
         "team": st.column_config.TextColumn("Team", pinned=True),
         "deals": "Deals",
         "open_deals": "Open deals",
-        "stage_skip_rate": _pct_col("Skipped a stage", "stage_skip_rate"),
-        "stage_regression_rate": _pct_col("Moved backwards", "stage_regression_rate"),
+        "stage_skip_rate": _widgets.percent_column("Skipped a stage", "stage_skip_rate"),
+        "stage_regression_rate": _widgets.percent_column(
+            "Moved backwards", "stage_regression_rate"
+        ),
         "reopened_deals": st.column_config.NumberColumn(
             "Reopened", help=_widgets.help_for("reopened_deals")
         ),
@@ -258,7 +253,7 @@ trust_row = _widgets.table(
         "stale_close_dates": st.column_config.NumberColumn(
             "Stale close dates", help=_widgets.help_for("stale_close_dates")
         ),
-        "stale_close_date_share": _pct_col("Stale share"),
+        "stale_close_date_share": _widgets.percent_column("Stale share"),
     },
 )
 trust_team = charts.picked(None, trust_row, "team")
@@ -290,7 +285,7 @@ else:
             skips,
             key="skip_rate_table",
             name="funnel_skip_rate",
-            column_config={"skip_rate": _pct_col("Skip rate", "funnel_skip_rate")},
+            column_config={"skip_rate": _widgets.percent_column("Skip rate", "funnel_skip_rate")},
         )
 
 # ---------------------------------------------------------------- freshness
@@ -309,11 +304,11 @@ _widgets.table(
         "missing": None,
         "status": "Status",
         "rows": "Rows",
-        "latest_at": st.column_config.DatetimeColumn("Latest record", format="YYYY-MM-DD HH:mm"),
+        "latest_at": _widgets.datetime_column("Latest record"),
         "days_since_latest": st.column_config.NumberColumn(
             "Days since latest", help=_widgets.help_for("data_freshness.days_since_latest")
         ),
-        "refreshed_at": st.column_config.DatetimeColumn("Refreshed", format="YYYY-MM-DD HH:mm"),
+        "refreshed_at": _widgets.datetime_column("Refreshed"),
         "days_since_refresh": "Days since refresh",
     },
 )

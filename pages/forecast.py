@@ -16,7 +16,7 @@ from reports import metrics as _metrics
 from reports import pipeline_charts as charts
 from scoring import call as scoring_call
 from scoring import forecast as scoring_forecast
-from scoring.model import money
+from scoring.model import money, pct
 
 NUM = st.column_config.NumberColumn
 TEXT = st.column_config.TextColumn
@@ -133,9 +133,7 @@ with st.container(key="call_section"):
                     "team": TEXT("Team", pinned=True),
                     "level": TEXT("Level", help="team: the team's call (no owner, or the manager)"),
                     "owner": TEXT("Submitted by"),
-                    "submitted_at": st.column_config.DatetimeColumn(
-                        "Submitted", format="YYYY-MM-DD HH:mm"
-                    ),
+                    "submitted_at": _widgets.datetime_column("Submitted"),
                     "age_days": NUM("Age (days)", help=_widgets.help_for("call.submission_age")),
                     "stale": st.column_config.CheckboxColumn("Stale"),
                 },
@@ -198,20 +196,22 @@ def _first(frame: pl.DataFrame, column: str) -> float | None:
     return frame[column][0] if frame.height and column in frame.columns else None
 
 
-def _fmt(value: float | None, fmt: str) -> str:
-    return "n/a" if value is None else format(value, fmt)
+def _signed_pct(value: float | None) -> str:
+    """A miss with its sign, in the house style: "+30.0%", "-25.0%"; unknown "—"."""
+    text = pct(value)
+    return f"+{text}" if value is not None and value > 0 and text != pct(0) else text
 
 
 k1, k2, k3, k4 = st.columns(4)
 k1.metric(
     f"WAPE {judged}",
-    _fmt(_first(judged_wape, "wape"), ".1%"),
+    pct(_first(judged_wape, "wape")),
     help=_widgets.help_for("wape"),
     border=True,
 )
 k2.metric(
     f"Pooled bias {judged}",
-    _fmt(_first(judged_wape, "bias"), "+.1%"),
+    _signed_pct(_first(judged_wape, "bias")),
     help=_widgets.help_for("forecast_bias.pooled"),
     border=True,
 )
@@ -219,10 +219,10 @@ if _first(judged_wape, "bias_min") is not None:
     # The pooled bias nets opposite misses out: show the teams' spread beside it.
     row = judged_wape.row(0, named=True)
     k2.caption(
-        f"Teams from {row['bias_min']:+.0%} ({md_text(row['bias_min_team'])}) to "
-        f"{row['bias_max']:+.0%} ({md_text(row['bias_max_team'])}); {row['off_share']:.0%} of what "
-        f"closed is in {row['teams_off']} of {row['teams_judged']} teams off by more than "
-        f"±{lock.miss_band:.0%}.",
+        f"Teams from {_signed_pct(row['bias_min'])} ({md_text(row['bias_min_team'])}) to "
+        f"{_signed_pct(row['bias_max'])} ({md_text(row['bias_max_team'])}); "
+        f"{pct(row['off_share'])} of what closed is in {row['teams_off']} of "
+        f"{row['teams_judged']} teams off by more than ±{pct(lock.miss_band)}.",
         help=_widgets.help_for("forecast_bias.spread"),
     )
 slips_unmeasured = _data.unmeasured(view, "slip_rate")

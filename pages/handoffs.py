@@ -43,19 +43,6 @@ def _leads_of(name: str, value: str) -> pl.DataFrame:
     return _data.metric(name, view).filter(pl.col(dim) == value)
 
 
-def _pct_col(label: str, definition: str | None = None):
-    help_text = _widgets.help_for(definition) if definition else None
-    return st.column_config.NumberColumn(label, format="percent", help=help_text)
-
-
-def _hours_col(label: str):
-    return st.column_config.NumberColumn(label, format="%.1f h")
-
-
-def _days_col(label: str):
-    return st.column_config.NumberColumn(label, format="%.1f d")
-
-
 def _sla_text(params) -> str:
     overrides = ", ".join(
         f"{md_text(s)} {h:g} h" for s, h in sorted(params.sla_hours_by_source.items())
@@ -195,9 +182,9 @@ conv_row = _widgets.table(
         "transition": "Handoff",
         "cohort": st.column_config.NumberColumn("Cohort", help="Leads that reached the step"),
         "converted": "Converted",
-        "rate": _pct_col("Conversion", "conversion.cohort"),
-        "median_days": _days_col("Median time"),
-        "p90_days": _days_col("p90 time"),
+        "rate": _widgets.percent_column("Conversion", "conversion.cohort"),
+        "median_days": _widgets.days_column("Median time"),
+        "p90_days": _widgets.days_column("p90 time"),
         "immature": st.column_config.CheckboxColumn("Immature"),
         "from_step": None,
     },
@@ -225,16 +212,16 @@ with st.expander("Cohort vs period conversion, and skipped steps"):
         name=f"conversion_compare_{view.period}",
         column_config={
             "transition": "Handoff",
-            "cohort_rate": _pct_col("Cohort", "conversion.cohort"),
-            "period_rate": _pct_col("Period", "conversion.period"),
-            "difference": _pct_col("Period − cohort"),
+            "cohort_rate": _widgets.percent_column("Cohort", "conversion.cohort"),
+            "period_rate": _widgets.percent_column("Period", "conversion.period"),
+            "difference": _widgets.percent_column("Period − cohort"),
         },
     )
     _widgets.table(
         _data.metric("funnel_skip_rate", view),
         key="funnel_skip_rate",
         name="funnel_skip_rate",
-        column_config={"skip_rate": _pct_col("Skip rate", "funnel_skip_rate")},
+        column_config={"skip_rate": _widgets.percent_column("Skip rate", "funnel_skip_rate")},
     )
 
 # ---------------------------------------------------------------- follow-up SLA
@@ -275,10 +262,10 @@ else:
             "pending": "Pending",
             "untouched": "Untouched",
             "due": st.column_config.NumberColumn("Due", help="MQLs whose SLA deadline has passed"),
-            "sla_compliance": _pct_col("Within SLA", "follow_up_sla"),
-            "median_hours_to_touch": _hours_col("Median to touch"),
-            "p90_hours_to_touch": _hours_col("p90 to touch"),
-            "sla_hours": _hours_col("SLA"),
+            "sla_compliance": _widgets.percent_column("Within SLA", "follow_up_sla"),
+            "median_hours_to_touch": _widgets.hours_column("Median to touch"),
+            "p90_hours_to_touch": _widgets.hours_column("p90 to touch"),
+            "sla_hours": _widgets.hours_column("SLA"),
         },
     )
     sla_value = charts.picked(sla_state, sla_row, dim)
@@ -290,8 +277,8 @@ else:
             key="sla_leads",
             name=f"follow_up_sla_leads_{sla_value}",
             column_config={
-                "hours_to_touch": _hours_col("Hours to touch"),
-                "sla_hours": _hours_col("SLA"),
+                "hours_to_touch": _widgets.hours_column("Hours to touch"),
+                "sla_hours": _widgets.hours_column("SLA"),
             },
         )
 
@@ -326,7 +313,7 @@ with leak_col:
             dim: label,
             "mqls": "MQLs",
             "leaked": "Leaked MQLs",
-            "leak_share": _pct_col("Leaked share", "leakage"),
+            "leak_share": _widgets.percent_column("Leaked share", "leakage"),
         },
     )
     leak_value = charts.picked(leak_state, leak_row, dim)
@@ -337,7 +324,7 @@ with leak_col:
             leaked,
             key="leakage_leads",
             name=f"leakage_leads_{leak_value}",
-            column_config={"hours_untouched": _hours_col("Hours untouched")},
+            column_config={"hours_untouched": _widgets.hours_column("Hours untouched")},
         )
 with bounce_col:
     st.markdown(
@@ -370,7 +357,7 @@ with bounce_col:
                 dim: label,
                 "leads_with_sales": "Held by sales",
                 "bounced": "Bounced back",
-                "bounce_back_rate": _pct_col("Bounce-back rate", "bounce_back_rate"),
+                "bounce_back_rate": _widgets.percent_column("Bounce-back rate", "bounce_back_rate"),
             },
         )
         bounce_value = charts.picked(bounce_state, bounce_row, dim)
@@ -403,15 +390,13 @@ _widgets.table(
         "mqls": "MQLs",
         "currently_unowned": "Unowned now",
         "never_assigned": "Never assigned",
-        "median_unowned_hours": st.column_config.NumberColumn(
-            "Median unowned", format="%.1f h", help=_widgets.help_for("unowned_hours")
-        ),
-        "p90_unowned_hours": _hours_col("p90 unowned"),
+        "median_unowned_hours": _widgets.hours_column("Median unowned", "unowned_hours"),
+        "p90_unowned_hours": _widgets.hours_column("p90 unowned"),
         "owner_changes": st.column_config.NumberColumn(
             "Owner changes", help=_widgets.help_for("lead_owner_changes")
         ),
         "sla_breaches": "SLA breaches",
-        "sla_breach_rate": _pct_col("Breach rate", "follow_up_sla"),
+        "sla_breach_rate": _widgets.percent_column("Breach rate", "follow_up_sla"),
         "owner_history_available": None,
     },
 )
@@ -439,9 +424,9 @@ _widgets.table(
         "period": st.column_config.TextColumn("Period", pinned=True),
         "period_start": st.column_config.DateColumn("Starts", format="YYYY-MM-DD"),
         "mqls": "MQLs",
-        "mql_to_sal": _pct_col("MQL → SAL", "conversion.cohort"),
+        "mql_to_sal": _widgets.percent_column("MQL → SAL", "conversion.cohort"),
         "sals": "SALs",
-        "sal_to_sql": _pct_col("SAL → SQL", "conversion.cohort"),
+        "sal_to_sql": _widgets.percent_column("SAL → SQL", "conversion.cohort"),
         "marketing_conflict": st.column_config.CheckboxColumn("Marketing flag"),
         "sdr_conflict": st.column_config.CheckboxColumn("SDR flag"),
         "conflict": st.column_config.CheckboxColumn("Flagged"),

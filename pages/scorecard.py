@@ -11,9 +11,11 @@ import json
 import polars as pl
 import streamlit as st
 
+from model import formats
 from pages import _auth, _data, _decision_log, _perception, _widgets
 from pages import _changes_charts as changes_charts
 from pages._text import md_text
+from scoring.preread import move_text, signal_value
 from scoring.review import review_window
 
 PAGE_FILES = {
@@ -43,8 +45,8 @@ def _counts(s: dict) -> str:
     if s["id"] == "slip_rate":
         return f" ({_widgets.money(num)} of {_widgets.money(den)})"
     if s["id"] == "coverage_vs_required":
-        return f" ({num:.1f}× of {den:.1f}× needed)"
-    return f" ({num:,.0f} of {den:,.0f})"
+        return f" ({formats.fmt_ratio(num)} of {formats.fmt_ratio(den)} needed)"
+    return f" ({formats.fmt_count(num)} of {formats.fmt_count(den)})"
 
 
 def _signal_lines(pillar: dict) -> str:
@@ -53,10 +55,8 @@ def _signal_lines(pillar: dict) -> str:
         if s.get("status", "measured") != "measured":
             lines.append(f"- {s['label']}: {NOT_MEASURED} ({md_text(s['reason'])})")
             continue
-        value = "n/a" if s["value"] is None else (
-            f"{s['value']:.0f}" if s["unit"] == "score" else _widgets.pct(s["value"])
-        )  # fmt: skip
-        score = "n/a" if s["score"] is None else f"{s['score']:.0f}"
+        value = signal_value(s["value"], s["unit"])
+        score = formats.fmt_score(s["score"])
         lines.append(f"- {s['label']}: {value}{_counts(s)} → {score}/100")
     return "\n".join(lines)
 
@@ -104,7 +104,7 @@ coverage = card.get("coverage") or {"measured": 4, "pillars": 4, "text": "4 of 4
 overall_col, *pillar_cols = st.columns([1, 1, 1, 1, 1])
 overall_col.metric(
     "Alignment score",
-    "–" if card["overall"] is None else f"{card['overall']:.0f}",
+    formats.fmt_score(card["overall"]),
     delta=None
     if coverage["measured"] == coverage["pillars"]
     else f"{NOT_MEASURED}: {coverage['text']}"
@@ -122,13 +122,52 @@ HEADLINE_COLUMNS = (
     "stalled_deals", "stalled_amount", "stalled_without_amount", "handoff_stalled_share",
     "forecast_accuracy", "forecast_bias",
 )  # fmt: skip
+
+
+def headline_columns(judged: str) -> dict:
+    """The headline table's columns, one house style per kind (`model.formats`): rates
+    "42.3%", money to the dollar, multiples "1.4×", counts "1,234"."""
+    pct, money, count = formats.PERCENT, formats.MONEY, formats.COUNT
+    col, helps = _widgets.number_column, _widgets.help_for
+    return {
+        "team": st.column_config.TextColumn("Team", pinned=True),
+        "win_rate_count": col(pct, "Win rate", helps("win_rate.count")),
+        "won": col(count, "Won"),
+        "lost": col(count, "Lost"),
+        "coverage": col(formats.RATIO, "Coverage", helps("coverage")),
+        "required_coverage": col(formats.RATIO, "Needed", helps("required_coverage")),
+        "open_without_amount": col(
+            count,
+            "Open, no amount",
+            "Open deals closing in the period without an amount: not in the coverage.",
+        ),
+        "velocity": col(money, "Velocity $/day", helps("pipeline_velocity")),
+        "stalled_deals": col(count, "Stalled deals", helps("stalled_deals")),
+        "stalled_amount": col(money, "Stalled $", "Known amounts only; empty when unknown."),
+        "stalled_without_amount": col(
+            count, "Stalled, no amount", "Stalled deals without an amount (not counted as $0)."
+        ),
+        "handoff_stalled_share": col(pct, "Handoff stalls", helps("handoff_stall")),
+        "forecast_accuracy": col(pct, f"Accuracy {judged}", helps("forecast_accuracy")),
+        "forecast_bias": col(pct, f"Bias {judged}", helps("forecast_bias")),
+        # All teams only: the spread its pooled bias can hide.
+        "forecast_bias_min": col(pct, "Lowest team bias", helps("forecast_bias.spread")),
+        "forecast_bias_min_team": st.column_config.TextColumn("Lowest"),
+        "forecast_bias_max": col(pct, "Highest team bias", helps("forecast_bias.spread")),
+        "forecast_bias_max_team": st.column_config.TextColumn("Highest"),
+        "forecast_off_share": col(
+            pct, "Closed in teams off band", helps("forecast_bias.off_share")
+        ),
+    }
+
+
 SHORT_NAMES = {"shared_data": "Shared data"}  # fits the card; the help names it in full
 for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
     delta = changes["pillars"].get(pillar["id"])
     if pillar["score"] is None:  # the value would not fit the card: say it below it
         col.metric(
             SHORT_NAMES.get(pillar["id"], pillar["name"]),
-            "–",
+            _widgets.MISSING,
             delta=NOT_MEASURED,
             delta_color="off",
             delta_arrow="off",
@@ -138,7 +177,7 @@ for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
         continue
     col.metric(
         SHORT_NAMES.get(pillar["id"], pillar["name"]),
-        f"{pillar['score']:.0f}",
+        formats.fmt_score(pillar["score"]),
         delta=None if delta is None else f"{delta:+.1f}",
         help=_signal_lines(pillar),
         border=True,
@@ -187,6 +226,7 @@ with st.expander("Drivers by pillar", expanded=False):
 
 st.subheader("Headline metrics by team")
 headline = pl.DataFrame(card["headline"])
+headline_config = headline_columns(card["judged_period"])
 deltas = changes.get("headline", {})
 if headline.is_empty():
     st.info("No team owns opportunities in this view.")
@@ -198,67 +238,9 @@ else:
         placeholder=_widgets.MISSING,
         width="stretch",
         column_order=HEADLINE_COLUMNS,
-        column_config={
-            "team": st.column_config.TextColumn("Team", pinned=True),
-            "win_rate_count": st.column_config.NumberColumn(
-                "Win rate", format="percent", help=_widgets.help_for("win_rate.count")
-            ),
-            "coverage": st.column_config.NumberColumn(
-                "Coverage", format="%.1f×", help=_widgets.help_for("coverage")
-            ),
-            "required_coverage": st.column_config.NumberColumn(
-                "Needed", format="%.1f×", help=_widgets.help_for("required_coverage")
-            ),
-            "velocity": st.column_config.NumberColumn(
-                "Velocity $/day", format="$%.0f", help=_widgets.help_for("pipeline_velocity")
-            ),
-            "stalled_deals": st.column_config.NumberColumn(
-                "Stalled deals", help=_widgets.help_for("stalled_deals")
-            ),
-            "open_without_amount": st.column_config.NumberColumn(
-                "Open, no amount",
-                help="Open deals closing in the period without an amount: not in the coverage.",
-            ),
-            "won": st.column_config.NumberColumn("Won"),
-            "lost": st.column_config.NumberColumn("Lost"),
-            "stalled_amount": st.column_config.NumberColumn(
-                "Stalled $", format="compact", help="Known amounts only; empty when unknown."
-            ),
-            "stalled_without_amount": st.column_config.NumberColumn(
-                "Stalled, no amount", help="Stalled deals without an amount (not counted as $0)."
-            ),
-            "handoff_stalled_share": st.column_config.NumberColumn(
-                "Handoff stalls", format="percent", help=_widgets.help_for("handoff_stall")
-            ),
-            "forecast_accuracy": st.column_config.NumberColumn(
-                f"Accuracy {card['judged_period']}",
-                format="percent",
-                help=_widgets.help_for("forecast_accuracy"),
-            ),
-            "forecast_bias": st.column_config.NumberColumn(
-                f"Bias {card['judged_period']}",
-                format="percent",
-                help=_widgets.help_for("forecast_bias"),
-            ),
-            # All teams only: the spread its pooled bias can hide.
-            "forecast_bias_min": st.column_config.NumberColumn(
-                "Lowest team bias", format="percent", help=_widgets.help_for("forecast_bias.spread")
-            ),
-            "forecast_bias_min_team": st.column_config.TextColumn("Lowest"),
-            "forecast_bias_max": st.column_config.NumberColumn(
-                "Highest team bias",
-                format="percent",
-                help=_widgets.help_for("forecast_bias.spread"),
-            ),
-            "forecast_bias_max_team": st.column_config.TextColumn("Highest"),
-            "forecast_off_share": st.column_config.NumberColumn(
-                "Closed in teams off band",
-                format="percent",
-                help=_widgets.help_for("forecast_bias.off_share"),
-            ),
-        },
+        column_config=headline_config,
     )
-    _widgets.csv_button(headline, f"headline_{card['period']}", key="headline")
+    _widgets.csv_button(headline, "headline", key="headline", config=headline_config)
     links = st.columns(3)
     with links[0]:
         _link("pipeline", "Stalls, coverage and win rate", "h1")
@@ -293,12 +275,12 @@ if not changes.get("previous"):
 elif not moved:
     st.caption("No signal moved.")
 else:
+    units = {s["id"]: s["unit"] for p in card["pillars"] for s in p["signals"]}
     for m in moved[:6]:
-        arrow = "▲" if m["score_change"] > 0 else "▼"
+        # The arrow is the value's direction; the score's change says better or worse.
         st.markdown(
-            f"{arrow} **{md_text(m['label'])}**: {md_text(m['previous_value'])} → "
-            f"{md_text(m['value'])} "
-            f"({m['score_change']:+.1f} points)"
+            f"{formats.arrow(m['previous_value'], m['value'])} **{md_text(m['label'])}**: "
+            f"{md_text(move_text(m, units.get(m['id'], '')))}"
         )
 
 st.download_button(

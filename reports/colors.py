@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import altair as alt
 
+from model import formats
+
 # One palette for teams across every page and the pre-read (Tableau 10, color-blind aware).
 PALETTE = (
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
@@ -31,6 +33,4 @@ def selected_value(state: object, field: str) -> str | None:
     return None
 
 
-# Percent axes: "~%" trims the zeros d3 pads a tick to when it cannot derive a precision
-# (an all-zero domain drew "0.000000%"); ticks on a normal domain read as with "%".
-PCT_AXIS_FORMAT = "~%"
+PCT_AXIS_FORMAT = formats.D3_PERCENT_AXIS  # "~%": see model/formats.py

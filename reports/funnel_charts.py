@@ -13,6 +13,7 @@ from itertools import pairwise
 import altair as alt
 import polars as pl
 
+from model import formats
 from reports.colors import PALETTE, PCT_AXIS_FORMAT, selected_value, team_scale
 from scoring.definitions import QUESTIONS, MetricDefinition
 
@@ -163,7 +164,7 @@ def conversion_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | No
                 alt.Tooltip("transition:N", title="Handoff"),
                 alt.Tooltip("cohort:Q", title="Cohort"),
                 alt.Tooltip("converted:Q", title="Converted"),
-                alt.Tooltip("rate:Q", title="Conversion", format=".0%"),
+                alt.Tooltip("rate:Q", title="Conversion", format=formats.PERCENT.d3),
                 alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
                 alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
                 alt.Tooltip("immature:N", title="Immature cohort"),
@@ -220,7 +221,7 @@ def sla_chart(frame: pl.DataFrame, dim: str, scale: alt.Scale | None) -> alt.Lay
             alt.Tooltip("due:Q", title="Due"),
             alt.Tooltip("met:Q", title="Met"),
             alt.Tooltip("breached:Q", title="Breached"),
-            alt.Tooltip("sla_compliance:Q", title="SLA compliance", format=".0%"),
+            alt.Tooltip("sla_compliance:Q", title="SLA compliance", format=formats.PERCENT.d3),
             alt.Tooltip("median_hours_to_touch:Q", title="Median hours", format=".1f"),
             alt.Tooltip("p90_hours_to_touch:Q", title="p90 hours", format=".1f"),
             alt.Tooltip("sla_hours:Q", title="SLA hours"),
@@ -330,7 +331,7 @@ def sourced_chart(frame: pl.DataFrame, dim: str) -> alt.Chart:
         .encode(
             y=alt.Y(f"{dim}:N", title=label, sort="-x", axis=_LONG_LABELS),
             yOffset=alt.YOffset("measure_label:N", sort=list(measures.values())),
-            x=alt.X("amount:Q", title="Amount ($)", axis=alt.Axis(format="$,.2s")),
+            x=alt.X("amount:Q", title="Amount ($)", axis=alt.Axis(format=formats.D3_MONEY_COMPACT)),
             color=alt.Color(
                 "measure_label:N",
                 title="Measure",
@@ -423,7 +424,9 @@ def reconciliation_diff_chart(rows: pl.DataFrame, scale: alt.Scale | None) -> al
         .encode(
             y=alt.Y("diff:N", title="Counted by", sort=DIFF_SCALE.domain),
             x=alt.X(
-                "sum(amount):Q", title="Amount of the records ($)", axis=alt.Axis(format="$,.2s")
+                "sum(amount):Q",
+                title="Amount of the records ($)",
+                axis=alt.Axis(format=formats.D3_MONEY_COMPACT),
             ),
             color=alt.Color("team:N", title="Team", scale=_or_undefined(scale)),
             opacity=_opacity(pick),

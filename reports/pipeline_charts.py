@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import altair as alt
 import polars as pl
 
+from model import formats
 from reports.colors import PCT_AXIS_FORMAT, team_scale
 
 ALL_TEAMS = "All teams"
@@ -48,7 +49,7 @@ MISS_LABELS = {
 FLOW_COLORS = alt.Scale(
     domain=["Total", "Adds", "Takes away"], range=["#7f7f7f", "#59a14f", "#e15759"]
 )
-MONEY_AXIS = alt.Axis(format="$,.2s")
+MONEY_AXIS = alt.Axis(format=formats.D3_MONEY_COMPACT)
 PCT_AXIS = alt.Axis(format=PCT_AXIS_FORMAT)
 
 
@@ -421,19 +422,9 @@ CALL_LINE_COLORS = alt.Scale(
 
 
 def money_text(column: str) -> pl.Expr:
-    """Amounts as people read them: 1234567 → "$1.2M", 45600 → "$46k", null → "–"."""
-    value = pl.col(column)
-    size = value.abs()
-    return (
-        pl.when(value.is_null())
-        .then(pl.lit("–"))
-        .when(size >= 1e6)
-        .then(pl.format("${}M", (value / 1e6).round(1)))
-        .when(size >= 1e3)
-        .then(pl.format("${}k", (value / 1e3).round(0).cast(pl.Int64)))
-        .otherwise(pl.format("${}", value.round(0).cast(pl.Int64)))
-        .alias(column)
-    )
+    """Amounts in a table, exact (`model.formats.money_text`): 1234567 → "$1,234,567",
+    null → "—"."""
+    return formats.money_text(column)
 
 
 def _with_unknown(bucket: str) -> pl.Expr:
@@ -446,13 +437,13 @@ def _with_unknown(bucket: str) -> pl.Expr:
 
 
 def call_table(call: pl.DataFrame) -> pl.DataFrame:
-    """The call as a table to read: money as "$1.2M", the gap as "above quota by …" when won
+    """The call as a table to read: money as "$1,234,567", the gap as "above quota by …" when won
     exceeds quota, the submission's age with a stale badge, "not measured" with its reason."""
     gap = (
         pl.when(pl.col("gap").is_null())
         .then(pl.lit("not measured"))
         .when(pl.col("gap") <= 0)
-        .then(pl.lit("above quota by ") + money_text("gap").str.replace("$-", "$", literal=True))
+        .then(pl.lit("above quota by ") + money_text("gap").str.strip_prefix("-"))
         .otherwise(money_text("gap"))
     )
     age = pl.col("age_days")
@@ -480,7 +471,7 @@ def call_table(call: pl.DataFrame) -> pl.DataFrame:
 
 
 def money_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """`frame` with each of `columns` shown as "$1.2M" text."""
+    """`frame` with each of `columns` shown as "$1,234,567" text."""
     return frame.with_columns(money_text(c).alias(c) for c in columns)
 
 

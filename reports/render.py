@@ -30,7 +30,8 @@ FONT_CANDIDATES = (
     ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
     ("/Library/Fonts/Arial Unicode.ttf", ""),
 )
-_LATIN1 = {"→": "->", "—": "-", "–": "-", "×": "x", "▲": "+", "▼": "-", "…": "...", "’": "'"}
+_LATIN1 = {"→": "->", "—": "-", "–": "-", "−": "-", "×": "x", "▲": "+", "▼": "-", "•": "=",
+           "…": "...", "’": "'"}  # fmt: skip
 GREY = (235, 235, 235)
 
 

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from model.formats import fmt_money_compact, fmt_percent
 from scoring.definitions import QUESTIONS
 
 MEASURED = "measured"
@@ -223,17 +224,10 @@ def _round(value: float | None) -> float | None:
 
 
 def pct(value: float | None) -> str:
-    """0.183 → "18%"."""
-    return "n/a" if value is None else f"{100 * value:.0f}%"
+    """A rate as the house writes it (`model.formats.fmt_percent`): 0.183 → "18.3%"."""
+    return fmt_percent(value)
 
 
 def money(value: float | None) -> str:
-    """1234567 → "$1.2M"; 45600 → "$46k"."""
-    if value is None:
-        return "n/a"
-    size = abs(value)
-    if size >= 1e6:
-        return f"${value / 1e6:.1f}M"
-    if size >= 1e3:
-        return f"${value / 1e3:.0f}k"
-    return f"${value:,.0f}"
+    """An amount at a glance (`model.formats.fmt_money_compact`): 1234567 → "$1.2M"."""
+    return fmt_money_compact(value)

@@ -545,9 +545,9 @@ def _bias_drivers(ctx: Context, trend: pl.DataFrame, late: pl.DataFrame) -> list
 
 
 def _signed(value: float) -> str:
-    """A share with its sign, as misses are read: "−25%", "+30%"."""
+    """A share with its sign, as misses are read: "−25.0%", "+30.0%"."""
     text = pct(abs(value))
-    return text if text == "0%" else ("−" if value < 0 else "+") + text
+    return text if text == pct(0) else ("−" if value < 0 else "+") + text
 
 
 def _offsetting_drivers(ctx: Context, errors: pl.DataFrame) -> list[Driver]:

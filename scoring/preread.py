@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import polars as pl
 
+from model import formats
 from model.calendar import Period
 from model.tables import ALL_TEAMS
 from scoring.model import money, pct
@@ -24,7 +25,7 @@ from scoring.review import KIND_LABELS, TREND_LABELS, ReviewChanges
 # The app's URL query keys for the sidebar filters (pages/_filters.py, bind="query-params"):
 # a multiselect is written as one repeated key per chosen value (?teams=A&teams=B).
 QUERY_KEYS = ("period", "as_of", "teams")
-NOT_AVAILABLE = "n/a"
+NOT_AVAILABLE = formats.UNKNOWN  # a value the data lacks: "—"
 NOT_MEASURED = "not measured"
 
 
@@ -115,11 +116,26 @@ def change_text(delta: float | None) -> str:
     return "–" if delta is None else f"{delta:+.1f}"
 
 
+def signal_kind(unit: str) -> formats.Kind:
+    """The kind a signal's value is shown as: a score whole, a ratio as a percent."""
+    return formats.SCORE if unit == "score" else formats.PERCENT
+
+
 def signal_value(value: float | None, unit: str) -> str:
-    """A signal's value as the app's Scorecard page shows it (scores as is, ratios in %)."""
-    if value is None:
-        return NOT_AVAILABLE
-    return f"{value:.0f}" if unit == "score" else pct(value)
+    """A signal's value as the app's Scorecard page shows it ("72", "41.8%"), "—" unknown."""
+    return formats.fmt(value, signal_kind(unit))
+
+
+def move_text(moved: dict[str, Any], unit: str) -> str:
+    """A signal's move between two snapshots: its value then and now with the change, and the
+    score's change, "41.8% → 22.5% (−19.3 pts); score +42.8, better"."""
+    kind = signal_kind(unit)
+    change = moved["score_change"]
+    verdict = "better" if change > 0 else "worse"
+    return (
+        f"{formats.fmt_move(moved['previous_value'], moved['value'], kind)}; "
+        f"score {formats.fmt_change(change)}, {verdict}"
+    )
 
 
 def signal_text(signal: dict[str, Any]) -> str:
@@ -148,26 +164,19 @@ def missing_lines(card: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _times(value: float | None) -> str:
-    return NOT_AVAILABLE if value is None else f"{value:.1f}×"
-
-
-def _count(value: float | None) -> str:
-    return NOT_AVAILABLE if value is None else f"{value:,.0f}"
-
-
 def _per_day(value: float | None) -> str:
-    return NOT_AVAILABLE if value is None else f"{money(value)}/day"
+    return formats.UNKNOWN if value is None else f"{formats.fmt_money(value)}/day"
 
 
-# Headline columns in the app's order and labels (pages/scorecard.py), with their formats.
+# Headline columns in the app's order and labels (pages/scorecard.py), with their formats:
+# a table, so money to the dollar as the app's table shows it (model.formats).
 HEADLINE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("win_rate_count", "Win rate", pct),
-    ("coverage", "Coverage", _times),
-    ("required_coverage", "Needed", _times),
+    ("coverage", "Coverage", formats.fmt_ratio),
+    ("required_coverage", "Needed", formats.fmt_ratio),
     ("velocity", "Velocity", _per_day),
-    ("stalled_deals", "Stalled deals", _count),
-    ("stalled_amount", "Stalled $", money),
+    ("stalled_deals", "Stalled deals", formats.fmt_count),
+    ("stalled_amount", "Stalled $", formats.fmt_money),
     ("handoff_stalled_share", "Handoff stalls", pct),
     ("forecast_accuracy", "Accuracy", pct),
     ("forecast_bias", "Bias", pct),
@@ -205,7 +214,8 @@ def _cell(row: dict[str, Any], key: str, fmt: Callable[[Any], str]) -> str:
     text = fmt(row.get(key))
     if key == "stalled_amount" and row.get("stalled_without_amount"):
         # Deals without an amount are counted, never summed as $0.
-        text += f" + {row['stalled_without_amount']} without amount"
+        extra = f"{row['stalled_without_amount']} without amount"
+        text = extra if row.get(key) is None else f"{text} + {extra}"
     return text
 
 
@@ -218,7 +228,8 @@ def headline_rows(card: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
 
 
 def change_lines(changes: dict[str, Any], card: dict[str, Any], limit: int = 6) -> tuple[str, ...]:
-    """The signals that moved most since the previous snapshot, in plain words (up = better)."""
+    """The signals that moved most since the previous snapshot, in plain words: the arrow is
+    the value's direction, the score's change says better or worse."""
     if not changes.get("previous"):
         return ("First snapshot: there is nothing earlier to compare with yet.",)
     moved = changes.get("signals", [])[:limit]
@@ -226,9 +237,8 @@ def change_lines(changes: dict[str, Any], card: dict[str, Any], limit: int = 6) 
         return ("No signal moved.",)
     units = {s["id"]: s["unit"] for p in card["pillars"] for s in p["signals"]}
     return tuple(
-        f"{'▲ up' if m['score_change'] > 0 else '▼ down'} {abs(m['score_change']):.1f} points: "
-        f"{m['label']} ({signal_value(m['previous_value'], units.get(m['id'], ''))} → "
-        f"{signal_value(m['value'], units.get(m['id'], ''))})"
+        f"{formats.arrow(m['previous_value'], m['value'])} {m['label']}: "
+        f"{move_text(m, units.get(m['id'], ''))}"
         for m in moved
     )
 

@@ -74,7 +74,7 @@ def test_closing_then_reversing_keeps_the_history(demo_store, journal_db, app):
     assert journal.history()["kind"].to_list() == ["recorded", "closed", "reversed"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Open decisions"] == "0"
-    assert metrics["Decisions kept"] == "0%"  # 0 of 1 judged: it was reversed
+    assert metrics["Decisions kept"] == "0.0%"  # 0 of 1 judged: it was reversed
     done = at.dataframe[0].value  # no open decisions: the first table is the closed ones
     assert list(done["Status"]) == ["reversed"]
     assert list(done["Reversed / reopened"]) == ["reversed 1×"]
@@ -94,7 +94,7 @@ def test_the_demo_journal_shows_follow_through_and_the_planted_gap(demo_store, j
     metrics = {m.label: m.value for m in at.metric}
     # open: NA Enterprise (14 days overdue) and APAC (due in 14 days); kept: EMEA only, of 4
     assert (metrics["Open decisions"], metrics["Overdue"]) == ("2", "1")
-    assert metrics["Decisions kept"] == "25%"
+    assert metrics["Decisions kept"] == "25.0%"
     assert any("1 of 4 judged decisions" in c.value for c in at.caption)
     open_table = at.dataframe[0].value
     assert list(open_table["Overdue"]) == ["14 days overdue", ""]

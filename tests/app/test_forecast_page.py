@@ -72,7 +72,9 @@ def test_pooled_bias_shows_the_teams_spread(page):
     # Demo 2026-Q3: pooled bias about −2 %, hiding APAC about −25 % and NA Mid-Market +28 %.
     assert page.metric[1].label == "Pooled bias 2026-Q3"
     (spread,) = [as_text(c.value) for c in page.caption if c.value.startswith("Teams from")]
-    assert "(APAC)" in spread and "(NA Mid-Market)" in spread and "off by more than ±10%" in spread
+    assert (
+        "(APAC)" in spread and "(NA Mid-Market)" in spread and "off by more than ±10.0%" in spread
+    )
     wape = _table(page, "off_share").set_index("period")
     assert wape.loc["2026-Q3", "bias_min_team"] == "APAC"
     assert wape.loc["2026-Q3", "bias_max_team"] == "NA Mid-Market"

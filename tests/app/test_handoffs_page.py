@@ -165,8 +165,8 @@ def test_mqls_in_period_agree_with_the_sla_and_leakage(data_dir, app):
     at = _open(app, period="2026-Q1")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["MQLs in period"] == "4"
-    assert metrics["Within SLA"] == "25%"
-    assert metrics["Leaked MQLs"] == "1 (25%)"
+    assert metrics["Within SLA"] == "25.0%"
+    assert metrics["Leaked MQLs"] == "1 (25.0%)"
     assert _frame(at, "sla_table")["mqls"].sum() == 4
     conv = _frame(at, "conversion_table")
     assert conv[conv["from_step"] == "mql"]["cohort"].sum() == 4

@@ -209,9 +209,10 @@ def test_with_owner_names_falls_back_to_the_id():
 
 
 def test_money_text_reads_like_people_write_amounts():
-    values = pl.DataFrame({"v": [1_234_567.0, 45_600.0, 999.0, None, -200_000.0]})
+    # a table's amounts are exact, to the dollar (model.formats: compact only in headlines)
+    values = pl.DataFrame({"v": [1_234_567.0, 45_600.0, 999.4, None, -200_000.0]})
     got = values.select(charts.money_text("v"))["v"].to_list()
-    assert got == ["$1.2M", "$46k", "$999", "–", "$-200k"]
+    assert got == ["$1,234,567", "$45,600", "$999", "—", "-$200,000"]
 
 
 def _call_row(team, **values) -> dict:
@@ -256,7 +257,7 @@ def test_call_table_says_above_quota_stale_and_not_measured():
     assert (east["gap"], east["submission"]) == ("$700", "2 days ago")
     assert (west["gap"], west["submission"]) == ("above quota by $200", "⚠ stale: 14 days old")
     assert (north["gap"], north["quota"], north["submission"]) == (
-        "not measured", "–", "no submission",
+        "not measured", "—", "no submission",
     )  # fmt: skip
     assert north["notes"] == "not measured: no quota for 2026-Q4"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -73,8 +75,38 @@ def test_changes_since_the_previous_snapshot(two_snapshots, app):
     assert any("changes since snapshot of 2026-11-16" in as_text(c.value) for c in at.caption)
     deltas = [m.delta for m in at.metric if m.label != "Alignment score"]
     assert any(d not in (None, "") for d in deltas)
-    moved = [m.value for m in at.markdown if m.value.startswith(("▲", "▼"))]
-    assert moved and "points)" in moved[0]
+    moved = [as_text(m.value) for m in at.markdown if m.value.startswith(("▲", "▼", "•"))]
+    assert moved and "; score " in moved[0]
+    for line in moved:
+        # "▼ **Slip rate**: 41.8% → 22.5% (−19.3 pts); score +42.8, better": the arrow is the
+        # value's direction, the rate's change in points, never raw decimals like 0.4178
+        before, after = re.search(r": (\S+)% → (\S+)% \(", line).groups()
+        went = float(after) - float(before)
+        assert line[0] == ("▲" if went > 0 else "▼" if went < 0 else "•"), line
+        assert re.search(r"\([+−]?\d+\.\d pts\); score [+−]\d+\.\d, (better|worse)$", line)
+        assert not re.search(r"\d\.\d{3}", line), line
+
+
+def test_headline_table_has_one_style_per_kind(demo_store, app):
+    # Before: "$9807" (velocity), "1.5M" (stalled $, no "$") and "21.37%" in one table.
+    at = app().run()
+    table = at.dataframe[0]  # the headline table, first on the page
+    config = json.loads(table.proto.columns)
+    shown = [c for c in table.proto.column_order if c in table.value.columns]
+    style = {c: (config[c]["type_config"]["format"], config[c]["type_config"].get("step"))
+             for c in shown if c != "team"}  # fmt: skip
+    kinds = {
+        ("percent", 0.001): {"win_rate_count", "handoff_stalled_share", "forecast_accuracy",
+                             "forecast_bias"},
+        ("dollar", 1): {"velocity", "stalled_amount"},
+        ("%.1f×", None): {"coverage", "required_coverage"},
+        ("localized", 1): {"won", "lost", "open_without_amount", "stalled_deals",
+                           "stalled_without_amount"},
+    }  # fmt: skip
+    assert {c: s for s, cols in kinds.items() for c in cols} == style
+    labels = [config[c]["label"] for c in shown]
+    assert "Velocity $/day" in labels and "Stalled $" in labels
+    assert not any("_" in label for label in labels)
 
 
 def test_downloads(demo_store, app):
@@ -130,7 +162,7 @@ def test_closed_deals_only_says_what_is_missing(closed_only_store, app):
     metrics = _metrics(at)
     deltas = {m.label: m.delta for m in at.metric}
     for label in ("Handoff ownership", "Forecast integrity"):
-        assert (metrics[label], deltas[label]) == ("–", "not measured")
+        assert (metrics[label], deltas[label]) == ("—", "not measured")
     assert metrics["Shared outcomes"] == "100"  # 3/4 won, above the 40 % that scores 100
     overall = next(m for m in at.metric if m.label == "Alignment score")
     assert overall.delta == "2 of 4 pillars"

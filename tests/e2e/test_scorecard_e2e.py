@@ -3,6 +3,7 @@ a CSV download works."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.e2e.conftest import screenshot, wait_for_app
@@ -52,6 +53,10 @@ def test_csv_download(page, app_url):
     with page.expect_download() as info:
         page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV").first.click()
     download = info.value
+    # the view in the name: page, what, teams, period, as-of
+    assert download.suggested_filename == "scorecard-headline-all-teams-2026-Q4-asof-2026-11-16.csv"
     text = Path(download.path()).read_text(encoding="utf-8")
-    assert text.splitlines()[0].startswith("team,win_rate_count")
+    assert text.splitlines()[0].startswith("Team,Win rate,")  # the table's headers
     assert "NA Mid-Market" in text
+    # rates to 4 decimals, money to 2, never 16 digits
+    assert not re.search(r"\.\d{5,}", text), text.splitlines()[1]

@@ -235,7 +235,7 @@ def test_a_closed_deals_only_export_reads_not_measured_with_the_reasons():
     assert bias[1:] == ("not measured: the source has no forecast submissions", "–")
     outcomes = next(p for p in pre.pillars if p.id == "shared_outcomes")
     win = next(row for row in outcomes.signals if row[0].startswith("Win rate"))
-    assert win[1] == "75% (3 of 4)"  # Q3: O1, O2, O4 won, O3 lost
+    assert win[1] == "75.0% (3 of 4)"  # Q3: O1, O2, O4 won, O3 lost
     assert pre.missing[0].startswith("Handoff ownership is not measured: no lead has a recorded")
     assert pre.no_drivers.startswith("No driver among the measured signals (2 of 4 pillars)")
     html = plain(preread_build.render(pre, "html").decode())

@@ -96,4 +96,4 @@ def test_the_cli_preread_reads_the_journal(tmp_path, monkeypatch):
     flat = " ".join(text.split())
     assert _flat("Gap: Sales rates “ownership of handoffs is clear” 5/5") in flat
     # decisions kept is measured in the Forecast integrity pillar: 1 of 4 -> 25 %
-    assert "Decisions closed on time and not reversed 25%" in flat
+    assert "Decisions closed on time and not reversed 25.0%" in flat

@@ -64,7 +64,8 @@ def test_disagreement_share_of_union():
 
 def test_money_and_percent_labels():
     assert money(1_234_567) == "$1.2M" and money(45_600) == "$46k" and money(950) == "$950"
-    assert pct(0.183) == "18%" and pct(None) == "n/a"
+    assert pct(0.183) == "18.3%" and pct(None) == "—"  # the house style, model.formats
+    assert money(999_500) == "$1M" and money(None) == "—"  # never "$1000k" or "n/a"
 
 
 def test_compare_reports_pillar_and_signal_moves():
@@ -307,7 +308,7 @@ def test_opposite_misses_on_a_hand_worked_fixture():
 
     # The fixture of tests/scoring/test_forecast.py (judged 2026-Q2): East F 600 vs A 800
     # (−25 %), West F 780 vs A 600 (+30 %). All teams: accuracy 1 − 380/1400 = 0.728571,
-    # pooled bias −20/1400 = −1.4 % → "−1%"; spread −25 % (East) … +30 % (West); both beyond
+    # pooled bias −20/1400 = −1.43 % → "−1.4%"; spread −25 % (East) … +30 % (West); both beyond
     # ±10 %, so all 1400 of 1400 closed sits in teams off the band. The driver's severity is
     # the smaller miss, 0.25.
     small = compute(offsetting_tables(), as_of=FC_AS_OF, period=Q3)
@@ -320,8 +321,9 @@ def test_opposite_misses_on_a_hand_worked_fixture():
     assert company["forecast_off_share"] == pytest.approx(1.0)
     (driver,) = [d for d in small.pillar("forecast_integrity").drivers if d.subject == "All teams"]
     assert driver.text == (
-        "Teams miss in opposite directions in 2026-Q2: East −25%, West +30%; the company's "
-        "pooled bias −1% hides them (100% of what closed sits in teams off by more than 10%)"
+        "Teams miss in opposite directions in 2026-Q2: East −25.0%, West +30.0%; the company's "
+        "pooled bias −1.4% hides them (100.0% of what closed sits in teams off by more than "
+        "10.0%)"
     )
     assert driver.severity == pytest.approx(0.25)
     assert driver.definition_id == "forecast_bias.spread"
