@@ -136,18 +136,29 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
                 selection_mode=["pick"],
             )
         with right:
-            cost_state = _chart_specs.chart(
-                charts.campaign_cost_chart,
-                funnel,
-                _channel_scale(funnel),
-                key="campaign_cost_chart",
-                on_select="rerun",
-                selection_mode=["pick"],
-            )
+            if view.teams:
+                st.markdown(
+                    "**Cost per opportunity**", help=_widgets.help_for("cost_per_opportunity")
+                )
+                st.caption(
+                    "Not measured for a team view: a campaign's cost is not divided by team, "
+                    "so it cannot be set against one team's opportunities."
+                )
+            else:
+                cost_state = _chart_specs.chart(
+                    charts.campaign_cost_chart,
+                    funnel,
+                    _channel_scale(funnel),
+                    key="campaign_cost_chart",
+                    on_select="rerun",
+                    selection_mode=["pick"],
+                )
         st.caption(
             "Campaigns running in the period; members are campaign members plus leads whose own "
             "campaign it is; MQLs, opportunities and wins are counted by the as-of date. "
-            "Cost per won $ below 1 means the campaign returned more than it cost."
+            "Cost per won $ below 1 means the campaign returned more than it cost. A campaign "
+            "with no opportunity yet is listed first on the cost chart with what it spent, not "
+            "drawn as a cheap bar."
             + (
                 " For the selected teams: their member leads; cost per outcome is not measured "
                 "(a campaign's cost is not divided by team)."

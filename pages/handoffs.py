@@ -153,7 +153,8 @@ conversion = charts.transitions(_data.metric("conversion", view, by=(dim,)))
 if conversion["immature"].any():
     st.warning(
         f"Immature cohort: {view.period_label} has not ended by {view.as_of}, so recent leads have "
-        "not had time to convert; read the later steps with care.",
+        "not had time to convert; read the later steps with care. Opp → Won is drawn as a grey "
+        "placeholder, not yet measurable: the cohort's deals have not had a sales cycle to close.",
         icon=":material/hourglass_top:",
     )
 scale = _scale(dim, conversion[dim])
