@@ -252,7 +252,9 @@ def step_time_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | Non
     bars = base.mark_bar().encode(
         y=alt.Y("median_days:Q", title="Days (bar: median, ▼: p90)", axis=NUMBER_AXIS)
     )
-    p90 = base.mark_point(shape="triangle-down", filled=True, size=40).encode(y="p90_days:Q")
+    p90 = base.mark_point(shape="triangle-down", filled=True, size=40).encode(
+        y=alt.Y("p90_days:Q", axis=NUMBER_AXIS)
+    )
     return alt.layer(bars, p90).properties(height=380, title="Time per handoff")
 
 
@@ -570,7 +572,7 @@ def reconciliation_diff_chart(rows: pl.DataFrame, scale: alt.Scale | None) -> al
             tooltip=[
                 alt.Tooltip("diff:N", title="Counted by"),
                 "team:N",
-                alt.Tooltip("count():Q", title="Records"),
+                alt.Tooltip("count():Q", title="Records", format=","),
                 alt.Tooltip("sum(amount):Q", title="Amount", format="$,.0f"),
             ],
         )
@@ -596,8 +598,8 @@ def quality_chart(checks: pl.DataFrame) -> alt.Chart:
                 "check_id:N",
                 "description:N",
                 "severity:N",
-                "failing:Q",
-                "total:Q",
+                alt.Tooltip("failing:Q", format=","),
+                alt.Tooltip("total:Q", format=","),
                 alt.Tooltip("share:Q", format=".1%"),
             ],
         )
@@ -620,7 +622,12 @@ def skip_rate_chart(frame: pl.DataFrame) -> alt.Chart:
                 axis=alt.Axis(labelAngle=0),
             ),
             y=alt.Y("skip_rate:Q", title="Leads with the step skipped", axis=PCT_AXIS),
-            tooltip=["step:N", "reached:Q", "inferred:Q", alt.Tooltip("skip_rate:Q", format=".1%")],
+            tooltip=[
+                "step:N",
+                alt.Tooltip("reached:Q", format=","),
+                alt.Tooltip("inferred:Q", format=","),
+                alt.Tooltip("skip_rate:Q", format=".1%"),
+            ],
         )
         .properties(height=240)
     )

@@ -111,7 +111,7 @@ def days_in_stage_chart(
         tooltip=[
             alt.Tooltip("stage:N", title="Stage"),
             alt.Tooltip("team:N", title="Team"),
-            alt.Tooltip("n:Q", title="Spells"),
+            alt.Tooltip("n:Q", title="Spells", format=","),
             alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
             alt.Tooltip("p75_days:Q", title="p75 days", format=".1f"),
             alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
@@ -245,7 +245,7 @@ def waterfall_chart(frame: pl.DataFrame) -> alt.LayerChart:
         ],
     )
     labels = base.mark_text(dy=-8).encode(
-        y=alt.Y("top:Q"), text=alt.Text("amount:Q", format="$,.3~s")
+        y=alt.Y("top:Q", axis=MONEY_AXIS), text=alt.Text("amount:Q", format="$,.3~s")
     )
     return alt.layer(columns.add_params(pick), labels).properties(height=360)
 
@@ -425,7 +425,7 @@ def wape_chart(wape: pl.DataFrame) -> alt.Chart:
                 alt.Tooltip("period:O", title="Period"),
                 alt.Tooltip("wape:Q", title="WAPE", format=".1%"),
                 alt.Tooltip("bias:Q", title="Pooled bias", format="+.1%"),
-                alt.Tooltip("teams:Q", title="Teams judged"),
+                alt.Tooltip("teams:Q", title="Teams judged", format=","),
             ],
         )
         .properties(height=260)
@@ -618,7 +618,8 @@ def call_trend_chart(trend: pl.DataFrame, *, team: str, quota: float | None) -> 
     if quota is None:
         return alt.layer(lines).properties(height=300)
     rule = alt.Chart(pl.DataFrame({"quota": [quota], "label": ["Quota"]})).encode(
-        y="quota:Q", tooltip=alt.Tooltip("quota:Q", title="Quota", format="$,.0f")
+        y=alt.Y("quota:Q", axis=MONEY_AXIS),
+        tooltip=alt.Tooltip("quota:Q", title="Quota", format="$,.0f"),
     )
     label = rule.mark_text(align="left", dx=4, dy=-6, color="#555").encode(
         x=alt.value(0), text="label:N"
