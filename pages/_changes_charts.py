@@ -24,8 +24,9 @@ FLOW_LABELS = {
     "won": "Won",
     "lost": "Lost",
 }
-# A cell whose amount is at least this share of the scale's top is dark: its label is white.
-DARK_CELL = 0.55
+# A cell whose amount is at least this share of the scale's top is dark enough ("blues"
+# scheme, relative luminance below ~0.18) for a white label to contrast more than black.
+DARK_CELL = 0.7
 TOTAL_SINCE = "Total at start"
 TOTAL_UNTIL = "Total at as-of"
 DEAL_COLUMNS = (

@@ -124,8 +124,9 @@ def days_in_stage_chart(
     return alt.layer(tail, body, dot).properties(height=alt.Step(9))
 
 
-# Cell text turns white on cells darker than this share of the color scale's top.
-DARK_CELL = 0.55
+# Cell text turns white from this share of the color scale's top: where the "reds" scheme
+# gets dark enough (relative luminance below ~0.18) for white to contrast more than black.
+DARK_CELL = 0.65
 
 
 def stall_cells(frame: pl.DataFrame) -> pl.DataFrame:

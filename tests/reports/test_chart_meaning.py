@@ -68,8 +68,8 @@ def test_waterfall_won_has_its_own_color_never_the_loss_color():
 
 
 def _stalls() -> pl.DataFrame:
-    # EMEA Neg: 24 of 54 stalled = 0.444 (the top share → scale 0..0.5; 0.444 ≥ 0.55 × 0.5
-    # = 0.275: dark cell, white text). APAC Neg: 1 of 21 = 0.048 (light, dark text).
+    # EMEA Neg: 24 of 54 stalled = 0.444 (the top share → scale 0..0.5; 0.444 ≥ 0.65 × 0.5
+    # = 0.325: dark cell, white text). APAC Neg: 1 of 21 = 0.048 (light, dark text).
     # NA Neg: no open deals → no share, "no open deals".
     return pl.DataFrame(
         {
@@ -120,7 +120,7 @@ def test_category_flow_text_is_light_on_dark_cells():
             "from": ["pipeline", "commit"],
             "to": ["commit", "won"],
             "deals": [1, 3],
-            "amount": [10.0, 100.0],  # top 100: 100 ≥ 55 is dark, 10 is not
+            "amount": [10.0, 100.0],  # top 100: 100 ≥ 70 is dark, 10 is not
             "amount_since": [10.0, 90.0],
         },
         schema_overrides={"from": steps, "to": steps},
