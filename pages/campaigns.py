@@ -32,7 +32,8 @@ def _row(frame: pl.DataFrame, column: str, value: str) -> dict | None:
 def _channel_scale(funnel: pl.DataFrame):
     """Channel colors over every lead source of the view, as on the Handoffs page."""
     sources = _data.metric("sourced_pipeline", view, by=("lead_source",))["lead_source"]
-    return charts.channel_scale([*sources.to_list(), *funnel["channel"].drop_nulls().to_list()])
+    channels = funnel["channel"].fill_null(charts.NO_CHANNEL)
+    return charts.channel_scale([*sources.to_list(), *channels.to_list()])
 
 
 view = _data.current_view()

@@ -51,6 +51,7 @@ FLAG_COLOR, OK_COLOR, TARGET_COLOR = "#e15759", "#4e79a7", "#222222"
 NOT_YET_COLOR, NOTE_COLOR = "#d9d9d9", "#666666"
 NOT_YET = "immature: not yet measurable"
 TO_DATE = " (to date)"
+NO_CHANNEL = "(no channel)"
 _LONG_LABELS = alt.Axis(labelLimit=240)
 
 
@@ -496,10 +497,11 @@ def campaign_funnel_chart(frame: pl.DataFrame) -> alt.LayerChart:
 
 
 def campaign_costs(frame: pl.DataFrame) -> pl.DataFrame:
-    """`campaign_funnel` rows for the cost chart: `note` says why a campaign has no cost per
-    opportunity ("no opportunities yet", "cost not recorded", "not measured for a team view"),
-    with the money spent; `order` puts those first, then the dearest opportunity first, so a
-    campaign that bought nothing never reads as the cheapest."""
+    """`campaign_funnel` rows for the cost chart, sorted as drawn: those without a cost per
+    opportunity first, with a `note` saying why ("no opportunities yet" with the money spent,
+    "cost not recorded", "not measured" for a team view), then the dearest opportunity
+    first, so a campaign that bought nothing never reads as the cheapest. A campaign
+    without a channel is "(no channel)", not a null legend entry."""
     spent = money_text("cost") + pl.lit(" spent")
     measured = pl.col("cost_per_opportunity").is_not_null()
     note = (
@@ -511,7 +513,9 @@ def campaign_costs(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("no opportunities yet · ") + spent)
         .otherwise(pl.lit("not measured (a campaign's cost is not split by team)"))
     )
-    return frame.with_columns(note=note, x0=pl.lit(0.0)).sort(
+    return frame.with_columns(
+        note=note, x0=pl.lit(0.0), channel=pl.col("channel").fill_null(NO_CHANNEL)
+    ).sort(
         measured, pl.col("cost_per_opportunity"), "campaign_id",
         descending=[False, True, False], nulls_last=True,
     )  # fmt: skip

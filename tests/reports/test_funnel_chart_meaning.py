@@ -105,7 +105,7 @@ def _funnel() -> pl.DataFrame:
         {
             "campaign_id": ["C1", "C2", "C3", "C4"],
             "name": ["Spring", "Webinar", "Events", "Partner"],
-            "channel": ["Ads", "Webinar", "Events", "Partner"],
+            "channel": ["Ads", "Webinar", "Events", None],
             "cost": [12_000.0, 5_000.0, 7_600.0, None],
             "members": [300, 120, 50, 10],
             "mqls": [40, 30, 5, 2],
@@ -133,6 +133,8 @@ def test_campaign_without_opportunities_is_listed_first_with_a_note():
         "C2": None,
     }
     assert notes["transform"] == [{"filter": "datum.note != null"}]
+    channels = {r["campaign_id"]: r["channel"] for r in _rows(spec)}
+    assert channels["C4"] == "(no channel)"  # a legend entry that says so, not "null"
     assert notes["encoding"]["text"]["field"] == "note"
 
 
