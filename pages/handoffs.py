@@ -177,12 +177,13 @@ st.caption(
     "next step). Click a bar or select a row for the leads behind it."
 )
 conv_row = _widgets.table(
-    conversion.select(
+    charts.conversion_bars(conversion).select(
         dim,
         "transition",
         "cohort",
         "converted",
-        "rate",
+        # empty for an immature cohort's Opp → Won: not yet measurable, not 0%
+        pl.col("rate_shown").alias("rate"),
         "median_days",
         "p90_days",
         "immature",

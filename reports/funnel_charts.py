@@ -49,7 +49,7 @@ DIFF_SCALE = alt.Scale(
 )
 FLAG_COLOR, OK_COLOR, TARGET_COLOR = "#e15759", "#4e79a7", "#222222"
 NOT_YET_COLOR, NOTE_COLOR = "#d9d9d9", "#666666"
-NOT_YET = "immature: not yet measurable"
+NOT_YET = "immature\nnot yet\nmeasurable"  # inside the placeholder: three short lines
 TO_DATE = " (to date)"
 NO_CHANNEL = "(no channel)"
 _LONG_LABELS = alt.Axis(labelLimit=240)
@@ -155,13 +155,12 @@ def conversion_bars(frame: pl.DataFrame) -> pl.DataFrame:
     """`transitions(conversion)` as the chart draws it: `not_yet` marks Opp → Won in an
     immature cohort (the period has not ended, and closing a deal takes a sales cycle, so
     its 0% says nothing yet; the other handoffs take days); `rate_shown` is the rate without
-    those, `ghost` = 1 (a full-height grey placeholder) for them, `immature` as text."""
+    those (the handoff tables show it too) and `ghost` = 1 (a full-height grey placeholder)."""
     not_yet = pl.col("immature") & (pl.col("to_step").cast(pl.String) == "won")
     return frame.with_columns(
         not_yet=not_yet,
         rate_shown=pl.when(not_yet).then(None).otherwise(pl.col("rate")),
         ghost=pl.when(not_yet).then(pl.lit(1.0)),
-        immature=pl.col("immature").cast(pl.String),
     )
 
 
@@ -172,7 +171,7 @@ def conversion_chart(
     immature cohort's Opp → Won is a grey placeholder labelled "not yet measurable" instead
     of a 0% bar (`conversion_bars`). `frame` is `conversion(by=(dim,))`; click a bar to pick
     (from_step, dim)."""
-    data = conversion_bars(transitions(frame))
+    data = conversion_bars(transitions(frame)).with_columns(pl.col("immature").cast(pl.String))
     fields = ["from_step", *([dim] if dim else [])]
     pick = _pick(fields)
     label = DIMENSION_LABELS.get(dim or "", "")
@@ -215,14 +214,14 @@ def conversion_chart(
     )
     note = (
         alt.Chart(notes)
-        .mark_text(dy=-8, color=NOTE_COLOR, fontSize=11)
+        .mark_text(baseline="top", dy=6, color=NOTE_COLOR, fontSize=11, lineBreak="\n")
         .encode(x=x, y=alt.Y("y:Q", axis=PCT_AXIS), text="note:N")
     )
     return alt.layer(bars, ghost, note).properties(
         height=380,
         title=alt.Title(
             "Cohort conversion at each handoff",
-            subtitle=f"Grey dashed: {NOT_YET} (the cohort's deals have not had time to close)"
+            subtitle="Grey dashed: Opp → Won of an immature cohort, not yet measurable"
             if notes.height
             else "",
         ),

@@ -83,7 +83,11 @@ def test_handoffs_immature_opp_to_won_and_the_quarter_in_progress(demo_store, ap
     _spec, rows = _chart_with(at, "rate_shown")
     won = [r for r in rows if r.get("from_step") == "opp"]
     assert won and all(r["rate_shown"] is None and r["ghost"] == 1.0 for r in won)
-    assert any(r.get("note") == "immature: not yet measurable" for r in rows)
+    assert any(r.get("note") == "immature\nnot yet\nmeasurable" for r in rows)
+    table = next(df.value for df in at.dataframe if {"transition", "immature"} <= set(df.value))
+    won_rows = table[table["transition"] == "Opp → Won"]
+    assert len(won_rows) and won_rows["rate"].isna().all()  # blank, not 0%
+    assert (won_rows["cohort"] > 0).all()  # the opps are there; they have not closed yet
     _spec, rows = _chart_with(at, "Marketing: MQLs")
     labels = [r["period_label"] for r in rows]
     assert labels == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4 (to date)"]

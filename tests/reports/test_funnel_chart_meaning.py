@@ -59,7 +59,9 @@ def test_immature_opp_to_won_is_a_placeholder_not_a_zero_bar():
     assert ghost["encoding"]["y"]["field"] == "ghost"
     assert ghost["mark"]["color"] == charts.NOT_YET_COLOR and ghost["mark"]["strokeDash"]
     (note,) = _layer(spec, "text")
-    assert _rows(spec, note) == [{"transition": "Opp → Won", "note": charts.NOT_YET, "y": 1.0}]
+    assert _rows(spec, note) == [
+        {"transition": "Opp → Won", "note": "immature\nnot yet\nmeasurable", "y": 1.0}
+    ]
     assert "not yet measurable" in spec["title"]["subtitle"]
 
 
