@@ -255,7 +255,9 @@ if _widgets.not_available(status):
 else:
     # --- Forecast vs actual ------------------------------------------------------------
     st.subheader("Forecast vs actual by team", help=_widgets.help_for("forecast_accuracy"))
-    fva_teams = [charts.ALL_TEAMS, *sorted(set(accuracy["team"]))]
+    fva_teams = sorted(set(accuracy["team"]))
+    if len(fva_teams) != 1:  # one team in view: its line is the whole view's
+        fva_teams = [charts.ALL_TEAMS, *fva_teams]
     fva_team = st.selectbox(
         "Team",
         fva_teams,

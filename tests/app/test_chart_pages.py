@@ -61,6 +61,13 @@ def test_forecast_chart_shows_all_teams_with_its_line_then_one_team(demo_store, 
     assert len(rows) == 16  # 8 quarters × (call, actual)
 
 
+def test_forecast_chart_of_a_one_team_view_offers_just_that_team(demo_store, app):
+    at = _open(app, "pages/forecast.py", teams="EMEA")
+    assert at.selectbox(key="fva_team").options == ["EMEA"]
+    spec, rows = _chart_with(at, "Locked call")
+    assert {r["team"] for r in rows} == {"EMEA"} and _color_domain(spec) == ["EMEA"]
+
+
 def test_pipeline_heatmap_and_waterfall_say_what_their_colors_mean(demo_store, app):
     at = _open(app, "pages/pipeline.py")
     spec, rows = _chart_with(at, "cell_label")
