@@ -215,3 +215,22 @@ def test_team_colors_do_not_move_when_teams_are_left_out(present):
     shown = team_scale(TEAMS, present).to_dict()
     assert set(shown["domain"]) == present
     assert all(color_of[t] == c for t, c in zip(shown["domain"], shown["range"], strict=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(order=st.permutations(range(4)))
+def test_stall_cells_do_not_depend_on_row_order(order):
+    def cells(frame: pl.DataFrame) -> pl.DataFrame:
+        return charts.stall_cells(frame).sort("team", "stage")
+
+    assert cells(_stalls()[list(order)]).equals(cells(_stalls()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(order=st.permutations(range(9)))
+def test_waterfall_colors_depend_on_the_bucket_not_its_row(order):
+    # The floating bars need bridge order (scoring sorts it); the meaning of a bucket's
+    # color must not: shuffled, each bucket keeps its flow.
+    flows = dict(charts.waterfall_bars(_bridge()).select("bucket", "flow").iter_rows())
+    shuffled = charts.waterfall_bars(_bridge()[list(order)])
+    assert dict(shuffled.select("bucket", "flow").iter_rows()) == flows
