@@ -25,6 +25,9 @@ FLOW_LABELS = {
     "won": "Won",
     "lost": "Lost",
 }
+# A cell whose amount is at least this share of the scale's top is dark enough ("blues"
+# scheme, relative luminance below ~0.18) for a white label to contrast more than black.
+DARK_CELL = 0.7
 TOTAL_SINCE = "Total at start"
 TOTAL_UNTIL = "Total at as-of"
 DEAL_COLUMNS = (
@@ -145,6 +148,10 @@ def transition_chart(transitions: pl.DataFrame, *, team: str) -> alt.LayerChart:
     column's total at as-of."""
     cells = transition_cells(transitions, team)
     rows, columns = flow_order(cells)
+    body_amounts = cells.filter(~pl.col("is_total"))["amount"]
+    top = max(float(body_amounts.max() or 0.0), 1.0)
+    # White text on the dark half of the color scale, dark text elsewhere (grey margins too).
+    cells = cells.with_columns(dark=~pl.col("is_total") & (pl.col("amount") >= DARK_CELL * top))
     base = alt.Chart(cells).encode(
         x=alt.X("to:N", sort=columns, title="Category at as-of", axis=alt.Axis(labelAngle=0,
                 orient="top")),
@@ -152,7 +159,7 @@ def transition_chart(transitions: pl.DataFrame, *, team: str) -> alt.LayerChart:
         tooltip=[
             alt.Tooltip("from:N", title="From"),
             alt.Tooltip("to:N", title="To"),
-            alt.Tooltip("deals:Q", title="Deals"),
+            alt.Tooltip("deals:Q", title="Deals", format=","),
             alt.Tooltip("amount_since:Q", title="Amount at start", format="$,.0f"),
             alt.Tooltip("amount:Q", title="Amount at as-of", format="$,.0f"),
         ],
@@ -161,11 +168,17 @@ def transition_chart(transitions: pl.DataFrame, *, team: str) -> alt.LayerChart:
         base.transform_filter("!datum.is_total")
         .mark_rect(stroke="white")
         .encode(
-            color=alt.Color("amount:Q", title="Amount at as-of",
-                            legend=alt.Legend(format=formats.D3_MONEY_COMPACT),
-                            scale=alt.Scale(scheme="blues")),
+            color=alt.Color(
+                "amount:Q",
+                title="Amount at as-of",
+                legend=alt.Legend(format=formats.D3_MONEY_COMPACT),
+                scale=alt.Scale(scheme="blues", domain=[0.0, top]),
+            ),
         )
     )  # fmt: skip
     totals = base.transform_filter("datum.is_total").mark_rect(stroke="white", color="#e6e6e6")
-    labels = base.mark_text(fontSize=12, color="#111").encode(text=alt.Text("label:N"))
+    labels = base.mark_text(fontSize=12).encode(
+        text=alt.Text("label:N"),
+        color=alt.condition("datum.dark", alt.value("white"), alt.value("#111111")),
+    )
     return alt.layer(body, totals, labels).properties(height=alt.Step(34))

@@ -48,7 +48,7 @@ def stage_timeline_chart(timeline: pl.DataFrame) -> alt.LayerChart:
         alt.Tooltip("end_date:T", title="Left (or as of)", format="%Y-%m-%d"),
         alt.Tooltip("days_in_stage:Q", title="Days in stage", format=".1f"),
         alt.Tooltip("median_days:Q", title="Company median days", format=".1f"),
-        alt.Tooltip("median_spells:Q", title="Spells behind the median"),
+        alt.Tooltip("median_spells:Q", title="Spells behind the median", format=","),
         alt.Tooltip("times_median:Q", title="× median", format=".2f"),
     ]
     spells = rows.filter(pl.col("end_at").is_not_null())

@@ -26,7 +26,8 @@ def _row(frame: pl.DataFrame, column: str, value: str) -> dict | None:
 def _channel_scale(funnel: pl.DataFrame):
     """Channel colors over every lead source of the view, as on the Handoffs page."""
     sources = _data.metric("sourced_pipeline", view, by=("lead_source",))["lead_source"]
-    return charts.channel_scale([*sources.to_list(), *funnel["channel"].drop_nulls().to_list()])
+    channels = funnel["channel"].fill_null(charts.NO_CHANNEL)
+    return charts.channel_scale([*sources.to_list(), *channels.to_list()])
 
 
 view = _data.current_view()
@@ -130,18 +131,29 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
                 selection_mode=["pick"],
             )
         with right:
-            cost_state = _chart_specs.chart(
-                charts.campaign_cost_chart,
-                funnel,
-                _channel_scale(funnel),
-                key="campaign_cost_chart",
-                on_select="rerun",
-                selection_mode=["pick"],
-            )
+            if view.teams:
+                st.markdown(
+                    "**Cost per opportunity**", help=_widgets.help_for("cost_per_opportunity")
+                )
+                st.caption(
+                    "Not measured for a team view: a campaign's cost is not divided by team, "
+                    "so it cannot be set against one team's opportunities."
+                )
+            else:
+                cost_state = _chart_specs.chart(
+                    charts.campaign_cost_chart,
+                    funnel,
+                    _channel_scale(funnel),
+                    key="campaign_cost_chart",
+                    on_select="rerun",
+                    selection_mode=["pick"],
+                )
         st.caption(
             "Campaigns running in the period; members are campaign members plus leads whose own "
             "campaign it is; MQLs, opportunities and wins are counted by the as-of date. "
-            "Cost per won $ below 1 means the campaign returned more than it cost."
+            "Cost per won $ below 1 means the campaign returned more than it cost. A campaign "
+            "with no opportunity yet is listed first on the cost chart with what it spent, not "
+            "drawn as a cheap bar."
             + (
                 " For the selected teams: their member leads; cost per outcome is not measured "
                 "(a campaign's cost is not divided by team)."

@@ -255,10 +255,22 @@ if _widgets.not_available(status):
 else:
     # --- Forecast vs actual ------------------------------------------------------------
     st.subheader("Forecast vs actual by team", help=_widgets.help_for("forecast_accuracy"))
+    fva_teams = sorted(set(accuracy["team"]))
+    if len(fva_teams) != 1:  # one team in view: its line is the whole view's
+        fva_teams = [charts.ALL_TEAMS, *fva_teams]
+    fva_team = st.selectbox(
+        "Team",
+        fva_teams,
+        key="fva_team",
+        help="All teams: the sum of the teams' locked calls against the sum of what they "
+        "closed; or one team's call against its own actual.",
+    )
     fva = _chart_specs.chart(
         charts.forecast_vs_actual_chart,
         accuracy,
         teams=all_teams,
+        team=fva_team,
+        company=wape,
         key="fva_chart",
         on_select="rerun",
         selection_mode=["pick"],
@@ -266,9 +278,10 @@ else:
     )
     chart_team = _widgets.selected_value(fva, "team")
     st.caption(
-        f"Dashed: the locked call ({lock.category} at the end of week {lock.lock_week}). "
-        "Solid: closed-won amount with a close date in the period (hollow points: period still "
-        "in progress, won so far). Click a point to drill into that team's deals below."
+        f"{md_text(fva_team)}. Dashed: the locked call ({lock.category} at the end of week "
+        f"{lock.lock_week}). Solid: closed-won amount with a close date in the period (hollow "
+        "points: period still in progress, won so far). Click a point to drill into the "
+        "team's deals below."
     )
 
     with st.expander("Locked calls vs actuals (table)"):

@@ -140,7 +140,8 @@ conversion = charts.transitions(_data.metric("conversion", view, by=(dim,)))
 if conversion["immature"].any():
     st.warning(
         f"Immature cohort: {view.period_label} has not ended by {view.as_of}, so recent leads have "
-        "not had time to convert; read the later steps with care.",
+        "not had time to convert; read the later steps with care. Opp → Won is drawn as a grey "
+        "placeholder, not yet measurable: the cohort's deals have not had a sales cycle to close.",
         icon=":material/hourglass_top:",
     )
 scale = _scale(dim, conversion[dim])
@@ -163,12 +164,13 @@ st.caption(
     "next step). Click a bar or select a row for the leads behind it."
 )
 conv_row = _widgets.table(
-    conversion.select(
+    charts.conversion_bars(conversion).select(
         dim,
         "transition",
         "cohort",
         "converted",
-        "rate",
+        # empty for an immature cohort's Opp → Won: not yet measurable, not 0%
+        pl.col("rate_shown").alias("rate"),
         "median_days",
         "p90_days",
         "immature",

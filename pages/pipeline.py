@@ -262,9 +262,10 @@ cell = _chart_specs.chart(
     width="stretch",
 )
 st.caption(
-    "Color: the team's median age of open deals in the stage vs the company median "
-    "(red = sits longer). Label: that ratio and the number of stalled deals. Click a cell, or "
-    "select a row below, to list its stalled deals."
+    "Color and label: the share of the team's open deals in the stage that are stalled "
+    "(darker = more of them), with the count behind it. How long the deals sit against the "
+    "company median is in the tooltip and the table. Click a cell, or select a row below, "
+    "to list its stalled deals."
 )
 row = _widgets.table(
     by_team,
@@ -360,9 +361,10 @@ bridge = _chart_specs.chart(
 )
 st.caption(
     "Qualified open pipeline closing in the period: what was there at its start, what came in "
-    "(created, pulled in from other periods, increased), what went out (decreased, pushed "
-    "out, won, lost), and what is left at the as-of date. Click a bar, or choose a bucket, "
-    "to list its deals."
+    "(green: created, pulled in from other periods, increased), what was won (blue: closed, "
+    "the outcome the pipeline is for), what was taken away (red: decreased, pushed out, "
+    "lost), and what is left at the as-of date. Click a bar, or choose a bucket, to list its "
+    "deals."
 )
 bucket = _widgets.selected_value(bridge, "bucket") or st.pills(
     "Deals in bucket",

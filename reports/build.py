@@ -96,7 +96,8 @@ def _waterfall(waterfall: pl.DataFrame, period: Period) -> Chart | None:
         "shared_outcomes",
         f"Pipeline waterfall — {period.label}, all teams in view",
         "Qualified pipeline closing in the period: start, what came in and went out, and what "
-        "is left. Every bar is labelled with its amount (negative = taken away).",
+        "is left. Every bar is labelled with its amount (negative = left the pipeline); won "
+        "deals are blue, an outcome, and only lost, pushed-out and shrunk deals are red.",
         pipeline_charts.waterfall_chart(rows).to_dict(),
     )
 
@@ -108,8 +109,8 @@ def _stalls(by_team: pl.DataFrame, thresholds: pl.DataFrame) -> Chart | None:
     return Chart(
         "handoff_ownership",
         "Where open deals sit too long (team × stage)",
-        "Each cell is labelled with how long the team's open deals sit in the stage versus the "
-        "company median (1.0× = the same) and how many are stalled; darker = further from 1.0×.",
+        "Each cell is colored and labelled with the share of the team's open deals in the "
+        "stage that are stalled, and how many they are; darker = a larger share.",
         chart.to_dict(),
     )
 

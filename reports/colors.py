@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import altair as alt
 
@@ -16,12 +16,22 @@ PALETTE = (
 ALL_TEAMS_COLOR = "#555555"
 
 
-def team_scale(teams: Sequence[str]) -> alt.Scale:
-    """Team → color, stable for a snapshot's team list (sorted), "All teams" in grey."""
+def team_scale(teams: Sequence[str], present: Iterable[str] | None = None) -> alt.Scale:
+    """Team → color, stable for a snapshot's team list (sorted), "All teams" in grey.
+
+    With `present` (the teams a chart's data holds), the domain keeps only those, in the
+    same colors: a legend never lists a team the chart draws no mark for. A present team
+    missing from `teams` (e.g. a view made before a team was added) gets the next colors.
+    """
     ordered = sorted(t for t in teams if t != "All teams")
-    domain = [*ordered, "All teams"]
-    colors = [PALETTE[i % len(PALETTE)] for i in range(len(ordered))] + [ALL_TEAMS_COLOR]
-    return alt.Scale(domain=domain, range=colors)
+    if present is not None:
+        shown = set(present)
+        ordered += sorted(shown - set(ordered) - {"All teams"})
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(ordered))]
+    pairs = [*zip(ordered, colors, strict=True), ("All teams", ALL_TEAMS_COLOR)]
+    if present is not None:
+        pairs = [(team, color) for team, color in pairs if team in shown]
+    return alt.Scale(domain=[t for t, _ in pairs], range=[c for _, c in pairs])
 
 
 def selected_value(state: object, field: str) -> str | None:
@@ -34,3 +44,9 @@ def selected_value(state: object, field: str) -> str | None:
 
 
 PCT_AXIS_FORMAT = formats.D3_PERCENT_AXIS  # "~%": see model/formats.py
+
+# Every quantitative axis, legend and text label carries a d3 format: without one, Vega pads
+# ticks of a flat domain to "0.000000" and legends print raw ratios ("1.000000"). "~" trims
+# trailing zeros, so 2.50 reads "2.5" and 0 reads "0".
+NUMBER_FORMAT = ",~f"
+MONEY_FORMAT = formats.D3_MONEY_COMPACT

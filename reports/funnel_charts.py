@@ -14,10 +14,21 @@ import altair as alt
 import polars as pl
 
 from model import formats
-from reports.colors import PALETTE, PCT_AXIS_FORMAT, selected_value, team_scale
+from reports.colors import (
+    MONEY_FORMAT,
+    NUMBER_FORMAT,
+    PALETTE,
+    PCT_AXIS_FORMAT,
+    selected_value,
+    team_scale,
+)
+from reports.pipeline_charts import money_text
 from scoring.definitions import QUESTIONS, MetricDefinition
 
 PCT_AXIS = alt.Axis(format=PCT_AXIS_FORMAT)
+NUMBER_AXIS = alt.Axis(format=NUMBER_FORMAT)
+MONEY_AXIS = alt.Axis(format=MONEY_FORMAT)
+COUNT_AXIS = alt.Axis(format=NUMBER_FORMAT, tickMinStep=1)
 
 STEP_LABELS = {"lead": "Lead", "mql": "MQL", "sal": "SAL", "sql": "SQL", "opp": "Opp", "won": "Won"}
 DIMENSION_LABELS = {
@@ -38,6 +49,10 @@ DIFF_SCALE = alt.Scale(
     domain=["marketing only", "sales only", "mismatch"], range=["#4e79a7", "#f28e2b", "#bab0ac"]
 )
 FLAG_COLOR, OK_COLOR, TARGET_COLOR = "#e15759", "#4e79a7", "#222222"
+NOT_YET_COLOR, NOTE_COLOR = "#d9d9d9", "#666666"
+NOT_YET = "immature\nnot yet\nmeasurable"  # inside the placeholder: three short lines
+TO_DATE = " (to date)"
+NO_CHANNEL = "(no channel)"
 _LONG_LABELS = alt.Axis(labelLimit=240)
 
 
@@ -137,41 +152,80 @@ def _group_color(
 # ---------------------------------------------------------------- handoffs
 
 
-def conversion_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | None) -> alt.Chart:
-    """Cohort conversion at each handoff (bars), one bar per `dim` value within a step.
-    `frame` is `conversion(by=(dim,))`; click a bar to pick (from_step, dim)."""
-    data = transitions(frame).with_columns(pl.col("immature").cast(pl.String))
+def conversion_bars(frame: pl.DataFrame) -> pl.DataFrame:
+    """`transitions(conversion)` as the chart draws it: `not_yet` marks Opp → Won in an
+    immature cohort (the period has not ended, and closing a deal takes a sales cycle, so
+    its 0% says nothing yet; the other handoffs take days); `rate_shown` is the rate without
+    those (the handoff tables show it too) and `ghost` = 1 (a full-height grey placeholder)."""
+    not_yet = pl.col("immature") & (pl.col("to_step").cast(pl.String) == "won")
+    return frame.with_columns(
+        not_yet=not_yet,
+        rate_shown=pl.when(not_yet).then(None).otherwise(pl.col("rate")),
+        ghost=pl.when(not_yet).then(pl.lit(1.0)),
+    )
+
+
+def conversion_chart(
+    frame: pl.DataFrame, dim: str | None, scale: alt.Scale | None
+) -> alt.LayerChart:
+    """Cohort conversion at each handoff (bars), one bar per `dim` value within a step; an
+    immature cohort's Opp → Won is a grey placeholder labelled "not yet measurable" instead
+    of a 0% bar (`conversion_bars`). `frame` is `conversion(by=(dim,))`; click a bar to pick
+    (from_step, dim)."""
+    data = conversion_bars(transitions(frame)).with_columns(pl.col("immature").cast(pl.String))
     fields = ["from_step", *([dim] if dim else [])]
     pick = _pick(fields)
     label = DIMENSION_LABELS.get(dim or "", "")
-    color = _group_color(dim, label, scale)
-    return (
-        alt.Chart(data)
-        .mark_bar()
+    x = alt.X(
+        "transition:N",
+        sort=transition_order(),
+        title="Handoff",
+        axis=alt.Axis(labelAngle=0, labelOverlap=False),
+    )
+    tooltip = [
+        *([alt.Tooltip(f"{dim}:N", title=label)] if dim else []),
+        alt.Tooltip("transition:N", title="Handoff"),
+        alt.Tooltip("cohort:Q", title="Cohort", format=","),
+        alt.Tooltip("converted:Q", title="Converted so far", format=","),
+        alt.Tooltip("rate:Q", title="Conversion so far", format=formats.PERCENT.d3),
+        alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
+        alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
+        alt.Tooltip("immature:N", title="Immature cohort"),
+    ]
+    base = alt.Chart(data).encode(
+        x=x, xOffset=alt.XOffset(f"{dim}:N") if dim else alt.XOffset(), tooltip=tooltip
+    )
+    bars = (
+        base.mark_bar()
         .encode(
-            x=alt.X(
-                "transition:N",
-                sort=transition_order(),
-                title="Handoff",
-                axis=alt.Axis(labelAngle=0, labelOverlap=False),
-            ),
-            xOffset=alt.XOffset(f"{dim}:N") if dim else alt.XOffset(),
-            y=alt.Y("rate:Q", title="Cohort conversion", axis=PCT_AXIS),
-            color=color,
+            y=alt.Y("rate_shown:Q", title="Cohort conversion", axis=PCT_AXIS),
+            color=_group_color(dim, label, scale),
             opacity=_opacity(pick),
-            tooltip=[
-                *([alt.Tooltip(f"{dim}:N", title=label)] if dim else []),
-                alt.Tooltip("transition:N", title="Handoff"),
-                alt.Tooltip("cohort:Q", title="Cohort"),
-                alt.Tooltip("converted:Q", title="Converted"),
-                alt.Tooltip("rate:Q", title="Conversion", format=formats.PERCENT.d3),
-                alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
-                alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
-                alt.Tooltip("immature:N", title="Immature cohort"),
-            ],
         )
         .add_params(pick)
-        .properties(height=380, title="Cohort conversion at each handoff")
+    )
+    ghost = base.mark_bar(
+        color=NOT_YET_COLOR, opacity=0.6, stroke=NOTE_COLOR, strokeDash=[3, 2]
+    ).encode(y=alt.Y("ghost:Q", axis=PCT_AXIS))
+    notes = (
+        data.filter(pl.col("not_yet"))
+        .select("transition")
+        .unique()
+        .with_columns(note=pl.lit(NOT_YET), y=pl.lit(1.0))
+    )
+    note = (
+        alt.Chart(notes)
+        .mark_text(baseline="top", dy=6, color=NOTE_COLOR, fontSize=11, lineBreak="\n")
+        .encode(x=x, y=alt.Y("y:Q", axis=PCT_AXIS), text="note:N")
+    )
+    return alt.layer(bars, ghost, note).properties(
+        height=380,
+        title=alt.Title(
+            "Cohort conversion at each handoff",
+            subtitle="Grey dashed: Opp → Won of an immature cohort, not yet measurable"
+            if notes.height
+            else "",
+        ),
     )
 
 
@@ -196,8 +250,12 @@ def step_time_chart(frame: pl.DataFrame, dim: str | None, scale: alt.Scale | Non
             alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
         ],
     )
-    bars = base.mark_bar().encode(y=alt.Y("median_days:Q", title="Days (bar: median, ▼: p90)"))
-    p90 = base.mark_point(shape="triangle-down", filled=True, size=40).encode(y="p90_days:Q")
+    bars = base.mark_bar().encode(
+        y=alt.Y("median_days:Q", title="Days (bar: median, ▼: p90)", axis=NUMBER_AXIS)
+    )
+    p90 = base.mark_point(shape="triangle-down", filled=True, size=40).encode(
+        y=alt.Y("p90_days:Q", axis=NUMBER_AXIS)
+    )
     return alt.layer(bars, p90).properties(height=380, title="Time per handoff")
 
 
@@ -217,28 +275,34 @@ def sla_chart(frame: pl.DataFrame, dim: str, scale: alt.Scale | None) -> alt.Lay
         y=alt.Y(f"{dim}:N", title=label, sort="ascending"),
         tooltip=[
             alt.Tooltip(f"{dim}:N", title=label),
-            alt.Tooltip("mqls:Q", title="MQLs"),
-            alt.Tooltip("due:Q", title="Due"),
-            alt.Tooltip("met:Q", title="Met"),
-            alt.Tooltip("breached:Q", title="Breached"),
+            alt.Tooltip("mqls:Q", title="MQLs", format=","),
+            alt.Tooltip("due:Q", title="Due", format=","),
+            alt.Tooltip("met:Q", title="Met", format=","),
+            alt.Tooltip("breached:Q", title="Breached", format=","),
             alt.Tooltip("sla_compliance:Q", title="SLA compliance", format=formats.PERCENT.d3),
             alt.Tooltip("median_hours_to_touch:Q", title="Median hours", format=".1f"),
             alt.Tooltip("p90_hours_to_touch:Q", title="p90 hours", format=".1f"),
-            alt.Tooltip("sla_hours:Q", title="SLA hours"),
+            alt.Tooltip("sla_hours:Q", title="SLA hours", format=",~f"),
         ],
     )
     bars = (
         base.mark_bar()
         .encode(
-            x=alt.X("median_hours_to_touch:Q", title="Median hours from MQL to first touch"),
+            x=alt.X(
+                "median_hours_to_touch:Q",
+                title="Median hours from MQL to first touch",
+                axis=NUMBER_AXIS,
+            ),
             color=alt.condition(alt.datum.over_sla, alt.value(FLAG_COLOR), alt.value(OK_COLOR)),
             opacity=_opacity(pick),
         )
         .add_params(pick)
     )
-    target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=26).encode(x="sla_hours:Q")
+    target = base.mark_tick(color=TARGET_COLOR, thickness=3, size=26).encode(
+        x=alt.X("sla_hours:Q", axis=NUMBER_AXIS)
+    )
     text = base.mark_text(align="left", dx=6, color=TARGET_COLOR).encode(
-        x="median_hours_to_touch:Q", text="compliance_label:N"
+        x=alt.X("median_hours_to_touch:Q", axis=NUMBER_AXIS), text="compliance_label:N"
     )
     del scale  # bars are colored by breach, not by group
     return alt.layer(bars, target, text).properties(
@@ -270,8 +334,8 @@ def rate_chart(
             opacity=_opacity(pick),
             tooltip=[
                 alt.Tooltip(f"{dim}:N", title=label),
-                alt.Tooltip(f"{count}:Q"),
-                alt.Tooltip(f"{total}:Q"),
+                alt.Tooltip(f"{count}:Q", format=","),
+                alt.Tooltip(f"{total}:Q", format=","),
                 alt.Tooltip(f"{value}:Q", title=axis_title, format=".1%"),
             ],
         )
@@ -280,10 +344,24 @@ def rate_chart(
     )
 
 
+def period_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with `period_label`: the period's name, "(to date)" after a period still in
+    progress (`is_complete` false), whose counts are partial next to the full ones."""
+    if "is_complete" not in frame.columns:
+        return frame.with_columns(period_label=pl.col("period"), is_complete=pl.lit(True))
+    partial = ~pl.col("is_complete").fill_null(True)
+    return frame.with_columns(
+        period_label=pl.when(partial)
+        .then(pl.col("period") + pl.lit(TO_DATE))
+        .otherwise(pl.col("period"))
+    )
+
+
 def goal_conflict_chart(frame: pl.DataFrame, team: str) -> alt.LayerChart:
     """One team's volume per period (bars, red when the period is flagged) next to the
     conversion of the handoff it feeds (line): `team` "marketing" (MQLs vs MQL→SAL) or "sdr"
-    (SALs vs SAL→SQL). `frame` is `goal_conflict`."""
+    (SALs vs SAL→SQL). A period still in progress is lighter, its point hollow, and named
+    "(to date)": its volume is partial next to the full quarters. `frame` is `goal_conflict`."""
     volume, rate, flag, title, vol_title = {
         "marketing": (
             "mqls",
@@ -294,23 +372,37 @@ def goal_conflict_chart(frame: pl.DataFrame, team: str) -> alt.LayerChart:
         ),
         "sdr": ("sals", "sal_to_sql", "sdr_conflict", "SDR: SALs vs SAL→SQL", "SALs"),
     }[team]
-    base = alt.Chart(frame).encode(
-        x=alt.X("period:N", title="Period", sort=None, axis=alt.Axis(labelAngle=0))
+    data = period_labels(frame)
+    partial = data.filter(~pl.col("is_complete"))["period_label"].to_list()
+    base = alt.Chart(data).encode(
+        x=alt.X("period_label:N", title="Period", sort=None, axis=alt.Axis(labelAngle=0))
     )
-    bars = base.mark_bar(opacity=0.75).encode(
-        y=alt.Y(f"{volume}:Q", title=vol_title),
+    bars = base.mark_bar().encode(
+        y=alt.Y(f"{volume}:Q", title=vol_title, axis=COUNT_AXIS),
         color=alt.condition(f"datum.{flag}", alt.value(FLAG_COLOR), alt.value(OK_COLOR)),
+        opacity=alt.condition("datum.is_complete", alt.value(0.8), alt.value(0.3)),
         tooltip=[
-            "period:N",
-            alt.Tooltip(f"{volume}:Q", title=vol_title),
+            alt.Tooltip("period_label:N", title="Period"),
+            alt.Tooltip(f"{volume}:Q", title=vol_title, format=","),
             alt.Tooltip(f"{rate}:Q", title="Next-step conversion", format=".1%"),
             alt.Tooltip(f"{flag}:N", title="Flagged"),
+            alt.Tooltip("is_complete:N", title="Period complete"),
         ],
     )
-    line = base.mark_line(point=True, color=TARGET_COLOR).encode(
-        y=alt.Y(f"{rate}:Q", title="Next-step conversion (line)", axis=PCT_AXIS)
+    y_rate = alt.Y(f"{rate}:Q", title="Next-step conversion (line)", axis=PCT_AXIS)
+    line = base.mark_line(color=TARGET_COLOR).encode(y=y_rate)
+    points = base.mark_point(size=45, color=TARGET_COLOR, filled=False).encode(
+        y=y_rate,
+        fill=alt.condition("datum.is_complete", alt.value(TARGET_COLOR), alt.value("white")),
     )
-    return alt.layer(bars, line).resolve_scale(y="independent").properties(title=title, height=300)
+    subtitle = "Red bar: period flagged. " + (
+        f"{', '.join(partial)}: still in progress, lighter bar, hollow point." if partial else ""
+    )
+    return (
+        alt.layer(bars, line, points)
+        .resolve_scale(y="independent")
+        .properties(title=alt.Title(title, subtitle=subtitle.strip()), height=300)
+    )
 
 
 # ---------------------------------------------------------------- campaigns & sourcing
@@ -331,7 +423,7 @@ def sourced_chart(frame: pl.DataFrame, dim: str) -> alt.Chart:
         .encode(
             y=alt.Y(f"{dim}:N", title=label, sort="-x", axis=_LONG_LABELS),
             yOffset=alt.YOffset("measure_label:N", sort=list(measures.values())),
-            x=alt.X("amount:Q", title="Amount ($)", axis=alt.Axis(format=formats.D3_MONEY_COMPACT)),
+            x=alt.X("amount:Q", title="Amount ($)", axis=MONEY_AXIS),
             color=alt.Color(
                 "measure_label:N",
                 title="Measure",
@@ -340,9 +432,9 @@ def sourced_chart(frame: pl.DataFrame, dim: str) -> alt.Chart:
             opacity=_opacity(pick),
             tooltip=[
                 alt.Tooltip(f"{dim}:N", title=label),
-                alt.Tooltip("created:Q", title="Opps created"),
+                alt.Tooltip("created:Q", title="Opps created", format=","),
                 alt.Tooltip("created_amount:Q", title="Pipeline $", format="$,.0f"),
-                alt.Tooltip("won:Q", title="Opps won"),
+                alt.Tooltip("won:Q", title="Opps won", format=","),
                 alt.Tooltip("won_amount:Q", title="Bookings $", format="$,.0f"),
             ],
         )
@@ -351,63 +443,118 @@ def sourced_chart(frame: pl.DataFrame, dim: str) -> alt.Chart:
     )
 
 
-def campaign_funnel_chart(frame: pl.DataFrame) -> alt.Chart:
-    """Members → MQLs → opportunities → won per campaign (grouped bars, symlog scale so the
-    small won counts stay visible next to hundreds of members); click a campaign to pick it."""
-    steps = ["members", "mqls", "opportunities", "won"]
-    pick = _pick(["campaign_id"])
+CAMPAIGN_STEPS = {"members": "Members", "mqls": "MQLs", "opportunities": "Opps", "won": "Won"}
+
+
+def campaign_steps(frame: pl.DataFrame) -> pl.DataFrame:
+    """`campaign_funnel` rows as one row per campaign × step (members, MQLs, opps, won)."""
     return (
-        alt.Chart(frame)
-        .transform_fold(steps, as_=["step", "records"])
-        .mark_bar()
-        .encode(
-            y=alt.Y(
-                "name:N", title="Campaign", sort=alt.SortField("campaign_id"), axis=_LONG_LABELS
-            ),
-            yOffset=alt.YOffset("step:N", sort=steps),
-            x=alt.X(
-                "records:Q",
-                title="Leads / opportunities (symlog scale)",
-                scale=alt.Scale(type="symlog"),
-            ),
-            color=alt.Color(
-                "step:N", title="Step", sort=steps, scale=alt.Scale(scheme="blues", reverse=True)
-            ),
-            opacity=_opacity(pick),
-            tooltip=["campaign_id:N", "name:N", "channel:N", "step:N", "records:Q"],
+        frame.unpivot(
+            index=["campaign_id", "name", "channel"],
+            on=list(CAMPAIGN_STEPS),
+            variable_name="step",
+            value_name="records",
         )
-        .add_params(pick)
-        .properties(height=_band_height(frame.height, 56), title="Campaign funnel")
+        .with_columns(step=pl.col("step").replace_strict(CAMPAIGN_STEPS))
+        .sort("campaign_id", pl.col("step").replace_strict(list(CAMPAIGN_STEPS.values()),
+                                                           list(range(len(CAMPAIGN_STEPS)))))
+    )  # fmt: skip
+
+
+def campaign_funnel_chart(frame: pl.DataFrame) -> alt.LayerChart:
+    """Members → MQLs → opportunities → won per campaign (grouped bars on a linear axis,
+    each labelled with its count, so the small won counts read next to hundreds of members);
+    click a campaign to pick it."""
+    steps = list(CAMPAIGN_STEPS.values())
+    pick = _pick(["campaign_id"])
+    base = alt.Chart(campaign_steps(frame)).encode(
+        y=alt.Y("name:N", title="Campaign", sort=alt.SortField("campaign_id"), axis=_LONG_LABELS),
+        yOffset=alt.YOffset("step:N", sort=steps),
+        x=alt.X("records:Q", title="Leads / opportunities", axis=COUNT_AXIS),
+        tooltip=[
+            alt.Tooltip("campaign_id:N", title="Campaign"),
+            alt.Tooltip("name:N", title="Name"),
+            alt.Tooltip("channel:N", title="Channel"),
+            alt.Tooltip("step:N", title="Step"),
+            alt.Tooltip("records:Q", title="Records", format=","),
+        ],
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color(
+            "step:N",
+            title="Step",
+            sort=steps,
+            scale=alt.Scale(domain=steps, range=["#c6dbef", "#6baed6", "#2171b5", "#59a14f"]),
+        ),
+        opacity=_opacity(pick),
+    )
+    counts = base.mark_text(align="left", dx=3, fontSize=10, color=NOTE_COLOR).encode(
+        text=alt.Text("records:Q", format=",")
+    )
+    return alt.layer(bars.add_params(pick), counts).properties(
+        height=_band_height(frame.height, 56), title="Campaign funnel"
     )
 
 
-def campaign_cost_chart(frame: pl.DataFrame, channels: alt.Scale | None = None) -> alt.Chart:
-    """Cost per opportunity per campaign, colored by channel; click a campaign to pick it."""
+def campaign_costs(frame: pl.DataFrame) -> pl.DataFrame:
+    """`campaign_funnel` rows for the cost chart, sorted as drawn: those without a cost per
+    opportunity first, with a `note` saying why ("no opportunities yet" with the money spent,
+    "cost not recorded", "not measured" for a team view), then the dearest opportunity
+    first, so a campaign that bought nothing never reads as the cheapest. A campaign
+    without a channel is "(no channel)", not a null legend entry."""
+    spent = money_text("cost") + pl.lit(" spent")
+    measured = pl.col("cost_per_opportunity").is_not_null()
+    note = (
+        pl.when(measured)
+        .then(None)
+        .when(pl.col("cost").is_null())
+        .then(pl.lit("cost not recorded"))
+        .when(pl.col("opportunities") == 0)
+        .then(pl.lit("no opportunities yet · ") + spent)
+        .otherwise(pl.lit("not measured (a campaign's cost is not split by team)"))
+    )
+    return frame.with_columns(
+        note=note, x0=pl.lit(0.0), channel=pl.col("channel").fill_null(NO_CHANNEL)
+    ).sort(
+        measured, pl.col("cost_per_opportunity"), "campaign_id",
+        descending=[False, True, False], nulls_last=True,
+    )  # fmt: skip
+
+
+def campaign_cost_chart(frame: pl.DataFrame, channels: alt.Scale | None = None) -> alt.LayerChart:
+    """Cost per opportunity per campaign, colored by channel, dearest first; a campaign with
+    no opportunity yet (or no cost) is listed on top with a note, not left as an empty bar
+    (`campaign_costs`). Click a campaign to pick it."""
+    rows = campaign_costs(frame)
     pick = _pick(["campaign_id"])
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            y=alt.Y("name:N", title="Campaign", sort="-x", axis=_LONG_LABELS),
-            x=alt.X(
-                "cost_per_opportunity:Q",
-                title="Cost per opportunity ($)",
-                axis=alt.Axis(format="$,.0f"),
-            ),
-            color=alt.Color("channel:N", title="Channel", scale=channels),
-            opacity=_opacity(pick),
-            tooltip=[
-                "campaign_id:N",
-                "name:N",
-                "channel:N",
-                alt.Tooltip("cost:Q", format="$,.0f"),
-                alt.Tooltip("cost_per_mql:Q", title="Cost per MQL", format="$,.0f"),
-                alt.Tooltip("cost_per_opportunity:Q", title="Cost per opp", format="$,.0f"),
-                alt.Tooltip("cost_per_won:Q", title="Cost per won $", format=".2f"),
-            ],
-        )
-        .add_params(pick)
-        .properties(height=_band_height(frame.height, 56), title="Cost per opportunity")
+    base = alt.Chart(rows).encode(
+        y=alt.Y("name:N", title="Campaign", sort=rows["name"].to_list(), axis=_LONG_LABELS),
+        tooltip=[
+            alt.Tooltip("campaign_id:N", title="Campaign"),
+            alt.Tooltip("name:N", title="Name"),
+            alt.Tooltip("channel:N", title="Channel"),
+            alt.Tooltip("cost:Q", title="Cost", format="$,.0f"),
+            alt.Tooltip("opportunities:Q", title="Opps", format=","),
+            alt.Tooltip("cost_per_mql:Q", title="Cost per MQL", format="$,.0f"),
+            alt.Tooltip("cost_per_opportunity:Q", title="Cost per opp", format="$,.0f"),
+            alt.Tooltip("cost_per_won:Q", title="Cost per won $", format=".2f"),
+        ],
+    )
+    x = alt.X(
+        "cost_per_opportunity:Q", title="Cost per opportunity ($)", axis=alt.Axis(format="$,.0f")
+    )
+    bars = base.mark_bar().encode(
+        x=x,
+        color=alt.Color("channel:N", title="Channel", scale=_or_undefined(channels)),
+        opacity=_opacity(pick),
+    )
+    notes = (
+        base.transform_filter("datum.note != null")
+        .mark_text(align="left", dx=4, color=NOTE_COLOR, fontStyle="italic")
+        .encode(x=alt.X("x0:Q", axis=alt.Axis(format="$,.0f")), text="note:N")
+    )
+    return alt.layer(bars.add_params(pick), notes).properties(
+        height=_band_height(frame.height, 56), title="Cost per opportunity"
     )
 
 
@@ -423,17 +570,13 @@ def reconciliation_diff_chart(rows: pl.DataFrame, scale: alt.Scale | None) -> al
         .mark_bar()
         .encode(
             y=alt.Y("diff:N", title="Counted by", sort=DIFF_SCALE.domain),
-            x=alt.X(
-                "sum(amount):Q",
-                title="Amount of the records ($)",
-                axis=alt.Axis(format=formats.D3_MONEY_COMPACT),
-            ),
+            x=alt.X("sum(amount):Q", title="Amount of the records ($)", axis=MONEY_AXIS),
             color=alt.Color("team:N", title="Team", scale=_or_undefined(scale)),
             opacity=_opacity(pick),
             tooltip=[
                 alt.Tooltip("diff:N", title="Counted by"),
                 "team:N",
-                alt.Tooltip("count():Q", title="Records"),
+                alt.Tooltip("count():Q", title="Records", format=","),
                 alt.Tooltip("sum(amount):Q", title="Amount", format="$,.0f"),
             ],
         )
@@ -459,8 +602,8 @@ def quality_chart(checks: pl.DataFrame) -> alt.Chart:
                 "check_id:N",
                 "description:N",
                 "severity:N",
-                "failing:Q",
-                "total:Q",
+                alt.Tooltip("failing:Q", format=","),
+                alt.Tooltip("total:Q", format=","),
                 alt.Tooltip("share:Q", format=".1%"),
             ],
         )
@@ -483,7 +626,12 @@ def skip_rate_chart(frame: pl.DataFrame) -> alt.Chart:
                 axis=alt.Axis(labelAngle=0),
             ),
             y=alt.Y("skip_rate:Q", title="Leads with the step skipped", axis=PCT_AXIS),
-            tooltip=["step:N", "reached:Q", "inferred:Q", alt.Tooltip("skip_rate:Q", format=".1%")],
+            tooltip=[
+                "step:N",
+                alt.Tooltip("reached:Q", format=","),
+                alt.Tooltip("inferred:Q", format=","),
+                alt.Tooltip("skip_rate:Q", format=".1%"),
+            ],
         )
         .properties(height=240)
     )

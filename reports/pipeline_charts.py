@@ -13,7 +13,12 @@ import altair as alt
 import polars as pl
 
 from model import formats
-from reports.colors import PCT_AXIS_FORMAT, team_scale
+from reports.colors import (
+    MONEY_FORMAT,
+    NUMBER_FORMAT,
+    PCT_AXIS_FORMAT,
+    team_scale,
+)
 
 ALL_TEAMS = "All teams"
 ALL_SOURCES = "(all)"
@@ -24,7 +29,7 @@ BUCKET_LABELS = {
     "increased": "Increased",
     "decreased": "Decreased",
     "pushed_out": "Pushed out",
-    "won": "Won",
+    "won": "Won (closed)",
     "lost": "Lost",
     "end": "End",
 }
@@ -46,20 +51,36 @@ MISS_LABELS = {
     "amount_changes": "Amount changes",
     "residual": "Judgement (residual)",
 }
-FLOW_COLORS = alt.Scale(
-    domain=["Total", "Adds", "Takes away"], range=["#7f7f7f", "#59a14f", "#e15759"]
+# What a waterfall bar means. Won leaves the pipeline but is the outcome the pipeline is for:
+# it has its own color, never the loss red that lost, pushed-out and shrunk deals share.
+TOTAL, ADDS, WON, TAKES_AWAY = (
+    "Start / end",
+    "Adds to pipeline",
+    "Won (closed: an outcome)",
+    "Takes away (lost, pushed out, shrunk)",
 )
-MONEY_AXIS = alt.Axis(format=formats.D3_MONEY_COMPACT)
+FLOW_COLORS = alt.Scale(
+    domain=[TOTAL, ADDS, WON, TAKES_AWAY], range=["#7f7f7f", "#59a14f", "#4e79a7", "#e15759"]
+)
+MONEY_AXIS = alt.Axis(format=MONEY_FORMAT)
 PCT_AXIS = alt.Axis(format=PCT_AXIS_FORMAT)
+NUMBER_AXIS = alt.Axis(format=NUMBER_FORMAT)
 
 
 def _pick(*fields: str) -> alt.Parameter:
     return alt.selection_point(name="pick", fields=list(fields), on="click")
 
 
-def _team_color(teams: Sequence[str], *, legend: bool = True) -> alt.Color:
+def _team_color(
+    teams: Sequence[str], present: pl.Series | None = None, *, legend: bool = True
+) -> alt.Color:
+    """Color by team; with `present` (the chart's team column) the legend lists only those."""
+    shown = None if present is None else present.drop_nulls().unique().to_list()
     return alt.Color(
-        "team:N", scale=team_scale(teams), title="Team", legend=alt.Legend() if legend else None
+        "team:N",
+        scale=team_scale(teams, shown),
+        title="Team",
+        legend=alt.Legend() if legend else None,
     )
 
 
@@ -86,34 +107,58 @@ def days_in_stage_chart(
     base = alt.Chart(frame).encode(
         y=alt.Y("stage:N", sort=list(stage_order), title=None),
         yOffset=alt.YOffset("team:N", sort=sorted(set(frame["team"]))),
-        color=_team_color(teams),
+        color=_team_color(teams, frame["team"]),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
         tooltip=[
             alt.Tooltip("stage:N", title="Stage"),
             alt.Tooltip("team:N", title="Team"),
-            alt.Tooltip("n:Q", title="Spells"),
+            alt.Tooltip("n:Q", title="Spells", format=","),
             alt.Tooltip("median_days:Q", title="Median days", format=".1f"),
             alt.Tooltip("p75_days:Q", title="p75 days", format=".1f"),
             alt.Tooltip("p90_days:Q", title="p90 days", format=".1f"),
         ],
     )
-    x = alt.X("median_days:Q", title="Days in stage (median, p75, p90)")
+    x = alt.X("median_days:Q", title="Days in stage (median, p75, p90)", axis=NUMBER_AXIS)
     tail = base.mark_rule(strokeWidth=1.5).encode(x=x, x2="p90_days:Q")
     body = base.mark_rule(strokeWidth=6).encode(x=x, x2="p75_days:Q")
     dot = base.mark_point(filled=True, size=60, stroke="white").encode(x=x).add_params(pick)
     return alt.layer(tail, body, dot).properties(height=alt.Step(9))
 
 
-def stall_heatmap(frame: pl.DataFrame, *, stage_order: Sequence[str]) -> alt.LayerChart:
-    """Team × stage: color = how long the team's open deals sit vs the company median
-    (1.0 = same); label = that ratio and the stalled count. Pick a cell to drill down."""
-    rows = frame.filter(pl.col("team") != ALL_TEAMS).with_columns(
-        cell_label=pl.format(
-            "{}× · {} stalled",
-            pl.col("age_vs_company").round(1).cast(pl.String).fill_null("–"),
-            pl.col("stalled_count"),
-        )
+# Cell text turns white from this share of the color scale's top: where the "reds" scheme
+# gets dark enough (relative luminance below ~0.18) for white to contrast more than black.
+DARK_CELL = 0.65
+
+
+def stall_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Team × stage rows (All teams left out) as the heatmap draws them: the stalled share
+    (`scoring.stages.stalls_by_team`: stalled ÷ open deals) that colors the cell, the label
+    saying the same share with its count ("44% · 24 of 54 stalled") and `dark` for cells
+    that need light text. The color scale runs from 0 to `scale_top`, the largest share
+    rounded up to the next 10%."""
+    rows = frame.filter(pl.col("team") != ALL_TEAMS)
+    top = rows["stalled_share"].max()
+    scale_top = max(0.1, (int(top * 10 - 1e-9) + 1) / 10) if top is not None else 1.0
+    percent = (pl.col("stalled_share") * 100).round(0).cast(pl.Int64)
+    return rows.with_columns(
+        cell_label=pl.when(pl.col("stalled_share").is_null())
+        .then(pl.lit("no open deals"))
+        .otherwise(
+            pl.format(
+                "{}% · {} of {} stalled", percent, pl.col("stalled_count"), pl.col("open_deals")
+            )
+        ),
+        dark=(pl.col("stalled_share") >= DARK_CELL * scale_top).fill_null(False),
+        scale_top=pl.lit(scale_top),
     )
+
+
+def stall_heatmap(frame: pl.DataFrame, *, stage_order: Sequence[str]) -> alt.LayerChart:
+    """Team × stage: color and label are the same figure, the share of the team's open deals
+    in the stage that are stalled (label: that share and the count behind it). Cells dark
+    enough carry white text. Pick a cell to drill down."""
+    rows = stall_cells(frame)
+    top = rows["scale_top"][0] if rows.height else 1.0
     pick = _pick("team", "stage")
     base = alt.Chart(rows).encode(
         x=alt.X("stage:N", sort=list(stage_order), title=None, axis=alt.Axis(labelAngle=0)),
@@ -121,53 +166,64 @@ def stall_heatmap(frame: pl.DataFrame, *, stage_order: Sequence[str]) -> alt.Lay
     )
     cells = base.mark_rect(stroke="white").encode(
         color=alt.Color(
-            "age_vs_company:Q",
-            title="× company median age",
-            scale=alt.Scale(scheme="redblue", reverse=True, domainMid=1.0),
+            "stalled_share:Q",
+            title="Stalled share of open deals",
+            scale=alt.Scale(scheme="reds", domain=[0.0, top]),
+            legend=alt.Legend(format=PCT_AXIS_FORMAT),
         ),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
         tooltip=[
             alt.Tooltip("team:N", title="Team"),
             alt.Tooltip("stage:N", title="Stage"),
-            alt.Tooltip("open_deals:Q", title="Open deals"),
-            alt.Tooltip("stalled_count:Q", title="Stalled"),
+            alt.Tooltip("open_deals:Q", title="Open deals", format=","),
+            alt.Tooltip("stalled_count:Q", title="Stalled", format=","),
+            alt.Tooltip("stalled_share:Q", title="Stalled share", format=formats.PERCENT.d3),
+            alt.Tooltip(
+                "company_stalled_share:Q", title="Company stalled share", format=formats.PERCENT.d3
+            ),
             alt.Tooltip("stalled_amount:Q", title="Stalled $", format="$,.0f"),
             alt.Tooltip("median_age_days:Q", title="Median age (days)", format=".1f"),
             alt.Tooltip("company_median_age_days:Q", title="Company median", format=".1f"),
-            alt.Tooltip("age_vs_company:Q", title="× company", format=".2f"),
+            alt.Tooltip("age_vs_company:Q", title="Age × company median", format=".2f"),
         ],
     )
     label = base.mark_text(fontSize=12).encode(
         text=alt.Text("cell_label:N"),
+        color=alt.condition("datum.dark", alt.value("white"), alt.value("#111111")),
     )
     return alt.layer(cells.add_params(pick), label).properties(height=220)
 
 
 def waterfall_bars(frame: pl.DataFrame) -> pl.DataFrame:
     """One team's waterfall as floating bars: `bar_start`/`bar_end` per bucket (start and
-    end from zero, every flow from the running total), `flow` = Total / Adds / Takes away.
-    Expects the buckets of one team in bridge order (scoring sorts them)."""
-    is_total = pl.col("bucket").cast(pl.String).is_in(["start", "end"])
-    flow = pl.when(pl.col("bucket").cast(pl.String) == "end").then(0.0).otherwise("amount")
+    end from zero, every flow from the running total), `flow` = what the bar means (start /
+    end, adds, won — an outcome —, takes away). Expects the buckets of one team in bridge
+    order (scoring sorts them)."""
+    bucket = pl.col("bucket").cast(pl.String)
+    is_total = bucket.is_in(["start", "end"])
+    flow = pl.when(bucket == "end").then(0.0).otherwise("amount")
     top = flow.cum_sum()
     return frame.select(
-        pl.col("bucket").cast(pl.String),
-        label=pl.col("bucket").cast(pl.String).replace_strict(BUCKET_LABELS),
+        bucket,
+        label=bucket.replace_strict(BUCKET_LABELS),
         amount=pl.col("amount"),
         deals=pl.col("deals"),
         bar_start=pl.when(is_total).then(0.0).otherwise(top - flow),
         bar_end=pl.when(is_total).then(pl.col("amount")).otherwise(top),
         flow=pl.when(is_total)
-        .then(pl.lit("Total"))
+        .then(pl.lit(TOTAL))
+        .when(bucket == "won")
+        .then(pl.lit(WON))
         .when(pl.col("amount") >= 0)
-        .then(pl.lit("Adds"))
-        .otherwise(pl.lit("Takes away")),
+        .then(pl.lit(ADDS))
+        .otherwise(pl.lit(TAKES_AWAY)),
     )
 
 
 def waterfall_chart(frame: pl.DataFrame) -> alt.LayerChart:
     """The pipeline bridge for one team: start → created → pulled in → increased →
-    decreased → pushed out → won → lost → end, as floating bars. Pick a bar for its deals."""
+    decreased → pushed out → won → lost → end, as floating bars; the legend says what each
+    color means (won in its own color: closed, not lost). Pick a bar for its deals."""
     bars = waterfall_bars(frame).with_columns(top=pl.max_horizontal("bar_start", "bar_end"))
     pick = _pick("bucket")
     base = alt.Chart(bars).encode(
@@ -178,18 +234,24 @@ def waterfall_chart(frame: pl.DataFrame) -> alt.LayerChart:
     columns = base.mark_bar(size=48).encode(
         y=alt.Y("bar_start:Q", title="Pipeline $", axis=MONEY_AXIS),
         y2="bar_end:Q",
-        color=alt.Color("flow:N", scale=FLOW_COLORS, title=None),
+        color=alt.Color(
+            "flow:N",
+            scale=FLOW_COLORS,
+            title="Bar",
+            legend=alt.Legend(orient="bottom", labelLimit=320),
+        ),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
         tooltip=[
             alt.Tooltip("label:N", title="Bucket"),
+            alt.Tooltip("flow:N", title="Means"),
             alt.Tooltip("amount:Q", title="Amount", format="$,.0f"),
-            alt.Tooltip("deals:Q", title="Deals"),
+            alt.Tooltip("deals:Q", title="Deals", format=","),
         ],
     )
     labels = base.mark_text(dy=-8).encode(
-        y=alt.Y("top:Q"), text=alt.Text("amount:Q", format="$,.3s")
+        y=alt.Y("top:Q", axis=MONEY_AXIS), text=alt.Text("amount:Q", format="$,.3~s")
     )
-    return alt.layer(columns.add_params(pick), labels).properties(height=340)
+    return alt.layer(columns.add_params(pick), labels).properties(height=360)
 
 
 def team_summary(
@@ -218,23 +280,54 @@ def team_summary(
 # --- Forecast ---------------------------------------------------------------------------
 
 
-def forecast_vs_actual_chart(accuracy: pl.DataFrame, *, teams: Sequence[str]) -> alt.LayerChart:
-    """Per team and period: the locked call (dashed) and what closed (solid). In-progress
-    periods show the actual so far (hollow points). Pick a point to drill into the team."""
-    long = accuracy.select("team", "period", "forecast", "actual", "is_complete").unpivot(
+def forecast_lines(
+    accuracy: pl.DataFrame, *, team: str | None = None, company: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The rows of the forecast-vs-actual chart, one per team × period × measure (locked
+    call, actual): every team's when `team` is None; one team's; or, for `team` "All teams",
+    the company's from `company` (`scoring.forecast.wape`: Σ the teams' locked calls and Σ
+    what they closed per period) — so the All teams line is drawn from measured rows."""
+    columns = ["team", "period", "forecast", "actual", "is_complete"]
+    if team == ALL_TEAMS:
+        source = (
+            pl.DataFrame(schema=accuracy.select(columns).schema)
+            if company is None
+            else company.select(pl.lit(ALL_TEAMS).alias("team"), *columns[1:])
+        )
+    elif team is not None:
+        source = accuracy.filter(pl.col("team") == team).select(columns)
+    else:
+        source = accuracy.select(columns)
+    long = source.unpivot(
         index=["team", "period", "is_complete"],
         on=["forecast", "actual"],
         variable_name="measure",
         value_name="amount",
     )
-    long = long.with_columns(
+    return long.with_columns(
         measure=pl.col("measure").replace_strict({"forecast": "Locked call", "actual": "Actual"})
-    )
+    ).drop_nulls("amount")
+
+
+def forecast_vs_actual_chart(
+    accuracy: pl.DataFrame,
+    *,
+    teams: Sequence[str],
+    team: str | None = None,
+    company: pl.DataFrame | None = None,
+) -> alt.LayerChart:
+    """Per period: the locked call (dashed) and what closed (solid), for one team, for All
+    teams (from `company`, see `forecast_lines`), or for every team when `team` is None (the
+    pre-read facets that by team). In-progress periods show the actual so far (hollow
+    points). The legend lists only the teams drawn. Pick a point to drill into the team."""
+    long = forecast_lines(accuracy, team=team, company=company)
     pick = _pick("team")
+    shown = long["team"].unique().to_list()
+    color = _team_color(teams, long["team"])
     base = alt.Chart(long).encode(
         x=alt.X("period:O", title="Period", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("amount:Q", title="Amount", axis=MONEY_AXIS),
-        color=_team_color(teams),
+        color=color,
         strokeDash=alt.StrokeDash(
             "measure:N",
             title="Line",
@@ -252,7 +345,11 @@ def forecast_vs_actual_chart(accuracy: pl.DataFrame, *, teams: Sequence[str]) ->
     lines = base.mark_line().encode(opacity=alt.condition(pick, alt.value(1), alt.value(0.3)))
     points = base.mark_point(size=50).encode(
         fill=alt.condition(
-            "datum.is_complete", "team:N", alt.value("white"), scale=team_scale(teams), legend=None
+            "datum.is_complete",
+            "team:N",
+            alt.value("white"),
+            scale=team_scale(teams, shown),
+            legend=None,
         ),
     )
     return alt.layer(lines, points.add_params(pick)).properties(height=320)
@@ -270,7 +367,7 @@ def trend_chart(
         .encode(
             x=alt.X("period:O", title="Period", axis=alt.Axis(labelAngle=0)),
             y=alt.Y(f"{field}:Q", title=title, axis=PCT_AXIS),
-            color=_team_color(teams),
+            color=_team_color(teams, judged["team"]),
             tooltip=[
                 alt.Tooltip("team:N", title="Team"),
                 alt.Tooltip("period:O", title="Period"),
@@ -281,7 +378,7 @@ def trend_chart(
     layers: list[alt.Chart] = [line]
     if field == "bias":
         zero = alt.Chart(pl.DataFrame({"y": [0.0]})).mark_rule(color="#333", strokeDash=[3, 3])
-        layers.insert(0, zero.encode(y="y:Q"))
+        layers.insert(0, zero.encode(y=alt.Y("y:Q", axis=PCT_AXIS)))
     return alt.layer(*layers).properties(height=260)
 
 
@@ -301,7 +398,7 @@ def week_accuracy_chart(
         .encode(
             x=alt.X("week:O", title="Week of period", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("accuracy:Q", title="Accuracy", axis=PCT_AXIS),
-            color=_team_color(teams),
+            color=_team_color(teams, rows["team"]),
             tooltip=[
                 alt.Tooltip("team:N", title="Team"),
                 alt.Tooltip("week:O", title="Week"),
@@ -332,7 +429,7 @@ def wape_chart(wape: pl.DataFrame) -> alt.Chart:
                 alt.Tooltip("period:O", title="Period"),
                 alt.Tooltip("wape:Q", title="WAPE", format=".1%"),
                 alt.Tooltip("bias:Q", title="Pooled bias", format="+.1%"),
-                alt.Tooltip("teams:Q", title="Teams judged"),
+                alt.Tooltip("teams:Q", title="Teams judged", format=","),
             ],
         )
         .properties(height=260)
@@ -515,7 +612,8 @@ def call_trend_chart(trend: pl.DataFrame, *, team: str, quota: float | None) -> 
     if quota is None:
         return alt.layer(lines).properties(height=300)
     rule = alt.Chart(pl.DataFrame({"quota": [quota], "label": ["Quota"]})).encode(
-        y="quota:Q", tooltip=alt.Tooltip("quota:Q", title="Quota", format="$,.0f")
+        y=alt.Y("quota:Q", axis=MONEY_AXIS),
+        tooltip=alt.Tooltip("quota:Q", title="Quota", format="$,.0f"),
     )
     label = rule.mark_text(align="left", dx=4, dy=-6, color="#555").encode(
         x=alt.value(0), text="label:N"

@@ -1001,8 +1001,10 @@ def goal_conflict(
     `tolerance` (marketing_conflict), or SDR's SAL count rose while SAL→SQL fell (sdr_conflict):
     one team hits its number by passing weaker leads downstream.
 
-    Grain: period (oldest first). Columns: period, period_start, mqls, mql_to_sal, sals, sal_to_sql,
-    marketing_conflict, sdr_conflict, conflict. The first period has nothing to compare (false).
+    Grain: period (oldest first). Columns: period, period_start, is_complete (the period has
+    ended by as_of; a period still in progress holds partial counts), mqls, mql_to_sal, sals,
+    sal_to_sql, marketing_conflict, sdr_conflict, conflict. The first period has nothing to
+    compare (false).
     """
     if not periods:
         raise ValueError("goal_conflict needs at least one period")
@@ -1024,6 +1026,7 @@ def goal_conflict(
         totals.select(
             pl.lit(p.name).alias("period"),
             pl.lit(p.start).alias("period_start"),
+            pl.lit(as_of >= last_day(p)).alias("is_complete"),
             *cohort_and_rate("mql", i, ("mqls", "mql_to_sal")),
             *cohort_and_rate("sal", i, ("sals", "sal_to_sql")),
         )

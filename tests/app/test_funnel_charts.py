@@ -46,9 +46,10 @@ def test_transitions_keep_step_keys_and_add_labels():
 def test_conversion_chart_picks_step_and_group():
     spec = charts.conversion_chart(_conversion(), "source", None).to_dict()
     assert _pick(spec)["select"]["fields"] == ["from_step", "source"]
-    assert spec["encoding"]["y"]["field"] == "rate"
-    assert spec["encoding"]["xOffset"]["field"] == "source"
-    assert spec["encoding"]["x"]["sort"] == charts.transition_order()
+    bars = spec["layer"][0]
+    assert bars["encoding"]["y"]["field"] == "rate_shown"
+    assert bars["encoding"]["xOffset"]["field"] == "source"
+    assert bars["encoding"]["x"]["sort"] == charts.transition_order()
 
 
 def test_step_time_chart_layers_median_and_p90():
@@ -132,7 +133,7 @@ def test_goal_conflict_chart_colors_flagged_periods():
          "marketing_conflict": [False, True]}
     )  # fmt: skip
     spec = charts.goal_conflict_chart(frame, "marketing").to_dict()
-    bars, line = spec["layer"]
+    bars, line, _points = spec["layer"]
     assert bars["encoding"]["color"]["condition"]["test"] == "datum.marketing_conflict"
     assert line["encoding"]["y"]["field"] == "mql_to_sal"
     assert spec["resolve"]["scale"]["y"] == "independent"
@@ -147,7 +148,7 @@ def test_campaign_and_trust_charts_build():
     assert _pick(charts.campaign_funnel_chart(funnel).to_dict())["select"]["fields"] == [
         "campaign_id"
     ]
-    assert charts.campaign_cost_chart(funnel).to_dict()["encoding"]["x"]["field"] == (
+    assert charts.campaign_cost_chart(funnel).to_dict()["layer"][0]["encoding"]["x"]["field"] == (
         "cost_per_opportunity"
     )
     checks = pl.DataFrame(

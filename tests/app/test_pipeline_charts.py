@@ -40,7 +40,9 @@ def test_waterfall_bars_float_from_the_running_total():
     # running total after each flow: 100, 120, 130, 135, 120, 110, 80, 60; start/end from 0
     assert bars["bar_start"].to_list() == [0, 100, 120, 130, 135, 120, 110, 80, 0]
     assert bars["bar_end"].to_list() == [100, 120, 130, 135, 120, 110, 80, 60, 60]
-    assert bars["flow"].to_list() == ["Total"] + ["Adds"] * 3 + ["Takes away"] * 4 + ["Total"]
+    # decreased and pushed out take away, won is an outcome of its own, lost takes away
+    total, adds, won, away = charts.TOTAL, charts.ADDS, charts.WON, charts.TAKES_AWAY
+    assert bars["flow"].to_list() == [total, adds, adds, adds, away, away, won, away, total]
     assert bars["label"][5] == "Pushed out"
 
 
@@ -100,18 +102,20 @@ def test_days_in_stage_chart_one_mark_per_team_in_stage_order():
     assert spec["layer"][1]["encoding"]["x2"]["field"] == "p75_days"
 
 
-def test_stall_heatmap_labels_ratio_and_count_without_all_teams():
+def test_stall_heatmap_labels_share_and_count_without_all_teams():
     frame = pl.DataFrame(
         {
             "team": ["All teams", "EMEA"],
             "stage": ["Neg", "Neg"],
             "age_vs_company": [1.0, 1.5862],
-            "stalled_count": [24, 16],
+            "open_deals": [115, 54],
+            "stalled_count": [36, 24],
+            "stalled_share": [36 / 115, 24 / 54],
         }
     )
     (rows,) = _data(charts.stall_heatmap(frame, stage_order=["Neg"]))
     assert [r["team"] for r in rows] == ["EMEA"]
-    assert rows[0]["cell_label"] == "1.6× · 16 stalled"
+    assert rows[0]["cell_label"] == "44% · 24 of 54 stalled"  # 24 / 54 = 0.444
 
 
 def test_team_summary_joins_the_four_metrics_with_all_teams_last():

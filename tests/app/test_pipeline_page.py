@@ -114,7 +114,8 @@ def test_choosing_a_waterfall_bucket_lists_its_deals(demo_store, app):
     at = _run(app, {"waterfall_bucket": "won"})
     rows = _table(at, "amount_delta")
     assert set(rows["bucket"]) == {"won"} and (rows["amount_delta"] < 0).all()
-    assert any(m.value.startswith(f"**Won — All teams: {len(rows)} deals") for m in at.markdown)
+    heading = f"**Won (closed) — All teams: {len(rows)} deals"
+    assert any(m.value.startswith(heading) for m in at.markdown)
 
 
 def test_selecting_a_team_lists_its_closed_and_open_deals(page):

@@ -537,6 +537,16 @@ def test_goal_conflict() -> None:
     assert lenient["sdr_conflict"].to_list() == [False, False, False]
 
 
+def test_goal_conflict_marks_the_quarter_still_in_progress() -> None:
+    leads = [_mql("G1", "2026-01-05", sal=True), _mql("G7", "2026-07-05", sal=True)]
+    periods = [parse_period(p) for p in ("2026-Q1", "2026-Q2", "2026-Q3")]
+    # Q3 ends on 2026-09-30: complete as of that day, in progress on the 15th.
+    done = goal_conflict(make_tables(leads), periods=periods, as_of=date(2026, 9, 30))
+    assert done["is_complete"].to_list() == [True, True, True]
+    partial = goal_conflict(make_tables(leads), periods=periods, as_of=date(2026, 9, 15))
+    assert partial["is_complete"].to_list() == [True, True, False]
+
+
 # ---------------------------------------------------------------- definitions
 
 
