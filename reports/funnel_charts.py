@@ -22,7 +22,6 @@ from reports.colors import (
     selected_value,
     team_scale,
 )
-from reports.pipeline_charts import money_text
 from scoring.definitions import QUESTIONS, MetricDefinition
 
 PCT_AXIS = alt.Axis(format=PCT_AXIS_FORMAT)
@@ -502,7 +501,7 @@ def campaign_costs(frame: pl.DataFrame) -> pl.DataFrame:
     "cost not recorded", "not measured" for a team view), then the dearest opportunity
     first, so a campaign that bought nothing never reads as the cheapest. A campaign
     without a channel is "(no channel)", not a null legend entry."""
-    spent = money_text("cost") + pl.lit(" spent")
+    spent = formats.money_text("cost", compact=True) + pl.lit(" spent")
     measured = pl.col("cost_per_opportunity").is_not_null()
     note = (
         pl.when(measured)
