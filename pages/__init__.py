@@ -16,21 +16,10 @@ polars and altair in parallel threads (which could hand one of them a half-initi
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import sys
 import types
 
 GATE_PASSED = "_app_gate_passed"  # session key: app.py let this session see pages
-# What the pages import, warmed at the first import in the server (in this order).
-WARM = (
-    "numpy", "pandas", "pyarrow", "polars", "altair",
-    "pages._data", "pages._auth", "pages._filters", "pages._widgets", "reports.metrics",
-    "pages._chart_specs", "reports.pipeline_charts", "reports.funnel_charts", "pages._deal_charts",
-    "scoring.forecast", "scoring.sourcing", "scoring.quality", "scoring.funnel", "scoring.stages",
-    "scoring.deal",
-    "ops.background", "ops.runlog", "ops.schedule", "ops.sources",
-)  # fmt: skip
 
 
 def _legacy_runner_code() -> types.CodeType | None:
@@ -84,13 +73,19 @@ class _Pages(types.ModuleType):
 
 
 def _warm() -> None:
+    """Import what the pages import, once, at the first import in the server."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     if get_script_run_ctx() is None:  # a script or test importing a module: nothing to warm
         return
-    for name in WARM:
-        with contextlib.suppress(ImportError):  # an optional library: its page says so
-            importlib.import_module(name)
+    import altair, numpy, pandas, polars, pyarrow  # noqa: E401, F401, I001
+
+    import ops.background, ops.runlog, ops.schedule, ops.sources  # noqa: E401, F401
+    import reports.funnel_charts, reports.metrics, reports.pipeline_charts  # noqa: E401, F401
+    import scoring.deal, scoring.forecast, scoring.funnel, scoring.quality  # noqa: E401
+    import scoring.sourcing, scoring.stages  # noqa: E401, F401
+    import pages._auth, pages._chart_specs, pages._data, pages._deal_charts  # noqa: E401
+    import pages._filters, pages._widgets  # noqa: E401, F401
 
 
 if "streamlit" in sys.modules:  # outside the app (pre-read, tests) there is nothing to check

@@ -62,3 +62,26 @@ def test_core_packages_do_not_import_streamlit():
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False", f"streamlit imported by one of {modules}"
+
+
+FOLDERS = ("model", "connectors", "scoring", "snapshots", "journal", "reports", "ops", "pages")
+
+
+def test_no_folder_loads_another_folders_modules_by_name():
+    """Imports the contract cannot see (importlib with a string) stay inside their folder:
+    `scoring.definitions` collects the scoring modules' definitions; nothing else loads a
+    module by name."""
+    import re
+
+    found = []
+    for folder in FOLDERS:
+        for path in (ROOT / folder).rglob("*.py"):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                match = re.search(r"import_module\(\s*f?[\"']([\w.]+)", line)
+                if "importlib" in line and "import_module" not in line:
+                    continue  # `import importlib`
+                if match and match.group(1).split(".")[0] != folder:
+                    found.append(f"{path.relative_to(ROOT)}: {line.strip()}")
+                elif "import_module(" in line and not match:
+                    found.append(f"{path.relative_to(ROOT)} (a name not spelled out): {line}")
+    assert found == [], found
