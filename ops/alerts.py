@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -43,6 +43,9 @@ from ops.sqlite_log import connect, read
 from ops.webhook import WebhookError, post_text, scrub
 from scoring.changes import snapshot_changes, snapshot_changes_summary
 from scoring.model import money
+
+if TYPE_CHECKING:
+    from scoring.scorecard import Scorecard
 
 log = logging.getLogger("ops.alerts")
 Sleep = Callable[[float], None]
@@ -366,8 +369,8 @@ def _count_lines(summary: pl.DataFrame) -> list[str]:
 
 
 def compose_digest(
-    card: Mapping[str, Any],
-    previous_card: Mapping[str, Any] | None,
+    card: Scorecard,
+    previous_card: Scorecard | None,
     later: Tables,
     earlier: Tables | None,
     *,
@@ -378,15 +381,15 @@ def compose_digest(
     """The digest of one refresh: scores with arrows against the previous snapshot's (same
     view), the `deals` biggest deal changes and the counts and amounts of each kind of change
     (all teams). Names, not IDs; money as $1.2M."""
-    before = {p["id"]: p for p in (previous_card or {}).get("pillars", [])}
+    before = {p.id: p.score for p in previous_card.pillars} if previous_card else {}
     lines = [title, *([lead] if lead else []), ""]
-    lines.append(score_line("Overall", card.get("overall"),
-                            (previous_card or {}).get("overall"),
-                            card.get("coverage", {}).get("text", "")))  # fmt: skip
-    for pillar in card.get("pillars", []):
-        reason = "; ".join(pillar.get("not_measured", [])[:1])
-        old = before.get(pillar["id"], {}).get("score")
-        lines.append("  " + score_line(pillar["name"], pillar.get("score"), old, reason))
+    lines.append(score_line("Overall", card.overall,
+                            previous_card.overall if previous_card else None,
+                            card.coverage))  # fmt: skip
+    for pillar in card.pillars:
+        reason = next((s.reason for s in pillar.signals if not s.measured), "")
+        old = before.get(pillar.id)
+        lines.append("  " + score_line(pillar.name, pillar.score, old, reason))
     if earlier is None:
         lines += ["", "This is the first snapshot: there is no earlier one to compare deals with."]
         return Alert("digest", f"Scorecard digest: {title}", "\n".join(lines))
@@ -420,12 +423,10 @@ def digest_for(settings: Settings, snapshot_id: str) -> Alert:
     as_of = snap.data_as_of
     period = params.calendar.quarter_of(as_of)
     later = read_bundle(snap)
-    card = compute(later, as_of=as_of, period=period, params=params).to_dict()
+    card = compute(later, as_of=as_of, period=period, params=params)
     previous = store.previous(snap)
     earlier = read_bundle(previous) if previous else None
-    previous_card = (
-        compute(earlier, as_of=as_of, period=period, params=params).to_dict() if earlier else None
-    )
+    previous_card = compute(earlier, as_of=as_of, period=period, params=params) if earlier else None
     tz = params.timezone
     title = f"{snap.source} data as of {as_of:%Y-%m-%d}, {period.name}"
     compared = (

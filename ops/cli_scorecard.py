@@ -85,7 +85,7 @@ def _scorecard(args: argparse.Namespace) -> int:
 
     card = compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
     before = store.previous(snap)
-    changes = compare(card.to_dict(), card_for(before).to_dict() if before else None)
+    changes = compare(card, card_for(before) if before else None)
     if args.format == "json":
         out = {**card.to_dict(), "snapshot": snap.id, "changes": changes}
         print(json.dumps(out, indent=2, default=str))

@@ -26,6 +26,7 @@ from scoring.decisions import (
     decisions_kept,
     follow_through,
 )
+from scoring.scorecard import Scorecard
 
 ACTIONS = ("close", "reverse", "reopen")
 
@@ -106,14 +107,14 @@ def record_answer(
     return answer_id
 
 
-def signals(card: Mapping[str, Any]) -> pl.DataFrame:
-    """The measured signals of a scorecard JSON: one row per signal (`signal_id`, `label`,
+def signals(card: Scorecard) -> pl.DataFrame:
+    """The measured signals of a scorecard: one row per signal (`signal_id`, `label`,
     `value`, `unit`), sorted by id; what a decision about a metric is compared with."""
     rows = [
-        (s["id"], s["label"], s["value"], s["unit"])
-        for p in card.get("pillars", [])
-        for s in p.get("signals", [])
-        if s.get("status", "measured") == "measured"
+        (s.id, s.label, s.to_dict()["value"], s.unit)
+        for p in card.pillars
+        for s in p.signals
+        if s.measured
     ]
     return pl.DataFrame(rows, schema=SIGNAL_COLUMNS, orient="row").sort("signal_id")
 
@@ -128,7 +129,7 @@ def in_view(decisions: pl.DataFrame, teams: tuple[str, ...]) -> pl.DataFrame:
 
 def review(
     journal: Journal,
-    card: Mapping[str, Any],
+    card: Scorecard,
     *,
     as_of: date,
     teams: tuple[str, ...] = (),
@@ -179,13 +180,13 @@ def kept(journal: Journal, *, as_of: date, teams: tuple[str, ...] = ()) -> pl.Da
     return decisions_kept(in_view(journal.decisions(), teams), as_of=as_of)
 
 
-def scored_signals(card: Mapping[str, Any]) -> pl.DataFrame:
-    """Every signal of a scorecard JSON with its 0-100 score (`scoring.perception.signals_of`)."""
+def scored_signals(card: Scorecard) -> pl.DataFrame:
+    """Every signal of a scorecard with its 0-100 score (`scoring.perception.signals_of`)."""
     return perception.signals_of(card)
 
 
 def perception_for(
-    journal: Journal, card: Mapping[str, Any], *, quarter: str
+    journal: Journal, card: Scorecard, *, quarter: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The leaders' answers for `quarter` beside the scorecard's evidence: one row per question
     and function (`scoring.perception.perception`) and one per question (`summary`)."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import altair as alt
 import polars as pl
 
-from model.calendar import Period, parse_period
+from model.calendar import Period
 from model.params import ScoringParams
 from model.tables import ALL_TEAMS, Tables, opportunities_with_team
 from reports import funnel_charts, metrics, pipeline_charts
@@ -31,7 +31,7 @@ from scoring import perception
 from scoring.periods import resolve_period
 from scoring.preread import Chart, Freshness, PreRead, assemble
 from scoring.review import ReviewChanges, review_changes, review_window
-from scoring.scorecard import compare, compute, filter_teams
+from scoring.scorecard import Scorecard, compare, compute, filter_teams
 from scoring.stages import stall_status
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def freshness(snapshot: Snapshot, previous: Snapshot | None = None) -> Freshness
 
 
 def for_view(
-    card: dict[str, Any],
+    card: Scorecard,
     changes: dict[str, Any],
     *,
     tables: Tables,
@@ -173,16 +173,12 @@ def for_view(
     review: ReviewChanges | None = None,
     leaders: pl.DataFrame | None = None,
 ) -> PreRead:
-    """The pre-read of a view whose scorecard JSON and changes are already computed (the app's
+    """The pre-read of a view whose scorecard and changes are already computed (the app's
     cached ones); `tables` are the snapshot's tables restricted to the view's teams; `review`
     the changes since the last review (the app's cached ones; without it, the last week's
     read from the stage history); `leaders` the leaders' answers beside the evidence
     (`scoring.perception.summary`), when any."""
-    as_of = date.fromisoformat(card["as_of"])
-    if "period_range" in card:  # the resolved dates (a ttm or all period depends on the data)
-        period = Period.from_dict(card["period_range"])
-    else:
-        period = parse_period(card["period"], fiscal_start_month=params.fiscal_start_month)
+    as_of, period = card.as_of, card.period  # resolved dates: ttm and all depend on the data
     charts = key_charts(tables, as_of=as_of, period=period, params=params, all_teams=all_teams)
     if review is None:
         review = review_changes(tables, window=review_window(as_of), calendar=params.calendar)
@@ -232,12 +228,12 @@ def build(
     )
     teams = tuple(sorted(teams))
 
-    def card_of(snapshot: Snapshot) -> tuple[Tables, dict[str, Any]]:
+    def card_of(snapshot: Snapshot) -> tuple[Tables, Scorecard]:
         tables = read_bundle(snapshot)
         card = compute(
             tables, as_of=as_of, period=chosen, params=params, teams=teams, decisions=decisions
         )
-        return tables, card.to_dict()
+        return tables, card
 
     tables, card = card_of(snap)
     before = store.previous(snap)
@@ -279,8 +275,11 @@ def render(pre: PreRead, fmt: str) -> bytes:
 
 def file_name(pre: PreRead, fmt: str) -> str:
     """E.g. preread_2026-Q4_2026-11-16_all-teams.pdf."""
-    teams = "-".join(pre.card["teams"]).replace(" ", "_") or "all-teams"
-    return f"preread_{pre.card['period']}_{pre.card['as_of']}_{teams}.{fmt}"
+    card = pre.card
+    if card is None:
+        return f"preread.{fmt}"
+    teams = "-".join(card.teams).replace(" ", "_") or "all-teams"
+    return f"preread_{card.period.name}_{card.as_of}_{teams}.{fmt}"
 
 
 def write(pre: PreRead, out: Path) -> Path:

@@ -7,12 +7,14 @@ never opens the journal's database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from model.leader_questions import LEADER_QUESTIONS
+
+if TYPE_CHECKING:
+    from scoring.scorecard import Scorecard
 
 # The scorecard signals that are the data's evidence for each leader question.
 EVIDENCE: dict[str, tuple[str, ...]] = {
@@ -49,13 +51,13 @@ _EVIDENCE = pl.DataFrame(
 )
 
 
-def signals_of(card: Mapping[str, Any]) -> pl.DataFrame:
-    """Every signal of a scorecard JSON with its 0-100 score (null when not measured): one row
-    per signal, sorted by id; the data's evidence the leaders' answers are set beside."""
+def signals_of(card: Scorecard) -> pl.DataFrame:
+    """Every signal of a scorecard with its 0-100 score (null when not measured): one row per
+    signal, sorted by id; the data's evidence the leaders' answers are set beside."""
     rows = [
-        (s["id"], s["label"], s["value"], s["unit"], s["score"])
-        for p in card.get("pillars", [])
-        for s in p.get("signals", [])
+        (s.id, s.label, s.to_dict()["value"], s.unit, s.score)
+        for p in card.pillars
+        for s in p.signals
     ]
     return pl.DataFrame(rows, schema=SIGNAL_COLUMNS, orient="row").sort("signal_id")
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import polars as pl
 
 from model import formats
-from model.calendar import Period
 from model.tables import ALL_TEAMS
-from scoring.model import money, pct
+from scoring.model import PillarScore, Signal, money, pct
 from scoring.review import KIND_LABELS, TREND_LABELS, ReviewChanges
+
+if TYPE_CHECKING:
+    from scoring.scorecard import Scorecard
 
 # The app's URL query keys for the sidebar filters (pages/_filters.py, bind="query-params"):
 # a multiselect is written as one repeated key per chosen value (?teams=A&teams=B).
@@ -96,7 +98,7 @@ class PreRead:
     freshness: tuple[tuple[str, str], ...]
     link: str
     snapshot_id: str = ""
-    card: dict[str, Any] = field(repr=False, default_factory=dict)
+    card: Scorecard | None = field(repr=False, default=None)
     coverage: str = ""  # how many pillars the overall score covers: "3 of 4 pillars"
     missing: tuple[str, ...] = ()  # per pillar not measured: what the data lacks
     no_drivers: str = "No driver stands out."
@@ -138,29 +140,30 @@ def move_text(moved: dict[str, Any], unit: str) -> str:
     )
 
 
-def signal_text(signal: dict[str, Any]) -> str:
+def signal_text(signal: Signal) -> str:
     """A signal's value with the counts of its rate ("74% (654 of 880)"), or "not measured:
     why"."""
-    if signal.get("status", "measured") != "measured":
-        return f"{NOT_MEASURED}: {signal['reason']}"
-    value = signal_value(signal["value"], signal["unit"])
-    num, den = signal.get("numerator"), signal.get("denominator")
-    if signal["unit"] != "ratio" or num is None or not den:
+    if not signal.measured:
+        return f"{NOT_MEASURED}: {signal.reason}"
+    shown = signal.to_dict()  # the value and counts as the JSON holds them (rounded)
+    value = signal_value(shown["value"], signal.unit)
+    num, den = shown["numerator"], shown["denominator"]
+    if signal.unit != "ratio" or num is None or not den:
         return value
-    if signal["id"] in {"slip_rate", "wape"}:
+    if signal.id in {"slip_rate", "wape"}:
         return f"{value} ({money(num)} of {money(den)})"
-    if signal["id"] in {"forecast_bias", "coverage_vs_required"}:
+    if signal.id in {"forecast_bias", "coverage_vs_required"}:
         return value
     return f"{value} ({num:,.0f} of {den:,.0f})"
 
 
-def missing_lines(card: dict[str, Any]) -> tuple[str, ...]:
+def missing_lines(card: Scorecard) -> tuple[str, ...]:
     """Per pillar not measured: "Forecast integrity is not measured: <reasons, each once>"."""
     return tuple(
-        f"{p['name']} is not measured: "
-        + "; ".join(dict.fromkeys(s["reason"] for s in p["signals"] if s.get("reason")))
-        for p in card["pillars"]
-        if p["score"] is None
+        f"{p.name} is not measured: "
+        + "; ".join(dict.fromkeys(s.reason for s in p.signals if s.reason))
+        for p in card.pillars
+        if p.score is None
     )
 
 
@@ -190,23 +193,21 @@ def live_url(app_url: str, *, period: str, as_of: str, teams: Sequence[str]) -> 
     return f"{app_url.rstrip('/')}/?{query}"
 
 
-def _pillar_page(
-    pillar: dict[str, Any], delta: float | None, charts: Sequence[Chart]
-) -> PillarPage:
+def _pillar_page(pillar: PillarScore, delta: float | None, charts: Sequence[Chart]) -> PillarPage:
     signals = tuple(
-        (s["label"], signal_text(s), "–" if s["score"] is None else score_text(s["score"]))
-        for s in pillar["signals"]
+        (s.label, signal_text(s), "–" if s.score is None else score_text(s.score))
+        for s in pillar.signals
     )
     return PillarPage(
-        id=pillar["id"],
-        name=pillar["name"],
-        question=pillar["question"],
-        score=score_text(pillar["score"]),
+        id=pillar.id,
+        name=pillar.name,
+        question=pillar.question,
+        score=score_text(pillar.score),
         change=change_text(delta),
         signals=signals,
-        drivers=tuple(d["text"] for d in pillar["drivers"]),
-        notes=tuple(pillar["notes"]),
-        charts=tuple(c for c in charts if c.pillar == pillar["id"]),
+        drivers=tuple(d.text for d in pillar.drivers),
+        notes=tuple(pillar.notes),
+        charts=tuple(c for c in charts if c.pillar == pillar.id),
     )
 
 
@@ -219,15 +220,15 @@ def _cell(row: dict[str, Any], key: str, fmt: Callable[[Any], str]) -> str:
     return text
 
 
-def headline_rows(card: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+def headline_rows(card: Scorecard) -> tuple[tuple[str, ...], ...]:
     """One row per team (All teams last, as in the JSON): the team and its formatted metrics."""
     return tuple(
         (row["team"], *(_cell(row, key, fmt) for key, _, fmt in HEADLINE))
-        for row in card["headline"]
+        for row in card.headline.iter_rows(named=True)
     )
 
 
-def change_lines(changes: dict[str, Any], card: dict[str, Any], limit: int = 6) -> tuple[str, ...]:
+def change_lines(changes: dict[str, Any], card: Scorecard, limit: int = 6) -> tuple[str, ...]:
     """The signals that moved most since the previous snapshot, in plain words: the arrow is
     the value's direction, the score's change says better or worse."""
     if not changes.get("previous"):
@@ -235,7 +236,7 @@ def change_lines(changes: dict[str, Any], card: dict[str, Any], limit: int = 6) 
     moved = changes.get("signals", [])[:limit]
     if not moved:
         return ("No signal moved.",)
-    units = {s["id"]: s["unit"] for p in card["pillars"] for s in p["signals"]}
+    units = {s.id: s.unit for p in card.pillars for s in p.signals}
     return tuple(
         f"{formats.arrow(m['previous_value'], m['value'])} {m['label']}: "
         f"{move_text(m, units.get(m['id'], ''))}"
@@ -309,12 +310,10 @@ def _freshness_rows(fresh: Freshness) -> tuple[tuple[str, str], ...]:
     )
 
 
-def period_label(card: dict[str, Any]) -> str:
+def period_label(card: Scorecard) -> str:
     """The view's period as a reader names it: "2026-Q3", "FY2026", or for a custom, ttm or
     all period its kind and days ("trailing twelve months (2026-01-01 – 2026-12-31)")."""
-    if "period_range" not in card:
-        return card["period"]
-    return Period.from_dict(card["period_range"]).label
+    return card.period.label
 
 
 def leader_lines(summary: pl.DataFrame | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -339,7 +338,7 @@ def leader_lines(summary: pl.DataFrame | None) -> tuple[tuple[str, ...], tuple[s
 
 
 def assemble(
-    card: dict[str, Any],
+    card: Scorecard,
     changes: dict[str, Any],
     *,
     freshness: Freshness,
@@ -348,29 +347,31 @@ def assemble(
     review: ReviewChanges | None = None,
     leaders: pl.DataFrame | None = None,
 ) -> PreRead:
-    """The pre-read of one view: `card` is the scorecard JSON, `changes` its comparison with
+    """The pre-read of one view: `card` is the view's scorecard, `changes` its comparison with
     the previous snapshot's scorecard of the same view, `review` the deal changes in the
     review window (`scoring.review`)."""
-    teams = ", ".join(card["teams"]) or "All teams"
+    teams = ", ".join(card.teams) or "All teams"
     previous = changes.get("previous")
     deltas = changes.get("pillars", {})
-    coverage = (card.get("coverage") or {}).get("text", "")
+    coverage = card.coverage
     missing = missing_lines(card)
     leader_view, leader_gaps = leader_lines(leaders)
     return PreRead(
         title=f"Revenue alignment pre-read — {period_label(card)}",
-        subtitle=f"As of {card['as_of']} · {teams} · forecast judged on {card['judged_period']}",
-        overall=score_text(card["overall"]) + (f" ({coverage})" if missing else ""),
+        subtitle=f"As of {card.as_of} · {teams} · forecast judged on {card.judged_period.name}",
+        overall=score_text(card.overall) + (f" ({coverage})" if missing else ""),
         since=f"change since the snapshot of {freshness.previous or previous}"
         if previous
         else "first snapshot: no change to show yet",
-        pillars=tuple(_pillar_page(p, deltas.get(p["id"]), charts) for p in card["pillars"]),
-        drivers=tuple(d["text"] for d in card["drivers"]),
+        pillars=tuple(_pillar_page(p, deltas.get(p.id), charts) for p in card.pillars),
+        drivers=tuple(d.text for d in card.drivers),
         headline_columns=("Team", *(label for _, label, _ in HEADLINE)),
         headline_rows=headline_rows(card),
         changes=change_lines(changes, card),
         freshness=_freshness_rows(freshness),
-        link=live_url(app_url, period=card["period"], as_of=card["as_of"], teams=card["teams"]),
+        link=live_url(
+            app_url, period=card.period.name, as_of=card.as_of.isoformat(), teams=card.teams
+        ),
         snapshot_id=freshness.snapshot_id,
         card=card,
         coverage=coverage,

@@ -275,31 +275,30 @@ def compute(
     )
 
 
-def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    """What changed between two scorecard JSONs of the same view: pillar score deltas and the
+def compare(current: Scorecard, previous: Scorecard | None) -> dict[str, Any]:
+    """What changed between two scorecards of the same view: pillar score deltas and the
     signals that moved most (by score points)."""
     if previous is None:
         return {"previous": None, "pillars": {}, "signals": [], "headline": {}}
-    before = {p["id"]: p for p in previous["pillars"]}
-    pillars = {
-        p["id"]: _delta(p["score"], before.get(p["id"], {}).get("score"))
-        for p in current["pillars"]
-    }
-    old = {s["id"]: s for p in previous["pillars"] for s in p["signals"]}
+    before = {p.id: p.score for p in previous.pillars}
+    pillars = {p.id: _delta(p.score, before.get(p.id)) for p in current.pillars}
+    old = {s.id: s for p in previous.pillars for s in p.signals}
     moved = []
-    for p in current["pillars"]:
-        for s in p["signals"]:
-            delta = _delta(s["score"], old.get(s["id"], {}).get("score"))
-            if delta:
-                moved.append({"id": s["id"], "label": s["label"], "pillar": p["id"],
-                              "value": s["value"], "previous_value": old[s["id"]]["value"],
+    for p in current.pillars:
+        for s in p.signals:
+            then = old.get(s.id)
+            delta = _delta(s.score, then.score if then else None)
+            if delta and then is not None:
+                moved.append({"id": s.id, "label": s.label, "pillar": p.id,
+                              "value": s.to_dict()["value"],
+                              "previous_value": then.to_dict()["value"],
                               "score_change": delta})  # fmt: skip
     moved.sort(key=lambda m: (-abs(m["score_change"]), m["id"]))
     return {
-        "previous": previous.get("as_of"),
+        "previous": previous.as_of.isoformat(),
         "pillars": pillars,
         "signals": moved,
-        "headline": _headline_deltas(current.get("headline", []), previous.get("headline", [])),
+        "headline": _headline_deltas(current.headline.to_dicts(), previous.headline.to_dicts()),
     }
 
 

@@ -39,10 +39,9 @@ def test_the_demo_journal_is_planted_once_with_its_gap(journal_url: str, demo_ta
 
     card = compute(
         demo_tables, as_of=AS_OF, period=parse_period("2026-Q4"), decisions=journal.decisions()
-    ).to_dict()
-    forecast = next(p for p in card["pillars"] if p["id"] == "forecast_integrity")
-    signal = next(s for s in forecast["signals"] if s["id"] == "decisions_kept")
-    assert (signal["numerator"], signal["denominator"], signal["value"]) == (1, 4, 0.25)
+    )
+    signal = next(s for s in card.pillar("forecast_integrity").signals if s.id == "decisions_kept")
+    assert (signal.numerator, signal.denominator, signal.value) == (1, 4, 0.25)
 
     rows, summary = perception_for(journal, card, quarter="2026-Q4")
     gaps = rows.filter(pl.col("gap"))

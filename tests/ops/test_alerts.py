@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import RefreshError
+from model.calendar import parse_period
 from model.schema import TABLES
 from model.tables import Tables
 from ops.alerts import (
@@ -45,6 +46,8 @@ from ops.runlog import finish_run, recent_runs, start_run
 from ops.schedule import fire
 from ops.sources import SOURCES, Pulled
 from ops.webhook import WebhookError, post_text
+from scoring.model import PillarScore, Scale, Signal, not_measured
+from scoring.scorecard import Scorecard
 from snapshots.store import Store
 from tests.ops.conftest import HOOK_PATH, SMTP_PASSWORD, Receiver, free_port
 
@@ -262,20 +265,33 @@ LATER_ROWS = [
 EARLIER, LATER = _tables(EARLIER_ROWS), _tables(LATER_ROWS)
 
 
-def _card(overall, pillars):
-    return {
-        "overall": overall,
-        "coverage": {"text": "3 of 4 pillars"},
-        "pillars": [{"id": i, "name": n, "score": s, "not_measured": r} for i, n, s, r in pillars],
-    }
+def _card(pillars: list[tuple[str, float | None, str]]) -> Scorecard:
+    """A scorecard of pillars with one signal each on a 0 → 100 scale (value = score), or
+    not measured with a reason; the overall score is their mean."""
+    q3 = parse_period("2026-Q3")
+
+    def pillar(pillar_id: str, score: float | None, reason: str) -> PillarScore:
+        signal = Signal("s", pillar_id, "S", "d", score, "score", Scale(0.0, 100.0))
+        return PillarScore(pillar_id, (not_measured(signal, reason) if reason else signal,), ())
+
+    pillars_ = tuple(pillar(*p) for p in pillars)
+    return Scorecard(SEP30, q3, q3, (), pillars_, pl.DataFrame({"team": ["All teams"]}))
 
 
-BEFORE = _card(58.5, [("outcomes", "Shared outcomes", 72.0, []),
-                      ("forecast", "Forecast integrity", 50.0, []),
-                      ("handoffs", "Handoff ownership", 40.0, [])])  # fmt: skip
-AFTER = _card(62.0, [("outcomes", "Shared outcomes", 70.0, []),
-                     ("forecast", "Forecast integrity", None, ["no forecast submissions"]),
-                     ("handoffs", "Handoff ownership", 40.0, [])])  # fmt: skip
+BEFORE = _card(
+    [
+        ("shared_outcomes", 72.0, ""),
+        ("forecast_integrity", 50.0, ""),
+        ("handoff_ownership", 40.0, ""),
+    ]
+)  # fmt: skip  overall (72 + 50 + 40) / 3 = 54.0
+AFTER = _card(
+    [
+        ("shared_outcomes", 70.0, ""),
+        ("forecast_integrity", None, "no forecast submissions"),
+        ("handoff_ownership", 40.0, ""),
+    ]
+)  # fmt: skip  overall (70 + 40) / 2 = 55.0
 
 
 def test_digest_of_a_hand_made_pair_of_snapshots():
@@ -287,7 +303,7 @@ def test_digest_of_a_hand_made_pair_of_snapshots():
     assert alert.body == "\n".join([
         "demo refreshed",
         "",
-        "Overall: 62.0 ▲ +3.5 (was 58.5)",                        # 62.0 - 58.5
+        "Overall: 55.0 ▲ +1.0 (was 54.0)",                        # 55.0 - 54.0
         "  Shared outcomes: 70.0 ▼ -2.0 (was 72.0)",              # 70.0 - 72.0
         "  Forecast integrity: not measured (no forecast submissions)",
         "  Handoff ownership: 40.0 → unchanged",
@@ -313,7 +329,7 @@ def test_digest_without_changes_or_an_earlier_snapshot():
     assert same.body.endswith("Handoff ownership: 40.0 → unchanged\n\nNo deal changed since "
                               "the previous snapshot.")  # fmt: skip
     first = compose_digest(AFTER, None, LATER, None, title="t")
-    assert "Overall: 62.0 (no earlier score to compare)" in first.body
+    assert "Overall: 55.0 (no earlier score to compare)" in first.body
     assert first.body.endswith("there is no earlier one to compare deals with.")
 
 

@@ -27,7 +27,7 @@ from ops.config import PrereadSettings, Settings
 from reports import build as preread_build
 from reports.render import plain
 from scoring.preread import Freshness, assemble, live_url
-from scoring.scorecard import compare, compute
+from scoring.scorecard import Scorecard, compare, compute
 from snapshots.store import Store
 
 AS_OF = date(2026, 11, 16)
@@ -102,7 +102,7 @@ def _json_score(value: float | None) -> str:
 
 
 def test_the_view_is_the_one_asked_for(card: dict, pre):
-    assert pre.card == card  # the very JSON the app computes for these filters
+    assert pre.card.to_dict() == card  # the very scorecard the app computes for these filters
     assert card["teams"] == ["APAC", "EMEA"] and card["period"] == "2026-Q4"
 
 
@@ -174,7 +174,8 @@ def test_live_url_repeats_the_teams_key_like_the_apps_multiselect():
 
 def test_first_snapshot_says_there_is_nothing_to_compare(card):
     fresh = Freshness("s1", "demo", "2026-11-16 06:00 UTC", "2026-11-16")
-    pre = assemble(card, compare(card, None), freshness=fresh, app_url="http://x")
+    scorecard = Scorecard.from_dict(card)
+    pre = assemble(scorecard, compare(scorecard, None), freshness=fresh, app_url="http://x")
     assert pre.since.startswith("first snapshot")
     assert pre.changes == ("First snapshot: there is nothing earlier to compare with yet.",)
     assert {p.change for p in pre.pillars} == {"–"}
@@ -225,7 +226,7 @@ def test_a_closed_deals_only_export_reads_not_measured_with_the_reasons():
     from tests.closed_only import ORIGIN, frames
 
     tables = Tables.from_frames(frames(), provenance=ORIGIN)
-    card = compute(tables, as_of=AS_OF, period=parse_period("2026-Q4")).to_dict()
+    card = compute(tables, as_of=AS_OF, period=parse_period("2026-Q4"))
     fresh = Freshness("s1", "files", "2026-11-16 06:00 UTC", "2026-11-16")
     pre = assemble(card, compare(card, None), freshness=fresh, app_url="http://x")
     assert pre.overall.endswith("(2 of 4 pillars)")

@@ -39,7 +39,7 @@ def test_a_damaged_current_snapshot_gives_the_previous_valid_one_and_says_so(
 
     # the numbers are the first snapshot's: its id and data date, nothing older to compare with
     assert pre.snapshot_id == first.id
-    assert pre.card["as_of"] == "2026-03-01"
+    assert pre.card is not None and pre.card.as_of.isoformat() == "2026-03-01"
     label, notice = pre.freshness[0]
     assert label == "Not the current snapshot"
     assert notice.startswith(f"snapshot {second.id} is damaged (opportunities.parquet")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from scoring.preread import change_lines, headline_rows
+from datetime import date
 
-CARD = {
-    "headline": [
+import polars as pl
+
+from model.calendar import parse_period
+from scoring.model import PillarScore, Scale, Signal
+from scoring.preread import change_lines, headline_rows
+from scoring.scorecard import Scorecard
+
+HEADLINE = [
         {"team": "EMEA", "win_rate_count": 0.2137, "coverage": 1.44, "required_coverage": None,
          "velocity": 13983.29, "stalled_deals": 1234, "stalled_amount": None,
          "stalled_without_amount": 2, "handoff_stalled_share": 0.5, "forecast_accuracy": None,
@@ -14,9 +20,16 @@ CARD = {
          "velocity": 999.5, "stalled_deals": 0, "stalled_amount": 1_500_000.4,
          "stalled_without_amount": 0, "handoff_stalled_share": 0.0, "forecast_accuracy": 0.7286,
          "forecast_bias": -0.0143},
-    ],
-    "pillars": [{"signals": [{"id": "slip_rate", "unit": "ratio"}, {"id": "dq", "unit": "score"}]}],
-}  # fmt: skip
+]  # fmt: skip
+SIGNALS = (
+    Signal("slip_rate", "forecast_integrity", "Slip rate", "d", 0.2, "ratio", Scale(1.0, 0.0)),
+    Signal("dq", "forecast_integrity", "Data quality", "d", 72.0, "score", Scale(0.0, 100.0)),
+)
+Q4 = parse_period("2026-Q4")
+CARD = Scorecard(
+    date(2026, 11, 16), Q4, Q4, (), (PillarScore("forecast_integrity", SIGNALS, ()),),
+    pl.DataFrame(HEADLINE),
+)  # fmt: skip
 
 
 def test_headline_rows_use_one_style_per_kind():

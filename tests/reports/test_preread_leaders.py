@@ -30,7 +30,7 @@ def pre():
         Tables.from_frames(generate_demo_org(as_of=AS_OF)),
         as_of=AS_OF,
         period=parse_period("2026-Q4"),
-    ).to_dict()
+    )
     # sales rates handoff ownership 5/5, marketing 2/5; the demo's handoff evidence is poor
     answers = pl.DataFrame(
         [

@@ -69,18 +69,21 @@ def test_money_and_percent_labels():
 
 
 def test_compare_reports_pillar_and_signal_moves():
-    def card(score_a: float, value: float) -> dict:
-        signal = {"id": "s", "label": "S", "value": value, "score": score_a}
-        return {
-            "as_of": "2026-11-16",
-            "pillars": [{"id": "p", "score": score_a, "signals": [signal]}],
-        }
+    from scoring.scorecard import Scorecard
 
-    change = compare(card(70.0, 0.7), card(55.5, 0.55))
-    assert change["pillars"] == {"p": 14.5}
+    def card(value: float, day: date) -> Scorecard:
+        # one signal on a 0 → 1 scale: its score is 100 × value (0.7 → 70, 0.555 → 55.5)
+        signal = Signal("s", "shared_data", "S", "d", value, "ratio", Scale(0.0, 1.0))
+        pillar = PillarScore("shared_data", (signal,), ())
+        q4 = parse_period("2026-Q4")
+        return Scorecard(day, q4, q4, (), (pillar,), pl.DataFrame({"team": ["All teams"]}))
+
+    change = compare(card(0.7, AS_OF), card(0.555, date(2026, 11, 9)))
+    assert change["previous"] == "2026-11-09"
+    assert change["pillars"] == {"shared_data": 14.5}
     assert change["signals"][0]["score_change"] == 14.5
-    assert change["signals"][0]["previous_value"] == 0.55
-    assert compare(card(70.0, 0.7), None)["previous"] is None
+    assert change["signals"][0]["previous_value"] == 0.555
+    assert compare(card(0.7, AS_OF), None)["previous"] is None
 
 
 def test_filter_teams_keeps_only_their_deals(tiny_org):
