@@ -33,7 +33,7 @@ from reports.review import review_for
 from reports.snapshot_tables import read_bundle
 from scoring.pillars import unmeasured_reason
 from scoring.review import ReviewChanges, ReviewWindow
-from scoring.scorecard import compare, compute, filter_teams
+from scoring.scorecard import Scorecard, compare, compute, filter_teams
 from snapshots.store import NoSnapshot, Readable, Snapshot, Store, StoreError
 
 
@@ -244,8 +244,9 @@ def sales_teams(data_dir: str, snapshot_id: str) -> list[str]:
     return teams["team"].to_list()
 
 
-def _stored_scorecard(view: View, params: ScoringParams) -> dict[str, Any] | None:
-    """The scorecard the refresh precomputed, if it is the one this view asks for."""
+def _stored_scorecard(view: View, params: ScoringParams) -> Scorecard | None:
+    """The scorecard the refresh precomputed, if it is the one this view asks for (the same
+    view, and settings with the same digest)."""
     stored = Store(Path(view.data_dir)).get(view.snapshot_id).artifact(SCORECARD_FILE)
     if stored is None:
         return None
@@ -253,11 +254,13 @@ def _stored_scorecard(view: View, params: ScoringParams) -> dict[str, Any] | Non
     same_view = (card["period"], card["as_of"], card["teams"]) == (
         view.period, view.as_of, list(view.teams)
     )  # fmt: skip
-    return card if same_view and card.pop("params", None) == digest(params) else None
+    if not same_view or card.pop("params", None) != digest(params):
+        return None
+    return Scorecard.from_dict(card)
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
-def _scorecard(view: View, decisions_version: str | None = "0") -> dict[str, Any]:
+def _scorecard(view: View, decisions_version: str | None = "0") -> Scorecard:
     """The view's scorecard; `decisions_version` (`Journal.version`, None when the log cannot
     be opened) keys the cache, so a decision recorded or closed recomputes "decisions kept"."""
     params = settings().scoring
@@ -276,7 +279,7 @@ def _scorecard(view: View, decisions_version: str | None = "0") -> dict[str, Any
         teams=view.teams,
         decisions=decisions,
     )
-    return card.to_dict()
+    return card
 
 
 def decisions_version() -> str | None:
@@ -287,8 +290,8 @@ def decisions_version() -> str | None:
         return None
 
 
-def scorecard(view: View) -> dict[str, Any]:
-    """The scorecard JSON for a view (cached per view and state of the decision log)."""
+def scorecard(view: View) -> Scorecard:
+    """The scorecard of a view (cached per view and state of the decision log)."""
     return _scorecard(view, decisions_version())
 
 

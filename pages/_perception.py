@@ -3,14 +3,13 @@ this quarter, their answers by function beside the data's evidence, and the gaps
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 import streamlit as st
 
 from ops import decisions as ops_decisions
 from pages import _data, _widgets
 from pages._text import md_text
+from scoring.scorecard import Scorecard
 
 HELP = (
     "Each function's leader answers seven questions once a quarter (1-5). Beside each answer: "
@@ -23,7 +22,7 @@ def _quarter(view: _data.View) -> str:
     return _data.settings().scoring.calendar.quarter_of(view.as_of_date).name
 
 
-def summary_for(view: _data.View, card: dict[str, Any]) -> pl.DataFrame | None:
+def summary_for(view: _data.View, card: Scorecard) -> pl.DataFrame | None:
     """The leaders' answers of the view's quarter beside the evidence, one row per question
     (for the pre-read), or None when the journal cannot be read."""
     try:
@@ -32,7 +31,7 @@ def summary_for(view: _data.View, card: dict[str, Any]) -> pl.DataFrame | None:
         return None
 
 
-def leaders_beside_data(view: _data.View, card: dict[str, Any]) -> None:
+def leaders_beside_data(view: _data.View, card: Scorecard) -> None:
     """Draw the section (a short note when no leader has answered this quarter)."""
     quarter = _quarter(view)
     st.subheader("Leaders' view beside the data", help=HELP)

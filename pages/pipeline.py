@@ -44,7 +44,9 @@ stalled = charts.with_owner_names(
 )
 by_team = _data.metric("stalls_by_team", view)
 handoffs = _data.metric("handoff_stalls", view)
-headline = {r["team"]: r for r in _data.scorecard(view)["headline"]}.get(charts.ALL_TEAMS, {})
+headline = {r["team"]: r for r in _data.scorecard(view).headline.to_dicts()}.get(
+    charts.ALL_TEAMS, {}
+)
 
 
 # Why stalls are not measured (a stage history derived from dates, or none), else None
