@@ -204,6 +204,26 @@ def next_runs(settings: Settings, now: datetime, n: int = 5) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema).sort("fire_at", "job").head(n)
 
 
+def overview(jobs: tuple[ScheduleJob, ...], timezone: str, now: datetime) -> pl.DataFrame:
+    """The refresh schedules as the page lists them, one row per schedule in file order: what it
+    refreshes, when, whether it is paused, and its next run (none while paused)."""
+    rows = [
+        {
+            "schedule": job.id,
+            "source": job.source,
+            "when": job.when,
+            "full refresh": job.full,
+            "status": "paused" if job.paused else "active",
+            "next run": None if job.paused else next(iter(fire_times(job, timezone, now, 1)), None),
+        }
+        for job in jobs
+    ]
+    schema = {"schedule": pl.String, "source": pl.String, "when": pl.String,
+              "full refresh": pl.Boolean, "status": pl.String,
+              "next run": pl.Datetime("us", timezone)}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
 def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
     """Jobs whose latest fire time passed with no attempt since, to run once now.
 
