@@ -1,8 +1,9 @@
-"""Which environment variables the sources read their credentials from, and whether each is
-set: names only, never a value (not even its length), for the Data & refresh page.
+"""Which environment variables HubSpot and the warehouse read their credentials from, and
+whether each is set: names only, never a value (not even its length), for the Data & refresh
+page. Salesforce's are listed by `ops.connection.sf_variables` beside its login test.
 
-Credentials live only in the environment / `.env` (scorecard.toml holds none); this is the
-one list of their names on the ops side, checked against the connectors' own in the tests.
+Credentials live only in the environment / `.env` (scorecard.toml holds none); the tests check
+these names against the ones the connectors read.
 """
 
 from __future__ import annotations
@@ -13,12 +14,6 @@ import polars as pl
 
 # (source, variable, what it is for); "one of" groups say which alternatives suffice.
 VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("salesforce", "SF_USERNAME", "login: user name"),
-    ("salesforce", "SF_PASSWORD", "login: password (secret)"),
-    ("salesforce", "SF_SECURITY_TOKEN", "login: security token (secret)"),
-    ("salesforce", "SF_SESSION_ID", "or: an existing session (secret)"),
-    ("salesforce", "SF_INSTANCE_URL", "or: the session's instance URL"),
-    ("salesforce", "SF_DOMAIN", "optional: login, test (sandbox) or My Domain"),
     ("hubspot", "HUBSPOT_TOKEN", "private app access token (secret)"),
     ("hubspot", "HUBSPOT_PORTAL_ID", "optional: portal id for record links"),
     ("warehouse", "WAREHOUSE_URL", "postgresql://user:password@host/db (secret)"),
@@ -32,12 +27,15 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
 
 def environment_status(environ: Mapping[str, str]) -> pl.DataFrame:
     """One row per credential variable, in the order above: source, variable, what it is for,
-    and `set` (present and not blank). Only the names leave this function."""
+    and whether it is "set" or "not set" (blank counts as not set; as `sf_variables` says it).
+    Only the names leave this function."""
     return pl.DataFrame(
         {
             "source": [source for source, _, _ in VARIABLES],
             "variable": [name for _, name, _ in VARIABLES],
             "for": [purpose for _, _, purpose in VARIABLES],
-            "set": [bool(environ.get(name, "").strip()) for _, name, _ in VARIABLES],
+            "in the environment": [
+                "set" if environ.get(name, "").strip() else "not set" for _, name, _ in VARIABLES
+            ],
         }
     )

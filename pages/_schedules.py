@@ -78,6 +78,7 @@ def _listing(current: ScheduleFile) -> None:
         width="stretch",
         column_config={
             "schedule": st.column_config.TextColumn("Schedule", help="Its name in the run log."),
+            "source": st.column_config.TextColumn("Source"),
             "when": st.column_config.TextColumn("When", help=CRON_HELP),
             "full refresh": st.column_config.CheckboxColumn("Full refresh", help=FULL_HELP),
             "status": st.column_config.TextColumn(

@@ -71,21 +71,18 @@ with st.expander("Sources", expanded=False):
         placeholder=_widgets.MISSING,
         key="sources",
     )
-    st.markdown("**Credentials in the environment**")
+    st.markdown("**HubSpot and warehouse credentials in the environment**")
     st.dataframe(
         environment_status(os.environ),
         hide_index=True,
         key="credentials",
-        column_config={
-            "source": st.column_config.TextColumn("Source"),
-            "variable": st.column_config.TextColumn("Variable"),
-            "for": st.column_config.TextColumn("For"),
-            "set": st.column_config.CheckboxColumn("Set", help="Present and not blank."),
-        },
-    )
+        column_config={"source": "Source", "variable": "Variable", "for": "For",
+                       "in the environment": "In the environment"},
+    )  # fmt: skip
     st.caption(
-        "Names only: values are never shown. Set them in the server's environment or in "
-        "the app folder's `.env`, then restart the app."
+        "Names only: values are never shown. Set them in the server's environment or in the "
+        "app folder's `.env`, then restart the app. Salesforce's are listed under Salesforce "
+        "connection below."
     )
 
 # ---------------------------------------------------------------- refresh now
@@ -190,8 +187,12 @@ if not upcoming.is_empty():
         hide_index=True,
         placeholder=_widgets.MISSING,
         key="next_runs",
-        column_config=_widgets.column_defaults(upcoming),
-    )
+        column_config={
+            "fire_at": st.column_config.DatetimeColumn("When", format="ddd D MMM YYYY, HH:mm"),
+            "job": "Schedule", "source": "Source",
+            "full": st.column_config.CheckboxColumn("Full refresh"), "cron": "Cron",
+        },
+    )  # fmt: skip
     st.caption(
         f"Times in {md_text(settings.schedules.timezone)}. The scheduler runs as "
         "`python -m ops schedule` (or cron / a systemd timer, see the README)."

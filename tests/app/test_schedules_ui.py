@@ -193,17 +193,18 @@ def test_failures_are_grouped_once_with_count_times_and_whole_message(own_store,
 
 
 def test_credentials_by_name_never_by_value(own_store, config, app, monkeypatch):
-    monkeypatch.setenv("SF_USERNAME", "ops@example.com")
-    monkeypatch.setenv("SF_PASSWORD", "FAKE-SF-PASSWORD-c0ffee")
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://etl:FAKE-WH-PASSWORD-9a@db.example/crm")
     monkeypatch.setenv("HUBSPOT_TOKEN", "   ")  # blank counts as not set
-    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("WAREHOUSE_HOST", raising=False)
     at = _page(app)
-    table = _table(at, "variable")
-    is_set = dict(zip(table["variable"], table["set"], strict=True))
-    assert is_set["SF_USERNAME"] and is_set["SF_PASSWORD"] and not is_set["SF_SECURITY_TOKEN"]
-    assert not is_set["HUBSPOT_TOKEN"] and not is_set["WAREHOUSE_URL"]
-    shown = table.to_string() + "".join(str(e.value) for e in at.main.markdown)
-    assert "FAKE-SF-PASSWORD" not in shown and "ops@example.com" not in shown
+    table = _table(at, "for")
+    is_set = dict(zip(table["variable"], table["in the environment"], strict=True))
+    assert is_set["WAREHOUSE_URL"] == "set" and is_set["HUBSPOT_TOKEN"] == "not set"
+    assert is_set["WAREHOUSE_HOST"] == "not set"
+    shown = "".join(d.value.to_string() for d in at.dataframe) + "".join(
+        str(e.value) for e in [*at.main.markdown, *at.main.caption]
+    )
+    assert "FAKE-WH-PASSWORD" not in shown and "db.example" not in shown
 
 
 @pytest.fixture
