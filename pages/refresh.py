@@ -216,6 +216,12 @@ elif runs is not None:
         ),
         key="run_log",
         name="run_log",
+        column_config={
+            "run_id": "Run", "source": "Source", "trigger": "Started by", "job": "Schedule",
+            "outcome": "Outcome", "total_rows": "Rows", "snapshot_id": "Snapshot",
+            "started_at": st.column_config.DatetimeColumn("Started (UTC)",
+                                                          format="YYYY-MM-DD HH:mm:ss"),
+        },
     )  # fmt: skip
     _failures.failures(runs, just_shown=outcome is not None and outcome[0] == "failed")
 
