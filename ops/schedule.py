@@ -59,6 +59,7 @@ from ops.runlog import (
     start_run,
 )
 from ops.sources import SOURCES
+from snapshots.store import StoreError
 
 if TYPE_CHECKING:
     from scoring.preread import PreRead
@@ -266,7 +267,7 @@ def tick(
     and the stale check of `[alerts]`. Never raises: the scheduler keeps running."""
     now = clock()
     if scheduler is not None:
-        settings = reload(scheduler, settings)
+        settings = reload(scheduler, settings, now=now)
     try:
         write_beat(settings.data_dir, now)
     except OSError as exc:
@@ -300,7 +301,9 @@ def sync_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
         scheduler.modify_job(job_id, func=func, args=args)
 
 
-def reload(scheduler: BaseScheduler, settings: Settings) -> Settings:
+def reload(
+    scheduler: BaseScheduler, settings: Settings, *, now: datetime | None = None
+) -> Settings:
     """The settings to run with: re-read when `scorecard.toml` changed since `settings` were
     read, and the scheduler's jobs brought in line. A file that cannot be used (a TOML error,
     an unknown source) is logged once and the previous schedules keep running. The data folder
@@ -313,7 +316,9 @@ def reload(scheduler: BaseScheduler, settings: Settings) -> Settings:
         fresh = replace(load_settings(path), data_dir=settings.data_dir)
         check_sources(fresh)
         sync_jobs(scheduler, fresh)
-    except (ConfigError, OSError, UnicodeDecodeError) as exc:
+        for job in active(fresh.schedules.jobs):  # a new job's earlier slots are not "missed"
+            job_first_seen(fresh.data_dir, job.id, now=now or utc_now())
+    except (ConfigError, OSError, UnicodeDecodeError, StoreError) as exc:
         log.warning("%s changed but cannot be used, previous schedules kept: %s", path, exc)
         fresh = replace(settings, config_version=version)  # not retried until it changes again
     else:

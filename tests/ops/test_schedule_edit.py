@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ops import schedule_edit
 from ops.config import ConfigError, config_version, every_cron, load_settings
+from ops.runlog import job_first_seen
 from ops.schedule import HEARTBEAT, build_scheduler, next_runs, tick
 from ops.schedule_edit import ConcurrentEdit, JobSpec, ScheduleEditError
 
@@ -320,6 +321,10 @@ def test_the_scheduler_picks_a_change_up_on_its_next_tick(config: Path, tmp_path
         fresh = now_jobs[HEARTBEAT].args[0]
         assert fresh.config_version == config_version(config)
         assert fresh.data_dir == settings_.data_dir
+        # known from this tick on: a restart days later catches its missed slot up, no earlier
+        ticked = datetime.now(UTC)  # the tick above ran on the real clock
+        later = ticked + timedelta(days=3)
+        assert job_first_seen(fresh.data_dir, "demo every 2h", now=later) <= ticked
         tick(fresh, clock=lambda: now, scheduler=scheduler)
         assert set(jobs()) == set(now_jobs)
         # a broken edit by hand: logged, the previous schedules keep running
