@@ -322,7 +322,8 @@ def reload(
         log.warning("%s changed but cannot be used, previous schedules kept: %s", path, exc)
         fresh = replace(settings, config_version=version)  # not retried until it changes again
     else:
-        log.info("%s changed: %d schedule(s) now", path, len(scheduler.get_jobs()) - 1)
+        log.info("%s changed: %d refresh schedule(s) running now", path,
+                 len(active(fresh.schedules.jobs)))  # fmt: skip
     if scheduler.get_job(HEARTBEAT) is not None:
         scheduler.modify_job(HEARTBEAT, args=(fresh,))
     return fresh

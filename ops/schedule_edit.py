@@ -182,9 +182,9 @@ def _change(path: Path, expected: str, edit: Callable[[TOMLDocument], str]) -> s
         data = path.read_bytes() if path.exists() else b""
         if (config_version(path) if data else "") != expected:
             raise ConcurrentEdit(
-                "scorecard.toml",
-                f"{path.name} was changed by someone else since this page read it; nothing "
-                "was saved. The page now shows the file as it is: make your change again.",
+                path.name,
+                "changed by someone else since this page read it; nothing was saved. The "
+                "page now shows the file as it is: make your change again.",
             )
         doc = _parse(data.decode("utf-8"), path)
         detail = edit(doc)
@@ -234,7 +234,7 @@ def _parse(text: str, path: Path) -> TOMLDocument:
     try:
         return tomlkit.parse(text)
     except ParseError as exc:
-        raise ScheduleEditError("scorecard.toml", f"{path} is not valid TOML: {exc}") from exc
+        raise ScheduleEditError(path.name, f"not valid TOML: {exc}") from exc
 
 
 def _check_file(text: str, path: Path) -> None:
@@ -243,7 +243,7 @@ def _check_file(text: str, path: Path) -> None:
     try:
         schedules = read_schedules(tomllib.loads(text), path.parent)
     except tomllib.TOMLDecodeError as exc:
-        raise ScheduleEditError("scorecard.toml", toml_error(exc)) from exc
+        raise ScheduleEditError(path.name, toml_error(exc)) from exc
     except ConfigError as exc:
         raise ScheduleEditError("schedule", str(exc)) from exc
     seen: set[str] = set()

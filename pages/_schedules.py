@@ -117,10 +117,10 @@ def _save(change, *args, **kwargs) -> None:
     except ScheduleEditError as exc:
         st.error(f"Not saved. {md_text(exc)}", icon=":material/error:")
         return
-    except OSError as exc:
+    except OSError as exc:  # no server path in the message: the file's name is enough
         st.error(
-            f"Not saved: {md_text(exc.filename or 'scorecard.toml')} could not be written "
-            f"({md_text(exc.strerror or exc)}). The file is unchanged.",
+            f"Not saved: the configuration file could not be written "
+            f"({md_text(exc.strerror or type(exc).__name__)}). It is unchanged.",
             icon=":material/error:",
         )
         return

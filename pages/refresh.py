@@ -208,17 +208,18 @@ except StoreError as exc:
 if runs is not None and runs.is_empty():
     st.caption("No refresh recorded yet.")
 elif runs is not None:
-    # no error column: each failure's message is under Failures, once, in full
+    # the error is hidden (kept in the CSV): each failure's message is under Failures, once
     _widgets.table(
         runs.head(RUNS_SHOWN).select(
             "run_id", "started_at", "source", "trigger", "job", "outcome", "total_rows",
-            "seconds", "snapshot_id",
+            "seconds", "snapshot_id", "error",
         ),
         key="run_log",
         name="run_log",
         column_config={
-            "run_id": "Run", "source": "Source", "trigger": "Started by", "job": "Schedule",
-            "outcome": "Outcome", "total_rows": "Rows", "snapshot_id": "Snapshot",
+            "error": None, "run_id": "Run", "source": "Source", "trigger": "Started by",
+            "job": "Schedule", "outcome": "Outcome", "total_rows": "Rows",
+            "snapshot_id": "Snapshot",
             "started_at": st.column_config.DatetimeColumn("Started (UTC)",
                                                           format="YYYY-MM-DD HH:mm:ss"),
         },
