@@ -134,6 +134,24 @@ def test_edit_pause_resume_and_delete(own_store, config, app):
     ]  # fmt: skip
 
 
+def test_choosing_another_schedule_fills_the_form_with_its_values(own_store, config, app):
+    at = _page(app)
+    at.selectbox(key="add_every").set_value("30m")
+    at.selectbox(key="add_source").set_value("warehouse")
+    at.button(key="schedule_add_submit").click().run()
+    at.selectbox(key="edit_job").set_value("warehouse every 30m").run()
+    assert at.selectbox(key="edit_source::warehouse every 30m").value == "warehouse"
+    assert at.selectbox(key="edit_every::warehouse every 30m").value == "30m"
+    assert at.text_input(key="edit_cron::warehouse every 30m").value == ""
+    # switching it to a cron: the interval goes from the file, the cron comes in
+    at.selectbox(key="edit_every::warehouse every 30m").set_value("(use the cron expression)")
+    at.text_input(key="edit_cron::warehouse every 30m").input("0 2 * * *")
+    at.button(key="schedule_edit_submit").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert _jobs(config)[1] == ("warehouse 0 2 * * *", "0 2 * * *", False)
+    assert "every" not in config.read_text()
+
+
 def test_change_the_time_zone(own_store, config, app):
     at = _page(app)
     at.selectbox(key="schedule_timezone").set_value("America/New_York")
