@@ -27,14 +27,14 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
 
 def environment_status(environ: Mapping[str, str]) -> pl.DataFrame:
     """One row per credential variable, in the order above: source, variable, what it is for,
-    and whether it is "set" or "not set" (blank counts as not set; as `sf_variables` says it).
+    and its `status`, "set" or "not set" (blank counts as not set; as `sf_variables` says it).
     Only the names leave this function."""
     return pl.DataFrame(
         {
             "source": [source for source, _, _ in VARIABLES],
             "variable": [name for _, name, _ in VARIABLES],
             "for": [purpose for _, _, purpose in VARIABLES],
-            "in the environment": [
+            "status": [
                 "set" if environ.get(name, "").strip() else "not set" for _, name, _ in VARIABLES
             ],
         }

@@ -77,7 +77,7 @@ with st.expander("Sources", expanded=False):
         hide_index=True,
         key="credentials",
         column_config={"source": "Source", "variable": "Variable", "for": "For",
-                       "in the environment": "In the environment"},
+                       "status": "In the environment"},
     )  # fmt: skip
     st.caption(
         "Names only: values are never shown. Set them in the server's environment or in the "

@@ -218,7 +218,7 @@ def test_credentials_by_name_never_by_value(own_store, config, app, monkeypatch)
     monkeypatch.delenv("WAREHOUSE_HOST", raising=False)
     at = _page(app)
     table = _table(at, "for")
-    is_set = dict(zip(table["variable"], table["in the environment"], strict=True))
+    is_set = dict(zip(table["variable"], table["status"], strict=True))
     assert is_set["WAREHOUSE_URL"] == "set" and is_set["HUBSPOT_TOKEN"] == "not set"
     assert is_set["WAREHOUSE_HOST"] == "not set"
     shown = "".join(d.value.to_string() for d in at.dataframe) + "".join(

@@ -83,8 +83,8 @@ def test_groups_from_the_run_log_itself(tmp_path: Path):
 def test_credentials_by_name_set_or_not_never_the_value():
     environ = {"WAREHOUSE_USER": "etl@db", "WAREHOUSE_PASSWORD": "pw-SECRET", "HUBSPOT_TOKEN": " "}
     status = environment_status(environ)
-    assert status.columns == ["source", "variable", "for", "in the environment"]
-    is_set = dict(status.select("variable", "in the environment").rows())
+    assert status.columns == ["source", "variable", "for", "status"]
+    is_set = dict(status.select("variable", "status").rows())
     assert is_set["WAREHOUSE_USER"] == is_set["WAREHOUSE_PASSWORD"] == "set"
     assert is_set["HUBSPOT_TOKEN"] == "not set"  # blank is not set
     assert is_set["WAREHOUSE_URL"] == is_set["HUBSPOT_PORTAL_ID"] == "not set"
