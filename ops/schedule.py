@@ -267,7 +267,10 @@ def tick(
     and the stale check of `[alerts]`. Never raises: the scheduler keeps running."""
     now = clock()
     if scheduler is not None:
-        settings = reload(scheduler, settings, now=now)
+        try:
+            settings = reload(scheduler, settings, now=now)
+        except Exception as exc:  # a bug; the previous schedules keep running
+            log.warning("schedules not re-read: %s", redact(f"{type(exc).__name__}: {exc}"))
     try:
         write_beat(settings.data_dir, now)
     except OSError as exc:
