@@ -119,8 +119,10 @@ def edit_job(path: Path, job_id: str, spec: JobSpec, *, expected: str) -> str:
     def change(doc: TOMLDocument) -> str:
         entry = _find(doc, job_id)
         _check_spec(spec, str(_schedule_table(doc).get("timezone", "UTC")))
+        before = schedule_job(entry.unwrap())
         _fill(entry, spec)
-        return f"edited {job_id} -> {schedule_job(entry.unwrap()).id}"
+        after = schedule_job(entry.unwrap())
+        return f"edited {job_id}: {_describe(before)} -> {_describe(after)}"
 
     return _change(path, expected, change)
 
@@ -292,6 +294,10 @@ def _check_timezone(timezone: str) -> str:
 
 
 # --- tomlkit: edit in place, comments kept where they belong ------------------------------
+
+
+def _describe(job: ScheduleJob) -> str:
+    return f"{job.source} {job.when}{' full' if job.full else ''}"
 
 
 def _schedule_table(doc: TOMLDocument) -> Table:

@@ -130,7 +130,7 @@ def test_edit_pause_resume_and_delete(own_store, config, app):
     assert "# Alerts follow.\n[alerts]" in config.read_text()
     assert _schedule_events(own_store) == [  # newest first
         "deleted weekdays", "resumed weekdays", "paused weekdays",
-        "edited weekdays -> weekdays",
+        "edited weekdays: demo 0 6 * * mon-fri -> demo 30 7 * * mon-fri",
     ]  # fmt: skip
 
 
