@@ -90,12 +90,13 @@ def test_adding_a_job_keeps_every_comment_and_section(config: Path):
 
 
 def test_editing_drops_only_the_comment_of_the_changed_value(config: Path):
-    schedule_edit.edit_job(
+    detail = schedule_edit.edit_job(
         config,
         "weekdays",
         JobSpec("salesforce", cron="30 6 * * mon-fri"),
         expected=_version(config),
     )
+    assert detail == "edited weekdays: demo 0 6 * * mon-fri -> salesforce 30 6 * * mon-fri"
     text = config.read_text()
     # the id key stays (the run log knows the job by it); the stale "06:00" comment goes
     assert 'source = "salesforce"\ncron = "30 6 * * mon-fri"\nid = "weekdays"\n' in text
