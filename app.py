@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import RerunException
 
 from pages import GATE_PASSED, _auth, _data, _filters
 from pages._text import md_text
@@ -22,13 +23,36 @@ from pages._text import md_text
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
 
 
-def _page(path: str, title: str, icon: str, url: str, default: bool = False) -> st.Page:
-    return st.Page(path, title=title, icon=f":material/{icon}:", url_path=url, default=default)
+def _page(path: str, title: str, icon: str, url: str) -> st.Page:
+    return st.Page(path, title=title, icon=f":material/{icon}:", url_path=url)
 
 
+def query_items() -> dict[str, list[str]]:
+    """The URL's query parameters, each with all its values (`teams` repeats)."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def with_root(pages: list[st.Page]) -> list[st.Page]:
+    """`pages` after a hidden default page that opens the first of them at its own address.
+
+    Streamlit serves the default page at the app root but still reserves its path, so a
+    default Scorecard leaves `/scorecard` answering "Page not found"; with the root a page of
+    its own, the app root and every page's path open. The switch keeps the URL's parameters,
+    and runs before the filters bind theirs to widgets (Streamlit refuses to set a bound
+    parameter by hand)."""
+    first = pages[0]
+
+    def root() -> None:
+        st.switch_page(first, query_params=query_items())
+
+    return [st.Page(root, title=first.title, url_path=ROOT, default=True, visibility="hidden"),
+            *pages]  # fmt: skip
+
+
+ROOT = "home"  # the reserved path of the root page (`with_root`); nothing links to it
 PAGES = {
     "Review": [
-        _page("pages/scorecard.py", "Scorecard", "dashboard", "scorecard", default=True),
+        _page("pages/scorecard.py", "Scorecard", "dashboard", "scorecard"),
         _page("pages/pipeline.py", "Pipeline flow", "water", "pipeline"),
         _page("pages/handoffs.py", "Handoffs", "swap_horiz", "handoffs"),
         _page("pages/forecast.py", "Forecast", "trending_up", "forecast"),
@@ -41,7 +65,7 @@ PAGES = {
     "Ops": [_page("pages/refresh.py", "Data & refresh", "sync", "refresh")],
 }
 EMPTY_PAGES = [
-    _page("pages/get_started.py", "Get started", "flag", "start", default=True),
+    _page("pages/get_started.py", "Get started", "flag", "start"),
     _page("pages/refresh.py", "Data & refresh", "sync", "refresh"),
 ]
 
@@ -100,7 +124,13 @@ def run() -> str:
         build_demo_on_first_start()
         snapshot = _data.current_snapshot()
     if snapshot is None:
-        return _run(st.navigation(_auth.no_data_pages(user, EMPTY_PAGES)))
+        return _run(st.navigation(with_root(_auth.no_data_pages(user, EMPTY_PAGES))))
+    pages = {section: _auth.visible(user, entries) for section, entries in PAGES.items()}
+    first = next(iter(pages))
+    pages[first] = with_root(pages[first])
+    page = st.navigation({section: entries for section, entries in pages.items() if entries})
+    if page.url_path == "":  # the root: on to the Scorecard before anything is drawn
+        return _run(page)
     settings = _data.settings()
     data_dir = str(settings.data_dir)
     teams = _data.sales_teams(data_dir, snapshot.id)
@@ -123,8 +153,7 @@ def run() -> str:
     with st.sidebar:
         st.caption(freshness_caption(snapshot))
         data_notices(snapshot, settings)
-    pages = {section: _auth.visible(user, entries) for section, entries in PAGES.items()}
-    return _run(st.navigation({section: entries for section, entries in pages.items() if entries}))
+    return _run(page)
 
 
 def _run(page: st.Page) -> str:
@@ -138,14 +167,18 @@ RUN_SECONDS = "run_seconds"  # session key: how long the last rerun took on the 
 def timed_run() -> None:
     """`run`, keeping its server-side duration (the whole script: sidebar, filters, page) in
     the session; with ``SCORECARD_TIMINGS=<file>`` also appended to that file as
-    ``<page title><TAB><seconds>`` lines (the app benchmark reads them)."""
+    ``<page title><TAB><seconds>`` lines (the app benchmark reads them). A run cut short by a
+    rerun (the app root moving on to the Scorecard, `st.rerun`) is not a page drawn: not logged."""
     started, title = time.perf_counter(), "?"
     try:
         title = run()
+    except RerunException:
+        title = None
+        raise
     finally:
         seconds = time.perf_counter() - started
         st.session_state[RUN_SECONDS] = seconds
-        if path := os.environ.get("SCORECARD_TIMINGS"):
+        if title is not None and (path := os.environ.get("SCORECARD_TIMINGS")):
             with open(path, "a", encoding="utf-8") as log:
                 log.write(f"{title}\t{seconds:.6f}\n")
 
