@@ -8,6 +8,7 @@ from functools import cache, partial
 import polars as pl
 import streamlit as st
 
+from model.team_rows import labelled_total, team_rows
 from pages import _auth
 from pages._text import md_text
 from reports.colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
@@ -178,6 +179,16 @@ def link_params() -> dict[str, str]:
     }
 
 
+def in_team_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A per-team result in the order every table shows it for the view's teams (the total
+    last, left out for one team: `model.team_rows.team_rows`), and the same rows with the total
+    named as shown ("Selected teams" for several teams). Any other frame twice as it is."""
+    view = st.session_state.get("view")
+    teams = view.teams if view is not None else ()
+    ordered = team_rows(frame, teams)
+    return ordered, labelled_total(ordered, teams)
+
+
 def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataFrame | None]:
     """A deal list (a frame with `opp_id`) with the link to each deal's page (`deal`, showing
     its name), its change flags over the review window (`flags`) and its risk score
@@ -247,11 +258,13 @@ def table(
 ) -> pl.DataFrame | None:
     """A table with a CSV download; with `select`, returns the selected row (or None). A deal
     list (a frame with `opp_id`) links each deal to its page and shows its change flags and
-    risk score (`with_deal_columns`)."""
+    risk score (`with_deal_columns`). A per-team result shows its teams first and its total
+    last, named for the view (`in_team_order`); a selected total row comes back as "All teams"."""
     if frame.is_empty():
         st.caption("No records for this view.")
         return None
-    shown, deal_config, marks = with_deal_columns(frame)
+    frame, labelled = in_team_order(frame)
+    shown, deal_config, marks = with_deal_columns(labelled)
     event = st.dataframe(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,
@@ -265,7 +278,7 @@ def table(
     )
     extra = [] if marks is None else [marks.drop("opp_id", *frame.columns, strict=False)]
     csv_button(
-        pl.concat([frame, *extra], how="horizontal") if extra and extra[0].width else frame,
+        pl.concat([labelled, *extra], how="horizontal") if extra and extra[0].width else labelled,
         name,
         key=key,
     )
