@@ -39,15 +39,22 @@ NO_CHANGE = "no change"
 
 
 def _amount(delta: pl.Expr, unit: str) -> pl.Expr:
-    """The size of a change as people read it: "+3.5 pts", "−0.4×", "+2", "+$1,200/day"."""
+    """The size of a change as people read it: "+3.5 pts", "−0.4×", "+2", "+$13k/day"."""
     sign = pl.when(delta > 0).then(pl.lit("+")).otherwise(pl.lit("−"))
     size = delta.abs()
     if unit == "pts":
         return pl.format("{}{} pts", sign, (size * 100).round(1))
     if unit == "x":
         return pl.format("{}{}×", sign, size.round(1))
-    if unit == "$/day":
-        return pl.format("{}${}/day", sign, size.round(0).cast(pl.Int64))
+    if unit == "$/day":  # as scoring.model.money: $950, $46k, $1.2M
+        money = (
+            pl.when(size >= 1e6)
+            .then(pl.format("{}M", (size / 1e6).round(1)))
+            .when(size >= 1e3)
+            .then(pl.format("{}k", (size / 1e3).round(0).cast(pl.Int64)))
+            .otherwise(size.round(0).cast(pl.Int64).cast(pl.String))
+        )
+        return pl.format("{}${}/day", sign, money)
     return pl.format("{}{}", sign, size.round(0).cast(pl.Int64))
 
 
@@ -112,4 +119,17 @@ def change_column(
         .when(text == "")
         .then(pl.lit(NO_CHANGE))
         .otherwise(text),
+    )
+
+
+def with_changes(
+    now: Sequence[dict[str, Any]], before: Sequence[dict[str, Any]] | None
+) -> pl.DataFrame:
+    """The headline rows of a scorecard JSON as a frame, with their `change` column."""
+    rows = pl.DataFrame(list(now), infer_schema_length=None)
+    if rows.is_empty():
+        return rows
+    change = change_column(now, before)
+    return rows.with_columns(pl.col("team").cast(pl.String)).join(
+        change, on="team", how="left", maintain_order="left"
     )

@@ -14,13 +14,15 @@ BEFORE = [
     {"team": "APAC", "win_rate_count": 0.25, "coverage": 2.9, "stalled_deals": 3,
      "forecast_accuracy": 0.8, "forecast_bias": 0.05, "velocity": 1000.0},
     {"team": "EMEA", "win_rate_count": None, "coverage": 3.0, "stalled_deals": 4},
-    {"team": "All teams", "win_rate_count": 0.3, "coverage": 3.0, "stalled_deals": 7},
+    {"team": "All teams", "win_rate_count": 0.3, "coverage": 3.0, "stalled_deals": 7,
+     "velocity": 1_250_000.0},
 ]  # fmt: skip
 NOW = [
     {"team": "APAC", "win_rate_count": 0.30, "coverage": 2.5, "stalled_deals": 5,
      "forecast_accuracy": None, "forecast_bias": 0.10, "velocity": 1250.0},
     {"team": "EMEA", "win_rate_count": 0.4, "coverage": 3.0, "stalled_deals": 2},
-    {"team": "All teams", "win_rate_count": 0.3, "coverage": 3.0, "stalled_deals": 7},
+    {"team": "All teams", "win_rate_count": 0.3, "coverage": 3.0, "stalled_deals": 7,
+     "velocity": 1_250_000.0},
     {"team": "LATAM", "win_rate_count": 0.2},
 ]  # fmt: skip
 
@@ -44,6 +46,14 @@ def test_each_moved_figure_has_its_arrow_and_good_or_bad_mark():
 def test_not_measured_before_gets_no_arrow_and_fewer_stalls_are_good():
     # EMEA: win rate not measured before; coverage 3.0× both times (left out); stalls 4 → 2
     assert _changes()["EMEA"] == "Win rate: not measured before · 🟢 ▼ Stalled deals −2"
+
+
+def test_velocity_in_money_for_people():
+    # $1,000/day → $13,500/day: +$12,500 → "$12k" (rounded as scoring.model.money, to $1k)
+    now = [{"team": "APAC", "velocity": 13_500.0}, {"team": "EMEA", "velocity": 2_500_000.0}]
+    before = [{"team": "APAC", "velocity": 1_000.0}, {"team": "EMEA", "velocity": 1_000_000.0}]
+    shown = change_column(now, before)["change"].to_list()
+    assert shown == ["🟢 ▲ Velocity +$12k/day", "🟢 ▲ Velocity +$1.5M/day"]
 
 
 def test_unchanged_new_and_first_snapshot():
