@@ -19,6 +19,7 @@ from streamlit.runtime.scriptrunner import RerunException
 
 from pages import GATE_PASSED, _auth, _data, _filters
 from pages._text import md_text
+from snapshots.store import StoreError
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
 
@@ -103,11 +104,44 @@ def data_notices(snapshot, settings) -> None:
             "the data shown is from the last good snapshot. Details on Data & refresh.",
             icon=":material/warning:",
         )
-    if st.session_state.get("pinned_snapshot") == snapshot.id:
-        st.info("Viewing an earlier snapshot.", icon=":material/history:")
+    if st.session_state.get(_filters.PINNED) == snapshot.id:
+        st.info(earlier_snapshot_notice(snapshot), icon=":material/history:")
         if st.button("Back to the current snapshot", key="sidebar_unpin"):
-            st.session_state.pop("pinned_snapshot")
+            st.session_state.pop(_filters.PINNED)
             st.rerun()
+
+
+def earlier_snapshot_notice(snapshot) -> str:
+    """What the sidebar says on an earlier snapshot (a shared link's, or one pinned on Data &
+    refresh): its data date, and the newer snapshot with a link to this view on it."""
+    text = f"Viewing an earlier snapshot: data as of **{snapshot.data_as_of}**."
+    try:
+        newest = _data.store().current()
+    except StoreError:
+        return text
+    if newest.id == snapshot.id:
+        return text
+    # the same page, period, teams and drill-downs; the newest data's own as-of date
+    link = _filters.view_link(
+        st.context.url, as_of=newest.data_as_of, drop=(_filters.SNAPSHOT, "as_of")
+    )
+    return (
+        f"{text} A newer snapshot exists: data as of **{newest.data_as_of}**. "
+        f"[Open this view on the newest data]({link})"
+    )
+
+
+def share_link(view: _data.View) -> None:
+    """The link to this view: the page, its filters and drill-downs, the as-of date and the
+    snapshot, so it shows the same numbers after later refreshes (while the snapshot is kept)."""
+    st.caption(
+        "Link to this view",
+        help="Period, as-of date, teams, drill-downs and the snapshot: the link shows these "
+        "numbers after later refreshes too, while retention keeps this snapshot, and says when "
+        "newer data exists.",
+    )
+    link = _filters.view_link(st.context.url, as_of=view.as_of_date, snapshot_id=view.snapshot_id)
+    st.code(link, language=None, wrap_lines=True)
 
 
 def run() -> str:
@@ -119,6 +153,7 @@ def run() -> str:
     if not user.may_view:
         return _run(st.navigation([_auth.gate_page(user)]))
     st.session_state[GATE_PASSED] = True
+    _filters.open_linked_snapshot(lambda: [s.id for s in _data.store().list()])
     snapshot = _data.current_snapshot()
     if snapshot is None and _data.auto_demo_enabled() and user.may_refresh:
         build_demo_on_first_start()
@@ -150,10 +185,19 @@ def run() -> str:
         params_key=_data.params_key(settings.scoring),
     )
     st.session_state["all_teams"] = teams
+    pinned = st.session_state.get(_filters.PINNED)
+    _filters.keep_snapshot_in_url(pinned if pinned == snapshot.id else None)
     with st.sidebar:
         st.caption(freshness_caption(snapshot))
         data_notices(snapshot, settings)
-    return _run(page)
+        if gone := st.session_state.get(_filters.LINK_GONE):
+            st.warning(gone, icon=":material/history:")
+        link = st.container()  # filled after the page: its drill-downs go into the link
+    title = _run(page)
+    st.session_state.pop(_filters.LINK_GONE, None)  # said once, on the page the link opened
+    with link:
+        share_link(st.session_state["view"])
+    return title
 
 
 def _run(page: st.Page) -> str:

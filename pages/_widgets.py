@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from model.team_rows import labelled_total, team_rows
-from pages import _auth
+from pages import _auth, _filters
 from pages._text import md_text
 from reports.colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
 from scoring.definitions import MetricDefinition, registry
@@ -282,6 +282,8 @@ def table(
         name,
         key=key,
     )
-    if select and event and event.selection.rows:
-        return frame[event.selection.rows[0]]
-    return None
+    if not select:
+        return None
+    on_screen = event.selection.rows[0] if event and event.selection.rows else None
+    row = _filters.drilled_row(key, frame, on_screen)  # kept in the URL, so links carry it
+    return None if row is None else frame[row]
