@@ -190,11 +190,11 @@ def run() -> str:
     with st.sidebar:
         st.caption(freshness_caption(snapshot))
         data_notices(snapshot, settings)
-        if gone := st.session_state.get(_filters.LINK_GONE):
-            st.warning(gone, icon=":material/history:")
+        for notice in _filters.notices_once():
+            st.warning(notice, icon=":material/warning:")
         link = st.container()  # filled after the page: its drill-downs go into the link
     title = _run(page)
-    st.session_state.pop(_filters.LINK_GONE, None)  # said once, on the page the link opened
+    _filters.said()  # on the page drawn
     with link:
         share_link(st.session_state["view"])
     return title

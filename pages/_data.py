@@ -28,6 +28,7 @@ from model.tables import Tables
 from ops import decisions as _decisions
 from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from ops.refresh import SCORECARD_FILE
+from pages import _filters
 from pages._text import md_text
 from reports import metrics as _metrics
 from reports.review import review_for
@@ -80,9 +81,9 @@ def current_snapshot() -> Snapshot | None:
         if problem is None:
             return snapshot
         st.session_state.pop("pinned_snapshot")
-        st.sidebar.warning(f"The pinned snapshot {md_text(pinned)} cannot be read "
-                           f"({md_text(problem)}).",
-                           icon=":material/warning:")  # fmt: skip
+        # said on the page drawn next (this run may be the app root's, which only moves on)
+        _filters.say_once(f"The pinned snapshot {md_text(pinned)} cannot be read "
+                          f"({md_text(problem)}).")  # fmt: skip
     try:
         chosen = _readable(s)
     except NoSnapshot:

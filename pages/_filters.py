@@ -243,13 +243,28 @@ PINNED = "pinned_snapshot"  # session key: the snapshot on view when not the cur
 _LINK_READ = "_link_snapshot_read"
 
 
-LINK_GONE = "_link_snapshot_gone"  # session key: what to say of a link's snapshot not kept
+_ONCE = "_sidebar_notices_once"  # session key: warnings the sidebar shows on the next page
+
+
+def say_once(text: str) -> None:
+    """Keep a warning for the sidebar of the next page drawn (a run that only moves on, like
+    the app root's, draws nothing the browser keeps)."""
+    st.session_state.setdefault(_ONCE, []).append(text)
+
+
+def notices_once() -> list[str]:
+    """The warnings `say_once` kept; `said` forgets them once a page is drawn."""
+    return list(st.session_state.get(_ONCE, []))
+
+
+def said() -> None:
+    st.session_state.pop(_ONCE, None)
 
 
 def open_linked_snapshot(kept: Callable[[], Sequence[str]]) -> None:
     """On a session's first run, view the snapshot the URL names (`?snapshot=<id>`) when the
-    store still keeps it (`kept`: the ids of the kept snapshots); when it does not, keep what
-    to say in the session (`LINK_GONE`) for the sidebar."""
+    store still keeps it (`kept`: the ids of the kept snapshots); when it does not, say so
+    (`say_once`)."""
     if st.session_state.get(_LINK_READ):
         return
     st.session_state[_LINK_READ] = True
@@ -260,7 +275,7 @@ def open_linked_snapshot(kept: Callable[[], Sequence[str]]) -> None:
         st.session_state[PINNED] = asked
         return
     st.query_params.pop(SNAPSHOT, None)
-    st.session_state[LINK_GONE] = (
+    say_once(
         f"The link's snapshot {md_text(asked)} is no longer kept (retention in "
         "scorecard.toml): this is the current data."
     )
