@@ -87,7 +87,10 @@ def test_a_link_reproduces_the_view_after_a_newer_snapshot(browser, own_app):
 
         fresh.goto(scorecard_link)
         wait_for_app(fresh)
-        sidebar.get_by_role("link", name="Open this view on the newest data").click()
+        newest = sidebar.get_by_role("link", name="Open this view on the newest data")
+        href = newest.get_attribute("href")  # Streamlit opens markdown links in a new tab
+        assert urlsplit(href).path == "/scorecard"
+        fresh.goto(href)
         wait_for_app(fresh)
         fresh.get_by_text("2026-Q3 · as of 2026-11-23 · APAC").first.wait_for()
         assert "snapshot=" not in fresh.url and "teams=APAC" in fresh.url
