@@ -335,6 +335,8 @@ def drilled_row(key: str, frame: pl.DataFrame, selected: int | None) -> int | No
         matches = (keys == asked[key]).arg_true()
         selected = int(matches[0]) if len(matches) else None
     items = [f"{k}:{v}" for k, v in asked.items()]
-    if items != st.query_params.get_all(DRILL):
+    if items and items != st.query_params.get_all(DRILL):
         st.query_params[DRILL] = items
+    elif not items:
+        st.query_params.pop(DRILL, None)
     return selected
