@@ -234,6 +234,8 @@ if view.teams and not headline.is_empty():  # the company's own row beside the t
     headline = pl.concat(
         [headline, company.with_columns(team=pl.lit(COMPANY))], how="diagonal_relaxed"
     )
+if not compared:  # the first snapshot: the caption says there is nothing to compare yet
+    headline = headline.drop("change", strict=False)
 if headline.is_empty():
     st.info("No team owns opportunities in this view.")
 else:
