@@ -257,8 +257,9 @@ else:
                 "Change since last snapshot",
                 width="large",
                 help="The figures that moved since the previous snapshot (same period, as-of "
-                "date and teams): ▲ up, ▼ down; 🟢 better, 🔴 worse, ⚪ neither (bias). A figure "
-                "measured on one side only has no arrow and says which side lacks it.",
+                "date and teams): ▲ up, ▼ down, and whether that is better or worse (bias is "
+                "neither). A figure measured on one side only has no arrow and says which side "
+                "lacks it.",
             ),
             "win_rate_count": st.column_config.NumberColumn(
                 "Win rate", format="percent", help=_widgets.help_for("win_rate.count")

@@ -1,6 +1,8 @@
 """The change column of the scorecard's team table: per team, which headline figures moved
 since the previous snapshot, each with its arrow (▲ up, ▼ down) and whether that is good news
-(🟢 better, 🔴 worse, ⚪ neither way, e.g. forecast bias), from the two scorecard JSONs.
+("better", "worse"; nothing for a figure that is good neither way, e.g. forecast bias), from
+the two scorecard JSONs. Words rather than coloured marks: a table cell has no colour, and an
+emoji font is not on every screen.
 
 A figure measured on one side only gets no arrow and says which side lacks it; a figure that
 did not move is left out. The directions are the metric definitions' (`higher_is_better`).
@@ -62,10 +64,10 @@ def _figure_change(figure: Figure, higher_is_better: bool | None) -> pl.Expr:
     now, before = pl.col(figure.column), pl.col(f"{figure.column}_before")
     delta = now - before
     if higher_is_better is None:
-        mark = pl.lit("⚪")
+        verdict = pl.lit("")
     else:
         better = (delta > 0) if higher_is_better else (delta < 0)
-        mark = pl.when(better).then(pl.lit("🟢")).otherwise(pl.lit("🔴"))
+        verdict = pl.when(better).then(pl.lit(" (better)")).otherwise(pl.lit(" (worse)"))
     arrow = pl.when(delta > 0).then(pl.lit("▲")).otherwise(pl.lit("▼"))
     label = pl.lit(figure.label)
     return (
@@ -77,7 +79,7 @@ def _figure_change(figure: Figure, higher_is_better: bool | None) -> pl.Expr:
         .then(pl.lit(f"{figure.label}: not measured before"))
         .when(delta.abs() < 1e-9)
         .then(None)
-        .otherwise(pl.format("{} {} {} {}", mark, arrow, label, _amount(delta, figure.unit)))
+        .otherwise(pl.format("{} {} {}{}", label, arrow, _amount(delta, figure.unit), verdict))
     )
 
 
@@ -102,7 +104,7 @@ def change_column(
 ) -> pl.DataFrame:
     """One row per team of `now` (the headline rows of a scorecard JSON): `team` and `change`,
     the figures that moved since `before` (the previous snapshot's rows; None for the first
-    snapshot), e.g. "🟢 ▲ Win rate +3.5 pts · 🔴 ▲ Stalled deals +2"."""
+    snapshot), e.g. "Win rate ▲ +3.5 pts (better) · Stalled deals ▲ +2 (worse)"."""
     current = _figures(now)
     if before is None:
         return current.select("team", change=pl.lit(FIRST_SNAPSHOT))

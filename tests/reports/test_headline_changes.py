@@ -1,5 +1,5 @@
 """The change column of the scorecard's team table (reports.headline_changes): an arrow per
-figure that moved, coloured by whether that is good news; "not measured" on either side gives
+figure that moved, and whether that is good news; "not measured" on either side gives
 no arrow and says which side."""
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ def test_each_moved_figure_has_its_arrow_and_good_or_bad_mark():
     # bad (fewer is better); accuracy 80% → not measured: no arrow; bias 5% → 10% = +5.0 pts,
     # neither good nor bad.
     assert _changes()["APAC"] == (
-        "🟢 ▲ Win rate +5.0 pts · 🔴 ▼ Coverage −0.4× · 🟢 ▲ Velocity +$250/day · "
-        "🔴 ▲ Stalled deals +2 · Accuracy: not measured now · ⚪ ▲ Bias +5.0 pts"
+        "Win rate ▲ +5.0 pts (better) · Coverage ▼ −0.4× (worse) · Velocity ▲ +$250/day "
+        "(better) · Stalled deals ▲ +2 (worse) · Accuracy: not measured now · Bias ▲ +5.0 pts"
     )
 
 
 def test_not_measured_before_gets_no_arrow_and_fewer_stalls_are_good():
     # EMEA: win rate not measured before; coverage 3.0× both times (left out); stalls 4 → 2
-    assert _changes()["EMEA"] == "Win rate: not measured before · 🟢 ▼ Stalled deals −2"
+    assert _changes()["EMEA"] == "Win rate: not measured before · Stalled deals ▼ −2 (better)"
 
 
 def test_velocity_in_money_for_people():
@@ -53,7 +53,7 @@ def test_velocity_in_money_for_people():
     now = [{"team": "APAC", "velocity": 13_500.0}, {"team": "EMEA", "velocity": 2_500_000.0}]
     before = [{"team": "APAC", "velocity": 1_000.0}, {"team": "EMEA", "velocity": 1_000_000.0}]
     shown = change_column(now, before)["change"].to_list()
-    assert shown == ["🟢 ▲ Velocity +$12k/day", "🟢 ▲ Velocity +$1.5M/day"]
+    assert shown == ["Velocity ▲ +$12k/day (better)", "Velocity ▲ +$1.5M/day (better)"]
 
 
 def test_unchanged_new_and_first_snapshot():
