@@ -8,6 +8,7 @@ from functools import cache, partial
 import polars as pl
 import streamlit as st
 
+from model.tables import ALL_TEAMS
 from model.team_rows import labelled_total, team_rows
 from pages import _auth, _filters
 from pages._text import md_text
@@ -187,6 +188,36 @@ def in_team_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     teams = view.teams if view is not None else ()
     ordered = team_rows(frame, teams)
     return ordered, labelled_total(ordered, teams)
+
+
+def since_last_snapshot(
+    column: str, unit: str, *, higher_is_better: bool, note: dict | None = None
+) -> dict:
+    """`st.metric` delta arguments for a headline figure of the view's total row (the
+    Scorecard's team table, All teams): its change since the previous snapshot with an arrow,
+    green when better (`higher_is_better`); "not measured before" without an arrow; `note`
+    (a "not measured" or other note the card already shows) wins; nothing on a first snapshot.
+    `unit` as `reports.headline_changes.metric_delta`."""
+    from pages import _data
+    from reports.headline_changes import metric_delta
+
+    view = st.session_state.get("view")
+    if note or view is None:
+        return note or {}
+    changes = _data.changes(view)
+    if not changes.get("previous"):
+        return {}
+    off = {"delta_color": "off", "delta_arrow": "off"}
+    before = {r["team"]: r for r in changes.get("headline_before", [])}.get(ALL_TEAMS, {})
+    delta = changes.get("headline", {}).get(ALL_TEAMS, {}).get(column)
+    if delta is None:
+        return {"delta": "not measured before", **off} if before.get(column) is None else {}
+    if delta == 0:
+        return {"delta": "no change since last snapshot", **off}
+    return {
+        "delta": f"{metric_delta(delta, unit)} since last snapshot",
+        "delta_color": "normal" if higher_is_better else "inverse",
+    }
 
 
 def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataFrame | None]:

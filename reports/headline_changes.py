@@ -135,3 +135,19 @@ def with_changes(
     return rows.with_columns(pl.col("team").cast(pl.String)).join(
         change, on="team", how="left", maintain_order="left"
     )
+
+
+def metric_delta(delta: float, unit: str) -> str:
+    """A change as `st.metric`'s delta: signed with an ASCII "+"/"-" (which sets the arrow),
+    in the figure's unit: "+3.5 pts", "-0.4×", "+2", "-$1.2M", "+$13k/day"."""
+    sign, size = ("+" if delta > 0 else "-"), abs(delta)
+    if unit == "pts":
+        return f"{sign}{size * 100:.1f} pts"
+    if unit == "x":
+        return f"{sign}{size:.1f}×"
+    if unit in ("$", "$/day"):
+        money = f"{size / 1e6:.1f}M" if size >= 1e6 else (
+            f"{size / 1e3:.0f}k" if size >= 1e3 else f"{size:.0f}"
+        )  # fmt: skip
+        return f"{sign}${money}{'/day' if unit == '$/day' else ''}"
+    return f"{sign}{size:.0f}"

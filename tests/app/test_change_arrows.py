@@ -93,3 +93,29 @@ def test_the_first_snapshot_has_no_arrows(demo_store, app):
     # no change column: the caption says this is the first snapshot
     assert "change" not in at.dataframe[0].value.columns
     assert any("first snapshot: no changes to show yet" in c.value for c in at.caption)
+
+
+def test_the_pipeline_headline_figures_have_arrows(two_snapshots, app):
+    at = app(as_of="2026-11-16")
+    at.run()
+    at.switch_page("pages/pipeline.py").run()
+    assert not at.exception
+    cards = _cards(at)
+    # fewer stalled deals is better: an arrow up is red ("inverse"), down is green
+    for label in ("Stalled deals", "Stalled at a handoff"):
+        card = cards[label]
+        assert card.delta.endswith(" since last snapshot") and card.delta[0] in "+-"
+        up = card.delta.startswith("+")
+        assert (card.direction, card.color) == ((UP, RED) if up else (DOWN, GREEN))
+    coverage = cards["Coverage"]  # more coverage is better
+    assert coverage.delta.endswith("× since last snapshot")
+    assert coverage.color == (GREEN if coverage.delta.startswith("+") else RED)
+    assert "green is better" in coverage.help
+
+
+def test_the_pipeline_headline_figures_have_no_arrow_on_a_first_snapshot(demo_store, app):
+    at = app()
+    at.run()
+    at.switch_page("pages/pipeline.py").run()
+    assert not at.exception
+    assert _cards(at)["Coverage"].direction == NO_ARROW

@@ -74,3 +74,13 @@ def test_row_order_never_changes_a_team_s_change(now_order, before_order):
     assert dict(zip(shuffled["team"], shuffled["change"], strict=True)) == _changes()
     assert shuffled["team"].to_list() == [NOW[i]["team"] for i in now_order]
     assert isinstance(shuffled, pl.DataFrame)
+
+
+def test_metric_delta_is_signed_for_the_arrow():
+    from reports.headline_changes import metric_delta
+
+    # an ASCII "-" first sets st.metric's arrow down; amounts formatted for people
+    assert metric_delta(-0.034, "pts") == "-3.4 pts"
+    assert metric_delta(0.4, "x") == "+0.4×"
+    assert metric_delta(-1_234_567, "$") == "-$1.2M" and metric_delta(45_600, "$") == "+$46k"
+    assert metric_delta(2, "count") == "+2" and metric_delta(-950, "$/day") == "-$950/day"
