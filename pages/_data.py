@@ -353,6 +353,16 @@ def unmeasured(view: View, signal_id: str) -> str | None:
     return unmeasured_reason(team_tables(view.data_dir, view.snapshot_id, view.teams), signal_id)
 
 
+def snapshot_named(view: View, snapshot_id: str | None) -> Snapshot | None:
+    """The snapshot `snapshot_id` of the view's data folder (its manifest), or None."""
+    if not snapshot_id:
+        return None
+    try:
+        return Store(Path(view.data_dir)).get(snapshot_id)
+    except StoreError:
+        return None
+
+
 def missing_tables(view: View) -> frozenset[str]:
     return load_tables(view.data_dir, view.snapshot_id).missing
 

@@ -92,8 +92,13 @@ COMPACT_CHANGES = ("New", "Won", "Lost", "Pushed out", "Slipped", "Idle")
 teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Revenue alignment scorecard")
+# `changes["previous"]` is the earlier scorecard's as-of date, the view's own; the arrows
+# compare with the previous snapshot, named by its data date
+previous_snapshot = _data.snapshot_named(view, changes.get("previous_snapshot"))
 since = (
-    f" · changes since snapshot of {md_text(changes['previous'])}"
+    f" · changes since the snapshot of {previous_snapshot.data_as_of}"
+    if changes.get("previous") and previous_snapshot is not None
+    else f" · changes since snapshot of {md_text(changes['previous'])}"
     if changes.get("previous")
     else " · first snapshot: no changes to show yet"
 )

@@ -119,3 +119,10 @@ def test_the_pipeline_headline_figures_have_no_arrow_on_a_first_snapshot(demo_st
     at.switch_page("pages/pipeline.py").run()
     assert not at.exception
     assert _cards(at)["Coverage"].direction == NO_ARROW
+
+
+def test_the_caption_names_the_snapshot_the_arrows_compare_with(two_snapshots, app):
+    at = app().run()  # as of the newest data, 2026-11-23; the previous snapshot's is 11-16
+    assert not at.exception
+    assert "as of 2026-11-23" in at.caption[0].value
+    assert "changes since the snapshot of 2026-11-16" in at.caption[0].value

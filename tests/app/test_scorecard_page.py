@@ -91,7 +91,7 @@ def two_snapshots(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
 def test_changes_since_the_previous_snapshot(two_snapshots, app):
     at = app(as_of="2026-11-16").run()
     assert not at.exception
-    assert any("changes since snapshot of 2026-11-16" in as_text(c.value) for c in at.caption)
+    assert any("changes since the snapshot of 2026-11-16" in as_text(c.value) for c in at.caption)
     deltas = [m.delta for m in at.metric if m.label != "Alignment score"]
     assert any(d not in (None, "") for d in deltas)
     moved = [m.value for m in at.markdown if m.value.startswith(("▲", "▼"))]
