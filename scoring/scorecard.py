@@ -276,10 +276,12 @@ def compute(
 
 
 def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    """What changed between two scorecard JSONs of the same view: pillar score deltas and the
-    signals that moved most (by score points)."""
+    """What changed between two scorecard JSONs of the same view: the overall and pillar score
+    deltas (None where either is not measured; `*_before` says which), the signals that moved
+    most (by score points), and per team the headline deltas and the earlier headline rows."""
     if previous is None:
-        return {"previous": None, "pillars": {}, "signals": [], "headline": {}}
+        return {"previous": None, "pillars": {}, "signals": [], "headline": {}, "overall": None,
+                "overall_before": None, "pillars_before": {}, "headline_before": []}  # fmt: skip
     before = {p["id"]: p for p in previous["pillars"]}
     pillars = {
         p["id"]: _delta(p["score"], before.get(p["id"], {}).get("score"))
@@ -300,6 +302,10 @@ def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[st
         "pillars": pillars,
         "signals": moved,
         "headline": _headline_deltas(current.get("headline", []), previous.get("headline", [])),
+        "overall": _delta(current.get("overall"), previous.get("overall")),
+        "overall_before": previous.get("overall"),
+        "pillars_before": {p["id"]: p["score"] for p in previous["pillars"]},
+        "headline_before": previous.get("headline", []),
     }
 
 

@@ -345,3 +345,25 @@ def test_a_stored_scorecard_reads_back_as_the_same_typed_object(card):
     # a signal not measured keeps its reason and has no value, no counts, no score
     unmeasured = [s for p in back.pillars for s in p.signals if not s.measured]
     assert all(s.reason and s.value is None and s.score is None for s in unmeasured)
+
+
+def test_compare_gives_the_overall_change_and_what_was_not_measured_before():
+    def card(overall: float | None, pillar: float | None, win_rate: float | None) -> dict:
+        return {
+            "as_of": "2026-11-16",
+            "overall": overall,
+            "pillars": [{"id": "p", "score": pillar, "signals": []}],
+            "headline": [{"team": "APAC", "win_rate_count": win_rate}],
+        }
+
+    # 64.0 − 61.5 = +2.5; the pillar was not measured before: no delta, and its score before
+    # (None) says why
+    change = compare(card(64.0, 70.0, 0.30), card(61.5, None, 0.25))
+    assert change["overall"] == 2.5 and change["overall_before"] == 61.5
+    assert change["pillars"] == {"p": None} and change["pillars_before"] == {"p": None}
+    assert change["headline"]["APAC"]["win_rate_count"] == 0.05  # 0.30 − 0.25
+    assert change["headline_before"] == [{"team": "APAC", "win_rate_count": 0.25}]
+    # not measured now (fewer than two pillars): no overall delta
+    assert compare(card(None, 70.0, 0.3), card(61.5, 70.0, 0.3))["overall"] is None
+    first = compare(card(64.0, 70.0, 0.3), None)
+    assert first["overall"] is None and first["headline_before"] == []
