@@ -1,4 +1,5 @@
-"""The audit log: who signed in, refreshed or exported what, in ``<data_dir>/audit.sqlite``.
+"""The audit log: who signed in, refreshed, exported or changed a schedule, in
+``<data_dir>/audit.sqlite``.
 
 Append-only: one row per event (when, the user's email, their role, the action, a detail),
 never updated or deleted — SQLite triggers refuse both, so even a bug cannot rewrite history.
@@ -18,7 +19,10 @@ import polars as pl
 from ops.sqlite_log import connect
 
 AUDIT_DB = "audit.sqlite"
-ACTIONS = ("sign-in", "sign-out", "expired", "denied", "refresh", "export", "decision", "answer")
+ACTIONS = (
+    "sign-in", "sign-out", "expired", "denied", "refresh", "export", "decision", "answer",
+    "schedule",  # a schedule added, edited, paused, resumed or deleted in the app
+)  # fmt: skip
 ANONYMOUS = "anonymous"  # the user of an open app (sign-in not configured)
 
 _DDL = """

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -37,6 +38,42 @@ class ConfigError(ValueError):
     """`scorecard.toml` is unreadable or holds a value of the wrong kind."""
 
 
+def config_version(path: Path | None) -> str:
+    """A fingerprint of the configuration file's bytes ("" when there is none): a change made
+    elsewhere since a reader saw the file shows as a different version."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+    except FileNotFoundError:
+        return ""
+
+
+# An interval must fall on the same wall-clock times every day, so it is written as a cron:
+# minutes dividing an hour, hours dividing a day, or one day.
+_EVERY = re.compile(r"\s*(\d+)\s*(m|min|h|d)\s*")
+EVERY_MINUTES = (5, 10, 15, 20, 30)
+EVERY_HOURS = (1, 2, 3, 4, 6, 8, 12)
+
+
+def every_cron(every: str) -> str:
+    """The cron expression of an interval: "30m" -> "*/30 * * * *", "6h" -> "0 */6 * * *",
+    "1d" -> "0 0 * * *" (midnight). Raises ConfigError naming what is allowed."""
+    match = _EVERY.fullmatch(str(every))
+    if match is None:
+        raise ConfigError(f'every {every!r}: write a number and a unit, e.g. "30m", "6h" or "1d"')
+    count, unit = int(match[1]), match[2]
+    if unit in ("m", "min") and count in EVERY_MINUTES:
+        return f"*/{count} * * * *"
+    if unit == "h" and count in EVERY_HOURS:
+        return "0 * * * *" if count == 1 else f"0 */{count} * * *"
+    if unit == "d" and count == 1:
+        return "0 0 * * *"
+    raise ConfigError(
+        f"every {every!r}: use {', '.join(f'{m}m' for m in EVERY_MINUTES)}, "
+        f"{', '.join(f'{h}h' for h in EVERY_HOURS)} or 1d, so runs fall on the same times "
+        "each day (other times: a cron expression)"
+    )
+
+
 @dataclass(frozen=True)
 class DemoSettings:
     seed: int = 7
@@ -47,12 +84,22 @@ class DemoSettings:
 
 @dataclass(frozen=True)
 class ScheduleJob:
-    """One `[[schedule.jobs]]` entry: refresh `source` at the times of the 5-field `cron`."""
+    """One `[[schedule.jobs]]` entry: refresh `source` at the times of the 5-field `cron`.
+
+    An entry may say `every = "6h"` instead of a cron; `cron` then holds the equivalent
+    expression ("0 */6 * * *": wall-clock times, so daylight saving never shifts them)."""
 
     source: str
     cron: str
     full: bool = False  # ask the source for a full refresh (incremental sources)
     id: str = ""  # stable name in the run log; default "<source> <cron>[ full]"
+    every: str = ""  # "30m", "6h", "1d" as written in scorecard.toml; "" = a cron entry
+    paused: bool = False  # kept in scorecard.toml but not run (paused from the app)
+
+    @property
+    def when(self) -> str:
+        """The times as written: "every 6h" or the cron expression."""
+        return f"every {self.every}" if self.every else self.cron
 
 
 @dataclass(frozen=True)
@@ -142,6 +189,7 @@ class Settings:
 
     data_dir: Path
     config_path: Path | None = None
+    config_version: str = ""  # `config_version` of the file these settings were read from
     default_source: str = "demo"
     keep_snapshots: int = 30
     max_age_days: int | None = 400
@@ -223,16 +271,39 @@ def _scoring(raw: Mapping[str, Any]) -> ScoringParams:
 
 
 def _schedule_job(entry: Any) -> ScheduleJob:
-    if not isinstance(entry, Mapping) or not {"source", "cron"} <= set(entry):
-        raise ConfigError("each [[schedule.jobs]] needs source and cron")
+    """One `[[schedule.jobs]]` entry: source and either cron or every (an interval)."""
+    if (
+        not isinstance(entry, Mapping)
+        or "source" not in entry
+        or (("cron" in entry) == ("every" in entry))
+    ):
+        raise ConfigError("each [[schedule.jobs]] needs source and cron (or every, not both)")
+    entry = dict(entry)
+    if "every" in entry:
+        entry["every"] = str(entry["every"]).strip()
+        try:
+            entry["cron"] = every_cron(entry["every"])
+        except ConfigError as exc:
+            raise ConfigError(f"[[schedule.jobs]] {exc}") from None
     if len(str(entry["cron"]).split()) != 5:
         raise ConfigError(f"[[schedule.jobs]] cron {entry['cron']!r}: expected 5 fields")
     try:
         job = ScheduleJob(**entry)
     except TypeError as exc:
         raise ConfigError(f"[[schedule.jobs]]: {exc}") from exc
-    default_id = f"{job.source} {job.cron}{' full' if job.full else ''}"
-    return replace(job, id=job.id or default_id, full=bool(job.full))
+    default_id = f"{job.source} {job.when}{' full' if job.full else ''}"
+    return replace(job, id=job.id or default_id, full=bool(job.full), paused=bool(job.paused))
+
+
+def schedule_job(entry: Any) -> ScheduleJob:
+    """One `[[schedule.jobs]]` entry read as the scheduler reads it (the editor finds jobs by
+    the id this gives)."""
+    return _schedule_job(entry)
+
+
+def read_schedules(raw: Mapping[str, Any], base: Path) -> ScheduleSettings:
+    """`[schedule]` of a parsed configuration (`base`: the folder of the file)."""
+    return _schedules(raw, base)
 
 
 def _preread_job(entry: Any, base: Path) -> PrereadJob:
@@ -377,9 +448,12 @@ def load_settings(
         environ = os.environ
     config_path = Path(path or environ.get("SCORECARD_CONFIG") or DEFAULT_CONFIG)
     raw: dict[str, Any] = {}
+    version = ""
     if config_path.exists():
+        data = config_path.read_bytes()
+        version = hashlib.sha256(data).hexdigest()
         try:
-            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(data.decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path} is not valid TOML: {toml_error(exc)}") from exc
     store = _section(raw, "store")
@@ -393,6 +467,7 @@ def load_settings(
     return Settings(
         data_dir=data_dir,
         config_path=config_path if config_path.exists() else None,
+        config_version=version,
         default_source=str(sources.get("default", "demo")),
         keep_snapshots=int(store.get("keep_snapshots", 30)),
         max_age_days=store.get("max_age_days", 400),

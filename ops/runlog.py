@@ -201,6 +201,36 @@ def recent_runs(data_dir: Path | str, limit: int = 50) -> pl.DataFrame:
     )
 
 
+NO_MESSAGE = "(no message recorded)"
+
+
+def failure_groups(runs: pl.DataFrame) -> pl.DataFrame:
+    """Each distinct failure once: one row per source and error message among the failed runs
+    of `runs` (as `recent_runs` gives them), newest first, with how often it happened (`count`),
+    when first and last (`first_at`, `last_at`), the newest such run (`last_run_id`), the
+    triggers that met it, and whether the source's newest run in `runs` is this failure
+    (`current`: still failing, rather than fixed since)."""
+    newest = runs.lazy().group_by("source").agg(newest_run_id=pl.col("run_id").max())
+    return (
+        runs.lazy()
+        .filter(pl.col("outcome") == "failed")
+        .with_columns(pl.col("error").fill_null(NO_MESSAGE))
+        .group_by("source", "error")
+        .agg(
+            count=pl.len(),
+            first_at=pl.col("started_at").min(),
+            last_at=pl.col("started_at").max(),
+            last_run_id=pl.col("run_id").max(),
+            triggers=pl.col("trigger").unique().sort(),
+        )
+        .join(newest, on="source", how="left")
+        .with_columns(current=pl.col("last_run_id") == pl.col("newest_run_id"))
+        .drop("newest_run_id")
+        .sort("last_run_id", descending=True)
+        .collect()
+    )
+
+
 def get_run(data_dir: Path | str, run_id: int) -> RunRecord:
     """One run by id."""
     record = _select_one(data_dir, "run_id = ?", (run_id,))

@@ -12,6 +12,10 @@ APScheduler 3:
 
 As in APScheduler (unlike crontab), day-of-month and day-of-week restrict together (AND).
 
+Jobs paused from the app (`paused = true`) are listed but never fired. Each tick re-reads
+`scorecard.toml` when it changed (`reload`), so a schedule added, edited, paused or deleted on
+the Data & refresh page takes effect within a minute, without restarting the scheduler.
+
 `[[schedule.preread]]` entries write the executive pre-read (reports/) into a folder on
 their own cron, mail it when SMTP is configured (ops/deliver.py) and are recorded in the
 run log with source "preread" (no missed-run catch-up: a late pre-read is not worth sending).
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +39,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from ops import alerts
-from ops.config import ConfigError, PrereadJob, ScheduleJob, Settings
+from ops.config import (
+    ConfigError,
+    PrereadJob,
+    ScheduleJob,
+    Settings,
+    config_version,
+    load_settings,
+)
 from ops.deliver import Attachment, message, send, smtp_from_env
 from ops.heartbeat import TICK_SECONDS, write_beat
 from ops.jobs import Clock, redact, run_refresh, utc_now
@@ -47,6 +59,7 @@ from ops.runlog import (
     start_run,
 )
 from ops.sources import SOURCES
+from snapshots.store import StoreError
 
 if TYPE_CHECKING:
     from scoring.preread import PreRead
@@ -57,6 +70,8 @@ _NUMERIC_DAYS = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
 # Look-back windows for the latest past fire time: short first, so frequent jobs stay cheap.
 _WINDOWS = tuple(timedelta(days=d) for d in (1 / 24, 1, 8, 32, 367))
 PREREAD_SOURCE = "preread"  # the run log's source of a scheduled pre-read
+HEARTBEAT = "heartbeat"  # the scheduler's job of the tick
+MISSED = " (missed)"  # suffix of a one-off catch-up run's job id
 _MIME = {"pdf": "application/pdf", "html": "text/html"}
 
 
@@ -111,6 +126,32 @@ def trigger_for(job: ScheduleJob | PrereadJob, timezone: str) -> CronTrigger:
         raise ConfigError(f"[schedule] {job.id}: cron {job.cron!r}: {exc}") from exc
 
 
+CRON_FIELDS = ("minute", "hour", "day_of_month", "month", "day_of_week")
+
+
+def check_cron(cron: str, timezone: str) -> None:
+    """Raise ConfigError naming the field of `cron` that is wrong ("hour field '25': ...")."""
+    parts = str(cron).split()
+    if len(parts) != 5:
+        raise ConfigError(
+            f"cron {cron!r}: expected 5 fields (minute hour day-of-month month day-of-week), "
+            f"found {len(parts)}"
+        )
+    for name, value in zip(CRON_FIELDS, parts, strict=True):
+        try:
+            value_for = cron_weekdays(value) if name == "day_of_week" else value
+            arg = "day" if name == "day_of_month" else name
+            CronTrigger(**{arg: value_for}, timezone=ZoneInfo(timezone))
+        except (ValueError, ConfigError) as exc:
+            label = name.replace("_", "-")
+            raise ConfigError(f"cron {cron!r}, {label} field {value!r}: {exc}") from None
+
+
+def active(jobs: tuple[ScheduleJob, ...]) -> list[ScheduleJob]:
+    """The jobs that run: those not paused."""
+    return [job for job in jobs if not job.paused]
+
+
 def fire_times(
     job: ScheduleJob | PrereadJob, timezone: str, now: datetime, n: int
 ) -> list[datetime]:
@@ -147,7 +188,7 @@ def next_runs(settings: Settings, now: datetime, n: int = 5) -> pl.DataFrame:
     tz = settings.schedules.timezone
     rows = [
         {"fire_at": at, "job": job.id, "source": job.source, "full": job.full, "cron": job.cron}
-        for job in settings.schedules.jobs
+        for job in active(settings.schedules.jobs)
         for at in fire_times(job, tz, now, n)
     ] + [
         {"fire_at": at, "job": job.id, "source": PREREAD_SOURCE, "full": False, "cron": job.cron}
@@ -164,6 +205,26 @@ def next_runs(settings: Settings, now: datetime, n: int = 5) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema).sort("fire_at", "job").head(n)
 
 
+def overview(jobs: tuple[ScheduleJob, ...], timezone: str, now: datetime) -> pl.DataFrame:
+    """The refresh schedules as the page lists them, one row per schedule in file order: what it
+    refreshes, when, whether it is paused, and its next run (none while paused)."""
+    rows = [
+        {
+            "schedule": job.id,
+            "source": job.source,
+            "when": job.when,
+            "full refresh": job.full,
+            "status": "paused" if job.paused else "active",
+            "next run": None if job.paused else next(iter(fire_times(job, timezone, now, 1)), None),
+        }
+        for job in jobs
+    ]
+    schema = {"schedule": pl.String, "source": pl.String, "when": pl.String,
+              "full refresh": pl.Boolean, "status": pl.String,
+              "next run": pl.Datetime("us", timezone)}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
 def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
     """Jobs whose latest fire time passed with no attempt since, to run once now.
 
@@ -171,7 +232,7 @@ def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
     source run once (the full one, if any).
     """
     chosen: dict[str, ScheduleJob] = {}
-    for job in settings.schedules.jobs:
+    for job in active(settings.schedules.jobs):
         seen = job_first_seen(settings.data_dir, job.id, now=now)
         fired = last_fire_before(job, settings.schedules.timezone, now)
         attempted = last_attempt_of_job(settings.data_dir, job.id)
@@ -198,10 +259,18 @@ def fire(settings: Settings, job: ScheduleJob) -> RunRecord:
     return record
 
 
-def tick(settings: Settings, *, clock: Clock = utc_now) -> None:
-    """Every `TICK_SECONDS`: the heartbeat (Data & refresh shows the scheduler is running)
+def tick(
+    settings: Settings, *, clock: Clock = utc_now, scheduler: BaseScheduler | None = None
+) -> None:
+    """Every `TICK_SECONDS`: the schedules re-read if `scorecard.toml` changed (`reload`, given
+    the running `scheduler`), the heartbeat (Data & refresh shows the scheduler is running)
     and the stale check of `[alerts]`. Never raises: the scheduler keeps running."""
     now = clock()
+    if scheduler is not None:
+        try:
+            settings = reload(scheduler, settings, now=now)
+        except Exception as exc:  # a bug; the previous schedules keep running
+            log.warning("schedules not re-read: %s", redact(f"{type(exc).__name__}: {exc}"))
     try:
         write_beat(settings.data_dir, now)
     except OSError as exc:
@@ -210,6 +279,64 @@ def tick(settings: Settings, *, clock: Clock = utc_now) -> None:
         alerts.check_stale(settings, now=now)
     except Exception as exc:  # e.g. an unreadable run log; the next tick tries again
         log.warning("stale check failed: %s", redact(f"{type(exc).__name__}: {exc}"))
+
+
+def sync_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
+    """Make the scheduler's refresh and pre-read jobs those of `settings`: new ones added,
+    changed ones rescheduled, deleted and paused ones removed. The heartbeat and one-off
+    catch-up runs stay; a run already under way finishes."""
+    tz = settings.schedules.timezone
+    wanted = {
+        job.id: (fire, trigger_for(job, tz), (settings, job))
+        for job in active(settings.schedules.jobs)
+    } | {pre.id: (fire_preread, trigger_for(pre, tz), (settings, pre))
+         for pre in settings.schedules.prereads}  # fmt: skip
+    for job in scheduler.get_jobs():
+        if job.id != HEARTBEAT and not job.id.endswith(MISSED) and job.id not in wanted:
+            scheduler.remove_job(job.id)
+    for job_id, (func, trigger, args) in wanted.items():
+        current = scheduler.get_job(job_id)
+        if current is None:
+            scheduler.add_job(func, trigger, args=args, id=job_id, name=job_id)
+            continue
+        if repr(current.trigger) != repr(trigger):
+            scheduler.reschedule_job(job_id, trigger=trigger)
+        scheduler.modify_job(job_id, func=func, args=args)
+
+
+def reload(
+    scheduler: BaseScheduler, settings: Settings, *, now: datetime | None = None
+) -> Settings:
+    """The settings to run with: re-read when `scorecard.toml` changed since `settings` were
+    read, and the scheduler's jobs brought in line. A file that cannot be used (a TOML error,
+    an unknown source) is logged once and the previous schedules keep running. The data folder
+    never changes under a running scheduler."""
+    path = settings.config_path
+    version = config_version(path)
+    if path is None or version == settings.config_version:
+        return settings
+    try:
+        fresh = replace(load_settings(path), data_dir=settings.data_dir)
+        check_sources(fresh)
+        sync_jobs(scheduler, fresh)
+        for job in active(fresh.schedules.jobs):  # a new job's earlier slots are not "missed"
+            job_first_seen(fresh.data_dir, job.id, now=now or utc_now())
+    except (ConfigError, OSError, UnicodeDecodeError, StoreError) as exc:
+        log.warning("%s changed but cannot be used, previous schedules kept: %s", path, exc)
+        fresh = replace(settings, config_version=version)  # not retried until it changes again
+    else:
+        log.info("%s changed: %d refresh schedule(s) running now", path,
+                 len(active(fresh.schedules.jobs)))  # fmt: skip
+    if scheduler.get_job(HEARTBEAT) is not None:
+        scheduler.modify_job(HEARTBEAT, args=(fresh,))
+    return fresh
+
+
+def check_sources(settings: Settings) -> None:
+    """Raise ConfigError for a job naming a source that does not exist."""
+    for job in settings.schedules.jobs:
+        if job.source not in SOURCES:
+            raise ConfigError(f"[[schedule.jobs]] {job.id}: unknown source {job.source!r}")
 
 
 def fire_preread(settings: Settings, job: PrereadJob, *, clock: Clock = utc_now) -> RunRecord:
@@ -263,9 +390,7 @@ def build_scheduler(
     `coalesce` folds fire times missed while running into one run.
     """
     schedules = settings.schedules
-    for job in schedules.jobs:
-        if job.source not in SOURCES:
-            raise ConfigError(f"[[schedule.jobs]] {job.id}: unknown source {job.source!r}")
+    check_sources(settings)
     scheduler = scheduler_class(
         timezone=ZoneInfo(schedules.timezone),
         # the heartbeat has its own worker: a long refresh must not look like a dead scheduler
@@ -276,22 +401,17 @@ def build_scheduler(
             "misfire_grace_time": schedules.misfire_grace_seconds,
         },
     )
-    for job in schedules.jobs:
-        scheduler.add_job(
-            fire, trigger_for(job, schedules.timezone), args=(settings, job), id=job.id, name=job.id
-        )
-    for pre in schedules.prereads:
-        trigger = trigger_for(pre, schedules.timezone)
-        scheduler.add_job(fire_preread, trigger, args=(settings, pre), id=pre.id, name=pre.id)
+    sync_jobs(scheduler, settings)
     now = now or utc_now()
     # the first beat at once, so the page sees a new scheduler without waiting a tick
     scheduler.add_job(
-        tick, "interval", seconds=TICK_SECONDS, args=(settings,), id="heartbeat",
-        name="heartbeat", next_run_time=now, executor="beat",
+        tick, "interval", seconds=TICK_SECONDS, args=(settings,),
+        kwargs={"scheduler": scheduler}, id=HEARTBEAT, name=HEARTBEAT, next_run_time=now,
+        executor="beat",
     )  # fmt: skip
     for job in missed_jobs(settings, now):
         log.info("%s: missed its run at %s; running it once now", job.id, now)
-        missed = f"{job.id} (missed)"
+        missed = f"{job.id}{MISSED}"
         scheduler.add_job(fire, "date", run_date=now, args=(settings, job), id=missed, name=missed)
     return scheduler
 
@@ -301,7 +421,7 @@ def describe(settings: Settings, now: datetime) -> str:
     upcoming = next_runs(settings, now, n=6)
     jobs = [*settings.schedules.jobs, *settings.schedules.prereads]
     lines = [f"{len(jobs)} job(s), times in {settings.schedules.timezone}:"]
-    lines += [f"  {job.id}" for job in jobs]
+    lines += [f"  {job.id}{' (paused)' if getattr(job, 'paused', False) else ''}" for job in jobs]
     lines += ["Next runs:"] + [
         f"  {row['fire_at']:%a %Y-%m-%d %H:%M %Z}  {row['job']}"
         for row in upcoming.iter_rows(named=True)
@@ -313,7 +433,8 @@ def serve(settings: Settings) -> None:
     """Run the scheduler until interrupted (Ctrl-C or SIGTERM)."""
     if not settings.schedules.jobs and not settings.schedules.prereads:
         raise ConfigError(
-            "no [[schedule.jobs]] or [[schedule.preread]] in the configuration: nothing to schedule"
+            "no [[schedule.jobs]] or [[schedule.preread]] in the configuration: nothing to "
+            "schedule (add one on the Data & refresh page or in scorecard.toml)"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # the heartbeat runs every minute: its "Running job ... executed" lines would drown the log

@@ -27,6 +27,7 @@ from model.tables import Tables
 from ops import decisions as _decisions
 from ops.config import DEFAULT_CONFIG, PROJECT_ROOT, Settings, load_settings
 from ops.refresh import SCORECARD_FILE
+from pages import _filters
 from pages._text import md_text
 from reports import metrics as _metrics
 from reports.review import review_for
@@ -79,9 +80,9 @@ def current_snapshot() -> Snapshot | None:
         if problem is None:
             return snapshot
         st.session_state.pop("pinned_snapshot")
-        st.sidebar.warning(f"The pinned snapshot {md_text(pinned)} cannot be read "
-                           f"({md_text(problem)}).",
-                           icon=":material/warning:")  # fmt: skip
+        # said on the page drawn next (this run may be the app root's, which only moves on)
+        _filters.say_once(f"The pinned snapshot {md_text(pinned)} cannot be read "
+                          f"({md_text(problem)}).")  # fmt: skip
     try:
         chosen = _readable(s)
     except NoSnapshot:
@@ -353,6 +354,16 @@ def unmeasured(view: View, signal_id: str) -> str | None:
     """Why the scorecard signal `signal_id` cannot be measured on this view's data (the input
     it needs that the data lacks), or None: a page shows "not measured" instead of a 0."""
     return unmeasured_reason(team_tables(view.data_dir, view.snapshot_id, view.teams), signal_id)
+
+
+def snapshot_named(view: View, snapshot_id: str | None) -> Snapshot | None:
+    """The snapshot `snapshot_id` of the view's data folder (its manifest), or None."""
+    if not snapshot_id:
+        return None
+    try:
+        return Store(Path(view.data_dir)).get(snapshot_id)
+    except StoreError:
+        return None
 
 
 def missing_tables(view: View) -> frozenset[str]:

@@ -12,10 +12,12 @@ twelve months and all data; a custom from/to range below it adds its own entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlencode
 
+import polars as pl
 import streamlit as st
 
 from model.calendar import (
@@ -228,3 +230,113 @@ def review_window(as_of: date) -> review.ReviewWindow:
     st.query_params[keep] = chosen.name
     st.query_params.pop(drop, None)
     return chosen
+
+
+# --- links that reproduce a view ------------------------------------------------------------
+# A shared link names the snapshot it was made on (`?snapshot=<id>`) and its as-of date, so it
+# shows the same numbers after a refresh writes a newer snapshot (while retention keeps that
+# one); the sidebar then says a newer snapshot exists and links to this view on it.
+
+SNAPSHOT = "snapshot"  # URL parameter: the snapshot a link was made on
+DRILL = "drill"  # URL parameter, repeated: `<table key>:<row key>` per drilled-into table
+PINNED = "pinned_snapshot"  # session key: the snapshot on view when not the current one
+_LINK_READ = "_link_snapshot_read"
+
+
+_ONCE = "_sidebar_notices_once"  # session key: warnings the sidebar shows on the next page
+
+
+def say_once(text: str) -> None:
+    """Keep a warning for the sidebar of the next page drawn (a run that only moves on, like
+    the app root's, draws nothing the browser keeps)."""
+    st.session_state.setdefault(_ONCE, []).append(text)
+
+
+def notices_once() -> list[str]:
+    """The warnings `say_once` kept; `said` forgets them once a page is drawn."""
+    return list(st.session_state.get(_ONCE, []))
+
+
+def said() -> None:
+    st.session_state.pop(_ONCE, None)
+
+
+def open_linked_snapshot(kept: Callable[[], Sequence[str]]) -> None:
+    """On a session's first run, view the snapshot the URL names (`?snapshot=<id>`) when the
+    store still keeps it (`kept`: the ids of the kept snapshots); when it does not, say so
+    (`say_once`)."""
+    if st.session_state.get(_LINK_READ):
+        return
+    st.session_state[_LINK_READ] = True
+    asked = st.query_params.get(SNAPSHOT)
+    if not asked:
+        return
+    if asked in kept():  # only a listed id: the URL never names a path
+        st.session_state[PINNED] = asked
+        return
+    st.query_params.pop(SNAPSHOT, None)
+    say_once(
+        f"The link's snapshot {md_text(asked)} is no longer kept (retention in "
+        "scorecard.toml): this is the current data."
+    )
+
+
+def keep_snapshot_in_url(pinned: str | None) -> None:
+    """The URL names the snapshot on view while it is an earlier one, and none otherwise."""
+    if pinned:
+        st.query_params[SNAPSHOT] = pinned
+    else:
+        st.query_params.pop(SNAPSHOT, None)
+
+
+def view_link(
+    base: str | None, *, as_of: date, snapshot_id: str | None = None, drop: Sequence[str] = ()
+) -> str:
+    """A link to this page with everything the view depends on: the URL's parameters (period,
+    teams, review window, drill-downs, a deal's id…) with the as-of date pinned and, given
+    `snapshot_id`, the snapshot. `drop`: parameters left out. `base`: the page's address in
+    the browser (`st.context.url`), else the link is relative to it."""
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    params["as_of"] = [as_of.isoformat()]
+    if snapshot_id:
+        params[SNAPSHOT] = [snapshot_id]
+    for key in drop:
+        params.pop(key, None)
+    return f"{base or ''}?{urlencode(params, doseq=True)}"
+
+
+def _row_keys(frame: pl.DataFrame) -> pl.Expr:
+    """What names a table row in a link: its record id when it has one (`opp_id`, `lead_id`,
+    `id`), else its first two text columns (team and stage, say), else its position."""
+    ids = [c for c in ("opp_id", "lead_id", "id") if c in frame.columns]
+    texts = [
+        c for c, t in frame.schema.items() if isinstance(t, pl.String | pl.Enum | pl.Categorical)
+    ]
+    columns = ids[:1] or texts[:2]
+    if not columns:
+        return pl.format("#{}", pl.int_range(pl.len()))
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator="|")
+
+
+def drilled_row(key: str, frame: pl.DataFrame, selected: int | None) -> int | None:
+    """The row of a selectable table (`key`) the page drills into: the one selected on screen,
+    else on a first look the one the URL names (`?drill=<key>:<row key>`); written back to the
+    URL so a link carries it. A selection cleared on screen clears it from the URL too."""
+    seen = f"_drill_seen_{key}"  # session key: the row selected on screen at the last run
+    asked = dict(item.split(":", 1) for item in st.query_params.get_all(DRILL) if ":" in item)
+    keys = frame.select(_row_keys(frame).alias("key"))["key"]
+    cleared = selected is None and st.session_state.get(seen) is not None
+    st.session_state[seen] = selected
+    if selected is not None:
+        asked[key] = keys[selected]
+    elif cleared:
+        asked.pop(key, None)
+    elif key in asked:  # nothing selected on screen yet: the URL's row, if the table has it
+        matches = (keys == asked[key]).arg_true()
+        selected = int(matches[0]) if len(matches) else None
+    items = [f"{k}:{v}" for k, v in asked.items()]
+    if items and items != st.query_params.get_all(DRILL):
+        st.query_params[DRILL] = items
+    elif not items:
+        st.query_params.pop(DRILL, None)
+    return selected

@@ -12,7 +12,9 @@ import polars as pl
 import streamlit as st
 
 from model import formats
-from pages import _auth
+from model.tables import ALL_TEAMS
+from model.team_rows import labelled_total, team_rows
+from pages import _auth, _filters
 from pages._text import md_text
 from reports.colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
 from scoring.definitions import MetricDefinition, registry
@@ -295,6 +297,46 @@ def link_params() -> dict[str, str]:
     }
 
 
+def in_team_order(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A per-team result in the order every table shows it for the view's teams (the total
+    last, left out for one team: `model.team_rows.team_rows`), and the same rows with the total
+    named as shown ("Selected teams" for several teams). Any other frame twice as it is."""
+    view = st.session_state.get("view")
+    teams = view.teams if view is not None else ()
+    ordered = team_rows(frame, teams)
+    return ordered, labelled_total(ordered, teams)
+
+
+def since_last_snapshot(
+    column: str, unit: str, *, higher_is_better: bool, note: dict | None = None
+) -> dict:
+    """`st.metric` delta arguments for a headline figure of the view's total row (the
+    Scorecard's team table, All teams): its change since the previous snapshot with an arrow,
+    green when better (`higher_is_better`); "not measured before" without an arrow; `note`
+    (a "not measured" or other note the card already shows) wins; nothing on a first snapshot.
+    `unit` as `reports.headline_changes.metric_delta`."""
+    from pages import _data
+    from reports.headline_changes import metric_delta
+
+    view = st.session_state.get("view")
+    if note or view is None:
+        return note or {}
+    changes = _data.changes(view)
+    if not changes.get("previous"):
+        return {}
+    off = {"delta_color": "off", "delta_arrow": "off"}
+    before = {r["team"]: r for r in changes.get("headline_before", [])}.get(ALL_TEAMS, {})
+    delta = changes.get("headline", {}).get(ALL_TEAMS, {}).get(column)
+    if delta is None:
+        return {"delta": "not measured before", **off} if before.get(column) is None else {}
+    if delta == 0:
+        return {"delta": "no change since last snapshot", **off}
+    return {
+        "delta": f"{metric_delta(delta, unit)} since last snapshot",
+        "delta_color": "normal" if higher_is_better else "inverse",
+    }
+
+
 def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataFrame | None]:
     """A deal list (a frame with `opp_id`) with the link to each deal's page (`deal`, showing
     its name), its change flags over the review window (`flags`) and its risk score
@@ -364,11 +406,13 @@ def table(
 ) -> pl.DataFrame | None:
     """A table with a CSV download; with `select`, returns the selected row (or None). A deal
     list (a frame with `opp_id`) links each deal to its page and shows its change flags and
-    risk score (`with_deal_columns`)."""
+    risk score (`with_deal_columns`). A per-team result shows its teams first and its total
+    last, named for the view (`in_team_order`); a selected total row comes back as "All teams"."""
     if frame.is_empty():
         st.caption("No records for this view.")
         return None
-    shown, deal_config, marks = with_deal_columns(frame)
+    frame, labelled = in_team_order(frame)
+    shown, deal_config, marks = with_deal_columns(labelled)
     config = column_defaults(shown, {**(column_config or {}), **deal_config})
     event = st.dataframe(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
@@ -383,11 +427,13 @@ def table(
     )
     extra = [] if marks is None else [marks.drop("opp_id", *frame.columns, strict=False)]
     csv_button(
-        pl.concat([frame, *extra], how="horizontal") if extra and extra[0].width else frame,
+        pl.concat([labelled, *extra], how="horizontal") if extra and extra[0].width else labelled,
         name,
         key=key,
         config=config,
     )
-    if select and event and event.selection.rows:
-        return frame[event.selection.rows[0]]
-    return None
+    if not select:
+        return None
+    on_screen = event.selection.rows[0] if event and event.selection.rows else None
+    row = _filters.drilled_row(key, frame, on_screen)  # kept in the URL, so links carry it
+    return None if row is None else frame[row]

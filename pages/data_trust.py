@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from model import formats
-from pages import _chart_specs, _data, _decision_log, _widgets
+from pages import _chart_specs, _data, _decision_log, _schedules, _widgets
 from pages._text import md_text
 from reports import funnel_charts as charts
 from scoring import quality
@@ -312,6 +312,9 @@ _widgets.table(
         "days_since_refresh": "Days since refresh",
     },
 )
+st.markdown("**Refresh schedule**")
+st.caption("When the data is refreshed next; ops change the schedules on Data & refresh.")
+_schedules.schedules(_data.settings(), editable=False)
 
 # ---------------------------------------------------------------- definitions
 st.subheader("Metric definitions")

@@ -89,7 +89,7 @@ with st.container(key="call_section"):
         "call_best_case": TEXT("Submitted best case"),
         "notes": TEXT("Notes"),
     }
-    call_table = charts.call_table(the_call)
+    call_table = _widgets.in_team_order(charts.call_table(the_call))[1]
     st.dataframe(
         call_table.to_arrow(),
         key="call",
@@ -98,7 +98,7 @@ with st.container(key="call_section"):
         width="stretch",
         column_config=_widgets.column_defaults(call_table, call_cols),
     )
-    _widgets.csv_button(the_call, f"call_{quarter.name}", key="call")
+    _widgets.csv_button(_widgets.in_team_order(the_call)[1], f"call_{quarter.name}", key="call")
 
     call_missing = scoring_call.call_status(
         _data.team_tables(view.data_dir, view.snapshot_id, view.teams)
@@ -327,7 +327,7 @@ else:
             width="stretch",
         )
         st.caption("Bias = (call − actual) ÷ actual: above zero over-forecasts, below sandbags.")
-    trend = _data.metric("forecast_trend", view)
+    trend = _widgets.in_team_order(_data.metric("forecast_trend", view))[1]
     st.dataframe(
         trend.drop("period").to_arrow(),
         key="trend",

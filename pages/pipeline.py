@@ -68,37 +68,46 @@ def _kpi(key: str, fmt) -> str:
 
 without_amount = headline.get("stalled_without_amount") or 0
 k1, k2, k3, k4 = st.columns(4)
+SINCE = "\n\nThe arrow: the change since the previous snapshot (green is better)."
 k1.metric(
     "Stalled deals",
     _kpi("stalled_deals", str),
-    help=_widgets.help_for("stalled_deals"),
+    help=_widgets.help_for("stalled_deals") + SINCE,
     border=True,
-    **not_measured,
+    **_widgets.since_last_snapshot(
+        "stalled_deals", "count", higher_is_better=False, note=not_measured
+    ),
+)
+stalled_note = (
+    {"delta": f"+ {without_amount} without amount", "delta_color": "off", "delta_arrow": "off"}
+    if without_amount and not stall_reason
+    else not_measured
 )
 k2.metric(
     "Stalled pipeline",
     _kpi("stalled_amount", _widgets.money),
     border=True,
     help="Known amounts of the open deals counted as stalled at the as-of date; deals "
-    "without an amount are counted apart, never as $0.",
-    **(
-        {"delta": f"+ {without_amount} without amount", "delta_color": "off", "delta_arrow": "off"}
-        if without_amount and not stall_reason
-        else not_measured
+    "without an amount are counted apart, never as $0." + SINCE,
+    **_widgets.since_last_snapshot(
+        "stalled_amount", "$", higher_is_better=False, note=stalled_note
     ),
 )
 k3.metric(
     "Stalled at a handoff",
     _kpi("handoff_stalled_share", _widgets.pct),
     border=True,
-    help=_widgets.help_for("handoff_stall"),
-    **not_measured,
+    help=_widgets.help_for("handoff_stall") + SINCE,
+    **_widgets.since_last_snapshot(
+        "handoff_stalled_share", "pts", higher_is_better=False, note=not_measured
+    ),
 )
 k4.metric(
     "Coverage",
     _kpi("coverage", lambda v: f"{v:.1f}×"),
     border=True,
-    help=_widgets.help_for("coverage"),
+    help=_widgets.help_for("coverage") + SINCE,
+    **_widgets.since_last_snapshot("coverage", "x", higher_is_better=True),
 )
 
 # --- Changes since last review -----------------------------------------------------------

@@ -10,18 +10,21 @@ import streamlit as st
 
 from ops import background
 from ops.alerts import recent_alerts
+from ops.credentials import environment_status
 from ops.heartbeat import START_COMMAND, liveness
 from ops.lock import lock_holder
 from ops.runlog import last_run, recent_runs
 from ops.schedule import next_runs
 from ops.sources import SOURCES
-from pages import _auth, _data, _upload, _widgets
+from pages import _auth, _data, _failures, _schedules, _upload, _widgets
 from pages._text import md_text
 from snapshots.store import StoreError, storage_problem
 
-_auth.require(_auth.Role.OPS)  # defence in depth: the page is only registered for ops
+who = _auth.require(_auth.Role.OPS)  # defence in depth: the page is only registered for ops
 settings = _data.settings()
 store = _data.store()
+RUNS_READ = 500  # runs read to group failures (how often, since when)
+RUNS_SHOWN = 50  # runs listed
 
 st.title("Data & refresh")
 st.caption(
@@ -67,6 +70,19 @@ with st.expander("Sources", expanded=False):
         hide_index=True,
         placeholder=_widgets.MISSING,
         key="sources",
+    )
+    st.markdown("**HubSpot and warehouse credentials in the environment**")
+    st.dataframe(
+        environment_status(os.environ),
+        hide_index=True,
+        key="credentials",
+        column_config={"source": "Source", "variable": "Variable", "for": "For",
+                       "status": "In the environment"},
+    )  # fmt: skip
+    st.caption(
+        "Names only: values are never shown. Set them in the server's environment or in the "
+        "app folder's `.env`, then restart the app. Salesforce's are listed under Salesforce "
+        "connection below."
     )
 
 # ---------------------------------------------------------------- refresh now
@@ -150,75 +166,78 @@ if outcome is not None:
 _upload.upload_exports(settings)
 _upload.salesforce_connection(settings)
 
-# ---------------------------------------------------------------- schedules and runs
-left, right = st.columns(2)
-with left:
-    st.subheader("Next scheduled runs")
-    alive = liveness(settings.data_dir, datetime.now(UTC), settings.schedules.timezone)
-    if alive.running:
-        st.success(md_text(alive.text), icon=":material/monitor_heart:")
-    elif alive.beat is not None or settings.schedules.jobs or settings.schedules.prereads:
-        st.warning(
-            f"{md_text(alive.text)} Scheduled refreshes, pre-reads and alerts wait until it "
-            f"runs. Start it on the server with `{START_COMMAND}` (or as a service, see the "
-            "README).",
-            icon=":material/warning:",
-        )
-    upcoming = next_runs(settings, datetime.now(UTC), n=5)
-    if upcoming.is_empty():
-        st.caption("No schedule configured ([schedule] in scorecard.toml).")
-    else:
-        st.dataframe(
-            upcoming,
-            hide_index=True,
-            placeholder=_widgets.MISSING,
-            key="next_runs",
-            column_config=_widgets.column_defaults(upcoming),
-        )
-        st.caption(
-            f"Times in {settings.schedules.timezone}. The scheduler runs as "
-            "`python -m ops schedule` (or cron / a systemd timer, see the README)."
-        )
-with right:
-    st.subheader("Last runs")
-    try:
-        runs = recent_runs(settings.data_dir, limit=50)
-    except StoreError as exc:
-        st.error(str(exc), icon=":material/error:")
-        runs = None
-    if runs is None:
-        pass
-    elif runs.is_empty():
-        st.caption("No refresh recorded yet.")
-    else:
-        failed = runs.filter(pl.col("outcome") == "failed").head(1)
-        if not failed.is_empty() and runs["outcome"][0] == "failed":
-            st.warning(
-                f"The last refresh failed: {md_text(failed['error'][0])}", icon=":material/warning:"
-            )
-        _widgets.table(
-            runs.select(
-                "run_id", "started_at", "source", "trigger", "outcome", "total_rows", "seconds",
-                "snapshot_id", "error",
-            ),
-            key="run_log",
-            name="run_log",
-        )  # fmt: skip
+# ---------------------------------------------------------------- schedules
+st.subheader("Schedules")
+alive = liveness(settings.data_dir, datetime.now(UTC), settings.schedules.timezone)
+if alive.running:
+    st.success(md_text(alive.text), icon=":material/monitor_heart:")
+elif alive.beat is not None or settings.schedules.jobs or settings.schedules.prereads:
+    st.warning(
+        f"{md_text(alive.text)} Scheduled refreshes, pre-reads and alerts wait until it "
+        f"runs. Start it on the server with `{START_COMMAND}` (or as a service, see the "
+        "README).",
+        icon=":material/warning:",
+    )
+_schedules.schedules(settings, editable=who.may_refresh)
+upcoming = next_runs(settings, datetime.now(UTC), n=5)
+if not upcoming.is_empty():
+    st.markdown("**Next scheduled runs** (refreshes and pre-reads)")
+    st.dataframe(
+        upcoming,
+        hide_index=True,
+        placeholder=_widgets.MISSING,
+        key="next_runs",
+        column_config={
+            "fire_at": st.column_config.DatetimeColumn("When", format="ddd D MMM YYYY, HH:mm"),
+            "job": "Schedule", "source": "Source",
+            "full": st.column_config.CheckboxColumn("Full refresh"), "cron": "Cron",
+        },
+    )  # fmt: skip
+    st.caption(
+        f"Times in {md_text(settings.schedules.timezone)}. The scheduler runs as "
+        "`python -m ops schedule` (or cron / a systemd timer, see the README)."
+    )
 
-    try:
-        failed_alerts = recent_alerts(settings.data_dir, limit=20).filter(
-            pl.col("outcome") == "failed"
-        )
-    except Exception:  # an unreadable run log is reported above
-        failed_alerts = None
-    if failed_alerts is not None and not failed_alerts.is_empty():
-        latest = failed_alerts.row(0, named=True)
-        st.warning(
-            f"An alert could not be sent on {md_text(latest['channel'])} "
-            f"({md_text(latest['event'])}, {latest['sent_at']:%Y-%m-%d %H:%M} UTC): "
-            f"{md_text(latest['error'])}",
-            icon=":material/notifications_off:",
-        )
+# ---------------------------------------------------------------- runs and failures
+st.subheader("Last runs")
+try:
+    runs = recent_runs(settings.data_dir, limit=RUNS_READ)
+except StoreError as exc:
+    st.error(str(exc), icon=":material/error:")
+    runs = None
+if runs is not None and runs.is_empty():
+    st.caption("No refresh recorded yet.")
+elif runs is not None:
+    # the error is hidden (kept in the CSV): each failure's message is under Failures, once
+    _widgets.table(
+        runs.head(RUNS_SHOWN).select(
+            "run_id", "started_at", "source", "trigger", "job", "outcome", "total_rows",
+            "seconds", "snapshot_id", "error",
+        ),
+        key="run_log",
+        name="run_log",
+        column_config={
+            "error": None, "run_id": "Run", "source": "Source", "trigger": "Started by",
+            "job": "Schedule", "outcome": "Outcome", "total_rows": "Rows",
+            "snapshot_id": "Snapshot",
+            "started_at": st.column_config.DatetimeColumn("Started (UTC)",
+                                                          format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )  # fmt: skip
+    _failures.failures(runs, just_shown=outcome is not None and outcome[0] == "failed")
+
+try:
+    failed_alerts = recent_alerts(settings.data_dir, limit=20).filter(pl.col("outcome") == "failed")
+except Exception:  # an unreadable run log is reported above
+    failed_alerts = None
+if failed_alerts is not None and not failed_alerts.is_empty():
+    latest = failed_alerts.row(0, named=True)
+    st.warning(
+        f"An alert could not be sent on {md_text(latest['channel'])} "
+        f"({md_text(latest['event'])}, {latest['sent_at']:%Y-%m-%d %H:%M} UTC): "
+        f"{md_text(latest['error'])}",
+        icon=":material/notifications_off:",
+    )
 
 # ---------------------------------------------------------------- snapshots
 st.subheader("Snapshots")

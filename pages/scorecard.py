@@ -6,15 +6,19 @@ words, headline metrics by team, and what moved. Every figure links to the page 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import polars as pl
 import streamlit as st
 
 from model import formats
+from model.tables import ALL_TEAMS
+from model.team_rows import COMPANY
 from pages import _auth, _data, _decision_log, _perception, _widgets
 from pages import _changes_charts as changes_charts
 from pages._text import md_text
+from reports import headline_changes
 from scoring.preread import move_text, signal_value
 from scoring.review import review_window
 
@@ -88,8 +92,13 @@ COMPACT_CHANGES = ("New", "Won", "Lost", "Pushed out", "Slipped", "Idle")
 teams_label = md_text(", ".join(view.teams)) or "all teams"
 
 st.title("Revenue alignment scorecard")
+# `changes["previous"]` is the earlier scorecard's as-of date, the view's own; the arrows
+# compare with the previous snapshot, named by its data date
+previous_snapshot = _data.snapshot_named(view, changes.get("previous_snapshot"))
 since = (
-    f" · changes since snapshot of {md_text(changes['previous'])}"
+    f" · changes since the snapshot of {previous_snapshot.data_as_of}"
+    if changes.get("previous") and previous_snapshot is not None
+    else f" · changes since snapshot of {md_text(changes['previous'])}"
     if changes.get("previous")
     else " · first snapshot: no changes to show yet"
 )
@@ -101,23 +110,49 @@ judged = (
 st.caption(f"{view.period_label} · as of {card['as_of']} · {teams_label}{judged}{since}")
 
 coverage = card.get("coverage") or {"measured": 4, "pillars": 4, "text": "4 of 4 pillars"}
+partial = coverage["measured"] < coverage["pillars"]
+compared = bool(changes.get("previous"))
+SINCE_HELP = (
+    "\n\nThe arrow: the change since the previous snapshot, for the same period, as-of date "
+    "and teams (green is better). No arrow when either side is not measured."
+)
+
+
+def _change(
+    delta: float | None, before: float | None, *, note: str = ""
+) -> tuple[str | None, bool]:
+    """A score's delta text for `st.metric`, and whether it is a change (arrow, colour) rather
+    than a note: "+2.5", "no change", "not measured before", or only `note` (None: nothing)."""
+    tail = f" · {note}" if note else ""
+    if not compared:
+        return (note or None), False
+    if delta is None:
+        return (f"{NOT_MEASURED} before{tail}" if before is None else note or None), False
+    if delta == 0:
+        return f"no change{tail}", False
+    return f"{delta:+.1f}{tail}", True
+
+
 overall_col, *pillar_cols = st.columns([1, 1, 1, 1, 1])
+if card["overall"] is None:
+    overall_delta, overall_moved = f"{NOT_MEASURED}: {coverage['text']}", False
+else:
+    overall_delta, overall_moved = _change(
+        changes.get("overall"), changes.get("overall_before"),
+        note=coverage["text"] if partial else "",
+    )  # fmt: skip
 overall_col.metric(
     "Alignment score",
     formats.fmt_score(card["overall"]),
-    delta=None
-    if coverage["measured"] == coverage["pillars"]
-    else f"{NOT_MEASURED}: {coverage['text']}"
-    if card["overall"] is None
-    else coverage["text"],
-    delta_color="off",
-    delta_arrow="off",
+    delta=overall_delta,
+    delta_color="normal" if overall_moved else "off",
+    delta_arrow="auto" if overall_moved else "off",
     help="Weighted mean of the measured pillar scores (weights in scorecard.toml); not shown "
-    f"when fewer than two pillars are measured. Covers {coverage['text']}.",
+    f"when fewer than two pillars are measured. Covers {coverage['text']}." + SINCE_HELP,
     border=True,
 )
 HEADLINE_COLUMNS = (
-    "team", "win_rate_count", "won", "lost", "coverage", "required_coverage",
+    "team", "change", "win_rate_count", "won", "lost", "coverage", "required_coverage",
     "open_without_amount", "velocity",
     "stalled_deals", "stalled_amount", "stalled_without_amount", "handoff_stalled_share",
     "forecast_accuracy", "forecast_bias",
@@ -175,16 +210,19 @@ for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
             border=True,
         )
         continue
+    pillar_delta, moved = _change(delta, changes.get("pillars_before", {}).get(pillar["id"]))
     col.metric(
         SHORT_NAMES.get(pillar["id"], pillar["name"]),
         formats.fmt_score(pillar["score"]),
-        delta=None if delta is None else f"{delta:+.1f}",
-        help=_signal_lines(pillar),
+        delta=pillar_delta,
+        delta_color="normal" if moved else "off",  # a higher score is better
+        delta_arrow="auto" if moved else "off",
+        help=_signal_lines(pillar) + SINCE_HELP,
         border=True,
     )
 
 missing = _missing(card)
-if coverage["measured"] < coverage["pillars"]:
+if partial:
     overall_text = (
         "The alignment score is not shown: fewer than two pillars are measured."
         if card["overall"] is None
@@ -225,9 +263,24 @@ with st.expander("Drivers by pillar", expanded=False):
             st.caption("Nothing stands out.")
 
 st.subheader("Headline metrics by team")
-headline = pl.DataFrame(card["headline"])
 headline_config = headline_columns(card["judged_period"])
-deltas = changes.get("headline", {})
+headline = _widgets.in_team_order(
+    headline_changes.with_changes(
+        card["headline"], changes["headline_before"] if compared else None
+    )
+)[1]
+if view.teams and not headline.is_empty():  # the company's own row beside the team's
+    company_view = dataclasses.replace(view, teams=())
+    company_changes = _data.changes(company_view)
+    company = headline_changes.with_changes(
+        _data.scorecard(company_view)["headline"],
+        company_changes["headline_before"] if company_changes.get("previous") else None,
+    ).filter(pl.col("team") == ALL_TEAMS)
+    headline = pl.concat(
+        [headline, company.with_columns(team=pl.lit(COMPANY))], how="diagonal_relaxed"
+    )
+if not compared:  # the first snapshot: the caption says there is nothing to compare yet
+    headline = headline.drop("change", strict=False)
 if headline.is_empty():
     st.info("No team owns opportunities in this view.")
 else:
@@ -238,7 +291,23 @@ else:
         placeholder=_widgets.MISSING,
         width="stretch",
         column_order=HEADLINE_COLUMNS,
-        column_config=headline_config,
+        column_config={
+            **headline_config,
+            "team": st.column_config.TextColumn(
+                "Team",
+                pinned=True,
+                help=f"{COMPANY}: the whole company's figures, for comparison with the view's "
+                "teams.",
+            ),
+            "change": st.column_config.TextColumn(
+                "Change since last snapshot",
+                width="large",
+                help="The figures that moved since the previous snapshot (same period, as-of "
+                "date and teams): ▲ up, ▼ down, and whether that is better or worse (bias is "
+                "neither). A figure measured on one side only has no arrow and says which side "
+                "lacks it.",
+            ),
+        },
     )
     _widgets.csv_button(headline, "headline", key="headline", config=headline_config)
     links = st.columns(3)
@@ -255,7 +324,7 @@ st.markdown(
 if not _widgets.not_available(week_changes.reason):
     compact = changes_charts.overview(week_changes.summary, week_changes.trends)
     st.dataframe(
-        compact.select("team", *COMPACT_CHANGES).to_arrow(),
+        _widgets.in_team_order(compact.select("team", *COMPACT_CHANGES))[1].to_arrow(),
         key="changes_compact",
         hide_index=True,
         placeholder=_widgets.MISSING,

@@ -276,10 +276,12 @@ def compute(
 
 
 def compare(current: Scorecard, previous: Scorecard | None) -> dict[str, Any]:
-    """What changed between two scorecards of the same view: pillar score deltas and the
-    signals that moved most (by score points)."""
+    """What changed between two scorecards of the same view: the overall and pillar score
+    deltas (None where either is not measured; `*_before` says which), the signals that moved
+    most (by score points), and per team the headline deltas and the earlier headline rows."""
     if previous is None:
-        return {"previous": None, "pillars": {}, "signals": [], "headline": {}}
+        return {"previous": None, "pillars": {}, "signals": [], "headline": {}, "overall": None,
+                "overall_before": None, "pillars_before": {}, "headline_before": []}  # fmt: skip
     before = {p.id: p.score for p in previous.pillars}
     pillars = {p.id: _delta(p.score, before.get(p.id)) for p in current.pillars}
     old = {s.id: s for p in previous.pillars for s in p.signals}
@@ -299,6 +301,10 @@ def compare(current: Scorecard, previous: Scorecard | None) -> dict[str, Any]:
         "pillars": pillars,
         "signals": moved,
         "headline": _headline_deltas(current.headline.to_dicts(), previous.headline.to_dicts()),
+        "overall": _delta(current.overall, previous.overall),
+        "overall_before": previous.overall,
+        "pillars_before": before,
+        "headline_before": previous.headline.to_dicts(),
     }
 
 

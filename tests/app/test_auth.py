@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
 
 from ops import audit
 from ops.config import AccessSettings, ConfigError, load_settings
@@ -186,8 +187,10 @@ def signed_in(email: str, **claims) -> dict:
 
 
 def page_paths(at: AppTest) -> set[str]:
-    """The url paths of the pages this run registered ('' = a callable page or the default)."""
-    pages = at._registered_pages.values()  # what st.navigation registered in the last run
+    """The url paths of the pages this run registered (a callable page: its title), without the
+    hidden root page that only opens the first page (`app.with_root`)."""
+    registered = at._registered_pages  # what st.navigation registered in the last run
+    pages = [p for key, p in registered.items() if key != calc_hash("home")]
     return {Path(p["script_path"]).stem if p["script_path"] else p["page_name"] for p in pages}
 
 

@@ -228,7 +228,8 @@ def test_a_team_view_shows_the_company_row_of_that_team(demo_store, app):
     everyone = _table(_run(app), "submission").set_index("team")
     at = _run(app, teams="EMEA")
     mine = _table(at, "submission").set_index("team")
-    assert list(mine.index) == ["EMEA", "All teams"]
+    # one team: its row only (a total of one team would repeat it; model.team_rows)
+    assert list(mine.index) == ["EMEA"]
     assert mine.loc["EMEA"].to_dict() == everyone.loc["EMEA"].to_dict()
     assert any(m.value.startswith("**EMEA**: won") for m in at.markdown)
     # the selectbox of the trend lists the view's rows, the total first

@@ -10,6 +10,7 @@ import pytest
 
 from ops.audit import recent
 from ops.runlog import recent_runs
+from pages._text import as_text
 from snapshots.store import Store
 
 
@@ -43,7 +44,7 @@ def test_lists_sources_schedule_runs_and_snapshots(own_store, app, monkeypatch):
     assert not any("wh-secret-pw" in str(v) for v in sources["status"])
     assert any("No refresh recorded yet" in c.value for c in at.caption)
     assert at.button(key="refresh_now").label == "Refresh now"
-    assert any("Times in Europe/Berlin" in c.value for c in at.caption)
+    assert any("Times in Europe/Berlin" in as_text(c.value) for c in at.caption)
     assert any(m.value.startswith("**Manifest of**") for m in at.markdown)
 
 

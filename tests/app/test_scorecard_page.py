@@ -42,8 +42,29 @@ def test_team_filter_from_the_url_changes_the_numbers(demo_store, app):
     at = app(teams="APAC").run()
     assert not at.exception
     assert at.multiselect(key="teams").value == ["APAC"]
-    assert list(at.dataframe[0].value["team"]) == ["APAC", "All teams"]
+    # the team's row, then the company's own (not a total of APAC alone, which repeats it)
+    assert list(at.dataframe[0].value["team"]) == ["APAC", "Company (all teams)"]
     assert _metrics(at)["Forecast integrity"] != everyone["Forecast integrity"]
+
+
+def test_a_team_view_compares_the_team_with_the_company(demo_store, app):
+    company = app().run().dataframe[0].value.set_index("team")
+    mine = app(teams="APAC").run().dataframe[0].value.set_index("team")
+    columns = ["won", "lost", "win_rate_count", "stalled_deals"]
+    # APAC's row is the company view's APAC row; the company row is the company's All teams
+    assert mine.loc["APAC", columns].to_dict() == company.loc["APAC", columns].to_dict()
+    assert (
+        mine.loc["Company (all teams)", columns].to_dict()
+        == company.loc["All teams", columns].to_dict()
+    )
+    both = app(teams="APAC")
+    both.query_params["teams"] = ["APAC", "EMEA"]
+    shown = both.run().dataframe[0].value
+    assert list(shown["team"]) == ["APAC", "EMEA", "Selected teams", "Company (all teams)"]
+    apac, emea, selected = (
+        shown.set_index("team").loc[t] for t in ("APAC", "EMEA", "Selected teams")
+    )
+    assert selected["won"] == apac["won"] + emea["won"]  # the selection's total
 
 
 def test_period_filter_changes_the_numbers(demo_store, app):
@@ -72,7 +93,7 @@ def two_snapshots(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
 def test_changes_since_the_previous_snapshot(two_snapshots, app):
     at = app(as_of="2026-11-16").run()
     assert not at.exception
-    assert any("changes since snapshot of 2026-11-16" in as_text(c.value) for c in at.caption)
+    assert any("changes since the snapshot of 2026-11-16" in as_text(c.value) for c in at.caption)
     deltas = [m.delta for m in at.metric if m.label != "Alignment score"]
     assert any(d not in (None, "") for d in deltas)
     moved = [as_text(m.value) for m in at.markdown if m.value.startswith(("▲", "▼", "•"))]

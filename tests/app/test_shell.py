@@ -68,7 +68,10 @@ def test_sidebar_says_when_an_earlier_snapshot_is_pinned(tiny_store, app):
     at.session_state["pinned_snapshot"] = Store(tiny_store).current_id()
     at.run()
     assert not at.exception
-    assert [i.value for i in at.sidebar.info] == ["Viewing an earlier snapshot."]
+    # the tiny store's only snapshot: nothing newer to point to
+    assert [i.value for i in at.sidebar.info] == [
+        "Viewing an earlier snapshot: data as of **2026-03-01**."
+    ]
     assert at.sidebar.button(key="sidebar_unpin").label == "Back to the current snapshot"
 
 

@@ -92,7 +92,15 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def copy_to_docs(path: Path, name: str) -> None:
-    docs = ROOT / "docs" / "images"
-    docs.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, docs / name)
+DOCS_IMAGES = ROOT / "docs" / "images"
+DOCS_IMAGES_ENV = "SCORECARD_DOCS_IMAGES"  # set by `python -m tests.screenshots` only
+
+
+def copy_to_docs(path: Path, name: str) -> Path | None:
+    """Copy a screenshot into docs/images/ as `name`, only when refreshing the docs' images on
+    purpose (`python -m tests.screenshots` sets SCORECARD_DOCS_IMAGES=1): a test run writes
+    under artifacts/ and never changes a committed file. Returns the copy, if made."""
+    if os.environ.get(DOCS_IMAGES_ENV) != "1":
+        return None
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(path, DOCS_IMAGES / name))

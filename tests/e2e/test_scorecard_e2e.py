@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import copy_to_docs, screenshot, wait_for_app
 
 
 def test_scorecard_loads_with_its_key_elements(page, app_url):
@@ -17,7 +17,9 @@ def test_scorecard_loads_with_its_key_elements(page, app_url):
         assert page.get_by_test_id("stMetric").filter(has_text=label).count() == 1
     assert page.get_by_text("Top drivers").is_visible()
     assert page.get_by_text("Paid Social").first.is_visible()
-    screenshot(page, "scorecard")
+    path = screenshot(page, "scorecard")
+    page.screenshot(path=str(path))  # the viewport, 1400×1000: the README's picture
+    copy_to_docs(path, "scorecard.png")
 
 
 def test_filter_goes_into_the_url_and_survives_navigation(page, app_url):

@@ -348,3 +348,37 @@ def test_a_stored_scorecard_reads_back_as_the_same_typed_object(card):
     # a signal not measured keeps its reason and has no value, no counts, no score
     unmeasured = [s for p in back.pillars for s in p.signals if not s.measured]
     assert all(s.reason and s.value is None and s.score is None for s in unmeasured)
+
+
+def test_compare_gives_the_overall_change_and_what_was_not_measured_before():
+    from scoring.model import not_measured
+    from scoring.scorecard import Scorecard
+
+    def card(scores: tuple[float | None, ...], win_rate: float) -> Scorecard:
+        # pillars of one signal each on a 0 → 100 scale (score = value); None: not measured
+        def pillar(pillar_id: str, score: float | None) -> PillarScore:
+            signal = Signal("s", pillar_id, "S", "d", score, "score", Scale(0.0, 100.0))
+            return PillarScore(
+                pillar_id, (signal if score is not None else not_measured(signal, "no data"),), ()
+            )
+
+        ids = ("shared_outcomes", "shared_data", "handoff_ownership")
+        q4 = parse_period("2026-Q4")
+        pillars = tuple(pillar(i, v) for i, v in zip(ids, scores, strict=True))
+        headline = pl.DataFrame({"team": ["APAC"], "win_rate_count": [win_rate]})
+        return Scorecard(AS_OF, q4, q4, (), pillars, headline)
+
+    # overall now (70 + 61 + 61) / 3 = 64.0, before (61.5 + 61.5) / 2 = 61.5: +2.5; the first
+    # pillar was not measured before: no delta, and its score before (None) says why
+    now, before = card((70.0, 61.0, 61.0), 0.30), card((None, 61.5, 61.5), 0.25)
+    change = compare(now, before)
+    assert change["overall"] == 2.5 and change["overall_before"] == 61.5
+    assert change["pillars"]["shared_outcomes"] is None
+    assert change["pillars_before"]["shared_outcomes"] is None
+    assert change["pillars"]["shared_data"] == -0.5  # 61.0 − 61.5
+    assert change["headline"]["APAC"]["win_rate_count"] == 0.05  # 0.30 − 0.25
+    assert change["headline_before"] == [{"team": "APAC", "win_rate_count": 0.25}]
+    # not measured now (fewer than two pillars): no overall delta
+    assert compare(card((70.0, None, None), 0.3), before)["overall"] is None
+    first = compare(now, None)
+    assert first["overall"] is None and first["headline_before"] == []
