@@ -19,8 +19,10 @@ from pages import _auth, _data, _decision_log, _perception, _widgets
 from pages import _changes_charts as changes_charts
 from pages._text import md_text
 from reports import headline_changes
+from scoring.model import PillarScore, Signal
 from scoring.preread import move_text, signal_value
 from scoring.review import review_window
+from scoring.scorecard import Scorecard
 
 PAGE_FILES = {
     "pipeline": "pages/pipeline.py",
@@ -41,40 +43,38 @@ PAGE_TITLES = {
 NOT_MEASURED = "not measured"
 
 
-def _counts(s: dict) -> str:
+def _counts(s: Signal) -> str:
     """ " (654 of 880)" for a rate with counts; amounts in money."""
-    num, den = s.get("numerator"), s.get("denominator")
-    if s["unit"] != "ratio" or num is None or not den or s["id"] in {"forecast_bias", "wape"}:
+    num, den = s.numerator, s.denominator
+    if s.unit != "ratio" or num is None or not den or s.id in {"forecast_bias", "wape"}:
         return ""
-    if s["id"] == "slip_rate":
+    if s.id == "slip_rate":
         return f" ({_widgets.money(num)} of {_widgets.money(den)})"
-    if s["id"] == "coverage_vs_required":
+    if s.id == "coverage_vs_required":
         return f" ({formats.fmt_ratio(num)} of {formats.fmt_ratio(den)} needed)"
     return f" ({formats.fmt_count(num)} of {formats.fmt_count(den)})"
 
 
-def _signal_lines(pillar: dict) -> str:
-    lines = [f"**{pillar['name']}: {pillar['question']}**", ""]
-    for s in pillar["signals"]:
-        if s.get("status", "measured") != "measured":
-            lines.append(f"- {s['label']}: {NOT_MEASURED} ({md_text(s['reason'])})")
+def _signal_lines(pillar: PillarScore) -> str:
+    lines = [f"**{pillar.name}: {pillar.question}**", ""]
+    for s in pillar.signals:
+        if not s.measured:
+            lines.append(f"- {s.label}: {NOT_MEASURED} ({md_text(s.reason)})")
             continue
-        value = signal_value(s["value"], s["unit"])
-        score = formats.fmt_score(s["score"])
-        lines.append(f"- {s['label']}: {value}{_counts(s)} → {score}/100")
+        value = signal_value(s.value, s.unit)
+        score = formats.fmt_score(s.score)
+        lines.append(f"- {s.label}: {value}{_counts(s)} → {score}/100")
     return "\n".join(lines)
 
 
-def _missing(card: dict) -> list[str]:
+def _missing(card: Scorecard) -> list[str]:
     """What the data lacks, per pillar not measured: "Forecast integrity: the source has no
     forecast submissions; …" (each reason once)."""
     out = []
-    for pillar in card["pillars"]:
-        if pillar["score"] is None:
-            reasons = dict.fromkeys(
-                md_text(s["reason"]) for s in pillar["signals"] if s.get("reason")
-            )
-            out.append(f"**{pillar['name']}** is not measured: {'; '.join(reasons)}.")
+    for pillar in card.pillars:
+        if pillar.score is None:
+            reasons = dict.fromkeys(md_text(s.reason) for s in pillar.signals if s.reason)
+            out.append(f"**{pillar.name}** is not measured: {'; '.join(reasons)}.")
     return out
 
 
@@ -104,13 +104,12 @@ since = (
 )
 judged = (
     ""
-    if card["judged_period"] == card["period"]
-    else f" · forecast signals judge {card['judged_period']}, the latest complete quarter"
+    if card.judged_period == card.period
+    else f" · forecast signals judge {card.judged_period.name}, the latest complete quarter"
 )
-st.caption(f"{view.period_label} · as of {card['as_of']} · {teams_label}{judged}{since}")
+st.caption(f"{view.period_label} · as of {card.as_of} · {teams_label}{judged}{since}")
 
-coverage = card.get("coverage") or {"measured": 4, "pillars": 4, "text": "4 of 4 pillars"}
-partial = coverage["measured"] < coverage["pillars"]
+partial = len(card.measured_pillars) < len(card.pillars)
 compared = bool(changes.get("previous"))
 SINCE_HELP = (
     "\n\nThe arrow: the change since the previous snapshot, for the same period, as-of date "
@@ -134,21 +133,21 @@ def _change(
 
 
 overall_col, *pillar_cols = st.columns([1, 1, 1, 1, 1])
-if card["overall"] is None:
-    overall_delta, overall_moved = f"{NOT_MEASURED}: {coverage['text']}", False
+if card.overall is None:
+    overall_delta, overall_moved = f"{NOT_MEASURED}: {card.coverage}", False
 else:
     overall_delta, overall_moved = _change(
         changes.get("overall"), changes.get("overall_before"),
-        note=coverage["text"] if partial else "",
+        note=card.coverage if partial else "",
     )  # fmt: skip
 overall_col.metric(
     "Alignment score",
-    formats.fmt_score(card["overall"]),
+    formats.fmt_score(card.overall),
     delta=overall_delta,
     delta_color="normal" if overall_moved else "off",
     delta_arrow="auto" if overall_moved else "off",
     help="Weighted mean of the measured pillar scores (weights in scorecard.toml); not shown "
-    f"when fewer than two pillars are measured. Covers {coverage['text']}." + SINCE_HELP,
+    f"when fewer than two pillars are measured. Covers {card.coverage}." + SINCE_HELP,
     border=True,
 )
 HEADLINE_COLUMNS = (
@@ -197,11 +196,11 @@ def headline_columns(judged: str) -> dict:
 
 
 SHORT_NAMES = {"shared_data": "Shared data"}  # fits the card; the help names it in full
-for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
-    delta = changes["pillars"].get(pillar["id"])
-    if pillar["score"] is None:  # the value would not fit the card: say it below it
+for col, pillar in zip(pillar_cols, card.pillars, strict=True):
+    delta = changes["pillars"].get(pillar.id)
+    if pillar.score is None:  # the value would not fit the card: say it below it
         col.metric(
-            SHORT_NAMES.get(pillar["id"], pillar["name"]),
+            SHORT_NAMES.get(pillar.id, pillar.name),
             _widgets.MISSING,
             delta=NOT_MEASURED,
             delta_color="off",
@@ -210,10 +209,10 @@ for col, pillar in zip(pillar_cols, card["pillars"], strict=True):
             border=True,
         )
         continue
-    pillar_delta, moved = _change(delta, changes.get("pillars_before", {}).get(pillar["id"]))
+    pillar_delta, moved = _change(delta, changes.get("pillars_before", {}).get(pillar.id))
     col.metric(
-        SHORT_NAMES.get(pillar["id"], pillar["name"]),
-        formats.fmt_score(pillar["score"]),
+        SHORT_NAMES.get(pillar.id, pillar.name),
+        formats.fmt_score(pillar.score),
         delta=pillar_delta,
         delta_color="normal" if moved else "off",  # a higher score is better
         delta_arrow="auto" if moved else "off",
@@ -225,8 +224,8 @@ missing = _missing(card)
 if partial:
     overall_text = (
         "The alignment score is not shown: fewer than two pillars are measured."
-        if card["overall"] is None
-        else f"The alignment score covers {coverage['text']}."
+        if card.overall is None
+        else f"The alignment score covers {card.coverage}."
     )
     st.warning(
         "\n\n".join([f"{overall_text} What the data lacks:", *missing]),
@@ -234,10 +233,10 @@ if partial:
     )
 
 st.subheader("Top drivers")
-drivers = card["drivers"]
+drivers = card.drivers
 if not drivers and missing:
     st.info(
-        f"No driver among the measured signals ({coverage['text']}); the pillars not "
+        f"No driver among the measured signals ({card.coverage}); the pillars not "
         "measured cannot show one: see what the data lacks above."
     )
 elif not drivers:
@@ -245,35 +244,35 @@ elif not drivers:
 for i, driver in enumerate(drivers, 1):
     text_col, link_col = st.columns([5, 1])
     text_col.markdown(
-        f"**{i}.** {md_text(driver['text'])}", help=_widgets.help_for(driver["definition_id"])
+        f"**{i}.** {md_text(driver.text)}", help=_widgets.help_for(driver.definition_id)
     )
     with link_col:
-        _link(driver["page"], PAGE_TITLES.get(driver["page"], "Explain"), f"driver{i}")
+        _link(driver.page, PAGE_TITLES.get(driver.page, "Explain"), f"driver{i}")
 
 with st.expander("Drivers by pillar", expanded=False):
-    for pillar in card["pillars"]:
-        st.markdown(f"**{pillar['name']}** — {pillar['question']}")
-        for driver in pillar["drivers"]:
-            st.markdown(f"- {md_text(driver['text'])}")
-        for note in pillar["notes"]:
+    for pillar in card.pillars:
+        st.markdown(f"**{pillar.name}** — {pillar.question}")
+        for driver in pillar.drivers:
+            st.markdown(f"- {md_text(driver.text)}")
+        for note in pillar.notes:
             st.caption(f"Not available: {md_text(note)}")
-        for line in pillar.get("not_measured", []):
+        for line in pillar.not_measured:
             st.caption(md_text(line))
-        if not pillar["drivers"] and not pillar["notes"] and pillar["score"] is not None:
+        if not pillar.drivers and not pillar.notes and pillar.score is not None:
             st.caption("Nothing stands out.")
 
 st.subheader("Headline metrics by team")
-headline_config = headline_columns(card["judged_period"])
+headline_config = headline_columns(card.judged_period.name)
 headline = _widgets.in_team_order(
     headline_changes.with_changes(
-        card["headline"], changes["headline_before"] if compared else None
+        card.headline.to_dicts(), changes["headline_before"] if compared else None
     )
 )[1]
 if view.teams and not headline.is_empty():  # the company's own row beside the team's
     company_view = dataclasses.replace(view, teams=())
     company_changes = _data.changes(company_view)
     company = headline_changes.with_changes(
-        _data.scorecard(company_view)["headline"],
+        _data.scorecard(company_view).headline.to_dicts(),
         company_changes["headline_before"] if company_changes.get("previous") else None,
     ).filter(pl.col("team") == ALL_TEAMS)
     headline = pl.concat(
@@ -344,7 +343,7 @@ if not changes.get("previous"):
 elif not moved:
     st.caption("No signal moved.")
 else:
-    units = {s["id"]: s["unit"] for p in card["pillars"] for s in p["signals"]}
+    units = {s.id: s.unit for p in card.pillars for s in p.signals}
     for m in moved[:6]:
         # The arrow is the value's direction; the score's change says better or worse.
         st.markdown(
@@ -354,12 +353,12 @@ else:
 
 st.download_button(
     "Download the scorecard (JSON)",
-    data=json.dumps({**card, "changes": changes}, indent=2, default=str),
-    file_name=f"scorecard_{card['period']}_{card['as_of']}.json",
+    data=json.dumps({**card.to_dict(), "changes": changes}, indent=2, default=str),
+    file_name=f"scorecard_{card.period.name}_{card.as_of}.json",
     mime="application/json",
     key="download_json",
     on_click=_auth.record_export,
-    args=(f"scorecard_{card['period']}_{card['as_of']}.json",),
+    args=(f"scorecard_{card.period.name}_{card.as_of}.json",),
 )
 
 
@@ -387,12 +386,12 @@ def _preread_pdf() -> bytes:
 st.download_button(
     "Download pre-read (PDF)",
     data=_preread_pdf,
-    file_name=f"preread_{card['period']}_{card['as_of']}.pdf",
+    file_name=f"preread_{card.period.name}_{card.as_of}.pdf",
     mime="application/pdf",
     key="download_preread",
     icon=":material/picture_as_pdf:",
     on_click=_auth.record_export,
-    args=(f"preread_{card['period']}_{card['as_of']}.pdf",),
+    args=(f"preread_{card.period.name}_{card.as_of}.pdf",),
     help="The scorecard of this view as a printable PDF: summary, one page per pillar, charts.",
 )
 
