@@ -1,6 +1,6 @@
 """Every page, as a reader sees it in Chromium at 1440×900: no raw values, no column names,
 no console errors (issue #17, acceptance item 1). Screenshots of every page go to
-artifacts/screenshots/pages/: at 1440×900 and the whole page 1440 px wide.
+artifacts/screenshots/pages/: at 1440×900, and for the all-teams view the whole page 1440 px wide.
 
 Views: the demo org for all teams and for one team (`?teams=EMEA`), and an empty store (no
 snapshot, no automatic demo: the pages a first start offers). On each page the scan reads the
@@ -88,12 +88,15 @@ def _findings(page) -> list[str]:
     return out
 
 
-def _screenshots(page, name: str) -> None:
-    """`name`.png: what shows at 1440×900 (above the fold); `name`_full.png: the whole page.
+def _screenshots(page, name: str, *, whole: bool) -> None:
+    """`name`.png: what shows at 1440×900 (above the fold); with `whole`, `name`_full.png: the
+    whole page (the all-teams view only: a 1440 × 16,000 px shot costs seconds a page).
     Streamlit scrolls its main area, not the document, so the whole page is taken with the
     window made as tall as that area's content."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+    if not whole:
+        return
     tall = page.evaluate(
         "Math.max(...[...document.querySelectorAll(\"[data-testid='stMain'], "
         "[data-testid='stAppViewContainer']\")].map(e => e.scrollHeight))"
@@ -104,12 +107,12 @@ def _screenshots(page, name: str) -> None:
     page.set_viewport_size({"width": 1440, "height": 900})
 
 
-def _visit(page, url: str, name: str, errors: list[str]) -> list[str]:
+def _visit(page, url: str, name: str, errors: list[str], *, whole: bool = False) -> list[str]:
     errors.clear()
     page.goto(url)
     wait_for_app(page)
     page.wait_for_timeout(1500)  # grids and charts draw after the script ends
-    _screenshots(page, name)
+    _screenshots(page, name, whole=whole)
     opened = page.evaluate(OPEN_EXPANDERS)
     if opened:
         page.wait_for_timeout(1500)  # an expander's grids and charts draw once it opens
@@ -156,7 +159,8 @@ def test_demo_pages_read_clean(scan_page, app_url, e2e_store, teams):
         query = {"deal": f"id={_a_deal(e2e_store)}"}.get(path, "")
         query = "&".join(q for q in (query, f"teams={teams}" if teams else "") if q)
         name = f"{path or 'scorecard'}{'_' + teams if teams else ''}"
-        found += _visit(page, f"{app_url}/{path}{'?' + query if query else ''}", name, errors)
+        url = f"{app_url}/{path}{'?' + query if query else ''}"
+        found += _visit(page, url, name, errors, whole=not teams)
     assert not found, "\n".join(found)
 
 
