@@ -15,11 +15,13 @@ from pages._text import md_text
 LABEL_CHARS = 90  # of the message's first line in an expander's label
 
 
-def _when(at: datetime) -> str:
-    """A run's time in the reporting time zone ("2026-11-16 15:05 CET")."""
+def _when(at: datetime, *, zone: bool = True) -> str:
+    """A run's time in the reporting time zone ("2026-11-16 15:05 CET"; without the zone's
+    name when a later time beside it names it)."""
     from pages import _data
 
-    return formats.fmt_datetime(at, _data.settings().scoring.timezone)
+    text = formats.fmt_datetime(at, _data.settings().scoring.timezone)
+    return text if zone else text.rsplit(" ", 1)[0]
 
 
 def _headline(error: str) -> str:
@@ -49,7 +51,7 @@ def failures(runs: pl.DataFrame, *, just_shown: bool = False) -> None:
             span = (
                 f"on {_when(group['first_at'])}"
                 if group["count"] == 1
-                else f"from {_when(group['first_at'])} to {_when(group['last_at'])}"
+                else f"from {_when(group['first_at'], zone=False)} to {_when(group['last_at'])}"
             )
             triggers = ", ".join(group["triggers"])
             st.markdown(
