@@ -8,7 +8,8 @@ a drill-down's own drill-down is opened too. Fails on:
 - a raw ISO timestamp ("2026-11-16T09:00" or "+00:00") in a text cell, or an instant column
   not shown as a local date/time (`pages._widgets.datetime_column`);
 - a tool name in parentheses ("(Looker)", "(Fivetran)", "(Salesforce)") on the demo org;
-- the words "residual" or "sourced by sourced" (labels built from jargon or column names);
+- the words "residual", "sourced by sourced" or "by sourced by" (labels built from jargon or
+  from a column's name);
 - a data-quality check's snake_case id shown as a label instead of its description;
 - a deal row (slipped, pushed, stalled...) without the deal's name.
 """
@@ -38,7 +39,7 @@ PAGES += ["decisions", "leaders", "refresh"]
 
 ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\+00:00")
 TOOL = re.compile(r"\((?:Looker|Fivetran|Salesforce|HubSpot)\)")
-JARGON = re.compile(r"\bresidual\b|sourced by sourced", re.IGNORECASE)
+JARGON = re.compile(r"\bresidual\b|sourced by sourced|\bby sourced by\b", re.IGNORECASE)
 # Ids a reader should see by their names: data-quality checks and metric definitions
 CHECK_IDS = frozenset(check.id for check in CHECKS) | frozenset(registry())
 # Columns the deal-link helper adds in front of a deal list (pages._widgets.with_deal_columns)
