@@ -236,6 +236,22 @@ def _data_start(data_dir: str, snapshot_id: str, timezone: str) -> date | None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def users(data_dir: str, snapshot_id: str) -> pl.DataFrame:
+    """The snapshot's users and queues (`user_id`, `name`), to show people by name."""
+    frame = load_tables(data_dir, snapshot_id).frames["users"]
+    names = pl.col("name") if "name" in frame.collect_schema() else pl.lit(None, pl.String)
+    return frame.select("user_id", names.cast(pl.String).alias("name")).collect()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def deal_names(data_dir: str, snapshot_id: str) -> pl.DataFrame:
+    """The snapshot's deals by name (`opp_id`, `name`), for tables that point to a deal."""
+    frame = load_tables(data_dir, snapshot_id).frames["opportunities"]
+    names = pl.col("name") if "name" in frame.collect_schema() else pl.lit(None, pl.String)
+    return frame.select("opp_id", names.cast(pl.String).alias("name")).collect()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def sales_teams(data_dir: str, snapshot_id: str) -> list[str]:
     """Teams that own opportunities in the snapshot, for the team filter and the colors."""
     from model.tables import opportunities_with_team

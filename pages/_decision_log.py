@@ -11,6 +11,7 @@ import streamlit as st
 
 from journal import ABOUT_KINDS, JournalError
 from journal.store import MAX_ID, MAX_NAME, MAX_TEXT
+from model.calendar import local_date
 from ops import decisions as ops_decisions
 from pages import _auth, _data
 from pages._text import md_text
@@ -148,5 +149,5 @@ def shown(review: pl.DataFrame) -> pl.DataFrame:
             ignore_nulls=True,
         ).alias("Reversed / reopened"),
         pl.col("recorded_by").alias("Recorded by"),
-        pl.col("recorded_at").dt.date().alias("Recorded"),
+        local_date(pl.col("recorded_at"), _data.settings().scoring.timezone).alias("Recorded"),
     )

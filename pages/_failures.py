@@ -3,13 +3,25 @@ and its whole message in an expander (wrapped, never in a table column off-scree
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 import streamlit as st
 
+from model import formats
 from ops.runlog import failure_groups
 from pages._text import md_text
 
 LABEL_CHARS = 90  # of the message's first line in an expander's label
+
+
+def _when(at: datetime, *, zone: bool = True) -> str:
+    """A run's time in the reporting time zone ("2026-11-16 15:05 CET"; without the zone's
+    name when a later time beside it names it)."""
+    from pages import _data
+
+    text = formats.fmt_datetime(at, _data.settings().scoring.timezone)
+    return text if zone else text.rsplit(" ", 1)[0]
 
 
 def _headline(error: str) -> str:
@@ -31,16 +43,15 @@ def failures(runs: pl.DataFrame, *, just_shown: bool = False) -> None:
         times = "once" if group["count"] == 1 else f"{group['count']} times"
         label = (
             f"{state} · {md_text(group['source'])} · {times} · last "
-            f"{group['last_at']:%Y-%m-%d %H:%M} UTC: {md_text(_headline(group['error']))}"
+            f"{_when(group['last_at'])}: {md_text(_headline(group['error']))}"
         )
         icon = ":material/error:" if group["current"] else ":material/history:"
         opened = number == 0 and group["current"] and not just_shown
         with st.expander(label, expanded=opened, icon=icon):
             span = (
-                f"on {group['first_at']:%Y-%m-%d %H:%M} UTC"
+                f"on {_when(group['first_at'])}"
                 if group["count"] == 1
-                else f"from {group['first_at']:%Y-%m-%d %H:%M} to "
-                f"{group['last_at']:%Y-%m-%d %H:%M} UTC"
+                else f"from {_when(group['first_at'], zone=False)} to {_when(group['last_at'])}"
             )
             triggers = ", ".join(group["triggers"])
             st.markdown(

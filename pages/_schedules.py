@@ -85,7 +85,7 @@ def _listing(current: ScheduleFile) -> None:
                 "Status", help="A paused schedule stays in scorecard.toml but does not run."
             ),
             "next run": st.column_config.DatetimeColumn(
-                "Next run", format="ddd D MMM YYYY, HH:mm",
+                "Next run", format="ddd D MMM YYYY, HH:mm", timezone=current.timezone,
                 help=f"In {current.timezone}; none while paused.",
             ),
         },

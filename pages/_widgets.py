@@ -16,6 +16,7 @@ from model.tables import ALL_TEAMS
 from model.team_rows import labelled_total, team_rows
 from pages import _auth, _filters
 from pages._text import md_text
+from reports import names
 from reports.colors import ALL_TEAMS_COLOR, PALETTE, selected_value, team_scale
 from scoring.definitions import MetricDefinition, registry
 from scoring.model import money, pct
@@ -128,15 +129,25 @@ def datetime_column(label: str, help: str | None = None) -> Any:
 def column_defaults(frame: pl.DataFrame, config: dict | None = None) -> dict:
     """`config` in the house style (`house_style`) and completed for the columns it leaves
     out: each gets a readable header (`readable`) and, when it holds decimals, the format of
-    its kind (`model.formats`); a column set to None in `config` stays hidden. Pages name the
-    columns they know; this keeps a column added later from showing as `snake_case` with raw
-    decimals, and one amount from reading "$13,983.29" here and "$13,983" there."""
+    its kind (`model.formats`); instants read as local date and time (`datetime_column`),
+    also in a column the page only labelled; a column set to None in `config` stays hidden.
+    Pages name the columns they know; this keeps a column added later from showing as
+    `snake_case` with raw decimals or UTC instants, and one amount from reading "$13,983.29"
+    here and "$13,983" there."""
     config = {c: house_style(c, v) for c, v in (config or {}).items()}
     for column, dtype in frame.schema.items():
+        if column in config and isinstance(dtype, pl.Datetime):
+            setting = config[column]
+            kind = setting.get("type_config") or {} if isinstance(setting, dict) else {}
+            if setting is not None and kind.get("type") != "datetime":
+                config[column] = datetime_column(_setting(config, column)[0] or readable(column))
+            continue
         if column in config:
             continue
         if dtype.is_float():
             config[column] = number_column(formats.kind_of_column(column), readable(column))
+        elif isinstance(dtype, pl.Datetime):  # local date and time, not a UTC instant
+            config[column] = datetime_column(readable(column))
         elif "_" in column:
             config[column] = st.column_config.Column(readable(column))
     return config
@@ -395,6 +406,31 @@ def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataF
     return out, config, joined.select("opp_id", *shown)
 
 
+def with_names(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """A record list with the names of the people and deals it points to (`reports.names`:
+    `owner_id` U033 → `owner` "Dana Ruiz", `converted_opp_id` → `converted_opp` "Acme
+    renewal") and the name columns' settings; `table` hides the IDs, which stay in the CSV.
+    Any other frame as it is."""
+    users, deals = names.user_id_columns(frame), names.deal_id_columns(frame)
+    view = st.session_state.get("view")
+    if not (users or deals) or view is None:
+        return frame, {}
+    from pages import _data
+
+    if users:
+        frame = names.with_user_names(frame, _data.users(view.data_dir, view.snapshot_id))
+    if deals:
+        frame = names.with_deal_names(frame, _data.deal_names(view.data_dir, view.snapshot_id))
+    config: dict[str, Any] = {}
+    for column in (*users, *deals):
+        target = names.name_column(column)
+        config[target] = st.column_config.TextColumn(
+            readable(target),
+            help=f"Its name; the ID is in the CSV ({readable(column)}).",
+        )
+    return frame, config
+
+
 def table(
     frame: pl.DataFrame,
     *,
@@ -412,8 +448,12 @@ def table(
         st.caption("No records for this view.")
         return None
     frame, labelled = in_team_order(frame)
+    labelled, names_config = with_names(labelled)
     shown, deal_config, marks = with_deal_columns(labelled)
-    config = column_defaults(shown, {**(column_config or {}), **deal_config})
+    ids = [*names.user_id_columns(labelled), *names.deal_id_columns(labelled)]
+    hidden = {c: None for c in ids}  # names, not IDs
+    config = {**names_config, **(column_config or {}), **hidden, **deal_config}
+    config = column_defaults(shown, config)
     event = st.dataframe(
         shown.to_arrow(),  # Arrow as is: ~8× cheaper per rerun than handing over polars
         key=key,

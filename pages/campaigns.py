@@ -16,6 +16,10 @@ from reports import funnel_charts as charts
 from scoring import sourcing
 
 DIMS = {"sourced_by": "Sourced by", "campaign_id": "Campaign", "lead_source": "Lead source"}
+# How a heading names the breakdown ("… by who sourced it") and one of its values ("sourced
+# by marketing"), so no label is built from the column's name ("by sourced by").
+BY = {"sourced_by": "who sourced it", "campaign_id": "campaign", "lead_source": "lead source"}
+OF = {"sourced_by": "sourced by", "campaign_id": "of campaign", "lead_source": "from lead source"}
 
 
 def _row(frame: pl.DataFrame, column: str, value: str) -> dict | None:
@@ -73,7 +77,7 @@ dim = st.segmented_control(
 )
 dim = dim or "sourced_by"
 label = DIMS[dim]
-st.subheader(f"Sourced pipeline and bookings by {label.lower()}")
+st.subheader(f"Sourced pipeline and bookings by {BY[dim]}")
 sourced = _data.metric("sourced_pipeline", view, by=(dim,))
 source_state = None
 if not sourced.is_empty():
@@ -105,7 +109,7 @@ source_row = _widgets.table(
 source_value = charts.picked(source_state, source_row, dim)
 if source_value:
     opps = _data.metric("sourced_pipeline_opps", view).filter(pl.col(dim) == source_value)
-    st.markdown(f"**Opportunities of {label.lower()} {md_text(source_value)}**: {opps.height:,}")
+    st.markdown(f"**Opportunities {OF[dim]} {md_text(source_value)}**: {opps.height:,}")
     _widgets.table(
         opps,
         key="sourced_opps",
@@ -190,7 +194,9 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
         leads = _data.metric("campaign_funnel_leads", view).filter(
             pl.col("campaign_id") == campaign
         )
-        st.markdown(f"**Member leads of campaign {md_text(campaign)}**: {leads.height:,}")
+        named = funnel.filter(pl.col("campaign_id") == campaign)["name"].drop_nulls()
+        campaign_name = named[0] if named.len() else campaign  # names, not IDs
+        st.markdown(f"**Member leads of campaign {md_text(campaign_name)}**: {leads.height:,}")
         _widgets.table(
             leads,
             key="campaign_leads",
@@ -199,8 +205,8 @@ if not _widgets.not_available(sourcing.sourcing_status(tables, "campaign_funnel"
         )
         opps = _data.metric("sourced_pipeline_opps", view).filter(pl.col("campaign_id") == campaign)
         st.markdown(
-            f"**Opportunities with {md_text(campaign)} as primary campaign**, created or won in "
-            f"{view.period}: {opps.height:,}"
+            f"**Opportunities with {md_text(campaign_name)} as primary campaign**, created or "
+            f"won in {view.period}: {opps.height:,}"
         )
         _widgets.table(
             opps,

@@ -185,10 +185,10 @@ _widgets.table(
 
 # ---------------------------------------------------------------- data-quality checks
 st.subheader("Data-quality checks", help=_widgets.help_for("data_quality.score"))
-unavailable = checks.filter(~pl.col("available"))["check_id"].to_list()
+unavailable = checks.filter(~pl.col("available"))["description"].to_list()
 if unavailable:
     _widgets.not_available(
-        "Not available (a table the check needs is missing): " + ", ".join(unavailable)
+        "Not available (a table the check needs is missing): " + "; ".join(unavailable)
     )
 check_state = None
 if checks.filter("available").height:
@@ -202,9 +202,9 @@ check_row = _widgets.table(
     name="quality_checks",
     select=True,
     column_config={
-        "check_id": st.column_config.TextColumn("Check", pinned=True),
+        "check_id": None,  # in the CSV; the description names the check
+        "description": st.column_config.TextColumn("Check", width="large", pinned=True),
         "table": "Table",
-        "description": st.column_config.TextColumn("Description", width="medium"),
         "severity": "Severity",
         "available": st.column_config.CheckboxColumn("Available"),
         "failing": "Failing",
@@ -215,7 +215,9 @@ check_row = _widgets.table(
 check_id = charts.picked(check_state, check_row, "check_id")
 if check_id:
     failing = _data.metric("quality_check_rows", view, check_id=check_id)
-    st.markdown(f"**Records failing {md_text(check_id)}**: {failing.height:,}")
+    described = checks.filter(pl.col("check_id") == check_id)["description"]
+    check_name = described[0] if described.len() else check_id
+    st.markdown(f"**Failing records — {md_text(check_name)}**: {failing.height:,}")
     _widgets.table(failing, key="quality_rows", name=f"quality_{check_id}")
 
 # ---------------------------------------------------------------- stage trust
@@ -257,12 +259,22 @@ trust_row = _widgets.table(
     },
 )
 trust_team = charts.picked(None, trust_row, "team")
+flag_names = {k: d.name for k, d in _widgets.definitions().items()}  # a metric id → its name
 if trust_team:
     flags = _data.metric("stage_trust_flags", view)
     if trust_team != "All teams":
         flags = flags.filter(pl.col("team") == trust_team)
     st.markdown(f"**Flagged deals of {md_text(trust_team)}**: {flags.height:,}")
-    _widgets.table(flags, key="stage_trust_flags", name=f"stage_trust_flags_{trust_team}")
+    _widgets.table(
+        flags.with_columns(
+            flag=pl.col("kpi").replace_strict(
+                flag_names, default=pl.col("kpi"), return_dtype=pl.String
+            )
+        ),
+        key="stage_trust_flags",
+        name=f"stage_trust_flags_{trust_team}",
+        column_config={"kpi": None, "flag": "Flagged for"},  # the metric's name, not its id
+    )
 
 # ---------------------------------------------------------------- funnel skip rate
 st.subheader("Funnel skip rate", help=_widgets.help_for("funnel_skip_rate"))
@@ -290,8 +302,10 @@ else:
 
 # ---------------------------------------------------------------- freshness
 st.subheader("Freshness", help=_widgets.help_for("data_freshness.days_since_latest"))
+zone = _data.settings().scoring.timezone
 st.caption(
-    f"Refreshed {snapshot.created_at:%Y-%m-%d %H:%M} UTC from {md_text(snapshot.source)}; "
+    f"Refreshed {formats.fmt_datetime(snapshot.created_at, zone)} from "
+    f"{md_text(snapshot.source)}; "
     f"data as of {snapshot.data_as_of}. Days are counted to the as-of date {view.as_of} "
     "(negative: refreshed after it)."
 )
@@ -332,11 +346,24 @@ for key, question in QUESTIONS.items():
         continue
     st.markdown(f"**{question}** ({group.height})")
     _widgets.table(
-        group,
+        group.select(
+            "name",
+            pl.exclude("name", "id", "variants"),
+            # other definitions of the quantity by their names, as the Name column reads
+            pl.col("variants")
+            .str.split(", ")
+            .list.eval(pl.element().replace(flag_names))
+            .list.join(", ")
+            .replace("", None),
+            "id",  # the key docs/metrics.md and `help` use: a details column
+        ),
         key=f"definitions_{key}",
         name=f"metric_definitions_{key}",
         column_config={
-            "id": st.column_config.TextColumn("Id", pinned=True),
+            "name": st.column_config.TextColumn("Metric", pinned=True),
+            "id": st.column_config.TextColumn(
+                "ID", help="The definition's key in docs/metrics.md."
+            ),
             "formula": st.column_config.TextColumn("Formula", width="large"),
             "date_anchor": "Date anchor",
         },

@@ -13,6 +13,7 @@ import polars as pl
 import streamlit as st
 
 from connectors.crm_links import record_link
+from model import formats
 from pages import _chart_specs, _data, _decision_log, _review, _widgets
 from pages import _deal_charts as charts
 from pages._text import md_text
@@ -74,7 +75,8 @@ st.markdown(
     f"**{md_text(d['stage'] or 'no stage')}** · forecast category **{md_text(category)}** · "
     f"owner **{md_text(owner)}** · team **{md_text(d['team'] or '(no team)')}**"
 )
-st.caption(f"Created {d['created_at']:%Y-%m-%d} · as of {view.as_of} · deal id {md_text(deal_id)}")
+created = formats.fmt_date(d["created_at"], _data.settings().scoring.timezone)
+st.caption(f"Created {created} · as of {view.as_of} · deal id {md_text(deal_id)}")
 
 # --- Header ------------------------------------------------------------------------------
 risk_reason = risk.risk_status(tables)
@@ -148,7 +150,9 @@ with st.container():
                     "amount_after",
                     "close_date_before",
                     "close_date_after",
-                    pl.col("forecast_category_before", "forecast_category_after").cast(pl.String),
+                    pl.col("forecast_category_before", "forecast_category_after")
+                    .cast(pl.String)
+                    .str.replace_all("_", " "),  # "best case", as the header line says it
                     "pushes",
                 ).to_arrow(),
                 key="deal_flags",
@@ -217,7 +221,9 @@ if history.is_empty():
     st.caption("No stage history recorded for this deal.")
 else:
     st.dataframe(
-        history.drop("opp_id", "changed_at", "amount_before").to_arrow(),
+        history.drop("opp_id", "changed_at", "amount_before")
+        .with_columns(pl.col("forecast_category").cast(pl.String).str.replace_all("_", " "))
+        .to_arrow(),
         key="deal_history",
         hide_index=True,
         placeholder=_widgets.MISSING,

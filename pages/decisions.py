@@ -114,7 +114,7 @@ else:
         history = journal.history().filter(pl.col("decision_id") == pick)
         _widgets.table(
             history.select(
-                pl.col("at").dt.strftime("%Y-%m-%d %H:%M UTC").alias("When"),
+                pl.col("at").alias("When"),  # local date and time (_widgets.column_defaults)
                 pl.col("by_email").alias("Who"),
                 pl.col("kind").alias("Change"),
                 pl.col("status").alias("Status"),

@@ -93,7 +93,7 @@ _widgets.table(
         pl.col("score").alias("Answer (1-5)"),
         pl.col("comment").alias("Comment"),
         pl.col("by_email").alias("By"),
-        pl.col("at").dt.strftime("%Y-%m-%d %H:%M UTC").alias("When"),
+        pl.col("at").alias("When"),  # local date and time (_widgets.column_defaults)
     ),
     key="leader_answers_table",
     name="leader_answers",

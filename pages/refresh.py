@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import polars as pl
 import streamlit as st
 
+from model import formats
+from model.schema import UTC_DATETIME
 from ops import background
 from ops.alerts import recent_alerts
 from ops.credentials import environment_status
@@ -188,7 +190,9 @@ if not upcoming.is_empty():
         placeholder=_widgets.MISSING,
         key="next_runs",
         column_config={
-            "fire_at": st.column_config.DatetimeColumn("When", format="ddd D MMM YYYY, HH:mm"),
+            "fire_at": st.column_config.DatetimeColumn(
+                "When", format="ddd D MMM YYYY, HH:mm", timezone=settings.schedules.timezone
+            ),
             "job": "Schedule", "source": "Source",
             "full": st.column_config.CheckboxColumn("Full refresh"), "cron": "Cron",
         },
@@ -220,8 +224,7 @@ elif runs is not None:
             "error": None, "run_id": "Run", "source": "Source", "trigger": "Started by",
             "job": "Schedule", "outcome": "Outcome", "total_rows": "Rows",
             "snapshot_id": "Snapshot",
-            "started_at": st.column_config.DatetimeColumn("Started (UTC)",
-                                                          format="YYYY-MM-DD HH:mm:ss"),
+            "started_at": _widgets.datetime_column("Started"),
         },
     )  # fmt: skip
     _failures.failures(runs, just_shown=outcome is not None and outcome[0] == "failed")
@@ -232,9 +235,10 @@ except Exception:  # an unreadable run log is reported above
     failed_alerts = None
 if failed_alerts is not None and not failed_alerts.is_empty():
     latest = failed_alerts.row(0, named=True)
+    zone = settings.scoring.timezone
     st.warning(
         f"An alert could not be sent on {md_text(latest['channel'])} "
-        f"({md_text(latest['event'])}, {latest['sent_at']:%Y-%m-%d %H:%M} UTC): "
+        f"({md_text(latest['event'])}, {formats.fmt_datetime(latest['sent_at'], zone)}): "
         f"{md_text(latest['error'])}",
         icon=":material/notifications_off:",
     )
@@ -259,7 +263,7 @@ else:
             "readable": [f"no: {problems[s.id]}" if problems[s.id] else "yes" for s in snapshots],
             "source": [s.source for s in snapshots],
             "data as of": [s.data_as_of for s in snapshots],
-            "stored at (UTC)": [s.created_at.replace(tzinfo=None) for s in snapshots],
+            "stored at": pl.Series([s.created_at for s in snapshots], dtype=UTC_DATETIME),
             "rows": [sum(t["rows"] for t in s.manifest["tables"].values()) for s in snapshots],
             "missing tables": [", ".join(s.manifest.get("missing_tables", [])) for s in snapshots],
         }

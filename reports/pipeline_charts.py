@@ -49,7 +49,7 @@ MISS_LABELS = {
     "lost": "Lost",
     "still_open": "Still open",
     "amount_changes": "Amount changes",
-    "residual": "Judgement (residual)",
+    "residual": "Call judgement (commit at lock − call)",
 }
 # What a waterfall bar means. Won leaves the pipeline but is the outcome the pipeline is for:
 # it has its own color, never the loss red that lost, pushed-out and shrunk deals share.

@@ -1030,11 +1030,12 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         id="forecast_miss_decomposition",
         name="Forecast miss decomposition",
         formula="A − F = unforecast_wins − slipped − lost − still_open + amount_changes + "
-        "residual; residual = Σ committed-at-lock − F",
+        "call judgement; call judgement = Σ committed-at-lock − F (how far the call stood "
+        "below or above the deals committed at lock)",
         unit="currency",
         grain="team × pipeline source × period (drill-down: one row per deal)",
         date_anchor="commit set at end of lock week; outcome as of as-of",
-        good="small slipped/lost and residual; no source that systematically slips",
+        good="small slipped/lost and call judgement; no source that systematically slips",
         question=_Q,
         owner_team="sales",
         filters=f"{_LOCK}; commit set = open in commit or won, close date in P",

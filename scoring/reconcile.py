@@ -420,8 +420,10 @@ def win_rate_variants(
 ) -> pl.DataFrame:
     """Three win rates side by side, per team (or one row, team ``All teams``).
 
-    - by count (Looker): won / (won + lost), deals closed in `period` (by `close_date`);
-    - by amount (Fivetran): won $ / (won $ + lost $), same deals, null amounts ignored;
+    - by count (as BI dashboards usually count it): won / (won + lost), deals closed in
+      `period` (by `close_date`);
+    - by amount (as packaged warehouse models weigh it): won $ / (won $ + lost $), same
+      deals, null amounts ignored;
     - cohort: won / all deals created in `period`, whatever their state now (immature for
       recent periods: open deals count against it).
     The three disagree whenever big deals win or lose more often than small ones, or the
@@ -450,8 +452,8 @@ _WIN_RATE_AMOUNT = _Spec(
     id="reconcile.win_rate.count_vs_amount",
     quantity="Win rate of deals closed in the period",
     unit="ratio",
-    side_a_label="By count (Looker): won / closed",
-    side_b_label="By amount (Fivetran): won $ / closed $",
+    side_a_label="By count of deals: won / closed",
+    side_b_label="By deal amount: won $ / closed $",
     definition_ids=("win_rate.count", "win_rate.amount"),
 )
 _WIN_RATE_COHORT = _Spec(
