@@ -83,6 +83,8 @@ def test_a_failed_refresh_quoting_a_bad_value_shows_it_as_text(tiny_store, app):
     at = app().run()
     at.switch_page("pages/refresh.py").run()
     assert not at.exception
-    (warning,) = [w.value for w in at.warning if "The last refresh failed:" in w.value]
-    assert warning == f"The last refresh failed: {md_text(error)}"
-    assert as_text(warning).endswith(error)
+    # the failure, once: its first line in the expander's label (escaped), its whole message
+    # in a code block (text by nature)
+    (label,) = [e.label for e in at.expander if "Still failing" in e.label]
+    assert label.endswith(md_text(error)) and as_text(label).endswith(error)
+    assert error in [c.value for c in at.code]

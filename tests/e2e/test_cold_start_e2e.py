@@ -21,7 +21,7 @@ from connectors.validate import validate_tables
 from snapshots.store import Store
 from tests.appserver import free_port, running_app
 
-DEEP_LINKS = ["forecast", "refresh", "pipeline", "handoffs", "campaigns", "data_trust"] * 2
+DEEP_LINKS = ["forecast", "refresh", "pipeline", "handoffs", "campaigns", "data_trust"]
 TITLES = ["Scorecard", "Pipeline flow", "Handoffs", "Forecast", "Campaigns & sourcing"]
 TITLES += ["Data trust", "Deal", "Decisions", "Leaders' answers", "Data & refresh", "Get started"]
 SECRETS = """[auth]
