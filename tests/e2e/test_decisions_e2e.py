@@ -36,9 +36,9 @@ def _choose(page, box, option: str) -> None:
         choice = page.get_by_role("option", name=option)
         try:
             choice.wait_for(timeout=5_000)
-        except Exception:  # the list did not open: try again
+            choice.click(timeout=5_000)  # the list can be redrawn under the pointer: again
+        except Exception:  # the list did not open, or closed before the click: try again
             continue
-        choice.click()
         return
     raise AssertionError(f"could not choose {option!r}")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import copy_to_docs, screenshot, wait_for_app
 
 
@@ -14,7 +16,10 @@ def test_scorecard_loads_with_its_key_elements(page, app_url):
     wait_for_app(page)
     page.get_by_text("Revenue alignment scorecard").first.wait_for()
     for label in ("Alignment score", "Handoff ownership", "Forecast integrity"):
-        assert page.get_by_test_id("stMetric").filter(has_text=label).count() == 1
+        # the root moves on to /scorecard: wait for its page, not the root's run
+        expect(page.get_by_test_id("stMetric").filter(has_text=label)).to_have_count(
+            1, timeout=30_000
+        )
     assert page.get_by_text("Top drivers").is_visible()
     assert page.get_by_text("Paid Social").first.is_visible()
     path = screenshot(page, "scorecard")
