@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -66,3 +67,16 @@ def app() -> Callable[..., AppTest]:
         return at
 
     return make
+
+
+@pytest.fixture
+def two_snapshots(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
+    """The demo store with a second, later snapshot (2026-11-23, another seed): what a
+    change since the previous snapshot is computed against."""
+    folder = tmp_path / "data"
+    shutil.copytree(demo_store_dir, folder)
+    later = date(2026, 11, 23)
+    frames = validate_tables(generate_demo_org(as_of=later, seed=8)).frames
+    Store(folder).write(frames, source="demo", data_as_of=later)
+    monkeypatch.setenv("SCORECARD_DATA_DIR", str(folder))
+    return folder

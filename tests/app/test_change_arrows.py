@@ -4,7 +4,6 @@ not measured on one side has no arrow and says so; the team table has a change c
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -57,17 +56,6 @@ def test_a_score_measured_now_only_has_no_arrow_and_says_why(closed_then_demo, a
     # not measured in the export (no open deals), so no arrow, saying so
     assert "Coverage: not measured before" in headline["EMEA"]
     assert headline["APAC"] == "not in the previous snapshot"
-
-
-@pytest.fixture
-def two_snapshots(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "data"
-    shutil.copytree(demo_store_dir, folder)
-    later = date(2026, 11, 23)
-    frames = validate_tables(generate_demo_org(as_of=later, seed=8)).frames
-    Store(folder).write(frames, source="demo", data_as_of=later)
-    monkeypatch.setenv("SCORECARD_DATA_DIR", str(folder))
-    return folder
 
 
 def test_the_overall_score_and_the_team_table_show_what_moved(two_snapshots, app):

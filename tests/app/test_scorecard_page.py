@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from connectors.demo import generate_demo_org
-from connectors.validate import validate_tables
 from pages._text import as_text
-from snapshots.store import Store
 
 
 def _metrics(at) -> dict[str, str]:
@@ -77,17 +73,6 @@ def test_period_filter_changes_the_numbers(demo_store, app):
     assert not at.exception
     assert at.caption[0].value.startswith("2026-Q2")
     assert at.dataframe[0].value["win_rate_count"].tolist() != q4
-
-
-@pytest.fixture
-def two_snapshots(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "data"
-    shutil.copytree(demo_store_dir, folder)
-    later = date(2026, 11, 23)
-    frames = validate_tables(generate_demo_org(as_of=later, seed=8)).frames
-    Store(folder).write(frames, source="demo", data_as_of=later)
-    monkeypatch.setenv("SCORECARD_DATA_DIR", str(folder))
-    return folder
 
 
 def test_changes_since_the_previous_snapshot(two_snapshots, app):

@@ -200,9 +200,14 @@ def test_exec_pages_direct_url_to_ops_page_is_not_found_and_sign_out(tab, signed
     assert tab.get_by_text("Refresh now").count() == 0
     tab.keyboard.press("Escape")  # close the dialog
     tab.get_by_text("Page not found").wait_for(state="hidden")
+    sign_out(tab, signed_app)
+
+
+def sign_out(tab, app: dict) -> None:
+    """Sign out from the sidebar, through the provider's logout page, back to "Sign in"."""
     tab.get_by_role("button", name="Sign out").click()
     tab.get_by_role("button", name="End session").click()  # the provider's logout page
-    tab.wait_for_url(f"{signed_app['url']}/**")
+    tab.wait_for_url(f"{app['url']}/**")
     wait_for_app(tab)
     tab.get_by_role("button", name="Sign in").wait_for()
     assert cookie(tab, USER_COOKIE) is None
@@ -235,6 +240,11 @@ def test_forged_identity_cookie_is_refused(tab, signed_app):
 
 
 def test_expired_identity_is_signed_out(tab, signed_app):
+    expire_identity(tab, signed_app)
+
+
+def expire_identity(tab, signed_app: dict) -> None:
+    """Present a correctly signed identity whose ID token has expired: signed out."""
     from streamlit.web.server.starlette.starlette_app_utils import create_signed_value
 
     # correctly signed (the server's own secret) but the ID token expired a minute ago
@@ -249,11 +259,14 @@ def test_expired_identity_is_signed_out(tab, signed_app):
     tab.get_by_role("button", name="Sign in").wait_for()
 
 
-def test_audit_and_server_log_hold_no_secret(signed_app):
+def test_audit_and_server_log_hold_no_secret(tab, signed_app):
     from ops import audit
 
+    # a sign-in, a sign-out and an expired identity of its own (whatever ran before)
+    sign_in(tab, signed_app, "cro@example.com")
+    sign_out(tab, signed_app)
+    expire_identity(tab, signed_app)
     log = audit.recent(signed_app["data"])
-    # the earlier tests ran in this module: sign-ins, a sign-out, the expired identity
     assert {"sign-in", "sign-out", "expired"} <= set(log["action"].to_list())
     assert "mallory@example.com" not in log["email"].to_list()
     server_log = signed_app["log"].read_text(errors="replace")
