@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException
 
-from pages import GATE_PASSED, _auth, _data, _filters
+from pages import GATE_PASSED, _auth, _data, _filters, _registry
 from pages._text import md_text
 from snapshots.store import StoreError
 
 st.set_page_config(page_title="Revenue Alignment Scorecard", page_icon="📐", layout="wide")
 
 
-def _page(path: str, title: str, icon: str, url: str) -> st.Page:
-    return st.Page(path, title=title, icon=f":material/{icon}:", url_path=url)
+def _page(spec: _registry.PageSpec) -> st.Page:
+    return st.Page(spec.path, title=spec.title, icon=f":material/{spec.icon}:", url_path=spec.url)
 
 
 def query_items() -> dict[str, list[str]]:
@@ -52,23 +52,10 @@ def with_root(pages: list[st.Page]) -> list[st.Page]:
 
 ROOT = "home"  # the reserved path of the root page (`with_root`); nothing links to it
 PAGES = {
-    "Review": [
-        _page("pages/scorecard.py", "Scorecard", "dashboard", "scorecard"),
-        _page("pages/pipeline.py", "Pipeline flow", "water", "pipeline"),
-        _page("pages/handoffs.py", "Handoffs", "swap_horiz", "handoffs"),
-        _page("pages/forecast.py", "Forecast", "trending_up", "forecast"),
-        _page("pages/campaigns.py", "Campaigns & sourcing", "campaign", "campaigns"),
-        _page("pages/data_trust.py", "Data trust", "verified", "data_trust"),
-        _page("pages/deal.py", "Deal", "handshake", "deal"),
-        _page("pages/decisions.py", "Decisions", "gavel", "decisions"),
-        _page("pages/leaders.py", "Leaders' answers", "record_voice_over", "leaders"),
-    ],
-    "Ops": [_page("pages/refresh.py", "Data & refresh", "sync", "refresh")],
+    section: [_page(p) for p in _registry.PAGES if p.section == section]
+    for section in dict.fromkeys(p.section for p in _registry.PAGES)
 }
-EMPTY_PAGES = [
-    _page("pages/get_started.py", "Get started", "flag", "start"),
-    _page("pages/refresh.py", "Data & refresh", "sync", "refresh"),
-]
+EMPTY_PAGES = [_page(p) for p in _registry.EMPTY_STORE]
 
 
 def build_demo_on_first_start() -> None:

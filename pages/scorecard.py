@@ -15,7 +15,7 @@ import streamlit as st
 from model import formats
 from model.tables import ALL_TEAMS
 from model.team_rows import COMPANY
-from pages import _auth, _data, _decision_log, _perception, _widgets
+from pages import _auth, _data, _decision_log, _perception, _registry, _widgets
 from pages import _changes_charts as changes_charts
 from pages._text import md_text
 from reports import headline_changes
@@ -24,20 +24,9 @@ from scoring.preread import move_text, signal_value
 from scoring.review import review_window
 from scoring.scorecard import Scorecard
 
-PAGE_FILES = {
-    "pipeline": "pages/pipeline.py",
-    "handoffs": "pages/handoffs.py",
-    "forecast": "pages/forecast.py",
-    "campaigns": "pages/campaigns.py",
-    "data_trust": "pages/data_trust.py",
-}
-PAGE_TITLES = {
-    "pipeline": "Pipeline flow",
-    "handoffs": "Handoffs",
-    "forecast": "Forecast",
-    "campaigns": "Campaigns & sourcing",
-    "data_trust": "Data trust",
-}
+# The pages a driver links to ("Explain"), by the page id drivers carry (their URL path).
+PAGE_FILES = {url: page.path for url, page in _registry.BY_URL.items()}
+PAGE_TITLES = {url: page.title for url, page in _registry.BY_URL.items()}
 
 
 NOT_MEASURED = "not measured"
