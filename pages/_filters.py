@@ -318,25 +318,33 @@ def _row_keys(frame: pl.DataFrame) -> pl.Expr:
     return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator="|")
 
 
-def drilled_row(key: str, frame: pl.DataFrame, selected: int | None) -> int | None:
-    """The row of a selectable table (`key`) the page drills into: the one selected on screen,
-    else on a first look the one the URL names (`?drill=<key>:<row key>`); written back to the
-    URL so a link carries it. A selection cleared on screen clears it from the URL too."""
-    seen = f"_drill_seen_{key}"  # session key: the row selected on screen at the last run
+def drill_param(key: str, on_screen: str | None) -> str | None:
+    """What the drill-down `key` is drilled into, as its URL text (`?drill=<key>:<text>`): the
+    selection on screen (`on_screen`), else on a first look the one the URL names; written back
+    to the URL so a link carries it. A selection cleared on screen clears it from the URL too."""
+    seen = f"_drill_seen_{key}"  # session key: what was selected on screen at the last run
     asked = dict(item.split(":", 1) for item in st.query_params.get_all(DRILL) if ":" in item)
-    keys = frame.select(_row_keys(frame).alias("key"))["key"]
-    cleared = selected is None and st.session_state.get(seen) is not None
-    st.session_state[seen] = selected
-    if selected is not None:
-        asked[key] = keys[selected]
+    cleared = on_screen is None and st.session_state.get(seen) is not None
+    st.session_state[seen] = on_screen
+    if on_screen is not None:
+        asked[key] = on_screen
     elif cleared:
         asked.pop(key, None)
-    elif key in asked:  # nothing selected on screen yet: the URL's row, if the table has it
-        matches = (keys == asked[key]).arg_true()
-        selected = int(matches[0]) if len(matches) else None
     items = [f"{k}:{v}" for k, v in asked.items()]
     if items and items != st.query_params.get_all(DRILL):
         st.query_params[DRILL] = items
     elif not items:
         st.query_params.pop(DRILL, None)
-    return selected
+    return asked.get(key)
+
+
+def drilled_row(key: str, frame: pl.DataFrame, selected: int | None) -> int | None:
+    """The row of a selectable table (`key`) the page drills into: the one selected on screen,
+    else on a first look the one the URL names (`?drill=<key>:<row key>`), if the table still
+    has it (`drill_param`)."""
+    keys = frame.select(_row_keys(frame).alias("key"))["key"]
+    asked = drill_param(key, None if selected is None else keys[selected])
+    if selected is not None or asked is None:
+        return selected
+    matches = (keys == asked).arg_true()
+    return int(matches[0]) if len(matches) else None
