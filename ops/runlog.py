@@ -101,6 +101,19 @@ def _read(data_dir: Path | str) -> AbstractContextManager[sqlite3.Connection]:
     return read(Path(data_dir) / RUNS_DB)
 
 
+def _being_created(exc: sqlite3.OperationalError) -> bool:
+    """The log file exists but its tables do not yet: a first refresh has just created the
+    file and not yet its tables (SQLite makes the file on connect). Nothing has run yet."""
+    return str(exc).startswith("no such table")
+
+
+def _unreadable(data_dir: Path | str, exc: sqlite3.DatabaseError) -> StoreError:
+    return StoreError(
+        f"the run log {RUNS_DB} in the data folder {Path(data_dir).name} cannot be "
+        f"read ({exc}): move it aside, the next refresh starts a new one"
+    )
+
+
 def start_run(
     data_dir: Path | str, *, source: str, trigger: str, now: datetime, job: str | None = None
 ) -> int:
@@ -182,11 +195,11 @@ def recent_runs(data_dir: Path | str, limit: int = 50) -> pl.DataFrame:
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM runs ORDER BY run_id DESC LIMIT ?", (limit,)
                 ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not _being_created(exc):
+                raise _unreadable(data_dir, exc) from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"the run log {RUNS_DB} in the data folder {Path(data_dir).name} cannot be "
-                f"read ({exc}): move it aside, the next refresh starts a new one"
-            ) from exc
+            raise _unreadable(data_dir, exc) from exc
     frame = pl.DataFrame(rows, schema=RUNS_SCHEMA, orient="row")
     times = [
         pl.col(c).str.to_datetime(time_unit="us", time_zone="UTC")

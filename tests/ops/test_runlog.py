@@ -17,7 +17,7 @@ from ops.jobs import run_refresh
 from ops.refresh import RefreshError
 from ops.runlog import RUNS_DB, last_failure, last_run, recent_runs
 from ops.sources import SOURCES, Pulled
-from snapshots.store import Store
+from snapshots.store import Store, StoreError
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TINY_ROWS = {"users": 3, "stages": 4, "opportunities": 2, "stage_history": 3, "leads": 1}
@@ -97,6 +97,22 @@ def test_empty_log_reads_as_empty(tmp_path: Path):
     assert empty.height == 0 and "outcome" in empty.columns
     assert not (tmp_path / "nowhere").exists()  # reading does not create the log
     assert last_run(tmp_path / "nowhere") is None
+
+
+def test_a_log_a_first_refresh_is_creating_reads_as_empty(tmp_path: Path):
+    """SQLite makes the file on connect and the first refresh creates its tables a moment
+    later: a page reading in between sees a file with no `runs` table. Nothing has run yet,
+    so that reads as an empty log, not as a damaged one (a test once met "no such table")."""
+    sqlite3.connect(tmp_path / "runs.sqlite").close()  # the file, and no table yet
+    assert (tmp_path / "runs.sqlite").exists()
+    assert recent_runs(tmp_path).height == 0
+    assert last_run(tmp_path) is None
+
+
+def test_a_damaged_log_still_says_so(tmp_path: Path):
+    (tmp_path / "runs.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError, match=r"run log runs\.sqlite .* cannot be read"):
+        recent_runs(tmp_path)
 
 
 def test_wal_mode(settings, quick):
