@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pages._text import as_text
+
 
 def _open(app, page: str, **query: str):
     at = app(**query).run()
@@ -55,3 +57,24 @@ def test_a_link_without_a_drill_lists_no_leads(demo_store, app):
     at = _open(app, "handoffs")
     assert _tables_with(at, "days_to_convert") == []
     assert _tables_with(at, "deadline_at") == []
+
+
+def test_campaigns_sourced_bar_from_a_link_lists_its_opportunities(demo_store, app):
+    at = _open(app, "campaigns", drill="sourced_chart:marketing")
+    sourced = _frame(at, "sourced_table").set_index("sourced_by")
+    [opps] = [f for f in _tables_with(at, "created_in_period") if "opp_id" in f.columns]
+    assert set(opps["sourced_by"]) == {"marketing"}
+    # the bar's figures are its records: opportunities created, and won, in the period
+    assert opps["created_in_period"].sum() == sourced.loc["marketing", "created"] > 0
+    assert opps["won_in_period"].sum() == sourced.loc["marketing", "won"]
+
+
+def test_campaigns_funnel_bar_from_a_link_lists_the_campaign_s_leads_by_name(demo_store, app):
+    funnel = _frame(_open(app, "campaigns"), "campaign_table")
+    campaign, name = funnel.loc[0, "campaign_id"], funnel.loc[0, "name"]
+    at = _open(app, "campaigns", drill=f"campaign_funnel_chart:{campaign}")
+    leads, opps = [f for f in _tables_with(at, "campaign_id") if "members" not in f.columns]
+    assert set(leads["campaign_id"]) == {campaign} and set(opps["campaign_id"]) == {campaign}
+    assert len(leads) == funnel.loc[0, "members"]
+    # the campaign by its name, not its ID
+    assert any(f"{name}: {len(leads):,}" in as_text(m.value) for m in at.markdown)
