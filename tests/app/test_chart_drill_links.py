@@ -78,3 +78,22 @@ def test_campaigns_funnel_bar_from_a_link_lists_the_campaign_s_leads_by_name(dem
     assert len(leads) == funnel.loc[0, "members"]
     # the campaign by its name, not its ID
     assert any(f"{name}: {len(leads):,}" in as_text(m.value) for m in at.markdown)
+
+
+def test_data_trust_quality_bar_from_a_link_lists_the_failing_records(demo_store, app):
+    at = _open(app, "data_trust", drill="quality_chart:open_past_close_date")
+    checks = _frame(at, "quality_table").set_index("check_id")
+    [failing] = _tables_with(at, "is_closed")
+    assert len(failing) == checks.loc["open_past_close_date", "failing"] > 0
+    assert not failing["is_closed"].any()  # open deals past their close date
+
+
+def test_data_trust_gap_bar_from_a_link_lists_one_side_s_records(demo_store, app):
+    everything = _open(app, "data_trust", drill="reconciliation_diff_chart:")
+    assert _tables_with(everything, "in_marketing_count") == []  # an empty pick: nothing
+    at = _open(app, "data_trust", drill="reconciliation_diff_chart:marketing only")
+    [rows] = _tables_with(at, "in_marketing_count")
+    assert set(rows["diff"]) == {"marketing only"}
+    recon = _frame(at, "reconciliations_table").set_index("id")
+    # the pipeline gap's records are those of both directions: this bar holds some of them
+    assert 0 < len(rows) < recon.loc["reconcile.marketing_sourced_pipeline.amount", "records"]
