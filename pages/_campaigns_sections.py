@@ -58,7 +58,9 @@ def sourced_chart(sourced: pl.DataFrame, dim: str) -> _drill.Picks:
     if sourced.is_empty():
         st.caption("No opportunity was created or won in this view.")
         return {dim: None}
-    return _drill.chart(charts.sourced_chart, sourced, dim, key="sourced_chart", fields=(dim,))
+    return _drill.chart(
+        charts.sourced_chart, sourced, dim, key=f"sourced_chart_{dim}", fields=(dim,)
+    )
 
 
 def sourced_detail(

@@ -121,13 +121,14 @@ def headline(view: _data.View) -> None:
 
 def waterfall_chart(conversion: pl.DataFrame, dim: str) -> _drill.Picks:
     """The answer's chart: cohort conversion at each handoff by channel or team; a click on a
-    bar picks (channel or team, step)."""
+    bar picks (channel or team, step). Each breakdown is its own chart (its key names it), so
+    a link's pick of a team is never read as a channel."""
     return _drill.chart(
         charts.conversion_chart,
         conversion,
         dim,
         scale(dim, conversion[dim]),
-        key="conversion_chart",
+        key=f"conversion_chart_{dim}",
         fields=(dim, "from_step"),
     )
 
@@ -229,7 +230,7 @@ def follow_up_sla(view: _data.View, dim: str, params) -> None:
         st.caption("No MQLs in this view.")
         return
     chart_picks = _drill.chart(
-        charts.sla_chart, sla, dim, scale(dim, sla[dim]), key="sla_chart", fields=(dim,)
+        charts.sla_chart, sla, dim, scale(dim, sla[dim]), key=f"sla_chart_{dim}", fields=(dim,)
     )
     st.caption(
         "Bars: median hours from MQL to first touch (red when above the SLA); black tick: the "
@@ -279,7 +280,7 @@ def leakage(view: _data.View, dim: str) -> None:
         chart_picks = _drill.chart(
             charts.rate_chart, frame, dim, "leak_share", title="Leaked share of MQLs",
             axis_title="Leaked", scale=scale(dim, frame[dim]), count="leaked", total="mqls",
-            key="leakage_chart", fields=(dim,),
+            key=f"leakage_chart_{dim}", fields=(dim,),
         )  # fmt: skip
     leak_row = _widgets.table(
         frame,
@@ -319,7 +320,7 @@ def bounce_backs(view: _data.View, tables, dim: str) -> None:
         chart_picks = _drill.chart(
             charts.rate_chart, bounces, dim, "bounce_back_rate", title="Bounce-back rate",
             axis_title="Bounced back", scale=scale(dim, bounces[dim]), count="bounced",
-            total="leads_with_sales", key="bounce_chart", fields=(dim,),
+            total="leads_with_sales", key=f"bounce_chart_{dim}", fields=(dim,),
         )  # fmt: skip
     bounce_row = _widgets.table(
         bounces,

@@ -1,6 +1,7 @@
 """Chart drill-downs read from a link (issue #16): a click on a chart on Handoffs, Campaigns &
 sourcing and Data trust goes into the URL as `?drill=<chart key>:<value>|<value>`
-(`pages._drill`), so a shared link opens the same records. AppTest cannot click a Vega mark:
+(`pages._drill`; a chart drawn per breakdown is keyed by it: `conversion_chart_source`), so a
+shared link opens the same records. AppTest cannot click a Vega mark:
 each test opens the page with the link a click would have made and checks the records listed
 are those of the picked mark — the same as selecting that mark's row in the table beside it."""
 
@@ -33,7 +34,7 @@ def _drill(at) -> list[str]:
 
 
 def test_handoffs_conversion_bar_from_a_link_lists_its_leads(demo_store, app):
-    at = _open(app, "handoffs", drill="conversion_chart:Paid Social|mql")
+    at = _open(app, "handoffs", drill="conversion_chart_source:Paid Social|mql")
     conv = _frame(at, "conversion_table")
     cell = conv[(conv["source"] == "Paid Social") & (conv["from_step"] == "mql")].iloc[0]
     [leads] = _tables_with(at, "days_to_convert")
@@ -42,11 +43,11 @@ def test_handoffs_conversion_bar_from_a_link_lists_its_leads(demo_store, app):
     assert set(leads["source"]) == {"Paid Social"} and set(leads["from_step"]) == {"mql"}
     assert leads["converted"].sum() == cell["converted"]
     assert any("Paid Social · MQL →" in m.value for m in at.markdown)
-    assert "conversion_chart:Paid Social|mql" in _drill(at)  # kept for the next link
+    assert "conversion_chart_source:Paid Social|mql" in _drill(at)  # kept for the next link
 
 
 def test_handoffs_sla_bar_from_a_link_lists_its_mqls(demo_store, app):
-    at = _open(app, "handoffs", drill="sla_chart:Paid Social")
+    at = _open(app, "handoffs", drill="sla_chart_source:Paid Social")
     sla = _frame(at, "sla_table").set_index("source")
     [leads] = _tables_with(at, "deadline_at", without="hours_untouched")
     assert len(leads) == sla.loc["Paid Social", "mqls"] and set(leads["source"]) == {"Paid Social"}
@@ -60,7 +61,7 @@ def test_a_link_without_a_drill_lists_no_leads(demo_store, app):
 
 
 def test_campaigns_sourced_bar_from_a_link_lists_its_opportunities(demo_store, app):
-    at = _open(app, "campaigns", drill="sourced_chart:marketing")
+    at = _open(app, "campaigns", drill="sourced_chart_sourced_by:marketing")
     sourced = _frame(at, "sourced_table").set_index("sourced_by")
     [opps] = [f for f in _tables_with(at, "created_in_period") if "opp_id" in f.columns]
     assert set(opps["sourced_by"]) == {"marketing"}
@@ -97,3 +98,15 @@ def test_data_trust_gap_bar_from_a_link_lists_one_side_s_records(demo_store, app
     recon = _frame(at, "reconciliations_table").set_index("id")
     # the pipeline gap's records are those of both directions: this bar holds some of them
     assert 0 < len(rows) < recon.loc["reconcile.marketing_sourced_pipeline.amount", "records"]
+
+
+def test_a_team_s_pick_is_not_read_as_a_channel(demo_store, app):
+    # a link made with the team breakdown names its chart; the page opening on channels (its
+    # default) lists no leads for it rather than a channel "EMEA"'s empty list
+    at = _open(app, "handoffs", drill="conversion_chart_team:EMEA|mql")
+    assert _tables_with(at, "days_to_convert") == []
+    at.button_group(key="handoffs_dim").set_value("team").run()
+    [leads] = _tables_with(at, "days_to_convert")
+    conv = _frame(at, "conversion_table")
+    cell = conv[(conv["team"] == "EMEA") & (conv["from_step"] == "mql")].iloc[0]
+    assert len(leads) == cell["cohort"] > 0
