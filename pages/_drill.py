@@ -105,3 +105,26 @@ def records(
     st.markdown(f"**{heading} — {scope(picks, 'all')}: {shown.height}**")
     _widgets.table(shown, key=key, name=name, column_config=column_config, height=height)
     return shown
+
+
+def listed(
+    frame: pl.DataFrame,
+    picks: Mapping[str, str | None],
+    *,
+    key: str,
+    name: str,
+    what: str,
+    hint: str | None = None,
+    column_config: dict | None = None,
+) -> pl.DataFrame | None:
+    """As `records`, for records a loader already cut to the selection, where the selection is
+    not one column's value (a team's leads are every lead the team owned or received; a
+    check's failing records are that check's): the heading, the table and its CSV, without
+    filtering `frame` again. With nothing picked, `hint` (when given) and nothing else."""
+    if all(v is None for v in picks.values()) and hint is not None:
+        st.caption(hint)
+        return None
+    heading = md_text(what[:1].upper() + what[1:])
+    st.markdown(f"**{heading} — {scope(picks, 'all')}: {frame.height:,}**")
+    _widgets.table(frame, key=key, name=name, column_config=column_config)
+    return frame

@@ -1,8 +1,9 @@
 """Decisions: what earlier reviews decided and whether it held.
 
-Each open decision with its follow-through (overdue, the linked metric then and now, reversed or
-reopened), the closed and reversed ones, "decisions kept" per team, closing/reversing/reopening
-(each a new entry), and every decision's history.
+Above the fold, the answer: how many decisions are open, how many are overdue and the share
+kept, and each open decision with its follow-through (overdue, the linked metric then and now,
+reversed or reopened). Below, in tabs: the closed and reversed ones, "decisions kept" per team,
+closing/reversing/reopening (each a new entry), and every decision's history.
 """
 
 from __future__ import annotations
@@ -40,59 +41,74 @@ review = ops_decisions.review(
 kept = ops_decisions.kept(journal, as_of=view.as_of_date, teams=view.teams)
 
 open_now = review.filter(pl.col("status") == "open")
-left, middle, right = st.columns(3)
-left.metric(
-    "Open decisions", f"{open_now.height:,}", help="Recorded and not yet closed or reversed."
-)
-middle.metric(
-    "Overdue", f"{open_now['overdue'].sum():,}", help="Open decisions past their due date."
-)
-if kept.is_empty():
-    right.metric("Decisions kept", "not measured", help=_widgets.help_for("decisions_kept"))
-    right.caption("No decision is due, closed or reversed yet.")
-else:
-    k, n = int(kept["kept"].sum()), int(kept["judged"].sum())
-    right.metric(
-        "Decisions kept",
-        _widgets.pct(k / n),
-        help=_widgets.help_for("decisions_kept"),
+with st.container(key="answer"):
+    left, middle, right = st.columns(3)
+    left.metric(
+        "Open decisions",
+        f"{open_now.height:,}",
+        help="Recorded and not yet closed or reversed.",
+        border=True,
     )
-    right.caption(f"{k:,} of {n:,} judged decisions closed on time and not reversed")
-
-if review.is_empty():
-    st.info(
-        "No decisions recorded yet. Record one below, or on any review page under "
-        "“Record a decision”.",
-        icon=":material/gavel:",
+    middle.metric(
+        "Overdue",
+        f"{open_now['overdue'].sum():,}",
+        help="Open decisions past their due date.",
+        border=True,
     )
-else:
-    st.subheader("Open decisions")
-    _widgets.table(_decision_log.shown(open_now), key="decisions_open", name="open_decisions")
-    st.subheader("Closed and reversed")
-    _widgets.table(
-        _decision_log.shown(review.filter(pl.col("status") != "open")),
-        key="decisions_done",
-        name="closed_decisions",
-    )
-    if not kept.is_empty():
-        st.subheader("Decisions kept by team", help=_widgets.help_for("decisions_kept"))
-        _widgets.table(
-            kept.select(
-                pl.col("team").alias("Team"),
-                pl.col("kept").alias("Kept"),
-                pl.col("judged").alias("Judged"),
-                (pl.col("rate") * 100).round(0).cast(pl.Int64).alias("Kept %"),
-            ),
-            key="decisions_kept",
-            name="decisions_kept",
+    if kept.is_empty():
+        right.metric(
+            "Decisions kept", "not measured", help=_widgets.help_for("decisions_kept"), border=True
         )
+        right.caption("No decision is due, closed or reversed yet.")
+    else:
+        k, n = int(kept["kept"].sum()), int(kept["judged"].sum())
+        right.metric(
+            "Decisions kept", _widgets.pct(k / n), help=_widgets.help_for("decisions_kept"),
+            border=True,
+        )  # fmt: skip
+        right.caption(f"{k:,} of {n:,} judged decisions closed on time and not reversed")
+    if review.is_empty():
+        st.info(
+            "No decisions recorded yet. Record one below, or on any review page under "
+            "“Record a decision”.",
+            icon=":material/gavel:",
+        )
+    else:
+        st.markdown("**Open decisions**")
+        _widgets.table(_decision_log.shown(open_now), key="decisions_open", name="open_decisions")
 
-    st.subheader("Close, reverse or reopen")
+if not review.is_empty():
+    done, by_team, update, histories = st.tabs(
+        ["Closed and reversed", "Decisions kept by team", "Close, reverse or reopen",
+         "History of a decision"]
+    )  # fmt: skip
+    with done:
+        _widgets.table(
+            _decision_log.shown(review.filter(pl.col("status") != "open")),
+            key="decisions_done",
+            name="closed_decisions",
+        )
+    with by_team:
+        st.markdown("**Decisions kept by team**", help=_widgets.help_for("decisions_kept"))
+        if kept.is_empty():
+            st.caption("No decision is due, closed or reversed yet.")
+        else:
+            _widgets.table(
+                kept.select(
+                    pl.col("team").alias("Team"),
+                    pl.col("kept").alias("Kept"),
+                    pl.col("judged").alias("Judged"),
+                    (pl.col("rate") * 100).round(0).cast(pl.Int64).alias("Kept %"),
+                ),
+                key="decisions_kept",
+                name="decisions_kept",
+            )
+
     labels = dict(
         zip(review["decision_id"], "#" + review["decision_id"].cast(pl.String) + " · "
             + review["status"] + " · " + review["text"].str.slice(0, 80), strict=True)
     )  # fmt: skip
-    with st.form("decision_update", clear_on_submit=True):
+    with update, st.form("decision_update", clear_on_submit=True):
         chosen = st.selectbox("Decision", list(labels), format_func=labels.get)
         action = st.radio(
             "What happened", ops_decisions.ACTIONS, horizontal=True,
@@ -109,7 +125,7 @@ else:
             except JournalError as exc:
                 st.error(md_text(exc), icon=":material/error:")
 
-    with st.expander("History of a decision"):
+    with histories:
         pick = st.selectbox("Decision", list(labels), format_func=labels.get, key="history_of")
         history = journal.history().filter(pl.col("decision_id") == pick)
         _widgets.table(

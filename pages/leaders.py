@@ -1,6 +1,9 @@
 """Leaders' answers: once a quarter each function's leader answers seven questions about how
 aligned the revenue system is (1-5, with a comment); the Scorecard page sets the answers beside
-the data's evidence. Answering again replaces the earlier answer (both are kept)."""
+the data's evidence. Answering again replaces the earlier answer (both are kept).
+
+Above the fold, the answer: which functions have answered this quarter, how many answers the
+data contradicts, and the answers given; the form to answer follows."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import polars as pl
 import streamlit as st
 
 from journal import JournalError
+from model import formats
 from model.leader_questions import LEADER_QUESTIONS
 from model.schema import FUNCTIONS
 from ops import decisions as ops_decisions
@@ -44,6 +48,55 @@ except Exception as exc:  # an unreachable database: say so, never its URL
     )
     st.stop()
 
+card = _data.scorecard(view)
+rows, _ = ops_decisions.perception_for(journal, card, quarter=quarter)
+answers = journal.answers().filter(pl.col("quarter") == quarter)
+texts = {q.id: q.text for q in LEADER_QUESTIONS}
+with st.container(key="answer"):
+    functions, gaps, given = st.columns(3)
+    functions.metric(
+        f"Functions that answered {quarter}",
+        f"{answers['function'].n_unique()} of {len(FUNCTIONS)}",
+        help="Functions whose leader answered the seven questions this quarter.",
+        border=True,
+    )
+    gaps.metric(
+        "Gaps with the data",
+        f"{int(rows['gap'].sum()):,}" if rows.height else formats.UNKNOWN,
+        help="Answers rating a question 4 or 5 while the data's evidence for it scores below "
+        "50 (the Scorecard names each one beside the evidence). “—” until someone answers.",
+        border=True,
+    )
+    given.metric(
+        "Answers given",
+        f"{answers.height:,}",
+        help="Every answer recorded this quarter; answering again replaces the earlier answer "
+        "and both are kept.",
+        border=True,
+    )
+    st.markdown(f"**Answers given for {quarter}**")
+    if answers.is_empty():
+        st.caption(f"No function leader has answered for {quarter} yet: answer below.")
+    else:
+        _widgets.table(
+            answers.sort("answer_id", descending=True).select(
+                pl.col("function")
+                .replace_strict(FUNCTION_NAMES, default=pl.col("function"))
+                .alias("Function"),
+                pl.col("question")
+                .replace_strict(texts, default=pl.col("question"))
+                .alias("Question"),
+                pl.col("score").alias("Answer (1-5)"),
+                pl.col("comment").alias("Comment"),
+                pl.col("by_email").alias("By"),
+                pl.col("at").alias("When"),  # local date and time (_widgets.column_defaults)
+            ),
+            key="leader_answers_table",
+            name="leader_answers",
+            height=320,  # a full quarter scrolls inside the table: the form stays near the top
+        )
+
+st.subheader(f"Answer for {quarter}")
 # Only a function's leader answers for it ([access.users] `leads`); ops (and the open app)
 # may answer for any function.
 may_choose = who.open or who.role is _auth.Role.OPS
@@ -80,21 +133,3 @@ if submitted and function:
     else:
         st.session_state["_answers_saved"] = True
         st.rerun()
-
-answers = journal.answers().filter(pl.col("quarter") == quarter)
-st.subheader(f"Answers given for {quarter}")
-texts = {q.id: q.text for q in LEADER_QUESTIONS}
-_widgets.table(
-    answers.sort("answer_id", descending=True).select(
-        pl.col("function")
-        .replace_strict(FUNCTION_NAMES, default=pl.col("function"))
-        .alias("Function"),
-        pl.col("question").replace_strict(texts, default=pl.col("question")).alias("Question"),
-        pl.col("score").alias("Answer (1-5)"),
-        pl.col("comment").alias("Comment"),
-        pl.col("by_email").alias("By"),
-        pl.col("at").alias("When"),  # local date and time (_widgets.column_defaults)
-    ),
-    key="leader_answers_table",
-    name="leader_answers",
-)

@@ -88,6 +88,7 @@ def test_record_follow_answer_and_see_the_gap(page, journal_app, tmp_path: Path)
 
     # 4. the Scorecard names the gap (the demo's handoff evidence is poor) ...
     _nav(page, "Scorecard")
+    page.get_by_role("tab", name="Leaders' view").click()  # the section's tab below the answer
     gap = page.get_by_text("Sales rates “ownership of handoffs is clear” 5/5")
     gap.first.wait_for()
     assert "the data says otherwise" in gap.first.inner_text()
