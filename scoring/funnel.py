@@ -14,10 +14,12 @@ history is partly available: see `lead_ownership_ledger`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from itertools import pairwise
+from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from model.calendar import Calendar, Period, last_day
@@ -28,11 +30,11 @@ from model.tables import (
     Tables,
     collect_available,
     lead_teams,
-    leads_with_team,
     left_join_few,
     missing_message,
 )
 from scoring.definitions import MetricDefinition
+from scoring.portable_time import known, start_of_local_day
 from scoring.windows import (
     any_before,
     any_so_far,
@@ -135,52 +137,94 @@ def _known(ts: pl.Expr, cutoff: datetime) -> pl.Expr:
     return pl.when(ts < cutoff).then(ts)
 
 
-def _raw_steps(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    """One row per lead created by as_of with each step's recorded time (null: not reached)."""
+# The funnel nodes' bodies are narwhals functions of their inputs (by name) and coordinates,
+# written once for every engine (docs/ARCHITECTURE.md); `BODIES` says what each reads. On
+# polars the Node's `build` wraps the bundle's frames (`_on_polars`) and unwraps the result.
+
+
+def funnel_steps_body(
+    leads: nw.LazyFrame,
+    opportunities: nw.LazyFrame,
+    users: nw.LazyFrame,
+    *,
+    as_of: date,
+    timezone: str,
+) -> nw.LazyFrame:
+    """`funnel_steps`: one row per lead created by the end of `as_of` with the time it
+    reached each step, skipped steps back-filled (see `funnel_steps`)."""
     cutoff = as_of_end(as_of, timezone)
-    opps = tables.opportunities.select(
-        pl.col("opp_id").alias("converted_opp_id"),
-        pl.col("created_at").alias("opp_created_at"),
-        won_date=pl.when(pl.col("is_won") & (pl.col("close_date") <= as_of)).then("close_date"),
+    engine = leads.implementation
+    opps = opportunities.select(
+        nw.col("opp_id").alias("converted_opp_id"),
+        nw.col("created_at").alias("opp_created_at"),
+        won_date=nw.when(nw.col("is_won") & (nw.col("close_date") <= nw.lit(as_of))).then(
+            nw.col("close_date")
+        ),
     )
     # close_date has no time: a win counts from the start of that local day.
-    won_at = pl.col("won_date").cast(pl.Datetime("us")).dt.replace_time_zone(timezone)
-    opp_at = pl.when(pl.col("converted_opp_id").is_not_null()).then(
-        pl.coalesce("converted_at", "opp_created_at")
+    won_at = start_of_local_day(nw.col("won_date"), timezone, engine, as_of)
+    opp_at = nw.when(~nw.col("converted_opp_id").is_null()).then(
+        nw.coalesce("converted_at", "opp_created_at")
     )
-    return (
-        leads_with_team(tables)
-        .filter(pl.col("created_at") < cutoff)
+    teams = users.select(nw.col("user_id").alias("owner_id"), "team")
+    return _back_fill(
+        leads.filter(nw.col("created_at") < nw.lit(cutoff))
+        .join(teams, on="owner_id", how="left")
         .join(opps, on="converted_opp_id", how="left")
         .select(
             "lead_id",
-            *(pl.col(d).fill_null(label) for d, label in DIMENSIONS.items()),
+            *(nw.col(d).fill_null(label) for d, label in DIMENSIONS.items()),
             "owner_id",
             "converted_opp_id",
-            lead_at="created_at",
-            mql_at=_known(pl.col("mql_at"), cutoff),
-            sal_at=_known(pl.col("sal_at"), cutoff),
-            sql_at=_known(pl.col("sql_at"), cutoff),
-            opp_at=_known(opp_at, cutoff),
-            won_at=won_at.dt.convert_time_zone("UTC"),
+            lead_at=nw.col("created_at"),
+            mql_at=known(nw.col("mql_at"), cutoff),
+            sal_at=known(nw.col("sal_at"), cutoff),
+            sql_at=known(nw.col("sql_at"), cutoff),
+            opp_at=known(opp_at, cutoff),
+            won_at=won_at,
         )
     )
 
 
-def _back_fill(raw: pl.LazyFrame) -> pl.LazyFrame:
+def _back_fill(raw: nw.LazyFrame) -> nw.LazyFrame:
     """Reached semantics: a skipped step takes the timestamp of the next step reached."""
     filled = {
-        f"{s}_at": pl.coalesce([f"{t}_at" for t in STEPS[STEPS.index(s) :]]) for s in INFERABLE
+        f"{s}_at": nw.coalesce([f"{t}_at" for t in STEPS[STEPS.index(s) :]]) for s in INFERABLE
     }
     inferred = {
-        f"inferred_{s}": pl.col(f"{s}_at").is_null() & filled[f"{s}_at"].is_not_null()
+        f"inferred_{s}": nw.col(f"{s}_at").is_null() & ~filled[f"{s}_at"].is_null()
         for s in INFERABLE
     }
     return (
         raw.with_columns(**inferred)
         .with_columns(**filled)
-        .with_columns(skipped=pl.any_horizontal(list(inferred)))
+        .with_columns(skipped=nw.any_horizontal(*inferred, ignore_nulls=False))
     )
+
+
+def clip_steps_body(steps: nw.LazyFrame, *, as_of: date, timezone: str) -> nw.LazyFrame:
+    """The steps as of an earlier day, from later ones: the leads created by its end, each
+    step as recorded (a back-filled one was not), kept when reached by then, back-filled
+    again. A win counts from the start of its close date's local day, so it is known by the
+    end of the day exactly when that date is on or before it."""
+    cutoff = as_of_end(as_of, timezone)
+    recorded = {
+        f"{s}_at": nw.when(~nw.col(f"inferred_{s}")).then(nw.col(f"{s}_at")) for s in INFERABLE
+    }
+    reached = {f"{s}_at": known(nw.col(f"{s}_at"), cutoff) for s in STEPS[1:]}
+    return _back_fill(
+        steps.filter(nw.col("lead_at") < nw.lit(cutoff))
+        .with_columns(**recorded)
+        .with_columns(**reached)
+        .drop(*(f"inferred_{s}" for s in INFERABLE), "skipped")
+    )
+
+
+def _on_polars(
+    body: Callable[..., nw.LazyFrame], /, *frames: pl.LazyFrame, **coords: Any
+) -> pl.LazyFrame:
+    """Run a node body on polars lazy frames (given in the body's order) and return polars."""
+    return body(*(nw.from_native(f) for f in frames), **coords).to_native()
 
 
 def steps_lazy(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.LazyFrame:
@@ -191,24 +235,12 @@ def steps_lazy(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.Lazy
 
 
 def _steps_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    return _back_fill(_raw_steps(tables, as_of, timezone))
+    frames = (tables.leads, tables.opportunities, tables.users)
+    return _on_polars(funnel_steps_body, *frames, as_of=as_of, timezone=timezone)
 
 
 def _clip_steps(steps: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
-    """The steps as of an earlier day, from later ones: the leads created by its end, each
-    step as recorded (a back-filled one was not), kept when reached by then, back-filled
-    again. A win counts from the start of its close date's local day, so it is known by the
-    end of the day exactly when that date is on or before it."""
-    cutoff = as_of_end(as_of, timezone)
-    recorded = {f"{s}_at": pl.when(~pl.col(f"inferred_{s}")).then(f"{s}_at") for s in INFERABLE}
-    known = {f"{s}_at": _known(pl.col(f"{s}_at"), cutoff) for s in STEPS[1:]}
-    return (
-        steps.filter(pl.col("lead_at") < cutoff)
-        .with_columns(**recorded)
-        .with_columns(**known)
-        .drop(*(f"inferred_{s}" for s in INFERABLE), "skipped")
-        .pipe(_back_fill)
-    )
+    return _on_polars(clip_steps_body, steps, as_of=as_of, timezone=timezone)
 
 
 STEPS_NODE = Node(
