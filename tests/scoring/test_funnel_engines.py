@@ -1,6 +1,7 @@
-"""The funnel nodes' bodies (written once in narwhals) give the same frames on polars and on
-DuckDB: on the demo org in several reporting time zones, and on a hand-made fixture whose
-steps, SLA judgements and carried-forward owners are worked out below.
+"""The funnel nodes' bodies and the data-quality checks (written once in narwhals) give the
+same frames on polars and on DuckDB: on the demo org in several reporting time zones, and
+on hand-made fixtures whose steps, SLA judgements, carried-forward owners and flagged
+history rows are worked out below.
 
 DuckDB runs its session in UTC (the canonical model's timestamps are UTC instants); its
 results come back to polars with the polars result's types (DuckDB has no polars Enum:
@@ -27,6 +28,7 @@ from model.schema import TABLES
 from model.tables import Tables
 from scoring.funnel import BODIES, LEAD_HISTORY, SLA_ROWS, STEPS_NODE
 from scoring.portable_time import epoch_us, epoch_us_from_fields, start_of_local_day
+from scoring.quality import CHECKS, CHECKS_NODE, Records, quality_checks, quality_checks_body
 
 DEMO_AS_OF = date(2026, 11, 16)
 ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"]
@@ -354,3 +356,94 @@ def test_start_of_local_day_on_duckdb_is_the_calendars(con, days: list[date], ti
     expr = start_of_local_day(nw.col("d"), timezone, lazy.implementation, date(2026, 12, 31))
     got = collected(lazy.select(s=expr))["s"].to_list()
     assert got == [Calendar(timezone).start_of(d) for d in days]
+
+
+# ---------------------------------------------------------------- data-quality checks
+
+
+def run_checks(tables: Tables, con, *, as_of: date) -> nw.LazyFrame:
+    """quality_checks_body on polars or DuckDB, with the bundle's missing tables."""
+    names = CHECKS_NODE.reads
+    frames = [
+        nw.from_native(getattr(tables, n)) if con is None else on_duckdb(con, getattr(tables, n))
+        for n in names
+    ]
+    return quality_checks_body(*frames, as_of=as_of, missing=tables.missing)
+
+
+def test_quality_checks_are_equal_on_polars_and_duckdb(demo: Tables, con) -> None:
+    # The demo org plants problems: duplicates, open deals past their close date, ...
+    on_polars = run_checks(demo, None, as_of=DEMO_AS_OF)
+    expected = collected(on_polars)
+    actual = collected(run_checks(demo, con, as_of=DEMO_AS_OF))
+    assert_frame_equal(actual, expected, rel_tol=1e-9)  # sorted by check_id on both
+    assert expected.filter(pl.col("failing") > 0).height >= 2
+    assert_frame_equal(expected, quality_checks(demo, as_of=DEMO_AS_OF))
+
+
+def test_each_check_flags_the_same_records_on_polars_and_duckdb(demo: Tables, con) -> None:
+    """Every population (the drill-down's rows) is equal, the ordered window DuckDB reads
+    the stage history with included."""
+    frames = {n: getattr(demo, n) for n in CHECKS_NODE.reads}
+    on_polars = Records(
+        **{n: nw.from_native(f) for n, f in frames.items()},
+        company_opportunities=nw.from_native(demo.opportunities),
+    )
+    on_duck = Records(
+        **{n: on_duckdb(con, f) for n, f in frames.items()},
+        company_opportunities=on_duckdb(con, demo.opportunities),
+    )
+    for check in CHECKS:
+        left = collected(check.population(on_polars, DEMO_AS_OF))
+        right = collected(check.population(on_duck, DEMO_AS_OF)).cast(dict(left.schema))
+        key = [*check.key, "failing"]
+        (
+            assert_frame_equal(
+                left.sort(key, nulls_last=False),
+                right.sort(key, nulls_last=False),
+                check_row_order=False,
+            ),
+            check.id,
+        )
+
+
+def test_hand_made_stage_history_out_of_order_on_duckdb(con) -> None:
+    # O1 created Jan 10 09:00. Rows: Jan 9 (before creation: fails); Jan 11 10:00:00 stage
+    # Propose (position 2); Jan 11 10:00:00.5 stage Discover (position 1): a regression half
+    # a second later (fails); Jan 12 Discover again a day later (no regression: passes).
+    users = [{"user_id": "u1", "name": "Sam", "team": "AE", "function": "sales",
+              "is_queue": False}]  # fmt: skip
+    stages = [
+        {"stage": "Discover", "position": 1, "owner_function": "sales", "is_closed": False,
+         "is_won": False},
+        {"stage": "Propose", "position": 2, "owner_function": "sales", "is_closed": False,
+         "is_won": False},
+    ]  # fmt: skip
+    opps = [{"opp_id": "O1", "stage": "Discover", "created_at": ts("2026-01-10 09:00"),
+             "owner_id": "u1", "amount": 1.0, "close_date": date(2026, 6, 1),
+             "is_closed": False, "is_won": False}]  # fmt: skip
+    at = ts("2026-01-11 10:00")
+    history = [
+        {"opp_id": "O1", "stage": "Discover", "entered_at": ts("2026-01-09 09:00")},
+        {"opp_id": "O1", "stage": "Propose", "entered_at": at},
+        {"opp_id": "O1", "stage": "Discover", "entered_at": at + timedelta(milliseconds=500)},
+        {"opp_id": "O1", "stage": "Discover", "entered_at": ts("2026-01-12 10:00")},
+    ]
+    tables = Tables.from_frames(
+        {
+            "users": frame("users", users),
+            "stages": frame("stages", stages),
+            "opportunities": frame("opportunities", opps),
+            "stage_history": frame("stage_history", history),
+        }
+    )
+    check = next(c for c in CHECKS if c.id == "stage_history_out_of_order")
+    for db in (None, con):
+        frames = {n: getattr(tables, n) for n in CHECKS_NODE.reads}
+        wrap = nw.from_native if db is None else (lambda f: on_duckdb(con, f))
+        records = Records(
+            **{n: wrap(f) for n, f in frames.items()},
+            company_opportunities=wrap(tables.opportunities),
+        )
+        rows = collected(check.population(records, date(2026, 3, 1))).sort("entered_at")
+        assert rows["failing"].to_list() == [True, False, True, False]
