@@ -588,10 +588,18 @@ def sla_rows_body(
         .otherwise(nw.when(waiting).then(nw.lit("pending")).otherwise(nw.lit("breached")))
     )
     return rows.with_columns(
-        status=status.cast(nw.Enum(SlaStatus.categories.to_list())),
+        status=_as_status(status, engine),
         untouched=nw.col("touch_at").is_null(),
         moved_on=~nw.col("sal_at").is_null(),
     ).with_columns(breached=nw.col("status") == "breached", pending=nw.col("status") == "pending")
+
+
+def _as_status(status: nw.Expr, engine: nw.Implementation) -> nw.Expr:
+    """The SLA status as its Enum where the engine has enums (Spark-like engines keep the
+    text; the result's types are the polars schema's once collected)."""
+    return (
+        status if engine.is_spark_like() else status.cast(nw.Enum(SlaStatus.categories.to_list()))
+    )
 
 
 def _sla_rows_lazy(

@@ -24,6 +24,7 @@ from model.graph import Node, get
 from model.schema import TABLES, UTC_DATETIME
 from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
+from scoring.funnel import NodeBody
 from scoring.history import EVENT_ORDER, end_of_day
 from scoring.portable_time import epoch_us
 from scoring.windows import shift_in
@@ -336,22 +337,33 @@ CHECKS: tuple[Check, ...] = (
 _CHECKS_BY_ID = {check.id: check for check in CHECKS}
 
 
-def _check_row(records: Records, as_of: date, check: Check, available: bool) -> nw.LazyFrame:
-    """One result row for `check`; counts are null when a table it needs is missing."""
+def _check_row(records: Records, as_of: date, check: Check) -> nw.LazyFrame:
+    """One result row for `check` (`mark_missing` then empties those a source cannot have)."""
     counts = check.population(records, as_of).select(
         failing=nw.col("failing").cast(nw.Int64).sum().fill_null(0).cast(nw.Int64),
         total=nw.len().cast(nw.Int64),
     )
-    if not available:
-        counts = counts.with_columns(failing=nw.lit(None, nw.Int64), total=nw.lit(None, nw.Int64))
     return counts.with_columns(
         check_id=nw.lit(check.id),
         table=nw.lit(check.table),
         description=nw.lit(check.description),
         severity=nw.lit(check.severity),
-        available=nw.lit(available),
+        available=nw.lit(True),
         share=nw.when(nw.col("total") > 0).then(nw.col("failing") / nw.col("total")),
     ).select(list(CHECKS_SCHEMA))
+
+
+def mark_missing(checks: pl.LazyFrame, tables: Tables) -> pl.LazyFrame:
+    """The checks that need a table the source lacks: not available, counts null (their
+    populations were counted on the empty stand-in tables). Applied to the collected result
+    whichever engine counted it."""
+    unavailable = [check.id for check in CHECKS if not tables.has(*check.needs)]
+    if not unavailable:
+        return checks
+    on = ~pl.col("check_id").is_in(unavailable)
+    return checks.with_columns(
+        available=on, **{c: pl.when(on).then(pl.col(c)) for c in ("failing", "total", "share")}
+    )
 
 
 def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
@@ -372,12 +384,11 @@ def quality_checks_body(
     *,
     as_of: date,
     company_opportunities: nw.LazyFrame | None = None,
-    missing: frozenset[str] = frozenset(),
 ) -> nw.LazyFrame:
-    """`quality_checks`: one row per check (`CHECKS_SCHEMA`), sorted by check_id.
+    """`quality_checks`: one row per check (`CHECKS_SCHEMA`), sorted by check_id, every
+    check counted (`mark_missing` then empties those whose table the source lacks).
     `company_opportunities`: the whole company's deals when the tables are a team's view
-    (default: `opportunities`); `missing`: the tables the source lacks (their checks are
-    unavailable, with null counts)."""
+    (default: `opportunities`)."""
     records = Records(
         opportunities=opportunities,
         stage_history=stage_history,
@@ -388,10 +399,7 @@ def quality_checks_body(
         if company_opportunities is None
         else company_opportunities,
     )
-    rows = [
-        _check_row(records, as_of, check, available=not set(check.needs) & missing)
-        for check in CHECKS
-    ]
+    rows = [_check_row(records, as_of, check) for check in CHECKS]
     return nw.concat(rows, how="vertical").sort("check_id")
 
 
@@ -404,7 +412,7 @@ def _records(tables: Tables) -> Records:
 
 def _checks_lazy(tables: Tables, as_of: date) -> pl.LazyFrame:
     records = _records(tables)
-    return quality_checks_body(
+    counted = quality_checks_body(
         records.opportunities,
         records.stage_history,
         records.leads,
@@ -412,8 +420,8 @@ def _checks_lazy(tables: Tables, as_of: date) -> pl.LazyFrame:
         records.stages,
         as_of=as_of,
         company_opportunities=records.company_opportunities,
-        missing=tables.missing,
     ).to_native()
+    return mark_missing(counted, tables)
 
 
 CHECKS_NODE = Node(
@@ -430,6 +438,11 @@ CHECKS_NODE = Node(
         "scoring/portable_time.py",
     ),
 )
+
+# The node's body for an engine that runs it elsewhere than polars (`scoring.funnel.BODIES`):
+# `quality_checks_body(*(frame of each name in reads), as_of=...)`, plus the company's deals
+# (`company_opportunities`) in a team's view; then `mark_missing` on the collected result.
+CHECKS_BODY = NodeBody(quality_checks_body, CHECKS_NODE.reads)
 
 
 def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.DataFrame:

@@ -28,7 +28,16 @@ from model.schema import TABLES
 from model.tables import Tables
 from scoring.funnel import BODIES, LEAD_HISTORY, SLA_ROWS, STEPS_NODE
 from scoring.portable_time import epoch_us, epoch_us_from_fields, start_of_local_day
-from scoring.quality import CHECKS, CHECKS_NODE, Records, quality_checks, quality_checks_body
+from scoring.quality import (
+    CHECKS,
+    CHECKS_BODY,
+    CHECKS_NODE,
+    CHECKS_SCHEMA,
+    Records,
+    mark_missing,
+    quality_checks,
+    quality_checks_body,
+)
 
 DEMO_AS_OF = date(2026, 11, 16)
 ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"]
@@ -105,18 +114,21 @@ def run_history(tables: Tables, con, *, as_of: date, timezone: str) -> nw.LazyFr
 
 def test_each_body_reads_what_its_node_declares() -> None:
     """The engine layer calls `body(*frames named by reads, **coords)`: the names are the
-    node's, so the graph and the body cannot disagree."""
-    nodes = {node.name: node for node in (STEPS_NODE, SLA_ROWS, LEAD_HISTORY)}
-    assert set(BODIES) == set(nodes)
-    for name, body in BODIES.items():
-        assert body.reads == nodes[name].reads
-        params = list(body.body.__code__.co_varnames[: body.body.__code__.co_argcount])
-        assert params == list(nodes[name].reads)
-        keyword = body.body.__code__.co_varnames[
-            body.body.__code__.co_argcount : body.body.__code__.co_argcount
-            + body.body.__code__.co_kwonlyargcount
-        ]
-        assert list(keyword) == list(nodes[name].coords)
+    node's, so the graph and the body cannot disagree (the quality checks also take the
+    company's deals and the missing tables, with defaults)."""
+    nodes = {node.name: node for node in (STEPS_NODE, SLA_ROWS, LEAD_HISTORY, CHECKS_NODE)}
+    bodies = {**BODIES, CHECKS_NODE.name: CHECKS_BODY}
+    assert set(bodies) == set(nodes)
+    for name, body in bodies.items():
+        node = nodes[name]
+        assert body.reads == node.reads
+        code = body.body.__code__
+        frames = code.co_varnames[: code.co_argcount]
+        keywords = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        assert frames == node.reads
+        assert keywords[: len(node.coords)] == node.coords
+        defaults = body.body.__kwdefaults__ or {}
+        assert set(keywords[len(node.coords) :]) <= set(defaults), name
 
 
 # ---------------------------------------------------------------- the demo org
@@ -362,13 +374,13 @@ def test_start_of_local_day_on_duckdb_is_the_calendars(con, days: list[date], ti
 
 
 def run_checks(tables: Tables, con, *, as_of: date) -> nw.LazyFrame:
-    """quality_checks_body on polars or DuckDB, with the bundle's missing tables."""
+    """quality_checks_body on polars or DuckDB (the missing tables marked on the result)."""
     names = CHECKS_NODE.reads
     frames = [
         nw.from_native(getattr(tables, n)) if con is None else on_duckdb(con, getattr(tables, n))
         for n in names
     ]
-    return quality_checks_body(*frames, as_of=as_of, missing=tables.missing)
+    return quality_checks_body(*frames, as_of=as_of)
 
 
 def test_quality_checks_are_equal_on_polars_and_duckdb(demo: Tables, con) -> None:
@@ -379,6 +391,25 @@ def test_quality_checks_are_equal_on_polars_and_duckdb(demo: Tables, con) -> Non
     assert_frame_equal(actual, expected, rel_tol=1e-9)  # sorted by check_id on both
     assert expected.filter(pl.col("failing") > 0).height >= 2
     assert_frame_equal(expected, quality_checks(demo, as_of=DEMO_AS_OF))
+
+
+def test_checks_of_a_missing_table_are_marked_on_any_engines_result(demo: Tables, con) -> None:
+    # Without leads and stage history, the five checks reading them are not available (null
+    # counts); the eight others count as before.
+    frames = {n: getattr(demo, n).collect() for n in ("users", "stages", "opportunities")}
+    partial = Tables.from_frames(frames)
+    counted = collected(run_checks(partial, con, as_of=DEMO_AS_OF))
+    marked = mark_missing(counted.cast(dict(CHECKS_SCHEMA)).lazy(), partial).collect()
+    assert_frame_equal(marked, quality_checks(partial, as_of=DEMO_AS_OF))
+    off = marked.filter(~pl.col("available"))
+    assert sorted(off["check_id"]) == [
+        "lead_converted_without_opp",
+        "lead_created_in_future",
+        "lead_funnel_out_of_order",
+        "opp_no_stage_history",
+        "stage_history_out_of_order",
+    ]
+    assert off["failing"].is_null().all() and off["total"].is_null().all()
 
 
 def test_each_check_flags_the_same_records_on_polars_and_duckdb(demo: Tables, con) -> None:
