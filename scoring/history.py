@@ -57,9 +57,21 @@ def edge(n: int, partition: str, order_by: str | tuple[str, ...]) -> nw.Expr:
 
 
 def epoch_us(column: str) -> nw.Expr:
-    """A timestamp as microseconds since 1970 (durations are integer arithmetic on every
-    engine)."""
-    return nw.col(column).dt.timestamp("us")
+    """A UTC timestamp as microseconds since 1970, from its calendar fields (the days from
+    the civil date, H. Hinnant's algorithm): integer arithmetic every engine runs the same
+    (narwhals has no epoch or duration totals on DuckDB, Spark and SQLFrame)."""
+    dt = nw.col(column).dt
+    year, month, day = (f().cast(nw.Int64) for f in (dt.year, dt.month, dt.day))
+    shifted = year - (month <= 2).cast(nw.Int64)  # years start in March: leap day last
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    hour, minute, second, micro = (
+        f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.second, dt.microsecond)
+    )
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
 
 
 def instant_us(at: datetime) -> int:
