@@ -11,6 +11,7 @@ LazyFrames and collects finished ones into polars; the graph does the rest.
 from __future__ import annotations
 
 import shutil
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -148,8 +149,11 @@ class SqlFramePostgresEngine:
         return nw.from_native(self._session.read.table(f"{self.schema}.{name}"))
 
     def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
-        # SQLFrame on PostgreSQL has no Arrow collect: rows come back through pandas.
-        return pl.from_pandas(frame.to_native().toPandas())
+        # SQLFrame on PostgreSQL has no Arrow collect: rows come back through pandas'
+        # read_sql, which warns about any DBAPI connection that is not SQLAlchemy's.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pandas only supports SQLAlchemy")
+            return pl.from_pandas(frame.to_native().toPandas())
 
     def close(self) -> None:
         self._connection.close()

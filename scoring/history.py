@@ -57,17 +57,14 @@ def edge(n: int, partition: str, order_by: str | tuple[str, ...]) -> nw.Expr:
 
 
 def epoch_us(column: str) -> nw.Expr:
-    """A UTC timestamp as microseconds since 1970, from its calendar fields (the days from
-    the civil date, H. Hinnant's algorithm): integer arithmetic every engine runs the same
-    (narwhals has no epoch or duration totals on DuckDB, Spark and SQLFrame)."""
+    """A UTC timestamp as microseconds since 1970, from its calendar fields (days before its
+    year, Gregorian leap years, plus its day of the year): integer arithmetic every engine
+    runs the same (narwhals has no epoch or duration totals on DuckDB, Spark and SQLFrame)."""
     dt = nw.col(column).dt
-    year, month, day = (f().cast(nw.Int64) for f in (dt.year, dt.month, dt.day))
-    shifted = year - (month <= 2).cast(nw.Int64)  # years start in March: leap day last
-    era = shifted // 400
-    year_of_era = shifted - era * 400
-    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days = era * 146_097 + day_of_era - 719_468
+    year, day = dt.year().cast(nw.Int64), dt.ordinal_day().cast(nw.Int64)
+    before = year - 1  # leap days before 1 January of `year`, less those before 1970 (477)
+    leap_days = before // 4 - before // 100 + before // 400 - 477
+    days = (year - 1970) * 365 + leap_days + day - 1
     hour, minute, second, micro = (
         f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.second, dt.microsecond)
     )
