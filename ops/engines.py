@@ -11,8 +11,11 @@ LazyFrames and collects finished ones into polars; the graph does the rest.
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import narwhals as nw
 import polars as pl
@@ -37,7 +40,9 @@ def _arrow(tables: Tables, name: str, *, enums_as_text: bool = False) -> Any:
 
 
 class DuckDBEngine:
-    """DuckDB in this process: each canonical table registered once from its Arrow data."""
+    """DuckDB in this process: each canonical table registered from its Arrow data, once
+    per thread (a DuckDB connection serves one call at a time; the scorecard computes its
+    pillars in threads, each on its own cursor of the one database)."""
 
     name = "duckdb"
 
@@ -45,20 +50,22 @@ class DuckDBEngine:
         import duckdb
 
         self._con = duckdb.connect()
-        self._con.execute("SET TimeZone = 'UTC'")  # calendar fields of instants read in UTC
-        self._held: dict[tuple[int, str], Any] = {}
+        self._local = threading.local()
 
     def table(self, tables: Tables, name: str) -> nw.LazyFrame:
+        local = self._local
+        if not hasattr(local, "cursor"):
+            local.cursor, local.held = self._con.cursor(), {}
+            local.cursor.execute("SET TimeZone = 'UTC'")  # calendar fields read in UTC
         key = (id(tables.frames[name]), name)
-        if key not in self._held:
-            self._held[key] = self._con.from_arrow(_arrow(tables, name))
-        return nw.from_native(self._held[key])
+        if key not in local.held:
+            local.held[key] = local.cursor.from_arrow(_arrow(tables, name))
+        return nw.from_native(local.held[key])
 
     def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
         return frame.collect(backend="polars").to_native()
 
     def close(self) -> None:
-        self._held.clear()
         self._con.close()
 
 
@@ -97,13 +104,14 @@ def _spark_session(url: str) -> Any:
         ) from exc
     builder = SparkSession.builder.config("spark.sql.session.timeZone", "UTC")
     if url.startswith("sc://"):
+        _answers(url)
         try:
             session = builder.remote(url).getOrCreate()
             session.sql("select 1").collect()  # a session is lazy: reach the server now
         except ImportError as exc:
             raise EngineError(
-                f"engine spark: the Spark Connect client is missing ({exc.name}): "
-                "pip install 'pyspark[connect]'"
+                f"engine spark: the Spark Connect client is missing ({exc}): "
+                "pip install -r requirements-dev.txt (pyspark[connect])"
             ) from exc
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -129,6 +137,22 @@ def _spark_session(url: str) -> Any:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
+
+
+def _answers(url: str, timeout: float = 5.0) -> None:
+    """Raise EngineError unless something listens at the Spark Connect URL's host and port
+    (the client itself retries an unreachable server for minutes)."""
+    parsed = urlsplit(url)
+    host, port = parsed.hostname or "localhost", parsed.port or 15002
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EngineError(
+            f"engine spark: the Spark Connect server at {url} does not answer ({reason}); "
+            "check [engine] spark_url in scorecard.toml"
+        ) from exc
 
 
 class SqlFramePostgresEngine:

@@ -9,10 +9,15 @@ is missing; PostgreSQL is tests/pgserver.py's server.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -35,6 +40,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
 
+ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 3, 2)
 DEMO_AS_OF = date(2026, 11, 16)
 ENGINES = ("duckdb", "spark", "sqlframe-postgres")
@@ -313,3 +319,59 @@ def test_an_unreachable_spark_connect_url_is_named() -> None:
 def test_a_spark_url_of_no_known_kind_is_refused() -> None:
     with pytest.raises(EngineError, match=r"neither a Spark Connect URL"):
         open_engine("spark", spark_url="yarn")
+
+
+# ---------------------------------------------------------------------------------------
+# The CLI: python -m ops scorecard --engine
+# ---------------------------------------------------------------------------------------
+
+
+def _cli(data: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+    env = {"SCORECARD_DATA_DIR": str(data), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    if config is not None:
+        env["SCORECARD_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "ops", "scorecard", "--format", "json", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def snapshot_dir(tmp_path_factory, demo) -> Path:
+    from connectors.validate import validate_tables
+    from snapshots.store import Store
+
+    data = tmp_path_factory.mktemp("engines") / "data"
+    Store(data).write(validate_tables(demo).frames, source="demo", data_as_of=DEMO_AS_OF)
+    return data
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["duckdb", "spark"])
+def test_the_scorecard_json_is_the_same_on(name: str, snapshot_dir: Path) -> None:
+    if name == "spark" and shutil.which("java") is None:
+        pytest.skip("PySpark needs Java 17+: apt-get install openjdk-17-jre-headless")
+    polars_run = _cli(snapshot_dir)
+    engine_run = _cli(snapshot_dir, "--engine", name)
+    assert polars_run.returncode == 0, polars_run.stderr
+    assert engine_run.returncode == 0, engine_run.stderr
+    assert json.loads(engine_run.stdout) == json.loads(polars_run.stdout)
+
+
+def test_the_engine_is_read_from_the_configuration(snapshot_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "scorecard.toml"
+    config.write_text('[engine]\nname = "spark"\nspark_url = "sc://127.0.0.1:9"\n')
+    run = _cli(snapshot_dir, config=config)
+    assert run.returncode == 2
+    assert "the Spark Connect server at sc://127.0.0.1:9 does not answer" in run.stderr
+    config.write_text('[engine]\nname = "dask"\n')
+    run = _cli(snapshot_dir, config=config)
+    assert run.returncode != 0 and "[engine] name 'dask': use one of polars, duckdb, spark" in (
+        run.stderr
+    )
+
+
+def test_a_wrong_engine_name_on_the_command_line(snapshot_dir: Path) -> None:
+    run = _cli(snapshot_dir, "--engine", "dukdb")
+    assert run.returncode == 2
+    assert "scorecard: unknown engine 'dukdb': use one of polars, duckdb, spark" in run.stderr
