@@ -77,6 +77,9 @@ class Node:
     `body(**inputs, **coords)` over narwhals LazyFrames; `upstream(**coords)` names the
     inputs that are other nodes' results (and at which coordinates); `arrange(frame, tables)`
     puts a result collected from another engine in the order the polars body gives.
+    `reads_company`: the node also reads other teams' records (from `tables.company`), which
+    an engine is not handed: a team view's result is built on polars by `build` (a team's
+    records are few; the company's result, the one the refresh stores, runs on the engine).
     """
 
     name: str
@@ -93,6 +96,7 @@ class Node:
     body: Callable[..., nw.LazyFrame] | None = None
     upstream: Callable[..., Mapping[str, tuple[Node, tuple[Hashable, ...]]]] | None = None
     arrange: Callable[[pl.LazyFrame, Tables], pl.LazyFrame] | None = None
+    reads_company: bool = False
 
     def __post_init__(self) -> None:
         if self.build is None and self.body is not None:
@@ -160,7 +164,8 @@ def _derive(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> tuple[s
 def _build(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.LazyFrame:
     """The node built from what it reads, on the bundle's engine when it has a body."""
     engine = tables.engine
-    if engine.name == "polars" or node.body is None:
+    team_view = node.reads_company and tables.company is not tables
+    if engine.name == "polars" or node.body is None or team_view:
         if node.build is None:
             raise TypeError(f"{node.name} has neither a body nor a build function")
         return node.build(tables, *coords)

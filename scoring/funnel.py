@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import narwhals as nw
 import polars as pl
 
 from model.calendar import Calendar, Period, last_day
 from model.graph import Node, get
+from model.graph import sorted_by as arranged_by
 from model.params import FunnelParams
 from model.tables import (
     UNASSIGNED_TEAM,
@@ -138,9 +139,9 @@ def _known(ts: pl.Expr, cutoff: datetime) -> pl.Expr:
     return pl.when(ts < cutoff).then(ts)
 
 
-# The funnel nodes' bodies are narwhals functions of their inputs (by name) and coordinates,
-# written once for every engine (docs/ARCHITECTURE.md); `BODIES` says what each reads. On
-# polars the Node's `build` wraps the bundle's frames (`_on_polars`) and unwraps the result.
+# The funnel nodes' bodies (`Node.body`) are narwhals functions of their inputs (named as the
+# node's `reads`) and coordinates, written once for every engine (docs/ARCHITECTURE.md). On
+# polars the node's `build` wraps the bundle's frames (`_on_polars`) and unwraps the result.
 
 
 def funnel_steps_body(
@@ -249,6 +250,8 @@ STEPS_NODE = Node(
     grain="one row per lead created by the as-of day: when it reached each step",
     reads=("leads", "opportunities", "users"),
     build=_steps_lazy,
+    body=funnel_steps_body,
+    arrange=arranged_by("lead_id"),
     coords=("as_of", "timezone"),
     team="lead",
     company_only=True,
@@ -570,7 +573,7 @@ def sla_rows_body(
     # the lead was followed up is unknown, so it does not meet the SLA.
     recorded_sal = nw.when(~nw.col("inferred_sal")).then(nw.col("sal_at"))
     touch = nw.min_horizontal(known(nw.col("first_touch_at"), cutoff), recorded_sal)
-    to_touch = hours_between(nw.col("touch_at"), nw.col("mql_at"), engine)
+    to_touch = hours_between("touch_at", "mql_at", engine)
     rows = (
         mqls.join(extra, on="lead_id", how="left")
         .with_columns(touch_at=touch, sla_hours=_sla_hours(params))
@@ -621,6 +624,12 @@ SLA_ROWS = Node(
     grain="one row per lead with a recorded MQL in the period, judged by its follow-up SLA",
     reads=("funnel_steps", "leads"),
     build=_sla_rows_lazy,
+    body=sla_rows_body,
+    upstream=lambda period, as_of, params, timezone: {
+        "funnel_steps": (STEPS_NODE, (as_of, timezone))
+    },
+    arrange=arranged_by("lead_id"),
+    reads_company=True,  # its funnel steps are the company's (a lead's deal may be another team's)
     coords=("period", "as_of", "params", "timezone"),
     code=("scoring/funnel.py", "scoring/portable_time.py"),
 )
@@ -818,33 +827,14 @@ LEAD_HISTORY = Node(
     grain="one row per lead-history row before the end of the as-of day, in lead and time "
     "order, owners carried forward",
     reads=("lead_history",),
-    build=_history_lazy,
+    build=_history_lazy,  # the polars fast path (see `_history_lazy`); `body` elsewhere
+    body=lead_history_body,
     coords=("as_of", "timezone"),
     team="lead",
     clip=_clip_history,
     persist=True,
     code=("scoring/funnel.py", "scoring/windows.py", "model/calendar.py"),
 )
-
-
-class NodeBody(NamedTuple):
-    """A node's body written once for every engine: the narwhals function, the tables or
-    nodes it reads (its frame parameters, in order, named as the node's `reads`), and the
-    body cutting its result for an earlier as-of day (`Node.clip`), if any. Coordinates go
-    by keyword, named as the node's `coords`."""
-
-    body: Callable[..., nw.LazyFrame]
-    reads: tuple[str, ...]
-    clip: Callable[..., nw.LazyFrame] | None = None
-
-
-# The funnel nodes' bodies by node name, for an engine that runs them elsewhere than polars:
-# `body(*(frame of each name in reads), **coords)`.
-BODIES: dict[str, NodeBody] = {
-    STEPS_NODE.name: NodeBody(funnel_steps_body, STEPS_NODE.reads, clip_steps_body),
-    LEAD_HISTORY.name: NodeBody(lead_history_body, LEAD_HISTORY.reads, clip_history_body),
-    SLA_ROWS.name: NodeBody(sla_rows_body, SLA_ROWS.reads),
-}
 
 
 def _per_lead_bounces(

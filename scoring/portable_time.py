@@ -7,7 +7,8 @@ therefore written from what every engine has:
 
 - "the local date is in a period" is "the instant is between the UTC instants its first day
   starts and the day after its last day starts" (the instants computed once in Python);
-- durations are differences of epoch microseconds (`epoch_us`);
+- durations are differences of epoch microseconds (`epoch_us`; from calendar fields on
+  Spark-like engines, `scoring.history.epoch_us`);
 - "the start of a local day" is the UTC midnight of that date shifted by the zone's offset
   on that day (`start_of_local_day`), the offsets read in Python from the zone's rules.
 
@@ -22,10 +23,10 @@ from functools import lru_cache
 import narwhals as nw
 
 from model.calendar import Calendar, Period
+from scoring.history import epoch_us as from_fields
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 86_400_000_000
 # The zone's rules are read from here on; earlier dates take the offset of this day.
 _RULES_FROM = date(1970, 1, 1)
 
@@ -42,34 +43,19 @@ def in_period(ts: nw.Expr, period: Period, timezone: str) -> nw.Expr:
     return (ts >= nw.lit(start)) & (ts < nw.lit(end))
 
 
-def epoch_us(ts: nw.Expr, implementation: nw.Implementation) -> nw.Expr:
-    """Microseconds since 1970-01-01 UTC of a UTC timestamp, as an integer.
+def epoch_us(column: str, implementation: nw.Implementation) -> nw.Expr:
+    """Microseconds since 1970-01-01 UTC of a UTC timestamp column, as an integer.
 
     Polars and DuckDB subtract the epoch and read the duration's microseconds; Spark-like
-    engines have no `dt.total_microseconds`, so there the value is assembled from the
-    calendar fields every engine has (days since the epoch from year and day of year, then
-    the time of day)."""
-    if not implementation.is_spark_like():
-        return (ts - nw.lit(EPOCH)).dt.total_microseconds()
-    return epoch_us_from_fields(ts)
+    engines have no `dt.total_microseconds`, so there the value is assembled from calendar
+    fields (`scoring.history.epoch_us`, the one field-based route every engine runs)."""
+    if implementation.is_spark_like():
+        return from_fields(column)
+    return (nw.col(column) - nw.lit(EPOCH)).dt.total_microseconds()
 
 
-def epoch_us_from_fields(ts: nw.Expr) -> nw.Expr:
-    """`epoch_us` from calendar fields only (year, day of year, hour ... microsecond)."""
-    year = ts.dt.year().cast(nw.Int64)
-    before = year - 1  # leap days in the years before `year`, counted from 1970
-    leap_days = before // 4 - before // 100 + before // 400 - 477
-    days = (year - 1970) * 365 + leap_days + ts.dt.ordinal_day().cast(nw.Int64) - 1
-    clock = (
-        ts.dt.hour().cast(nw.Int64) * 3600
-        + ts.dt.minute().cast(nw.Int64) * 60
-        + ts.dt.second().cast(nw.Int64)
-    )
-    return days * _US_PER_DAY + clock * 1_000_000 + ts.dt.microsecond().cast(nw.Int64)
-
-
-def hours_between(end: nw.Expr, start: nw.Expr, implementation: nw.Implementation) -> nw.Expr:
-    """Hours from `start` to `end` (fractional), from epoch microseconds."""
+def hours_between(end: str, start: str, implementation: nw.Implementation) -> nw.Expr:
+    """Hours from column `start` to column `end` (fractional), from epoch microseconds."""
     return (epoch_us(end, implementation) - epoch_us(start, implementation)) / US_PER_HOUR
 
 

@@ -24,7 +24,6 @@ from model.graph import Node, get
 from model.schema import TABLES, UTC_DATETIME
 from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
-from scoring.funnel import NodeBody
 from scoring.history import EVENT_ORDER, end_of_day
 from scoring.portable_time import epoch_us
 from scoring.windows import shift_in
@@ -145,7 +144,7 @@ def _history_out_of_order(records: Records, as_of: date) -> nw.LazyFrame:
             )
             .drop(*flags)
         )
-    gap_us = epoch_us(nw.col("entered_at"), engine) - epoch_us(nw.col("prev_at"), engine)
+    gap_us = epoch_us("entered_at", engine) - epoch_us("prev_at", engine)
     return rows.with_columns(
         failing=(nw.col("entered_at") < nw.col("opp_created_at")).fill_null(False)
         | ((gap_us < 1_000_000) & (nw.col("position") < nw.col("prev_position"))).fill_null(False)
@@ -429,6 +428,11 @@ CHECKS_NODE = Node(
     grain="one row per data-quality check: failing and checked records of the bundle",
     reads=("opportunities", "stage_history", "leads", "users", "stages"),
     build=_checks_lazy,
+    body=quality_checks_body,
+    # The engine counts every check on the empty stand-ins of missing tables; those checks
+    # are marked on the collected result, in check order.
+    arrange=lambda frame, tables: mark_missing(frame.sort("check_id"), tables),
+    reads_company=True,  # converted leads are looked up among the company's deals
     coords=("as_of",),
     persist=True,
     code=(
@@ -438,11 +442,6 @@ CHECKS_NODE = Node(
         "scoring/portable_time.py",
     ),
 )
-
-# The node's body for an engine that runs it elsewhere than polars (`scoring.funnel.BODIES`):
-# `quality_checks_body(*(frame of each name in reads), as_of=...)`, plus the company's deals
-# (`company_opportunities`) in a team's view; then `mark_missing` on the collected result.
-CHECKS_BODY = NodeBody(quality_checks_body, CHECKS_NODE.reads)
 
 
 def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.DataFrame:

@@ -26,11 +26,17 @@ from model.calendar import Calendar, parse_period
 from model.params import FunnelParams
 from model.schema import TABLES
 from model.tables import Tables
-from scoring.funnel import BODIES, LEAD_HISTORY, SLA_ROWS, STEPS_NODE
-from scoring.portable_time import epoch_us, epoch_us_from_fields, start_of_local_day
+from scoring.funnel import (
+    LEAD_HISTORY,
+    SLA_ROWS,
+    STEPS_NODE,
+    clip_history_body,
+    clip_steps_body,
+)
+from scoring.history import epoch_us as epoch_us_from_fields
+from scoring.portable_time import epoch_us, start_of_local_day
 from scoring.quality import (
     CHECKS,
-    CHECKS_BODY,
     CHECKS_NODE,
     CHECKS_SCHEMA,
     Records,
@@ -46,6 +52,7 @@ KEYS = {
     SLA_ROWS.name: ["lead_id"],
     LEAD_HISTORY.name: ["lead_id", "entered_at", "status", "owner_id", "history_id"],
 }
+NODES = {node.name: node for node in (STEPS_NODE, SLA_ROWS, LEAD_HISTORY, CHECKS_NODE)}
 SLA_PARAMS = FunnelParams(sla_hours=8.5, sla_hours_by_source={"Webinar": 48.0, "Events": 2.25})
 
 
@@ -69,7 +76,7 @@ def on_duckdb(con: duckdb.DuckDBPyConnection, frame: pl.LazyFrame) -> nw.LazyFra
 
 def inputs(tables: Tables, node: str, con: duckdb.DuckDBPyConnection | None) -> list:
     """The frames a node's body reads (tables of the bundle), on polars or on DuckDB."""
-    frames = [getattr(tables, name) for name in BODIES[node].reads]
+    frames = [getattr(tables, name) for name in NODES[node].reads]
     return [nw.from_native(f) if con is None else on_duckdb(con, f) for f in frames]
 
 
@@ -92,8 +99,7 @@ def assert_same(expected: nw.LazyFrame, actual: nw.LazyFrame, node: str) -> pl.D
 
 
 def run_steps(tables: Tables, con, *, as_of: date, timezone: str) -> nw.LazyFrame:
-    body = BODIES[STEPS_NODE.name].body
-    return body(*inputs(tables, STEPS_NODE.name, con), as_of=as_of, timezone=timezone)
+    return STEPS_NODE.body(*inputs(tables, STEPS_NODE.name, con), as_of=as_of, timezone=timezone)
 
 
 def run_sla(tables: Tables, con, *, period, as_of: date, params: FunnelParams, timezone: str):
@@ -101,34 +107,32 @@ def run_sla(tables: Tables, con, *, period, as_of: date, params: FunnelParams, t
     steps = run_steps(tables, con, as_of=as_of, timezone=timezone)
     leads = nw.from_native(tables.leads) if con is None else on_duckdb(con, tables.leads)
     coords = {"period": period, "as_of": as_of, "params": params, "timezone": timezone}
-    return BODIES[SLA_ROWS.name].body(steps, leads, **coords)
+    return SLA_ROWS.body(steps, leads, **coords)
 
 
 def run_history(tables: Tables, con, *, as_of: date, timezone: str) -> nw.LazyFrame:
-    body = BODIES[LEAD_HISTORY.name].body
-    return body(*inputs(tables, LEAD_HISTORY.name, con), as_of=as_of, timezone=timezone)
+    return LEAD_HISTORY.body(
+        *inputs(tables, LEAD_HISTORY.name, con), as_of=as_of, timezone=timezone
+    )
 
 
 # ---------------------------------------------------------------- the bodies' contract
 
 
 def test_each_body_reads_what_its_node_declares() -> None:
-    """The engine layer calls `body(*frames named by reads, **coords)`: the names are the
-    node's, so the graph and the body cannot disagree (the quality checks also take the
-    company's deals and the missing tables, with defaults)."""
-    nodes = {node.name: node for node in (STEPS_NODE, SLA_ROWS, LEAD_HISTORY, CHECKS_NODE)}
-    bodies = {**BODIES, CHECKS_NODE.name: CHECKS_BODY}
-    assert set(bodies) == set(nodes)
-    for name, body in bodies.items():
-        node = nodes[name]
-        assert body.reads == node.reads
-        code = body.body.__code__
+    """The graph calls `node.body(**inputs named by reads, **coords)`: the body's frame
+    parameters are the node's `reads` in order, its keywords start with the node's `coords`
+    (the quality checks' `company_opportunities` has a default), so the graph and the body
+    cannot disagree."""
+    for node in NODES.values():
+        assert node.body is not None, node.name
+        code = node.body.__code__
         frames = code.co_varnames[: code.co_argcount]
         keywords = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
         assert frames == node.reads
         assert keywords[: len(node.coords)] == node.coords
-        defaults = body.body.__kwdefaults__ or {}
-        assert set(keywords[len(node.coords) :]) <= set(defaults), name
+        defaults = node.body.__kwdefaults__ or {}
+        assert set(keywords[len(node.coords) :]) <= set(defaults), node.name
 
 
 # ---------------------------------------------------------------- the demo org
@@ -145,8 +149,7 @@ def test_funnel_steps_are_equal_on_polars_and_duckdb(demo: Tables, con, timezone
 @pytest.mark.parametrize("timezone", ["UTC", "Pacific/Auckland"])
 def test_clipped_steps_are_equal_on_polars_and_duckdb(demo: Tables, con, timezone: str) -> None:
     later = STEPS_NODE.build(demo, DEMO_AS_OF, timezone)
-    clip = BODIES[STEPS_NODE.name].clip
-    assert clip is not None
+    clip = clip_steps_body
     kw = {"as_of": DEMO_AS_OF - timedelta(days=45), "timezone": timezone}
     expected = clip(nw.from_native(later), **kw)
     assert_same(expected, clip(on_duckdb(con, later), **kw), "funnel_steps")
@@ -177,8 +180,7 @@ def test_lead_history_is_equal_on_polars_and_duckdb(demo: Tables, con, timezone:
     # body's ordered window) gives the very same frame.
     assert_frame_equal(collected(on_duck).cast(dict(expected.schema)), expected)
     assert_frame_equal(expected, LEAD_HISTORY.build(demo, kw["as_of"], timezone).collect())
-    clip = BODIES[LEAD_HISTORY.name].clip
-    assert clip is not None
+    clip = clip_history_body
     earlier = {"as_of": kw["as_of"] - timedelta(days=60), "timezone": timezone}
     assert_same(clip(on_polars, **earlier), clip(on_duck, **earlier), LEAD_HISTORY.name)
 
@@ -348,9 +350,7 @@ def test_epoch_microseconds_from_calendar_fields(con, instants: list[datetime]) 
     want = [(t - epoch) // timedelta(microseconds=1) for t in instants]
     for lazy in (nw.from_native(data), on_duckdb(con, data)):
         got = collected(
-            lazy.select(
-                a=epoch_us(nw.col("t"), lazy.implementation), b=epoch_us_from_fields(nw.col("t"))
-            )
+            lazy.select(a=epoch_us("t", lazy.implementation), b=epoch_us_from_fields("t"))
         )
         assert got["a"].to_list() == want and got["b"].to_list() == want
 
