@@ -829,6 +829,8 @@ LEAD_HISTORY = Node(
     reads=("lead_history",),
     build=_history_lazy,  # the polars fast path (see `_history_lazy`); `body` elsewhere
     body=lead_history_body,
+    # No `arrange`: the body ends in its sort (ties by the recorded owner, which the result
+    # no longer holds), an order every engine keeps when its rows are collected.
     coords=("as_of", "timezone"),
     team="lead",
     clip=_clip_history,

@@ -13,6 +13,7 @@ with the reason when Java is missing); the hand-made org is tests/scoring/test_f
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 from typing import Any
@@ -36,6 +37,7 @@ from scoring.scorecard import compute, filter_teams
 from snapshots.store import Store
 from tests.ops.test_engines import (  # noqa: F401 (fixtures)
     DEMO_AS_OF,
+    _cli,
     demo,
     engines,
     snapshot_dir,
@@ -205,6 +207,18 @@ def test_the_scorecard_with_every_ported_node_on_the_engine_is_polars(
     read = {key[0]: origin for key, origin in tables.origins().items() if isinstance(key, tuple)}
     assert {n.name for n in FUNNEL_NODES} <= set(read)
     assert {read[name] for name in ported if name in read} == {BUILT}
+
+
+def test_a_team_scorecard_from_the_command_line_is_the_same_on_duckdb(snapshot_dir) -> None:
+    """`python -m ops scorecard --teams SDR --engine duckdb`: the SDR view (whose converted
+    leads sit in other teams' deals) reads the same as on polars."""
+    polars_run = _cli(snapshot_dir, "--teams", "SDR")
+    engine_run = _cli(snapshot_dir, "--teams", "SDR", "--engine", "duckdb")
+    assert polars_run.returncode == 0, polars_run.stderr
+    assert engine_run.returncode == 0, engine_run.stderr
+    want = json.loads(polars_run.stdout)
+    assert want["teams"] == ["SDR"]
+    _close(json.loads(engine_run.stdout), want)
 
 
 def test_polars_is_still_the_default_engine(small) -> None:
