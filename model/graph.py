@@ -15,19 +15,35 @@ what it reads. `Tables.origin(key)` says which of these happened, so tests can s
 view was a filter over stored intermediates and not a re-derivation.
 
 The refresh materializes the persistent nodes into the snapshot (`scoring.intermediates`).
-Node bodies are lazy-frame expressions (no Python functions over rows), so the graph can
-later run on another engine.
+
+**One body, several engines** (`model.engine`). A node ported to the convention has a
+`body`: a function of narwhals LazyFrames — its inputs, passed by the names in `reads` — and
+of its plain coordinates (by name), returning a narwhals LazyFrame. It is written with
+narwhals' lazy API only, so DuckDB, PySpark and SQL warehouses (through SQLFrame) run the
+same code: durations on epoch integers (`dt.timestamp`), never `dt.total_*`; a row's
+neighbours through ordered windows (`.over(partition, order_by=...)`); a rank on the ordering
+column itself; an as-of join built from windows (last value at or before); no pivot before
+collecting; no Python functions over rows. A body's upstream nodes (`upstream`: input name ->
+node and its coordinates) are chained lazily on the same engine.
+
+On polars (the default, `Tables.engine`) the bundle's frames go in with `nw.from_native`,
+upstream results come from `get` (held once per bundle, as before) and the result goes back
+with `.to_native()`, so every caller keeps reading polars LazyFrames. On another engine the
+node is planned there from the canonical tables and only its result is collected into polars,
+cast to the schema the polars body gives and put in its order (`arrange`). A node without a
+body (`build`, polars only) is built on polars whatever the engine.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import narwhals as nw
 import polars as pl
 
 from model.params import digest
@@ -56,12 +72,20 @@ class Node:
     `("as_of", "timezone")`). `persist`: the refresh stores it with the snapshot; `keep`:
     never dropped from the bundle to make room (every view reads it). `code`:
     the files whose code derives it (the stored result's version).
+
+    A node written once for every engine has a `body` instead of `build` (module doc):
+    `body(**inputs, **coords)` over narwhals LazyFrames; `upstream(**coords)` names the
+    inputs that are other nodes' results (and at which coordinates); `arrange(frame, tables)`
+    puts a result collected from another engine in the order the polars body gives.
+    `reads_company`: the node also reads other teams' records (from `tables.company`), which
+    an engine is not handed: a team view's result is built on polars by `build` (a team's
+    records are few; the company's result, the one the refresh stores, runs on the engine).
     """
 
     name: str
     grain: str
     reads: tuple[str, ...]
-    build: Callable[..., pl.LazyFrame]
+    build: Callable[..., pl.LazyFrame] | None = None
     coords: tuple[str, ...] = ()
     team: Restrict | None = None
     company_only: bool = False
@@ -69,6 +93,16 @@ class Node:
     persist: bool = False
     keep: bool = False
     code: tuple[str, ...] = ()
+    body: Callable[..., nw.LazyFrame] | None = None
+    upstream: Callable[..., Mapping[str, tuple[Node, tuple[Hashable, ...]]]] | None = None
+    arrange: Callable[[pl.LazyFrame, Tables], pl.LazyFrame] | None = None
+    reads_company: bool = False
+
+    def __post_init__(self) -> None:
+        if self.build is None and self.body is not None:
+            # `build(tables, *coords)` stays the one way to derive a node afresh: on the
+            # bundle's engine for a body.
+            object.__setattr__(self, "build", lambda tables, *at: _on_polars(tables, self, at))
 
     def key(self, *coords: Hashable) -> tuple[Hashable, ...]:
         """The cache key of this node's result at `coords`."""
@@ -124,7 +158,86 @@ def _derive(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> tuple[s
         return f"clipped from the result as of {later.isoformat()}", node.clip(
             source, as_of, timezone
         )
-    return BUILT, node.build(tables, *coords)
+    return BUILT, _build(tables, node, coords)
+
+
+def _build(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.LazyFrame:
+    """The node built from what it reads, on the bundle's engine when it has a body."""
+    engine = tables.engine
+    team_view = node.reads_company and tables.company is not tables
+    if engine.name == "polars" or node.body is None or team_view:
+        if node.build is None:
+            raise TypeError(f"{node.name} has neither a body nor a build function")
+        return node.build(tables, *coords)
+    plans: dict[tuple[Hashable, ...], nw.LazyFrame] = {}
+
+    def on_engine(up: Node, at: tuple[Hashable, ...]) -> nw.LazyFrame:
+        key = up.key(*at)
+        if key not in plans:
+            plans[key] = _plan(up, at, lambda name: engine.table(tables, name), on_engine)
+        return plans[key]
+
+    frame = engine.collect(on_engine(node, coords))
+    result = _as_polars(frame, schema(tables, node, coords)).lazy()
+    return node.arrange(result, tables) if node.arrange is not None else result
+
+
+def _on_polars(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.LazyFrame:
+    """The node's body on the bundle's polars frames, upstream results from `get`."""
+    held = lambda up, at: nw.from_native(get(tables, up, *at))  # noqa: E731
+    return _plan(node, coords, lambda name: nw.from_native(tables.frames[name]), held).to_native()
+
+
+def _plan(
+    node: Node,
+    coords: tuple[Hashable, ...],
+    table: Callable[[str], nw.LazyFrame],
+    result: Callable[[Node, tuple[Hashable, ...]], nw.LazyFrame],
+) -> nw.LazyFrame:
+    """The node's body applied to its inputs: tables from `table`, upstream nodes' results
+    from `result`."""
+    if node.body is None:
+        raise TypeError(f"{node.name} has no body to run on another engine")
+    named = dict(zip(node.coords, coords, strict=True))
+    upstream = node.upstream(**named) if node.upstream is not None else {}
+    inputs = {
+        name: result(*upstream[name]) if name in upstream else table(name) for name in node.reads
+    }
+    return node.body(**inputs, **named)
+
+
+def schema(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.Schema:
+    """The columns and types of the node's result as the polars body gives them (planned on
+    the bundle's tables emptied: nothing is computed)."""
+
+    def empty(name: str) -> nw.LazyFrame:
+        return nw.from_native(tables.frames[name].clear())
+
+    def upstream(up: Node, at: tuple[Hashable, ...]) -> nw.LazyFrame:
+        return _plan(up, at, empty, upstream)
+
+    return _plan(node, coords, empty, upstream).to_native().collect_schema()
+
+
+def _as_polars(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """A result collected from another engine with the polars body's columns and types
+    (enums, widths; engines without time zones hand back UTC wall times)."""
+    columns = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        got = frame.schema[name]
+        if isinstance(dtype, pl.Datetime) and isinstance(got, pl.Datetime):
+            if dtype.time_zone and got.time_zone is None:
+                column = column.dt.replace_time_zone("UTC")
+            elif dtype.time_zone and got.time_zone != dtype.time_zone:
+                column = column.dt.convert_time_zone(dtype.time_zone)
+        columns.append(column.cast(dtype))
+    return frame.select(columns)
+
+
+def sorted_by(*columns: str) -> Callable[[pl.LazyFrame, Tables], pl.LazyFrame]:
+    """An `arrange` that sorts a collected result by `columns` (its grain's key)."""
+    return lambda frame, _tables: frame.sort(*columns, nulls_last=False)
 
 
 def _later(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> date | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from model.engine import POLARS, Engine
 from model.graph import STORED, Node, get
 from model.schema import TABLES, conform
 
@@ -33,6 +34,9 @@ class Tables:
     # against the company, not against itself. None for the company bundle.
     baseline: Tables | None = field(default=None, compare=False, repr=False)
     team_scope: tuple[str, ...] = ()  # the teams a filtered bundle keeps (empty: all)
+    # Where the graph's nodes written for every engine are built (`model.engine`): polars in
+    # this process by default; DuckDB, Spark or a warehouse when configured (`ops/engines.py`).
+    engine: Engine = field(default=POLARS, compare=False, repr=False)
     # Results of the derivation graph's nodes (`model.graph`), derived once per bundle and
     # key: the newest `MAX_DERIVED` of them, those given to `seed` (stored with the snapshot)
     # and those of nodes every view reads (`keep`), with how each was obtained (`origin`).
@@ -124,13 +128,27 @@ class Tables:
             {k: v.collect(engine=ENGINE).lazy() for k, v in self.frames.items()}
         )
 
-    def _with_frames(self, frames: Mapping[str, pl.LazyFrame]) -> Tables:
+    def on(self, engine: Engine, *, unless_stored: frozenset[str] = frozenset()) -> Tables:
+        """The same tables and seeded intermediates, with nodes built on `engine`; the
+        results seeded for nodes named in `unless_stored` are dropped, so they are built
+        there rather than read back from the snapshot."""
+        out = self._with_frames(self.frames, engine=engine)
+        with out._lock:
+            for key in [k for k in out._seeded if isinstance(k, tuple) and k[0] in unless_stored]:
+                del out._seeded[key]
+                out._origins.pop(key, None)
+        return out
+
+    def _with_frames(
+        self, frames: Mapping[str, pl.LazyFrame], engine: Engine | None = None
+    ) -> Tables:
         out = Tables(
             frames=frames,
             missing=self.missing,
             provenance=self.provenance,
             baseline=self.baseline,
             team_scope=self.team_scope,
+            engine=self.engine if engine is None else engine,
         )
         with self._lock:
             out._seeded.update(self._seeded)

@@ -2,7 +2,7 @@
 current snapshot, the pre-read, the metric docs and deal risk.
 
 python -m ops scorecard [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
-                        [--teams A,B] [--format json|table]
+                        [--teams A,B] [--format json|table] [--engine polars|duckdb|spark]
 python -m ops preread [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
                       [--teams A,B] --out FILE.pdf|FILE.html
 python -m ops docs [--check]
@@ -61,7 +61,9 @@ def _table(card: Scorecard, changes: dict) -> str:
 
 
 def _scorecard(args: argparse.Namespace) -> int:
+    from model.engine import EngineError
     from ops.config import load_settings
+    from ops.engines import open_engine
     from snapshots.store import Store, StoreError
 
     settings = load_settings()
@@ -71,6 +73,30 @@ def _scorecard(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"scorecard: {exc}", file=sys.stderr)
         return 1
+    try:
+        engine = open_engine(
+            args.engine or settings.engine.name, spark_url=settings.engine.spark_url
+        )
+    except EngineError as exc:
+        print(f"scorecard: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _scorecard_on(args, settings, store, snap, on_engine(tables, engine), engine)
+    finally:
+        engine.close()
+
+
+def on_engine(tables, engine):
+    """The bundle with the graph's nodes written for every engine built on `engine` (their
+    stored results set aside, so the engine derives them); as is on polars."""
+    from scoring.intermediates import NODES
+
+    if engine.name == "polars":
+        return tables
+    return tables.on(engine, unless_stored=frozenset(n.name for n in NODES if n.body is not None))
+
+
+def _scorecard_on(args, settings, store, snap, tables, engine) -> int:
     as_of = args.as_of or snap.data_as_of
     try:
         period = chosen_period(args, tables, as_of=as_of, calendar=settings.scoring.calendar)
@@ -80,7 +106,7 @@ def _scorecard(args: argparse.Namespace) -> int:
     teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
 
     def card_for(snapshot) -> Scorecard:
-        tables = read_bundle(snapshot)
+        tables = on_engine(read_bundle(snapshot), engine)
         return compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
 
     card = compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
@@ -219,6 +245,11 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
     _period_arguments(card)
     card.add_argument("--teams", help="comma-separated team names; default: all")
     card.add_argument("--format", choices=("json", "table"), default="table")
+    card.add_argument(
+        "--engine",
+        help="where the derivation graph's nodes are built: polars (default), duckdb or spark "
+        "(local[2], or [engine] spark_url in scorecard.toml); default: [engine] name",
+    )
     pre = sub.add_parser("preread", help="write the executive pre-read (PDF or HTML)")
     pre.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")
     _period_arguments(pre)

@@ -184,6 +184,16 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """`[engine]`: where the derivation graph's nodes are built (`model.engine`): "polars"
+    (in this process, the default), "duckdb" or "spark"; `spark_url`: a Spark Connect URL
+    (sc://host:15002) or a local master (default local[2])."""
+
+    name: str = "polars"
+    spark_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the refresh command and the app read from configuration."""
 
@@ -201,6 +211,7 @@ class Settings:
     access: AccessSettings = field(default_factory=AccessSettings)
     preread: PrereadSettings = field(default_factory=PrereadSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
 
 def _mode(value: Any) -> int | None:
@@ -435,6 +446,20 @@ def _alerts(raw: Mapping[str, Any]) -> AlertSettings:
     return replace(alerts, stale_after_hours=float(alerts.stale_after_hours))
 
 
+def _engine(raw: Mapping[str, Any]) -> EngineSettings:
+    section = _section(raw, "engine")
+    try:
+        engine = EngineSettings(**{k: str(v) for k, v in section.items()})
+    except TypeError as exc:
+        raise ConfigError(f"[engine]: {exc}") from exc
+    if engine.name not in ENGINES:
+        raise ConfigError(f"[engine] name {engine.name!r}: use one of {', '.join(ENGINES)}")
+    return engine
+
+
+ENGINES = ("polars", "duckdb", "spark")
+
+
 def load_settings(
     path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -482,4 +507,5 @@ def load_settings(
         access=_access(raw),
         preread=_preread(raw),
         alerts=_alerts(raw),
+        engine=_engine(raw),
     )

@@ -8,13 +8,15 @@ amount, so the result never depends on input row order.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import narwhals as nw
 import polars as pl
 
 from model.calendar import Calendar
-from model.graph import Node, get
-from model.tables import Tables, opportunities_with_team
+from model.graph import Node, get, sorted_by
+from model.schema import OPP_FORECAST_CATEGORIES
+from model.tables import UNASSIGNED_TEAM, Tables, opportunities_with_team
 
 STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
 ORDERED_HISTORY = "ordered_stage_history"  # the name of the `ORDERED` node
@@ -32,20 +34,88 @@ row's own values, so rows that share an instant are read in one order whatever o
 source gave them (row order never changes a result)."""
 
 
-def _ordered_history_lazy(tables: Tables) -> pl.LazyFrame:
-    positions = tables.stages.select("stage", "position")
+_FORECAST_ORDER = "_forecast_order"
+ORDER_BY = ("entered_at", "position", "stage", "close_date", "amount", _FORECAST_ORDER)
+"""EVENT_ORDER as window ordering columns: the forecast category by its place in the
+category list (polars sorts an Enum so), the same on engines that hold it as text."""
+_ONE = "_one"
+
+
+def with_event_order(history: nw.LazyFrame) -> nw.LazyFrame:
+    """History rows with the columns EVENT_ORDER windows sort by (`ORDER_BY`)."""
+    category = nw.col("forecast_category")
+    rank = nw.when(category == OPP_FORECAST_CATEGORIES[0]).then(nw.lit(0))
+    for i, name in enumerate(OPP_FORECAST_CATEGORIES[1:], 1):
+        rank = rank.when(category == name).then(nw.lit(i))
+    return history.with_columns(rank.cast(nw.Int32).alias(_FORECAST_ORDER), nw.lit(1).alias(_ONE))
+
+
+def edge(n: int, partition: str, order_by: str | tuple[str, ...]) -> nw.Expr:
+    """True on a partition's first row (`n` = 1) or last row (`n` = -1) in `order_by`
+    (needs the `_one` column of `with_event_order`)."""
+    return nw.col(_ONE).shift(n).over(partition, order_by=list(order_by)).is_null()
+
+
+def epoch_us(column: str) -> nw.Expr:
+    """A UTC timestamp as microseconds since 1970, from its calendar fields (days before its
+    year, Gregorian leap years, plus its day of the year): integer arithmetic every engine
+    runs the same (narwhals has no epoch or duration totals on DuckDB, Spark and SQLFrame)."""
+    dt = nw.col(column).dt
+    year, day = dt.year().cast(nw.Int64), dt.ordinal_day().cast(nw.Int64)
+    before = year - 1  # leap days before 1 January of `year`, less those before 1970 (477)
+    leap_days = before // 4 - before // 100 + before // 400 - 477
+    days = (year - 1970) * 365 + leap_days + day - 1
+    hour, minute, second, micro = (
+        f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.second, dt.microsecond)
+    )
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+
+
+def instant_us(at: datetime) -> int:
+    """A UTC instant as microseconds since 1970."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def opportunities_with_team_nw(
+    opportunities: nw.LazyFrame, users: nw.LazyFrame, stages: nw.LazyFrame
+) -> nw.LazyFrame:
+    """`model.tables.opportunities_with_team` for node bodies (narwhals, any engine)."""
+    owners = users.select("user_id", "team")
+    positions = stages.select(
+        "stage", "position", nw.col("owner_function").alias("stage_owner_function")
+    )
     return (
-        tables.stage_history.join(positions, on="stage", how="left")
+        opportunities.join(owners, left_on="owner_id", right_on="user_id", how="left")
+        .join(positions, on="stage", how="left")
+        .with_columns(nw.col("team").fill_null(UNASSIGNED_TEAM))
+    )
+
+
+def ordered_history(stage_history: nw.LazyFrame, stages: nw.LazyFrame) -> nw.LazyFrame:
+    """The stage history in deal and time order (EVENT_ORDER): the same rows, sorted once
+    per bundle for every instant."""
+    positions = stages.select("stage", "position")
+    return (
+        stage_history.join(positions, on="stage", how="left")
         .sort("opp_id", *EVENT_ORDER, nulls_last=False)
         .drop("position")
     )
+
+
+def _arrange_ordered(frame: pl.LazyFrame, tables: Tables) -> pl.LazyFrame:
+    """Rows collected from another engine, put in EVENT_ORDER by the same body on polars."""
+    return ordered_history(nw.from_native(frame), nw.from_native(tables.stages)).to_native()
 
 
 ORDERED = Node(
     name=ORDERED_HISTORY,
     grain="one row per stage-history row, in deal and time order (EVENT_ORDER)",
     reads=("stage_history", "stages"),
-    build=_ordered_history_lazy,
+    body=ordered_history,
+    arrange=_arrange_ordered,
     team="deal",
     persist=True,
     code=("scoring/history.py",),
@@ -98,11 +168,55 @@ def _state_at(tables: Tables, at: datetime) -> pl.LazyFrame:
     )
 
 
+def state_at(
+    ordered_stage_history: nw.LazyFrame,
+    opportunities: nw.LazyFrame,
+    users: nw.LazyFrame,
+    stages: nw.LazyFrame,
+    *,
+    at: datetime,
+) -> nw.LazyFrame:
+    """Each deal as it stood at `at` (see `opp_state_at`): its last history row at or
+    before `at`, else its earliest, else its current values."""
+    at_us = instant_us(at)
+    positions = stages.select("stage", "position")
+    history = with_event_order(ordered_stage_history.join(positions, on="stage", how="left"))
+    state = list(STATE_COLUMNS)
+    before = (
+        history.filter(epoch_us("entered_at") <= at_us)
+        .with_columns(edge(-1, "opp_id", ORDER_BY).alias("_last"))
+        .filter(nw.col("_last"))
+        .select("opp_id", *(nw.col(c).alias(f"{c}_before") for c in state))
+    )
+    earliest = (
+        history.with_columns(edge(1, "opp_id", ORDER_BY).alias("_first"))
+        .filter(nw.col("_first"))
+        .select("opp_id", *(nw.col(c).alias(f"{c}_first") for c in state))
+    )
+    closed = stages.select("stage", "is_closed", "is_won")
+    opps = (
+        opportunities_with_team_nw(opportunities, users, stages)
+        .filter(epoch_us("created_at") <= at_us)
+        .select("opp_id", "name", "owner_id", "team", "created_at", "sourced_by", *state)
+    )
+    return (
+        opps.join(before, on="opp_id", how="left")
+        .join(earliest, on="opp_id", how="left")
+        .with_columns(nw.coalesce(f"{c}_before", f"{c}_first", c).alias(c) for c in state)
+        .drop(*(f"{c}_{w}" for c in state for w in ("before", "first")))
+        .join(closed, on="stage", how="left")
+        .sort("opp_id")
+    )
+
+
 STATES = Node(
     name="opp_state_at",
     grain="one row per opportunity that existed at the instant, as it stood then",
     reads=(ORDERED_HISTORY, "opportunities", "users", "stages"),
     build=_state_at,
+    body=state_at,
+    upstream=lambda at: {ORDERED_HISTORY: (ORDERED, ())},
+    arrange=sorted_by("opp_id"),
     coords=("at",),
     team="team",
     persist=True,  # at the end of the as-of day (stalled deals, trust and slippage read it)

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
+import narwhals as nw
 import polars as pl
 
-from model.calendar import Calendar, local_date
+from model.calendar import Calendar
 from model.graph import Node, get
 from model.schema import TABLES, UTC_DATETIME
 from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
 from scoring.history import EVENT_ORDER, end_of_day
+from scoring.portable_time import epoch_us
 from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
@@ -46,8 +48,23 @@ class UnknownCheckError(ValueError):
     """A check id that `quality_check_rows` does not know."""
 
 
-# A check's population: the rows it judges, each with a boolean `failing` column.
-Population = Callable[[Tables, date], pl.LazyFrame]
+@dataclass(frozen=True)
+class Records:
+    """What the checks read, as narwhals frames on the engine that runs them: the bundle's
+    tables, and the whole company's opportunities (a converted lead's deal may belong to a
+    team outside a team's view)."""
+
+    opportunities: nw.LazyFrame
+    stage_history: nw.LazyFrame
+    leads: nw.LazyFrame
+    users: nw.LazyFrame
+    stages: nw.LazyFrame
+    company_opportunities: nw.LazyFrame
+
+
+# A check's population: the rows it judges, each with a boolean `failing` column (narwhals,
+# written once for every engine).
+Population = Callable[[Records, date], nw.LazyFrame]
 
 
 @dataclass(frozen=True)
@@ -63,69 +80,90 @@ class Check:
     key: tuple[str, ...]
 
 
-def _opps(tables: Tables, failing: pl.Expr) -> pl.LazyFrame:
-    return tables.opportunities.with_columns(failing=failing.fill_null(False))
+def _opps(records: Records, failing: nw.Expr) -> nw.LazyFrame:
+    return records.opportunities.with_columns(failing=failing.fill_null(False))
 
 
-def _open_past_close(tables: Tables, as_of: date) -> pl.LazyFrame:
-    open_deals = tables.opportunities.filter(~pl.col("is_closed"))
-    return open_deals.with_columns(failing=(pl.col("close_date") < as_of).fill_null(False))
+def _open_past_close(records: Records, as_of: date) -> nw.LazyFrame:
+    open_deals = records.opportunities.filter(~nw.col("is_closed"))
+    return open_deals.with_columns(failing=(nw.col("close_date") < nw.lit(as_of)).fill_null(False))
 
 
-def _unknown_owner(tables: Tables, as_of: date) -> pl.LazyFrame:
-    known = tables.users.select("user_id").unique().with_columns(known=True)
+def _unknown_owner(records: Records, as_of: date) -> nw.LazyFrame:
+    known = records.users.select("user_id").unique().with_columns(known=nw.lit(True))
     return (
-        tables.opportunities.join(known, left_on="owner_id", right_on="user_id", how="left")
-        .with_columns(failing=pl.col("owner_id").is_not_null() & pl.col("known").is_null())
+        records.opportunities.join(known, left_on="owner_id", right_on="user_id", how="left")
+        .with_columns(failing=~nw.col("owner_id").is_null() & nw.col("known").is_null())
         .drop("known")
     )
 
 
-def _no_history(tables: Tables, as_of: date) -> pl.LazyFrame:
-    with_rows = tables.stage_history.select("opp_id").unique().with_columns(has_rows=True)
+def _no_history(records: Records, as_of: date) -> nw.LazyFrame:
+    with_rows = records.stage_history.select("opp_id").unique().with_columns(has_rows=nw.lit(True))
     return (
-        tables.opportunities.join(with_rows, on="opp_id", how="left")
-        .with_columns(failing=pl.col("has_rows").is_null())
+        records.opportunities.join(with_rows, on="opp_id", how="left")
+        .with_columns(failing=nw.col("has_rows").is_null())
         .drop("has_rows")
     )
 
 
-def _history_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
+def _history_out_of_order(records: Records, as_of: date) -> nw.LazyFrame:
     """History rows dated before their opportunity was created, or a stage regression logged
     less than a second after the previous change (an import or automation artefact).
 
     Rows are ordered by `entered_at`, ties by stage position ascending, so an exact tie is
     read as forward movement rather than flagged.
     """
-    created = tables.opportunities.select("opp_id", opp_created_at="created_at")
-    positions = tables.stages.select("stage", "position")
-    return (
-        tables.stage_history.join(positions, on="stage", how="left")
-        .join(created, on="opp_id", how="left")
-        .sort("opp_id", *EVENT_ORDER, nulls_last=True)
-        .with_columns(
+    created = records.opportunities.select("opp_id", opp_created_at=nw.col("created_at"))
+    positions = records.stages.select("stage", "position")
+    rows = records.stage_history.join(positions, on="stage", how="left").join(
+        created, on="opp_id", how="left"
+    )
+    engine = rows.implementation
+    if engine.is_polars():
+        # Sorting once and comparing neighbours (`scoring.windows`) is several times faster
+        # in polars than the ordered window below; the two are held equal by
+        # tests/scoring/test_funnel_engines.py.
+        native = rows.to_native().sort("opp_id", *EVENT_ORDER, nulls_last=True)
+        previous = native.with_columns(
             prev_at=shift_in("entered_at", "opp_id"),
             prev_position=shift_in("position", "opp_id"),
         )
-        .with_columns(
-            failing=(pl.col("entered_at") < pl.col("opp_created_at")).fill_null(False)
-            | (
-                (pl.col("entered_at") - pl.col("prev_at") < timedelta(seconds=1))
-                & (pl.col("position") < pl.col("prev_position"))
-            ).fill_null(False)
+        rows = nw.from_native(previous)
+    else:
+        # The same order as the sort above (nulls last): each nullable column is preceded by
+        # whether it is null.
+        nullable = ("position", "stage", "close_date", "amount", "forecast_category")
+        flags = {f"_null_{c}": nw.col(c).is_null() for c in nullable}
+        order = ["entered_at", *(x for c in nullable for x in (f"_null_{c}", c))]
+        rows = (
+            rows.with_columns(**flags)
+            .with_columns(
+                prev_at=nw.col("entered_at").shift(1).over("opp_id", order_by=order),
+                prev_position=nw.col("position").shift(1).over("opp_id", order_by=order),
+            )
+            .drop(*flags)
         )
-        .drop("prev_at", "prev_position")
-    )
+    gap_us = epoch_us("entered_at", engine) - epoch_us("prev_at", engine)
+    return rows.with_columns(
+        failing=(nw.col("entered_at") < nw.col("opp_created_at")).fill_null(False)
+        | ((gap_us < 1_000_000) & (nw.col("position") < nw.col("prev_position"))).fill_null(False)
+    ).drop("prev_at", "prev_position")
 
 
-def _converted_without_opp(tables: Tables, as_of: date) -> pl.LazyFrame:
+def _converted_without_opp(records: Records, as_of: date) -> nw.LazyFrame:
     # Looked up among the whole company's deals: in a team's view, a lead it handed to
     # another team still has its opportunity.
-    opp_ids = tables.company.opportunities.select("opp_id").unique().with_columns(found=True)
+    opp_ids = records.company_opportunities.select("opp_id").unique()
     return (
-        tables.leads.filter(pl.col("converted_at").is_not_null())
-        .join(opp_ids, left_on="converted_opp_id", right_on="opp_id", how="left")
-        .with_columns(failing=pl.col("found").is_null())
+        records.leads.filter(~nw.col("converted_at").is_null())
+        .join(
+            opp_ids.with_columns(found=nw.lit(True)),
+            left_on="converted_opp_id",
+            right_on="opp_id",
+            how="left",
+        )
+        .with_columns(failing=nw.col("found").is_null())
         .drop("found")
     )
 
@@ -133,39 +171,44 @@ def _converted_without_opp(tables: Tables, as_of: date) -> pl.LazyFrame:
 FUNNEL_STEPS = ("created_at", "mql_at", "sal_at", "sql_at", "converted_at")
 
 
-def _funnel_out_of_order(tables: Tables, as_of: date) -> pl.LazyFrame:
+def _funnel_out_of_order(records: Records, as_of: date) -> nw.LazyFrame:
     """A later funnel step stamped before an earlier one (any pair, nulls skipped)."""
     pairs = [
-        (pl.col(later) < pl.col(earlier)).fill_null(False)
+        (nw.col(later) < nw.col(earlier)).fill_null(False)
         for i, earlier in enumerate(FUNNEL_STEPS)
         for later in FUNNEL_STEPS[i + 1 :]
     ]
-    return tables.leads.with_columns(failing=pl.any_horizontal(pairs))
+    return records.leads.with_columns(failing=nw.any_horizontal(*pairs, ignore_nulls=False))
 
 
-def _duplicate_opps(tables: Tables, as_of: date) -> pl.LazyFrame:
+def _duplicate_opps(records: Records, as_of: date) -> nw.LazyFrame:
     """Opportunities sharing an account and a name (trimmed, case-insensitive)."""
-    name = pl.col("name").str.strip_chars().str.to_lowercase()
-    both = pl.col("account_id").is_not_null() & pl.col("name").is_not_null()
-    return tables.opportunities.with_columns(
-        failing=both & pl.struct(pl.col("account_id"), name).is_duplicated()
+    both = ~nw.col("account_id").is_null() & ~nw.col("name").is_null()
+    shared = nw.col("opp_id").count().over("account_id", "_name") > 1
+    return (
+        records.opportunities.with_columns(
+            _name=nw.col("name").str.strip_chars().str.to_lowercase()
+        )
+        .with_columns(failing=both & shared)
+        .drop("_name")
     )
 
 
 # --- impossible values: no real deal or lead can have them ---------------------------------
 
 
-def _close_before_created(tables: Tables, as_of: date) -> pl.LazyFrame:
+def _close_before_created(records: Records, as_of: date) -> nw.LazyFrame:
     """A close date before the day the deal was created: its sales cycle would be negative.
     Judged on UTC dates; cycle medians and means (`pipeline.sales_cycle`, `velocity`) leave
     out the won deals whose cycle is negative in the reporting time zone: the same deals when
     that zone is UTC."""
-    return _opps(tables, pl.col("close_date") < local_date(pl.col("created_at")))
+    return _opps(records, nw.col("close_date") < nw.col("created_at").dt.date())
 
 
-def _created_after_as_of(frame: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+def _created_after_as_of(frame: nw.LazyFrame, as_of: date) -> nw.LazyFrame:
     """Records created after the end of the as-of day: from a future the data cannot know."""
-    return frame.with_columns(failing=(pl.col("created_at") > end_of_day(as_of)).fill_null(False))
+    late = nw.col("created_at") > nw.lit(end_of_day(as_of))
+    return frame.with_columns(failing=late.fill_null(False))
 
 
 _OPP_KEY = ("opp_id",)
@@ -187,7 +230,7 @@ CHECKS: tuple[Check, ...] = (
         "Opportunities with no owner",
         "high",
         ("opportunities",),
-        lambda t, d: _opps(t, pl.col("owner_id").is_null()),
+        lambda r, d: _opps(r, nw.col("owner_id").is_null()),
         _OPP_KEY,
     ),
     Check(
@@ -196,7 +239,7 @@ CHECKS: tuple[Check, ...] = (
         "Opportunities with no amount",
         "medium",
         ("opportunities",),
-        lambda t, d: _opps(t, pl.col("amount").is_null()),
+        lambda r, d: _opps(r, nw.col("amount").is_null()),
         _OPP_KEY,
     ),
     Check(
@@ -259,7 +302,7 @@ CHECKS: tuple[Check, ...] = (
         "Opportunities with a negative amount",
         "high",
         ("opportunities",),
-        lambda t, d: _opps(t, pl.col("amount") < 0),
+        lambda r, d: _opps(r, nw.col("amount") < 0),
         _OPP_KEY,
     ),
     Check(
@@ -268,7 +311,7 @@ CHECKS: tuple[Check, ...] = (
         "Opportunities created after the as-of day",
         "medium",
         ("opportunities",),
-        lambda t, d: _created_after_as_of(t.opportunities, d),
+        lambda r, d: _created_after_as_of(r.opportunities, d),
         _OPP_KEY,
     ),
     Check(
@@ -277,7 +320,7 @@ CHECKS: tuple[Check, ...] = (
         "Leads created after the as-of day",
         "medium",
         ("leads",),
-        lambda t, d: _created_after_as_of(t.leads, d),
+        lambda r, d: _created_after_as_of(r.leads, d),
         _LEAD_KEY,
     ),
     Check(
@@ -293,26 +336,33 @@ CHECKS: tuple[Check, ...] = (
 _CHECKS_BY_ID = {check.id: check for check in CHECKS}
 
 
-def _check_row(tables: Tables, as_of: date, check: Check) -> pl.LazyFrame:
-    """One result row for `check`; counts are null when a table it needs is missing."""
-    available = tables.has(*check.needs)
-    counts: pl.LazyFrame = (
-        check.population(tables, as_of).select(
-            failing=pl.col("failing").sum().cast(pl.Int64), total=pl.len().cast(pl.Int64)
-        )
-        if available
-        else pl.LazyFrame(
-            {"failing": [None], "total": [None]}, schema={"failing": pl.Int64, "total": pl.Int64}
-        )
+def _check_row(records: Records, as_of: date, check: Check) -> nw.LazyFrame:
+    """One result row for `check` (`mark_missing` then empties those a source cannot have)."""
+    counts = check.population(records, as_of).select(
+        failing=nw.col("failing").cast(nw.Int64).sum().fill_null(0).cast(nw.Int64),
+        total=nw.len().cast(nw.Int64),
     )
     return counts.with_columns(
-        check_id=pl.lit(check.id),
-        table=pl.lit(check.table),
-        description=pl.lit(check.description),
-        severity=pl.lit(check.severity),
-        available=pl.lit(available),
-        share=pl.when(pl.col("total") > 0).then(pl.col("failing") / pl.col("total")),
+        check_id=nw.lit(check.id),
+        table=nw.lit(check.table),
+        description=nw.lit(check.description),
+        severity=nw.lit(check.severity),
+        available=nw.lit(True),
+        share=nw.when(nw.col("total") > 0).then(nw.col("failing") / nw.col("total")),
     ).select(list(CHECKS_SCHEMA))
+
+
+def mark_missing(checks: pl.LazyFrame, tables: Tables) -> pl.LazyFrame:
+    """The checks that need a table the source lacks: not available, counts null (their
+    populations were counted on the empty stand-in tables). Applied to the collected result
+    whichever engine counted it."""
+    unavailable = [check.id for check in CHECKS if not tables.has(*check.needs)]
+    if not unavailable:
+        return checks
+    on = ~pl.col("check_id").is_in(unavailable)
+    return checks.with_columns(
+        available=on, **{c: pl.when(on).then(pl.col(c)) for c in ("failing", "total", "share")}
+    )
 
 
 def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
@@ -324,8 +374,53 @@ def quality_checks(tables: Tables, *, as_of: date) -> pl.DataFrame:
     return get(tables, CHECKS_NODE, as_of).collect(engine=ENGINE)
 
 
+def quality_checks_body(
+    opportunities: nw.LazyFrame,
+    stage_history: nw.LazyFrame,
+    leads: nw.LazyFrame,
+    users: nw.LazyFrame,
+    stages: nw.LazyFrame,
+    *,
+    as_of: date,
+    company_opportunities: nw.LazyFrame | None = None,
+) -> nw.LazyFrame:
+    """`quality_checks`: one row per check (`CHECKS_SCHEMA`), sorted by check_id, every
+    check counted (`mark_missing` then empties those whose table the source lacks).
+    `company_opportunities`: the whole company's deals when the tables are a team's view
+    (default: `opportunities`)."""
+    records = Records(
+        opportunities=opportunities,
+        stage_history=stage_history,
+        leads=leads,
+        users=users,
+        stages=stages,
+        company_opportunities=opportunities
+        if company_opportunities is None
+        else company_opportunities,
+    )
+    rows = [_check_row(records, as_of, check) for check in CHECKS]
+    return nw.concat(rows, how="vertical").sort("check_id")
+
+
+def _records(tables: Tables) -> Records:
+    """The bundle's frames as the checks read them, on polars."""
+    frames = {name: nw.from_native(getattr(tables, name)) for name in CHECKS_NODE.reads}
+    company = nw.from_native(tables.company.opportunities)
+    return Records(**frames, company_opportunities=company)
+
+
 def _checks_lazy(tables: Tables, as_of: date) -> pl.LazyFrame:
-    return pl.concat([_check_row(tables, as_of, check) for check in CHECKS]).sort("check_id")
+    records = _records(tables)
+    counted = quality_checks_body(
+        records.opportunities,
+        records.stage_history,
+        records.leads,
+        records.users,
+        records.stages,
+        as_of=as_of,
+        company_opportunities=records.company_opportunities,
+    ).to_native()
+    return mark_missing(counted, tables)
 
 
 CHECKS_NODE = Node(
@@ -333,9 +428,19 @@ CHECKS_NODE = Node(
     grain="one row per data-quality check: failing and checked records of the bundle",
     reads=("opportunities", "stage_history", "leads", "users", "stages"),
     build=_checks_lazy,
+    body=quality_checks_body,
+    # The engine counts every check on the empty stand-ins of missing tables; those checks
+    # are marked on the collected result, in check order.
+    arrange=lambda frame, tables: mark_missing(frame.sort("check_id"), tables),
+    reads_company=True,  # converted leads are looked up among the company's deals
     coords=("as_of",),
     persist=True,
-    code=("scoring/quality.py", "scoring/history.py", "scoring/windows.py"),
+    code=(
+        "scoring/quality.py",
+        "scoring/history.py",
+        "scoring/windows.py",
+        "scoring/portable_time.py",
+    ),
 )
 
 
@@ -346,7 +451,8 @@ def quality_check_rows(tables: Tables, *, as_of: date, check_id: str) -> pl.Data
     if check is None:
         known = ", ".join(sorted(_CHECKS_BY_ID))
         raise UnknownCheckError(f"unknown data-quality check {check_id!r}; known: {known}")
-    rows = check.population(tables, as_of).filter("failing", pl.lit(tables.has(*check.needs)))
+    rows = check.population(_records(tables), as_of).to_native()
+    rows = rows.filter("failing", pl.lit(tables.has(*check.needs)))
     return rows.drop("failing").collect(engine=ENGINE).sort(check.key)
 
 

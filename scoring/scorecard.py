@@ -142,6 +142,7 @@ def filter_teams(tables: Tables, teams: Sequence[str]) -> Tables:
         provenance=company.provenance,
         baseline=company,
         team_scope=tuple(keep),
+        engine=company.engine,
     ).materialized()  # the filters run once, not in every metric
 
 

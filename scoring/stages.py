@@ -17,14 +17,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+import narwhals as nw
 import polars as pl
 
 from model.calendar import Calendar, local_date, period_of, previous, trailing
-from model.graph import Node, get
+from model.graph import Node, get, sorted_by
 from model.params import StallParams
 from model.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
 from scoring.definitions import MetricDefinition
-from scoring.history import EVENT_ORDER, opp_state_at
+from scoring.history import (
+    EVENT_ORDER,
+    ORDER_BY,
+    STATES,
+    edge,
+    epoch_us,
+    instant_us,
+    opp_state_at,
+    opportunities_with_team_nw,
+    with_event_order,
+)
 from scoring.windows import last_in_group, row_number, shift_in, starts_group
 
 _DAY_US = 86_400_000_000
@@ -197,6 +208,135 @@ def _spells_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     )
 
 
+def _stage_lookup_nw(stages: nw.LazyFrame) -> nw.LazyFrame:
+    """`_stage_lookup` for node bodies (narwhals, any engine)."""
+    return stages.select(
+        "stage",
+        "position",
+        nw.col("owner_function").alias("stage_owner_function"),
+        nw.col("is_closed").alias("is_closed_stage"),
+        nw.col("is_won").alias("is_won_stage"),
+    ).with_columns(
+        open_rank=nw.when(~nw.col("is_closed_stage")).then(
+            nw.col("position").rank("dense").over("is_closed_stage").cast(nw.Int32)
+        )
+    )
+
+
+# Spells of a deal in the order their events happened: the event's time before its first
+# row was moved to the deal's creation (`_at`), then EVENT_ORDER's tie-breakers.
+_SPELL_ORDER = ("_at", *ORDER_BY[1:])
+
+
+def spells_body(
+    opportunities: nw.LazyFrame,
+    stage_history: nw.LazyFrame,
+    stages: nw.LazyFrame,
+    users: nw.LazyFrame,
+    *,
+    as_of: date,
+    timezone: str,
+) -> nw.LazyFrame:
+    """One row per opportunity per stage spell as of the end of `as_of` (`stage_spells`)."""
+    cutoff = instant_us(as_of_cutoff(as_of, timezone))
+    lookup = _stage_lookup_nw(stages)
+    deal = (
+        opportunities_with_team_nw(opportunities, users, stages)
+        .filter(epoch_us("created_at") < cutoff)
+        .select("opp_id", "created_at", "team", "owner_id", "stage")
+    )
+    ordering = ["_at", "close_date", "amount", ORDER_BY[-1]]
+    events = (
+        stage_history.select(
+            "opp_id", "stage", "entered_at", "close_date", "amount", "forecast_category"
+        )
+        .join(deal.drop("stage"), on="opp_id", how="inner")
+        .with_columns(nw.max_horizontal("entered_at", "created_at").alias("_at"))
+        .pipe(with_event_order)
+        .join(lookup.select("stage", "position"), on="stage", how="left")
+        .with_columns(edge(1, "opp_id", _SPELL_ORDER).alias("_first"))
+        .with_columns(
+            entered_at=nw.when(nw.col("_first")).then(nw.col("created_at")).otherwise(nw.col("_at"))
+        )
+        .filter(epoch_us("entered_at") < cutoff)
+        .select("opp_id", "team", "owner_id", "stage", "entered_at", *ordering)
+    )
+    without_history = deal.join(stage_history.select("opp_id"), on="opp_id", how="anti").select(
+        "opp_id",
+        "team",
+        "owner_id",
+        "stage",
+        "created_at",
+        nw.col("created_at").alias("_at"),
+        nw.lit(None).cast(nw.Date).alias("close_date"),
+        nw.lit(None).cast(nw.Float64).alias("amount"),
+        nw.lit(None).cast(nw.Int32).alias(ORDER_BY[-1]),
+    )
+    events = nw.concat([events, without_history.rename({"created_at": "entered_at"})])
+    prev = _prev_in_spells
+    return (
+        events.join(lookup, on="stage", how="left")
+        .with_columns(
+            nw.col("stage").shift(1).over("opp_id", order_by=list(_SPELL_ORDER)).alias("_prev")
+        )
+        .filter(nw.col("_prev").is_null() | (nw.col("stage") != nw.col("_prev")))
+        .with_columns(nw.lit(1).alias("_one"))
+        .with_columns(
+            spell_no=nw.col("_one")
+            .cum_sum()
+            .over("opp_id", order_by=list(_SPELL_ORDER))
+            .cast(nw.Int32)
+        )
+        .with_columns(left_at=prev("entered_at", -1))
+        .pipe(_durations_nw, cutoff)
+        .with_columns(
+            prev_stage=prev("stage"),
+            _prev_function=prev("stage_owner_function"),
+            _prev_closed=prev("is_closed_stage"),
+            _step=nw.col("open_rank") - prev("open_rank"),
+        )
+        .pipe(_moves_nw)
+        .select(SPELL_COLUMNS)
+        .sort("opp_id", "spell_no")
+    )
+
+
+def _prev_in_spells(column: str, n: int = 1) -> nw.Expr:
+    """`column` of the deal's spell `n` before this one (after, when negative)."""
+    return nw.col(column).shift(n).over("opp_id", order_by=["spell_no"])
+
+
+def _durations_nw(spells: nw.LazyFrame, cutoff: int) -> nw.LazyFrame:
+    """`_durations` on epoch microseconds: the current spell of an open deal runs to
+    `cutoff`; a terminal closed spell has no duration."""
+    end = nw.coalesce(epoch_us("left_at"), nw.when(~nw.col("is_closed_stage")).then(nw.lit(cutoff)))
+    last = nw.col("spell_no") == nw.col("_spells")
+    closed_at_last = nw.when(last).then(nw.col("is_closed_stage").cast(nw.Int32))
+    return (
+        spells.with_columns(_spells=nw.col("spell_no").max().over("opp_id"))
+        .with_columns(_closed_at_last=closed_at_last)
+        .with_columns(
+            days_in_stage=(end - epoch_us("entered_at")) / _DAY_US,
+            is_current=nw.col("left_at").is_null(),
+            _last_closed=nw.col("_closed_at_last").max().over("opp_id"),
+        )
+        .with_columns(is_open_deal=nw.col("_last_closed") == 0)
+    )
+
+
+def _moves_nw(spells: nw.LazyFrame) -> nw.LazyFrame:
+    """`_add_moves` over the previous spell's columns (`_prev_*`, `_step`)."""
+    closed, prev_closed = nw.col("is_closed_stage"), nw.col("_prev_closed")
+    both_open = ~closed & ~prev_closed
+    flags = ("is_handoff", "is_skip", "is_regression", "is_reopen")
+    return spells.with_columns(
+        is_handoff=nw.col("stage_owner_function") != nw.col("_prev_function"),
+        is_skip=both_open & (nw.col("_step") > 1),
+        is_regression=both_open & (nw.col("_step") < 0),
+        is_reopen=prev_closed & ~closed,
+    ).with_columns(nw.col(*flags).fill_null(False))
+
+
 def _clip_spells(spells: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
     """The spells as of an earlier day, from later ones: the spells entered by its end, a
     spell left after it still current, its duration running to that end.
@@ -219,6 +359,8 @@ SPELLS = Node(
     grain="one row per opportunity per stage spell (opp_id, spell_no), as of a day",
     reads=("opportunities", "stage_history", "stages", "users"),
     build=_spells_lazy,
+    body=spells_body,
+    arrange=sorted_by("opp_id", "spell_no"),
     coords=("as_of", "timezone"),
     team="team",
     clip=_clip_spells,
@@ -644,6 +786,36 @@ def _close_date_changes_lazy(tables: Tables, as_of: date, timezone: str) -> pl.L
     )
 
 
+def close_date_changes_body(
+    opportunities: nw.LazyFrame,
+    stage_history: nw.LazyFrame,
+    stages: nw.LazyFrame,
+    users: nw.LazyFrame,
+    *,
+    as_of: date,
+    timezone: str,
+) -> nw.LazyFrame:
+    """One row per history row (before the end of `as_of`, of a deal that existed then)
+    whose close date differs from the row before's (`close_date_changes`)."""
+    cutoff = instant_us(as_of_cutoff(as_of, timezone))
+    created = opportunities.filter(epoch_us("created_at") < cutoff).select("opp_id", "created_at")
+    positions = stages.select("stage", "position")
+    prev = nw.col("_prev")
+    return (
+        stage_history.filter(epoch_us("entered_at") < cutoff)
+        .join(created, on="opp_id", how="inner")
+        .join(positions, on="stage", how="left")
+        .with_columns(nw.max_horizontal("entered_at", "created_at").alias("entered_at"))
+        .pipe(with_event_order)
+        .with_columns(
+            nw.col("close_date").shift(1).over("opp_id", order_by=list(ORDER_BY)).alias("_prev")
+        )
+        .filter(~prev.is_null() & (nw.col("close_date").is_null() | (nw.col("close_date") != prev)))
+        .select("opp_id", "entered_at")
+        .sort("opp_id", "entered_at")
+    )
+
+
 def _clip_changes(changes: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFrame:
     """The changes made by the end of an earlier day: whether a row changed the date depends
     only on the rows before it."""
@@ -656,6 +828,8 @@ CLOSE_DATE_CHANGES = Node(
     "from the row before; a date first set is not a change, a date cleared is), as of a day",
     reads=("opportunities", "stage_history", "stages", "users"),
     build=_close_date_changes_lazy,
+    body=close_date_changes_body,
+    arrange=sorted_by("opp_id", "entered_at"),
     coords=("as_of", "timezone"),
     team="deal",
     clip=_clip_changes,
@@ -669,28 +843,38 @@ def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFra
     return get(tables, TRUST_PER_DEAL, as_of, timezone)
 
 
-def _trust_per_deal_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    per_deal = (
-        get(tables, SPELLS, as_of, timezone)
-        .group_by("opp_id")
-        .agg(
-            pl.col("team").first(),
-            pl.col("is_open_deal").first(),
-            *(pl.col(f).sum().cast(pl.Int64).alias(n) for f, n in _MOVE_COUNTS.items()),
-        )
+def trust_per_deal_body(
+    stage_spells: nw.LazyFrame,
+    close_date_changes: nw.LazyFrame,
+    opp_state_at: nw.LazyFrame,
+    *,
+    as_of: date,
+    timezone: str,
+) -> nw.LazyFrame:
+    """One row per deal: counts of skips, regressions, reopens, close-date changes, stale.
+    (A deal's team and openness are the same on each of its spells: group keys.)"""
+    per_deal = stage_spells.group_by("opp_id", "team", "is_open_deal").agg(
+        *(nw.col(f).cast(nw.Int64).sum().alias(n) for f, n in _MOVE_COUNTS.items())
     )
-    changes = (
-        get(tables, CLOSE_DATE_CHANGES, as_of, timezone)
-        .group_by("opp_id")
-        .agg(n_close_date_changes=pl.len().cast(pl.Int64))
+    changes = close_date_changes.group_by("opp_id").agg(
+        nw.len().cast(nw.Int64).alias("n_close_date_changes")
     )
-    state = _deal_state(tables, as_of=as_of, timezone=timezone).select("opp_id", "close_date")
-    stale = pl.col("is_open_deal") & (pl.col("close_date") < as_of).fill_null(False)
+    state = opp_state_at.select("opp_id", "close_date")
+    stale = nw.col("is_open_deal") & (nw.col("close_date") < as_of).fill_null(False)
     return (
         per_deal.join(changes, on="opp_id", how="left")
         .join(state, on="opp_id", how="left")
-        .with_columns(pl.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(pl.Int64))
+        .with_columns(nw.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(nw.Int64))
+        .sort("opp_id")
     )
+
+
+def _trust_inputs(as_of: date, timezone: str) -> dict[str, tuple[Node, tuple]]:
+    return {
+        "stage_spells": (SPELLS, (as_of, timezone)),
+        "close_date_changes": (CLOSE_DATE_CHANGES, (as_of, timezone)),
+        "opp_state_at": (STATES, (as_of_cutoff(as_of, timezone) - timedelta(microseconds=1),)),
+    }
 
 
 TRUST_PER_DEAL = Node(
@@ -698,7 +882,9 @@ TRUST_PER_DEAL = Node(
     grain="one row per deal existing at the end of the as-of day: its skips, regressions, "
     "reopens, close-date changes and whether its close date is past",
     reads=("stage_spells", "close_date_changes", "opp_state_at"),
-    build=_trust_per_deal_lazy,
+    body=trust_per_deal_body,
+    upstream=_trust_inputs,
+    arrange=sorted_by("opp_id"),
     coords=("as_of", "timezone"),
     team="team",
     persist=True,
