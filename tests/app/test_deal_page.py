@@ -66,7 +66,8 @@ def test_by_id_header_risk_flags_timeline_and_changes(demo_store, app):
     line = as_text(at.markdown[0].value).replace("**", "")
     assert line == "Negotiation · forecast category commit · owner Riley Garcia · team EMEA"
     heads = [s.value for s in at.subheader]
-    assert heads == ["Why it is at risk", "Changes since 2026-11-09", "Stage timeline",
+    # the answer (why it is at risk), then the tabs: timeline, changes, every change
+    assert heads == ["Why it is at risk", "Stage timeline", "Changes since 2026-11-09",
                      "Every change"]  # fmt: skip
     reasons = as_text(next(m.value for m in at.markdown if m.value.startswith("- ")))
     assert "days in Negotiation" in reasons and "close date pushed 1 time (+16 days)" in reasons
@@ -98,7 +99,9 @@ def test_unknown_id_says_so_as_text(demo_store, app):
 
 def test_no_id_offers_a_search_whose_results_link_to_deals(demo_store, app):
     at = _open(app)
-    assert at.title[0].value == "Deal" and not at.dataframe
+    assert at.title[0].value == "Deal"
+    # no results before a search: the one table is the riskiest open deals (its "Why")
+    assert [list(d.value.columns)[-1] for d in at.dataframe] == ["reasons"]
     at.text_input(key="deal_search").set_value("ironwave systems – platform").run()
     found = _frame(at, "deal", "close_date")
     assert DEAL in found["opp_id"].tolist()
@@ -271,3 +274,69 @@ def test_a_decision_recorded_on_the_deal_page_is_about_that_deal(
     assert made.select("about_kind", "about_id", "text").rows() == [
         ("deal", DEAL, "Exec sponsor call before the push")
     ]
+
+
+# --- The answer: what moved in the review window, the riskiest deals without an id -----------
+
+
+def test_a_pushed_close_date_has_a_red_arrow_up_and_an_unchanged_amount_none(demo_store, app):
+    from streamlit.proto.Metric_pb2 import Metric
+
+    at = _open(app, id=DEAL)  # pushed 2026-04-09 → 2026-04-25 on 2026-11-10: +16 days
+    cards = {m.label: m.proto for m in at.metric}
+    close = cards["Close date"]
+    assert close.delta == "+16 days since 2026-11-09"
+    assert (close.direction, close.color) == (Metric.MetricDirection.UP, Metric.MetricColor.RED)
+    assert cards["Amount"].direction == Metric.MetricDirection.NONE and not cards["Amount"].delta
+    # a window starting after the push: nothing moved, no arrow
+    later = _open(app, id=DEAL, since="2026-11-12")
+    assert {m.label: m.proto for m in later.metric}["Close date"].direction == (
+        Metric.MetricDirection.NONE
+    )
+
+
+def test_an_amount_raised_in_the_window_has_a_green_arrow(data_dir, app):
+    from datetime import UTC, datetime
+
+    from streamlit.proto.Metric_pb2 import Metric
+
+    # The demo deal with one more history row on 2026-11-12: its amount $22,000 → $30,000.
+    frames = validate_tables(generate_demo_org(as_of=DEMO_AS_OF)).frames
+    history = frames["stage_history"]
+    last = history.filter(pl.col("opp_id") == DEAL).sort("entered_at").tail(1)
+    raised = last.with_columns(
+        entered_at=pl.lit(datetime(2026, 11, 12, 10, tzinfo=UTC)).cast(last["entered_at"].dtype),
+        amount=pl.lit(30_000.0),
+    )
+    opps = frames["opportunities"].with_columns(
+        amount=pl.when(pl.col("opp_id") == DEAL).then(30_000.0).otherwise("amount")
+    )
+    frames = {**frames, "stage_history": pl.concat([history, raised]), "opportunities": opps}
+    Store(data_dir).write(frames, source="demo", data_as_of=DEMO_AS_OF)
+    at = _open(app, id=DEAL)
+    amount = {m.label: m.proto for m in at.metric}["Amount"]
+    before = _frame(at, "kind", "amount_before")["amount_before"].iloc[0]
+    assert amount.body == "$30k"
+    assert amount.delta == f"+{_money(30_000 - before)} since 2026-11-09"
+    assert (amount.direction, amount.color) == (
+        Metric.MetricDirection.UP, Metric.MetricColor.GREEN
+    )  # fmt: skip
+
+
+def _money(value: float) -> str:
+    from scoring.model import money
+
+    return money(value)
+
+
+def test_without_an_id_the_riskiest_open_deals_link_to_their_pages(demo_store, app):
+    at = _open(app)
+    riskiest = _frame(at, "deal", "reasons")
+    assert len(riskiest) == 8
+    scores = riskiest["risk"].astype(int)
+    assert scores.is_monotonic_decreasing  # riskiest first
+    assert all(urlsplit(link).path == "deal" for link in riskiest["deal"])
+    assert all(len(r) > 0 for r in riskiest["reasons"])  # each says why
+    # a team view lists its own team's deals
+    emea = _frame(_open(app, teams="EMEA"), "deal", "reasons")
+    assert set(emea["team"]) == {"EMEA"}

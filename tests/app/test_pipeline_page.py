@@ -44,9 +44,10 @@ def page(demo_store, app):
 def test_renders_sections_charts_tables_and_downloads(page):
     assert page.title[0].value == "Pipeline flow"
     heads = [s.value for s in page.subheader]
-    assert heads[:4] == ["Changes since last review", "Days in stage",
-                         "Stalls by team and stage",
-                         "Stalled deals — all teams and stages"]  # fmt: skip
+    # the stalls first (the answer's heatmap drills into them), then a tab per question
+    assert heads[:3] == ["Stalls by team and stage", "Changes since last review",
+                         "Days in stage"]  # fmt: skip
+    assert any(m.value.startswith("**Stalled deals — all: ") for m in page.markdown)
     assert any(h.startswith("Pipeline waterfall — 2026-Q4") for h in heads)
     assert [m.label for m in page.metric] == [
         "Stalled deals", "Stalled pipeline", "Stalled at a handoff", "Coverage",
@@ -105,7 +106,7 @@ def test_selecting_a_team_stage_row_lists_its_stalled_deals(page):
     page.session_state["stalls_by_team"] = _select(row)
     page.run()
     assert not page.exception
-    assert any(s.value == "Stalled deals — EMEA · Negotiation" for s in page.subheader)
+    assert any(m.value.startswith("**Stalled deals — EMEA · Negotiation: ") for m in page.markdown)
     shown = _table(page, "times_threshold")
     assert len(shown) == int(stalls.iloc[row]["stalled_count"]) > 0
     assert set(zip(shown["team"], shown["stage"], strict=True)) == {("EMEA", "Negotiation")}
@@ -115,8 +116,8 @@ def test_choosing_a_waterfall_bucket_lists_its_deals(demo_store, app):
     at = _run(app, {"waterfall_bucket": "won"})
     rows = _table(at, "amount_delta")
     assert set(rows["bucket"]) == {"won"} and (rows["amount_delta"] < 0).all()
-    heading = f"**Won (closed) — All teams: {len(rows)} deals"
-    assert any(m.value.startswith(heading) for m in at.markdown)
+    heading = f"**Won (closed) — All teams: {len(rows)}**"
+    assert any(as_text(m.value).startswith(heading) for m in at.markdown)
 
 
 def test_selecting_a_team_lists_its_closed_and_open_deals(page):
@@ -321,3 +322,34 @@ def test_changes_are_not_measured_on_a_derived_history_without_a_snapshot(data_d
     assert any(CHANGES_DERIVED in i and "no snapshot as of 2026-02-22" in i for i in infos)
     assert "Not measured" in as_text(_source(at))
     assert not [m for m in at.metric if m.label in ("Trend up", "Idle")]  # no zeros shown
+
+
+# --- Chart drill-downs read from a link (pages._drill: ?drill=<chart>:<values>) -------------
+
+
+def test_a_heatmap_cell_in_the_link_lists_its_stalled_deals(demo_store, app):
+    # A shared link of a click on the heatmap's EMEA · Negotiation cell: the demo org's cell
+    # reads "44% · 24 of 54 stalled" (test_chart_pages), so 24 deals, all EMEA Negotiation.
+    at = _run(app, drill="stall_heatmap:EMEA|Negotiation")
+    assert any(m.value == "**Stalled deals — EMEA · Negotiation: 24**" for m in at.markdown)
+    shown = _table(at, "times_threshold")
+    assert len(shown) == 24
+    assert set(zip(shown["team"], shown["stage"], strict=True)) == {("EMEA", "Negotiation")}
+
+
+def test_a_days_in_stage_mark_in_the_link_lists_its_spells(demo_store, app):
+    plain = _run(app)  # nothing picked: a hint, no spell list
+    assert any(c.value.startswith("Click a mark of the chart") for c in plain.caption)
+    at = _run(app, drill="days_chart:APAC|Discovery")
+    spells = _table(at, "days_in_stage")
+    assert len(spells) > 0 and set(spells["team"]) == {"APAC"}
+    assert set(spells["stage"]) == {"Discovery"}
+    assert spells["days_in_stage"].is_monotonic_decreasing  # longest first
+    assert any(m.value == f"**Spells — APAC · Discovery: {len(spells)}**" for m in at.markdown)
+
+
+def test_a_waterfall_bar_in_the_link_lists_its_deals(demo_store, app):
+    at = _run(app, drill="waterfall_chart:lost")
+    rows = _table(at, "amount_delta")
+    assert len(rows) > 0 and set(rows["bucket"]) == {"lost"}
+    assert any(as_text(m.value) == f"**Lost — All teams: {len(rows)}**" for m in at.markdown)

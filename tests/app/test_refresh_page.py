@@ -35,7 +35,7 @@ def test_lists_sources_schedule_runs_and_snapshots(own_store, app, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_URL", "postgresql://u:wh-secret-pw@db.example/crm")
     at = _refresh_page(app)
     assert at.title[0].value == "Data & refresh"
-    sources = at.dataframe[0].value
+    sources = next(d.value for d in at.dataframe if {"source", "default"} <= set(d.value.columns))
     assert list(sources["source"]) == ["demo", "files", "hubspot", "salesforce", "warehouse"]
     assert not any("SF_PASSWORD=" in str(v) for v in sources["status"])
     assert "token present" in str(list(sources["status"])[2])
@@ -85,3 +85,38 @@ def test_pin_an_earlier_snapshot(own_store, app, tiny_org):
     at.button(key="pin_snapshot").click().run()
     assert not at.exception
     assert at.session_state["pinned_snapshot"] == older
+
+
+# --- The answer: the data's freshness at a glance -------------------------------------------
+
+
+def _rows(snapshot) -> int:
+    return sum(t["rows"] for t in snapshot.manifest["tables"].values())
+
+
+def test_the_answer_shows_the_snapshots_day_and_rows_with_the_change(two_snapshots, app):
+    from streamlit.proto.Metric_pb2 import Metric
+
+    at = _refresh_page(app)
+    cards = {m.label: m for m in at.metric}
+    newer, older = Store(two_snapshots).list()  # newest first: 2026-11-23, then 2026-11-16
+    assert cards["Data as of"].value == "2026-11-23"
+    assert cards["Last refresh"].value == "none yet"  # both were written, not refreshed
+    # the demo org of another seed and a week later holds another number of rows
+    change = _rows(newer) - _rows(older)
+    assert change != 0
+    rows = cards["Rows in the snapshot"]
+    assert rows.value == f"{_rows(newer):,}"
+    assert rows.proto.delta == f"{change:+,} since last snapshot"
+    up = Metric.MetricDirection.UP if change > 0 else Metric.MetricDirection.DOWN
+    # more rows is neither good nor bad news: the arrow, in grey
+    assert (rows.proto.direction, rows.proto.color) == (up, Metric.MetricColor.GRAY)
+
+
+def test_a_first_snapshot_has_no_arrow(own_store, app):
+    from streamlit.proto.Metric_pb2 import Metric
+
+    at = _refresh_page(app)
+    rows = {m.label: m for m in at.metric}["Rows in the snapshot"]
+    assert rows.value == f"{_rows(Store(own_store).current()):,}"
+    assert rows.proto.direction == Metric.MetricDirection.NONE and not rows.proto.delta

@@ -104,7 +104,7 @@ def test_the_drill_down_in_the_link_opens_the_same_rows(store, app):
     at.run()
     at.switch_page("pages/pipeline.py").run()
     assert not at.exception
-    headings = [h.value for h in at.subheader if "Stalled deals — " in h.value]
+    headings = [m.value for m in at.markdown if "Stalled deals — " in m.value]
     assert headings and "APAC" in headings[0] and "Negotiation" in headings[0]
     # the URL keeps it (the sidebar's link copies the URL's parameters; AppTest reruns only
     # the page script after a switch, so the link itself is checked in Chromium)

@@ -27,14 +27,15 @@ def test_the_call_heads_the_forecast_page(browser, app_url):
         # the call's section comes before every other section of the page
         heads = page.locator("[data-testid='stMain'] h3").all_inner_texts()
         assert heads[0].startswith(HEADING), heads
+        # the call's table answers above the fold; its roll-up and trend are the first tab's
+        page.locator(".st-key-answer").get_by_test_id("stDataFrame").first.wait_for()
         section = page.locator(".st-key-call_section")
-        section.get_by_test_id("stDataFrame").first.wait_for()
         # the lapsed reps of EMEA and NA Enterprise (demo pattern 7) carry the stale badge
         badge = page.get_by_text("Stale: 2 submissions not updated").first
         badge.wait_for()
         assert "21 days" in badge.inner_text()
         page.get_by_text("Roll-up: reps' submissions → manager adjustment → team call").wait_for()
-        section.get_by_test_id("stDataFrame").nth(1).wait_for()  # the roll-up's table
+        section.get_by_test_id("stDataFrame").first.wait_for()  # the roll-up's table
         chart = section.get_by_test_id("stVegaLiteChart")
         chart.locator("canvas, svg").first.wait_for(state="attached")
         page.wait_for_timeout(800)  # let Vega finish drawing before the picture

@@ -18,6 +18,7 @@ def test_the_window_in_the_url_is_shown_with_its_totals(browser, app_url):
     try:
         page.goto(f"{app_url}/pipeline?window=2w")
         wait_for_app(page)
+        page.get_by_role("tab", name=SECTION).click()  # the section is a tab of the page
         page.get_by_text(SECTION).first.wait_for()
         page.get_by_text("2 weeks: 2026-11-02 – 2026-11-16").first.wait_for()
         assert page.get_by_text("Read from the stage history").first.is_visible()

@@ -40,6 +40,7 @@ def test_add_a_schedule_in_the_browser(page, e2e_store: Path, tmp_path: Path):
         if "/refresh" not in page.url:  # a fresh server may open on the home page first
             page.get_by_test_id("stSidebarNav").get_by_text("Data & refresh").click()
             wait_for_app(page)
+        page.get_by_role("tab", name="Schedules").click()  # the schedules are in that tab
         adding = page.get_by_test_id("stExpander").filter(has_text="Add a schedule")
         adding.get_by_text("Add a schedule").click()
         adding.get_by_role("textbox", name="Cron").fill("15 7 * * mon-fri")
@@ -53,6 +54,7 @@ def test_add_a_schedule_in_the_browser(page, e2e_store: Path, tmp_path: Path):
         listing = page.get_by_test_id("stDataFrame").filter(has_text="demo 15 7 * * mon-fri")
         assert listing.count() == 2 and listing.first.is_visible()
         # the failure: its whole message wraps inside the page, no sideways scrolling
+        page.get_by_role("tab", name="Last runs").click()  # failures are listed with the runs
         failure = page.get_by_test_id("stExpander").filter(has_text="Still failing · warehouse")
         message = failure.get_by_test_id("stCode")
         assert message.is_visible() and "detail detail" in message.inner_text()

@@ -40,6 +40,7 @@ def _open_refresh(page, url: str) -> None:
     if "/refresh" not in page.url:  # a fresh server may open on the home page first
         page.get_by_test_id("stSidebarNav").get_by_text("Data & refresh").click()
         wait_for_app(page)
+    page.get_by_role("tab", name="Sources & uploads").click()  # uploads are in that tab
 
 
 def test_upload_check_and_load_from_the_page(page, e2e_store: Path, tmp_path: Path, emu):
