@@ -227,6 +227,33 @@ def overview(jobs: tuple[ScheduleJob, ...], timezone: str, now: datetime) -> pl.
     return pl.DataFrame(rows, schema=schema)
 
 
+def preread_overview(
+    prereads: tuple[PrereadJob, ...], timezone: str, now: datetime, base: Path
+) -> pl.DataFrame:
+    """The pre-read schedules as the page lists them, one row per schedule in file order: when,
+    which period and teams, in which formats, into which folder (relative to `base`, the
+    folder of scorecard.toml), mailed to whom, whether it is paused, and its next run."""
+    rows = [
+        {
+            "pre-read": job.id,
+            "when": job.when,
+            "period": job.period or "quarter of the data's date",
+            "teams": ", ".join(job.teams) or "All teams",
+            "formats": ", ".join(job.formats),
+            "folder": str(
+                job.out_dir.relative_to(base) if job.out_dir.is_relative_to(base) else job.out_dir
+            ),
+            "recipients": ", ".join(job.recipients) or "not mailed",
+            "status": "paused" if job.paused else "active",
+            "next run": None if job.paused else next(iter(fire_times(job, timezone, now, 1)), None),
+        }
+        for job in prereads
+    ]
+    schema = {name: pl.String for name in ("pre-read", "when", "period", "teams", "formats",
+                                          "folder", "recipients", "status")}  # fmt: skip
+    return pl.DataFrame(rows, schema={**schema, "next run": pl.Datetime("us", timezone)})
+
+
 def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
     """Jobs whose latest fire time passed with no attempt since, to run once now.
 
