@@ -99,7 +99,8 @@ def test_add_a_preread_schedule(own_store, config, app):
     )  # fmt: skip
     assert pre.recipients == ("cro@example.com", "vp@example.com")
     listing = _listing(at)
-    assert listing.iloc[0][["pre-read", "when", "teams", "folder", "recipients", "status"]].tolist() == [
+    shown = ["pre-read", "when", "teams", "folder", "recipients", "status"]
+    assert listing.iloc[0][shown].tolist() == [
         "preread 0 7 * * mon", "0 7 * * mon", team, "prereads/exec",
         "cro@example.com, vp@example.com", "active",
     ]  # fmt: skip
