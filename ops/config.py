@@ -114,7 +114,14 @@ class PrereadJob:
     period: str = ""
     teams: tuple[str, ...] = ()  # () = all teams
     formats: tuple[str, ...] = ("pdf",)  # pdf and/or html
-    id: str = ""  # stable name in the run log; default "preread <cron>"
+    id: str = ""  # stable name in the run log; default "preread <cron>" ("preread every 6h")
+    every: str = ""  # "30m", "6h", "1d" as written in scorecard.toml; "" = a cron entry
+    paused: bool = False  # kept in scorecard.toml but not run (paused from the app)
+
+    @property
+    def when(self) -> str:
+        """The times as written: "every 6h" or the cron expression."""
+        return f"every {self.every}" if self.every else self.cron
 
 
 @dataclass(frozen=True)
@@ -318,11 +325,20 @@ def read_schedules(raw: Mapping[str, Any], base: Path) -> ScheduleSettings:
 
 
 def _preread_job(entry: Any, base: Path) -> PrereadJob:
-    """`out` is a folder, relative to the config file; `format` "pdf", "html" or a list."""
-    if not isinstance(entry, Mapping) or not {"cron", "out"} <= set(entry):
-        raise ConfigError("each [[schedule.preread]] needs cron and out (a folder)")
+    """`out` is a folder, relative to the config file; `format` "pdf", "html" or a list; the
+    times a cron or (like a refresh schedule) `every = "6h"`."""
+    if (
+        not isinstance(entry, Mapping)
+        or "out" not in entry
+        or (("cron" in entry) == ("every" in entry))
+    ):
+        raise ConfigError("each [[schedule.preread]] needs cron (or every, not both) and out")
     entry = dict(entry)
-    cron = str(entry.pop("cron"))
+    every = str(entry.pop("every", "")).strip()
+    try:
+        cron = every_cron(every) if every else str(entry.pop("cron"))
+    except ConfigError as exc:
+        raise ConfigError(f"[[schedule.preread]] {exc}") from None
     if len(cron.split()) != 5:
         raise ConfigError(f"[[schedule.preread]] cron {cron!r}: expected 5 fields")
     formats = entry.pop("format", ["pdf"])
@@ -338,11 +354,19 @@ def _preread_job(entry: Any, base: Path) -> PrereadJob:
             period=str(entry.pop("period", "")),
             teams=tuple(str(t) for t in entry.pop("teams", ())),
             formats=formats,
-            id=str(entry.pop("id", "")) or f"preread {cron}",
+            id=str(entry.pop("id", "")) or f"preread {f'every {every}' if every else cron}",
+            every=every,
+            paused=bool(entry.pop("paused", False)),
             **entry,
         )
     except TypeError as exc:
         raise ConfigError(f"[[schedule.preread]]: {exc}") from exc
+
+
+def preread_job(entry: Any, base: Path) -> PrereadJob:
+    """One `[[schedule.preread]]` entry read as the scheduler reads it (`base`: the folder of
+    the file; the editor finds pre-reads by the id this gives)."""
+    return _preread_job(entry, base)
 
 
 def _preread(raw: Mapping[str, Any]) -> PrereadSettings:

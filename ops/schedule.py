@@ -12,9 +12,10 @@ APScheduler 3:
 
 As in APScheduler (unlike crontab), day-of-month and day-of-week restrict together (AND).
 
-Jobs paused from the app (`paused = true`) are listed but never fired. Each tick re-reads
-`scorecard.toml` when it changed (`reload`), so a schedule added, edited, paused or deleted on
-the Data & refresh page takes effect within a minute, without restarting the scheduler.
+Jobs and pre-reads paused from the app (`paused = true`) are listed but never fired. Each tick
+re-reads `scorecard.toml` when it changed (`reload`), so a schedule added, edited, paused or
+deleted on the Data & refresh page takes effect within a minute, without restarting the
+scheduler.
 
 `[[schedule.preread]]` entries write the executive pre-read (reports/) into a folder on
 their own cron, mail it when SMTP is configured (ops/deliver.py) and are recorded in the
@@ -29,7 +30,7 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from scoring.preread import PreRead
 
 log = logging.getLogger("ops.schedule")
+Job = TypeVar("Job", ScheduleJob, PrereadJob)
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NUMERIC_DAYS = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
 # Look-back windows for the latest past fire time: short first, so frequent jobs stay cheap.
@@ -147,8 +149,8 @@ def check_cron(cron: str, timezone: str) -> None:
             raise ConfigError(f"cron {cron!r}, {label} field {value!r}: {exc}") from None
 
 
-def active(jobs: tuple[ScheduleJob, ...]) -> list[ScheduleJob]:
-    """The jobs that run: those not paused."""
+def active(jobs: tuple[Job, ...]) -> list[Job]:
+    """The jobs (refreshes or pre-reads) that run: those not paused."""
     return [job for job in jobs if not job.paused]
 
 
@@ -192,7 +194,7 @@ def next_runs(settings: Settings, now: datetime, n: int = 5) -> pl.DataFrame:
         for at in fire_times(job, tz, now, n)
     ] + [
         {"fire_at": at, "job": job.id, "source": PREREAD_SOURCE, "full": False, "cron": job.cron}
-        for job in settings.schedules.prereads
+        for job in active(settings.schedules.prereads)
         for at in fire_times(job, tz, now, n)
     ]
     schema = {
@@ -223,6 +225,33 @@ def overview(jobs: tuple[ScheduleJob, ...], timezone: str, now: datetime) -> pl.
               "full refresh": pl.Boolean, "status": pl.String,
               "next run": pl.Datetime("us", timezone)}  # fmt: skip
     return pl.DataFrame(rows, schema=schema)
+
+
+def preread_overview(
+    prereads: tuple[PrereadJob, ...], timezone: str, now: datetime, base: Path
+) -> pl.DataFrame:
+    """The pre-read schedules as the page lists them, one row per schedule in file order: when,
+    which period and teams, in which formats, into which folder (relative to `base`, the
+    folder of scorecard.toml), mailed to whom, whether it is paused, and its next run."""
+    rows = [
+        {
+            "pre-read": job.id,
+            "when": job.when,
+            "period": job.period or "quarter of the data's date",
+            "teams": ", ".join(job.teams) or "All teams",
+            "formats": ", ".join(job.formats),
+            "folder": str(
+                job.out_dir.relative_to(base) if job.out_dir.is_relative_to(base) else job.out_dir
+            ),
+            "recipients": ", ".join(job.recipients) or "not mailed",
+            "status": "paused" if job.paused else "active",
+            "next run": None if job.paused else next(iter(fire_times(job, timezone, now, 1)), None),
+        }
+        for job in prereads
+    ]
+    schema = {name: pl.String for name in ("pre-read", "when", "period", "teams", "formats",
+                                          "folder", "recipients", "status")}  # fmt: skip
+    return pl.DataFrame(rows, schema={**schema, "next run": pl.Datetime("us", timezone)})
 
 
 def missed_jobs(settings: Settings, now: datetime) -> list[ScheduleJob]:
@@ -290,7 +319,7 @@ def sync_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
         job.id: (fire, trigger_for(job, tz), (settings, job))
         for job in active(settings.schedules.jobs)
     } | {pre.id: (fire_preread, trigger_for(pre, tz), (settings, pre))
-         for pre in settings.schedules.prereads}  # fmt: skip
+         for pre in active(settings.schedules.prereads)}  # fmt: skip
     for job in scheduler.get_jobs():
         if job.id != HEARTBEAT and not job.id.endswith(MISSED) and job.id not in wanted:
             scheduler.remove_job(job.id)

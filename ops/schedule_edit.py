@@ -1,9 +1,11 @@
-"""Schedules edited from the app: `[[schedule.jobs]]` of `scorecard.toml` added, changed,
-paused, resumed or deleted, and `[schedule] timezone` set.
+"""Schedules edited from the app: `[[schedule.jobs]]` (refreshes) and `[[schedule.preread]]`
+(the executive pre-read) of `scorecard.toml` added, changed, paused, resumed or deleted, and
+`[schedule] timezone` set.
 
 Every change is made the same way (`_change`):
-- checked first, field by field (source, cron or interval, time zone), with a message naming
-  the field, and then as a whole file the way the app and the scheduler will read it;
+- checked first, field by field (source, cron or interval, time zone; for a pre-read also its
+  out folder, recipients, period, teams and formats), with a message naming the field, and
+  then as a whole file the way the app and the scheduler will read it;
 - refused when the file changed since the editor read it (`expected` is the `config_version`
   the page showed): a concurrent edit is never overwritten;
 - written with tomlkit, which keeps the user's comments, spacing and every other section, so
@@ -21,12 +23,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import stat
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomlkit
@@ -34,11 +39,14 @@ from tomlkit.exceptions import ParseError
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
+from model.calendar import PeriodError, parse_period
 from ops.config import (
     ConfigError,
+    PrereadJob,
     ScheduleJob,
     config_version,
     every_cron,
+    preread_job,
     read_schedules,
     schedule_job,
     toml_error,
@@ -70,6 +78,23 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class PrereadSpec:
+    """A pre-read schedule as the form gives it: when, into which folder, for whom."""
+
+    out: str  # a folder, relative to scorecard.toml
+    cron: str = ""
+    every: str = ""  # "30m", "6h", "1d"
+    recipients: tuple[str, ...] = ()  # e-mail addresses; () = written only, not mailed
+    period: str = ""  # 2026-Q3, FY2026, ttm, all, 2026-03-01..2026-06-30; "" = data's quarter
+    teams: tuple[str, ...] = ()  # () = all teams
+    formats: tuple[str, ...] = ("pdf",)  # pdf and/or html
+    id: str = ""  # its name in the run log; "" = "preread <cron>"
+
+
+FORMATS = ("pdf", "html")
+
+
+@dataclass(frozen=True)
 class ScheduleFile:
     """The schedules as read from one version of the file."""
 
@@ -77,6 +102,7 @@ class ScheduleFile:
     version: str  # `config_version` of what was read ("" = no file yet)
     timezone: str
     jobs: tuple[ScheduleJob, ...]
+    prereads: tuple[PrereadJob, ...] = ()
 
 
 def read(path: Path) -> ScheduleFile:
@@ -84,7 +110,7 @@ def read(path: Path) -> ScheduleFile:
     data = path.read_bytes() if path.exists() else b""
     schedules = read_schedules(_parse(data.decode("utf-8"), path), path.parent)
     return ScheduleFile(path, config_version(path) if data else "", schedules.timezone,
-                        schedules.jobs)  # fmt: skip
+                        schedules.jobs, schedules.prereads)  # fmt: skip
 
 
 def add_job(path: Path, spec: JobSpec, *, expected: str, timezone: str = "UTC") -> str:
@@ -131,11 +157,7 @@ def set_paused(path: Path, job_id: str, paused: bool, *, expected: str) -> str:
     """Pause (kept in the file, not run) or resume the schedule `job_id`."""
 
     def change(doc: TOMLDocument) -> str:
-        entry = _find(doc, job_id)
-        if paused:
-            _set(entry, "paused", True)
-        elif "paused" in entry:
-            del entry["paused"]
+        _pause(_find(doc, job_id), paused)
         return f"{'paused' if paused else 'resumed'} {job_id}"
 
     return _change(path, expected, change)
@@ -146,21 +168,82 @@ def delete_job(path: Path, job_id: str, *, expected: str) -> str:
 
     def change(doc: TOMLDocument) -> str:
         section = _schedule_table(doc)
-        jobs = section["jobs"]
-        index = _index(jobs, job_id)
-        tail = _trailing(jobs[index])
-        if len(jobs) == 1:
-            # the array goes; its slot keeps the comments (they describe the next section)
-            body = section.value.body
-            slot = next(i for i, (k, _) in enumerate(body) if k is not None and k.key == "jobs")
-            section.remove("jobs")
-            body[slot] = (None, Whitespace("".join(item.as_string() for item in tail)))
-        else:
-            if index > 0 and index == len(jobs) - 1:
-                _trailing(jobs[index - 1])  # the gap before the deleted entry ...
-                _append(jobs[index - 1], tail)  # ... becomes what followed it
-            del jobs[index]
+        _delete(section, "jobs", _index(section["jobs"], job_id))
         return f"deleted {job_id}"
+
+    return _change(path, expected, change)
+
+
+# --- pre-read schedules: [[schedule.preread]] -------------------------------------------------
+
+
+def add_preread(path: Path, spec: PrereadSpec, *, expected: str, timezone: str = "UTC") -> str:
+    """Append a pre-read schedule; `timezone` is written only when `[schedule]` has none yet.
+    Returns what changed, for the audit log."""
+    base = Path(path).parent
+
+    def change(doc: TOMLDocument) -> str:
+        section = _schedule_table(doc)
+        zone = str(section.get("timezone", "")) or _check_timezone(timezone)
+        _check_preread(spec, zone, base)
+        if "timezone" not in section:
+            section["timezone"] = zone
+        entry = tomlkit.table()
+        _fill_preread(entry, spec)
+        prereads = section.get("preread")
+        if isinstance(prereads, AoT) and len(prereads):
+            tail = _trailing(prereads[-1])
+            prereads[-1].add(tomlkit.nl())
+            prereads.append(entry)
+            _append(entry, tail)
+        else:
+            _first_preread(section, entry)
+        return f"added pre-read {preread_job(entry.unwrap(), base).id}"
+
+    return _change(path, expected, change)
+
+
+def edit_preread(path: Path, preread_id: str, spec: PrereadSpec, *, expected: str) -> str:
+    """Change the pre-read schedule `preread_id` to `spec` (its paused state and any keys the
+    form does not know stay)."""
+    base = Path(path).parent
+
+    def change(doc: TOMLDocument) -> str:
+        entry = _find(doc, preread_id, key="preread", base=base)
+        _check_preread(spec, str(_schedule_table(doc).get("timezone", "UTC")), base)
+        before = preread_job(entry.unwrap(), base)
+        _fill_preread(entry, spec)
+        after = preread_job(entry.unwrap(), base)
+        return (
+            f"edited pre-read {preread_id}: "
+            f"{_describe_preread(before, base)} -> {_describe_preread(after, base)}"
+        )
+
+    return _change(path, expected, change)
+
+
+def set_preread_paused(path: Path, preread_id: str, paused: bool, *, expected: str) -> str:
+    """Pause (kept in the file, not run) or resume the pre-read schedule `preread_id`."""
+    base = Path(path).parent
+
+    def change(doc: TOMLDocument) -> str:
+        _pause(_find(doc, preread_id, key="preread", base=base), paused)
+        return f"{'paused' if paused else 'resumed'} pre-read {preread_id}"
+
+    return _change(path, expected, change)
+
+
+def delete_preread(path: Path, preread_id: str, *, expected: str) -> str:
+    """Remove the pre-read schedule `preread_id`; comments introducing what follows it stay."""
+    base = Path(path).parent
+
+    def change(doc: TOMLDocument) -> str:
+        section = _schedule_table(doc)
+        entries = section.get("preread")
+        if not isinstance(entries, AoT):
+            raise ScheduleEditError("schedule", f"no pre-read {preread_id!r} in scorecard.toml")
+        _delete(section, "preread", _index(entries, preread_id, base=base))
+        return f"deleted pre-read {preread_id}"
 
     return _change(path, expected, change)
 
@@ -258,6 +341,13 @@ def _check_file(text: str, path: Path) -> None:
         _check_spec(
             JobSpec(job.source, "" if job.every else job.cron, job.every), schedules.timezone
         )
+    for pre in schedules.prereads:  # one id namespace: the scheduler and the run log share it
+        if pre.id in seen:
+            raise ScheduleEditError(
+                "id", f"a schedule {pre.id!r} exists already: give this pre-read another name "
+                "(id) or other times",
+            )  # fmt: skip
+        seen.add(pre.id)
 
 
 # --- checks of the form's fields ------------------------------------------------------------
@@ -268,7 +358,12 @@ def _check_spec(spec: JobSpec, timezone: str) -> None:
         raise ScheduleEditError(
             "source", f"{spec.source!r} is not a source; use one of {', '.join(sorted(SOURCES))}"
         )
-    cron, every = spec.cron.strip(), spec.every.strip()
+    _check_times(spec.cron, spec.every, timezone)
+
+
+def _check_times(cron: str, every: str, timezone: str) -> None:
+    """Either a cron expression in range or an interval the scheduler can keep, not both."""
+    cron, every = cron.strip(), every.strip()
     if bool(cron) == bool(every):
         raise ScheduleEditError("cron", "give either a cron expression or an interval (every)")
     if every:
@@ -281,6 +376,49 @@ def _check_spec(spec: JobSpec, timezone: str) -> None:
             check_cron(cron, timezone)
         except ConfigError as exc:
             raise ScheduleEditError("cron", str(exc)) from None
+
+
+# An address as a mail server takes it: one @, no spaces, a dot in the domain. Deliverability is
+# the mail server's business; this catches the typos and the "name <addr>, other" pasted lists.
+_ADDRESS = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
+
+
+def _check_preread(spec: PrereadSpec, timezone: str, base: Path) -> None:
+    """Each field of a pre-read schedule as the scheduler and the pre-read will use it."""
+    _check_times(spec.cron, spec.every, timezone)
+    out = spec.out.strip()
+    if not out:
+        raise ScheduleEditError(
+            "out", "give the folder the pre-read is written to, relative to scorecard.toml"
+        )
+    if Path(out).is_absolute() or not (base / out).resolve().is_relative_to(base.resolve()):
+        raise ScheduleEditError(
+            "out", f"{out!r} is outside the folder of scorecard.toml; give a folder inside it, "
+            'e.g. "prereads"',
+        )  # fmt: skip
+    for address in spec.recipients:
+        if not _ADDRESS.fullmatch(address.strip()):
+            raise ScheduleEditError(
+                "recipients", f"{address!r} is not an e-mail address (one per line, like "
+                "cro@example.com)",
+            )  # fmt: skip
+    if spec.period.strip():
+        try:  # the pre-read's own parser; "ttm" and "all" resolve against the data when it runs
+            today = date.today()
+            parse_period(spec.period, as_of=today, data_start=today)
+        except PeriodError as exc:
+            raise ScheduleEditError("period", str(exc)) from None
+    teams = [team.strip() for team in spec.teams]
+    if "" in teams:
+        raise ScheduleEditError("teams", "a team name is empty; leave teams empty for all teams")
+    if len(set(teams)) != len(teams):
+        raise ScheduleEditError("teams", "a team is named twice")
+    if not spec.formats or set(spec.formats) - set(FORMATS):
+        raise ScheduleEditError(
+            "format", f"{', '.join(spec.formats) or 'none'}: choose pdf and/or html"
+        )
+    if spec.id != spec.id.strip():
+        raise ScheduleEditError("id", "the name starts or ends with spaces")
 
 
 def _check_timezone(timezone: str) -> str:
@@ -298,6 +436,14 @@ def _check_timezone(timezone: str) -> str:
 
 def _describe(job: ScheduleJob) -> str:
     return f"{job.source} {job.when}{' full' if job.full else ''}"
+
+
+def _describe_preread(job: PrereadJob, base: Path) -> str:
+    out = job.out_dir.relative_to(base) if job.out_dir.is_relative_to(base) else job.out_dir
+    teams = f" for {', '.join(job.teams)}" if job.teams else ""
+    period = f" {job.period}" if job.period else ""
+    to = f" to {len(job.recipients)} recipient(s)" if job.recipients else ""
+    return f"{job.when}{period}{teams} {'+'.join(job.formats)} into {out}{to}"
 
 
 def _schedule_table(doc: TOMLDocument) -> Table:
@@ -332,20 +478,64 @@ def _first_job(section: Table, entry: Table) -> None:
     section.value._insert_at(at, "jobs", jobs)  # tomlkit has no public insert-before
 
 
-def _index(jobs: AoT, job_id: str) -> int:
-    for number, entry in enumerate(jobs):
-        if schedule_job(entry.unwrap()).id == job_id:
+def _first_preread(section: Table, entry: Table) -> None:
+    """Start `[[schedule.preread]]` with `entry` at the end of `[schedule]`: after the refresh
+    schedules; the comments that closed the section (they introduce the next one) follow it."""
+    if "preread" in section:
+        section.remove("preread")  # an empty `preread = []`
+    body = section.value.body
+    nested = [v for k, v in body if k is not None and isinstance(v, AoT | Table)]
+    last = nested[-1] if nested else section
+    holder = last[-1] if isinstance(last, AoT) else last
+    tail = _trailing(holder)
+    if holder is not section:
+        holder.add(tomlkit.nl())
+    prereads = tomlkit.aot()
+    prereads.append(entry)
+    section.append("preread", prereads)
+    _append(entry, tail or [tomlkit.nl()])
+
+
+def _index(entries: AoT, job_id: str, *, base: Path | None = None) -> int:
+    """The position of the schedule `job_id`: a refresh job, or with `base` a pre-read."""
+    for number, entry in enumerate(entries):
+        read = schedule_job(entry.unwrap()) if base is None else preread_job(entry.unwrap(), base)
+        if read.id == job_id:
             return number
     raise ScheduleEditError(
         "schedule", f"no schedule {job_id!r} in scorecard.toml (deleted meanwhile?)"
     )
 
 
-def _find(doc: TOMLDocument, job_id: str) -> Table:
-    jobs = _schedule_table(doc).get("jobs")
-    if not isinstance(jobs, AoT):
+def _find(doc: TOMLDocument, job_id: str, *, key: str = "jobs", base: Path | None = None) -> Table:
+    entries = _schedule_table(doc).get(key)
+    if not isinstance(entries, AoT):
         raise ScheduleEditError("schedule", f"no schedule {job_id!r} in scorecard.toml")
-    return jobs[_index(jobs, job_id)]
+    return entries[_index(entries, job_id, base=base)]
+
+
+def _pause(entry: Table, paused: bool) -> None:
+    if paused:
+        _set(entry, "paused", True)
+    elif "paused" in entry:
+        del entry["paused"]
+
+
+def _delete(section: Table, key: str, index: int) -> None:
+    """Remove entry `index` of the array of tables `key`; comments after it stay in place."""
+    entries = section[key]
+    tail = _trailing(entries[index])
+    if len(entries) == 1:
+        # the array goes; its slot keeps the comments (they describe the next section)
+        body = section.value.body
+        slot = next(i for i, (k, _) in enumerate(body) if k is not None and k.key == key)
+        section.remove(key)
+        body[slot] = (None, Whitespace("".join(item.as_string() for item in tail)))
+    else:
+        if index > 0 and index == len(entries) - 1:
+            _trailing(entries[index - 1])  # the gap before the deleted entry ...
+            _append(entries[index - 1], tail)  # ... becomes what followed it
+        del entries[index]
 
 
 def _fill(entry: Table, spec: JobSpec) -> None:
@@ -359,6 +549,28 @@ def _fill(entry: Table, spec: JobSpec) -> None:
         _set(entry, "full", True)
     elif "full" in entry:
         del entry["full"]
+
+
+def _fill_preread(entry: Table, spec: PrereadSpec) -> None:
+    """Write the spec's keys into `entry`; an optional key left empty is removed, unless it was
+    written empty already (`recipients = []  # e.g. [...]` keeps its hint)."""
+    timing, other = ("every", "cron") if spec.every.strip() else ("cron", "every")
+    _set(entry, timing, (spec.every or spec.cron).strip())
+    if other in entry:
+        del entry[other]
+    _set(entry, "out", spec.out.strip())
+    values: dict[str, Any] = {
+        "recipients": [r.strip() for r in spec.recipients],
+        "period": spec.period.strip(),
+        "teams": [t.strip() for t in spec.teams],
+        "format": list(spec.formats) if tuple(spec.formats) != ("pdf",) else [],
+        "id": spec.id.strip(),
+    }
+    for key, value in values.items():
+        if value or (key in entry and entry[key] == value):  # unchanged: its comment stays
+            _set(entry, key, value)
+        elif key in entry:
+            del entry[key]
 
 
 def _set(table: Table, key: str, value: object) -> None:
