@@ -854,7 +854,8 @@ def trust_per_deal_body(
     """One row per deal: counts of skips, regressions, reopens, close-date changes, stale.
     (A deal's team and openness are the same on each of its spells: group keys.)"""
     per_deal = stage_spells.group_by("opp_id", "team", "is_open_deal").agg(
-        *(nw.col(f).cast(nw.Int64).sum().alias(n) for f, n in _MOVE_COUNTS.items())
+        # via Int32: PostgreSQL casts a boolean to integer, not to bigint
+        *(nw.col(f).cast(nw.Int32).sum().cast(nw.Int64).alias(n) for f, n in _MOVE_COUNTS.items())
     )
     changes = close_date_changes.group_by("opp_id").agg(
         nw.len().cast(nw.Int64).alias("n_close_date_changes")
@@ -864,7 +865,9 @@ def trust_per_deal_body(
     return (
         per_deal.join(changes, on="opp_id", how="left")
         .join(state, on="opp_id", how="left")
-        .with_columns(nw.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(nw.Int64))
+        .with_columns(
+            nw.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(nw.Int32).cast(nw.Int64)
+        )
         .sort("opp_id")
     )
 
