@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
@@ -279,6 +281,23 @@ def demo() -> dict[str, pl.DataFrame]:
 def test_the_demo_org_gives_the_same_frames_on(name: str, engines, demo) -> None:
     expected = _built_on(POLARS, demo, DEMO_AS_OF)
     _assert_same(expected, _built_on(engines(name, demo), demo, DEMO_AS_OF))
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_row_order_never_changes_a_result_on_duckdb(engines, seed: int) -> None:
+    # The hand-made org with every table's rows shuffled, plus a same-instant pair on O1
+    # (Qualification and a copy with another close date): EVENT_ORDER decides, not row order.
+    org = hand_org()
+    extra = org["stage_history"].filter(pl.col("opp_id") == "O1").head(1)
+    org["stage_history"] = pl.concat(
+        [org["stage_history"], extra.with_columns(close_date=pl.lit(date(2026, 1, 31)))]
+    )
+    shuffled = {k: v.sample(fraction=1.0, shuffle=True, seed=seed) for k, v in org.items()}
+    expected = _built_on(POLARS, org, AS_OF)
+    _assert_same(expected, _built_on(engines("duckdb", shuffled), shuffled, AS_OF))
 
 
 def test_a_team_view_on_an_engine_cuts_the_company_result(engines, demo) -> None:
