@@ -57,10 +57,11 @@ class DuckDBEngine:
         if not hasattr(local, "cursor"):
             local.cursor, local.held = self._con.cursor(), {}
             local.cursor.execute("SET TimeZone = 'UTC'")  # calendar fields read in UTC
-        key = (id(tables.frames[name]), name)
-        if key not in local.held:
-            local.held[key] = local.cursor.from_arrow(_arrow(tables, name))
-        return nw.from_native(local.held[key])
+        source = tables.frames[name]
+        key = (id(source), name)
+        if key not in local.held:  # the frame is held too, so its id is never reused
+            local.held[key] = (source, local.cursor.from_arrow(_arrow(tables, name)))
+        return nw.from_native(local.held[key][1])
 
     def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
         return frame.collect(backend="polars").to_native()
@@ -80,11 +81,12 @@ class SparkEngine:
         self._held: dict[tuple[int, str], Any] = {}
 
     def table(self, tables: Tables, name: str) -> nw.LazyFrame:
-        key = (id(tables.frames[name]), name)
-        if key not in self._held:
+        source = tables.frames[name]
+        key = (id(source), name)
+        if key not in self._held:  # the frame is held too, so its id is never reused
             arrow = _arrow(tables, name, enums_as_text=True)
-            self._held[key] = self._spark.createDataFrame(arrow)
-        return nw.from_native(self._held[key])
+            self._held[key] = (source, self._spark.createDataFrame(arrow))
+        return nw.from_native(self._held[key][1])
 
     def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
         return frame.collect(backend="polars").to_native()

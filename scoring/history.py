@@ -65,9 +65,9 @@ def epoch_us(column: str) -> nw.Expr:
     before = year - 1  # leap days before 1 January of `year`, less those before 1970 (477)
     leap_days = before // 4 - before // 100 + before // 400 - 477
     days = (year - 1970) * 365 + leap_days + day - 1
-    hour, minute, second, micro = (
-        f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.second, dt.microsecond)
-    )
+    hour, minute, micro = (f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.microsecond))
+    # whole seconds: PostgreSQL's seconds field carries the fraction (and a cast rounds it)
+    second = dt.second().cast(nw.Float64).floor().cast(nw.Int64)
     return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
 
 
@@ -179,8 +179,13 @@ def state_at(
     """Each deal as it stood at `at` (see `opp_state_at`): its last history row at or
     before `at`, else its earliest, else its current values."""
     at_us = instant_us(at)
-    positions = stages.select("stage", "position")
-    history = with_event_order(ordered_stage_history.join(positions, on="stage", how="left"))
+    # Stage positions again (the ordered history does not keep them), under another key name:
+    # SQLFrame names a projection by its expression, so the same select joined twice in one
+    # plan (here and in the ordered history) confuses its table aliases.
+    positions = stages.select(nw.col("stage").alias("_stage"), "position")
+    history = with_event_order(
+        ordered_stage_history.join(positions, left_on="stage", right_on="_stage", how="left")
+    )
     state = list(STATE_COLUMNS)
     before = (
         history.filter(epoch_us("entered_at") <= at_us)

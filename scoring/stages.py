@@ -843,6 +843,30 @@ def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFra
     return get(tables, TRUST_PER_DEAL, as_of, timezone)
 
 
+def _trust_per_deal_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
+    per_deal = (
+        get(tables, SPELLS, as_of, timezone)
+        .group_by("opp_id")
+        .agg(
+            pl.col("team").first(),
+            pl.col("is_open_deal").first(),
+            *(pl.col(f).sum().cast(pl.Int64).alias(n) for f, n in _MOVE_COUNTS.items()),
+        )
+    )
+    changes = (
+        get(tables, CLOSE_DATE_CHANGES, as_of, timezone)
+        .group_by("opp_id")
+        .agg(n_close_date_changes=pl.len().cast(pl.Int64))
+    )
+    state = _deal_state(tables, as_of=as_of, timezone=timezone).select("opp_id", "close_date")
+    stale = pl.col("is_open_deal") & (pl.col("close_date") < as_of).fill_null(False)
+    return (
+        per_deal.join(changes, on="opp_id", how="left")
+        .join(state, on="opp_id", how="left")
+        .with_columns(pl.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(pl.Int64))
+    )
+
+
 def trust_per_deal_body(
     stage_spells: nw.LazyFrame,
     close_date_changes: nw.LazyFrame,
@@ -854,7 +878,8 @@ def trust_per_deal_body(
     """One row per deal: counts of skips, regressions, reopens, close-date changes, stale.
     (A deal's team and openness are the same on each of its spells: group keys.)"""
     per_deal = stage_spells.group_by("opp_id", "team", "is_open_deal").agg(
-        *(nw.col(f).cast(nw.Int64).sum().alias(n) for f, n in _MOVE_COUNTS.items())
+        # via Int32: PostgreSQL casts a boolean to integer, not to bigint
+        *(nw.col(f).cast(nw.Int32).sum().cast(nw.Int64).alias(n) for f, n in _MOVE_COUNTS.items())
     )
     changes = close_date_changes.group_by("opp_id").agg(
         nw.len().cast(nw.Int64).alias("n_close_date_changes")
@@ -864,7 +889,9 @@ def trust_per_deal_body(
     return (
         per_deal.join(changes, on="opp_id", how="left")
         .join(state, on="opp_id", how="left")
-        .with_columns(nw.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(nw.Int64))
+        .with_columns(
+            nw.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(nw.Int32).cast(nw.Int64)
+        )
         .sort("opp_id")
     )
 
@@ -882,6 +909,7 @@ TRUST_PER_DEAL = Node(
     grain="one row per deal existing at the end of the as-of day: its skips, regressions, "
     "reopens, close-date changes and whether its close date is past",
     reads=("stage_spells", "close_date_changes", "opp_state_at"),
+    build=_trust_per_deal_lazy,
     body=trust_per_deal_body,
     upstream=_trust_inputs,
     arrange=sorted_by("opp_id"),
