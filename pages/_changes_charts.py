@@ -51,7 +51,7 @@ def team_order(frame: pl.DataFrame) -> list[str]:
 
 def overview(summary: pl.DataFrame, trends: pl.DataFrame) -> pl.DataFrame:
     """One row per team (All teams last): per trend group and per change kind, "deals ·
-    amount" (amount at as-of; "–" when none). Columns named as people say the kinds."""
+    amount" (amount at as-of; "—" when none). Columns named as people say the kinds."""
     cell = pl.when(pl.col("deals") > 0).then(
         pl.format("{} · {}", pl.col("deals"), money_text("amount"))
     )
@@ -60,7 +60,7 @@ def overview(summary: pl.DataFrame, trends: pl.DataFrame) -> pl.DataFrame:
             trends.select("team", what=pl.col("trend").cast(pl.String), cell=cell),
             summary.select("team", what=pl.col("kind").cast(pl.String), cell=cell),
         ]
-    ).with_columns(pl.col("cell").fill_null("–"))
+    ).with_columns(pl.col("cell").fill_null("—"))
     order = list(TRENDS) + list(KINDS)
     wide = long.pivot(on="what", index="team", values="cell")
     present = [w for w in order if w in wide.columns]

@@ -115,9 +115,9 @@ def headline(
     )
     risk = {"help": _widgets.help_for("deal_risk"), "border": True}
     if risk_reason:
-        k3.metric("Risk", "–", delta="not measured", delta_color="off", delta_arrow="off", **risk)
+        k3.metric("Risk", "—", delta="not measured", delta_color="off", delta_arrow="off", **risk)
     elif scores.is_empty():
-        k3.metric("Risk", "–", delta="closed deal" if d["is_closed"] else "not scored",
+        k3.metric("Risk", "—", delta="closed deal" if d["is_closed"] else "not scored",
                   delta_color="off", delta_arrow="off", **risk)  # fmt: skip
     else:
         k3.metric("Risk", f"{scores['score'][0]} / 100", **risk)

@@ -107,7 +107,7 @@ def _shown_value(value: str, unit: str) -> pl.Expr:
     """A metric's value for people: a rate as "42 %", anything else with one decimal."""
     return (
         pl.when(pl.col(value).is_null())
-        .then(pl.lit("–"))
+        .then(pl.lit("—"))
         .when(pl.col(unit) == "ratio")
         .then((pl.col(value) * 100).round(0).cast(pl.Int64).cast(pl.String) + " %")
         .otherwise(pl.col(value).round(1).cast(pl.String))

@@ -107,7 +107,7 @@ def _call_metrics(view: _data.View, total: dict[str, Any], judged: str) -> None:
     elif status == "above quota":
         gap, gap_note = "none", _off(f"above quota by {money(-total['gap'])}")
     else:
-        gap, gap_note = "–", _off(f"not measured: {total['notes']}")
+        gap, gap_note = "—", _off(f"not measured: {total['notes']}")
     coverage = total["coverage"]
     k1, k2, k3, k4 = st.columns(4)
     k1.metric(
@@ -119,7 +119,7 @@ def _call_metrics(view: _data.View, total: dict[str, Any], judged: str) -> None:
     k2.metric("Gap to quota", gap, help=_widgets.help_for("call.gap"), border=True, **gap_note)
     k3.metric(
         "Coverage of gap",
-        "–" if coverage is None else f"{coverage:.1f}×",
+        "—" if coverage is None else f"{coverage:.1f}×",
         help=_widgets.help_for("call.coverage"),
         border=True,
         **({} if coverage is not None or gap_note else _off("not measured")),
@@ -129,7 +129,7 @@ def _call_metrics(view: _data.View, total: dict[str, Any], judged: str) -> None:
     ).get("forecast_accuracy")
     k4.metric(
         f"Forecast accuracy {judged}",
-        pct(accuracy) if accuracy is not None else "–",
+        pct(accuracy) if accuracy is not None else "—",
         help=_widgets.help_for("forecast_accuracy")
         + "\n\nAll teams: 1 − WAPE of the teams' locked calls (each team's miss counts)."
         + SINCE,
@@ -269,14 +269,14 @@ def judged_metrics(view: _data.View, judged: str) -> None:
     late = _data.metric("late_risk", view)
     k3.metric(
         f"Slipped deals {judged}",
-        "–" if slips_unmeasured else f"{_data.metric('slipped_deals', view).height}",
+        "—" if slips_unmeasured else f"{_data.metric('slipped_deals', view).height}",
         help=_widgets.help_for("slip_rate"),
         border=True,
         **(_off(f"not measured: {slips_unmeasured}") if slips_unmeasured else {}),
     )
     k4.metric(
         f"Late-surfaced risk {judged}",
-        "–" if late_unmeasured else f"{late.filter(pl.col('late')).height} of {late.height}",
+        "—" if late_unmeasured else f"{late.filter(pl.col('late')).height} of {late.height}",
         help=_widgets.help_for("late_risk_share"),
         border=True,
         **(_off(f"not measured: {late_unmeasured}") if late_unmeasured else {}),

@@ -94,14 +94,14 @@ def headline(view: _data.View) -> None:
     )
     cols[2].metric(
         "Within SLA",
-        "–" if touches_unmeasured else _widgets.pct(_value(sla_all, "sla_compliance")),
+        "—" if touches_unmeasured else _widgets.pct(_value(sla_all, "sla_compliance")),
         help=_widgets.help_for("follow_up_sla") + _since.SINCE_HELP,
         border=True,
         **since(sla_all, sla_was, "sla_compliance", "pts", True, not_measured),
     )
     cols[3].metric(
         "Leaked MQLs",
-        "–"
+        "—"
         if touches_unmeasured
         else "n/a"
         if leak_all is None

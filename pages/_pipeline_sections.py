@@ -52,7 +52,7 @@ def headline(headline_row: dict[str, Any], stall_reason: str | None) -> None:
 
     def kpi(key: str, fmt) -> str:
         if stall_reason and key.startswith(("stalled", "handoff_stalled")):
-            return "–"
+            return "—"
         value = headline_row.get(key)
         return "n/a" if value is None else fmt(value)
 

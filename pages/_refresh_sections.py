@@ -96,7 +96,7 @@ def status(settings: Settings, store: Store) -> None:
     change = rows - _rows(previous) if rows is not None and previous is not None else None
     k4.metric(
         "Rows in the snapshot",
-        f"{rows:,}" if rows is not None else "–",
+        f"{rows:,}" if rows is not None else "—",
         help="Rows of every table of the current snapshot. The arrow: the change since the "
         "previous snapshot (neither good nor bad: grey).",
         border=True,

@@ -373,11 +373,11 @@ def with_deal_columns(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict, pl.DataF
     deal = deal_link(params, name_column="_deal_name").alias("deal")
     out = joined.select(deal, *shown, pl.exclude("_deal_name", "flags", "risk", "deal"))
     if "risk" in shown:
-        # As text, so a deal without a score shows "–" rather than "None"; padded to three
+        # As text, so a deal without a score shows "—" rather than "None"; padded to three
         # characters, so sorting the column still sorts by score.
         out = out.with_columns(
             risk=pl.when(pl.col("risk").is_null())
-            .then(pl.lit("–"))
+            .then(pl.lit("—"))
             .otherwise(pl.col("risk").cast(pl.String).str.pad_start(3, " "))
         )
     config = {

@@ -114,8 +114,8 @@ def score_text(value: float | None) -> str:
 
 
 def change_text(delta: float | None) -> str:
-    """A score change in points, signed ("+2.5"); "–" when there is nothing to compare."""
-    return "–" if delta is None else f"{delta:+.1f}"
+    """A score change in points, signed ("+2.5"); "—" when there is nothing to compare."""
+    return "—" if delta is None else f"{delta:+.1f}"
 
 
 def signal_kind(unit: str) -> formats.Kind:
@@ -195,7 +195,7 @@ def live_url(app_url: str, *, period: str, as_of: str, teams: Sequence[str]) -> 
 
 def _pillar_page(pillar: PillarScore, delta: float | None, charts: Sequence[Chart]) -> PillarPage:
     signals = tuple(
-        (s.label, signal_text(s), "–" if s.score is None else score_text(s.score))
+        (s.label, signal_text(s), "—" if s.score is None else score_text(s.score))
         for s in pillar.signals
     )
     return PillarPage(
@@ -245,7 +245,7 @@ def change_lines(changes: dict[str, Any], card: Scorecard, limit: int = 6) -> tu
 
 
 def _cell_text(deals: int, amount: float) -> str:
-    return f"{deals} · {money(amount)}" if deals else "–"
+    return f"{deals} · {money(amount)}" if deals else "—"
 
 
 def _pushed_lines(review: ReviewChanges, teams: list[str], top: int) -> tuple[str, ...]:
@@ -288,7 +288,7 @@ def review_section(review: ReviewChanges, *, top: int = 3) -> ReviewSection:
     }
     labels = {**TREND_LABELS, **KIND_LABELS}
     rows = tuple(
-        (label, *(cells.get((team, key), "–") for team in columns)) for key, label in labels.items()
+        (label, *(cells.get((team, key), "—") for team in columns)) for key, label in labels.items()
     )
     return ReviewSection(
         title,

@@ -85,3 +85,28 @@ def test_no_folder_loads_another_folders_modules_by_name():
                 elif "import_module(" in line and not match:
                     found.append(f"{path.relative_to(ROOT)} (a name not spelled out): {line}")
     assert found == [], found
+
+
+def test_the_architecture_names_every_module_and_the_contract_s_layers():
+    """docs/ARCHITECTURE.md matches the code: every module of every layered folder is named
+    in it (`name.py` or `` `name` ``), and its diagram's layers are the contract's, in order."""
+    import tomllib
+
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    unnamed = [
+        f"{package}/{module.name}"
+        for package in PACKAGES
+        for module in sorted((ROOT / package).glob("*.py"))
+        if module.stem not in ("__init__", "__main__")
+        and f"{module.stem}.py" not in text
+        and f"`{module.stem}`" not in text
+    ]
+    assert not unnamed, f"docs/ARCHITECTURE.md does not say what these hold: {unnamed}"
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = contract["contracts"][0]["layers"]
+    diagram = text[text.index("```") : text.index("```", text.index("```") + 3)]
+    lines = [line for line in diagram.splitlines() if line.startswith("layer ")]
+    named = [[p for p in PACKAGES if f"{p}/" in line] for line in lines]
+    assert [sorted(n) for n in named] == [sorted(layer.split(" | ")) for layer in layers], (
+        f"the diagram's layers {named} are not the contract's {layers}"
+    )

@@ -112,7 +112,7 @@ def test_overview_is_one_row_per_team_with_deals_and_amounts():
     east = got.row(0, named=True)
     assert (east["Pushed out"], east["Slipped"], east["Trend up"]) == ("3 · $120k", "3 · $120k",
                                                                       "1 · $5k")  # fmt: skip
-    assert east["Won"] == "–"  # nothing, not "0 · $0"
+    assert east["Won"] == "—"  # nothing, not "0 · $0"
 
 
 def test_kinds_and_deals_of_a_kind():

@@ -245,7 +245,7 @@ def test_derived_history_shows_the_timeline_with_not_measured_notes(data_dir, ap
     notes = [as_text(i.value) for i in at.info]
     assert TIMELINE_DERIVED in notes and RISK_DERIVED in notes and CHANGES_DERIVED in notes
     risk = next(m for m in at.metric if m.label == "Risk")
-    assert risk.value == "–"
+    assert risk.value == "—"
     # deal tables still link to the deal, without flags or risk columns (not measured)
     at = _open(app)
     at.text_input(key="deal_search").set_value("ironwave").run()

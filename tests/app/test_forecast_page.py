@@ -173,8 +173,8 @@ def test_slips_and_late_risk_are_not_measured_on_a_derived_history(data_dir, app
         "not measured: the source has no recorded stage history (a derived one-row-per-deal "
         "history cannot date stage changes)"
     )
-    assert metrics["Slipped deals 2026-Q3"] == ("–", reason)
-    assert metrics["Late-surfaced risk 2026-Q3"] == ("–", reason)
+    assert metrics["Slipped deals 2026-Q3"] == ("—", reason)
+    assert metrics["Late-surfaced risk 2026-Q3"] == ("—", reason)
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("Slips are not measured: the source has no recorded") for w in warnings)
     assert any(w.startswith("Late risk is not measured") for w in warnings)

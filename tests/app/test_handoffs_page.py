@@ -184,5 +184,5 @@ def test_leads_with_only_an_mql_date_are_not_measured(data_dir, app):
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
     reason = "not measured: no lead has a recorded first touch or SAL time"
     assert metrics["MQLs in period"][0] == "4"
-    assert metrics["Within SLA"] == ("–", reason)
-    assert metrics["Leaked MQLs"] == ("–", reason)
+    assert metrics["Within SLA"] == ("—", reason)
+    assert metrics["Leaked MQLs"] == ("—", reason)

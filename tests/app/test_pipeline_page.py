@@ -151,8 +151,8 @@ def test_derived_stage_history_says_stalls_are_not_measured(data_dir, tiny_org, 
     )
     at = _run(app)
     values = {m.label: m.value for m in at.metric}
-    assert values["Stalled deals"] == "–"  # with "not measured: <reason>" beside it
-    assert values["Stalled at a handoff"] == "–"
+    assert values["Stalled deals"] == "—"  # with "not measured: <reason>" beside it
+    assert values["Stalled at a handoff"] == "—"
     assert any(STALLS_DERIVED in as_text(i.value) for i in at.info)
     assert set(_table(at, "source")["basis"]) <= {"not measured", "configured"}
 
@@ -169,8 +169,8 @@ def test_stalls_are_not_measured_on_a_derived_history(data_dir, app):
         "not measured: the source has no recorded stage history (a derived one-row-per-deal "
         "history cannot date stage changes)"
     )
-    assert metrics["Stalled deals"] == ("–", reason)
-    assert metrics["Stalled pipeline"] == ("–", reason)
+    assert metrics["Stalled deals"] == ("—", reason)
+    assert metrics["Stalled pipeline"] == ("—", reason)
 
 
 def test_stalled_deals_without_an_amount_are_counted_not_summed_as_zero(data_dir, app):
@@ -303,7 +303,7 @@ def test_two_snapshots_are_compared_when_the_store_holds_an_earlier_one(data_dir
     text = as_text(_source(at))
     assert "Compared with the snapshot of 2026-11-09" in text
     assert "what happened in between is not seen" in text
-    assert _changes(at)["All teams"][5] != "–"  # new deals seen
+    assert _changes(at)["All teams"][5] != "—"  # new deals seen
     # a window starting before the earlier snapshot: back to the history, saying why
     older = as_text(_source(_run(app, window="2w")))
     assert "Read from the stage history (no snapshot as of 2026-11-02 or earlier" in older

@@ -178,7 +178,7 @@ def test_first_snapshot_says_there_is_nothing_to_compare(card):
     pre = assemble(scorecard, compare(scorecard, None), freshness=fresh, app_url="http://x")
     assert pre.since.startswith("first snapshot")
     assert pre.changes == ("First snapshot: there is nothing earlier to compare with yet.",)
-    assert {p.change for p in pre.pillars} == {"–"}
+    assert {p.change for p in pre.pillars} == {"—"}
 
 
 def test_unknown_format_is_refused(pre):
@@ -233,7 +233,7 @@ def test_a_closed_deals_only_export_reads_not_measured_with_the_reasons():
     forecast = next(p for p in pre.pillars if p.id == "forecast_integrity")
     assert forecast.score == "not measured"
     bias = next(row for row in forecast.signals if row[0].startswith("Mean |bias|"))
-    assert bias[1:] == ("not measured: the source has no forecast submissions", "–")
+    assert bias[1:] == ("not measured: the source has no forecast submissions", "—")
     outcomes = next(p for p in pre.pillars if p.id == "shared_outcomes")
     win = next(row for row in outcomes.signals if row[0].startswith("Win rate"))
     assert win[1] == "75.0% (3 of 4)"  # Q3: O1, O2, O4 won, O3 lost

@@ -50,14 +50,14 @@ def test_the_section_on_hand_made_deals():
     assert section.source.startswith("Read from the stage history")
     assert section.columns == ("Change", "East", "West", "All teams")
     rows = {row[0]: row[1:] for row in section.rows}
-    assert rows["Pushed out"] == ("1 · $200", "–", "1 · $200")
-    assert rows["New"] == ("–", "2 · $140", "2 · $140")  # c 80 + j 60
-    assert rows["Won"] == ("–", "1 · $500", "1 · $500")
-    assert rows["Reopened"] == ("–", "1 · $300", "1 · $300")
+    assert rows["Pushed out"] == ("1 · $200", "—", "1 · $200")
+    assert rows["New"] == ("—", "2 · $140", "2 · $140")  # c 80 + j 60
+    assert rows["Won"] == ("—", "1 · $500", "1 · $500")
+    assert rows["Reopened"] == ("—", "1 · $300", "1 · $300")
     # trends: East a, k up (150 + 70), e down (350), b slipped, g idle (120);
     # West f, j up (500 + 60), c down (80), h idle (90)
     assert rows["Trend up"] == ("2 · $220", "2 · $560", "4 · $780")
-    assert rows["Slipped"] == ("1 · $200", "–", "1 · $200")
+    assert rows["Slipped"] == ("1 · $200", "—", "1 · $200")
     assert rows["Idle"] == ("1 · $120", "1 · $90", "2 · $210")
     assert section.pushed == (
         "East: b (u1), $200: close 2026-08-31 → 2026-09-30 (+30 days)",
