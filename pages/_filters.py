@@ -232,6 +232,23 @@ def review_window(as_of: date) -> review.ReviewWindow:
     return chosen
 
 
+def choice_from_url(key: str, param: str, options: Sequence[str], default: str) -> None:
+    """Seed the choice widget `key` (drawn with no `default` of its own) on the session's
+    first look: the URL's ``?param=`` when it is one of `options` (a shared link's choice),
+    else `default`. `choice_to_url` writes the choice back, so a link carries it."""
+    if key not in st.session_state:
+        asked = st.query_params.get(param)
+        st.session_state[key] = asked if asked in options else default
+
+
+def choice_to_url(param: str, value: str | None, default: str) -> None:
+    """Keep a choice in the URL as ``?param=``; left out when it is the default."""
+    if value and value != default:
+        st.query_params[param] = value
+    else:
+        st.query_params.pop(param, None)
+
+
 # --- links that reproduce a view ------------------------------------------------------------
 # A shared link names the snapshot it was made on (`?snapshot=<id>`) and its as-of date, so it
 # shows the same numbers after a refresh writes a newer snapshot (while retention keeps that

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import _campaigns_sections as sections
-from pages import _data, _decision_log
+from pages import _data, _decision_log, _filters
 from pages._text import md_text
 
 view = _data.current_view()
@@ -26,17 +26,18 @@ st.caption(
 
 with st.container(key="answer"):
     sections.headline(view)
+    _filters.choice_from_url("campaigns_dim", "by", list(sections.DIMS), default="sourced_by")
     dim = st.segmented_control(
         "Break down by",
         list(sections.DIMS),
         format_func=sections.DIMS.get,
-        default="sourced_by",
         required=True,
         key="campaigns_dim",
         help="Who sourced the opportunity (its sourced_by label), its primary campaign, or its "
         "lead source.",
     )
     dim = dim or "sourced_by"
+    _filters.choice_to_url("by", dim, default="sourced_by")
     sourced = _data.metric("sourced_pipeline", view, by=(dim,))
     sourced_picks = sections.sourced_chart(sourced, dim)
 

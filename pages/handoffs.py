@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _data, _decision_log, _widgets
+from pages import _data, _decision_log, _filters, _widgets
 from pages import _handoffs_sections as sections
 from pages._text import md_text
 from reports import funnel_charts as charts
@@ -38,11 +38,11 @@ if _widgets.not_available(funnel.funnel_status(tables, "conversion")):
 
 with st.container(key="answer"):
     sections.headline(view)
+    _filters.choice_from_url("handoffs_dim", "by", list(sections.DIMS), default="source")
     dim = st.segmented_control(
         "Break down by",
         list(sections.DIMS),
         format_func=sections.DIMS.get,
-        default="source",
         required=True,
         key="handoffs_dim",
         help="Channel = the lead's source. Team = every team that owned the lead at some step "
@@ -50,6 +50,7 @@ with st.container(key="answer"):
         "SDRs handed to EMEA counts for both, so team rows need not add up to the total.",
     )
     dim = dim or "source"
+    _filters.choice_to_url("by", dim, default="source")
     conversion = charts.transitions(_data.metric("conversion", view, by=(dim,)))
     conversion_picks = sections.waterfall_chart(conversion, dim)
 

@@ -110,3 +110,30 @@ def test_a_team_s_pick_is_not_read_as_a_channel(demo_store, app):
     conv = _frame(at, "conversion_table")
     cell = conv[(conv["team"] == "EMEA") & (conv["from_step"] == "mql")].iloc[0]
     assert len(leads) == cell["cohort"] > 0
+
+
+def test_a_link_carries_the_breakdown_with_its_pick(demo_store, app):
+    # the breakdown is part of the view: `?by=team` opens on teams, so the team pick the link
+    # names lists its leads at once (before, the page opened on channels and listed nothing)
+    at = _open(app, "handoffs", by="team", drill="conversion_chart_team:EMEA|mql")
+    assert at.button_group(key="handoffs_dim").value == "team"
+    [leads] = _tables_with(at, "days_to_convert")
+    conv = _frame(at, "conversion_table")
+    cell = conv[(conv["team"] == "EMEA") & (conv["from_step"] == "mql")].iloc[0]
+    assert len(leads) == cell["cohort"] > 0
+    assert at.query_params.get("by") in ("team", ["team"])
+    at.button_group(key="handoffs_dim").set_value("source").run()  # back to the default
+    assert "by" not in at.query_params
+
+
+def test_a_breakdown_chosen_on_screen_goes_into_the_url(demo_store, app):
+    at = _open(app, "campaigns")
+    assert "by" not in at.query_params  # the default is left out
+    at.button_group(key="campaigns_dim").set_value("campaign_id").run()
+    assert at.query_params.get("by") in ("campaign_id", ["campaign_id"])
+
+
+def test_a_breakdown_the_page_does_not_have_opens_the_default(demo_store, app):
+    at = _open(app, "campaigns", by="nonsense")
+    assert at.button_group(key="campaigns_dim").value == "sourced_by"
+    assert not at.warning  # no "value set via Session State and default" warning either
