@@ -4,7 +4,6 @@ audited; a bad field named with nothing saved; other roles see them read-only.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,47 +12,13 @@ from streamlit.testing.v1 import AppTest
 from ops import audit
 from ops.config import load_settings
 from pages._text import as_text
+from tests.app import test_schedules_ui as refresh_schedules
 from tests.app.test_auth import AUTH, signed_in
+from tests.app.test_schedules_ui import CONFIG, ROOT, _page
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = """\
-# Our configuration (hand-written; keep this comment).
-[schedule]
-timezone = "Europe/Berlin"
-
-[[schedule.jobs]]
-source = "demo"
-cron = "0 6 * * mon-fri"   # weekdays at 06:00
-id = "weekdays"
-
-# Alerts follow.
-[alerts]
-stale_after_hours = 50
-"""
-
-
-@pytest.fixture
-def own_store(demo_store_dir: Path, tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "data"
-    shutil.copytree(demo_store_dir, folder)
-    monkeypatch.setenv("SCORECARD_DATA_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch) -> Path:
-    path = tmp_path / "conf" / "scorecard.toml"
-    path.parent.mkdir()
-    path.write_text(CONFIG)
-    monkeypatch.setenv("SCORECARD_CONFIG", str(path))
-    return path
-
-
-def _page(app) -> AppTest:
-    at = app().run()
-    at.switch_page("pages/refresh.py").run()
-    assert not at.exception, at.exception
-    return at
+# The store and the hand-written scorecard.toml of the refresh schedules' tests (fixtures).
+own_store = refresh_schedules.own_store
+config = refresh_schedules.config
 
 
 def _prereads(config: Path):
