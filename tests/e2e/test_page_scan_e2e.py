@@ -25,8 +25,14 @@ It fails on:
 - a console error or an uncaught page error, except Streamlit's own, listed in `HARMLESS`
   with why.
 
-Expanders are opened after the screenshots, so their content is read too. Not checked:
-tooltips and help popovers.
+Each demo page also answers its question above the fold (issue #17; observed before: pages
+4,000–7,000 px long with the answer below the fold): its answer — the container keyed "answer"
+(`st.container(key="answer")`, CSS class `st-key-answer`) — lies wholly inside the first
+900 px without scrolling and holds a figure (a metric, a chart or a table), and the page, with
+tabs on their first tab and expanders closed, is at most `LONGEST` pixels tall.
+
+Expanders are opened after the screenshots and the fold check, so their content is read too.
+Not checked: tooltips and help popovers.
 """
 
 from __future__ import annotations
@@ -63,6 +69,11 @@ RAW_WORD = re.compile(r"(?<![\w'’-])(None|NaN|nan|null)(?![\w'’-])")
 OPEN_EXPANDERS = """[...document.querySelectorAll(
     "[data-testid='stMain'] [data-testid='stExpander'] details:not([open]) > summary"
 )].map(s => s.click()).length"""
+FOLD = 900
+LONGEST = 3 * FOLD  # three screens: the answer, then detail a reader opens on purpose
+FIGURES = "[data-testid='stMetric'], [data-testid='stVegaLiteChart'], [data-testid='stDataFrame']"
+MAIN_HEIGHT = """Math.max(...[...document.querySelectorAll(
+    "[data-testid='stMain'] [data-testid='stMainBlockContainer']")].map(e => e.scrollHeight))"""
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
 RAW_DECIMAL = re.compile(r"\d\.\d{6,}")
 
@@ -88,6 +99,26 @@ def _findings(page) -> list[str]:
     return out
 
 
+def _above_the_fold(page) -> list[str]:
+    """Where the page's answer is not wholly in the first screen, holds no figure, or the
+    page runs longer than `LONGEST`."""
+    answer = page.locator(".st-key-answer")
+    if answer.count() != 1:
+        return ["no answer container (st.container(key='answer'))"]
+    box = answer.bounding_box()
+    if box is None or box["height"] <= 0:
+        return ["the answer is not drawn"]
+    out = []
+    if box["y"] + box["height"] > FOLD:
+        out.append(f"the answer ends at {box['y'] + box['height']:.0f} px, below the fold")
+    if answer.locator(FIGURES).count() == 0:
+        out.append("the answer holds no figure")
+    tall = page.evaluate(MAIN_HEIGHT)
+    if not box["y"] + box["height"] <= tall <= LONGEST:
+        out.append(f"the page is {tall} px long (at most {LONGEST})")
+    return out
+
+
 def _screenshots(page, name: str, *, whole: bool) -> None:
     """`name`.png: what shows at 1440×900 (above the fold); with `whole`, `name`_full.png: the
     whole page (the all-teams view only: a 1440 × 16,000 px shot costs seconds a page).
@@ -105,19 +136,23 @@ def _screenshots(page, name: str, *, whole: bool) -> None:
     page.wait_for_timeout(800)  # the grids and charts redraw at the new size
     page.screenshot(path=str(SHOTS / f"{name}_full.png"))
     page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(500)  # and back at 1440×900 before the fold is measured
 
 
-def _visit(page, url: str, name: str, errors: list[str], *, whole: bool = False) -> list[str]:
+def _visit(
+    page, url: str, name: str, errors: list[str], *, whole: bool = False, fold: bool = False
+) -> list[str]:
     errors.clear()
     page.goto(url)
     wait_for_app(page)
     page.wait_for_timeout(1500)  # grids and charts draw after the script ends
     _screenshots(page, name, whole=whole)
+    folded = [f"{name}: {f}" for f in _above_the_fold(page)] if fold else []
     opened = page.evaluate(OPEN_EXPANDERS)
     if opened:
         page.wait_for_timeout(1500)  # an expander's grids and charts draw once it opens
     assert page.get_by_test_id("stException").count() == 0, f"{name}: an exception is shown"
-    found = [f"{name}: {f}" for f in _findings(page)]
+    found = folded + [f"{name}: {f}" for f in _findings(page)]
     found += [f"{name}: console error: {e}" for e in errors]
     return found
 
@@ -160,7 +195,7 @@ def test_demo_pages_read_clean(scan_page, app_url, e2e_store, teams):
         query = "&".join(q for q in (query, f"teams={teams}" if teams else "") if q)
         name = f"{path or 'scorecard'}{'_' + teams if teams else ''}"
         url = f"{app_url}/{path}{'?' + query if query else ''}"
-        found += _visit(page, url, name, errors, whole=not teams)
+        found += _visit(page, url, name, errors, whole=not teams, fold=True)
     assert not found, "\n".join(found)
 
 
