@@ -125,17 +125,24 @@ def add_job(path: Path, spec: JobSpec, *, expected: str, timezone: str = "UTC") 
             section["timezone"] = zone
         entry = tomlkit.table()
         _fill(entry, spec)
-        jobs = section.get("jobs")
-        if isinstance(jobs, AoT) and len(jobs):
-            tail = _trailing(jobs[-1])  # comments after the last entry introduce what follows
-            jobs[-1].add(tomlkit.nl())
-            jobs.append(entry)
-            _append(entry, tail)
-        else:
+        if not _after_last(section.get("jobs"), entry):
             _first_job(section, entry)
         return f"added {schedule_job(entry.unwrap()).id}"
 
     return _change(path, expected, change)
+
+
+def _after_last(entries: object, entry: Table) -> bool:
+    """Append `entry` after the last table of the array `entries`, the comments that followed
+    that table moved after the new one (they introduce what follows); False when the array
+    has no table yet."""
+    if not (isinstance(entries, AoT) and len(entries)):
+        return False
+    tail = _trailing(entries[-1])
+    entries[-1].add(tomlkit.nl())
+    entries.append(entry)
+    _append(entry, tail)
+    return True
 
 
 def edit_job(path: Path, job_id: str, spec: JobSpec, *, expected: str) -> str:
@@ -190,13 +197,7 @@ def add_preread(path: Path, spec: PrereadSpec, *, expected: str, timezone: str =
             section["timezone"] = zone
         entry = tomlkit.table()
         _fill_preread(entry, spec)
-        prereads = section.get("preread")
-        if isinstance(prereads, AoT) and len(prereads):
-            tail = _trailing(prereads[-1])
-            prereads[-1].add(tomlkit.nl())
-            prereads.append(entry)
-            _append(entry, tail)
-        else:
+        if not _after_last(section.get("preread"), entry):
             _first_preread(section, entry)
         return f"added pre-read {preread_job(entry.unwrap(), base).id}"
 

@@ -95,16 +95,13 @@ def records(
     """The records behind a selection: a heading with their count (`what`: "stalled deals"),
     and the table with its CSV. With nothing picked, `hint` says what to click (and nothing
     else is drawn) when given; else every record is listed. Returns the rows shown."""
-    if all(v is None for v in picks.values()) and hint is not None:
-        st.caption(hint)
-        return None
     shown = drill(frame, **picks)
     if sort is not None and sort in shown.columns:
         shown = shown.sort(sort, descending=descending, nulls_last=True)
-    heading = md_text(what[:1].upper() + what[1:])
-    st.markdown(f"**{heading} — {scope(picks, 'all')}: {shown.height}**")
-    _widgets.table(shown, key=key, name=name, column_config=column_config, height=height)
-    return shown
+    return listed(
+        shown, picks, key=key, name=name, what=what, hint=hint,
+        column_config=column_config, height=height,
+    )  # fmt: skip
 
 
 def listed(
@@ -116,6 +113,7 @@ def listed(
     what: str,
     hint: str | None = None,
     column_config: dict | None = None,
+    height: int | None = None,
 ) -> pl.DataFrame | None:
     """As `records`, for records a loader already cut to the selection, where the selection is
     not one column's value (a team's leads are every lead the team owned or received; a
@@ -126,5 +124,5 @@ def listed(
         return None
     heading = md_text(what[:1].upper() + what[1:])
     st.markdown(f"**{heading} — {scope(picks, 'all')}: {frame.height:,}**")
-    _widgets.table(frame, key=key, name=name, column_config=column_config)
+    _widgets.table(frame, key=key, name=name, column_config=column_config, height=height)
     return frame
