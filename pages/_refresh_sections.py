@@ -86,11 +86,11 @@ def status(settings: Settings, store: Store) -> None:
         at = first["fire_at"]  # in the schedules' time zone
         k3.metric(
             "Next scheduled refresh",
-            f"{at:%a %d %b, %H:%M}",
+            f"{at:%a %H:%M}",  # the day and month below: the whole date is cut off in the card
             help="The soonest firing of the active schedules (the Schedules tab), in "
             f"{settings.schedules.timezone}.",
             border=True,
-            **_off(f"{md_text(first['job'])} · {at:%Z}"),
+            **_off(f"{at:%d %b} · {md_text(first['job'])} · {at:%Z}"),
         )
     rows = _rows(current) if current else None
     change = rows - _rows(previous) if rows is not None and previous is not None else None
