@@ -26,9 +26,9 @@ def _progress(message: str, fraction: float) -> None:
     print(f"[{fraction:4.0%}] {message}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m ops") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ops",
+        prog=prog,
         description=__doc__ + "\n" + cli_scorecard.__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

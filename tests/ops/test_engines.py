@@ -340,12 +340,15 @@ def test_a_spark_url_of_no_known_kind_is_refused() -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def _cli(data: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+def _cli(
+    data: Path, *args: str, config: Path | None = None, module: str = "ops"
+) -> subprocess.CompletedProcess:
+    """`python -m <module> scorecard --format json ...` on the snapshot store `data`."""
     env = {"SCORECARD_DATA_DIR": str(data), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     if config is not None:
         env["SCORECARD_CONFIG"] = str(config)
     return subprocess.run(
-        [sys.executable, "-m", "ops", "scorecard", "--format", "json", *args],
+        [sys.executable, "-m", module, "scorecard", "--format", "json", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
 
@@ -365,8 +368,9 @@ def snapshot_dir(tmp_path_factory, demo) -> Path:
 def test_the_scorecard_json_is_the_same_on(name: str, snapshot_dir: Path) -> None:
     if name == "spark" and shutil.which("java") is None:
         pytest.skip("PySpark needs Java 17+: apt-get install openjdk-17-jre-headless")
+    # `python -m scoring scorecard --engine NAME`, as the README says, against `python -m ops`
     polars_run = _cli(snapshot_dir)
-    engine_run = _cli(snapshot_dir, "--engine", name)
+    engine_run = _cli(snapshot_dir, "--engine", name, module="scoring")
     assert polars_run.returncode == 0, polars_run.stderr
     assert engine_run.returncode == 0, engine_run.stderr
     assert json.loads(engine_run.stdout) == json.loads(polars_run.stdout)
