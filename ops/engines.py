@@ -165,11 +165,9 @@ class SqlFramePostgresEngine:
     name = "sqlframe-postgres"
 
     def __init__(self, connection: Any, schema: str) -> None:
-        from sqlframe.postgres import PostgresSession
-
         self._connection = connection
         self.schema = schema
-        self._session = PostgresSession(conn=connection)
+        self._session = _postgres_session(connection)
 
     def table(self, tables: Tables, name: str) -> nw.LazyFrame:
         return nw.from_native(self._session.read.table(f"{self.schema}.{name}"))
@@ -183,6 +181,38 @@ class SqlFramePostgresEngine:
 
     def close(self) -> None:
         self._connection.close()
+
+
+class _SessionTimeZone:
+    """The one Spark setting narwhals asks a SQLFrame session for (`spark.sql.session.timeZone`,
+    before it casts to a zoned timestamp), read from the PostgreSQL session itself: narwhals
+    then accepts UTC timestamps exactly when the session really runs in UTC."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        if key != "spark.sql.session.timeZone":
+            return default
+        with self._connection.cursor() as cur:
+            cur.execute("SELECT current_setting('TimeZone')")
+            return str(cur.fetchone()[0])
+
+
+def _postgres_session(connection: Any) -> Any:
+    """A SQLFrame PostgreSQL session on `connection`, in UTC, that tells narwhals its zone.
+
+    SQLFrame keeps one session per process (a singleton) and sets its connection only the
+    first time: a later engine's connection is put in place here, and its cursor with it."""
+    from sqlframe.postgres import PostgresSession
+
+    with connection.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")  # timestamps are UTC instants (portable_time)
+    session = PostgresSession(conn=connection)
+    session._connection = connection
+    session.__dict__.pop("_cur", None)  # a cached cursor of an earlier connection
+    session.__dict__["conf"] = _SessionTimeZone(connection)
+    return session
 
 
 def open_engine(name: str, *, spark_url: str = "") -> Engine:

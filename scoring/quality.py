@@ -26,6 +26,7 @@ from model.tables import ENGINE, Tables
 from scoring.definitions import MetricDefinition
 from scoring.history import EVENT_ORDER, end_of_day
 from scoring.portable_time import epoch_us
+from scoring.portable_windows import count_true
 from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
@@ -339,7 +340,7 @@ _CHECKS_BY_ID = {check.id: check for check in CHECKS}
 def _check_row(records: Records, as_of: date, check: Check) -> nw.LazyFrame:
     """One result row for `check` (`mark_missing` then empties those a source cannot have)."""
     counts = check.population(records, as_of).select(
-        failing=nw.col("failing").cast(nw.Int64).sum().fill_null(0).cast(nw.Int64),
+        failing=count_true(nw.col("failing")).fill_null(0).cast(nw.Int64),
         total=nw.len().cast(nw.Int64),
     )
     return counts.with_columns(
