@@ -208,6 +208,9 @@ def _postgres_session(connection: Any) -> Any:
 
     with connection.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")  # timestamps are UTC instants (portable_time)
+        # The generated SQL carries large CASE expressions (local day starts): compiling them
+        # with LLVM took 21 s of a 22 s query on the demo org, for queries that run in 0.1 s.
+        cur.execute("SET jit = off")
     session = PostgresSession(conn=connection)
     session._connection = connection
     session.__dict__.pop("_cur", None)  # a cached cursor of an earlier connection
