@@ -13,7 +13,9 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
+import uuid
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -160,27 +162,63 @@ def _answers(url: str, timeout: float = 5.0) -> None:
 class SqlFramePostgresEngine:
     """A PostgreSQL warehouse through SQLFrame: the canonical tables are read where they are
     (`schema`.`table`), the node bodies run as SQL inside the database, and only results
-    come back."""
+    come back.
+
+    Each node built here is first written as a table of the `scratch` schema
+    (`materialize`; UNLOGGED: a cache, not data to recover) and read back from there, so a
+    node reading another (trust per deal reads spells, close-date changes and deal states)
+    reads its table instead of nesting its whole SQL: SQLFrame copies the whole plan at each
+    step, and the demo org's scorecard spent most of its time in those copies. Without a
+    `scratch` name a schema of its own is made and dropped at `close`."""
 
     name = "sqlframe-postgres"
+    owns_tables = True  # the warehouse's tables, not the bundle's frames (model.engine)
 
-    def __init__(self, connection: Any, schema: str) -> None:
+    def __init__(self, connection: Any, schema: str, *, scratch: str | None = None) -> None:
         self._connection = connection
         self.schema = schema
+        self.scratch = scratch or f"scorecard_scratch_{uuid.uuid4().hex[:10]}"
+        self._own_scratch = scratch is None
         self._session = _postgres_session(connection)
+        self._held: dict[str, str] = {}
+        self.lock = threading.RLock()
 
     def table(self, tables: Tables, name: str) -> nw.LazyFrame:
         return nw.from_native(self._session.read.table(f"{self.schema}.{name}"))
 
+    def materialize(self, name: str, plan: Callable[[], nw.LazyFrame]) -> nw.LazyFrame:
+        """The result of `plan()` as table `scratch`.`name` (made once), read back lazily."""
+        with self.lock:
+            if name not in self._held:
+                native = plan().to_native()
+                sql = native.sql(dialect="postgres", optimize=False, pretty=False)
+                target = f"{_quoted(self.scratch)}.{_quoted(name)}"
+                with self._connection.cursor() as cur:
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(self.scratch)}")
+                    cur.execute(f"DROP TABLE IF EXISTS {target}")
+                    cur.execute(f"CREATE UNLOGGED TABLE {target} AS {sql}")
+                self._held[name] = f"{self.scratch}.{name}"
+            return nw.from_native(self._session.read.table(self._held[name]))
+
     def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
         # SQLFrame on PostgreSQL has no Arrow collect: rows come back through pandas'
         # read_sql, which warns about any DBAPI connection that is not SQLAlchemy's.
-        with warnings.catch_warnings():
+        with self.lock, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="pandas only supports SQLAlchemy")
             return pl.from_pandas(frame.to_native().toPandas())
 
     def close(self) -> None:
-        self._connection.close()
+        try:
+            if self._own_scratch and not self._connection.closed:
+                with self._connection.cursor() as cur:
+                    cur.execute(f"DROP SCHEMA IF EXISTS {_quoted(self.scratch)} CASCADE")
+        finally:
+            self._connection.close()
+
+
+def _quoted(identifier: str) -> str:
+    """A PostgreSQL identifier in double quotes."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 class _SessionTimeZone:
@@ -232,4 +270,4 @@ def open_engine(name: str, *, spark_url: str = "") -> Engine:
             "engine sqlframe-postgres runs where the tables already are: it is opened with a "
             "warehouse connection (SqlFramePostgresEngine), not by name"
         )
-    raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINE_NAMES[:3])}")
+    raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINE_NAMES[:4])}")
