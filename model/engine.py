@@ -36,9 +36,10 @@ class Engine(Protocol):
 
     Optional, looked up by `model.graph` with `getattr` (an engine without them works as is):
 
-    - `materialize(name, plan) -> nw.LazyFrame`: the result of `plan()` (a zero-argument
-      function returning the node's LazyFrame) written as table `name` where the engine
-      runs, once per engine and name, and read back from there. Upstream nodes are then
+    - `materialize(tables, name, plan) -> nw.LazyFrame`: the result of `plan()` (a
+      zero-argument function returning the node's LazyFrame on the bundle `tables`) written
+      as table `name` where the engine runs, once per engine, tables and name, and read
+      back from there. Upstream nodes are then
       planned once and their SQL no longer nests inside every node that reads them (SQLFrame
       copies the whole plan at each step: 71 s -> see tests/ops/test_funnel_on_engines.py).
     - `lock`: a lock held while a node is planned, run and collected, for an engine whose

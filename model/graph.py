@@ -182,7 +182,9 @@ def _build(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.LazyF
         key = up.key(*at)
         if key not in plans:
             plan = lambda: _plan(up, at, lambda name: engine.table(tables, name), on_engine)  # noqa: E731
-            plans[key] = plan() if materialize is None else materialize(table_name(key), plan)
+            plans[key] = (
+                plan() if materialize is None else materialize(tables, table_name(key), plan)
+            )
         return plans[key]
 
     # An engine with one session for every thread (SQLFrame) plans and runs one node at a time.
