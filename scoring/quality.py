@@ -400,7 +400,16 @@ def quality_checks_body(
         else company_opportunities,
     )
     rows = [_check_row(records, as_of, check) for check in CHECKS]
-    return nw.concat(rows, how="vertical").sort("check_id")
+    return _stacked(rows).sort("check_id")
+
+
+def _stacked(frames: list[nw.LazyFrame]) -> nw.LazyFrame:
+    """The frames one under another, joined in halves: SQLFrame copies both sides' plans at
+    each UNION, so a balanced tree copies each plan about log2(n) times, not up to n times."""
+    if len(frames) == 1:
+        return frames[0]
+    half = len(frames) // 2
+    return nw.concat([_stacked(frames[:half]), _stacked(frames[half:])], how="vertical")
 
 
 def _records(tables: Tables) -> Records:

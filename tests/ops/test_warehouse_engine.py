@@ -132,6 +132,19 @@ def test_the_tables_are_written_once_per_snapshot(wh: PgServer, engine: Warehous
         again.close()
 
 
+def test_a_team_view_is_never_built_from_the_warehouses_whole_tables(engine) -> None:
+    """The warehouse holds the company's tables: a team's view of a node is cut from the
+    company's result or built on polars from the view's own rows, never read whole there.
+    SDR (Bo) owns only O3, which has no history: no rows, where the whole table has six."""
+    from scoring.scorecard import filter_teams
+
+    view = filter_teams(Tables.from_frames(hand_org()).on(engine), ("SDR",))
+    got = get(view, ORDERED).collect()
+    want = get(filter_teams(Tables.from_frames(hand_org()), ("SDR",)), ORDERED).collect()
+    assert got.equals(want)
+    assert got.height == 0 and POLARS_ORDERED.height == 6
+
+
 # ---------------------------------------------------------------- faults
 
 
