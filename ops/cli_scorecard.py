@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from model.calendar import Period, PeriodError, custom_period
+from ops.engines import on_engine
 from reports.snapshot_tables import read_bundle
 from scoring.definitions import registry, render_markdown
 from scoring.periods import resolve_period
@@ -87,16 +88,6 @@ def _scorecard(args: argparse.Namespace) -> int:
         return _scorecard_on(args, settings, store, snap, on_engine(tables, engine), engine)
     finally:
         engine.close()
-
-
-def on_engine(tables, engine):
-    """The bundle with the graph's nodes written for every engine built on `engine` (their
-    stored results set aside, so the engine derives them); as is on polars."""
-    from scoring.intermediates import NODES
-
-    if engine.name == "polars":
-        return tables
-    return tables.on(engine, unless_stored=frozenset(n.name for n in NODES if n.body is not None))
 
 
 def _scorecard_on(args, settings, store, snap, tables, engine) -> int:

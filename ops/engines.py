@@ -285,6 +285,9 @@ class WarehouseEngine(SqlFramePostgresEngine):
     "scorecard") of the same database, once per snapshot (ADBC bulk copy; a fingerprint of
     the tables, kept in `_scorecard_tables`, says whether they are already there), and the
     nodes run on them there. A snapshot scored again, by any process, reads them in place.
+    The nodes built are kept as tables of `<schema>_work` (emptied when other tables are
+    written): the refresh run with `[engine] name = "warehouse"` leaves the snapshot's
+    intermediates there, and brings back only the results the snapshot stores.
 
     A failure — login refused, no permission to create the schema, a table or column gone,
     the connection lost — is an EngineError naming the table or column and never the
@@ -313,7 +316,7 @@ class WarehouseEngine(SqlFramePostgresEngine):
         try:
             connection = psycopg2.connect(self.target.url)
             connection.autocommit = True
-            super().__init__(connection, schema)
+            super().__init__(connection, schema, scratch=f"{schema}_work")
         except Exception as exc:
             raise self._failed(exc, None) from None
         self._bundle: Tables | None = None  # the bundle whose tables are in the schema
@@ -366,8 +369,7 @@ class WarehouseEngine(SqlFramePostgresEngine):
                     conn.commit()
             except Exception as exc:
                 raise self._failed(exc, self.schema) from None
-        if self._held:  # intermediates of other tables
-            with self._connection.cursor() as cur:
+            with self._connection.cursor() as cur:  # the intermediates of other tables
                 cur.execute(f"DROP SCHEMA IF EXISTS {_quoted(self.scratch)} CASCADE")
             self._held.clear()
         self._bundle = bundle
@@ -482,3 +484,13 @@ def open_engine(
             "warehouse connection (SqlFramePostgresEngine), not by name"
         )
     raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINE_NAMES[:4])}")
+
+
+def on_engine(tables: Tables, engine: Engine) -> Tables:
+    """The bundle with the graph's nodes written for every engine built on `engine` (their
+    stored results set aside, so the engine derives them); as is on polars."""
+    from scoring.intermediates import NODES
+
+    if engine.name == "polars":
+        return tables
+    return tables.on(engine, unless_stored=frozenset(n.name for n in NODES if n.body is not None))

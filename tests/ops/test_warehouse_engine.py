@@ -23,15 +23,17 @@ from urllib.parse import quote
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from model.engine import EngineError
 from model.graph import BUILT, get
 from model.tables import Tables
 from ops.engines import WarehouseEngine, open_engine
+from ops.refresh import SCORECARD_FILE
 from reports.snapshot_tables import read_bundle
 from scoring.history import ORDERED
 from scoring.stages import TRUST_PER_DEAL
-from snapshots.store import Store
+from snapshots.store import Snapshot, Store
 from tests.ops.test_engines import AS_OF, ROOT, demo, hand_org, snapshot_dir  # noqa: F401
 from tests.ops.test_funnel_on_engines import _close
 from tests.pgserver import PgServer
@@ -269,3 +271,62 @@ def test_the_warehouse_engine_from_the_configuration_with_a_wrong_password(
     assert f"scorecard: engine warehouse: the warehouse refused the login of {ROLE}@" in run.stderr
     assert "not-It" not in run.stderr + run.stdout
     assert _store_files(snapshot_dir) == before  # the snapshot store untouched
+
+
+# ---------------------------------------------------------------- the refresh
+
+
+def _refreshed(data: Path, **engine: str) -> Snapshot:
+    from datetime import date
+
+    from ops.config import DemoSettings, EngineSettings, Settings
+    from ops.refresh import refresh
+
+    demo = DemoSettings(scale=0.1, as_of=date(2026, 11, 16))
+    settings = Settings(data_dir=data, demo=demo, engine=EngineSettings(**engine))
+    refresh(settings, "demo")
+    return Store(data).current()
+
+
+@pytest.mark.slow
+def test_the_refresh_builds_the_intermediates_in_the_warehouse(
+    wh: PgServer, tmp_path: Path, monkeypatch
+) -> None:
+    """`[engine] name = "warehouse"`: the refresh builds the default view's nodes inside
+    PostgreSQL, keeps them there as tables of `<schema>_work`, and stores what polars'
+    refresh stores: the same scorecard (relative 1e-9) and the same intermediates, but for
+    those only other nodes read."""
+    monkeypatch.setenv("WAREHOUSE_URL", environ(wh)["WAREHOUSE_URL"])
+    wh.sql("DROP SCHEMA IF EXISTS sc_refresh CASCADE; DROP SCHEMA IF EXISTS sc_refresh_work "
+           "CASCADE", "whe")  # fmt: skip
+    on_polars = _refreshed(tmp_path / "polars")
+    in_warehouse = _refreshed(tmp_path / "warehouse", name="warehouse", schema="sc_refresh")
+    assert not in_warehouse.manifest["warnings"]
+    want = json.loads(on_polars.artifact(SCORECARD_FILE))
+    got = json.loads(in_warehouse.artifact(SCORECARD_FILE))
+    _close(got, want)
+    stored = {m["node"]: f for m, f in on_polars.read_intermediates()}
+    kept = {m["node"]: f for m, f in in_warehouse.read_intermediates()}
+    # What the scorecard asked for comes back; an input only another node read there
+    # (close-date changes, read by trust per deal) stays in the warehouse.
+    assert set(kept) == set(stored) - {"close_date_changes"}
+    for node, frame in kept.items():
+        assert_frame_equal(frame, stored[node], check_row_order=False, rel_tol=1e-9)
+    tables = wh.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                    "'sc_refresh_work'", "whe").split()  # fmt: skip
+    assert {"stage_spells", "funnel_steps", "quality_checks"} <= {
+        t.rsplit("_", 1)[0] for t in tables
+    }
+
+
+def test_a_refresh_whose_warehouse_engine_fails_still_stores_the_snapshot(
+    wh: PgServer, tmp_path: Path, monkeypatch
+) -> None:
+    """The precomputed scorecard is an optimization: with a wrong password the snapshot is
+    stored without it, the warning names the login and never the password."""
+    monkeypatch.setenv("WAREHOUSE_URL", environ(wh, password="bad-Pw/7")["WAREHOUSE_URL"])
+    snapshot = _refreshed(tmp_path / "data", name="warehouse", schema="sc_refused")
+    assert snapshot.artifact(SCORECARD_FILE) is None
+    (warning,) = [w for w in snapshot.manifest["warnings"] if "not precomputed" in w]
+    assert f"refused the login of {ROLE}@127.0.0.1" in warning
+    assert "bad-Pw" not in json.dumps(snapshot.manifest)
