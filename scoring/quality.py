@@ -343,14 +343,17 @@ def _check_row(records: Records, as_of: date, check: Check) -> nw.LazyFrame:
         failing=count_true(nw.col("failing")).fill_null(0).cast(nw.Int64),
         total=nw.len().cast(nw.Int64),
     )
-    return counts.with_columns(
+    # One select in the schema's order (each step is a copy of the whole plan on SQLFrame).
+    return counts.select(
         check_id=nw.lit(check.id),
         table=nw.lit(check.table),
         description=nw.lit(check.description),
         severity=nw.lit(check.severity),
         available=nw.lit(True),
+        failing=nw.col("failing"),
+        total=nw.col("total"),
         share=nw.when(nw.col("total") > 0).then(nw.col("failing") / nw.col("total")),
-    ).select(list(CHECKS_SCHEMA))
+    )
 
 
 def mark_missing(checks: pl.LazyFrame, tables: Tables) -> pl.LazyFrame:
