@@ -1,11 +1,14 @@
 """The engines that open sessions or connections (`model.engine` holds the interface and the
 default in-process polars engine): DuckDB in this process, PySpark (`local[2]` or a Spark
 Connect URL `sc://host:15002`) and a SQL warehouse through SQLFrame (PostgreSQL; its tables
-read where they are, never uploaded row by row).
+read where they are, never uploaded row by row): `SqlFramePostgresEngine` on a schema of
+canonical tables, and `WarehouseEngine` (`--engine warehouse`) on the warehouse source's
+database, the snapshot's canonical tables written there once.
 
-`open_engine(name, spark_url=...)` is the one way in (the CLI's `--engine`, `[engine]` in
-scorecard.toml). Each engine hands the derivation graph canonical tables as narwhals
-LazyFrames and collects finished ones into polars; the graph does the rest.
+`open_engine(name, spark_url=..., schema=...)` is the one way in (the CLI's `--engine`,
+`[engine]` in scorecard.toml, the refresh); `on_engine` puts a bundle's ported nodes on it.
+Each engine hands the derivation graph canonical tables as narwhals LazyFrames and collects
+finished ones into polars; the graph does the rest.
 """
 
 from __future__ import annotations
