@@ -22,7 +22,7 @@ import polars as pl
 if TYPE_CHECKING:
     from model.tables import Tables
 
-ENGINE_NAMES = ("polars", "duckdb", "spark", "sqlframe-postgres")
+ENGINE_NAMES = ("polars", "duckdb", "spark", "warehouse", "sqlframe-postgres")
 
 
 class EngineError(RuntimeError):
@@ -32,7 +32,22 @@ class EngineError(RuntimeError):
 
 @runtime_checkable
 class Engine(Protocol):
-    """What the derivation graph needs of an engine."""
+    """What the derivation graph needs of an engine.
+
+    Optional, looked up by `model.graph` with `getattr` (an engine without them works as is):
+
+    - `materialize(tables, name, plan) -> nw.LazyFrame`: the result of `plan()` (a
+      zero-argument function returning the node's LazyFrame on the bundle `tables`) written
+      as table `name` where the engine runs, once per engine, tables and name, and read
+      back from there. Upstream nodes are then
+      planned once and their SQL no longer nests inside every node that reads them (SQLFrame
+      copies the whole plan at each step: 71 s -> see tests/ops/test_funnel_on_engines.py).
+    - `lock`: a lock held while a node is planned, run and collected, for an engine whose
+      one session serves every thread (SQLFrame keeps one session per process).
+    - `owns_tables = True`: the engine reads the company's tables where they are (a
+      warehouse schema), not the bundle's frames, so a team view's node is never built
+      there (it is cut from the company's result or built on polars).
+    """
 
     name: str
 

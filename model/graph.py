@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Hashable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -167,22 +168,42 @@ def _derive(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> tuple[s
 def _build(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.LazyFrame:
     """The node built from what it reads, on the bundle's engine when it has a body."""
     engine = tables.engine
-    team_view = node.reads_company and tables.company is not tables
+    team_view = tables.company is not tables and (
+        node.reads_company or getattr(engine, "owns_tables", False)
+    )
     if engine.name == "polars" or node.body is None or team_view:
         if node.build is None:
             raise TypeError(f"{node.name} has neither a body nor a build function")
         return node.build(tables, *coords)
     plans: dict[tuple[Hashable, ...], nw.LazyFrame] = {}
+    materialize = getattr(engine, "materialize", None)
 
     def on_engine(up: Node, at: tuple[Hashable, ...]) -> nw.LazyFrame:
         key = up.key(*at)
         if key not in plans:
-            plans[key] = _plan(up, at, lambda name: engine.table(tables, name), on_engine)
+            plan = lambda: _plan(up, at, lambda name: engine.table(tables, name), on_engine)  # noqa: E731
+            plans[key] = (
+                plan() if materialize is None else materialize(tables, table_name(key), plan)
+            )
         return plans[key]
 
-    frame = engine.collect(on_engine(node, coords))
+    # An engine with one session for every thread (SQLFrame) plans and runs one node at a time.
+    with getattr(engine, "lock", None) or nullcontext():
+        if materialize is not None and node.arrange is None:
+            # A result put in order by its body's sort, not by `arrange`: read from its plan
+            # (rows read back from a table come in no promised order).
+            top = _plan(node, coords, lambda name: engine.table(tables, name), on_engine)
+        else:
+            top = on_engine(node, coords)
+        frame = engine.collect(top)
     result = _as_polars(frame, schema(tables, node, coords)).lazy()
     return node.arrange(result, tables) if node.arrange is not None else result
+
+
+def table_name(key: tuple[Hashable, ...]) -> str:
+    """A table name for a node's result under `key` (where an engine materializes it): the
+    node's name and a digest of its coordinates."""
+    return f"{key[0]}_{hashlib.sha256(repr(key).encode()).hexdigest()[:12]}"
 
 
 def _on_polars(tables: Tables, node: Node, coords: tuple[Hashable, ...]) -> pl.LazyFrame:

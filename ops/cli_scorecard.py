@@ -2,7 +2,8 @@
 current snapshot, the pre-read, the metric docs and deal risk.
 
 python -m ops scorecard [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
-                        [--teams A,B] [--format json|table] [--engine polars|duckdb|spark]
+                        [--teams A,B] [--format json|table]
+                        [--engine polars|duckdb|spark|warehouse]
 python -m ops preread [--as-of YYYY-MM-DD] [--period P | --from DAY --to DAY]
                       [--teams A,B] --out FILE.pdf|FILE.html
 python -m ops docs [--check]
@@ -26,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from model.calendar import Period, PeriodError, custom_period
+from ops.engines import on_engine
 from reports.snapshot_tables import read_bundle
 from scoring.definitions import registry, render_markdown
 from scoring.periods import resolve_period
@@ -75,7 +77,9 @@ def _scorecard(args: argparse.Namespace) -> int:
         return 1
     try:
         engine = open_engine(
-            args.engine or settings.engine.name, spark_url=settings.engine.spark_url
+            args.engine or settings.engine.name,
+            spark_url=settings.engine.spark_url,
+            schema=settings.engine.schema,
         )
     except EngineError as exc:
         print(f"scorecard: {exc}", file=sys.stderr)
@@ -84,16 +88,6 @@ def _scorecard(args: argparse.Namespace) -> int:
         return _scorecard_on(args, settings, store, snap, on_engine(tables, engine), engine)
     finally:
         engine.close()
-
-
-def on_engine(tables, engine):
-    """The bundle with the graph's nodes written for every engine built on `engine` (their
-    stored results set aside, so the engine derives them); as is on polars."""
-    from scoring.intermediates import NODES
-
-    if engine.name == "polars":
-        return tables
-    return tables.on(engine, unless_stored=frozenset(n.name for n in NODES if n.body is not None))
 
 
 def _scorecard_on(args, settings, store, snap, tables, engine) -> int:
@@ -106,7 +100,11 @@ def _scorecard_on(args, settings, store, snap, tables, engine) -> int:
     teams = tuple(t.strip() for t in (args.teams or "").split(",") if t.strip())
 
     def card_for(snapshot) -> Scorecard:
-        tables = on_engine(read_bundle(snapshot), engine)
+        # An engine reading its own copy of the current snapshot's tables (the warehouse)
+        # would score the current tables: the previous snapshot is scored on polars.
+        tables = read_bundle(snapshot)
+        if not getattr(engine, "owns_tables", False):
+            tables = on_engine(tables, engine)
         return compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
 
     card = compute(tables, as_of=as_of, period=period, params=settings.scoring, teams=teams)
@@ -247,8 +245,9 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
     card.add_argument("--format", choices=("json", "table"), default="table")
     card.add_argument(
         "--engine",
-        help="where the derivation graph's nodes are built: polars (default), duckdb or spark "
-        "(local[2], or [engine] spark_url in scorecard.toml); default: [engine] name",
+        help="where the derivation graph's nodes are built: polars (default), duckdb, spark "
+        "(local[2], or [engine] spark_url in scorecard.toml) or warehouse (inside the "
+        "PostgreSQL of WAREHOUSE_URL, schema [engine] schema); default: [engine] name",
     )
     pre = sub.add_parser("preread", help="write the executive pre-read (PDF or HTML)")
     pre.add_argument("--as-of", type=date.fromisoformat, help="default: the snapshot's date")

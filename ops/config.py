@@ -193,11 +193,14 @@ class AlertSettings:
 @dataclass(frozen=True)
 class EngineSettings:
     """`[engine]`: where the derivation graph's nodes are built (`model.engine`): "polars"
-    (in this process, the default), "duckdb" or "spark"; `spark_url`: a Spark Connect URL
-    (sc://host:15002) or a local master (default local[2])."""
+    (in this process, the default), "duckdb", "spark" or "warehouse"; `spark_url`: a Spark
+    Connect URL (sc://host:15002) or a local master (default local[2]); `schema`: the
+    warehouse schema the canonical tables are written to and the nodes read (default
+    "scorecard"; the connection is the warehouse source's, from the environment / .env)."""
 
     name: str = "polars"
     spark_url: str = ""
+    schema: str = "scorecard"
 
 
 @dataclass(frozen=True)
@@ -481,7 +484,7 @@ def _engine(raw: Mapping[str, Any]) -> EngineSettings:
     return engine
 
 
-ENGINES = ("polars", "duckdb", "spark")
+ENGINES = ("polars", "duckdb", "spark", "warehouse")
 
 
 def load_settings(

@@ -72,19 +72,31 @@ def default_scorecard(
     from model.calendar import parse_period
     from model.params import digest
     from model.tables import Tables, derived_provenance
+    from ops.engines import on_engine, open_engine
     from scoring import intermediates
     from scoring.scorecard import compute
 
     key = default_view_key(data_as_of, settings)
     tables = Tables.from_frames(frames, derived_provenance(origin))
-    card = compute(
-        tables,
-        as_of=data_as_of,
-        period=parse_period(key["period"], fiscal_start_month=settings.scoring.fiscal_start_month),
-        params=settings.scoring,
-        decisions=view_decisions(settings.data_dir),
-    ).to_dict()
-    kept = intermediates.export(tables, as_of=data_as_of, timezone=settings.scoring.timezone)
+    # `[engine]` other than polars: the graph's nodes are built there (in the warehouse,
+    # kept as tables of its work schema) and only their results come back to be stored.
+    engine = open_engine(
+        settings.engine.name, spark_url=settings.engine.spark_url, schema=settings.engine.schema
+    )
+    try:
+        tables = on_engine(tables, engine)
+        card = compute(
+            tables,
+            as_of=data_as_of,
+            period=parse_period(
+                key["period"], fiscal_start_month=settings.scoring.fiscal_start_month
+            ),
+            params=settings.scoring,
+            decisions=view_decisions(settings.data_dir),
+        ).to_dict()
+        kept = intermediates.export(tables, as_of=data_as_of, timezone=settings.scoring.timezone)
+    finally:
+        engine.close()
     return {"params": digest(settings.scoring), **card}, kept
 
 

@@ -37,6 +37,7 @@ from model.tables import (
 from scoring.definitions import MetricDefinition
 from scoring.portable_time import hours_between, known, start_of_local_day
 from scoring.portable_time import in_period as portable_in_period
+from scoring.portable_windows import carry_forward
 from scoring.windows import (
     any_before,
     any_so_far,
@@ -518,12 +519,13 @@ def conversion_compare(
 
 
 def _sla_hours(params: FunnelParams) -> nw.Expr:
-    """Each lead's SLA in hours: the per-source override, else the default."""
-    if not params.sla_hours_by_source:
-        return nw.lit(params.sla_hours, nw.Float64)
-    return nw.col("source").replace_strict(
-        dict(params.sla_hours_by_source), default=params.sla_hours, return_dtype=nw.Float64
-    )
+    """Each lead's SLA in hours: the per-source override, else the default (a CASE over the
+    sources: SQL warehouses through SQLFrame have no map literal for `replace_strict`)."""
+    hours = nw.lit(params.sla_hours, nw.Float64)
+    for source, sla_hours in params.sla_hours_by_source.items():
+        override = nw.lit(sla_hours, nw.Float64)
+        hours = nw.when(nw.col("source") == source).then(override).otherwise(hours)
+    return hours
 
 
 def _deadline(params: FunnelParams) -> nw.Expr:
@@ -787,14 +789,13 @@ _HISTORY_ORDER = ("entered_at", "status", "owner_id")  # within a lead; nulls fi
 def lead_history_body(lead_history: nw.LazyFrame, *, as_of: date, timezone: str) -> nw.LazyFrame:
     """`lead_history_sorted`: the lead-history rows before the end of `as_of`, in lead and
     time order (ties by status, then the recorded owner), a row without an owner carrying
-    its lead's last known owner (SQL's `last_value(owner_id ignore nulls)` over the lead)."""
-    carried = nw.col("owner_id").fill_null(strategy="forward")
+    its lead's last known owner (`carry_forward`: PostgreSQL has no `last_value(... ignore
+    nulls)`)."""
+    rows = lead_history.filter(
+        nw.col("entered_at") < nw.lit(as_of_end(as_of, timezone))
+    ).with_columns(_recorded_owner=nw.col("owner_id"))
     return (
-        lead_history.filter(nw.col("entered_at") < nw.lit(as_of_end(as_of, timezone)))
-        .with_columns(
-            _recorded_owner=nw.col("owner_id"),
-            owner_id=carried.over("lead_id", order_by=list(_HISTORY_ORDER)),
-        )
+        carry_forward(rows, "owner_id", "lead_id", _HISTORY_ORDER)
         .sort("lead_id", "entered_at", "status", "_recorded_owner", nulls_last=False)
         .drop("_recorded_owner")
     )

@@ -42,6 +42,7 @@ from tests.ops.test_engines import (  # noqa: F401 (fixtures)
     engines,
     snapshot_dir,
     spark,
+    warehouse,
 )
 from tests.scoring.test_funnel_engines import AS_OF, PARAMS, Q1, SLA_PARAMS, small  # noqa: F401
 
@@ -52,7 +53,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
 
-ON_ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.slow)]
+ON_ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.slow), "sqlframe-postgres"]
 FUNNEL_NODES = (STEPS_NODE, SLA_ROWS, LEAD_HISTORY, CHECKS_NODE)
 # The grain's key each result is compared by.
 KEYS = {
@@ -107,7 +108,8 @@ def test_the_hand_made_funnel_gives_the_polars_frames_on(name: str, engines, sma
     assert expected[LEAD_HISTORY].height == 3 + 4
     unavailable = expected[CHECKS_NODE].filter(~pl.col("available"))["check_id"].to_list()
     assert "opp_no_stage_history" in unavailable
-    engine = engines(name, {})
+    # DuckDB and Spark are handed the bundle's frames; PostgreSQL reads them from a schema.
+    engine = engines(name, {n: f.collect() for n, f in small.frames.items()})
     got = _built(small.on(engine), coords)
     _assert_same(expected, got)
     # The checks come back in check order with the same marks; the lead history in lead and
@@ -120,7 +122,7 @@ def test_the_hand_made_funnel_gives_the_polars_frames_on(name: str, engines, sma
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["duckdb", "spark"])
+@pytest.mark.parametrize("name", ["duckdb", "spark", "sqlframe-postgres"])
 def test_the_demo_funnel_gives_the_polars_frames_on(name: str, engines, demo) -> None:
     # A zone with daylight saving time: local days and periods start at shifting instants.
     timezone = "America/New_York"
@@ -188,16 +190,19 @@ def _scorecard(tables: Tables) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["duckdb", "spark"])
+@pytest.mark.parametrize("name", ["duckdb", "spark", "sqlframe-postgres"])
 def test_the_scorecard_with_every_ported_node_on_the_engine_is_polars(
-    name: str, engines, demo, snapshot_dir
+    name: str, engines, snapshot_dir
 ) -> None:
     """The demo org's snapshot scored on polars, and on the engine with every node that has
     a body built there (as `python -m ops scorecard --engine` does): the same JSON, the
-    same drivers; each ported node the scorecard read was built, not read from the store."""
+    same drivers; each ported node the scorecard read was built, not read from the store.
+    PostgreSQL holds the snapshot's tables in a schema and builds the nodes inside."""
     snapshot = Store(snapshot_dir).current()
     want = _scorecard(read_bundle(snapshot))
-    engine: Engine = engines(name, demo)
+    engine: Engine = engines(
+        name, {n: f.collect() for n, f in read_bundle(snapshot).frames.items()}
+    )
     tables = on_engine(read_bundle(snapshot), engine)
     got = _scorecard(tables)
     _close(got, want)

@@ -35,6 +35,7 @@ from scoring.funnel import (
 )
 from scoring.history import epoch_us as epoch_us_from_fields
 from scoring.portable_time import epoch_us, start_of_local_day
+from scoring.portable_windows import carry_forward, count_true
 from scoring.quality import (
     CHECKS,
     CHECKS_NODE,
@@ -478,3 +479,57 @@ def test_hand_made_stage_history_out_of_order_on_duckdb(con) -> None:
         )
         rows = collected(check.population(records, date(2026, 3, 1))).sort("entered_at")
         assert rows["failing"].to_list() == [True, False, True, False]
+
+
+# ---------------------------------------------------------------- portable windows
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["L1", "L2", "L3"]),
+        st.integers(min_value=0, max_value=5),  # few instants: many ties
+        st.sampled_from([None, "u1", "u2", "u3"]),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=ROWS)
+def test_carry_forward_is_polars_forward_fill_on_polars_and_duckdb(con, rows) -> None:
+    """The running-count form (every SQL engine has it; PostgreSQL has no `last_value(...
+    ignore nulls)`) gives polars' forward fill over the partition sorted by the order columns
+    (nulls first), on polars and on DuckDB, ties included."""
+    data = pl.LazyFrame(rows, schema={"g": pl.String, "t": pl.Int64, "v": pl.String}, orient="row")
+    order = ["t", "v"]
+    want = (
+        data.sort("g", *order, nulls_last=False)
+        .with_columns(v=pl.col("v").forward_fill().over("g"))
+        .collect()
+    )
+    for lazy in (nw.from_native(data), on_duckdb(con, data)):
+        got = collected(carry_forward(lazy, "v", "g", order)).cast(dict(want.schema))
+        assert got.columns == want.columns
+        assert_frame_equal(got.sort("g", "t", "v", nulls_last=False),
+                           want.sort("g", "t", "v", nulls_last=False))  # fmt: skip
+
+
+def test_carry_forward_by_hand() -> None:
+    # L1 in order t=1 (null: nothing before), t=2 u1, t=3 null -> u1, t=4 u2, t=5 null -> u2;
+    # L2 has no value at all: null throughout.
+    data = pl.LazyFrame(
+        {
+            "g": ["L1", "L1", "L1", "L1", "L1", "L2"],
+            "t": [5, 3, 1, 4, 2, 1],
+            "v": [None, None, None, "u2", "u1", None],
+        }
+    )
+    got = collected(carry_forward(nw.from_native(data), "v", "g", ["t"])).sort("g", "t")
+    assert got["v"].to_list() == [None, "u1", "u1", "u2", "u2", None]
+
+
+def test_count_true_counts_true_only(con) -> None:
+    # true, false, null, true: 2 (a null flag is not true).
+    data = pl.LazyFrame({"f": [True, False, None, True]})
+    for lazy in (nw.from_native(data), on_duckdb(con, data)):
+        assert collected(lazy.select(n=count_true(nw.col("f"))))["n"].to_list() == [2]
