@@ -785,13 +785,9 @@ def lead_history_body(lead_history: nw.LazyFrame, *, as_of: date, timezone: str)
     """`lead_history_sorted`: the lead-history rows before the end of `as_of`, in lead and
     time order (ties by status, then the recorded owner, none first), a row without an owner
     carrying its lead's last known owner (SQL's `last_value(owner_id ignore nulls)`)."""
-    cutoff = nw.lit(as_of_end(as_of, timezone))
-    rows = lead_history.filter(nw.col("entered_at") < cutoff).with_columns(
-        _recorded_owner=nw.col("owner_id")
-    )
-    order = ("entered_at", "status", "_recorded_owner")
-    carried = with_sequence(rows, "lead_id", order, owner_id=filled("owner_id"), sort=True)
-    return carried.drop("_recorded_owner")
+    rows = lead_history.filter(nw.col("entered_at") < nw.lit(as_of_end(as_of, timezone)))
+    order = ("entered_at", "status", "owner_id")  # the recorded owner: none first
+    return with_sequence(rows, "lead_id", order, owner_id=filled("owner_id"), sort=True)
 
 
 def clip_history_body(history: nw.LazyFrame, *, as_of: date, timezone: str) -> nw.LazyFrame:

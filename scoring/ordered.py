@@ -126,7 +126,8 @@ def with_sequence(
     a concatenation of other partitions): no sort. `order_columns`: adds the `order_by`
     columns the frame lacks, called only where they are read (windows; polars when not
     presorted), so a presorted polars frame is not joined (a join keeps no row order).
-    `sort`: the result in (partition, *order_by) order on every engine too (polars' is).
+    `sort`: the result in (partition, *order_by) order on every engine (polars' is), read
+    from the order columns as they were before any answer replaced one.
     """
     order = list(order_by)
     if frame.implementation.is_polars() and presorted:
@@ -149,11 +150,15 @@ def with_sequence(
     if any(seq.kind == "last_row_holds" for seq in columns.values()):
         helpers.append(_LAST)
         ready = ready.with_columns(last_row().window(partition, order).alias(_LAST))
-    answers = {name: seq.window(partition, order) for name, seq in columns.items()}
+    # Answered under other names first, so a sort reads the order columns as they were
+    # (an answer may replace one: a forward fill of an ordering column), then renamed.
+    temp = {name: f"_seq_answer_{name}" for name in columns}
+    answers = {temp[name]: seq.window(partition, order) for name, seq in columns.items()}
     result = ready.with_columns(**answers)
     if sort:
         result = result.sort(partition, *order, nulls_last=False)
-    return result.drop(*helpers, *added)
+    named = {name: nw.col(t) for name, t in temp.items()}
+    return result.with_columns(**named).drop(*temp.values(), *helpers, *added)
 
 
 def _on_sorted(frame: nw.LazyFrame, partition: str, columns: dict[str, Seq]) -> nw.LazyFrame:
