@@ -7,10 +7,11 @@ runs it decides how they are answered (`frame.implementation`):
 
 - **polars**: sort the frame once by (partition, *order_by) — or trust an order the body
   documents (`presorted`) — and compare each row with its neighbour (`scoring.windows`:
-  plain shifts, no windows). narwhals' ordered windows (`.over(partition, order_by=...)`) sort
-  each partition instead: measured on polars at M (100k deals, 573k history rows, 1.4M lead
-  history rows), the five history nodes took 8.3 s through them against 0.4 s sorted once,
-  and lead history ~1 s against 0.05 s (benchmarks/RESULTS.md, "Issue 20").
+  plain shifts, no windows). narwhals' ordered windows (`.over(partition, order_by=...)`)
+  on polars measured ten times slower at M (100k deals, 573k history rows, 1.4M lead-history
+  rows): the five history nodes 0.7 s → 8.3 s, lead history 65 ms → ~1 s; through this
+  helper they take what the polars-only builds they replaced took (benchmarks/RESULTS.md,
+  "Issue 20", "One body").
 - **SQL and Spark engines** (DuckDB, PySpark, SQLFrame): the partitioned ordered window,
   `OVER (PARTITION BY … ORDER BY …)`, which they plan and sort themselves; a frame there has no
   row order to trust.
