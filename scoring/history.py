@@ -124,6 +124,12 @@ def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
     return get(tables, STATES, at)
 
 
+def _state_at(tables: Tables, at: datetime) -> pl.LazyFrame:
+    """`opp_state_at` built afresh and not held by the bundle (the call's weekly trend reads
+    many instants): the node's body on the bundle's frames."""
+    return STATES.build(tables, at)
+
+
 def state_at(
     ordered_stage_history: nw.LazyFrame,
     opportunities: nw.LazyFrame,
