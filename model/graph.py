@@ -20,21 +20,23 @@ The refresh materializes the persistent nodes into the snapshot (`scoring.interm
 `body`: a function of narwhals LazyFrames — its inputs, passed by the names in `reads` — and
 of its plain coordinates (by name), returning a narwhals LazyFrame. It is written with
 narwhals' lazy API only, so DuckDB, PySpark and SQL warehouses (through SQLFrame) run the
-same code: durations on epoch integers (`scoring.history.epoch_us`, from calendar fields),
-never `dt.timestamp` or `dt.total_*`; a row's neighbours through ordered windows
-(`.over(partition, order_by=...)`); a rank on the ordering column itself; an as-of join
-built from windows (last value at or before); no pivot before collecting; no Python
-functions over rows. A body's upstream nodes (`upstream`: input name ->
-node and its coordinates) are chained lazily on the same engine.
+same code: durations on epoch integers (`scoring.portable_time.epoch_us`), never
+`dt.timestamp` or `dt.total_*`; a row's neighbours within an ordered partition through
+`scoring.ordered.with_sequence` (one sort and neighbour shifts on polars, ordered windows
+`.over(partition, order_by=...)` elsewhere: on polars those windows measured ten times
+slower); a rank on the ordering column itself; an as-of join built from windows (last value
+at or before); no pivot before collecting; no Python functions over rows. A body's upstream
+nodes (`upstream`: input name -> node and its coordinates) are chained lazily on the same
+engine.
 
-On polars (the default, `Tables.engine`) a node's `build` runs when it has one: a polars-tuned
-twin of the body (sorted-neighbour expressions, ten times faster than ordered windows at M),
-held equal to the body by tests/ops/test_engines.py. A node with only a body runs it on the
-bundle's frames (`nw.from_native`, upstream results from `get`, held once per bundle) and
-hands back `.to_native()`, so every caller keeps reading polars LazyFrames. On another engine
-the node is planned there from the canonical tables, upstream bodies chained lazily on the
-same engine, and only its result is collected into polars, cast to the schema the polars body
-gives and put in its order (`arrange`).
+A node is written once: on polars (the default, `Tables.engine`) its `build` runs the body
+on the bundle's frames (`nw.from_native`, upstream results from `get`, held once per bundle)
+and hands back `.to_native()`, so every caller keeps reading polars LazyFrames. A `build`
+given beside a body runs that same body with what only polars adds around it (the quality
+checks mark the checks of missing tables; a team view of a `reads_company` node reads the
+company's frames). On another engine the node is planned there from the canonical tables,
+upstream bodies chained lazily on the same engine, and only its result is collected into
+polars, cast to the schema the polars body gives and put in its order (`arrange`).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class Node:
     never dropped from the bundle to make room (every view reads it). `code`:
     the files whose code derives it (the stored result's version).
 
-    A node written once for every engine has a `body` instead of `build` (module doc):
+    A node written once for every engine has a `body` (module doc; `build` then runs it):
     `body(**inputs, **coords)` over narwhals LazyFrames; `upstream(**coords)` names the
     inputs that are other nodes' results (and at which coordinates); `arrange(frame, tables)`
     puts a result collected from another engine in the order the polars body gives.

@@ -11,4 +11,5 @@ import sys
 
 from ops.cli import main
 
-sys.exit(main(prog="python -m scoring"))
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m scoring"))

@@ -64,6 +64,8 @@ def registry() -> dict[str, MetricDefinition]:
 
     out: dict[str, MetricDefinition] = {}
     for info in sorted(pkgutil.iter_modules(scoring.__path__), key=lambda m: m.name):
+        if info.name == "__main__":  # the command line, not a module of metrics
+            continue
         module = importlib.import_module(f"scoring.{info.name}")
         for definition in getattr(module, "DEFINITIONS", ()):
             if definition.id in out:

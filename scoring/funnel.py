@@ -35,14 +35,13 @@ from model.tables import (
     missing_message,
 )
 from scoring.definitions import MetricDefinition
+from scoring.ordered import filled, with_sequence
 from scoring.portable_time import hours_between, known, start_of_local_day
 from scoring.portable_time import in_period as portable_in_period
-from scoring.portable_windows import carry_forward
 from scoring.windows import (
     any_before,
     any_so_far,
     ends_group,
-    forward_fill_in,
     last_index_where,
     shift_in,
 )
@@ -783,34 +782,13 @@ def _history(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
     return get(tables, LEAD_HISTORY, as_of, timezone)
 
 
-_HISTORY_ORDER = ("entered_at", "status", "owner_id")  # within a lead; nulls first
-
-
 def lead_history_body(lead_history: nw.LazyFrame, *, as_of: date, timezone: str) -> nw.LazyFrame:
     """`lead_history_sorted`: the lead-history rows before the end of `as_of`, in lead and
-    time order (ties by status, then the recorded owner), a row without an owner carrying
-    its lead's last known owner (`carry_forward`: PostgreSQL has no `last_value(... ignore
-    nulls)`)."""
-    rows = lead_history.filter(
-        nw.col("entered_at") < nw.lit(as_of_end(as_of, timezone))
-    ).with_columns(_recorded_owner=nw.col("owner_id"))
-    return (
-        carry_forward(rows, "owner_id", "lead_id", _HISTORY_ORDER)
-        .sort("lead_id", "entered_at", "status", "_recorded_owner", nulls_last=False)
-        .drop("_recorded_owner")
-    )
-
-
-def _history_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    # Polars does not run `lead_history_body`: its ordered window over half a million leads
-    # is 4-5x slower than sorting once and comparing neighbours (`scoring.windows`), which
-    # the issue's 10 % budget forbids. The two are held equal by
-    # tests/scoring/test_funnel_engines.py.
-    return (
-        tables.lead_history.filter(pl.col("entered_at") < as_of_end(as_of, timezone))
-        .sort("lead_id", *_HISTORY_ORDER, nulls_last=False)
-        .with_columns(forward_fill_in("owner_id", "lead_id"))
-    )
+    time order (ties by status, then the recorded owner, none first), a row without an owner
+    carrying its lead's last known owner (SQL's `last_value(owner_id ignore nulls)`)."""
+    rows = lead_history.filter(nw.col("entered_at") < nw.lit(as_of_end(as_of, timezone)))
+    order = ("entered_at", "status", "owner_id")  # the recorded owner: none first
+    return with_sequence(rows, "lead_id", order, owner_id=filled("owner_id"), sort=True)
 
 
 def clip_history_body(history: nw.LazyFrame, *, as_of: date, timezone: str) -> nw.LazyFrame:
@@ -828,7 +806,6 @@ LEAD_HISTORY = Node(
     grain="one row per lead-history row before the end of the as-of day, in lead and time "
     "order, owners carried forward",
     reads=("lead_history",),
-    build=_history_lazy,  # the polars fast path (see `_history_lazy`); `body` elsewhere
     body=lead_history_body,
     # No `arrange`: the body ends in its sort (ties by the recorded owner, which the result
     # no longer holds), an order every engine keeps when its rows are collected.
@@ -836,7 +813,7 @@ LEAD_HISTORY = Node(
     team="lead",
     clip=_clip_history,
     persist=True,
-    code=("scoring/funnel.py", "scoring/windows.py", "model/calendar.py"),
+    code=("scoring/funnel.py", "scoring/ordered.py", "scoring/windows.py", "model/calendar.py"),
 )
 
 

@@ -16,7 +16,9 @@ import polars as pl
 from model.calendar import Calendar
 from model.graph import Node, get, sorted_by
 from model.schema import OPP_FORECAST_CATEGORIES
-from model.tables import UNASSIGNED_TEAM, Tables, opportunities_with_team
+from model.tables import UNASSIGNED_TEAM, Tables
+from scoring import portable_time
+from scoring.ordered import Seq, first_row, last_row, with_sequence
 
 STATE_COLUMNS = ("stage", "amount", "close_date", "forecast_category")
 ORDERED_HISTORY = "ordered_stage_history"  # the name of the `ORDERED` node
@@ -38,7 +40,6 @@ _FORECAST_ORDER = "_forecast_order"
 ORDER_BY = ("entered_at", "position", "stage", "close_date", "amount", _FORECAST_ORDER)
 """EVENT_ORDER as window ordering columns: the forecast category by its place in the
 category list (polars sorts an Enum so), the same on engines that hold it as text."""
-_ONE = "_one"
 
 
 def with_event_order(history: nw.LazyFrame) -> nw.LazyFrame:
@@ -47,28 +48,12 @@ def with_event_order(history: nw.LazyFrame) -> nw.LazyFrame:
     rank = nw.when(category == OPP_FORECAST_CATEGORIES[0]).then(nw.lit(0))
     for i, name in enumerate(OPP_FORECAST_CATEGORIES[1:], 1):
         rank = rank.when(category == name).then(nw.lit(i))
-    return history.with_columns(rank.cast(nw.Int32).alias(_FORECAST_ORDER), nw.lit(1).alias(_ONE))
+    return history.with_columns(rank.cast(nw.Int32).alias(_FORECAST_ORDER))
 
 
-def edge(n: int, partition: str, order_by: str | tuple[str, ...]) -> nw.Expr:
-    """True on a partition's first row (`n` = 1) or last row (`n` = -1) in `order_by`
-    (needs the `_one` column of `with_event_order`)."""
-    return nw.col(_ONE).shift(n).over(partition, order_by=list(order_by)).is_null()
-
-
-def epoch_us(column: str) -> nw.Expr:
-    """A UTC timestamp as microseconds since 1970, from its calendar fields (days before its
-    year, Gregorian leap years, plus its day of the year): integer arithmetic every engine
-    runs the same (narwhals has no epoch or duration totals on DuckDB, Spark and SQLFrame)."""
-    dt = nw.col(column).dt
-    year, day = dt.year().cast(nw.Int64), dt.ordinal_day().cast(nw.Int64)
-    before = year - 1  # leap days before 1 January of `year`, less those before 1970 (477)
-    leap_days = before // 4 - before // 100 + before // 400 - 477
-    days = (year - 1970) * 365 + leap_days + day - 1
-    hour, minute, micro = (f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.microsecond))
-    # whole seconds: PostgreSQL's seconds field carries the fraction (and a cast rounds it)
-    second = dt.second().cast(nw.Float64).floor().cast(nw.Int64)
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+# A UTC timestamp as microseconds since 1970 from its calendar fields, the route every engine
+# runs (kept here under its earlier name; `portable_time.epoch_us` picks the fastest per engine).
+epoch_us = portable_time.from_fields
 
 
 def instant_us(at: datetime) -> int:
@@ -140,32 +125,9 @@ def opp_state_at(tables: Tables, *, at: datetime) -> pl.LazyFrame:
 
 
 def _state_at(tables: Tables, at: datetime) -> pl.LazyFrame:
-    history = _ordered_history(tables)
-    # Sorted by opp_id then time, so a deal's last (first) row is where the next (previous)
-    # row belongs to another deal: cheaper than a group_by with many groups.
-    last_row = pl.col("opp_id").ne_missing(pl.col("opp_id").shift(-1))
-    first_row = pl.col("opp_id").ne_missing(pl.col("opp_id").shift(1))
-    state = pl.col(list(STATE_COLUMNS))
-    before = (
-        history.filter(pl.col("entered_at") <= at)
-        .filter(last_row)
-        .select("opp_id", state.name.suffix("_before"))
-    )
-    earliest = history.filter(first_row).select("opp_id", state.name.suffix("_first"))
-    stages = tables.stages.select("stage", "is_closed", "is_won")
-    opps = (
-        opportunities_with_team(tables)
-        .filter(pl.col("created_at") <= at)
-        .select("opp_id", "name", "owner_id", "team", "created_at", "sourced_by", *STATE_COLUMNS)
-    )
-    return (
-        opps.join(before, on="opp_id", how="left")
-        .join(earliest, on="opp_id", how="left")
-        .with_columns(pl.coalesce(f"{c}_before", f"{c}_first", c).alias(c) for c in STATE_COLUMNS)
-        .drop(pl.selectors.ends_with("_before", "_first"))
-        .join(stages, on="stage", how="left")
-        .sort("opp_id")
-    )
+    """`opp_state_at` built afresh and not held by the bundle (the call's weekly trend reads
+    many instants): the node's body on the bundle's frames."""
+    return STATES.build(tables, at)
 
 
 def state_at(
@@ -178,30 +140,36 @@ def state_at(
 ) -> nw.LazyFrame:
     """Each deal as it stood at `at` (see `opp_state_at`): its last history row at or
     before `at`, else its earliest, else its current values."""
+    engine = ordered_stage_history.implementation
     at_us = instant_us(at)
-    # Stage positions again (the ordered history does not keep them), under another key name:
-    # SQLFrame names a projection by its expression, so the same select joined twice in one
-    # plan (here and in the ordered history) confuses its table aliases.
-    positions = stages.select(nw.col("stage").alias("_stage"), "position")
-    history = with_event_order(
-        ordered_stage_history.join(positions, left_on="stage", right_on="_stage", how="left")
-    )
     state = list(STATE_COLUMNS)
-    before = (
-        history.filter(epoch_us("entered_at") <= at_us)
-        .with_columns(edge(-1, "opp_id", ORDER_BY).alias("_last"))
-        .filter(nw.col("_last"))
-        .select("opp_id", *(nw.col(c).alias(f"{c}_before") for c in state))
-    )
-    earliest = (
-        history.with_columns(edge(1, "opp_id", ORDER_BY).alias("_first"))
-        .filter(nw.col("_first"))
-        .select("opp_id", *(nw.col(c).alias(f"{c}_first") for c in state))
-    )
+    # The ordered history is in deal and EVENT_ORDER order (its node ends in that sort, a
+    # filter keeps it): on polars its neighbours are read as they stand. Windows read the
+    # order from stage positions, joined again under another key name: SQLFrame names a
+    # projection by its expression, so the same select joined twice in one plan (here and in
+    # the ordered history) confuses its table aliases.
+    positions = stages.select(nw.col("stage").alias("_stage"), "position")
+
+    def event_order(history: nw.LazyFrame) -> nw.LazyFrame:
+        joined = history.join(positions, left_on="stage", right_on="_stage", how="left")
+        return with_event_order(joined)
+
+    def edge(history: nw.LazyFrame, row: Seq, suffix: str) -> nw.LazyFrame:
+        """The deal's `row` (first or last) of `history`, its state columns suffixed."""
+        flagged = with_sequence(
+            history, "opp_id", ORDER_BY, presorted=True, order_columns=event_order, _edge=row
+        )
+        return flagged.filter(nw.col("_edge")).select(
+            "opp_id", *(nw.col(c).alias(f"{c}_{suffix}") for c in state)
+        )
+
+    entered_by_then = portable_time.epoch_us("entered_at", engine) <= at_us
+    before = edge(ordered_stage_history.filter(entered_by_then), last_row(), "before")
+    earliest = edge(ordered_stage_history, first_row(), "first")
     closed = stages.select("stage", "is_closed", "is_won")
     opps = (
         opportunities_with_team_nw(opportunities, users, stages)
-        .filter(epoch_us("created_at") <= at_us)
+        .filter(portable_time.epoch_us("created_at", engine) <= at_us)
         .select("opp_id", "name", "owner_id", "team", "created_at", "sourced_by", *state)
     )
     return (
@@ -218,12 +186,11 @@ STATES = Node(
     name="opp_state_at",
     grain="one row per opportunity that existed at the instant, as it stood then",
     reads=(ORDERED_HISTORY, "opportunities", "users", "stages"),
-    build=_state_at,
     body=state_at,
     upstream=lambda at: {ORDERED_HISTORY: (ORDERED, ())},
     arrange=sorted_by("opp_id"),
     coords=("at",),
     team="team",
     persist=True,  # at the end of the as-of day (stalled deals, trust and slippage read it)
-    code=("scoring/history.py",),
+    code=("scoring/history.py", "scoring/ordered.py", "scoring/windows.py"),
 )

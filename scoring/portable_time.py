@@ -8,7 +8,7 @@ therefore written from what every engine has:
 - "the local date is in a period" is "the instant is between the UTC instants its first day
   starts and the day after its last day starts" (the instants computed once in Python);
 - durations are differences of epoch microseconds (`epoch_us`; from calendar fields on
-  Spark-like engines, `scoring.history.epoch_us`);
+  Spark-like engines, `from_fields`);
 - "the start of a local day" is the UTC midnight of that date shifted by the zone's offset
   on that day (`start_of_local_day`), the offsets read in Python from the zone's rules.
 
@@ -23,7 +23,6 @@ from functools import lru_cache
 import narwhals as nw
 
 from model.calendar import Calendar, Period
-from scoring.history import epoch_us as from_fields
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_HOUR = 3_600_000_000
@@ -43,12 +42,27 @@ def in_period(ts: nw.Expr, period: Period, timezone: str) -> nw.Expr:
     return (ts >= nw.lit(start)) & (ts < nw.lit(end))
 
 
+def from_fields(column: str) -> nw.Expr:
+    """A UTC timestamp as microseconds since 1970, from its calendar fields (days before its
+    year, Gregorian leap years, plus its day of the year): integer arithmetic every engine
+    runs the same (narwhals has no epoch or duration totals on DuckDB, Spark and SQLFrame)."""
+    dt = nw.col(column).dt
+    year, day = dt.year().cast(nw.Int64), dt.ordinal_day().cast(nw.Int64)
+    before = year - 1  # leap days before 1 January of `year`, less those before 1970 (477)
+    leap_days = before // 4 - before // 100 + before // 400 - 477
+    days = (year - 1970) * 365 + leap_days + day - 1
+    hour, minute, micro = (f().cast(nw.Int64) for f in (dt.hour, dt.minute, dt.microsecond))
+    # whole seconds: PostgreSQL's seconds field carries the fraction (and a cast rounds it)
+    second = dt.second().cast(nw.Float64).floor().cast(nw.Int64)
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + micro
+
+
 def epoch_us(column: str, implementation: nw.Implementation) -> nw.Expr:
     """Microseconds since 1970-01-01 UTC of a UTC timestamp column, as an integer.
 
     Polars and DuckDB subtract the epoch and read the duration's microseconds; Spark-like
     engines have no `dt.total_microseconds`, so there the value is assembled from calendar
-    fields (`scoring.history.epoch_us`, the one field-based route every engine runs)."""
+    fields (`from_fields`, the one route every engine runs)."""
     if implementation.is_spark_like():
         return from_fields(column)
     return (nw.col(column) - nw.lit(EPOCH)).dt.total_microseconds()

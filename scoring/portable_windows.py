@@ -28,12 +28,17 @@ def carry_forward(
     nulls); a run holds one value and the nulls after it, so the run's maximum is that value.
     Tied rows share their values, so their order does not change the result."""
     run = f"_{column}_run"
-    seen = nw.col(column).cum_count().over(partition, order_by=list(order_by))
     return (
-        frame.with_columns(seen.alias(run))
+        frame.with_columns(run_of(column, partition, order_by).alias(run))
         .with_columns(nw.col(column).max().over(partition, run))
         .drop(run)
     )
+
+
+def run_of(column: str, partition: str, order_by: Sequence[str]) -> nw.Expr:
+    """Each row's run for `carry_forward`: how many values of `column` its partition holds
+    up to and including the row (`order_by` order)."""
+    return nw.col(column).cum_count().over(partition, order_by=list(order_by))
 
 
 def count_true(flag: nw.Expr) -> nw.Expr:

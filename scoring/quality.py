@@ -23,11 +23,12 @@ from model.calendar import Calendar
 from model.graph import Node, get
 from model.schema import TABLES, UTC_DATETIME
 from model.tables import ENGINE, Tables
+from scoring import ordered
 from scoring.definitions import MetricDefinition
 from scoring.history import EVENT_ORDER, end_of_day
+from scoring.ordered import with_sequence
 from scoring.portable_time import epoch_us
 from scoring.portable_windows import count_true
-from scoring.windows import shift_in
 
 SEVERITY_WEIGHTS: dict[str, float] = {"high": 3.0, "medium": 2.0, "low": 1.0}
 
@@ -121,30 +122,11 @@ def _history_out_of_order(records: Records, as_of: date) -> nw.LazyFrame:
         created, on="opp_id", how="left"
     )
     engine = rows.implementation
-    if engine.is_polars():
-        # Sorting once and comparing neighbours (`scoring.windows`) is several times faster
-        # in polars than the ordered window below; the two are held equal by
-        # tests/scoring/test_funnel_engines.py.
-        native = rows.to_native().sort("opp_id", *EVENT_ORDER, nulls_last=True)
-        previous = native.with_columns(
-            prev_at=shift_in("entered_at", "opp_id"),
-            prev_position=shift_in("position", "opp_id"),
-        )
-        rows = nw.from_native(previous)
-    else:
-        # The same order as the sort above (nulls last): each nullable column is preceded by
-        # whether it is null.
-        nullable = ("position", "stage", "close_date", "amount", "forecast_category")
-        flags = {f"_null_{c}": nw.col(c).is_null() for c in nullable}
-        order = ["entered_at", *(x for c in nullable for x in (f"_null_{c}", c))]
-        rows = (
-            rows.with_columns(**flags)
-            .with_columns(
-                prev_at=nw.col("entered_at").shift(1).over("opp_id", order_by=order),
-                prev_position=nw.col("position").shift(1).over("opp_id", order_by=order),
-            )
-            .drop(*flags)
-        )
+    previous = {
+        "prev_at": ordered.previous("entered_at"),
+        "prev_position": ordered.previous("position"),
+    }
+    rows = with_sequence(rows, "opp_id", EVENT_ORDER, nulls_last=True, **previous)
     gap_us = epoch_us("entered_at", engine) - epoch_us("prev_at", engine)
     return rows.with_columns(
         failing=(nw.col("entered_at") < nw.col("opp_created_at")).fill_null(False)
@@ -451,6 +433,7 @@ CHECKS_NODE = Node(
     code=(
         "scoring/quality.py",
         "scoring/history.py",
+        "scoring/ordered.py",
         "scoring/windows.py",
         "scoring/portable_time.py",
     ),

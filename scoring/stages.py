@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import narwhals as nw
 import polars as pl
@@ -23,22 +24,29 @@ import polars as pl
 from model.calendar import Calendar, local_date, period_of, previous, trailing
 from model.graph import Node, get, sorted_by
 from model.params import StallParams
-from model.tables import ALL_TEAMS, ENGINE, Tables, opportunities_with_team
+from model.tables import ALL_TEAMS, ENGINE, Tables
+from scoring import ordered
 from scoring.definitions import MetricDefinition
 from scoring.history import (
-    EVENT_ORDER,
     ORDER_BY,
     STATES,
-    edge,
-    epoch_us,
     instant_us,
     opp_state_at,
     opportunities_with_team_nw,
     with_event_order,
 )
-from scoring.windows import last_in_group, row_number, shift_in, starts_group
+from scoring.ordered import first_row, last_row_holds, row_number, with_sequence
+from scoring.portable_time import epoch_us
 
 _DAY_US = 86_400_000_000
+# The code a stored spell or close-date change was derived by (its version).
+_CODE = (
+    "scoring/stages.py",
+    "scoring/ordered.py",
+    "scoring/windows.py",
+    "scoring/portable_time.py",
+    "model/calendar.py",
+)
 # Deterministic order of history events: same-instant rows fall back to pipeline position,
 # so results never depend on the row order of the input.
 
@@ -93,92 +101,6 @@ def _stage_lookup(tables: Tables) -> pl.LazyFrame:
     )
 
 
-def _opps_as_of(tables: Tables, cutoff: datetime) -> pl.LazyFrame:
-    """Opportunities that existed at `cutoff`, with team."""
-    return (
-        opportunities_with_team(tables)
-        .filter(pl.col("created_at") < cutoff)
-        .select("opp_id", "name", "team", "owner_id", "created_at", "stage", "amount", "close_date")
-    )
-
-
-def _history_events(tables: Tables, opps: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
-    """Stage events of existing deals before `cutoff`, contiguous per deal in event order.
-
-    A deal's first history row ever starts at its `created_at` (so a first row later than
-    creation still starts the first spell there, and rows before creation count from it); a
-    deal without history gets one event in its current stage at `created_at`. The sort is
-    cheap on a bundle read from a snapshot: its stage history is then the stored one in deal
-    and time order (`scoring.intermediates.stand_ins`).
-    """
-    stages = _stage_lookup(tables)
-    deal = opps.select("opp_id", "created_at", "team", "owner_id", "stage")
-    first_row = starts_group("opp_id")
-    hist = (
-        tables.stage_history.select(
-            "opp_id", "stage", "entered_at", "close_date", "amount", "forecast_category"
-        )
-        .join(deal.drop("stage"), on="opp_id", how="inner")
-        .join(stages.select("stage", "position"), on="stage", how="left")
-        .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
-        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
-        .with_columns(entered_at=pl.when(first_row).then("created_at").otherwise("entered_at"))
-        .filter(pl.col("entered_at") < cutoff)
-        .select("opp_id", "team", "owner_id", "stage", "entered_at")
-    )
-    without_history = deal.join(
-        tables.stage_history.select("opp_id"), on="opp_id", how="anti"
-    ).select("opp_id", "team", "owner_id", "stage", pl.col("created_at").alias("entered_at"))
-    return pl.concat([hist, without_history]).join(
-        stages, on="stage", how="left", maintain_order="left"
-    )
-
-
-def _collapse_to_spells(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Keep the first event of each run of equal stages: one row per spell, numbered 1, 2, …"""
-    prev_stage = shift_in("stage", "opp_id")  # events are contiguous per deal, in event order
-    return events.filter(prev_stage.is_null() | (pl.col("stage") != prev_stage)).with_columns(
-        spell_no=row_number("opp_id").cast(pl.Int32)
-    )
-
-
-def _add_durations(spells: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
-    """`left_at`, `days_in_stage`, `is_current`, `is_open_deal` for each spell.
-
-    The current spell of an open deal runs to `cutoff`; a terminal closed spell has no
-    duration (reaching Closed Won is an outcome, not time spent in a stage).
-    """
-    left_at = shift_in("entered_at", "opp_id", -1)  # spells are sorted by opp_id, spell_no
-    return _durations(spells.with_columns(left_at=left_at), cutoff)
-
-
-def _durations(spells: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
-    """`days_in_stage`, `is_current`, `is_open_deal` of spells whose `left_at` is set."""
-    end = pl.coalesce("left_at", pl.when(~pl.col("is_closed_stage")).then(pl.lit(cutoff)))
-    return spells.with_columns(
-        days_in_stage=(end - pl.col("entered_at")).dt.total_days(fractional=True),
-        is_current=pl.col("left_at").is_null(),
-        is_open_deal=~last_in_group("is_closed_stage", "opp_id"),
-    )
-
-
-def _add_moves(spells: pl.LazyFrame) -> pl.LazyFrame:
-    """Flags on how each spell was entered: handoff, skip, regression or reopen."""
-
-    def prev(col: str) -> pl.Expr:
-        return shift_in(col, "opp_id")  # spells are sorted by opp_id, spell_no
-
-    both_open = ~pl.col("is_closed_stage") & ~prev("is_closed_stage")
-    step = pl.col("open_rank") - prev("open_rank")
-    return spells.with_columns(
-        prev_stage=prev("stage"),
-        is_handoff=(pl.col("stage_owner_function") != prev("stage_owner_function")),
-        is_skip=both_open & (step > 1),
-        is_regression=both_open & (step < 0),
-        is_reopen=prev("is_closed_stage") & ~pl.col("is_closed_stage"),
-    ).with_columns(pl.col("is_handoff", "is_skip", "is_regression", "is_reopen").fill_null(False))
-
-
 # ---------------------------------------------------------------------------------------
 # Stage spells and days in stage
 # ---------------------------------------------------------------------------------------
@@ -193,19 +115,6 @@ def stage_spells(tables: Tables, *, as_of: date, timezone: str = "UTC") -> pl.Da
     earlier as-of day, cut for a team view.
     """
     return get(tables, SPELLS, as_of, timezone).collect(engine=ENGINE)
-
-
-def _spells_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    cutoff = as_of_cutoff(as_of, timezone)
-    opps = _opps_as_of(tables, cutoff)
-    return (
-        _history_events(tables, opps, cutoff)
-        .pipe(_collapse_to_spells)
-        .pipe(_add_durations, cutoff)
-        .pipe(_add_moves)
-        .select(SPELL_COLUMNS)
-        .sort("opp_id", "spell_no")
-    )
 
 
 def _stage_lookup_nw(stages: nw.LazyFrame) -> nw.LazyFrame:
@@ -237,95 +146,98 @@ def spells_body(
     as_of: date,
     timezone: str,
 ) -> nw.LazyFrame:
-    """One row per opportunity per stage spell as of the end of `as_of` (`stage_spells`)."""
+    """One row per opportunity per stage spell as of the end of `as_of` (`stage_spells`).
+
+    A deal's events in event order (`_SPELL_ORDER`): its history rows, the first one moved
+    to the deal's creation, those after the cut-off dropped; a deal without history has one
+    event in its current stage at its creation. The first event of each run of equal stages
+    starts a spell, which lasts until the next spell starts."""
+    engine = opportunities.implementation
     cutoff = instant_us(as_of_cutoff(as_of, timezone))
     lookup = _stage_lookup_nw(stages)
     deal = (
         opportunities_with_team_nw(opportunities, users, stages)
-        .filter(epoch_us("created_at") < cutoff)
+        .filter(epoch_us("created_at", engine) < cutoff)
         .select("opp_id", "created_at", "team", "owner_id", "stage")
     )
-    ordering = ["_at", "close_date", "amount", ORDER_BY[-1]]
-    events = (
+    stage_columns = ("stage_owner_function", "is_closed_stage", "is_won_stage", "open_rank")
+    columns = ["opp_id", "team", "owner_id", "entered_at", *_SPELL_ORDER, *stage_columns]
+    history = (
         stage_history.select(
             "opp_id", "stage", "entered_at", "close_date", "amount", "forecast_category"
         )
         .join(deal.drop("stage"), on="opp_id", how="inner")
         .with_columns(nw.max_horizontal("entered_at", "created_at").alias("_at"))
         .pipe(with_event_order)
-        .join(lookup.select("stage", "position"), on="stage", how="left")
-        .with_columns(edge(1, "opp_id", _SPELL_ORDER).alias("_first"))
+        .join(lookup, on="stage", how="left")
+    )
+    first = nw.col("_first")
+    events = (
+        with_sequence(history, "opp_id", _SPELL_ORDER, _first=first_row())
+        .with_columns(entered_at=nw.when(first).then(nw.col("created_at")).otherwise(nw.col("_at")))
+        .filter(epoch_us("entered_at", engine) < cutoff)
+        .select(columns)
+    )
+    without_history = (
+        deal.join(stage_history.select("opp_id"), on="opp_id", how="anti")
+        .join(lookup, on="stage", how="left")
         .with_columns(
-            entered_at=nw.when(nw.col("_first")).then(nw.col("created_at")).otherwise(nw.col("_at"))
+            nw.col("created_at").alias("entered_at"),
+            nw.col("created_at").alias("_at"),
+            nw.lit(None).cast(nw.Date).alias("close_date"),
+            nw.lit(None).cast(nw.Float64).alias("amount"),
+            nw.lit(None).cast(nw.Int32).alias(ORDER_BY[-1]),
         )
-        .filter(epoch_us("entered_at") < cutoff)
-        .select("opp_id", "team", "owner_id", "stage", "entered_at", *ordering)
+        .select(columns)
     )
-    without_history = deal.join(stage_history.select("opp_id"), on="opp_id", how="anti").select(
-        "opp_id",
-        "team",
-        "owner_id",
-        "stage",
-        "created_at",
-        nw.col("created_at").alias("_at"),
-        nw.lit(None).cast(nw.Date).alias("close_date"),
-        nw.lit(None).cast(nw.Float64).alias("amount"),
-        nw.lit(None).cast(nw.Int32).alias(ORDER_BY[-1]),
-    )
-    events = nw.concat([events, without_history.rename({"created_at": "entered_at"})])
-    prev = _prev_in_spells
+    # Each deal's events stay together and in event order (on polars: as sorted above, the
+    # deals without history after them), so the steps below read them as they stand.
+    in_order = partial(with_sequence, partition="opp_id", order_by=_SPELL_ORDER, presorted=True)
+    changed = nw.col("_prev").is_null() | (nw.col("stage") != nw.col("_prev"))
+    events = nw.concat([events, without_history])
+    spells = in_order(events, _prev=ordered.previous("stage")).filter(changed)
     return (
-        events.join(lookup, on="stage", how="left")
-        .with_columns(
-            nw.col("stage").shift(1).over("opp_id", order_by=list(_SPELL_ORDER)).alias("_prev")
+        in_order(
+            spells,
+            spell_no=row_number(),
+            left_at=ordered.previous("entered_at", -1),
+            prev_stage=ordered.previous("stage"),
+            _prev_function=ordered.previous("stage_owner_function"),
+            _prev_closed=ordered.previous("is_closed_stage"),
+            _prev_rank=ordered.previous("open_rank"),
         )
-        .filter(nw.col("_prev").is_null() | (nw.col("stage") != nw.col("_prev")))
-        .with_columns(nw.lit(1).alias("_one"))
         .with_columns(
-            spell_no=nw.col("_one")
-            .cum_sum()
-            .over("opp_id", order_by=list(_SPELL_ORDER))
-            .cast(nw.Int32)
+            nw.col("spell_no").cast(nw.Int32), _step=nw.col("open_rank") - nw.col("_prev_rank")
         )
-        .with_columns(left_at=prev("entered_at", -1))
-        .pipe(_durations_nw, cutoff)
-        .with_columns(
-            prev_stage=prev("stage"),
-            _prev_function=prev("stage_owner_function"),
-            _prev_closed=prev("is_closed_stage"),
-            _step=nw.col("open_rank") - prev("open_rank"),
-        )
-        .pipe(_moves_nw)
+        .pipe(_durations, cutoff)
+        .pipe(_moves)
         .select(SPELL_COLUMNS)
         .sort("opp_id", "spell_no")
     )
 
 
-def _prev_in_spells(column: str, n: int = 1) -> nw.Expr:
-    """`column` of the deal's spell `n` before this one (after, when negative)."""
-    return nw.col(column).shift(n).over("opp_id", order_by=["spell_no"])
-
-
-def _durations_nw(spells: nw.LazyFrame, cutoff: int) -> nw.LazyFrame:
-    """`_durations` on epoch microseconds: the current spell of an open deal runs to
-    `cutoff`; a terminal closed spell has no duration."""
-    end = nw.coalesce(epoch_us("left_at"), nw.when(~nw.col("is_closed_stage")).then(nw.lit(cutoff)))
-    last = nw.col("spell_no") == nw.col("_spells")
-    closed_at_last = nw.when(last).then(nw.col("is_closed_stage").cast(nw.Int32))
-    return (
-        spells.with_columns(_spells=nw.col("spell_no").max().over("opp_id"))
-        .with_columns(_closed_at_last=closed_at_last)
-        .with_columns(
-            days_in_stage=(end - epoch_us("entered_at")) / _DAY_US,
-            is_current=nw.col("left_at").is_null(),
-            _last_closed=nw.col("_closed_at_last").max().over("opp_id"),
-        )
-        .with_columns(is_open_deal=nw.col("_last_closed") == 0)
+def _durations(spells: nw.LazyFrame, cutoff: int) -> nw.LazyFrame:
+    """`days_in_stage`, `is_current`, `is_open_deal` of spells whose `left_at` is set (the
+    spells of each deal together and in spell order on polars): the current spell of an open
+    deal runs to `cutoff` (epoch microseconds); a terminal closed spell has no duration
+    (reaching Closed Won is an outcome, not time spent in a stage)."""
+    engine = spells.implementation
+    end = nw.coalesce(
+        epoch_us("left_at", engine), nw.when(~nw.col("is_closed_stage")).then(nw.lit(cutoff))
+    )
+    last_closed = last_row_holds("is_closed_stage")
+    return with_sequence(
+        spells, "opp_id", ("spell_no",), presorted=True, _last_closed=last_closed
+    ).with_columns(
+        days_in_stage=(end - epoch_us("entered_at", engine)) / _DAY_US,
+        is_current=nw.col("left_at").is_null(),
+        is_open_deal=~nw.col("_last_closed"),
     )
 
 
-def _moves_nw(spells: nw.LazyFrame) -> nw.LazyFrame:
-    """`_add_moves` over the previous spell's columns (`_prev_*`, `_step`)."""
+def _moves(spells: nw.LazyFrame) -> nw.LazyFrame:
+    """Flags on how each spell was entered (handoff, skip, regression or reopen), from the
+    previous spell's columns (`_prev_*`, `_step`: the change of open rank)."""
     closed, prev_closed = nw.col("is_closed_stage"), nw.col("_prev_closed")
     both_open = ~closed & ~prev_closed
     flags = ("is_handoff", "is_skip", "is_regression", "is_reopen")
@@ -343,29 +255,27 @@ def _clip_spells(spells: pl.LazyFrame, as_of: date, timezone: str) -> pl.LazyFra
 
     The same as deriving them then: a deal created later has no spell entered before (its
     first spell starts at its creation), and how a spell was entered (handoff, skip, …)
-    depends only on the spells before it.
+    depends only on the spells before it. The later spells are in (opp_id, spell_no) order:
+    the node's result ends in that sort, or is put in it (`arrange`), and a filter keeps it.
     """
     cutoff = as_of_cutoff(as_of, timezone)
-    return (
-        spells.filter(pl.col("entered_at") < cutoff)
-        .with_columns(left_at=pl.when(pl.col("left_at") < cutoff).then("left_at"))
-        .pipe(_durations, cutoff)
-        .select(SPELL_COLUMNS)
+    clipped = spells.filter(pl.col("entered_at") < cutoff).with_columns(
+        left_at=pl.when(pl.col("left_at") < cutoff).then("left_at")
     )
+    return _durations(nw.from_native(clipped), instant_us(cutoff)).to_native().select(SPELL_COLUMNS)
 
 
 SPELLS = Node(
     name="stage_spells",
     grain="one row per opportunity per stage spell (opp_id, spell_no), as of a day",
     reads=("opportunities", "stage_history", "stages", "users"),
-    build=_spells_lazy,
     body=spells_body,
     arrange=sorted_by("opp_id", "spell_no"),
     coords=("as_of", "timezone"),
     team="team",
     clip=_clip_spells,
     persist=True,
-    code=("scoring/stages.py", "scoring/windows.py", "model/calendar.py"),
+    code=_CODE,
 )
 
 
@@ -770,22 +680,6 @@ TRUST_FLAGS = {
 _MOVE_COUNTS = {"is_skip": "n_skips", "is_regression": "n_regressions", "is_reopen": "n_reopens"}
 
 
-def _close_date_changes_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    cutoff = as_of_cutoff(as_of, timezone)
-    created = _opps_as_of(tables, cutoff).select("opp_id", "created_at")
-    positions = tables.stages.select("stage", "position")
-    prev = shift_in("close_date", "opp_id")
-    return (
-        tables.stage_history.filter(pl.col("entered_at") < cutoff)
-        .join(created, on="opp_id", how="inner")
-        .join(positions, on="stage", how="left")
-        .with_columns(pl.max_horizontal("entered_at", "created_at").alias("entered_at"))
-        .sort("opp_id", *EVENT_ORDER, nulls_last=False)
-        .filter(prev.is_not_null() & pl.col("close_date").ne_missing(prev))
-        .select("opp_id", "entered_at")
-    )
-
-
 def close_date_changes_body(
     opportunities: nw.LazyFrame,
     stage_history: nw.LazyFrame,
@@ -797,22 +691,26 @@ def close_date_changes_body(
 ) -> nw.LazyFrame:
     """One row per history row (before the end of `as_of`, of a deal that existed then)
     whose close date differs from the row before's (`close_date_changes`)."""
+    engine = opportunities.implementation
     cutoff = instant_us(as_of_cutoff(as_of, timezone))
-    created = opportunities.filter(epoch_us("created_at") < cutoff).select("opp_id", "created_at")
+    created = opportunities.filter(epoch_us("created_at", engine) < cutoff).select(
+        "opp_id", "created_at"
+    )
     positions = stages.select("stage", "position")
-    prev = nw.col("_prev")
-    return (
-        stage_history.filter(epoch_us("entered_at") < cutoff)
+    rows = (
+        stage_history.filter(epoch_us("entered_at", engine) < cutoff)
         .join(created, on="opp_id", how="inner")
         .join(positions, on="stage", how="left")
         .with_columns(nw.max_horizontal("entered_at", "created_at").alias("entered_at"))
         .pipe(with_event_order)
-        .with_columns(
-            nw.col("close_date").shift(1).over("opp_id", order_by=list(ORDER_BY)).alias("_prev")
-        )
-        .filter(~prev.is_null() & (nw.col("close_date").is_null() | (nw.col("close_date") != prev)))
+    )
+    prev, date_ = nw.col("_prev"), nw.col("close_date")
+    # In (opp_id, entered_at) order on polars, as `with_sequence` sorts; an engine's rows are
+    # put in it once collected (`arrange`).
+    return (
+        with_sequence(rows, "opp_id", ORDER_BY, _prev=ordered.previous("close_date"))
+        .filter(~prev.is_null() & (date_.is_null() | (date_ != prev)))
         .select("opp_id", "entered_at")
-        .sort("opp_id", "entered_at")
     )
 
 
@@ -827,44 +725,19 @@ CLOSE_DATE_CHANGES = Node(
     grain="one row per change of a deal's close date (a history row whose close date differs "
     "from the row before; a date first set is not a change, a date cleared is), as of a day",
     reads=("opportunities", "stage_history", "stages", "users"),
-    build=_close_date_changes_lazy,
     body=close_date_changes_body,
     arrange=sorted_by("opp_id", "entered_at"),
     coords=("as_of", "timezone"),
     team="deal",
     clip=_clip_changes,
     persist=True,
-    code=("scoring/stages.py", "scoring/windows.py", "model/calendar.py"),
+    code=_CODE,
 )
 
 
 def _trust_per_deal(tables: Tables, *, as_of: date, timezone: str) -> pl.LazyFrame:
     """One row per deal: counts of skips, regressions, reopens, close-date changes, stale."""
     return get(tables, TRUST_PER_DEAL, as_of, timezone)
-
-
-def _trust_per_deal_lazy(tables: Tables, as_of: date, timezone: str) -> pl.LazyFrame:
-    per_deal = (
-        get(tables, SPELLS, as_of, timezone)
-        .group_by("opp_id")
-        .agg(
-            pl.col("team").first(),
-            pl.col("is_open_deal").first(),
-            *(pl.col(f).sum().cast(pl.Int64).alias(n) for f, n in _MOVE_COUNTS.items()),
-        )
-    )
-    changes = (
-        get(tables, CLOSE_DATE_CHANGES, as_of, timezone)
-        .group_by("opp_id")
-        .agg(n_close_date_changes=pl.len().cast(pl.Int64))
-    )
-    state = _deal_state(tables, as_of=as_of, timezone=timezone).select("opp_id", "close_date")
-    stale = pl.col("is_open_deal") & (pl.col("close_date") < as_of).fill_null(False)
-    return (
-        per_deal.join(changes, on="opp_id", how="left")
-        .join(state, on="opp_id", how="left")
-        .with_columns(pl.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(pl.Int64))
-    )
 
 
 def trust_per_deal_body(
@@ -892,8 +765,7 @@ def trust_per_deal_body(
         .with_columns(
             nw.col("n_close_date_changes").fill_null(0), n_stale=stale.cast(nw.Int32).cast(nw.Int64)
         )
-        .sort("opp_id")
-    )
+    )  # in no particular order (an engine's rows are sorted by opp_id: `arrange`)
 
 
 def _trust_inputs(as_of: date, timezone: str) -> dict[str, tuple[Node, tuple]]:
@@ -909,7 +781,6 @@ TRUST_PER_DEAL = Node(
     grain="one row per deal existing at the end of the as-of day: its skips, regressions, "
     "reopens, close-date changes and whether its close date is past",
     reads=("stage_spells", "close_date_changes", "opp_state_at"),
-    build=_trust_per_deal_lazy,
     body=trust_per_deal_body,
     upstream=_trust_inputs,
     arrange=sorted_by("opp_id"),

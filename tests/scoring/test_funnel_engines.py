@@ -177,8 +177,8 @@ def test_lead_history_is_equal_on_polars_and_duckdb(demo: Tables, con, timezone:
     kw = {"as_of": DEMO_AS_OF - timedelta(days=10), "timezone": timezone}
     on_polars, on_duck = run_history(demo, None, **kw), run_history(demo, con, **kw)
     expected = assert_same(on_polars, on_duck, LEAD_HISTORY.name)
-    # Both come back in lead and time order, and polars' build (sorted neighbours, not the
-    # body's ordered window) gives the very same frame.
+    # Both come back in lead and time order (polars sorts once and reads neighbours, DuckDB
+    # runs the ordered window), and the node built through the graph gives the very same frame.
     assert_frame_equal(collected(on_duck).cast(dict(expected.schema)), expected)
     assert_frame_equal(expected, LEAD_HISTORY.build(demo, kw["as_of"], timezone).collect())
     clip = clip_history_body
