@@ -343,12 +343,15 @@ def nodes_only(engine_name: str, folder: Path, budget: float, progress: Path) ->
     return out
 
 
-def child(engine_name: str, size: str, runs: int, card_path: Path) -> dict[str, Any]:
+def child(
+    engine_name: str, size: str, runs: int, card_path: Path, nodes_budget: float | None = None
+) -> dict[str, Any]:
     """`runs` measured runs in this process; the first run's scorecard written to `card_path`
-    (or, for an engine and size in `NODES_ONLY`, one run of `nodes_only`)."""
+    (or, with `nodes_budget` or for an engine and size in `NODES_ONLY`, one run of
+    `nodes_only`)."""
     tree = TreePeak()
     folder = prepare(size)
-    if (budget := NODES_ONLY.get((engine_name, size))) is not None:
+    if (budget := nodes_budget or NODES_ONLY.get((engine_name, size))) is not None:
         progress = card_path.with_suffix(".progress.json")
         measured = [nodes_only(engine_name, folder, budget, progress)]
         runs = 0
@@ -384,9 +387,13 @@ def differences(got: Any, want: Any, path: str = "", rel: float = REL) -> list[s
 
 
 # ---------------------------------------------------------------- parent side
-def _spawn(engine_name: str, size: str, runs: int, card: Path, timeout: float) -> dict[str, Any]:
+def _spawn(
+    engine_name: str, size: str, runs: int, card: Path, timeout: float, nodes: float | None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.engines", "--child", engine_name, "--sizes", size,
            "--runs", str(runs), "--card", str(card)]  # fmt: skip
+    if nodes:
+        cmd += ["--nodes-only", str(nodes)]
     env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {SPARK_MEMORY.get(size, '2g')} "
            "pyspark-shell"}  # fmt: skip
     # A session of its own, so a timeout ends the child's whole group (Spark's JVM too).
@@ -447,7 +454,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{sec('end_to_end')} | {ratio} | {entry['peak_rss_mb'] / 1024:.2f} GB | "
                 f"{entry['peak_tree_mb'] / 1024:.2f} GB | {agree} |"
             )
-    return "\n".join(lines) + "\n\n" + rows_markdown(results)
+    return "\n".join(lines) + "\n\n" + rows_markdown(results) + "\n\n" + nodes_markdown(results)
 
 
 def rows_markdown(results: dict[str, Any]) -> str:
@@ -455,7 +462,10 @@ def rows_markdown(results: dict[str, Any]) -> str:
     sizes = [s for s, e in results["sizes"].items() if "runs" in e.get("polars", {})]
     if not sizes:
         return ""
-    per = {s: results["sizes"][s]["polars"]["runs"][0]["nodes_rows"] for s in sizes}
+    per = {s: results["sizes"][s]["polars"]["runs"][0].get("nodes_rows") for s in sizes}
+    sizes = [s for s in sizes if per[s]]
+    if not sizes:
+        return ""
     nodes = list(dict.fromkeys(n for s in sizes for n in per[s]))
     head = "| node | " + " | ".join(f"rows at {s}" for s in sizes) + " | bytes per row |"
     lines = [head, "|" + "---|" * (len(sizes) + 2)]
@@ -467,6 +477,23 @@ def rows_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def nodes_markdown(results: dict[str, Any]) -> str:
+    """Seconds per node of the runs that built the nodes one at a time (`nodes_only`)."""
+    cols = [(size, name) for size, by in results["sizes"].items() for name, e in by.items()
+            if name != "rows" and "runs" in e and e["runs"][0].get("partial")]  # fmt: skip
+    if not cols:
+        return ""
+    head = "| node | " + " | ".join(f"{name} at {size}" for size, name in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    for node in _ported():
+        cells = []
+        for size, name in cols:
+            built = results["sizes"][size][name]["runs"][0]["nodes_built"].get(node.name)
+            cells.append(f"{built['seconds']:.2f} s ({built['rows']:,} rows)" if built else "–")
+        lines.append(f"| {node.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.engines", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -475,12 +502,16 @@ def main(argv: list[str] | None = None) -> None:
                     help="comma-separated subset of: " + ", ".join(ENGINES))  # fmt: skip
     ap.add_argument("--runs", type=int, help="runs per size (default: S and M 2, L 1)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per engine and size")
+    ap.add_argument("--nodes-only", type=float, metavar="SECONDS",
+                    help="build the ported nodes one at a time on every engine (no scorecard), "
+                    "for at most SECONDS per engine and size")  # fmt: skip
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--card", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(args.child, args.sizes, args.runs or 1, Path(args.card))))
+        card = Path(args.card)
+        print(json.dumps(child(args.child, args.sizes, args.runs or 1, card, args.nodes_only)))
         return
     engines = args.engines.split(",")
     if unknown := set(engines) - set(ENGINES):
@@ -505,7 +536,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[{size}] {name} ...", file=sys.stderr)
             card = cards / f"{size}-{name}.json"
             card.unlink(missing_ok=True)
-            entry[name] = _spawn(name, size, args.runs or RUNS[size], card, args.timeout)
+            runs = args.runs or RUNS[size]
+            entry[name] = _spawn(name, size, runs, card, args.timeout, args.nodes_only)
             done = summary(entry[name]) if "runs" in entry[name] else entry[name]
             print(f"[{size}] {name}: {json.dumps(done)}", file=sys.stderr)
         want = cards / f"{size}-polars.json"

@@ -298,3 +298,22 @@ def test_the_engines_benchmark_sees_a_scorecard_that_differs() -> None:
     off = {"overall": 71.25 * (1 + 1e-6), "pillars": [{"id": "handoff", "score": 1 / 3, "n": 5}]}
     assert differences(off, want) == [".overall", ".pillars[0].n"]
     assert differences({"overall": 71.25}, want) == ["."]
+
+
+def test_the_engines_benchmark_builds_the_nodes_one_by_one_with_polars_rows(
+    org: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    """`--nodes-only` (how PySpark is measured at L): every ported node built one at a time on
+    DuckDB, each with polars' row count, and the progress file holds what was done."""
+    from benchmarks.engines import _ported, nodes_only
+
+    scale.write_org(org, tmp_path, "parquet")
+    want = nodes_only("polars", tmp_path, 1e9, tmp_path / "polars.json")["nodes_built"]
+    got = nodes_only("duckdb", tmp_path, 1e9, tmp_path / "duckdb.json")["nodes_built"]
+    assert list(got) == [node.name for node in _ported()]
+    assert {n: v["rows"] for n, v in got.items()} == {n: v["rows"] for n, v in want.items()}
+    assert got["stage_spells"]["rows"] > 0 and got["stage_spells"]["build"] > 0
+    assert json.loads((tmp_path / "duckdb.json").read_text("utf-8"))["nodes_built"] == got
+    # A budget already spent builds nothing and says so.
+    spent = nodes_only("duckdb", tmp_path, 0.0, tmp_path / "none.json")
+    assert spent["nodes_built"] == {} and spent["stopped"].startswith("budget of 0 s")
