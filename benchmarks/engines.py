@@ -60,7 +60,7 @@ RUNS = {"S": 2, "M": 2, "L": 1}
 REL = 1e-9  # scorecards agree to this relative tolerance (sums added in another order)
 # Spark's driver heap (local mode: the driver is the executor too); the default 1 GB cannot
 # hold L's tables copied into the JVM.
-SPARK_MEMORY = {"S": "2g", "M": "3g", "L": "6g"}
+SPARK_MEMORY = {"S": "2g", "M": "6g", "L": "6g"}
 # Where the whole scorecard does not fit in the run's time (PySpark local[2] took ~6 min per
 # run at M on this machine): the ported nodes are built one at a time instead, each timed,
 # until `budget` seconds have passed (`nodes_only`); no scorecard, so no agreement check
