@@ -31,6 +31,9 @@ two, i.e. their mean, is reported), L once. `duckdb-parquet` is DuckDB with each
 `read_parquet` from the Parquet files instead of registered from the bundle's Arrow data:
 DuckDB then scans only the columns each node's plan names (projection pushed into the scan).
 
+`--nodes-only SECONDS` builds the ported nodes one at a time on every engine instead (no
+scorecard; `nodes_only`), for per-node times free of the scorecard's threads.
+
 Results: `benchmarks/results/engines-<timestamp>.json` and a Markdown table on stdout
 (`benchmarks/RESULTS.md`, "Issue 20 — engines at S, M, L").
 """
@@ -61,10 +64,10 @@ REL = 1e-9  # scorecards agree to this relative tolerance (sums added in another
 # Spark's driver heap (local mode: the driver is the executor too); the default 1 GB cannot
 # hold L's tables copied into the JVM.
 SPARK_MEMORY = {"S": "2g", "M": "6g", "L": "6g"}
-# Where the whole scorecard does not fit in the run's time (PySpark local[2] took ~6 min per
-# run at M on this machine): the ported nodes are built one at a time instead, each timed,
-# until `budget` seconds have passed (`nodes_only`); no scorecard, so no agreement check
-# (the nodes' row counts are compared with polars' instead).
+# Where the whole scorecard does not fit in the run's time (PySpark local[2]: two runs at M
+# did not finish in 30 min on a busy 2-core machine): the ported nodes are built one at a time
+# instead, each timed, until `budget` seconds have passed (`nodes_only`); no scorecard, so no
+# agreement check (the nodes' row counts are compared with polars' instead).
 NODES_ONLY = {("spark", "L"): 900.0}
 
 
