@@ -8,6 +8,7 @@ builds L is the one checked.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -255,3 +256,64 @@ def test_the_readme_benchmark_command_runs_and_prints_the_table() -> None:
     assert "Parquet → signals, DuckDB" in header and "DuckDB / polars, Parquet" in header
     assert "error" not in row and "–" not in row
     assert len(row.split("|")) == len(header.split("|"))
+
+
+def test_the_engines_benchmark_runs_and_its_scorecards_agree() -> None:
+    """`python -m benchmarks.engines` at S, one run, polars and DuckDB (PySpark's parity is
+    tested in tests/ops/test_funnel_on_engines.py): every phase is timed, every ported node
+    the scorecard asked for was built on DuckDB, and the scorecards agree."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.engines", "--sizes", "S", "--engines", "duckdb",
+         "--runs", "1"],
+        cwd=root, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    header = next(ln for ln in lines if ln.startswith("| size | engine |"))
+    assert "build nodes on engine" in header and "scorecard = polars" in header
+    duck_row = next(ln for ln in lines if ln.startswith("| S | duckdb |"))
+    cells = [c.strip() for c in duck_row.strip("|").split("|")]
+    assert cells[-1] == "yes", duck_row
+    assert all(c.endswith((" s", "×", " GB")) for c in cells[2:5]), duck_row
+    assert next(ln for ln in lines if ln.startswith("| stage_spells |"))
+    results = root / next(ln for ln in lines if ln.startswith("(results:"))[10:-1]
+    run = json.loads(results.read_text("utf-8"))["sizes"]["S"]["duckdb"]["runs"][0]
+    assert {"opp_state_at", "stage_spells", "funnel_steps", "sla_rows"} <= set(
+        run["built_on_engine"]
+    )
+    assert run["ported_rebuilt_in_polars_part"] == []
+
+
+def test_the_engines_benchmark_sees_a_scorecard_that_differs() -> None:
+    """The agreement check is relative 1e-9 on numbers and exact on the rest."""
+    from benchmarks.engines import differences
+
+    want = {"overall": 71.25, "pillars": [{"id": "handoff", "score": 1 / 3, "n": 4}]}
+    same = {"overall": 71.25 * (1 + 1e-12), "pillars": [{"id": "handoff", "score": 1 / 3, "n": 4}]}
+    assert differences(same, want) == []
+    off = {"overall": 71.25 * (1 + 1e-6), "pillars": [{"id": "handoff", "score": 1 / 3, "n": 5}]}
+    assert differences(off, want) == [".overall", ".pillars[0].n"]
+    assert differences({"overall": 71.25}, want) == ["."]
+
+
+def test_the_engines_benchmark_builds_the_nodes_one_by_one_with_polars_rows(
+    org: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    """`--nodes-only` (how PySpark is measured at L): every ported node built one at a time on
+    DuckDB, each with polars' row count, and the progress file holds what was done."""
+    from benchmarks.engines import _ported, nodes_only
+
+    scale.write_org(org, tmp_path, "parquet")
+    want = nodes_only("polars", tmp_path, 1e9, tmp_path / "polars.json")["nodes_built"]
+    got = nodes_only("duckdb", tmp_path, 1e9, tmp_path / "duckdb.json")["nodes_built"]
+    assert list(got) == [node.name for node in _ported()]
+    assert {n: v["rows"] for n, v in got.items()} == {n: v["rows"] for n, v in want.items()}
+    assert got["stage_spells"]["rows"] > 0 and got["stage_spells"]["build"] > 0
+    assert json.loads((tmp_path / "duckdb.json").read_text("utf-8"))["nodes_built"] == got
+    # A budget already spent builds nothing and says so.
+    spent = nodes_only("duckdb", tmp_path, 0.0, tmp_path / "none.json")
+    assert spent["nodes_built"] == {} and spent["stopped"].startswith("budget of 0 s")
