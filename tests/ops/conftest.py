@@ -1,9 +1,12 @@
-"""A local SMTP server (aiosmtpd) and a local webhook receiver (http.server) on 127.0.0.1."""
+"""A local SMTP server (aiosmtpd) and a local webhook receiver (http.server) on 127.0.0.1; one
+PySpark `local[2]` session for the engine tests (both modules run on one worker: xdist_group
+"engines")."""
 
 from __future__ import annotations
 
 import email
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from ops.engines import SparkEngine
 
 SMTP_PASSWORD = "s3cret-Pa55word"
 # the token in the path is what makes a Slack webhook URL a secret
@@ -98,3 +103,14 @@ def receiver() -> Iterator[Receiver]:
     yield got
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkEngine]:
+    """One Spark session for every engine test module (starting one takes ~10 s); skipped with
+    the reason when Java is missing."""
+    if shutil.which("java") is None:
+        pytest.skip("PySpark needs Java 17+: apt-get install openjdk-17-jre-headless")
+    engine = SparkEngine()
+    yield engine
+    engine.close()

@@ -41,7 +41,6 @@ from tests.ops.test_engines import (  # noqa: F401 (fixtures)
     demo,
     engines,
     snapshot_dir,
-    spark,
     warehouse,
 )
 from tests.scoring.test_funnel_engines import AS_OF, PARAMS, Q1, SLA_PARAMS, small  # noqa: F401
@@ -190,7 +189,9 @@ def _scorecard(tables: Tables) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["duckdb", "spark", "sqlframe-postgres"])
+# Spark's run of the same is tests/ops/test_engines.py::test_the_scorecard_json_is_the_same_on,
+# through `python -m scoring scorecard --engine spark` (the same `on_engine` bundle).
+@pytest.mark.parametrize("name", ["duckdb", "sqlframe-postgres"])
 def test_the_scorecard_with_every_ported_node_on_the_engine_is_polars(
     name: str, engines, snapshot_dir
 ) -> None:
