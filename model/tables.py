@@ -7,10 +7,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import narwhals as nw
 import polars as pl
 
 from model.engine import POLARS, Engine
-from model.graph import STORED, Node, get
+from model.graph import STORED, Node, get, sorted_by
 from model.schema import TABLES, conform
 
 
@@ -265,33 +266,46 @@ def lead_teams(tables: Tables) -> pl.LazyFrame:
     return members
 
 
-def _lead_teams(tables: Tables) -> pl.LazyFrame:
-    users = tables.users.select("user_id", "team").filter(pl.col("team").is_not_null())
-    owners = pl.concat(
-        [
-            tables.leads.select("lead_id", "owner_id"),
-            tables.lead_history.select("lead_id", "owner_id"),
-        ]
+def lead_teams_body(
+    leads: nw.LazyFrame,
+    lead_history: nw.LazyFrame,
+    users: nw.LazyFrame,
+    opportunities: nw.LazyFrame,
+) -> nw.LazyFrame:
+    """`lead_teams` on any engine (narwhals): each team that owned the lead (now or in its
+    history) or received its converted deal; `(no team)` for a lead with neither."""
+    # Each read of `users` under its own key names: SQLFrame names a projection by its
+    # expression, so the same select joined twice in one plan confuses its table aliases.
+    owners_team = users.select(nw.col("user_id").alias("_owner"), "team").filter(
+        ~nw.col("team").is_null()
     )
-    owner_teams = owners.join(users, left_on="owner_id", right_on="user_id", how="inner")
-    deals = opportunities_with_team(tables).select(
-        pl.col("opp_id").alias("converted_opp_id"), "team"
+    deal_owners = users.select(nw.col("user_id").alias("_deal_owner"), nw.col("team").alias("_t"))
+    owners = nw.concat(
+        [leads.select("lead_id", "owner_id"), lead_history.select("lead_id", "owner_id")]
     )
-    deal_teams = tables.leads.select("lead_id", "converted_opp_id").join(
+    owner_teams = owners.join(owners_team, left_on="owner_id", right_on="_owner", how="inner")
+    deals = opportunities.join(
+        deal_owners, left_on="owner_id", right_on="_deal_owner", how="left"
+    ).select(
+        nw.col("opp_id").alias("converted_opp_id"),
+        nw.col("_t").fill_null(UNASSIGNED_TEAM).alias("team"),
+    )
+    deal_teams = leads.select("lead_id", "converted_opp_id").join(
         deals, on="converted_opp_id", how="inner"
     )
-    known = pl.concat([owner_teams.select("lead_id", "team"), deal_teams.select("lead_id", "team")])
-    nobody = tables.leads.select("lead_id", team=pl.lit(UNASSIGNED_TEAM)).join(
-        known, on="lead_id", how="anti"
+    known = nw.concat([owner_teams.select("lead_id", "team"), deal_teams.select("lead_id", "team")])
+    nobody = leads.select("lead_id", nw.lit(UNASSIGNED_TEAM).alias("team")).join(
+        known.select("lead_id"), on="lead_id", how="anti"
     )
-    return pl.concat([known, nobody]).unique()
+    return nw.concat([known, nobody]).unique(["lead_id", "team"])
 
 
 LEAD_TEAMS = Node(
     name="lead_teams",
     grain="one row per lead per team it belongs to",
     reads=("leads", "lead_history", "users", "opportunities"),
-    build=_lead_teams,
+    body=lead_teams_body,
+    arrange=sorted_by("lead_id", "team"),
     persist=True,
     keep=True,  # every view of the bundle reads it
     code=("model/tables.py",),

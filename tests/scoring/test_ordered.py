@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from connectors.demo import generate_demo_org
 from model.graph import get
-from model.tables import Tables
+from model.tables import LEAD_TEAMS, Tables
 from scoring.funnel import LEAD_HISTORY
 from scoring.history import EVENT_ORDER, ORDERED, STATES
 from scoring.ordered import (
@@ -196,6 +196,14 @@ def test_the_inputs_read_presorted_are_in_that_order() -> None:
 def test_the_history_nodes_are_written_once() -> None:
     """No polars twin beside the body: on polars `build` is the graph's own, which runs the
     body (`Node.__post_init__`)."""
-    for node in (STATES, SPELLS, CLOSE_DATE_CHANGES, TRUST_PER_DEAL, LEAD_HISTORY):
+    for node in (STATES, SPELLS, CLOSE_DATE_CHANGES, TRUST_PER_DEAL, LEAD_HISTORY, LEAD_TEAMS):
         assert node.body is not None, node.name
         assert node.build.__qualname__.startswith("Node.__post_init__"), node.name
+
+
+def test_every_node_of_the_graph_has_a_body_every_engine_runs() -> None:
+    """Every intermediate the refresh stores is written once, as a narwhals body (a node's own
+    `build`, where it has one, runs that body on polars for a team view)."""
+    from scoring.intermediates import NODES
+
+    assert [n.name for n in NODES if n.body is None] == []
