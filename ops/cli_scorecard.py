@@ -65,7 +65,7 @@ def _table(card: Scorecard, changes: dict) -> str:
 def _scorecard(args: argparse.Namespace) -> int:
     from model.engine import EngineError
     from ops.config import load_settings
-    from ops.engines import open_engine
+    from ops.engines import open_configured
     from snapshots.store import Store, StoreError
 
     settings = load_settings()
@@ -76,11 +76,7 @@ def _scorecard(args: argparse.Namespace) -> int:
         print(f"scorecard: {exc}", file=sys.stderr)
         return 1
     try:
-        engine = open_engine(
-            args.engine or settings.engine.name,
-            spark_url=settings.engine.spark_url,
-            schema=settings.engine.schema,
-        )
+        engine = open_configured(settings.engine, args.engine)
     except EngineError as exc:
         print(f"scorecard: {exc}", file=sys.stderr)
         return 2

@@ -5,8 +5,9 @@ read where they are, never uploaded row by row): `SqlFramePostgresEngine` on a s
 canonical tables, and `WarehouseEngine` (`--engine warehouse`) on the warehouse source's
 database, the snapshot's canonical tables written there once.
 
-`open_engine(name, spark_url=..., schema=...)` is the one way in (the CLI's `--engine`,
-`[engine]` in scorecard.toml, the refresh); `on_engine` puts a bundle's ported nodes on it.
+`open_engine(name, spark_url=..., schema=...)` is the one way in; `open_configured` opens
+the engine `[engine]` in scorecard.toml names (or the CLI's `--engine`) for the CLI and the
+refresh; `on_engine` puts a bundle's ported nodes on it.
 Each engine hands the derivation graph canonical tables as narwhals LazyFrames and collects
 finished ones into polars; the graph does the rest.
 """
@@ -34,6 +35,7 @@ from model.engine import ENGINE_NAMES, POLARS, Engine, EngineError
 
 if TYPE_CHECKING:
     from model.tables import Tables
+    from ops.config import EngineSettings
 
 SPARK_LOCAL = "local[2]"
 CLI_ENGINES = ("polars", "duckdb", "spark", "warehouse")  # the ones `--engine` opens by name
@@ -487,6 +489,12 @@ def open_engine(
             "warehouse connection (SqlFramePostgresEngine), not by name"
         )
     raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINE_NAMES[:4])}")
+
+
+def open_configured(settings: EngineSettings, name: str | None = None) -> Engine:
+    """The engine `[engine]` names (or `name`: the CLI's `--engine`), opened with the
+    section's Spark URL and warehouse schema."""
+    return open_engine(name or settings.name, spark_url=settings.spark_url, schema=settings.schema)
 
 
 def on_engine(tables: Tables, engine: Engine) -> Tables:

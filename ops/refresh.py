@@ -72,7 +72,7 @@ def default_scorecard(
     from model.calendar import parse_period
     from model.params import digest
     from model.tables import Tables, derived_provenance
-    from ops.engines import on_engine, open_engine
+    from ops.engines import on_engine, open_configured
     from scoring import intermediates
     from scoring.scorecard import compute
 
@@ -80,9 +80,7 @@ def default_scorecard(
     tables = Tables.from_frames(frames, derived_provenance(origin))
     # `[engine]` other than polars: the graph's nodes are built there (in the warehouse,
     # kept as tables of its work schema) and only their results come back to be stored.
-    engine = open_engine(
-        settings.engine.name, spark_url=settings.engine.spark_url, schema=settings.engine.schema
-    )
+    engine = open_configured(settings.engine)
     try:
         tables = on_engine(tables, engine)
         card = compute(

@@ -51,11 +51,6 @@ def with_event_order(history: nw.LazyFrame) -> nw.LazyFrame:
     return history.with_columns(rank.cast(nw.Int32).alias(_FORECAST_ORDER))
 
 
-# A UTC timestamp as microseconds since 1970 from its calendar fields, the route every engine
-# runs (kept here under its earlier name; `portable_time.epoch_us` picks the fastest per engine).
-epoch_us = portable_time.from_fields
-
-
 def instant_us(at: datetime) -> int:
     """A UTC instant as microseconds since 1970."""
     return (at - _EPOCH) // timedelta(microseconds=1)

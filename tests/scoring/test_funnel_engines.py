@@ -33,8 +33,8 @@ from scoring.funnel import (
     clip_history_body,
     clip_steps_body,
 )
-from scoring.history import epoch_us as epoch_us_from_fields
 from scoring.portable_time import epoch_us, start_of_local_day
+from scoring.portable_time import from_fields as epoch_us_from_fields
 from scoring.portable_windows import carry_forward, count_true
 from scoring.quality import (
     CHECKS,
